@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/store"
+)
+
+const journalSynopsis = "vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]"
+
+// journalCmd reads the raw archive. It opens the journal itself, so it
+// works only while no server uses the data directory.
+func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "cat" {
+		fmt.Fprintf(stderr, "Usage: %s\n", journalSynopsis)
+		return errUsage
+	}
+	fs := newFlagSet("journal cat", journalSynopsis, stderr)
+	data := fs.String("data", "vigil-data", "data directory")
+	from := fs.Uint64("from", 0, "first sequence number to print (default: the oldest retained)")
+	count := fs.Uint64("count", 0, "most records to print (0: all)")
+	asJSON := fs.Bool("json", false, "print each record as JSON with its metadata instead of the raw message")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	j, err := journal.Open(filepath.Join(*data, "journal"), journal.Options{})
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	r, err := j.ReaderAt(*from)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	end := j.NextSeq()
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	var (
+		recs    []journal.Record
+		printed uint64
+		line    []byte
+	)
+	for r.Position() < end && (*count == 0 || printed < *count) {
+		recs, err = r.Next(ctx, recs[:0], 1024)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		}
+		for i := range recs {
+			if *count != 0 && printed >= *count {
+				break
+			}
+			rec := &recs[i]
+			if *asJSON {
+				row := store.Row{Time: rec.Time, Fields: []store.Field{
+					{Name: "seq", Value: fmt.Sprint(rec.Seq)},
+					{Name: "input", Value: rec.Input},
+					{Name: "peer", Value: rec.Peer},
+					{Name: "truncated", Value: fmt.Sprint(rec.Flags&journal.FlagTruncated != 0)},
+					{Name: "data", Value: string(rec.Data)},
+				}}
+				line = api.AppendRowJSON(line[:0], &row)
+				w.Write(line)
+			} else {
+				w.Write(rec.Data)
+			}
+			w.WriteByte('\n')
+			printed++
+		}
+	}
+	return nil
+}

@@ -1,0 +1,378 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/index"
+	"github.com/vigil-soc/vigil/internal/input"
+	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/parse"
+	"github.com/vigil-soc/vigil/internal/store/vlstore"
+)
+
+const (
+	serveSynopsis = "vigil serve [--config FILE] [--data DIR] [--http ADDR] [--syslog ADDR]"
+	tokenFileName = "api-token"
+)
+
+// serveCmd runs the server until ctx is done.
+func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlagSet("serve", serveSynopsis, stderr)
+	cfgFile := fs.String("config", "", "YAML configuration file (default: built-in defaults, see docs/configuration.md)")
+	data := fs.String("data", "", "data directory (overrides data_dir; default ./vigil-data)")
+	httpAddr := fs.String("http", "", "API listen address (overrides http.addr; default 127.0.0.1:8514)")
+	syslogAddr := fs.String("syslog", "", "syslog UDP+TCP listen address of the first syslog input (overrides inputs.syslog[0].addr; default 127.0.0.1:5514)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := config.Load(*cfgFile)
+	if err != nil {
+		return err
+	}
+	applyFlags(fs, &cfg, *data, *httpAddr, *syslogAddr)
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	log := newLogger(cfg.Log, stderr)
+	quietEngineLogs(cfg.Log.Level)
+	return serve(ctx, cfg, log)
+}
+
+// applyFlags lets explicitly set flags override the file.
+func applyFlags(fs *flag.FlagSet, cfg *config.Config, data, httpAddr, syslogAddr string) {
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "data":
+			cfg.DataDir = data
+		case "http":
+			cfg.HTTP.Addr = httpAddr
+		case "syslog":
+			if len(cfg.Inputs.Syslog) == 0 {
+				cfg.Inputs.Syslog = config.Default().Inputs.Syslog
+			}
+			cfg.Inputs.Syslog[0].Addr = syslogAddr
+		}
+	})
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// quietEngineLogs sets the embedded store's own logger, which is configured
+// through flags it registers on flag.CommandLine, to Vigil's level (its INFO
+// lines describe internals; WARN and up matter).
+func quietEngineLogs(level string) {
+	lvl := "WARN"
+	if strings.EqualFold(level, "error") {
+		lvl = "ERROR"
+	}
+	_ = flag.CommandLine.Set("loggerLevel", lvl)
+}
+
+// server holds the running components.
+type server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	j       *journal.Journal
+	st      *vlstore.Store
+	ix      *index.Indexer
+	inputs  []*input.Syslog
+	httpSrv *http.Server
+	httpLn  net.Listener
+	started time.Time
+}
+
+// serve starts every component, runs until ctx is done, then stops them in
+// data-path order so that everything received is journaled and indexed.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
+	s := &server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), started: time.Now()}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_build_info", Help: "Always 1; labels describe the build.",
+		ConstLabels: prometheus.Labels{"version": version}})
+	buildInfo.Set(1)
+	s.reg.MustRegister(buildInfo)
+
+	if err := s.open(); err != nil {
+		s.closeStorage()
+		return err
+	}
+	log.Info("vigil started", "version", version, "data", cfg.DataDir, "http", s.httpLn.Addr().String(),
+		"journal_next_seq", s.j.NextSeq(), "index_position", s.ix.Position())
+
+	// Each stage gets its own context so shutdown can stop them in order.
+	inCtx, stopInputs := context.WithCancel(context.Background())
+	ixCtx, stopIndex := context.WithCancel(context.Background())
+	defer stopInputs()
+	defer stopIndex()
+	failed := make(chan error, len(s.inputs)+2)
+
+	var inWG, ixWG, httpWG sync.WaitGroup
+	for _, in := range s.inputs {
+		inWG.Go(func() {
+			if err := in.Serve(inCtx); err != nil {
+				failed <- fmt.Errorf("input: %w", err)
+			}
+		})
+	}
+	ixWG.Go(func() {
+		if err := s.ix.Run(ixCtx, 30*time.Second); err != nil {
+			failed <- err
+		}
+	})
+	httpWG.Go(func() {
+		var err error
+		if cfg.HTTP.CertFile != "" {
+			err = s.httpSrv.ServeTLS(s.httpLn, cfg.HTTP.CertFile, cfg.HTTP.KeyFile)
+		} else {
+			err = s.httpSrv.Serve(s.httpLn)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			failed <- fmt.Errorf("http: %w", err)
+		}
+	})
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-failed:
+		log.Error("shutting down after a failure", "err", runErr)
+	}
+
+	// 1. Stop accepting queries, 2. stop inputs (they hand what they read to
+	// the journal), 3. let the indexer catch up with the journal, 4. flush
+	// the store, then commit the cursor, 5. close the journal.
+	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = s.httpSrv.Shutdown(shCtx)
+	cancel()
+	httpWG.Wait()
+	stopInputs()
+	inWG.Wait()
+	stopIndex()
+	ixWG.Wait()
+	if err := s.closeStorage(); err != nil && runErr == nil {
+		runErr = err
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+// open opens storage, then binds every listener, so that a bad address or
+// an unusable data directory fails the start with a clear message.
+func (s *server) open() error {
+	cfg := s.cfg
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	tokens, err := s.tokens()
+	if err != nil {
+		return err
+	}
+	s.j, err = journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
+		SegmentSize:   int64(cfg.Journal.SegmentSize),
+		Fsync:         journal.FsyncPolicy(cfg.Journal.Fsync),
+		FsyncInterval: cfg.Journal.FsyncInterval.D(),
+		MaxAge:        cfg.Journal.MaxAge.D(),
+		MaxSize:       int64(cfg.Journal.MaxSize),
+		Compress:      cfg.Journal.CompressEnabled(),
+		Logger:        s.log.With("component", "journal"),
+		Registerer:    s.reg,
+	})
+	if err != nil {
+		return err
+	}
+	s.st, err = vlstore.Open(vlstore.Config{
+		Path:             filepath.Join(cfg.DataDir, "store"),
+		Retention:        cfg.Store.Retention.D(),
+		FutureLimit:      cfg.Store.FutureLimit.D(),
+		MaxDiskBytes:     int64(cfg.Store.MaxDiskSize),
+		MinFreeDiskBytes: int64(cfg.Store.MinFreeDisk),
+		StreamFields:     []string{parse.FieldInput, parse.FieldHostname, parse.FieldAppName},
+	}, s.reg, s.log.With("component", "store"))
+	if err != nil {
+		return err
+	}
+	loc := time.Local
+	if len(cfg.Inputs.Syslog) > 0 {
+		loc, _ = cfg.Inputs.Syslog[0].Location()
+	}
+	s.ix, err = index.New(s.j, s.st, index.Options{
+		Batch:          cfg.Store.FlushBatch,
+		CommitInterval: cfg.Store.CommitInterval.D(),
+		Parse: parse.Options{
+			Location:    loc,
+			MaxFields:   cfg.Parse.MaxFields,
+			FutureLimit: cfg.Store.FutureLimit.D(),
+		},
+	}, s.reg, s.log.With("component", "index"))
+	if err != nil {
+		return err
+	}
+	for _, ic := range cfg.Inputs.Syslog {
+		in, err := input.NewSyslog(input.SyslogConfig{
+			Name:           ic.Name,
+			Addr:           ic.Addr,
+			UDP:            ic.Addr != "" && ic.UDPEnabled(),
+			TCP:            ic.Addr != "" && ic.TCPEnabled(),
+			TLSAddr:        ic.TLS.Addr,
+			CertFile:       ic.TLS.CertFile,
+			KeyFile:        ic.TLS.KeyFile,
+			ClientCAFile:   ic.TLS.ClientCAFile,
+			MaxMessageSize: int(ic.MaxMessageSize),
+			MaxConnections: ic.MaxConnections,
+			UDPReadBuffer:  int(ic.UDPReadBuffer),
+			IdleTimeout:    ic.IdleTimeout.D(),
+		}, s.j, s.reg, s.log.With("component", "input"))
+		if err != nil {
+			return err
+		}
+		if err := in.Listen(); err != nil {
+			return err
+		}
+		s.inputs = append(s.inputs, in)
+	}
+	h, err := api.New(s.st, api.Options{
+		Tokens:      tokens,
+		MetricsAuth: cfg.HTTP.MetricsAuth,
+		MaxLimit:    cfg.HTTP.MaxSearchLimit,
+		Status:      s.status,
+		Gatherer:    s.reg,
+	}, s.log.With("component", "api"))
+	if err != nil {
+		return err
+	}
+	s.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	s.httpSrv = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// tokens returns the configured API tokens, or the one in the token file,
+// generating it on first start.
+func (s *server) tokens() ([]string, error) {
+	if len(s.cfg.HTTP.Tokens) > 0 {
+		return s.cfg.HTTP.Tokens, nil
+	}
+	path := s.cfg.HTTP.TokenFile
+	if path == "" {
+		path = filepath.Join(s.cfg.DataDir, tokenFileName)
+	}
+	b, err := os.ReadFile(path)
+	if err == nil {
+		t := strings.TrimSpace(string(b))
+		if len(t) < 16 {
+			return nil, fmt.Errorf("token file %s: token shorter than 16 characters", path)
+		}
+		return []string{t}, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("token file: %w", err)
+	}
+	var raw [24]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, fmt.Errorf("generate API token: %w", err)
+	}
+	t := hex.EncodeToString(raw[:])
+	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write token file: %w", err)
+	}
+	s.log.Info("generated an API token; vigil search reads it from this file", "file", path)
+	return []string{t}, nil
+}
+
+// closeStorage flushes the store, commits the indexer's cursor and closes
+// the journal, in that order.
+func (s *server) closeStorage() error {
+	var errs []error
+	if s.st != nil {
+		if err := s.st.Close(); err != nil {
+			errs = append(errs, err)
+		} else if s.ix != nil {
+			// The store is on disk: everything indexed so far is safe.
+			if err := s.ix.Commit(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if s.ix != nil {
+		errs = append(errs, s.ix.Close())
+	}
+	if s.j != nil {
+		errs = append(errs, s.j.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// status is the body of /api/v1/status.
+func (s *server) status() any {
+	type inputStatus struct {
+		Name string `json:"name"`
+		UDP  string `json:"udp,omitempty"`
+		TCP  string `json:"tcp,omitempty"`
+		TLS  string `json:"tls,omitempty"`
+	}
+	var ins []inputStatus
+	for i, in := range s.inputs {
+		ins = append(ins, inputStatus{Name: s.cfg.Inputs.Syslog[i].Name, UDP: addrString(in.UDPAddr()), TCP: addrString(in.TCPAddr()), TLS: addrString(in.TLSAddr())})
+	}
+	js := s.j.Stats()
+	next := s.j.NextSeq()
+	pos := s.ix.Position()
+	return map[string]any{
+		"version":    version,
+		"started":    s.started.UTC().Format(time.RFC3339),
+		"uptime_sec": int64(time.Since(s.started).Seconds()),
+		"inputs":     ins,
+		"journal":    js,
+		"index": map[string]any{
+			"position":    pos,
+			"lag_records": next - pos,
+		},
+		"store": s.st.Stats(),
+	}
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}

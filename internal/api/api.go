@@ -1,0 +1,345 @@
+// Package api serves Vigil's HTTP API: search, status, health and metrics.
+//
+// Every /api/ endpoint needs a bearer token; /healthz never does, and
+// /metrics does when so configured.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vigil-soc/vigil/internal/store"
+)
+
+// Options configure the API.
+type Options struct {
+	// Tokens are the accepted bearer tokens; at least one is required.
+	Tokens []string
+	// MetricsAuth requires a token for /metrics.
+	MetricsAuth bool
+	// DefaultLimit and MaxLimit bound the number of search results.
+	DefaultLimit, MaxLimit int
+	// Status returns the body of /api/v1/status.
+	Status func() any
+	// Gatherer serves /metrics; nil disables it.
+	Gatherer prometheus.Gatherer
+	// Now is the clock for relative times; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP handler of the API.
+type Server struct {
+	st   store.Store
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+}
+
+// New returns the API handler.
+func New(st store.Store, opts Options, log *slog.Logger) (*Server, error) {
+	if len(opts.Tokens) == 0 {
+		return nil, errors.New("api: no token configured")
+	}
+	for _, t := range opts.Tokens {
+		if len(t) < 16 {
+			return nil, errors.New("api: tokens must be at least 16 characters")
+		}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.DefaultLimit <= 0 {
+		opts.DefaultLimit = 1000
+	}
+	if opts.MaxLimit <= 0 {
+		opts.MaxLimit = 100000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{st: st, opts: opts, log: log, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /healthz", s.health)
+	s.mux.Handle("GET /api/v1/search", s.auth(http.HandlerFunc(s.search)))
+	if opts.Status != nil {
+		s.mux.Handle("GET /api/v1/status", s.auth(http.HandlerFunc(s.status)))
+	}
+	if opts.Gatherer != nil {
+		var h http.Handler = promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
+		if opts.MetricsAuth {
+			h = s.auth(h)
+		}
+		s.mux.Handle("GET /metrics", h)
+	}
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if ok {
+			for _, t := range s.opts.Tokens {
+				if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
+					next.ServeHTTP(w, r)
+					return
+				}
+			}
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
+		writeError(w, http.StatusUnauthorized, "missing or invalid bearer token (see the token file in the data directory)")
+	})
+}
+
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(s.opts.Status())
+}
+
+// search streams matching events as JSON lines:
+// GET /api/v1/search?q=LogsQL&start=&end=&limit=&order=desc|asc|none
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	q, err := s.parseQuery(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	flusher, _ := w.(http.Flusher)
+	var (
+		buf     []byte
+		started bool
+		n       int
+	)
+	start := func() {
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+		}
+	}
+	err = s.st.Search(ctx, q, func(row store.Row) error {
+		start()
+		buf = AppendRowJSON(buf[:0], &row)
+		buf = append(buf, '\n')
+		if _, err := w.Write(buf); err != nil {
+			return fmt.Errorf("write response: %w", err)
+		}
+		if n++; n%1000 == 0 && flusher != nil {
+			flusher.Flush()
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		start()
+	case store.IsQueryError(err):
+		if !started {
+			writeError(w, http.StatusBadRequest, "bad query: "+err.Error())
+			return
+		}
+		fallthrough
+	default:
+		if r.Context().Err() != nil {
+			return // client went away
+		}
+		s.log.Error("api: search failed", "query", q.Text, "err", err)
+		if !started {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		// Headers are out: say so in a last line a client can recognise.
+		buf = appendJSONString(append(buf[:0], `{"error":`...), err.Error())
+		_, _ = w.Write(append(buf, "}\n"...))
+	}
+}
+
+func (s *Server) parseQuery(r *http.Request) (store.Query, error) {
+	v := r.URL.Query()
+	q := store.Query{Text: strings.TrimSpace(v.Get("q")), Limit: s.opts.DefaultLimit}
+	if q.Text == "" {
+		q.Text = "*"
+	}
+	now := s.opts.Now()
+	var err error
+	if q.Start, err = ParseTime(v.Get("start"), now); err != nil {
+		return q, fmt.Errorf("start: %w", err)
+	}
+	if q.End, err = ParseTime(v.Get("end"), now); err != nil {
+		return q, fmt.Errorf("end: %w", err)
+	}
+	if !q.Start.IsZero() && !q.End.IsZero() && q.End.Before(q.Start) {
+		return q, errors.New("end is before start")
+	}
+	if l := v.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 0 {
+			return q, fmt.Errorf("limit: %q is not a non-negative number", l)
+		}
+		if n == 0 || n > s.opts.MaxLimit {
+			return q, fmt.Errorf("limit: must be between 1 and %d (http.max_search_limit)", s.opts.MaxLimit)
+		}
+		q.Limit = n
+	}
+	switch v.Get("order") {
+	case "", "desc":
+		q.Order = store.Newest
+	case "asc":
+		q.Order = store.Oldest
+	case "none":
+		q.Order = store.Unordered
+	default:
+		return q, fmt.Errorf("order: %q is not desc, asc or none", v.Get("order"))
+	}
+	return q, nil
+}
+
+// ParseTime parses a time bound: RFC3339 (with or without fraction and
+// offset; without an offset it is UTC), a date (2006-01-02), Unix seconds,
+// "now", or a duration back from now (90s, 15m, 1h, 7d, 2w). Empty means
+// unbounded (zero time).
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "":
+		return time.Time{}, nil
+	case "now":
+		return now, nil
+	}
+	if d, ok := parseAgo(s); ok {
+		return now.Add(-d), nil
+	}
+	if n, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "eE") {
+		sec := int64(n)
+		return time.Unix(sec, int64((n-float64(sec))*1e9)).UTC(), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not RFC3339, a date, Unix seconds, 'now' or a duration like 1h or 7d", s)
+}
+
+func parseAgo(s string) (time.Duration, bool) {
+	if n, ok := strings.CutPrefix(s, "-"); ok {
+		s = n
+	}
+	for suffix, mult := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			f, err := strconv.ParseFloat(n, 64)
+			if err != nil || f < 0 {
+				return 0, false
+			}
+			return time.Duration(f * float64(mult)), true
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, false
+	}
+	return d, true
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	b := appendJSONString([]byte(`{"error":`), msg)
+	_, _ = w.Write(append(b, "}\n"...))
+}
+
+// AppendRowJSON appends row as one JSON object: _time first (RFC3339Nano,
+// UTC), then the fields in the store's order. All values are strings.
+func AppendRowJSON(b []byte, row *store.Row) []byte {
+	b = append(b, '{')
+	if !row.Time.IsZero() {
+		b = append(b, `"_time":"`...)
+		b = row.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	for i, f := range row.Fields {
+		if i > 0 || !row.Time.IsZero() {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, f.Name)
+		b = append(b, ':')
+		b = appendJSONString(b, f.Value)
+	}
+	return append(b, '}')
+}
+
+const hex = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, `\u202`...)
+			b = append(b, hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,195 @@
+package api
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/store/vlstore"
+)
+
+const token = "test-token-0123456789"
+
+func newServer(t *testing.T, now time.Time) *httptest.Server {
+	t.Helper()
+	st, err := vlstore.Open(vlstore.Config{Path: t.TempDir(), Retention: 7 * 24 * time.Hour}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var rows []store.Row
+	for i, m := range []string{"alpha one", "beta two", "gamma three", "delta \"quoted\"\tand\x01ctl"} {
+		rows = append(rows, store.Row{Time: now.Add(time.Duration(i-10) * time.Minute), Fields: []store.Field{
+			{Name: "_msg", Value: m}, {Name: "n", Value: string(rune('0' + i))},
+		}})
+	}
+	if err := st.Add(rows); err != nil {
+		t.Fatal(err)
+	}
+	st.Flush()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_test_total", Help: "t"}))
+	s, err := New(st, Options{
+		Tokens:   []string{token},
+		MaxLimit: 10,
+		Gatherer: reg,
+		Status:   func() any { return map[string]string{"ok": "yes"} },
+		Now:      func() time.Time { return now },
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func get(t *testing.T, ts *httptest.Server, path, tok string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+path, nil)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestSearch(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	ts := newServer(t, now)
+	tests := []struct {
+		name     string
+		params   url.Values
+		tok      string
+		code     int
+		wantMsgs []string
+		wantBody string
+	}{
+		{"newest first", url.Values{"q": {"*"}}, token, 200, []string{"delta \"quoted\"\tand\x01ctl", "gamma three", "beta two", "alpha one"}, ""},
+		{"ascending with limit", url.Values{"q": {"*"}, "order": {"asc"}, "limit": {"2"}}, token, 200, []string{"alpha one", "beta two"}, ""},
+		{"word", url.Values{"q": {"beta"}}, token, 200, []string{"beta two"}, ""},
+		{"field", url.Values{"q": {"n:2"}}, token, 200, []string{"gamma three"}, ""},
+		{"relative start is inclusive", url.Values{"q": {"*"}, "start": {"8m"}}, token, 200, []string{"delta \"quoted\"\tand\x01ctl", "gamma three"}, ""},
+		{"rfc3339 range", url.Values{"q": {"*"}, "start": {"2026-11-27T11:50:00Z"}, "end": {"2026-11-27T11:51:30Z"}}, token, 200, []string{"beta two", "alpha one"}, ""},
+		{"bad query", url.Values{"q": {"foo:(bar"}}, token, 400, nil, "bad query"},
+		{"bad time", url.Values{"start": {"yesterday-ish"}}, token, 400, nil, "start:"},
+		{"limit over max", url.Values{"limit": {"11"}}, token, 400, nil, "max_search_limit"},
+		{"bad order", url.Values{"order": {"random"}}, token, 400, nil, "order"},
+		{"no token", url.Values{"q": {"*"}}, "", 401, nil, "bearer token"},
+		{"wrong token", url.Values{"q": {"*"}}, "wrong-token-0123456789", 401, nil, "bearer token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := get(t, ts, "/api/v1/search?"+tt.params.Encode(), tt.tok)
+			if resp.StatusCode != tt.code {
+				t.Fatalf("status %d, want %d; body %s", resp.StatusCode, tt.code, body)
+			}
+			if tt.wantBody != "" && !strings.Contains(body, tt.wantBody) {
+				t.Fatalf("body %q does not contain %q", body, tt.wantBody)
+			}
+			if tt.code != 200 {
+				return
+			}
+			var msgs []string
+			sc := bufio.NewScanner(strings.NewReader(body))
+			for sc.Scan() {
+				var ev map[string]string
+				if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+					t.Fatalf("line %q is not a JSON object of strings: %v", sc.Text(), err)
+				}
+				if _, err := time.Parse(time.RFC3339Nano, ev["_time"]); err != nil {
+					t.Fatalf("bad _time in %q", sc.Text())
+				}
+				msgs = append(msgs, ev["_msg"])
+			}
+			if strings.Join(msgs, "|") != strings.Join(tt.wantMsgs, "|") {
+				t.Fatalf("got %q, want %q", msgs, tt.wantMsgs)
+			}
+		})
+	}
+}
+
+func TestHealthMetricsStatus(t *testing.T) {
+	ts := newServer(t, time.Now())
+	if resp, body := get(t, ts, "/healthz", ""); resp.StatusCode != 200 || !strings.Contains(body, "ok") {
+		t.Fatalf("healthz: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(t, ts, "/metrics", ""); resp.StatusCode != 200 || !strings.Contains(body, "vigil_test_total") {
+		t.Fatalf("metrics: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, ts, "/api/v1/status", ""); resp.StatusCode != 401 {
+		t.Fatalf("status without token: %d", resp.StatusCode)
+	}
+	if resp, body := get(t, ts, "/api/v1/status", token); resp.StatusCode != 200 || !strings.Contains(body, `"ok": "yes"`) {
+		t.Fatalf("status: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestNewRejectsWeakConfig(t *testing.T) {
+	if _, err := New(nil, Options{}, nil); err == nil {
+		t.Fatal("no token accepted")
+	}
+	if _, err := New(nil, Options{Tokens: []string{"short"}}, nil); err == nil {
+		t.Fatal("short token accepted")
+	}
+}
+
+func TestParseTime(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	tests := map[string]time.Time{
+		"":                          {},
+		"now":                       now,
+		"1h":                        now.Add(-time.Hour),
+		"-30m":                      now.Add(-30 * time.Minute),
+		"7d":                        now.Add(-7 * 24 * time.Hour),
+		"2026-11-27T10:00:00+01:00": time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC),
+		"2026-11-27T10:00:00":       time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC),
+		"2026-11-26":                time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC),
+		"1764000000":                time.Unix(1764000000, 0),
+	}
+	for in, want := range tests {
+		got, err := ParseTime(in, now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"soon", "1x", "2026-13-01"} {
+		if _, err := ParseTime(bad, now); err == nil {
+			t.Errorf("ParseTime(%q) succeeded", bad)
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"plain", "quote\"back\\slash", "\x00\x1f\u2028", "\xff\xfe invalid", "日本語"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := appendJSONString(nil, s)
+		var got string
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("invalid JSON %q for %q: %v", b, s, err)
+		}
+		var want strings.Builder
+		for _, r := range s { // one U+FFFD per invalid byte
+			want.WriteRune(r)
+		}
+		if got != want.String() {
+			t.Fatalf("round trip %q -> %q, want %q", s, got, want.String())
+		}
+	})
+}

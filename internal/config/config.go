@@ -1,0 +1,321 @@
+// Package config loads and validates Vigil's YAML configuration.
+//
+// Every key has a default, so Vigil runs with no file at all; docs/configuration.md
+// documents each key. A file only names what it changes.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is Vigil's whole configuration.
+type Config struct {
+	// DataDir holds the journal, the store and cursors.
+	DataDir string  `yaml:"data_dir"`
+	Log     Log     `yaml:"log"`
+	HTTP    HTTP    `yaml:"http"`
+	Inputs  Inputs  `yaml:"inputs"`
+	Journal Journal `yaml:"journal"`
+	Store   Store   `yaml:"store"`
+	Parse   Parse   `yaml:"parse"`
+}
+
+// Log configures Vigil's own log output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// HTTP configures the API server.
+type HTTP struct {
+	Addr string `yaml:"addr"`
+	// Tokens are accepted bearer tokens for the API. When empty, Vigil
+	// generates one into TokenFile on first start.
+	Tokens []string `yaml:"tokens"`
+	// TokenFile is where the generated token lives; default <data_dir>/api-token.
+	TokenFile string `yaml:"token_file"`
+	// MetricsAuth requires a token for /metrics too.
+	MetricsAuth bool `yaml:"metrics_auth"`
+	// TLS serves the API over HTTPS when both files are set.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// MaxSearchLimit caps the limit parameter of a search.
+	MaxSearchLimit int `yaml:"max_search_limit"`
+}
+
+// Inputs lists the network inputs.
+type Inputs struct {
+	Syslog []Syslog `yaml:"syslog"`
+}
+
+// Syslog is one syslog listener (UDP, TCP and optionally TLS).
+type Syslog struct {
+	Name           string   `yaml:"name"`
+	Addr           string   `yaml:"addr"`
+	UDP            *bool    `yaml:"udp"`
+	TCP            *bool    `yaml:"tcp"`
+	TLS            TLS      `yaml:"tls"`
+	MaxMessageSize ByteSize `yaml:"max_message_size"`
+	MaxConnections int      `yaml:"max_connections"`
+	UDPReadBuffer  ByteSize `yaml:"udp_read_buffer"`
+	IdleTimeout    Duration `yaml:"idle_timeout"`
+	// Timezone applies to timestamps that carry no offset (RFC3164).
+	Timezone string `yaml:"timezone"`
+}
+
+// UDPEnabled reports whether the UDP listener is on.
+func (s Syslog) UDPEnabled() bool { return s.UDP == nil || *s.UDP }
+
+// TCPEnabled reports whether the plain TCP listener is on.
+func (s Syslog) TCPEnabled() bool { return s.TCP == nil || *s.TCP }
+
+// Location returns the timezone for offset-less timestamps.
+func (s Syslog) Location() (*time.Location, error) {
+	switch s.Timezone {
+	case "", "Local", "local":
+		return time.Local, nil
+	}
+	return time.LoadLocation(s.Timezone)
+}
+
+// TLS configures RFC5425 syslog over TLS.
+type TLS struct {
+	Addr         string `yaml:"addr"`
+	CertFile     string `yaml:"cert_file"`
+	KeyFile      string `yaml:"key_file"`
+	ClientCAFile string `yaml:"client_ca_file"`
+}
+
+// Journal configures the write-ahead journal and raw archive.
+type Journal struct {
+	SegmentSize   ByteSize `yaml:"segment_size"`
+	Fsync         string   `yaml:"fsync"` // interval, always, never
+	FsyncInterval Duration `yaml:"fsync_interval"`
+	MaxAge        Duration `yaml:"max_age"`
+	MaxSize       ByteSize `yaml:"max_size"`
+	Compress      *bool    `yaml:"compress"`
+}
+
+// CompressEnabled reports whether sealed segments are compressed.
+func (j Journal) CompressEnabled() bool { return j.Compress == nil || *j.Compress }
+
+// Store configures the embedded search store.
+type Store struct {
+	Retention      Duration `yaml:"retention"`
+	MaxDiskSize    ByteSize `yaml:"max_disk_size"`
+	MinFreeDisk    ByteSize `yaml:"min_free_disk"`
+	FutureLimit    Duration `yaml:"future_limit"`
+	FlushBatch     int      `yaml:"flush_batch"`
+	CommitInterval Duration `yaml:"commit_interval"`
+}
+
+// Parse configures payload parsing.
+type Parse struct {
+	// MaxFields caps the fields taken from one JSON payload.
+	MaxFields int `yaml:"max_fields"`
+}
+
+// Default returns the embedded defaults: everything on loopback, data in ./vigil-data.
+func Default() Config {
+	return Config{
+		DataDir: "vigil-data",
+		Log:     Log{Level: "info", Format: "text"},
+		HTTP:    HTTP{Addr: "127.0.0.1:8514", MaxSearchLimit: 100000},
+		Inputs: Inputs{Syslog: []Syslog{{
+			Name: "syslog",
+			Addr: "127.0.0.1:5514",
+		}}},
+		Journal: Journal{
+			SegmentSize:   64 << 20,
+			Fsync:         "interval",
+			FsyncInterval: Duration(time.Second),
+			MaxAge:        Duration(30 * 24 * time.Hour),
+			MaxSize:       20 << 30,
+		},
+		Store: Store{
+			Retention:      Duration(30 * 24 * time.Hour),
+			MinFreeDisk:    1 << 30,
+			FutureLimit:    Duration(24 * time.Hour),
+			FlushBatch:     4096,
+			CommitInterval: Duration(time.Second),
+		},
+		Parse: Parse{MaxFields: 500},
+	}
+}
+
+// Load reads a YAML file over the defaults. An empty path returns the defaults.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, cfg.fill()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.decode(b); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseYAML reads YAML text over the defaults.
+func ParseYAML(b []byte) (Config, error) {
+	cfg := Default()
+	if err := cfg.decode(b); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+func (c *Config) decode(b []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return c.fill()
+}
+
+// fill completes per-input defaults and validates the result.
+func (c *Config) fill() error {
+	def := Default()
+	for i := range c.Inputs.Syslog {
+		s := &c.Inputs.Syslog[i]
+		if s.Name == "" {
+			s.Name = fmt.Sprintf("syslog%d", i)
+			if i == 0 {
+				s.Name = "syslog"
+			}
+		}
+		if s.MaxMessageSize == 0 {
+			s.MaxMessageSize = 64 << 10
+		}
+		if s.MaxConnections == 0 {
+			s.MaxConnections = 1000
+		}
+		if s.UDPReadBuffer == 0 {
+			s.UDPReadBuffer = 8 << 20
+		}
+	}
+	if c.HTTP.MaxSearchLimit <= 0 {
+		c.HTTP.MaxSearchLimit = def.HTTP.MaxSearchLimit
+	}
+	if c.Store.FlushBatch <= 0 {
+		c.Store.FlushBatch = def.Store.FlushBatch
+	}
+	if c.Store.CommitInterval <= 0 {
+		c.Store.CommitInterval = def.Store.CommitInterval
+	}
+	if c.Parse.MaxFields <= 0 {
+		c.Parse.MaxFields = def.Parse.MaxFields
+	}
+	return c.Validate()
+}
+
+// Validate checks values that would otherwise fail late or silently.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir: must not be empty"))
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+	}
+	if err := checkAddr(c.HTTP.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("http.addr: %w", err))
+	}
+	if (c.HTTP.CertFile == "") != (c.HTTP.KeyFile == "") {
+		errs = append(errs, errors.New("http: cert_file and key_file go together"))
+	}
+	names := map[string]bool{}
+	for i, s := range c.Inputs.Syslog {
+		p := fmt.Sprintf("inputs.syslog[%d]", i)
+		if names[s.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, s.Name))
+		}
+		names[s.Name] = true
+		if !validName(s.Name) {
+			errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, s.Name))
+		}
+		if s.Addr == "" && s.TLS.Addr == "" {
+			errs = append(errs, fmt.Errorf("%s: needs addr or tls.addr", p))
+		}
+		if s.Addr != "" {
+			if err := checkAddr(s.Addr); err != nil {
+				errs = append(errs, fmt.Errorf("%s.addr: %w", p, err))
+			}
+		}
+		if s.TLS.Addr != "" {
+			if err := checkAddr(s.TLS.Addr); err != nil {
+				errs = append(errs, fmt.Errorf("%s.tls.addr: %w", p, err))
+			}
+			if s.TLS.CertFile == "" || s.TLS.KeyFile == "" {
+				errs = append(errs, fmt.Errorf("%s.tls: cert_file and key_file are required with tls.addr", p))
+			}
+		}
+		if s.MaxMessageSize < 512 || s.MaxMessageSize > 16<<20 {
+			errs = append(errs, fmt.Errorf("%s.max_message_size: %d is outside 512B..16MiB", p, s.MaxMessageSize))
+		}
+		if _, err := s.Location(); err != nil {
+			errs = append(errs, fmt.Errorf("%s.timezone: %w", p, err))
+		}
+	}
+	switch c.Journal.Fsync {
+	case "interval", "always", "never":
+	default:
+		errs = append(errs, fmt.Errorf("journal.fsync: %q is not one of interval, always, never", c.Journal.Fsync))
+	}
+	if c.Journal.SegmentSize < 1<<20 {
+		errs = append(errs, fmt.Errorf("journal.segment_size: %d is below 1MiB", c.Journal.SegmentSize))
+	}
+	if c.Journal.Fsync == "interval" && c.Journal.FsyncInterval <= 0 {
+		errs = append(errs, errors.New("journal.fsync_interval: must be positive with fsync: interval"))
+	}
+	if c.Store.Retention < Duration(24*time.Hour) {
+		errs = append(errs, fmt.Errorf("store.retention: %s is below the store's minimum of 1d", c.Store.Retention))
+	}
+	if c.Store.FutureLimit < Duration(time.Hour) {
+		errs = append(errs, fmt.Errorf("store.future_limit: %s is below 1h", c.Store.FutureLimit))
+	}
+	return errors.Join(errs...)
+}
+
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if port == "" {
+		return fmt.Errorf("%q has no port", addr)
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,100 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValidAndLoopback(t *testing.T) {
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(cfg.HTTP.Addr, "127.0.0.1:") || !strings.HasPrefix(cfg.Inputs.Syslog[0].Addr, "127.0.0.1:") {
+		t.Fatalf("defaults must listen on loopback: http %s syslog %s", cfg.HTTP.Addr, cfg.Inputs.Syslog[0].Addr)
+	}
+	if cfg.Journal.Fsync != "interval" || !cfg.Journal.CompressEnabled() {
+		t.Fatalf("unexpected journal defaults %+v", cfg.Journal)
+	}
+}
+
+func TestLoadFull(t *testing.T) {
+	cfg, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Inputs.Syslog[0]
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"data_dir", cfg.DataDir, "/var/lib/vigil"},
+		{"max_message_size", p.MaxMessageSize, ByteSize(128 << 10)},
+		{"udp", p.UDPEnabled(), true},
+		{"tcp", p.TCPEnabled(), false},
+		{"idle_timeout", p.IdleTimeout.D(), 10 * time.Minute},
+		{"second input defaults", cfg.Inputs.Syslog[1].MaxConnections, 1000},
+		{"segment_size", cfg.Journal.SegmentSize, ByteSize(128 << 20)},
+		{"max_age", cfg.Journal.MaxAge.D(), 90 * 24 * time.Hour},
+		{"compress", cfg.Journal.CompressEnabled(), false},
+		{"retention", cfg.Store.Retention.D(), 14 * 24 * time.Hour},
+		{"max_disk_size", cfg.Store.MaxDiskSize, ByteSize(1 << 40)},
+		{"kept default", cfg.Store.FutureLimit.D(), 24 * time.Hour},
+		{"metrics_auth", cfg.HTTP.MetricsAuth, true},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	tests := []struct {
+		name, yaml, wantErr string
+	}{
+		{"unknown key", "journal:\n  fsynk: always\n", "field fsynk not found"},
+		{"fsync policy", "journal:\n  fsync: sometimes\n", "journal.fsync"},
+		{"bad size", "journal:\n  segment_size: lots\n", "invalid size"},
+		{"tiny segment", "journal:\n  segment_size: 10KiB\n", "segment_size"},
+		{"bad duration", "store:\n  retention: forever\n", "invalid duration"},
+		{"short retention", "store:\n  retention: 2h\n", "store.retention"},
+		{"addr without port", "http:\n  addr: localhost\n", "http.addr"},
+		{"tls without cert", "inputs:\n  syslog:\n    - name: t\n      tls:\n        addr: 127.0.0.1:6514\n", "cert_file and key_file"},
+		{"duplicate input", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1'}\n    - {name: a, addr: '127.0.0.1:2'}\n", "used twice"},
+		{"bad timezone", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', timezone: Mars/Base}\n", "timezone"},
+		{"log level", "log:\n  level: loud\n", "log.level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseYAML([]byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestUnits(t *testing.T) {
+	sizes := map[string]ByteSize{"512": 512, "64KiB": 64 << 10, "1.5GiB": 3 << 29, "10MB": 10e6, "2G": 2 << 30}
+	for in, want := range sizes {
+		if got, err := ParseByteSize(in); err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	durs := map[string]time.Duration{"90s": 90 * time.Second, "30d": 720 * time.Hour, "2w": 336 * time.Hour, "1h30m": 90 * time.Minute, "0": 0}
+	for in, want := range durs {
+		if got, err := ParseDuration(in); err != nil || got.D() != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"-1d", "x", ""} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) succeeded", bad)
+		}
+	}
+	if s := ByteSize(64 << 20).String(); s != "64MiB" {
+		t.Errorf("String = %s", s)
+	}
+}

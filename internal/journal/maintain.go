@@ -1,0 +1,213 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// errStopped aborts a compression when the journal closes.
+var errStopped = errors.New("journal: stopped")
+
+// maintainLoop runs retention and compression at start, every
+// Options.maintainEvery and after each seal, until Close.
+func (j *Journal) maintainLoop() {
+	defer j.wg.Done()
+	t := time.NewTicker(j.opts.maintainEvery)
+	defer t.Stop()
+	for {
+		j.maintain()
+		select {
+		case <-j.done:
+			return
+		case <-t.C:
+		case <-j.maintCh:
+		}
+	}
+}
+
+// maintain applies retention, compresses sealed segments if configured, and
+// applies retention again (compression shrinks the journal).
+func (j *Journal) maintain() {
+	j.maintMu.Lock()
+	defer j.maintMu.Unlock()
+	j.retain()
+	if !j.opts.Compress {
+		return
+	}
+	for {
+		s := j.nextToCompress()
+		if s == nil {
+			break
+		}
+		if err := j.compress(s); err != nil {
+			if !errors.Is(err, errStopped) {
+				j.log.Error("journal: compress segment", "segment", segBase(s.first), "err", err)
+			}
+			return
+		}
+	}
+	j.retain()
+}
+
+// nextToCompress returns the oldest sealed uncompressed segment, or nil.
+func (j *Journal) nextToCompress() *segment {
+	j.pubMu.Lock()
+	defer j.pubMu.Unlock()
+	for _, s := range j.segs {
+		if s.sealed && !s.compressed {
+			return s
+		}
+	}
+	return nil
+}
+
+// compress replaces the sealed segment s by its zstd-compressed copy:
+// write to a temp file, fsync, rename, fsync the directory, then remove the
+// .wal. Readers that have the .wal open keep reading it.
+func (j *Journal) compress(s *segment) (err error) {
+	src := walPath(j.dir, s.first)
+	dst := zstPath(j.dir, s.first)
+	tmp := dst + tmpExt
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if out != nil {
+			out.Close()
+		}
+		if err != nil {
+			os.Remove(tmp)
+		}
+	}()
+	if j.encoder == nil {
+		j.encoder, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+		if err != nil {
+			return err
+		}
+	}
+	enc := j.encoder
+	enc.Reset(out)
+	buf := make([]byte, 1<<20)
+	for {
+		select {
+		case <-j.done:
+			enc.Reset(nil)
+			return errStopped
+		default:
+		}
+		n, rerr := in.Read(buf)
+		if n > 0 {
+			if _, err := enc.Write(buf[:n]); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	fi, err := out.Stat()
+	if err != nil {
+		return err
+	}
+	cerr := out.Close()
+	out = nil
+	if cerr != nil {
+		return cerr
+	}
+	j.pubMu.Lock()
+	maxTime := s.maxTime
+	j.pubMu.Unlock()
+	if maxTime > 0 {
+		t := time.Unix(0, maxTime)
+		if err := os.Chtimes(tmp, t, t); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return err
+	}
+	if err := syncDir(j.dir); err != nil {
+		return err
+	}
+	j.pubMu.Lock()
+	s.compressed = true
+	old := s.size
+	s.size = fi.Size()
+	j.pubMu.Unlock()
+	if err := os.Remove(src); err != nil && !isNotExist(err) {
+		return fmt.Errorf("remove compressed .wal: %w", err)
+	}
+	j.log.Debug("journal: compressed segment", "segment", segBase(s.first), "bytes", old, "compressed", fi.Size())
+	return nil
+}
+
+// retain deletes the oldest sealed segments that are too old (MaxAge) or
+// while the journal is too large (MaxSize). The active segment is never
+// deleted and deletion stops at the first segment that is kept, so the
+// retained seqs stay contiguous.
+func (j *Journal) retain() {
+	if j.opts.MaxAge <= 0 && j.opts.MaxSize <= 0 {
+		return
+	}
+	cutoff := j.opts.now().Add(-j.opts.MaxAge).UnixNano()
+	j.pubMu.Lock()
+	var total int64
+	for _, s := range j.segs {
+		total += s.size
+	}
+	var del []*segment
+	var reasons []string
+	for len(j.segs) > 1 && j.segs[0].sealed {
+		s := j.segs[0]
+		reason := ""
+		switch {
+		case j.opts.MaxAge > 0 && s.maxTime < cutoff:
+			reason = "age"
+		case j.opts.MaxSize > 0 && total > j.opts.MaxSize:
+			reason = "size"
+		}
+		if reason == "" {
+			break
+		}
+		j.segs = j.segs[1:]
+		total -= s.size
+		del = append(del, s)
+		reasons = append(reasons, reason)
+	}
+	if len(del) > 0 {
+		j.segs = append([]*segment(nil), j.segs...)
+	}
+	first := j.segs[0].first
+	j.pubMu.Unlock()
+
+	for i, s := range del {
+		for _, p := range []string{walPath(j.dir, s.first), zstPath(j.dir, s.first)} {
+			if err := os.Remove(p); err != nil && !isNotExist(err) {
+				j.log.Error("journal: delete segment", "file", p, "err", err)
+			}
+		}
+		j.m.deleted.WithLabelValues(reasons[i]).Inc()
+		j.log.Info("journal: deleted segment", "segment", segBase(s.first), "reason", reasons[i],
+			"bytes", s.size, "newest", time.Unix(0, s.maxTime).UTC(), "first_seq", first)
+	}
+}

@@ -1,0 +1,340 @@
+// Package parse turns a journal record into a store row: it reads the
+// syslog header, then the payload, and names every field the way
+// docs/schema.md says.
+//
+// Payload formats are tried in order; today a JSON object (nginx/Openresty
+// `escape=json` access logs, or any JSON) becomes fields, and anything else
+// stays the message text. The mail-service formats plug in as further
+// payload parsers without changing the header handling.
+//
+// Nothing is dropped: a record that cannot be parsed keeps its text in _msg
+// and says why in vigil.parse_error.
+package parse
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/syslog"
+)
+
+// Field names set by the parser (see docs/schema.md).
+const (
+	FieldMsg        = "_msg"
+	FieldSeq        = "vigil.seq"
+	FieldInput      = "vigil.input"
+	FieldReceived   = "vigil.received"
+	FieldParseError = "vigil.parse_error"
+	FieldTruncated  = "vigil.truncated"
+	FieldRawBase64  = "vigil.raw_base64"
+	FieldTimeError  = "vigil.time_error"
+	FieldPeer       = "log.source.address"
+	FieldFormat     = "log.syslog.format"
+	FieldPriority   = "log.syslog.priority"
+	FieldFacility   = "log.syslog.facility.name"
+	FieldSeverity   = "log.syslog.severity.name"
+	FieldHostname   = "host.hostname"
+	FieldAppName    = "log.syslog.appname"
+	FieldProcID     = "log.syslog.procid"
+	FieldMsgID      = "log.syslog.msgid"
+	// FieldSDPrefix starts the name of each RFC5424 structured-data
+	// parameter: log.syslog.sd.<SD-ID>.<PARAM-NAME>.
+	FieldSDPrefix = "log.syslog.sd."
+	// JSONConflictPrefix is put before a JSON key that would otherwise
+	// clash with a name the parser sets itself.
+	JSONConflictPrefix = "json."
+)
+
+// Options configure a Parser.
+type Options struct {
+	// Location is the timezone of timestamps without an offset.
+	Location *time.Location
+	// MaxFields caps the fields taken from one payload (default 500).
+	MaxFields int
+	// FutureLimit: an event time further than this ahead of its receive
+	// time is replaced by the receive time (default 24h).
+	FutureLimit time.Duration
+}
+
+// Parser parses records. It reuses memory between calls and is not safe for
+// concurrent use; use one per goroutine. Strings in the rows it fills stay
+// valid until Reset.
+type Parser struct {
+	opts  Options
+	hdr   syslog.Parser
+	msg   syslog.Message
+	json  fastjson.Parser
+	arena []byte
+	path  []byte
+}
+
+// New returns a Parser.
+func New(opts Options) *Parser {
+	if opts.Location == nil {
+		opts.Location = time.Local
+	}
+	if opts.MaxFields <= 0 {
+		opts.MaxFields = 500
+	}
+	if opts.FutureLimit <= 0 {
+		opts.FutureLimit = 24 * time.Hour
+	}
+	return &Parser{opts: opts, hdr: syslog.Parser{Location: opts.Location}}
+}
+
+// Reset releases the strings handed out since the last Reset. Call it after
+// the rows were stored.
+func (p *Parser) Reset() {
+	// A fresh arena: rows of the previous batch may still be referenced by
+	// callers that kept them; the old one is collected once they are gone.
+	if cap(p.arena) > 4<<20 {
+		p.arena = nil
+		return
+	}
+	p.arena = make([]byte, 0, max(cap(p.arena), 64<<10))
+}
+
+// str copies b into the arena and returns it as a string.
+func (p *Parser) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(p.arena)+len(b) > cap(p.arena) {
+		p.arena = make([]byte, 0, max(2*cap(p.arena), len(b), 64<<10))
+	}
+	n := len(p.arena)
+	p.arena = append(p.arena, b...)
+	s := p.arena[n:]
+	return unsafe.String(&s[0], len(s))
+}
+
+// Parse fills row from rec. row.Fields is reset first.
+func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
+	row.Fields = row.Fields[:0]
+	m := &p.msg
+	p.hdr.Parse(rec.Data, rec.Time, m)
+
+	var errs []string
+	if m.Err != "" {
+		errs = append(errs, m.Err)
+	}
+	row.Time = rec.Time
+	if !m.Timestamp.IsZero() {
+		row.Time = m.Timestamp
+		if m.Timestamp.Sub(rec.Time) > p.opts.FutureLimit {
+			row.Time = rec.Time
+			row.Fields = append(row.Fields, store.Field{Name: FieldTimeError,
+				Value: "event time " + m.Timestamp.Format(time.RFC3339Nano) + " is too far ahead of the receive time; receive time used"})
+		}
+	}
+
+	payload := m.Message
+	valid := utf8.Valid(rec.Data)
+	if !valid {
+		errs = append(errs, invalidUTF8(rec.Data))
+		row.Fields = append(row.Fields, store.Field{Name: FieldRawBase64, Value: base64.StdEncoding.EncodeToString(rec.Data)})
+	}
+	row.Fields = append(row.Fields,
+		store.Field{Name: FieldMsg, Value: p.text(payload, valid)},
+		store.Field{Name: FieldSeq, Value: strconv.FormatUint(rec.Seq, 10)},
+		store.Field{Name: FieldInput, Value: rec.Input},
+		store.Field{Name: FieldReceived, Value: rec.Time.UTC().Format(time.RFC3339Nano)},
+	)
+	if rec.Peer != "" {
+		row.Fields = append(row.Fields, store.Field{Name: FieldPeer, Value: rec.Peer})
+	}
+	if rec.Flags&journal.FlagTruncated != 0 {
+		row.Fields = append(row.Fields, store.Field{Name: FieldTruncated, Value: "true"})
+		errs = append(errs, "message was longer than the input's max_message_size and was truncated")
+	}
+	p.header(m, row, valid)
+
+	if body, ok := jsonPayload(payload); ok {
+		if err := p.parseJSON(body, row, valid); err != "" {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		row.Fields = append(row.Fields, store.Field{Name: FieldParseError, Value: strings.Join(errs, "; ")})
+	}
+}
+
+// text returns b as a string, replacing invalid UTF-8.
+func (p *Parser) text(b []byte, valid bool) string {
+	if valid {
+		return p.str(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+func (p *Parser) header(m *syslog.Message, row *store.Row, valid bool) {
+	add := func(name, v string) {
+		if v != "" {
+			if !valid {
+				v = strings.ToValidUTF8(v, "\uFFFD")
+			}
+			row.Fields = append(row.Fields, store.Field{Name: name, Value: v})
+		}
+	}
+	row.Fields = append(row.Fields, store.Field{Name: FieldFormat, Value: m.Format.String()})
+	if m.Priority >= 0 {
+		add(FieldPriority, strconv.Itoa(m.Priority))
+		add(FieldFacility, syslog.FacilityName(m.Facility))
+		add(FieldSeverity, syslog.SeverityName(m.Severity))
+	}
+	add(FieldHostname, m.Hostname)
+	add(FieldAppName, m.AppName)
+	add(FieldProcID, m.ProcID)
+	add(FieldMsgID, m.MsgID)
+	for _, e := range m.StructuredData {
+		for _, prm := range e.Params {
+			add(FieldSDPrefix+e.ID+"."+prm.Name, prm.Value)
+		}
+	}
+}
+
+// jsonPayload returns the JSON object in a payload: the payload itself, or
+// what follows a CEE cookie ("@cee:").
+func jsonPayload(b []byte) ([]byte, bool) {
+	b = trimSpace(b)
+	if len(b) > 5 && string(b[:5]) == "@cee:" {
+		b = trimSpace(b[5:])
+	}
+	return b, len(b) > 0 && b[0] == '{'
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r' || b[len(b)-1] == '\n') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// parseJSON adds the object's keys as fields; nested objects are flattened
+// with dots, arrays are kept as JSON text. It returns a parse error or "".
+func (p *Parser) parseJSON(b []byte, row *store.Row, valid bool) string {
+	v, err := p.json.ParseBytes(b)
+	if err != nil {
+		return "invalid JSON: " + err.Error()
+	}
+	o, err := v.Object()
+	if err != nil {
+		return "invalid JSON: " + err.Error()
+	}
+	w := jsonWalker{p: p, row: row, valid: valid, budget: p.opts.MaxFields}
+	p.path = p.path[:0]
+	w.object(o, 0)
+	if w.over {
+		return "JSON payload has more than " + strconv.Itoa(p.opts.MaxFields) + " fields; the rest are only in _msg"
+	}
+	return ""
+}
+
+type jsonWalker struct {
+	p      *Parser
+	row    *store.Row
+	valid  bool
+	budget int
+	over   bool
+}
+
+const maxDepth = 16
+
+func (w *jsonWalker) object(o *fastjson.Object, depth int) {
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		if w.over {
+			return
+		}
+		p := w.p
+		n := len(p.path)
+		if n > 0 {
+			p.path = append(p.path, '.')
+		}
+		p.path = append(p.path, k...)
+		switch v.Type() {
+		case fastjson.TypeObject:
+			if depth < maxDepth {
+				inner, _ := v.Object()
+				w.object(inner, depth+1)
+			} else {
+				w.add(v.MarshalTo(nil))
+			}
+		case fastjson.TypeString:
+			w.add(v.GetStringBytes())
+		case fastjson.TypeNull:
+		default:
+			// Numbers keep their literal text; true/false and arrays are
+			// kept as JSON.
+			var buf [64]byte
+			w.add(v.MarshalTo(buf[:0]))
+		}
+		p.path = p.path[:n]
+	})
+}
+
+func (w *jsonWalker) add(value []byte) {
+	if len(value) == 0 {
+		return
+	}
+	if w.budget == 0 {
+		w.over = true
+		return
+	}
+	w.budget--
+	p := w.p
+	name := p.path
+	if reserved(name) {
+		name = append([]byte(JSONConflictPrefix), name...)
+	}
+	var v string
+	if w.valid {
+		v = p.str(value)
+	} else {
+		v = strings.ToValidUTF8(string(value), "\uFFFD")
+	}
+	var nm string
+	if w.valid && utf8.Valid(name) {
+		nm = p.str(name)
+	} else {
+		nm = strings.ToValidUTF8(string(name), "\uFFFD")
+	}
+	if nm == "" {
+		nm = "json.empty_key"
+	}
+	w.row.Fields = append(w.row.Fields, store.Field{Name: nm, Value: v})
+}
+
+// reserved reports whether a JSON key would clash with a parser-set name.
+func reserved(name []byte) bool {
+	s := unsafe.String(unsafe.SliceData(name), len(name))
+	switch {
+	case len(s) == 0:
+		return false
+	case s[0] == '_', strings.HasPrefix(s, "vigil."), strings.HasPrefix(s, "log.syslog."),
+		s == FieldHostname, s == FieldPeer:
+		return true
+	}
+	return false
+}
+
+func invalidUTF8(b []byte) string {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return "invalid UTF-8 at byte " + strconv.Itoa(i) + "; text shows U+FFFD, vigil.raw_base64 holds the exact bytes"
+		}
+		i += size
+	}
+	return "invalid UTF-8"
+}

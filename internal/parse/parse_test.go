@@ -1,0 +1,221 @@
+package parse
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/store"
+)
+
+var received = time.Date(2026, 11, 27, 23, 39, 15, 0, time.UTC)
+
+func parseLine(t testing.TB, p *Parser, data string, flags uint8) store.Row {
+	t.Helper()
+	rec := journal.Record{Seq: 42, Time: received, Input: "syslog", Peer: "127.0.0.1:41616", Flags: flags, Data: []byte(data)}
+	var row store.Row
+	p.Parse(&rec, &row)
+	return row
+}
+
+func TestParse(t *testing.T) {
+	const nginx = `<190>Nov 27 23:39:14 vm nginx: {"source":"192.168.0.8", "ip":"10.1.2.3","user":"","time_local":"27/Nov/2026:23:39:14 +0000","statuscode":401,"bytes_sent":153,"http_referer":"","http_user_agent":"Mozilla/5.0 (iPhone)","request_uri":"/Microsoft-Server-ActiveSync?Cmd=Sync&User=zhangwei","request_time":0.004,"gzip_ration":"-","query_string":"Cmd=Sync&User=zhangwei"}`
+	tests := []struct {
+		name  string
+		data  string
+		flags uint8
+		want  map[string]string // "" means the field must be absent
+		time  time.Time
+	}{
+		{
+			name: "nginx json over rfc3164",
+			data: nginx,
+			want: map[string]string{
+				"statuscode": "401", "ip": "10.1.2.3", "bytes_sent": "153", "request_time": "0.004",
+				"gzip_ration": "-", "source": "192.168.0.8", "http_user_agent": "Mozilla/5.0 (iPhone)",
+				"user": "", "http_referer": "",
+				"host.hostname": "vm", "log.syslog.appname": "nginx", "log.syslog.format": "rfc3164",
+				"log.syslog.facility.name": "local7", "log.syslog.severity.name": "info", "log.syslog.priority": "190",
+				"vigil.seq": "42", "vigil.input": "syslog", "log.source.address": "127.0.0.1:41616",
+				"vigil.parse_error": "",
+				"_msg":              nginx[strings.Index(nginx, "{"):],
+			},
+			time: time.Date(2026, 11, 27, 23, 39, 14, 0, time.UTC),
+		},
+		{
+			name: "rfc5424 with structured data",
+			data: `<37>1 2026-11-27T23:39:24.007406+00:00 vm app - ID47 [timeQuality tzKnown="1" isSynced="0"][meta@32473 src="10.0.0.1"] rfc5424 over udp`,
+			want: map[string]string{
+				"_msg": "rfc5424 over udp", "log.syslog.msgid": "ID47", "log.syslog.format": "rfc5424",
+				"log.syslog.sd.meta@32473.src": "10.0.0.1", "log.syslog.sd.timeQuality.tzKnown": "1",
+				"log.syslog.procid": "", "log.syslog.severity.name": "notice", "log.syslog.facility.name": "auth",
+			},
+			time: time.Date(2026, 11, 27, 23, 39, 24, 7406000, time.UTC),
+		},
+		{
+			name: "nested json flattened, arrays kept, reserved keys renamed, null skipped",
+			data: `<14>1 2026-11-27T23:39:58Z h app - - - {"a":{"b":{"c":"deep"}},"list":[1,"x"],"ok":true,"_msg":"evil","vigil.seq":"1","n":null}`,
+			want: map[string]string{
+				"a.b.c": "deep", "list": `[1,"x"]`, "ok": "true", "json._msg": "evil", "json.vigil.seq": "1",
+				"vigil.seq": "42", "n": "",
+			},
+		},
+		{
+			name: "cee cookie",
+			data: `<14>Nov 27 23:39:14 host app: @cee: {"user":"zhangwei"}`,
+			want: map[string]string{"user": "zhangwei"},
+		},
+		{
+			name: "plain text stays message",
+			data: `<13>Nov 27 23:39:14 mail postfix/smtpd[1234]: connect from unknown[10.0.0.9]`,
+			want: map[string]string{
+				"_msg": "connect from unknown[10.0.0.9]", "log.syslog.appname": "postfix/smtpd", "log.syslog.procid": "1234",
+				"vigil.parse_error": "",
+			},
+		},
+		{
+			name: "invalid json kept raw with error",
+			data: `<14>Nov 27 23:39:14 host app: {"a":`,
+			want: map[string]string{"_msg": `{"a":`, "vigil.parse_error": "invalid JSON"},
+		},
+		{
+			name: "no syslog header",
+			data: `just some text`,
+			want: map[string]string{"_msg": "just some text", "log.syslog.format": "unknown"},
+			time: received,
+		},
+		{
+			name:  "truncated flag",
+			data:  `<14>Nov 27 23:39:14 host app: {"a":"b`,
+			flags: journal.FlagTruncated,
+			want:  map[string]string{"vigil.truncated": "true", "vigil.parse_error": "truncated"},
+		},
+		{
+			name: "event time far in the future uses receive time",
+			data: `<14>1 2029-01-01T00:00:00Z host app - - - from the future`,
+			want: map[string]string{"vigil.time_error": "too far ahead"},
+			time: received,
+		},
+	}
+	p := New(Options{Location: time.UTC})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			row := parseLine(t, p, tt.data, tt.flags)
+			for name, want := range tt.want {
+				got := row.Get(name)
+				switch {
+				case want == "" && got != "":
+					t.Errorf("%s = %q, want it absent", name, got)
+				case name == "vigil.parse_error" || name == "vigil.time_error":
+					if !strings.Contains(got, want) {
+						t.Errorf("%s = %q, want it to mention %q", name, got, want)
+					}
+				case want != "" && got != want:
+					t.Errorf("%s = %q, want %q", name, got, want)
+				}
+			}
+			if !tt.time.IsZero() && !row.Time.Equal(tt.time) {
+				t.Errorf("time %v, want %v", row.Time, tt.time)
+			}
+		})
+	}
+}
+
+func TestInvalidUTF8KeptExactly(t *testing.T) {
+	data := "<14>Nov 27 23:39:14 host nginx: {\"user\":\"caf\xe9\",\"statuscode\":200}"
+	row := parseLine(t, New(Options{Location: time.UTC}), data, 0)
+	if !strings.Contains(row.Get("vigil.parse_error"), "invalid UTF-8 at byte") {
+		t.Fatalf("parse error %q", row.Get("vigil.parse_error"))
+	}
+	raw, err := base64.StdEncoding.DecodeString(row.Get("vigil.raw_base64"))
+	if err != nil || string(raw) != data {
+		t.Fatalf("raw_base64 does not hold the exact bytes: %q %v", raw, err)
+	}
+	if row.Get("user") != "caf\uFFFD" || row.Get("statuscode") != "200" {
+		t.Fatalf("fields not parsed: user %q statuscode %q", row.Get("user"), row.Get("statuscode"))
+	}
+}
+
+func TestMaxFields(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`<14>Nov 27 23:39:14 host app: {`)
+	for i := range 20 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"k` + string(rune('a'+i)) + `":"v"`)
+	}
+	b.WriteString(`}`)
+	row := parseLine(t, New(Options{MaxFields: 5}), b.String(), 0)
+	n := 0
+	for _, f := range row.Fields {
+		if strings.HasPrefix(f.Name, "k") {
+			n++
+		}
+	}
+	if n != 5 || !strings.Contains(row.Get("vigil.parse_error"), "more than 5 fields") {
+		t.Fatalf("kept %d JSON fields, parse error %q", n, row.Get("vigil.parse_error"))
+	}
+}
+
+func TestStringsSurviveBufferReuse(t *testing.T) {
+	p := New(Options{})
+	buf := []byte(`<14>Nov 27 23:39:14 host app: {"user":"alice"}`)
+	rec := journal.Record{Time: received, Data: buf}
+	var row store.Row
+	p.Parse(&rec, &row)
+	copy(buf, strings.Repeat("X", len(buf)))
+	if row.Get("user") != "alice" || !strings.Contains(row.Get("_msg"), "alice") {
+		t.Fatalf("row refers to the input buffer: %+v", row.Fields)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		`<190>Nov 27 23:39:14 vm nginx: {"ip":"1.2.3.4","statuscode":401}`,
+		`<37>1 2026-11-27T23:39:24Z vm app - ID47 [a b="c"] {"x":{"y":[1,2]}}`,
+		`{"a":`, "\xff\xfe{\"a\":\"\xff\"}", `<14>x: @cee: {"":""}`, "",
+	} {
+		f.Add([]byte(s), uint8(0))
+	}
+	p := New(Options{MaxFields: 50})
+	f.Fuzz(func(t *testing.T, data []byte, flags uint8) {
+		rec := journal.Record{Seq: 1, Time: received, Data: data, Flags: flags}
+		var row store.Row
+		p.Parse(&rec, &row)
+		if row.Time.IsZero() {
+			t.Fatal("zero event time")
+		}
+		for _, f := range row.Fields {
+			if f.Name == "" {
+				t.Fatalf("empty field name in %q", data)
+			}
+			if !utf8Valid(f.Name) || !utf8Valid(f.Value) {
+				t.Fatalf("invalid UTF-8 in field %q=%q", f.Name, f.Value)
+			}
+		}
+		if row.Get("vigil.seq") != "1" {
+			t.Fatalf("vigil.seq missing or wrong for %q", data)
+		}
+		p.Reset()
+	})
+}
+
+func BenchmarkParseNginxJSON(b *testing.B) {
+	data := []byte(`<190>Nov 27 23:39:14 vm nginx: {"source":"192.168.0.8", "ip":"10.1.2.3","user":"-","time_local":"27/Nov/2026:23:39:14 +0000","statuscode":401,"bytes_sent":153,"http_referer":"https://mail.corp.example/owa/","http_user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36","request_uri":"/owa/auth.owa","request_time":0.004,"gzip_ration":"-","query_string":"-"}`)
+	p := New(Options{Location: time.UTC})
+	rec := journal.Record{Seq: 1, Time: received, Input: "syslog", Peer: "127.0.0.1:1", Data: data}
+	var row store.Row
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		p.Parse(&rec, &row)
+		if i%1024 == 0 {
+			p.Reset()
+		}
+	}
+}
+
+func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }

@@ -1,0 +1,410 @@
+// Package vlstore implements store.Store on VictoriaLogs' storage engine
+// (github.com/VictoriaMetrics/VictoriaLogs/lib/logstorage) used as a library.
+//
+// The engine's Must* functions panic on I/O errors and it silently skips rows
+// outside its retention window; this package turns the panics into errors
+// and counts every row it refuses, by reason, so nothing disappears silently.
+package vlstore
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/VictoriaLogs/lib/logstorage"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-soc/vigil/internal/store"
+)
+
+// Config configures the store.
+type Config struct {
+	// Path is the store's directory.
+	Path string
+	// Retention deletes data older than this (at least one day).
+	Retention time.Duration
+	// FutureLimit is how far in the future an event time may lie.
+	FutureLimit time.Duration
+	// MaxDiskBytes drops the oldest days when the store grows beyond it; 0 = no limit.
+	MaxDiskBytes int64
+	// MinFreeDiskBytes turns the store read-only when the disk has less free space.
+	MinFreeDiskBytes int64
+	// StreamFields name the fields that identify a log stream (low cardinality).
+	StreamFields []string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// ErrReadOnly is returned by Add when the disk is too full to accept rows.
+var ErrReadOnly = errors.New("store: read-only: free disk space is below store.min_free_disk")
+
+// Store is a store.Store backed by VictoriaLogs' storage engine.
+type Store struct {
+	cfg Config
+	log *slog.Logger
+	s   *logstorage.Storage
+
+	mu     sync.Mutex // guards closed
+	closed bool
+
+	added       atomic.Uint64
+	droppedOld  atomic.Uint64
+	droppedNew  atomic.Uint64
+	addFailures atomic.Uint64
+	reduced     atomic.Uint64
+}
+
+// Engine limits (lib/logstorage consts.go): a row over them is skipped by
+// the engine with only a log line, so fit reduces such rows first.
+const (
+	maxFields    = 2000
+	maxNameLen   = 128
+	maxRowLen    = 2 << 20
+	keptMsgBytes = 1 << 20
+)
+
+// fit returns fields unchanged and true when the engine accepts them.
+// Otherwise it returns a reduced row that the engine accepts: names cut
+// to the engine's length, and when the row is still too large, only the
+// vigil.* fields and the first MiB of _msg, marked with vigil.store_error.
+// The untouched original stays in the journal.
+func fit(fields []logstorage.Field) ([]logstorage.Field, bool) {
+	ok := len(fields) <= maxFields
+	for i := range fields {
+		if len(fields[i].Name) > maxNameLen {
+			fields[i].Name = fields[i].Name[:maxNameLen]
+			ok = false
+		}
+	}
+	if ok && logstorage.EstimatedJSONRowLen(fields) <= maxRowLen-4096 {
+		return fields, true
+	}
+	out := make([]logstorage.Field, 0, 8)
+	for _, f := range fields {
+		switch {
+		case f.Name == "_msg":
+			if len(f.Value) > keptMsgBytes {
+				f.Value = f.Value[:keptMsgBytes]
+			}
+			out = append(out, f)
+		case len(f.Name) > 6 && f.Name[:6] == "vigil." && len(f.Value) < 4096:
+			out = append(out, f)
+		}
+	}
+	out = append(out, logstorage.Field{Name: "vigil.store_error",
+		Value: "event exceeds the store's row limits (2000 fields, 2 MiB); fields dropped, message cut to 1 MiB; the journal holds the original"})
+	return out, false
+}
+
+var tenant = logstorage.TenantID{}
+
+// Open opens or creates the store at cfg.Path.
+func Open(cfg Config, reg prometheus.Registerer, log *slog.Logger) (st *Store, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Retention < 24*time.Hour {
+		return nil, fmt.Errorf("store: retention %s is below the minimum of 24h", cfg.Retention)
+	}
+	if cfg.FutureLimit <= 0 {
+		cfg.FutureLimit = 24 * time.Hour
+	}
+	if err := os.MkdirAll(cfg.Path, 0o750); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	// The engine exits the process on an unwritable directory: check first.
+	probe := filepath.Join(cfg.Path, ".vigil-write-test")
+	if err := os.WriteFile(probe, nil, 0o600); err != nil {
+		return nil, fmt.Errorf("store: directory is not writable: %w", err)
+	}
+	_ = os.Remove(probe)
+
+	// The engine sizes its caches from flags on flag.CommandLine and
+	// refuses to work (panics, or computes with a zero memory budget)
+	// until that flag set is parsed. Vigil parses its own flag sets, so
+	// mark the global one parsed, with the engine's defaults.
+	if !flag.Parsed() {
+		if err := flag.CommandLine.Parse(nil); err != nil {
+			return nil, fmt.Errorf("store: init engine flags: %w", err)
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("store: open %s: %v", cfg.Path, r)
+		}
+	}()
+	s := logstorage.MustOpenStorage(cfg.Path, &logstorage.StorageConfig{
+		Retention:              cfg.Retention,
+		MaxBackfillAge:         cfg.Retention,
+		FutureRetention:        cfg.FutureLimit,
+		MaxDiskSpaceUsageBytes: cfg.MaxDiskBytes,
+		MinFreeDiskSpaceBytes:  cfg.MinFreeDiskBytes,
+		FlushInterval:          time.Second,
+	})
+	st = &Store{cfg: cfg, log: log, s: s}
+	if reg != nil {
+		reg.MustRegister(st)
+	}
+	return st, nil
+}
+
+// Add stores rows. Rows outside the retention window are counted and skipped.
+func (st *Store) Add(rows []store.Row) (err error) {
+	st.mu.Lock()
+	closed := st.closed
+	st.mu.Unlock()
+	if closed {
+		return errors.New("store: closed")
+	}
+	if st.s.IsReadOnly() {
+		return ErrReadOnly
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			st.addFailures.Add(1)
+			err = fmt.Errorf("store: add: %v", r)
+		}
+	}()
+	now := st.cfg.Now()
+	// The engine rejects whole days before now-retention, and anything
+	// older than its backfill age; keep a minute of margin for the clock
+	// moving between this check and the engine's.
+	oldest := now.Add(-st.cfg.Retention + time.Minute).UnixNano()
+	newest := now.Add(st.cfg.FutureLimit - time.Minute).UnixNano()
+
+	lr := logstorage.GetLogRows(st.cfg.StreamFields, nil, nil, nil, "")
+	defer logstorage.PutLogRows(lr)
+	var n uint64
+	fields := make([]logstorage.Field, 0, 32)
+	for i := range rows {
+		ts := rows[i].Time.UnixNano()
+		switch {
+		case ts < oldest:
+			st.droppedOld.Add(1)
+			continue
+		case ts > newest:
+			st.droppedNew.Add(1)
+			continue
+		}
+		fields = fields[:0]
+		for _, f := range rows[i].Fields {
+			fields = append(fields, logstorage.Field{Name: f.Name, Value: f.Value})
+		}
+		if reduced, ok := fit(fields); !ok {
+			fields = reduced
+			st.reduced.Add(1)
+		}
+		lr.MustAdd(tenant, ts, fields, -1)
+		n++
+		if lr.NeedFlush() {
+			st.s.MustAddRows(lr)
+			lr.ResetKeepSettings()
+		}
+	}
+	st.s.MustAddRows(lr)
+	st.added.Add(n)
+	return nil
+}
+
+// Search runs a LogsQL query and calls fn for each resulting row.
+func (st *Store) Search(ctx context.Context, q store.Query, fn func(store.Row) error) error {
+	now := st.cfg.Now().UnixNano()
+	text := q.Text
+	if text == "" {
+		text = "*"
+	}
+	pq, err := logstorage.ParseQueryAtTimestamp(text, now)
+	if err != nil {
+		return &store.QueryError{Msg: err.Error()}
+	}
+	if !q.Start.IsZero() || !q.End.IsZero() {
+		start, end := int64(minTime), int64(maxTime)
+		if !q.Start.IsZero() {
+			start = q.Start.UnixNano()
+		}
+		if !q.End.IsZero() {
+			end = q.End.UnixNano()
+		}
+		pq.AddTimeFilter(start, end)
+	}
+	switch q.Order {
+	case store.Newest:
+		if pq.CanReturnLastNResults() {
+			pq.AddPipeSortByTimeDesc()
+		}
+	case store.Oldest:
+		if pq.CanReturnLastNResults() {
+			pq, err = logstorage.ParseQueryAtTimestamp(pq.String()+" | sort by (_time)", now)
+			if err != nil {
+				return fmt.Errorf("store: add sort: %w", err)
+			}
+		}
+	}
+	if q.Limit > 0 {
+		pq.AddPipeOffsetLimit(0, uint64(q.Limit))
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu     sync.Mutex
+		cbErr  error
+		sent   int
+		row    store.Row
+		values []string
+	)
+	write := func(_ uint, db *logstorage.DataBlock) {
+		cols := db.GetColumns(false)
+		n := db.RowsCount()
+		mu.Lock()
+		defer mu.Unlock()
+		for i := 0; i < n && cbErr == nil; i++ {
+			if q.Limit > 0 && sent >= q.Limit {
+				return
+			}
+			row.Time = time.Time{}
+			row.Fields = row.Fields[:0]
+			values = values[:0]
+			for _, c := range cols {
+				v := c.Values[i]
+				switch c.Name {
+				case "_time":
+					if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+						row.Time = t
+						continue
+					}
+				case "_stream_id", "_stream":
+					continue
+				}
+				if v == "" {
+					continue
+				}
+				row.Fields = append(row.Fields, store.Field{Name: c.Name, Value: v})
+			}
+			sent++
+			if err := fn(row); err != nil {
+				cbErr = err
+				cancel()
+			}
+		}
+	}
+	qctx := logstorage.NewQueryContext(ctx, &logstorage.QueryStats{}, []logstorage.TenantID{tenant}, pq, false, nil)
+	err = st.s.RunQuery(qctx, write)
+	mu.Lock()
+	defer mu.Unlock()
+	if cbErr != nil {
+		return cbErr
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("store: search: %w", err)
+	}
+	return ctx.Err()
+}
+
+const (
+	minTime = -1 << 63
+	maxTime = 1<<63 - 1
+)
+
+// Flush makes every added row searchable now. It is slow; tests use it.
+func (st *Store) Flush() { st.s.DebugFlush() }
+
+// Close flushes everything to disk and closes the store.
+func (st *Store) Close() (err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closed {
+		return nil
+	}
+	st.closed = true
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("store: close: %v", r)
+		}
+	}()
+	st.s.MustClose()
+	return nil
+}
+
+var (
+	descRows = prometheus.NewDesc("vigil_store_rows",
+		"Rows held by the embedded store.", nil, nil)
+	descDisk = prometheus.NewDesc("vigil_store_disk_bytes",
+		"Compressed bytes of the embedded store on disk.", nil, nil)
+	descAdded = prometheus.NewDesc("vigil_store_rows_added_total",
+		"Rows handed to the embedded store.", nil, nil)
+	descDropped = prometheus.NewDesc("vigil_store_rows_dropped_total",
+		"Rows the store refused, by reason: too_old (before retention), too_new (beyond future_limit), engine_* (skipped by the engine).", []string{"reason"}, nil)
+	descReduced = prometheus.NewDesc("vigil_store_rows_reduced_total",
+		"Rows cut down to fit the engine's limits (the journal keeps the original).", nil, nil)
+	descFailures = prometheus.NewDesc("vigil_store_add_failures_total",
+		"Add calls that failed with an engine error.", nil, nil)
+	descReadOnly = prometheus.NewDesc("vigil_store_read_only",
+		"1 when the store refuses rows because free disk space is below store.min_free_disk.", nil, nil)
+	descPartitions = prometheus.NewDesc("vigil_store_partitions",
+		"Per-day partitions in the embedded store.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (st *Store) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRows, descDisk, descAdded, descDropped, descFailures, descReduced, descReadOnly, descPartitions} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (st *Store) Collect(ch chan<- prometheus.Metric) {
+	st.mu.Lock()
+	closed := st.closed
+	st.mu.Unlock()
+	if !closed {
+		var ss logstorage.StorageStats
+		st.s.UpdateStats(&ss)
+		ch <- prometheus.MustNewConstMetric(descRows, prometheus.GaugeValue, float64(ss.RowsCount()))
+		ch <- prometheus.MustNewConstMetric(descDisk, prometheus.GaugeValue,
+			float64(ss.CompressedInmemorySize+ss.CompressedSmallPartSize+ss.CompressedBigPartSize))
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(ss.RowsDroppedTooSmallTimestamp), "engine_too_old")
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(ss.RowsDroppedTooBigTimestamp), "engine_too_new")
+		ro := 0.0
+		if ss.IsReadOnly {
+			ro = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descReadOnly, prometheus.GaugeValue, ro)
+		ch <- prometheus.MustNewConstMetric(descPartitions, prometheus.GaugeValue, float64(ss.PartitionsCount))
+	}
+	ch <- prometheus.MustNewConstMetric(descAdded, prometheus.CounterValue, float64(st.added.Load()))
+	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(st.droppedOld.Load()), "too_old")
+	ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(st.droppedNew.Load()), "too_new")
+	ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(st.addFailures.Load()))
+	ch <- prometheus.MustNewConstMetric(descReduced, prometheus.CounterValue, float64(st.reduced.Load()))
+}
+
+// Stats is a snapshot of the store's counters.
+type Stats struct {
+	Rows, DiskBytes, Added, DroppedTooOld, DroppedTooNew uint64
+	ReadOnly                                             bool
+}
+
+// Stats returns the store's counters.
+func (st *Store) Stats() Stats {
+	var ss logstorage.StorageStats
+	st.s.UpdateStats(&ss)
+	return Stats{
+		Rows:          ss.RowsCount(),
+		DiskBytes:     ss.CompressedInmemorySize + ss.CompressedSmallPartSize + ss.CompressedBigPartSize,
+		Added:         st.added.Load(),
+		DroppedTooOld: st.droppedOld.Load() + ss.RowsDroppedTooSmallTimestamp,
+		DroppedTooNew: st.droppedNew.Load() + ss.RowsDroppedTooBigTimestamp,
+		ReadOnly:      ss.IsReadOnly,
+	}
+}

@@ -1,0 +1,187 @@
+package vlstore
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/store"
+)
+
+func open(t *testing.T, dir string, now time.Time) *Store {
+	t.Helper()
+	st, err := Open(Config{
+		Path:         dir,
+		Retention:    7 * 24 * time.Hour,
+		StreamFields: []string{"vigil.input"},
+		Now:          func() time.Time { return now },
+	}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func search(t *testing.T, st *Store, q store.Query) []store.Row {
+	t.Helper()
+	var rows []store.Row
+	err := st.Search(context.Background(), q, func(r store.Row) error {
+		r.Fields = append([]store.Field(nil), r.Fields...)
+		rows = append(rows, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("search %q: %v", q.Text, err)
+	}
+	return rows
+}
+
+func TestAddSearch(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	st := open(t, t.TempDir(), now)
+	defer st.Close()
+	var rows []store.Row
+	for i := range 100 {
+		rows = append(rows, store.Row{
+			Time: now.Add(time.Duration(i-100) * time.Second),
+			Fields: []store.Field{
+				{Name: "_msg", Value: "login failed for user u" + strconv.Itoa(i%10)},
+				{Name: "vigil.input", Value: "syslog"},
+				{Name: "statuscode", Value: strconv.Itoa(200 + (i%2)*201)},
+				{Name: "vigil.seq", Value: strconv.Itoa(i + 1)},
+			},
+		})
+	}
+	if err := st.Add(rows); err != nil {
+		t.Fatal(err)
+	}
+	st.Flush()
+
+	tests := []struct {
+		name      string
+		q         store.Query
+		wantCount int
+		wantFirst string // vigil.seq of the first row
+	}{
+		{"all newest first", store.Query{Text: "*"}, 100, "100"},
+		{"oldest first", store.Query{Text: "*", Order: store.Oldest}, 100, "1"},
+		{"field", store.Query{Text: "statuscode:401"}, 50, "100"},
+		{"word", store.Query{Text: "u3"}, 10, "94"},
+		{"limit keeps newest", store.Query{Text: "*", Limit: 5}, 5, "100"},
+		{"limit oldest", store.Query{Text: "*", Limit: 5, Order: store.Oldest}, 5, "1"},
+		{"time range", store.Query{Text: "*", Start: now.Add(-10 * time.Second), End: now}, 10, "100"},
+		{"seq range", store.Query{Text: "vigil.seq:>=91", Order: store.Oldest}, 10, "91"},
+		{"no match", store.Query{Text: "nosuchword"}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := search(t, st, tt.q)
+			if len(got) != tt.wantCount {
+				t.Fatalf("got %d rows, want %d", len(got), tt.wantCount)
+			}
+			if tt.wantCount > 0 && got[0].Get("vigil.seq") != tt.wantFirst {
+				t.Errorf("first row seq %s, want %s", got[0].Get("vigil.seq"), tt.wantFirst)
+			}
+			if tt.q.Order == store.Newest {
+				for i := 1; i < len(got); i++ {
+					if got[i].Time.After(got[i-1].Time) {
+						t.Fatalf("row %d is newer than row %d", i, i-1)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestQueryError(t *testing.T) {
+	st := open(t, t.TempDir(), time.Now())
+	defer st.Close()
+	err := st.Search(context.Background(), store.Query{Text: "foo:(bar"}, func(store.Row) error { return nil })
+	if !store.IsQueryError(err) {
+		t.Fatalf("got %v, want a QueryError", err)
+	}
+}
+
+func TestCallbackErrorStops(t *testing.T) {
+	now := time.Now()
+	st := open(t, t.TempDir(), now)
+	defer st.Close()
+	rows := make([]store.Row, 50)
+	for i := range rows {
+		rows[i] = store.Row{Time: now.Add(-time.Minute), Fields: []store.Field{{Name: "_msg", Value: "x"}}}
+	}
+	if err := st.Add(rows); err != nil {
+		t.Fatal(err)
+	}
+	st.Flush()
+	stop := errors.New("stop")
+	n := 0
+	err := st.Search(context.Background(), store.Query{Text: "*", Order: store.Unordered}, func(store.Row) error {
+		n++
+		return stop
+	})
+	if !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("err=%v after %d rows, want the callback's error after 1", err, n)
+	}
+}
+
+func TestRetentionCounted(t *testing.T) {
+	now := time.Now()
+	st := open(t, t.TempDir(), now)
+	defer st.Close()
+	rows := []store.Row{
+		{Time: now.Add(-30 * 24 * time.Hour), Fields: []store.Field{{Name: "_msg", Value: "ancient"}}},
+		{Time: now.Add(72 * time.Hour), Fields: []store.Field{{Name: "_msg", Value: "future"}}},
+		{Time: now, Fields: []store.Field{{Name: "_msg", Value: "fine"}}},
+	}
+	if err := st.Add(rows); err != nil {
+		t.Fatal(err)
+	}
+	s := st.Stats()
+	if s.DroppedTooOld != 1 || s.DroppedTooNew != 1 || s.Added != 1 {
+		t.Fatalf("stats %+v, want one too old, one too new, one added", s)
+	}
+}
+
+func TestOversizedRowReduced(t *testing.T) {
+	now := time.Now()
+	st := open(t, t.TempDir(), now)
+	defer st.Close()
+	big := strings.Repeat("A", 3<<20)
+	fields := []store.Field{{Name: "_msg", Value: big}, {Name: "vigil.seq", Value: "7"}, {Name: "copy", Value: big}}
+	for i := range 2100 {
+		fields = append(fields, store.Field{Name: "f" + strconv.Itoa(i), Value: "v"})
+	}
+	fields = append(fields, store.Field{Name: strings.Repeat("n", 300), Value: "long name"})
+	if err := st.Add([]store.Row{{Time: now, Fields: fields}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Flush()
+	got := search(t, st, store.Query{Text: "vigil.seq:7"})
+	if len(got) != 1 {
+		t.Fatalf("got %d rows, want the reduced row", len(got))
+	}
+	if len(got[0].Get("_msg")) != 1<<20 || got[0].Get("vigil.store_error") == "" {
+		t.Fatalf("row not reduced as documented: msg %d bytes, store_error %q", len(got[0].Get("_msg")), got[0].Get("vigil.store_error"))
+	}
+}
+
+func TestReopenKeepsRows(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	st := open(t, dir, now)
+	if err := st.Add([]store.Row{{Time: now, Fields: []store.Field{{Name: "_msg", Value: "persisted"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st = open(t, dir, now)
+	defer st.Close()
+	if got := search(t, st, store.Query{Text: "persisted"}); len(got) != 1 {
+		t.Fatalf("after reopen got %d rows, want 1", len(got))
+	}
+}

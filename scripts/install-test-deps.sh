@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the real components Vigil's tests drive: nginx (sends its access
+# log over syslog), rsyslog (forwards files over TCP), logger (bsdutils).
+# Idempotent: installs only what is missing. Needs root (or sudo) and apt.
+set -euo pipefail
+
+need=()
+command -v nginx    >/dev/null 2>&1 || need+=(nginx-light)
+command -v rsyslogd >/dev/null 2>&1 || need+=(rsyslog)
+command -v logger   >/dev/null 2>&1 || need+=(bsdutils)
+command -v curl     >/dev/null 2>&1 || need+=(curl)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO="sudo"
+fi
+echo "install-test-deps: installing ${need[*]}"
+# Packages must not start their system services here: the tests run their
+# own instances on loopback ports. policy-rc.d exit 101 tells the package
+# scripts not to start anything.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod +x "$policy"
+  created_policy=1
+fi
+cleanup() { if [ "$created_policy" = 1 ]; then $SUDO rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

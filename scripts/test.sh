@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs Vigil's whole test suite: unit tests, fuzz seeds, and the end-to-end
+# tests that start the real binary and feed it with real nginx, rsyslog and
+# logger. Installs what the tests need first (idempotent).
+#
+#   scripts/test.sh              everything
+#   FUZZTIME=30s scripts/test.sh also fuzz every target for 30s each
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-deps.sh
+
+echo "== go vet"
+go vet ./...
+
+echo "== unit tests (race detector)"
+go test -count=1 -race $(go list ./... | grep -v /e2e)
+
+echo "== end-to-end tests (real binary, nginx, rsyslog, logger)"
+go test -count=1 -timeout 30m -v ./e2e/
+
+if [ -n "${FUZZTIME:-}" ]; then
+  echo "== fuzzing each target for $FUZZTIME"
+  for pkg in $(go list ./... | grep -v /e2e); do
+    dir=$(go list -f '{{.Dir}}' "$pkg")
+    for fz in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/func //'); do
+      echo "-- $pkg $fz"
+      go test -run='^$' -fuzz="^${fz}\$" -fuzztime="$FUZZTIME" "$pkg"
+    done
+  done
+fi
+echo "== all tests passed"
