@@ -33,8 +33,8 @@ func TestLogger(t *testing.T) {
 			args:   []string{"--rfc5424", "-d", "--msgid", "ID47", "--sd-id", "meta@32473", "--sd-param", `src="10.0.0.1"`},
 			format: "RFC5424",
 			want: map[string]string{
-				"log.syslog.msgid":                "ID47",
-				"log.syslog.sd.meta@32473.src":    "10.0.0.1",
+				"log.syslog.msgid":                  "ID47",
+				"log.syslog.sd.meta@32473.src":      "10.0.0.1",
 				"log.syslog.sd.timeQuality.tzKnown": "1",
 			},
 		},
@@ -54,14 +54,17 @@ func TestLogger(t *testing.T) {
 			format: "RFC3164",
 		},
 	}
+	toks := make([]string, len(tests))
 	for i, tc := range tests {
-		tok := token("logger")
-		tag := "e2eapp" + strconv.Itoa(i)
-		args := append([]string{"-n", "127.0.0.1", "-P", port, "-p", "local7.info", "-t", tag, "--id=4242"}, tc.args...)
-		args = append(args, "hello from "+tc.name+" "+tok)
+		toks[i] = token("logger")
+		args := append([]string{"-n", "127.0.0.1", "-P", port, "-p", "local7.info", "-t", "e2eapp" + strconv.Itoa(i), "--id=4242"}, tc.args...)
+		args = append(args, "hello from "+tc.name+" "+toks[i])
 		if out, err := exec.Command(logger, args...).CombinedOutput(); err != nil {
 			t.Fatalf("%s: logger %v: %v\n%s", tc.name, args, err, out)
 		}
+	}
+	for i, tc := range tests {
+		tok, tag := toks[i], "e2eapp"+strconv.Itoa(i)
 		ev := v.waitOne(t, tok)
 		checkCommon(t, ev, "syslog")
 		checkFormat(t, ev, tc.format)
@@ -87,7 +90,9 @@ func TestLogger(t *testing.T) {
 		// Field queries find it too.
 		v.waitOne(t, "log.syslog.appname:"+tag+" "+tok)
 	}
-	v.waitOne(t, `log.syslog.sd.meta@32473.src:"10.0.0.1"`)
+	// A field name with '@' (an SD-ID with an enterprise number) must be
+	// quoted in LogsQL.
+	v.waitOne(t, `"log.syslog.sd.meta@32473.src":"10.0.0.1"`)
 	if n, err := v.count("log.syslog.facility.name:local7 log.syslog.severity.name:info"); err != nil || n != len(tests) {
 		t.Errorf("count of local7.info events = %d (%v), want %d", n, err, len(tests))
 	}

@@ -94,7 +94,9 @@ func TestRsyslog(t *testing.T) {
 		if got := strings.TrimRight(ev["_msg"], "\n"); got != l {
 			t.Errorf("_msg = %q, want the file's line %q", ev["_msg"], l)
 		}
-		if ev["_msg"] != l {
+		if ev["_msg"] != l && i == 0 {
+			// RSYSLOG_SyslogProtocol23Format ends with LF, which octet
+			// counting carries inside the frame.
 			t.Logf("note: _msg keeps rsyslog's trailing newline: %q", ev["_msg"])
 		}
 		if _, bad := ev["vigil.parse_error"]; bad {

@@ -93,9 +93,11 @@ journal:
 	if got := m[`vigil_input_messages_total{input="secure",transport="tls"}`]; got != 2 {
 		t.Errorf(`vigil_input_messages_total{input="secure",transport="tls"} = %v, want 2`, got)
 	}
-	st := v.status(t)
-	if fmt.Sprint(st["inputs"]) == "" {
-		t.Errorf("status has no inputs: %v", st)
+	ins, _ := v.status(t)["inputs"].([]any)
+	if len(ins) != 1 {
+		t.Errorf("/api/v1/status inputs = %v, want one", ins)
+	} else if in, _ := ins[0].(map[string]any); in["name"] != "secure" || in["tls"] != tlsAddr {
+		t.Errorf("/api/v1/status input = %v, want name secure, tls %s", in, tlsAddr)
 	}
 	if code := v.stop(t); code != 0 {
 		t.Errorf("vigil exit code after SIGTERM = %d, want 0", code)

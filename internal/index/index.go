@@ -15,7 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,6 +40,9 @@ type Options struct {
 	// CommitDelay is how long after handing records to the store the
 	// cursor may move past them (they must be on the store's disk by then).
 	CommitDelay time.Duration
+	// Workers parse and store parts of each batch in parallel; default
+	// GOMAXPROCS.
+	Workers int
 	// Parse configures the parser.
 	Parse parse.Options
 	// Now is the clock; nil means time.Now.
@@ -45,16 +51,17 @@ type Options struct {
 
 // Indexer moves records from the journal into the store.
 type Indexer struct {
-	j     *journal.Journal
-	r     *journal.Reader
-	st    store.Store
-	p     *parse.Parser
-	opts  Options
-	log   *slog.Logger
-	m     metrics
-	seen  map[uint64]string // replay: seq -> receive time already stored
-	until uint64            // replay: seen covers seqs below this
-	marks []mark            // handed-off positions not yet committed
+	j       *journal.Journal
+	r       *journal.Reader
+	st      store.Store
+	workers []*worker
+	opts    Options
+	log     *slog.Logger
+	m       metrics
+	seen    map[uint64]string // replay: seq -> receive time already stored
+	until   uint64            // replay: seen covers seqs below this
+	marks   []mark            // handed-off positions not yet committed
+	done    atomic.Uint64     // next seq not yet handed to the store
 }
 
 type mark struct {
@@ -84,11 +91,18 @@ func New(j *journal.Journal, st store.Store, opts Options, reg prometheus.Regist
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
 	r, err := j.OpenReader(ConsumerName)
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
-	ix := &Indexer{j: j, r: r, st: st, p: parse.New(opts.Parse), opts: opts, log: log}
+	ix := &Indexer{j: j, r: r, st: st, opts: opts, log: log}
+	for range opts.Workers {
+		ix.workers = append(ix.workers, &worker{p: parse.New(opts.Parse)})
+	}
+	ix.done.Store(r.Position())
 	ix.m = metrics{
 		records: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_index_records_total",
 			Help: "Journal records parsed and handed to the store."}),
@@ -117,7 +131,6 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	}
 	var (
 		recs []journal.Record
-		rows []store.Row
 		err  error
 	)
 	lastCommit := ix.opts.Now()
@@ -126,8 +139,10 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 		if err != nil {
 			break
 		}
-		if err := ix.store(ctx, recs, &rows); err != nil {
-			return err
+		if err := ix.store(ctx, recs); err != nil {
+			// Stopped while the store was failing: the batch stays in
+			// the journal past the cursor and is indexed at next start.
+			return nil
 		}
 		if now := ix.opts.Now(); now.Sub(lastCommit) >= ix.opts.CommitInterval {
 			lastCommit = now
@@ -139,11 +154,11 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("index: read journal: %w", err)
 	}
-	return ix.drain(drain, rows)
+	return ix.drain(drain)
 }
 
 // drain indexes whatever the journal holds at shutdown.
-func (ix *Indexer) drain(limit time.Duration, rows []store.Row) error {
+func (ix *Indexer) drain(limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	end := ix.j.NextSeq()
@@ -156,26 +171,79 @@ func (ix *Indexer) drain(limit time.Duration, rows []store.Row) error {
 				"position", ix.r.Position(), "end", end, "err", err)
 			return nil
 		}
-		if err := ix.store(ctx, recs, &rows); err != nil {
+		if err := ix.store(ctx, recs); err != nil {
 			return nil
 		}
 	}
 	return nil
 }
 
-// store parses recs and adds them to the store, retrying store errors
-// until ctx is done.
-func (ix *Indexer) store(ctx context.Context, recs []journal.Record, rows *[]store.Row) error {
+// worker parses and stores one share of a batch.
+type worker struct {
+	p         *parse.Parser
+	rows      []store.Row
+	parseErrs int
+	skipped   int
+}
+
+// store parses recs and adds them to the store, split across the workers,
+// retrying store errors until ctx is done.
+func (ix *Indexer) store(ctx context.Context, recs []journal.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	rs := (*rows)[:0]
-	parseErrs := 0
+	n := len(ix.workers)
+	if len(recs) < 256 {
+		n = 1 // not worth a goroutine
+	}
+	share := (len(recs) + n - 1) / n
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		lo, hi := i*share, min((i+1)*share, len(recs))
+		if lo >= hi {
+			continue
+		}
+		w := ix.workers[i]
+		if i == n-1 {
+			errs[i] = ix.work(ctx, w, recs[lo:hi])
+			continue
+		}
+		wg.Go(func() { errs[i] = ix.work(ctx, w, recs[lo:hi]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if ix.seen != nil && recs[len(recs)-1].Seq >= ix.until {
+		ix.seen = nil // replay is over
+	}
+	now := ix.opts.Now()
+	stored, parseErrs, skipped := 0, 0, 0
+	for _, w := range ix.workers[:n] {
+		stored += len(w.rows)
+		parseErrs += w.parseErrs
+		skipped += w.skipped
+	}
+	ix.m.records.Add(float64(stored))
+	ix.m.parseErrors.Add(float64(parseErrs))
+	ix.m.skipped.Add(float64(skipped))
+	ix.m.delay.Observe(now.Sub(recs[0].Time).Seconds())
+	next := recs[len(recs)-1].Seq + 1
+	ix.marks = append(ix.marks, mark{pos: next, at: now})
+	ix.done.Store(next)
+	return nil
+}
+
+// work parses recs into w.rows and adds them to the store.
+func (ix *Indexer) work(ctx context.Context, w *worker, recs []journal.Record) error {
+	rs := w.rows[:0]
+	w.parseErrs, w.skipped = 0, 0
 	for i := range recs {
 		rec := &recs[i]
 		if ix.seen != nil && rec.Seq < ix.until {
 			if ix.seen[rec.Seq] == rec.Time.UTC().Format(time.RFC3339Nano) {
-				ix.m.skipped.Inc()
+				w.skipped++
 				continue
 			}
 		}
@@ -185,15 +253,12 @@ func (ix *Indexer) store(ctx context.Context, recs []journal.Record, rows *[]sto
 			rs = append(rs, store.Row{})
 		}
 		row := &rs[len(rs)-1]
-		ix.p.Parse(rec, row)
+		w.p.Parse(rec, row)
 		if row.Get(parse.FieldParseError) != "" {
-			parseErrs++
+			w.parseErrs++
 		}
 	}
-	if ix.seen != nil && recs[len(recs)-1].Seq >= ix.until {
-		ix.seen = nil // replay is over
-	}
-	*rows = rs
+	w.rows = rs
 	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
 		err := ix.st.Add(rs)
 		if err == nil {
@@ -207,12 +272,7 @@ func (ix *Indexer) store(ctx context.Context, recs []journal.Record, rows *[]sto
 		case <-time.After(delay):
 		}
 	}
-	ix.p.Reset()
-	now := ix.opts.Now()
-	ix.m.records.Add(float64(len(rs)))
-	ix.m.parseErrors.Add(float64(parseErrs))
-	ix.m.delay.Observe(now.Sub(recs[0].Time).Seconds())
-	ix.marks = append(ix.marks, mark{pos: recs[len(recs)-1].Seq + 1, at: now})
+	w.p.Reset()
 	return nil
 }
 
@@ -231,22 +291,23 @@ func (ix *Indexer) commitDelayed(now time.Time) error {
 	return ix.r.Commit(pos)
 }
 
-// Commit commits the current position. Call it only after the store was
-// closed (flushed to disk).
+// Commit commits the position of everything handed to the store. Call it
+// only after the store was closed (flushed to disk) and Run has returned.
 func (ix *Indexer) Commit() error {
 	ix.marks = ix.marks[:0]
-	return ix.r.Commit(ix.r.Position())
+	return ix.r.Commit(ix.done.Load())
 }
 
 // Close releases the journal cursor.
 func (ix *Indexer) Close() error { return ix.r.Close() }
 
-// Position is the next journal sequence number to index.
-func (ix *Indexer) Position() uint64 { return ix.r.Position() }
+// Position is the next journal sequence number to hand to the store;
+// everything before it has been. Safe to call from any goroutine.
+func (ix *Indexer) Position() uint64 { return ix.done.Load() }
 
 // loadReplay asks the store which records past the cursor it already holds.
 func (ix *Indexer) loadReplay(ctx context.Context) error {
-	from, end := ix.r.Position(), ix.j.NextSeq()
+	from, end := ix.done.Load(), ix.j.NextSeq()
 	if from >= end {
 		return nil
 	}

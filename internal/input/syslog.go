@@ -433,7 +433,11 @@ func (s *Syslog) serveConn(ctx context.Context, c net.Conn, tm *transportMetrics
 	var rd io.Reader = c
 	if tm.name == transportTLS {
 		tc := tls.Server(c, s.tlsConf)
-		hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+		limit := handshakeTimeout
+		if idle := s.cfg.IdleTimeout; idle > 0 {
+			limit = min(limit, idle)
+		}
+		hctx, cancel := context.WithTimeout(ctx, limit)
 		err := tc.HandshakeContext(hctx)
 		cancel()
 		if err != nil {

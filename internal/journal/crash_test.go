@@ -20,7 +20,7 @@ const (
 	crashRoundEnv  = "VIGIL_JOURNAL_CRASH_ROUND"
 	crashWriters   = 3
 	crashSegSize   = 64 << 10
-	crashMinAcked  = 3000 // the parent kills the child after this many acknowledged records
+	crashMinAcked  = 10000 // the parent kills the child after this many acknowledged records
 	crashRounds    = 3
 	crashDataBytes = 200
 )

@@ -41,16 +41,18 @@ func checkOpenSurvives(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
-	defer cancel()
+	// With a done context Next returns what is available without blocking.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
 	var buf []Record
 	for r.Position() < next {
+		pos := r.Position()
 		buf, err = r.Next(ctx, buf, 100)
-		if errors.Is(err, ErrCorrupt) {
-			break // corruption in the active segment below the recovered end cannot happen, but is no panic
+		if errors.Is(err, context.Canceled) && r.Position() >= next {
+			break // skipped unreadable records up to the end
 		}
 		if err != nil {
-			t.Fatalf("Next at %d (NextSeq %d): %v", r.Position(), next, err)
+			t.Fatalf("Next at %d (NextSeq %d): %v", pos, next, err)
 		}
 	}
 	recs := mkRecs("after", 0, 3, 10)

@@ -180,3 +180,10 @@ func (j *Journal) readerWaiting() bool {
 	defer j.pubMu.Unlock()
 	return j.waiting
 }
+
+// setMaxSize changes MaxSize; maintenance reads it under maintMu.
+func (j *Journal) setMaxSize(n int64) {
+	j.maintMu.Lock()
+	j.opts.MaxSize = n
+	j.maintMu.Unlock()
+}

@@ -151,16 +151,16 @@ type Journal struct {
 	closedFlag atomic.Bool
 
 	// Consumers, guarded by curMu.
-	curMu      sync.Mutex
-	cursors    map[string]uint64 // committed cursor per consumer
-	openNames  map[string]bool   // durable readers currently open
-	maintMu    sync.Mutex        // serializes maintenance runs
-	maintCh    chan struct{}     // wakes the maintenance goroutine
-	done       chan struct{}     // closed by Close to stop goroutines
-	wg         sync.WaitGroup
-	encoder    *zstd.Encoder // used by maintenance, guarded by maintMu
-	closeOnce  sync.Once
-	closeErr   error
+	curMu     sync.Mutex
+	cursors   map[string]uint64 // committed cursor per consumer
+	openNames map[string]bool   // durable readers currently open
+	maintMu   sync.Mutex        // serializes maintenance runs
+	maintCh   chan struct{}     // wakes the maintenance goroutine
+	done      chan struct{}     // closed by Close to stop goroutines
+	wg        sync.WaitGroup
+	encoder   *zstd.Encoder // used by maintenance, guarded by maintMu
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // activeSeg is the segment being appended to.

@@ -92,8 +92,10 @@ func (j *Journal) isClosed() bool {
 // Next reads up to max records (at least 1), appending them to dst[:0], and
 // returns the extended slice. It blocks until at least one record is
 // available, ctx is done (it returns ctx.Err()) or the journal is closed
-// (ErrClosed). It may return fewer than max records even when more are
-// available, e.g. at the end of a segment.
+// (ErrClosed). Records that are available are returned even if ctx is
+// already done, so a done ctx makes Next a non-blocking poll. It may return
+// fewer than max records even when more are available, e.g. at the end of a
+// segment.
 //
 // The returned records' Data aliases the Reader's internal buffer and is
 // valid only until the next call of Next or Close; copy it to keep it. Input

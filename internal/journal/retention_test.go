@@ -18,7 +18,10 @@ func TestRetentionSize(t *testing.T) {
 		t.Run(map[bool]string{false: "plain", true: "compressed"}[compress], func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			dir := t.TempDir()
-			const maxSize = 20 << 10
+			maxSize := int64(20 << 10)
+			if compress {
+				maxSize = 5 << 10
+			}
 			j := openJ(t, dir, Options{SegmentSize: 4 << 10, MaxSize: maxSize, Compress: compress,
 				Registerer: reg, maintainEvery: never})
 			want := appendN(t, j, "size", 1000, 10, 300)
@@ -47,7 +50,7 @@ func TestRetentionSize(t *testing.T) {
 			sameRecords(t, readN(t, r, int(1001-st.FirstSeq)), want[st.FirstSeq-1:])
 
 			// MaxSize below the active segment's size deletes every sealed segment, never the active one.
-			j.opts.MaxSize = 1
+			j.setMaxSize(1)
 			j.maintain()
 			if st := j.Stats(); st.Segments != 1 || st.NextSeq != 1001 {
 				t.Fatalf("stats %+v", st)
@@ -123,18 +126,19 @@ func TestLostRecords(t *testing.T) {
 	}
 	r.Close()
 
-	j.opts.MaxSize = 1
+	j.setMaxSize(1)
 	j.maintain()
 	first := j.FirstSeq()
 	if first <= 4 {
 		t.Fatalf("FirstSeq %d", first)
 	}
+	want = append(want, appendN(t, j, "more", 5, 5, 10)...)
 
 	r, _ = j.OpenReader("slow")
 	if r.Position() != 4 {
 		t.Fatalf("position %d", r.Position())
 	}
-	got := readN(t, r, int(101-first))
+	got := readN(t, r, int(106-first))
 	sameRecords(t, got, want[first-1:])
 	lost, _ := metricValue(t, reg, "vigil_journal_consumer_lost_records_total", "consumer", "slow")
 	if lost != float64(first-4) {
@@ -179,17 +183,18 @@ func TestReaderSurvivesDeletion(t *testing.T) {
 	want := appendN(t, j, "d", 200, 10, 200)
 	r, _ := j.OpenReader("c")
 	got := readN(t, r, 5) // reading segment 1
-	j.opts.MaxSize = 1
+	j.setMaxSize(1)
 	j.maintain() // deletes all sealed segments, segment 1 included
 	if _, err := os.Stat(walPath(dir, 1)); !os.IsNotExist(err) {
 		t.Fatal("segment 1 not deleted")
 	}
 	first := j.FirstSeq()
+	want = append(want, appendN(t, j, "more", 5, 5, 10)...)
 	// The reader finishes the deleted segment from its open file, then skips
 	// to FirstSeq.
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
 	defer cancel()
-	for r.Position() < 201 {
+	for r.Position() < 206 {
 		recs, err := r.Next(ctx, nil, 50)
 		if err != nil {
 			t.Fatal(err)

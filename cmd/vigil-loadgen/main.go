@@ -1,0 +1,275 @@
+// Command vigil-loadgen generates and sends the syslog load that Vigil's
+// ingest benchmark (scripts/bench-ingest.sh, docs/benchmarks.md) uses.
+//
+//	vigil-loadgen -gen N -o FILE [-seed S] [-start RFC3339] [-span DUR]
+//	vigil-loadgen -send FILE -addr HOST:PORT [-conns 1|2] [-octet]
+//	vigil-loadgen -wait FILE -lines N [-timeout DUR]
+//
+// -gen writes N nginx JSON access-log lines wrapped in BSD syslog, exactly
+// as nginx sends them ("<190>Nov 27 23:39:14 proxy1 nginx: {json}"), one
+// per LF-terminated line, with the log_format of the deployment Vigil grew
+// out of and a mail front end's mix of traffic (OWA, ActiveSync, EWS,
+// autodiscover, MAPI). The same seed, start and span give the same bytes,
+// so every receiver in a benchmark run is fed the same file.
+//
+// -send writes that file over TCP in large writes (1 MiB), on one
+// connection or, with -conns 2, on two connections that each carry one
+// half of the file (split on a line boundary). The file is read into
+// memory first, so the disk is not part of what is measured. With -octet
+// each line is sent octet-counted (RFC 6587 "LEN SP MSG") instead of
+// LF-terminated. It prints the first-byte time, bytes, lines and elapsed
+// time as key=value pairs on one line.
+//
+// -wait polls a receiver's output file until it holds N lines (reading only
+// what was appended since the last poll, every 20 ms) and prints when it
+// got there, or fails after -timeout. The benchmark uses it to find when
+// rsyslog has written the last line.
+//
+// Why not syslog-ng's loggen: it does one sendto() per line and tops out at
+// about 170k lines/s while using a whole core of the benchmark machine's
+// two, so it hides any receiver faster than that and steals the CPU the
+// receiver needs. Large TCP writes cost the sender almost nothing.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+const writeSize = 1 << 20
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "vigil-loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("vigil-loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	gen := fs.Int("gen", 0, "generate this many lines (with -o)")
+	out := fs.String("o", "", "output file for -gen")
+	seed := fs.Uint64("seed", 1, "random seed for -gen")
+	start := fs.String("start", "", "time of the first line, RFC3339 (default: the current hour minus 2h, UTC)")
+	span := fs.Duration("span", time.Hour, "time the generated lines cover")
+	send := fs.String("send", "", "file to send")
+	addr := fs.String("addr", "127.0.0.1:5514", "TCP address to send to")
+	conns := fs.Int("conns", 1, "connections to send on (1 or 2)")
+	octet := fs.Bool("octet", false, "send octet-counted frames instead of LF-terminated lines")
+	wait := fs.String("wait", "", "file to watch until it has -lines lines")
+	want := fs.Int64("lines", 0, "lines to wait for (with -wait)")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up waiting after this long")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: vigil-loadgen -gen N -o FILE [-seed S] [-start RFC3339] [-span DUR]")
+		fmt.Fprintln(stderr, "       vigil-loadgen -send FILE -addr HOST:PORT [-conns 1|2] [-octet]")
+		fmt.Fprintln(stderr, "       vigil-loadgen -wait FILE -lines N [-timeout DUR]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case *gen > 0 && *out != "" && *send == "":
+		t0 := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+		if *start != "" {
+			var err error
+			if t0, err = time.Parse(time.RFC3339, *start); err != nil {
+				return fmt.Errorf("-start: %w", err)
+			}
+		}
+		return generate(*out, *gen, *seed, t0, *span)
+	case *wait != "" && *want > 0:
+		return waitLines(stdout, *wait, *want, *timeout)
+	case *send != "" && *gen == 0:
+		if *conns != 1 && *conns != 2 {
+			return fmt.Errorf("-conns must be 1 or 2, not %d", *conns)
+		}
+		return sendFile(stdout, *send, *addr, *conns, *octet)
+	}
+	fs.Usage()
+	return flag.ErrHelp
+}
+
+// generate writes n lines to path.
+func generate(path string, n int, seed uint64, start time.Time, span time.Duration) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	w := bufio.NewWriterSize(f, writeSize)
+	g := newGenerator(seed)
+	step := span / time.Duration(max(n, 1))
+	var line []byte
+	for i := range n {
+		line = g.line(line[:0], start.Add(time.Duration(i)*step))
+		line = append(line, '\n')
+		if _, err := w.Write(line); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	return nil
+}
+
+// sendFile sends the file at path to addr and prints what it sent.
+func sendFile(stdout io.Writer, path, addr string, conns int, octet bool) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	lines := bytes.Count(data, []byte{'\n'})
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		lines++
+	}
+	parts := split(data, conns)
+	if octet {
+		for i, p := range parts {
+			parts[i] = octetFrame(p)
+		}
+	}
+	cs := make([]net.Conn, len(parts))
+	for i := range parts {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			for _, c := range cs[:i] {
+				c.Close()
+			}
+			return fmt.Errorf("connect %s: %w", addr, err)
+		}
+		cs[i] = c
+	}
+	var (
+		wg    sync.WaitGroup
+		errs  = make([]error, len(parts))
+		sent  = make([]int64, len(parts))
+		begin = time.Now()
+	)
+	for i, p := range parts {
+		wg.Go(func() {
+			sent[i], errs[i] = write(cs[i], p)
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	var total int64
+	for _, n := range sent {
+		total += n
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "start_unix_ns=%d bytes=%d lines=%d conns=%d octet=%t elapsed=%.3fs lines_per_s=%.0f MiB_per_s=%.1f\n",
+		begin.UnixNano(), total, lines, conns, octet, elapsed.Seconds(),
+		float64(lines)/elapsed.Seconds(), float64(total)/elapsed.Seconds()/(1<<20))
+	return nil
+}
+
+// write sends b on c in writeSize pieces and closes c.
+func write(c net.Conn, b []byte) (int64, error) {
+	var n int64
+	for len(b) > 0 {
+		k := min(len(b), writeSize)
+		m, err := c.Write(b[:k])
+		n += int64(m)
+		if err != nil {
+			c.Close()
+			return n, fmt.Errorf("send to %s: %w", c.RemoteAddr(), err)
+		}
+		b = b[k:]
+	}
+	if err := c.Close(); err != nil {
+		return n, fmt.Errorf("close connection to %s: %w", c.RemoteAddr(), err)
+	}
+	return n, nil
+}
+
+// split cuts data into n parts of about equal size on line boundaries.
+func split(data []byte, n int) [][]byte {
+	var parts [][]byte
+	for i := n; i > 1; i-- {
+		cut := len(data) / i
+		if j := bytes.IndexByte(data[cut:], '\n'); j >= 0 {
+			cut += j + 1
+		} else {
+			cut = len(data)
+		}
+		parts = append(parts, data[:cut])
+		data = data[cut:]
+	}
+	return append(parts, data)
+}
+
+// octetFrame rewrites LF-terminated lines as "LEN SP MSG" frames.
+func octetFrame(b []byte) []byte {
+	out := make([]byte, 0, len(b)+len(b)/64)
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		out = strconv.AppendInt(out, int64(len(line)), 10)
+		out = append(out, ' ')
+		out = append(out, line...)
+	}
+	return out
+}
+
+// waitLines waits until the file at path has want LF-terminated lines.
+func waitLines(stdout io.Writer, path string, want int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var (
+		f     *os.File
+		lines int64
+		buf   = make([]byte, writeSize)
+	)
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	for {
+		if f == nil {
+			f, _ = os.Open(path) // it may not exist yet
+		}
+		for f != nil {
+			n, err := f.Read(buf)
+			lines += int64(bytes.Count(buf[:n], []byte{'\n'}))
+			if err == io.EOF || n == 0 {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("read %s: %w", path, err)
+			}
+		}
+		if lines >= want {
+			fmt.Fprintf(stdout, "done_unix_ns=%d lines=%d\n", time.Now().UnixNano(), lines)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s has %d lines after %s, want %d", path, lines, timeout, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var lineRE = regexp.MustCompile(`^<190>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d proxy[12] nginx: (\{.*\})$`)
+
+func TestGenerate(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 11, 27, 23, 0, 0, 0, time.UTC)
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, p := range []string{a, b} {
+		if err := generate(p, 5000, 7, start, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	da, _ := os.ReadFile(a)
+	db, _ := os.ReadFile(b)
+	if !bytes.Equal(da, db) {
+		t.Fatal("same seed gave different files")
+	}
+	lines := strings.Split(strings.TrimSuffix(string(da), "\n"), "\n")
+	if len(lines) != 5000 {
+		t.Fatalf("got %d lines, want 5000", len(lines))
+	}
+	statuses := map[float64]int{}
+	for i, l := range lines {
+		m := lineRE.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("line %d has not the nginx syslog shape: %q", i, l)
+		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(m[1]), &v); err != nil {
+			t.Fatalf("line %d: payload is not JSON: %v: %s", i, err, m[1])
+		}
+		for _, k := range []string{"source", "ip", "user", "time_local", "statuscode", "bytes_sent", "http_referer",
+			"http_user_agent", "request_uri", "request_time", "gzip_ration", "query_string"} {
+			if _, ok := v[k]; !ok {
+				t.Fatalf("line %d: no %q: %s", i, k, m[1])
+			}
+		}
+		statuses[v["statuscode"].(float64)]++
+	}
+	for _, s := range []float64{200, 302, 401, 440, 500} {
+		if statuses[s] == 0 {
+			t.Errorf("no status %v in 5000 lines: %v", s, statuses)
+		}
+	}
+	if avg := len(da) / len(lines); avg < 350 || avg > 550 {
+		t.Errorf("average line is %d bytes, want about 400-500", avg)
+	}
+}
+
+func TestSplitAndOctet(t *testing.T) {
+	data := []byte("a\nbb\nccc\ndddd\n")
+	for n := 1; n <= 2; n++ {
+		parts := split(data, n)
+		if len(parts) != n || !bytes.Equal(bytes.Join(parts, nil), data) {
+			t.Fatalf("split(%d) = %q", n, parts)
+		}
+		for _, p := range parts {
+			if len(p) > 0 && p[len(p)-1] != '\n' {
+				t.Fatalf("split(%d): part %q does not end a line", n, p)
+			}
+		}
+	}
+	if got, want := string(octetFrame(data)), "1 a2 bb3 ccc4 dddd"; got != want {
+		t.Fatalf("octetFrame = %q, want %q", got, want)
+	}
+}
+
+func TestSend(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 2)
+	go func() {
+		for range 2 {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				var buf bytes.Buffer
+				_, _ = buf.ReadFrom(c)
+				c.Close()
+				got <- buf.Bytes()
+			}()
+		}
+	}()
+	path := filepath.Join(t.TempDir(), "in")
+	if err := generate(path, 1000, 1, time.Now(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := sendFile(&out, path, ln.Addr().String(), 2, false); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(path)
+	n := 0
+	for range 2 {
+		select {
+		case b := <-got:
+			n += len(b)
+		case <-time.After(30 * time.Second):
+			t.Fatal("receiver got nothing")
+		}
+	}
+	if n != len(want) {
+		t.Fatalf("received %d bytes, sent file has %d", n, len(want))
+	}
+	if !strings.Contains(out.String(), "lines=1000 ") {
+		t.Fatalf("report %q lacks lines=1000", out.String())
+	}
+}
+
+func TestWaitLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out")
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_ = os.WriteFile(path, []byte("a\nb\nc\n"), 0o644)
+	}()
+	var out bytes.Buffer
+	if err := waitLines(&out, path, 3, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "lines=3") {
+		t.Fatalf("report %q", out.String())
+	}
+	if err := waitLines(&out, path, 4, 100*time.Millisecond); err == nil {
+		t.Fatal("waiting for a 4th line that never comes succeeded")
+	}
+}
