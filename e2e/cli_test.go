@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -80,6 +81,18 @@ func TestCLI(t *testing.T) {
 	if code == 0 {
 		t.Errorf("vigil search with a wrong token: exit 0, stdout %q", out)
 	}
+	// /metrics carries the documented series.
+	m := v.metrics(t)
+	for _, name := range []string{"vigil_input_messages_total", "vigil_input_truncated_total", "vigil_input_framing_errors_total",
+		"vigil_journal_appended_records_total", "vigil_index_records_total", "vigil_index_parse_errors_total", "vigil_store_rows"} {
+		if _, ok := m[name]; !ok {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if got := m[`vigil_input_messages_total{input="syslog",transport="tcp"}`]; got != 2 {
+		t.Errorf(`vigil_input_messages_total{input="syslog",transport="tcp"} = %v, want 2`, got)
+	}
+	v.waitMetric(t, "vigil_store_rows", 2)
 	st := v.status(t)
 	for _, k := range []string{"version", "journal", "index", "store", "inputs"} {
 		if _, ok := st[k]; !ok {
@@ -110,4 +123,22 @@ func TestCLI(t *testing.T) {
 		"seq": api[0]["vigil.seq"], "input": "syslog", "peer": api[0]["log.source.address"],
 		"truncated": "false", "data": msgs[1], "_time": api[0]["vigil.received"],
 	})
+}
+
+// TestExampleConfig starts vigil the way deploy/systemd/vigil.service does,
+// with deploy/vigil.yaml, so that the example stays loadable.
+func TestExampleConfig(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(deployFile(t, "vigil.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// --data, --http and --syslog override the file, as in the unit file.
+	v := startVigil(t, vigilOpts{config: string(b)})
+	tok := token("example")
+	sendUDP(t, v.syslogAddr, []byte(rfc5424(14, "h", "app", tok)))
+	checkCommon(t, v.waitOne(t, tok), "syslog")
+	if code := v.stop(t); code != 0 {
+		t.Errorf("vigil exit code after SIGTERM = %d, want 0", code)
+	}
 }

@@ -280,18 +280,36 @@ type vigilOpts struct {
 	config     string // YAML written to a file and passed with --config
 }
 
-// startVigil starts vigil serve and waits until /healthz answers.
+// startVigil starts vigil serve and waits until /healthz answers. When it
+// chose the ports itself and one was taken meanwhile, it tries new ones.
 func startVigil(t *testing.T, o vigilOpts) *vigil {
 	t.Helper()
 	if o.dataDir == "" {
 		o.dataDir = filepath.Join(t.TempDir(), "data")
 	}
-	if o.httpPort == 0 {
-		o.httpPort = freePort(t)
+	retry := o.httpPort == 0 && o.syslogPort == 0 && o.config == ""
+	for attempt := 1; ; attempt++ {
+		oo := o
+		if oo.httpPort == 0 {
+			oo.httpPort = freePort(t)
+		}
+		if oo.syslogPort == 0 {
+			oo.syslogPort = freePort(t)
+		}
+		v, err := tryStartVigil(t, oo)
+		if err == nil {
+			return v
+		}
+		if retry && attempt < 3 && strings.Contains(tail(v.logPath, 4<<10), "address already in use") {
+			t.Logf("vigil start: %v; a port was taken, retrying with new ports", err)
+			continue
+		}
+		t.Fatal(err)
 	}
-	if o.syslogPort == 0 {
-		o.syslogPort = freePort(t)
-	}
+}
+
+func tryStartVigil(t *testing.T, o vigilOpts) (*vigil, error) {
+	t.Helper()
 	v := &vigil{dataDir: o.dataDir, httpURL: fmt.Sprintf("http://127.0.0.1:%d", o.httpPort)}
 	args := []string{vigilBin, "serve", "--data", o.dataDir, "--http", fmt.Sprintf("127.0.0.1:%d", o.httpPort)}
 	if o.syslogPort > 0 {
@@ -317,25 +335,25 @@ func startVigil(t *testing.T, o vigilOpts) *vigil {
 			if resp.StatusCode == http.StatusOK {
 				var h struct{ Status string }
 				if err := json.Unmarshal(body, &h); err != nil || h.Status != "ok" {
-					t.Fatalf("/healthz: body %q, want {\"status\":\"ok\"}", body)
+					return v, fmt.Errorf("/healthz: body %q, want {\"status\":\"ok\"}", body)
 				}
 				break
 			}
 		}
 		if v.exited() {
-			t.Fatalf("vigil exited during start: %v", v.err)
+			return v, fmt.Errorf("vigil exited during start: %v", v.err)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("vigil /healthz did not answer within %s (last error: %v)", waitTimeout, err)
+			return v, fmt.Errorf("vigil /healthz did not answer within %s (last error: %v)", waitTimeout, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	tok, err := os.ReadFile(filepath.Join(o.dataDir, "api-token"))
 	if err != nil {
-		t.Fatalf("vigil wrote no API token: %v", err)
+		return v, fmt.Errorf("vigil wrote no API token: %v", err)
 	}
 	v.token = strings.TrimSpace(string(tok))
-	return v
+	return v, nil
 }
 
 // event is one search result: every value is a string.

@@ -218,6 +218,7 @@ func (s *server) open() error {
 		FutureLimit:      cfg.Store.FutureLimit.D(),
 		MaxDiskBytes:     int64(cfg.Store.MaxDiskSize),
 		MinFreeDiskBytes: int64(cfg.Store.MinFreeDisk),
+		CacheBytes:       int64(cfg.Store.CacheSize),
 		StreamFields:     []string{parse.FieldInput, parse.FieldHostname, parse.FieldAppName},
 	}, s.reg, s.log.With("component", "store"))
 	if err != nil {

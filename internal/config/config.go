@@ -113,6 +113,7 @@ type Store struct {
 	Retention      Duration `yaml:"retention"`
 	MaxDiskSize    ByteSize `yaml:"max_disk_size"`
 	MinFreeDisk    ByteSize `yaml:"min_free_disk"`
+	CacheSize      ByteSize `yaml:"cache_size"`
 	FutureLimit    Duration `yaml:"future_limit"`
 	FlushBatch     int      `yaml:"flush_batch"`
 	CommitInterval Duration `yaml:"commit_interval"`

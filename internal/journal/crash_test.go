@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,7 +85,8 @@ func TestCrash(t *testing.T) {
 				if err := j.Close(); err != nil {
 					t.Fatal(err)
 				}
-				t.Logf("round %d: %d records, last acknowledged %d", round, next-1, acked)
+				tails, _ := filepath.Glob(filepath.Join(dir, "corrupt", "*"))
+				t.Logf("round %d: %d records, last acknowledged %d, %d torn tails cut so far", round, next-1, acked, len(tails))
 			}
 		})
 	}

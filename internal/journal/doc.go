@@ -16,7 +16,8 @@
 // one write and one fsync: group commit), with [FsyncInterval] a background
 // goroutine fsyncs every [Options.FsyncInterval], with [FsyncNever] only
 // segment seals and [Journal.Close] fsync. Readers see a record only after
-// all of its bytes were written.
+// all of its bytes were written, and under FsyncAlways only after they were
+// fsynced.
 //
 // # Directory layout
 //
@@ -25,7 +26,7 @@
 //	00000000000000004711.wal.zst       sealed segment, zstd-compressed
 //	00000000000000009000.wal           the active segment (always the last one)
 //	cursors/<name>                     committed cursor of consumer <name>
-//	corrupt/<segment>.<offset>.tail    bytes cut off a torn or corrupt tail at Open
+//	corrupt/<segment>.<offset>.tail    bytes cut off a torn or corrupt tail at Open (kept until removed by hand)
 //
 // A segment file is named by the seq of the first record it holds (or will
 // hold), zero-padded to 20 digits. Records are appended to the active segment;

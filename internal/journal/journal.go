@@ -386,12 +386,17 @@ func (j *Journal) cutTail(f *os.File, first uint64, res scanResult, size int64) 
 	return nil
 }
 
-// saveTail copies n bytes at off of f to a new file at path.
+// saveTail copies n bytes at off of f to a new file at path (or path.N if
+// path exists).
 func (j *Journal) saveTail(f *os.File, off, n int64, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	out, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	// Never overwrite an earlier tail cut at the same offset.
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	for i := 1; errors.Is(err, fs.ErrExist) && i < 1000; i++ {
+		out, err = os.OpenFile(fmt.Sprintf("%s.%d", path, i), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	}
 	if err != nil {
 		return err
 	}
@@ -581,8 +586,10 @@ func (j *Journal) flushLocked(sync bool) {
 }
 
 // writeOut writes buf (nrec records ending before seq end) to the active
-// segment, publishes it to readers, fsyncs if sync is set and rotates the
-// segment if it is full. Only the leader calls it.
+// segment, fsyncs if sync is set, publishes the records to readers and
+// rotates the segment if it is full. With sync, readers see the records only
+// after the fsync (under FsyncAlways a reader never sees a record that a
+// power loss could take back). Only the leader calls it.
 func (j *Journal) writeOut(buf []byte, nrec int, maxTime int64, end uint64, sync bool) (wrote, synced bool, err error) {
 	a := j.act
 	if len(buf) > 0 {
@@ -596,8 +603,20 @@ func (j *Journal) writeOut(buf []byte, nrec int, maxTime int64, end uint64, sync
 			return false, false, err
 		}
 		a.size += int64(len(buf))
+		wrote = true
 		j.m.appendedRecords.Add(float64(nrec))
 		j.m.appendedBytes.Add(float64(len(buf)))
+	}
+	if sync {
+		if err = j.fsync(a.f); err != nil {
+			err = fmt.Errorf("journal: fsync %s: %w", a.f.Name(), err)
+			j.setBroken(err)
+		} else {
+			synced = true
+		}
+	}
+	if wrote {
+		// Published even if the fsync failed: the bytes are in the file.
 		j.pubMu.Lock()
 		a.seg.end, a.seg.size, a.seg.next = a.size, a.size, end
 		if maxTime > a.seg.maxTime {
@@ -605,7 +624,9 @@ func (j *Journal) writeOut(buf []byte, nrec int, maxTime int64, end uint64, sync
 		}
 		j.wakeLocked()
 		j.pubMu.Unlock()
-		wrote = true
+	}
+	if err != nil {
+		return wrote, false, err
 	}
 	if a.size >= j.opts.SegmentSize {
 		if err := j.rotate(end); err != nil {
@@ -613,14 +634,6 @@ func (j *Journal) writeOut(buf []byte, nrec int, maxTime int64, end uint64, sync
 		}
 		// rotate fsynced the sealed segment; the new one is empty.
 		return wrote, true, nil
-	}
-	if sync {
-		if err := j.fsync(a.f); err != nil {
-			err = fmt.Errorf("journal: fsync %s: %w", a.f.Name(), err)
-			j.setBroken(err)
-			return wrote, false, err
-		}
-		synced = true
 	}
 	return wrote, synced, nil
 }

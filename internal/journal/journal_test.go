@@ -587,3 +587,57 @@ func TestMetrics(t *testing.T) {
 	}
 	openJ(t, dir, Options{Registerer: reg})
 }
+
+func TestCommitConcurrentWithNext(t *testing.T) {
+	dir := t.TempDir()
+	j := openJ(t, dir, Options{SegmentSize: 8 << 10})
+	r, err := j.OpenReader("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	committed := make(chan error, 1)
+	go func() { // a periodic committer, as a consumer would run
+		var err error
+		for {
+			select {
+			case <-stop:
+				committed <- err
+				return
+			default:
+			}
+			if e := r.Commit(r.Position()); e != nil && err == nil {
+				err = e
+			}
+			_ = r.Committed()
+		}
+	}()
+	const n = 2000
+	go func() {
+		for i := 0; i < n; i += 10 {
+			if err := j.Append(mkRecs("cc", i, 10, 100)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	readN(t, r, n)
+	close(stop)
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Commit(r.Position()); err != nil {
+		t.Fatal(err)
+	}
+	if r.Committed() != n+1 {
+		t.Fatalf("committed %d", r.Committed())
+	}
+	r.Close()
+	if err := r.Commit(1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Commit after Close: %v", err)
+	}
+	adhoc, _ := j.ReaderAt(1)
+	if err := adhoc.Commit(1); err == nil {
+		t.Fatal("Commit on an ad-hoc reader accepted")
+	}
+}

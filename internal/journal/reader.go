@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,16 +16,20 @@ import (
 
 // Reader reads the journal's records in seq order. A durable Reader (from
 // OpenReader) has a name and a committed cursor that survives restarts; an
-// ad-hoc Reader (from ReaderAt) has neither. A Reader is not safe for
-// concurrent use: call its methods from one goroutine (cancel Next's context
-// to stop a blocked Next from elsewhere).
+// ad-hoc Reader (from ReaderAt) has neither. Next and Close must be called
+// from one goroutine at a time (cancel Next's context to stop a blocked Next
+// from elsewhere); Position, Commit and Committed may be called from any
+// goroutine, e.g. from a periodic committer.
 type Reader struct {
-	j         *Journal
-	name      string // "" for ad-hoc readers
-	pos       uint64 // seq of the next record Next returns
-	committed uint64
-	closed    bool
-	lost      prometheus.Counter // nil for ad-hoc readers
+	j      *Journal
+	name   string // "" for ad-hoc readers
+	pos    uint64 // seq of the next record Next returns; owned by Next
+	posPub atomic.Uint64
+	closed atomic.Bool
+	lost   prometheus.Counter // nil for ad-hoc readers
+
+	commitMu  sync.Mutex // serializes Commit
+	committed atomic.Uint64
 
 	// The segment being read; seg == nil between segments.
 	seg   *segment
@@ -57,7 +63,7 @@ func (j *Journal) OpenReader(name string) (*Reader, error) {
 	r := &Reader{j: j, name: name, lost: j.m.lost.WithLabelValues(name)}
 	if ok {
 		j.cursors[name] = seq
-		r.committed = seq
+		r.committed.Store(seq)
 		r.pos = seq
 		if next := j.NextSeq(); seq > next {
 			// Records the consumer had committed were lost (e.g. an unsynced
@@ -70,6 +76,7 @@ func (j *Journal) OpenReader(name string) (*Reader, error) {
 		r.pos = j.FirstSeq()
 	}
 	j.openNames[name] = true
+	r.posPub.Store(r.pos)
 	return r, nil
 }
 
@@ -79,7 +86,9 @@ func (j *Journal) ReaderAt(seq uint64) (*Reader, error) {
 	if j.isClosed() {
 		return nil, ErrClosed
 	}
-	return &Reader{j: j, pos: max(seq, j.FirstSeq())}, nil
+	r := &Reader{j: j, pos: max(seq, j.FirstSeq())}
+	r.posPub.Store(r.pos)
+	return r, nil
 }
 
 // isClosed reports whether Close was called.
@@ -107,12 +116,13 @@ func (j *Journal) isClosed() bool {
 // vigil_journal_consumer_lost_records_total.
 func (r *Reader) Next(ctx context.Context, dst []Record, max int) ([]Record, error) {
 	dst = dst[:0]
-	if r.closed {
+	if r.closed.Load() {
 		return dst, ErrClosed
 	}
 	if max < 1 {
 		max = 1
 	}
+	defer func() { r.posPub.Store(r.pos) }()
 	for {
 		if r.j.closedFlag.Load() {
 			return dst, ErrClosed
@@ -350,7 +360,7 @@ func (r *Reader) closeSeg() {
 }
 
 // Position returns the seq of the next record Next will return.
-func (r *Reader) Position() uint64 { return r.pos }
+func (r *Reader) Position() uint64 { return r.posPub.Load() }
 
 // Commit durably records that all records below seq are processed: the
 // consumer resumes at seq after a restart. It writes a temp file, fsyncs it,
@@ -358,7 +368,7 @@ func (r *Reader) Position() uint64 { return r.pos }
 // milliseconds: call it about once per second, not per record. Committing
 // the current value again is free. seq must not exceed NextSeq.
 func (r *Reader) Commit(seq uint64) error {
-	if r.closed {
+	if r.closed.Load() {
 		return ErrClosed
 	}
 	if r.name == "" {
@@ -367,13 +377,15 @@ func (r *Reader) Commit(seq uint64) error {
 	if next := r.j.NextSeq(); seq > next {
 		return fmt.Errorf("journal: commit %s: seq %d is beyond the next seq %d", r.name, seq, next)
 	}
-	if seq == r.committed {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	if seq == r.committed.Load() {
 		return nil
 	}
 	if err := writeCursor(filepath.Join(r.j.dir, cursorDir), r.name, seq); err != nil {
 		return err
 	}
-	r.committed = seq
+	r.committed.Store(seq)
 	r.j.curMu.Lock()
 	r.j.cursors[r.name] = seq
 	r.j.curMu.Unlock()
@@ -381,14 +393,13 @@ func (r *Reader) Commit(seq uint64) error {
 }
 
 // Committed returns the last committed cursor, 0 if the consumer never committed.
-func (r *Reader) Committed() uint64 { return r.committed }
+func (r *Reader) Committed() uint64 { return r.committed.Load() }
 
 // Close releases the reader's files. It does not commit.
 func (r *Reader) Close() error {
-	if r.closed {
+	if r.closed.Swap(true) {
 		return nil
 	}
-	r.closed = true
 	r.closeSeg()
 	if r.dec != nil {
 		r.dec.Close()

@@ -136,7 +136,10 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 		}
 	}
 
-	payload := m.Message
+	// Senders that frame with octet counting may still end the message
+	// with the newline of their line template (rsyslog does); receivers
+	// strip it. The journal keeps the exact bytes.
+	payload := trimNewline(m.Message)
 	valid := utf8.Valid(rec.Data)
 	if !valid {
 		errs = append(errs, invalidUTF8(rec.Data))
@@ -209,6 +212,16 @@ func jsonPayload(b []byte) ([]byte, bool) {
 		b = trimSpace(b[5:])
 	}
 	return b, len(b) > 0 && b[0] == '{'
+}
+
+func trimNewline(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 func trimSpace(b []byte) []byte {

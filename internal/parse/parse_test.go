@@ -76,6 +76,11 @@ func TestParse(t *testing.T) {
 			},
 		},
 		{
+			name: "trailing newline of a line template is stripped",
+			data: "<14>1 2026-11-27T23:39:58Z h app - - - hello\r\n",
+			want: map[string]string{"_msg": "hello"},
+		},
+		{
 			name: "invalid json kept raw with error",
 			data: `<14>Nov 27 23:39:14 host app: {"a":`,
 			want: map[string]string{"_msg": `{"a":`, "vigil.parse_error": "invalid JSON"},

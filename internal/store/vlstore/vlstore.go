@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,10 @@ type Config struct {
 	MaxDiskBytes int64
 	// MinFreeDiskBytes turns the store read-only when the disk has less free space.
 	MinFreeDiskBytes int64
+	// CacheBytes caps the engine's caches and in-memory buffers; 0 lets
+	// the engine take 60% of the machine's memory. The engine reads it
+	// once per process, at the first Open.
+	CacheBytes int64
 	// StreamFields name the fields that identify a log stream (low cardinality).
 	StreamFields []string
 	// Now is the clock; nil means time.Now.
@@ -134,6 +139,11 @@ func Open(cfg Config, reg prometheus.Registerer, log *slog.Logger) (st *Store, e
 	// until that flag set is parsed. Vigil parses its own flag sets, so
 	// mark the global one parsed, with the engine's defaults.
 	if !flag.Parsed() {
+		if cfg.CacheBytes > 0 {
+			if err := flag.CommandLine.Set("memory.allowedBytes", strconv.FormatInt(cfg.CacheBytes, 10)); err != nil {
+				return nil, fmt.Errorf("store: set cache size: %w", err)
+			}
+		}
 		if err := flag.CommandLine.Parse(nil); err != nil {
 			return nil, fmt.Errorf("store: init engine flags: %w", err)
 		}
