@@ -56,11 +56,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_input_messages_total",
-			Help: "Messages received and stored in the journal.",
+			Help: "Messages received (see vigil_input_dropped_total for those the journal refused).",
 		}, labels),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_input_bytes_total",
-			Help: "Message bytes (without transport framing) stored in the journal.",
+			Help: "Message bytes received, without transport framing.",
 		}, labels),
 		truncated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_input_truncated_total",

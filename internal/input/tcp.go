@@ -54,9 +54,8 @@ func (r *connReader) run() error {
 					return err
 				}
 			}
-			err := r.flush()
 			r.tm.addStats(r.f.TakeStats())
-			if err != nil {
+			if err := r.flush(); err != nil {
 				return err
 			}
 			if errors.Is(rerr, os.ErrDeadlineExceeded) {
@@ -64,12 +63,13 @@ func (r *connReader) run() error {
 			}
 			return rerr
 		}
-		err := r.flush()
-		if err != nil {
-			return err
-		}
+		// Count before the sink sees the batch, so the counters never lag
+		// behind what is already journaled.
 		if st := r.f.TakeStats(); st != (FramerStats{}) {
 			r.tm.addStats(st)
+		}
+		if err := r.flush(); err != nil {
+			return err
 		}
 	}
 }
@@ -107,13 +107,15 @@ func (r *connReader) flush() error {
 		off += n
 	}
 	n, size := len(r.recs), r.size
+	// Received counts precede the append: what the sink refuses is then
+	// counted again as dropped.
+	r.tm.messages.Add(float64(n))
+	r.tm.bytes.Add(float64(size))
 	err := r.s.sink.Append(r.recs)
 	clear(r.recs)
 	r.recs = r.recs[:0]
 	r.size = 0
 	if err == nil {
-		r.tm.messages.Add(float64(n))
-		r.tm.bytes.Add(float64(size))
 		return nil
 	}
 	// Count what this connection already read and can no longer store.

@@ -134,12 +134,16 @@ func (s *Syslog) batchUDP(q <-chan datagram) {
 			}
 		}
 		n := len(recs)
-		err := s.sink.Append(recs)
-		clear(recs)
-		recs = recs[:0]
+		// Received counts precede the append (what the sink refuses is
+		// counted again as dropped), so they never lag behind the journal.
 		if trunc > 0 {
 			tm.truncated.Add(float64(trunc))
 		}
+		tm.messages.Add(float64(n))
+		tm.bytes.Add(float64(size))
+		err := s.sink.Append(recs)
+		clear(recs)
+		recs = recs[:0]
 		if err != nil {
 			tm.dropped.Add(float64(n))
 			if k, ok := s.logSink.allow(); ok {
@@ -147,8 +151,6 @@ func (s *Syslog) batchUDP(q <-chan datagram) {
 			}
 			continue
 		}
-		tm.messages.Add(float64(n))
-		tm.bytes.Add(float64(size))
 	}
 }
 
