@@ -159,15 +159,14 @@ record() {
   log "result: $(tr '\t' ' ' <<<"$row")"
 }
 
-# search_count prints the number of events Vigil finds, or nothing.
+# COUNT_Q is the LogsQL query "* | stats count() rows", URL-encoded.
+COUNT_Q='*%20%7C%20stats%20count()%20rows'
+
+# search_count prints the number of events Vigil finds for a query, or nothing.
 search_count() {
   curl -sf --max-time 30 -H "Authorization: Bearer $2" \
     "http://127.0.0.1:$1/api/v1/search?q=$3+|+stats+count()+rows&order=none" |
     sed -n 's/.*"rows":"\([0-9]*\)".*/\1/p'
-}
-metric() {
-  curl -sf --max-time 10 -H "Authorization: Bearer $2" "http://127.0.0.1:$1/metrics" |
-    awk -v m="$3" '$1 == m {printf "%d", $2}'
 }
 
 run_vigil() {
@@ -193,19 +192,11 @@ run_vigil() {
   start=$(field start_unix_ns "$out")
   sent=$(field elapsed "$out")
   sent=${sent%s}
-  # Cheap progress first (a counter), then the real test: a search count.
-  deadline=$((SECONDS + WAIT_S))
-  while n=$(metric "$hp" "$token" vigil_index_records_total); [ "${n:-0}" -lt "$N" ]; do
-    kill -0 "$pid" 2>/dev/null || die "vigil died during the run"
-    [ $SECONDS -lt $deadline ] || die "vigil indexed ${n:-0} of $N events within ${WAIT_S}s"
-    sleep 0.05
-  done
-  while n=$(search_count "$hp" "$token" '*'); [ "${n:-0}" -lt "$N" ]; do
-    [ $SECONDS -lt $deadline ] || die "vigil search finds ${n:-0} of $N events after ${WAIT_S}s"
-    sleep 0.05
-  done
-  done_ns=$(now_ns)
+  out=$("$WORK/loadgen" -wait "http://127.0.0.1:$hp/api/v1/search?q=$COUNT_Q&order=none" -token "$token" \
+    -lines "$N" -timeout "${WAIT_S}s") || die "vigil: $out"
+  done_ns=$(field done_unix_ns "$out")
   BUSY1=$(busy_ticks)
+  n=$(field lines "$out")
   [ "$n" -eq "$N" ] || log "WARNING: vigil search counts $n events, $N were sent"
   ticks=$(($(cpu_ticks "$pid") - t0))
   hwm=$(peak_rss_kib "$pid")
@@ -265,12 +256,6 @@ run_rsyslog() {
   record "$round" "$conns" "$name" "$sent" "$start" "$done_ns" "$ticks" "$hwm" "" "" "$(stat -c %s "$dir/out.log")"
 }
 
-# vl_count prints the number of events the VictoriaLogs server finds.
-vl_count() {
-  curl -sf --max-time 30 "http://127.0.0.1:$1/select/logsql/query" --data-urlencode 'query=* | stats count() rows' |
-    sed -n 's/.*"rows":"\([0-9]*\)".*/\1/p'
-}
-
 run_victorialogs() {
   local round=$1 conns=$2 dir=$WORK/vl-data hp sp pid t0 out start sent n done_ns deadline ticks hwm
   rm -rf "$dir"
@@ -293,14 +278,11 @@ run_victorialogs() {
   start=$(field start_unix_ns "$out")
   sent=$(field elapsed "$out")
   sent=${sent%s}
-  deadline=$((SECONDS + WAIT_S))
-  while n=$(vl_count "$hp"); [ "${n:-0}" -lt "$N" ]; do
-    kill -0 "$pid" 2>/dev/null || die "victoria-logs died during the run"
-    [ $SECONDS -lt $deadline ] || die "victoria-logs search finds ${n:-0} of $N events after ${WAIT_S}s"
-    sleep 0.05
-  done
-  done_ns=$(now_ns)
+  out=$("$WORK/loadgen" -wait "http://127.0.0.1:$hp/select/logsql/query?query=$COUNT_Q" \
+    -lines "$N" -timeout "${WAIT_S}s") || die "victoria-logs: $out"
+  done_ns=$(field done_unix_ns "$out")
   BUSY1=$(busy_ticks)
+  n=$(field lines "$out")
   [ "$n" -eq "$N" ] || log "WARNING: victoria-logs counts $n events, $N were sent"
   ticks=$(($(cpu_ticks "$pid") - t0))
   hwm=$(peak_rss_kib "$pid")

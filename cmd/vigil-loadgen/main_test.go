@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -140,5 +144,31 @@ func TestWaitLines(t *testing.T) {
 	}
 	if err := waitLines(&out, path, 4, 100*time.Millisecond); err == nil {
 		t.Fatal("waiting for a 4th line that never comes succeeded")
+	}
+}
+
+func TestWaitSearch(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			http.Error(w, "no token", http.StatusUnauthorized)
+			return
+		}
+		n := calls.Add(1)
+		if n == 1 {
+			return // empty answer before the first row
+		}
+		fmt.Fprintf(w, "{\"rows\":\"%d\"}\n", 10*n)
+	}))
+	defer srv.Close()
+	var out bytes.Buffer
+	if err := waitSearch(&out, srv.URL, "tok", 30, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "lines=30") {
+		t.Fatalf("report %q", out.String())
+	}
+	if err := waitSearch(&out, srv.URL, "bad", 30, 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("wrong token: err = %v", err)
 	}
 }

@@ -267,6 +267,7 @@ func (s *server) open() error {
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
 		MaxLimit:    cfg.HTTP.MaxSearchLimit,
+		Debug:       cfg.HTTP.Debug,
 		Status:      s.status,
 		Gatherer:    s.reg,
 	}, s.log.With("component", "api"))

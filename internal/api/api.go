@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,8 @@ type Options struct {
 	Status func() any
 	// Gatherer serves /metrics; nil disables it.
 	Gatherer prometheus.Gatherer
+	// Debug serves Go's profiler under /debug/pprof/ (token required).
+	Debug bool
 	// Now is the clock for relative times; nil means time.Now.
 	Now func() time.Time
 }
@@ -81,6 +84,11 @@ func New(st store.Store, opts Options, log *slog.Logger) (*Server, error) {
 			h = s.auth(h)
 		}
 		s.mux.Handle("GET /metrics", h)
+	}
+	if opts.Debug {
+		s.mux.Handle("GET /debug/pprof/", s.auth(http.HandlerFunc(pprof.Index)))
+		s.mux.Handle("GET /debug/pprof/profile", s.auth(http.HandlerFunc(pprof.Profile)))
+		s.mux.Handle("GET /debug/pprof/trace", s.auth(http.HandlerFunc(pprof.Trace)))
 	}
 	return s, nil
 }

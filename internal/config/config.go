@@ -50,6 +50,8 @@ type HTTP struct {
 	KeyFile  string `yaml:"key_file"`
 	// MaxSearchLimit caps the limit parameter of a search.
 	MaxSearchLimit int `yaml:"max_search_limit"`
+	// Debug serves Go's profiler under /debug/pprof/ (token required).
+	Debug bool `yaml:"debug"`
 }
 
 // Inputs lists the network inputs.

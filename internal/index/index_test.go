@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -245,7 +247,8 @@ func BenchmarkIndex(b *testing.B) {
 			recs = recs[:0]
 		}
 	}
-	ix, err := New(j, st, Options{}, nil, nil)
+	workers, _ := strconv.Atoi(os.Getenv("VIGIL_BENCH_WORKERS"))
+	ix, err := New(j, st, Options{Workers: workers}, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
