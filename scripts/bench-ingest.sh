@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Measures end-to-end syslog ingest: Vigil against rsyslog on the same input.
+# Measures end-to-end syslog ingest: Vigil against rsyslog and the
+# VictoriaLogs server, all fed the same input.
 #
 #   scripts/bench-ingest.sh [-n LINES] [-c CONNS] [-r ROUNDS] [-t TARGETS] [-b BIN] [-O] [-k]
 #
@@ -48,7 +49,7 @@ TARGETS="vigil rsyslog rsyslog-json victorialogs"
 OCTET=""
 KEEP=0
 VIGIL_BIN=""
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while getopts "n:c:r:t:b:Okh" opt; do
   case $opt in
     n) N=$OPTARG ;;
@@ -98,7 +99,6 @@ WAIT_S=$((60 + N / 5000)) # the longest any one run may take to finish
 
 log() { echo "bench-ingest: $*" >&2; }
 die() { log "$*"; exit 1; }
-now_ns() { date +%s%N; }
 
 # free_port prints a loopback port that nothing uses over TCP or UDP.
 free_port() {
@@ -120,9 +120,12 @@ peak_rss_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 # busy_ticks prints the CPU ticks the whole machine spent not idle.
 busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
 
-# stop PID: SIGTERM, then wait (bounded) for a clean exit.
+# stop PID: SIGTERM, then wait (bounded) for a clean exit; PID is then
+# forgotten, so the exit trap never signals a number the kernel reused.
 stop() {
-  local pid=$1
+  local pid=$1 p keep=()
+  for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
   kill -TERM "$pid" 2>/dev/null || return 0
   for _ in $(seq 1200); do
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -241,9 +242,11 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 	if d, ok := parseAgo(s); ok {
 		return now.Add(-d), nil
 	}
-	if n, err := strconv.ParseFloat(s, 64); err == nil && !strings.ContainsAny(s, "eE") {
-		sec := int64(n)
-		return time.Unix(sec, int64((n-float64(sec))*1e9)).UTC(), nil
+	if isUnixSeconds(s) {
+		if n, err := strconv.ParseFloat(s, 64); err == nil && n < 1e12 {
+			sec := int64(n)
+			return time.Unix(sec, int64((n-float64(sec))*1e9)).UTC(), nil
+		}
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -260,7 +263,7 @@ func parseAgo(s string) (time.Duration, bool) {
 	for suffix, mult := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
 		if n, ok := strings.CutSuffix(s, suffix); ok {
 			f, err := strconv.ParseFloat(n, 64)
-			if err != nil || f < 0 {
+			if err != nil || !(f >= 0) || f*float64(mult) >= math.MaxInt64 {
 				return 0, false
 			}
 			return time.Duration(f * float64(mult)), true
@@ -271,6 +274,21 @@ func parseAgo(s string) (time.Duration, bool) {
 		return 0, false
 	}
 	return d, true
+}
+
+// isUnixSeconds reports whether s is digits with an optional fraction.
+func isUnixSeconds(s string) bool {
+	dot := false
+	for i, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+		case c == '.' && !dot && i > 0 && i < len(s)-1:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {

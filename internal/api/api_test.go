@@ -167,7 +167,7 @@ func TestParseTime(t *testing.T) {
 			t.Errorf("ParseTime(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"soon", "1x", "2026-13-01"} {
+	for _, bad := range []string{"soon", "1x", "2026-13-01", "NaN", "Inf", "NaNd", "1e9", "99999999999999999999d"} {
 		if _, err := ParseTime(bad, now); err == nil {
 			t.Errorf("ParseTime(%q) succeeded", bad)
 		}
@@ -190,6 +190,19 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 		if got != want.String() {
 			t.Fatalf("round trip %q -> %q, want %q", s, got, want.String())
+		}
+	})
+}
+
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"1h", "7d", "now", "2026-11-27T10:00:00Z", "1764000000.5", "-5m", "1e9", "9999999999999999999"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseTime(s, now)
+		if err == nil && !got.IsZero() && (got.Year() < 1 || got.Year() > 33000) {
+			t.Fatalf("ParseTime(%q) = %v: accepted a time out of any range", s, got)
 		}
 	})
 }

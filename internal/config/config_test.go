@@ -98,3 +98,33 @@ func TestUnits(t *testing.T) {
 		t.Errorf("String = %s", s)
 	}
 }
+
+func FuzzParseYAML(f *testing.F) {
+	f.Add([]byte("journal:\n  fsync: always\n"))
+	f.Add([]byte("inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', max_message_size: 1MiB}\n"))
+	f.Add([]byte("store: {retention: 2w, max_disk_size: 1.5TiB}"))
+	f.Add([]byte("{"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cfg, err := ParseYAML(b)
+		if err == nil {
+			// Whatever parses must also validate: Validate is idempotent.
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("accepted config fails validation: %v", err)
+			}
+		}
+	})
+}
+
+func FuzzParseUnits(f *testing.F) {
+	for _, s := range []string{"64MiB", "1.5GiB", "30d", "2w", "90s", "-1", "1e400KiB", "NaN"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if b, err := ParseByteSize(s); err == nil && b < 0 {
+			t.Fatalf("ParseByteSize(%q) = %d, negative", s, b)
+		}
+		if d, err := ParseDuration(s); err == nil && d < 0 {
+			t.Fatalf("ParseDuration(%q) = %d, negative", s, d)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,7 @@ func ParseByteSize(s string) (ByteSize, error) {
 		}
 	}
 	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 {
+	if err != nil || !(f >= 0) || f*float64(mult) >= math.MaxInt64 {
 		return 0, fmt.Errorf("invalid size %q: want a number with an optional unit (KiB, MiB, GiB, TiB)", s)
 	}
 	return ByteSize(f * float64(mult)), nil
@@ -76,7 +77,7 @@ func ParseDuration(s string) (Duration, error) {
 	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
 		if n, ok := strings.CutSuffix(t, u.suffix); ok {
 			f, err := strconv.ParseFloat(n, 64)
-			if err != nil || f < 0 {
+			if err != nil || !(f >= 0) || f*float64(u.mult) >= math.MaxInt64 {
 				break
 			}
 			return Duration(f * float64(u.mult)), nil
