@@ -23,15 +23,16 @@ func TestCLI(t *testing.T) {
 	tok := token("cli")
 	msgs := []string{
 		rfc5424(13, "clihost", "cliapp", "first "+tok),
-		rfc5424(13, "clihost", "cliapp", `{"user":"alice","statuscode":401,"note":"second `+tok+`"}`),
+		rfc5424(13, "clihost", "cliapp", `{"user":"alice","statuscode":401,"msg":"second `+tok+`"}`),
 	}
 	sendTCP(t, v.syslogAddr, []byte(msgs[0]+"\n"+msgs[1]+"\n"))
 	api := v.waitEvents(t, tok, 2)
 	if len(api) != 2 {
 		t.Fatalf("API found %d events, want 2", len(api))
 	}
-	if !strings.HasPrefix(api[0]["_msg"], "{") {
-		t.Errorf("newest first: first result %q is not the JSON (second) message", api[0]["_msg"])
+	// A JSON payload's msg key is its _msg.
+	if api[0]["_msg"] != "second "+tok || api[0]["user"] != "alice" {
+		t.Errorf("newest first: first result %v is not the JSON (second) message", api[0])
 	}
 
 	// vigil search prints what the API returns.
@@ -50,7 +51,7 @@ func TestCLI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("vigil search --token: exit %d: %s", code, stderr)
 	}
-	if cli, err = parseEvents([]byte(out)); err != nil || len(cli) != 1 || cli[0]["note"] != "second "+tok {
+	if cli, err = parseEvents([]byte(out)); err != nil || len(cli) != 1 || cli[0]["msg"] != "second "+tok {
 		t.Errorf("vigil search statuscode:401 user:alice: %v %v", cli, err)
 	}
 
@@ -121,7 +122,7 @@ func TestCLI(t *testing.T) {
 	}
 	checkFields(t, recs[0], map[string]string{
 		"seq": api[0]["vigil.seq"], "input": "syslog", "peer": api[0]["log.source.address"],
-		"truncated": "false", "data": msgs[1], "_time": api[0]["vigil.received"],
+		"truncated": "false", "data": msgs[1], "received": api[0]["vigil.received"],
 	})
 }
 

@@ -90,7 +90,7 @@ func (s *streamer) wait() int {
 
 // journalRecord is one line of `vigil journal cat --json`.
 type journalRecord struct {
-	Time      string `json:"_time"`
+	Time      string `json:"received"`
 	Seq       string `json:"seq"`
 	Input     string `json:"input"`
 	Peer      string `json:"peer"`
@@ -128,7 +128,7 @@ func journalCrashRecords(t *testing.T, dataDir string) map[string]string {
 			t.Errorf("journal record %+v: want input syslog, truncated false, a 127.0.0.1 peer", r)
 		}
 		if _, err := time.Parse(time.RFC3339Nano, r.Time); err != nil {
-			t.Errorf("journal record _time %q: %v", r.Time, err)
+			t.Errorf("journal record received %q: %v", r.Time, err)
 		}
 		if prev, dup := keys[k]; dup {
 			t.Errorf("message %s is in the journal twice (seq %s and %s)", k, prev, r.Seq)

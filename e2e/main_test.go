@@ -444,6 +444,21 @@ func (v *vigil) get(path string, auth bool) (int, []byte, error) {
 
 // waitEvents polls a query until it returns at least n events and returns
 // them, failing the test after waitTimeout.
+// raw returns the journal record behind an event (its exact received
+// bytes) through GET /api/v1/journal.
+func (v *vigil) raw(t *testing.T, seq string) event {
+	t.Helper()
+	status, body, err := v.get("/api/v1/journal?from="+seq, true)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("GET /api/v1/journal?from=%s: %d %v %s", seq, status, err, body)
+	}
+	recs, err := parseEvents(body)
+	if err != nil || len(recs) != 1 || recs[0]["seq"] != seq {
+		t.Fatalf("GET /api/v1/journal?from=%s: want one record with that seq, got %v (%v)", seq, recs, err)
+	}
+	return recs[0]
+}
+
 func (v *vigil) waitEvents(t *testing.T, q string, n int) []event {
 	t.Helper()
 	var (

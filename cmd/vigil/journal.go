@@ -10,7 +10,6 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/api"
 	"github.com/vigil-soc/vigil/internal/journal"
-	"github.com/vigil-soc/vigil/internal/store"
 )
 
 const journalSynopsis = "vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]"
@@ -62,14 +61,7 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 			rec := &recs[i]
 			if *asJSON {
-				row := store.Row{Time: rec.Time, Fields: []store.Field{
-					{Name: "seq", Value: fmt.Sprint(rec.Seq)},
-					{Name: "input", Value: rec.Input},
-					{Name: "peer", Value: rec.Peer},
-					{Name: "truncated", Value: fmt.Sprint(rec.Flags&journal.FlagTruncated != 0)},
-					{Name: "data", Value: string(rec.Data)},
-				}}
-				line = api.AppendRowJSON(line[:0], &row)
+				line = api.AppendRecordJSON(line[:0], rec)
 				w.Write(line)
 			} else {
 				w.Write(rec.Data)

@@ -232,9 +232,10 @@ func (s *server) open() error {
 		Batch:          cfg.Store.FlushBatch,
 		CommitInterval: cfg.Store.CommitInterval.D(),
 		Parse: parse.Options{
-			Location:    loc,
-			MaxFields:   cfg.Parse.MaxFields,
-			FutureLimit: cfg.Store.FutureLimit.D(),
+			Location:     loc,
+			MaxFields:    cfg.Parse.MaxFields,
+			KeepJSONText: cfg.Parse.KeepJSONText,
+			FutureLimit:  cfg.Store.FutureLimit.D(),
 		},
 	}, s.reg, s.log.With("component", "index"))
 	if err != nil {
@@ -269,6 +270,7 @@ func (s *server) open() error {
 		MaxLimit:    cfg.HTTP.MaxSearchLimit,
 		Debug:       cfg.HTTP.Debug,
 		Status:      s.status,
+		Raw:         s.raw,
 		Gatherer:    s.reg,
 	}, s.log.With("component", "api"))
 	if err != nil {
@@ -370,6 +372,33 @@ func (s *server) status() any {
 		},
 		"store": s.st.Stats(),
 	}
+}
+
+// raw calls fn for up to count journal records from seq from on.
+func (s *server) raw(ctx context.Context, from uint64, count int, fn func(*journal.Record) error) error {
+	if from >= s.j.NextSeq() {
+		return nil
+	}
+	r, err := s.j.ReaderAt(from)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	end := s.j.NextSeq()
+	var recs []journal.Record
+	for count > 0 && r.Position() < end {
+		recs, err = r.Next(ctx, recs[:0], min(count, 1024))
+		if err != nil {
+			return err
+		}
+		for i := range recs {
+			if err := fn(&recs[i]); err != nil {
+				return err
+			}
+		}
+		count -= len(recs)
+	}
+	return nil
 }
 
 func addrString(a net.Addr) string {

@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -37,6 +39,9 @@ type Options struct {
 	Status func() any
 	// Gatherer serves /metrics; nil disables it.
 	Gatherer prometheus.Gatherer
+	// Raw reads the journal: it calls fn for up to count records from seq
+	// on. Nil disables /api/v1/journal.
+	Raw func(ctx context.Context, from uint64, count int, fn func(*journal.Record) error) error
 	// Debug serves Go's profiler under /debug/pprof/ (token required).
 	Debug bool
 	// Now is the clock for relative times; nil means time.Now.
@@ -78,6 +83,9 @@ func New(st store.Store, opts Options, log *slog.Logger) (*Server, error) {
 	s.mux.Handle("GET /api/v1/search", s.auth(http.HandlerFunc(s.search)))
 	if opts.Status != nil {
 		s.mux.Handle("GET /api/v1/status", s.auth(http.HandlerFunc(s.status)))
+	}
+	if opts.Raw != nil {
+		s.mux.Handle("GET /api/v1/journal", s.auth(http.HandlerFunc(s.raw)))
 	}
 	if opts.Gatherer != nil {
 		var h http.Handler = promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
@@ -126,6 +134,68 @@ func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(s.opts.Status())
+}
+
+// MaxRawCount caps the count parameter of /api/v1/journal.
+const MaxRawCount = 10000
+
+// raw streams journal records exactly as received, as JSON lines:
+// GET /api/v1/journal?from=SEQ&count=N
+func (s *Server) raw(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	from, err := strconv.ParseUint(v.Get("from"), 10, 64)
+	if err != nil || from == 0 {
+		writeError(w, http.StatusBadRequest, "from: want a journal sequence number (vigil.seq of an event)")
+		return
+	}
+	count := 1
+	if c := v.Get("count"); c != "" {
+		count, err = strconv.Atoi(c)
+		if err != nil || count < 1 || count > MaxRawCount {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("count: must be between 1 and %d", MaxRawCount))
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	var buf []byte
+	err = s.opts.Raw(r.Context(), from, count, func(rec *journal.Record) error {
+		buf = append(AppendRecordJSON(buf[:0], rec), '\n')
+		_, err := w.Write(buf)
+		return err
+	})
+	if err != nil && r.Context().Err() == nil {
+		s.log.Error("api: read journal", "from", from, "err", err)
+		buf = appendJSONString(append(buf[:0], `{"error":`...), err.Error())
+		_, _ = w.Write(append(buf, "}\n"...))
+	}
+}
+
+// AppendRecordJSON appends a journal record as one JSON object of strings,
+// like search results: seq, received (receive time), input, peer,
+// truncated, and data, the message as received.
+// Data that is not valid UTF-8 is given as data_base64 instead, so the
+// bytes survive exactly.
+func AppendRecordJSON(b []byte, rec *journal.Record) []byte {
+	b = append(b, `{"seq":"`...)
+	b = strconv.AppendUint(b, rec.Seq, 10)
+	b = append(b, `","received":"`...)
+	b = rec.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","input":`...)
+	b = appendJSONString(b, rec.Input)
+	b = append(b, `,"peer":`...)
+	b = appendJSONString(b, rec.Peer)
+	b = append(b, `,"truncated":"`...)
+	b = strconv.AppendBool(b, rec.Flags&journal.FlagTruncated != 0)
+	b = append(b, '"')
+	if utf8.Valid(rec.Data) {
+		b = append(b, `,"data":`...)
+		b = appendJSONString(b, string(rec.Data))
+	} else {
+		b = append(b, `,"data_base64":"`...)
+		b = base64.StdEncoding.AppendEncode(b, rec.Data)
+		b = append(b, '"')
+	}
+	return append(b, '}')
 }
 
 // search streams matching events as JSON lines:

@@ -125,6 +125,8 @@ type Store struct {
 type Parse struct {
 	// MaxFields caps the fields taken from one JSON payload.
 	MaxFields int `yaml:"max_fields"`
+	// KeepJSONText keeps a JSON payload's text in _msg next to its fields.
+	KeepJSONText bool `yaml:"keep_json_text"`
 }
 
 // Default returns the embedded defaults: everything on loopback, data in ./vigil-data.

@@ -122,130 +122,175 @@ func New(j *journal.Journal, st store.Store, opts Options, reg prometheus.Regist
 	return ix, nil
 }
 
+// batch is a run of consecutive journal records, with its own copy of
+// their data so that workers can hold it while the reader moves on.
+type batch struct {
+	// n numbers batches in journal order; results are applied in this
+	// order (seqs may jump where retention deleted records unread).
+	n    uint64
+	recs []journal.Record
+	// replay: some records may already be in the store.
+	replay bool
+}
+
+// result is a worker's report on one batch.
+type result struct {
+	n           uint64 // the batch's number
+	first, next uint64 // seqs: the batch covered [first, next)
+	err         error
+	received    time.Time // receive time of the batch's first record
+}
+
 // Run indexes until ctx is done. Before it returns it indexes what the
-// journal already holds (bounded by drain), so a clean stop leaves nothing
-// behind; the caller then closes the store and calls Commit.
+// journal held when ctx ended (for at most drain), so a clean stop leaves
+// nothing behind; the caller then closes the store and calls Commit.
+//
+// One goroutine reads batches from the journal while the workers parse and
+// store earlier ones; this goroutine collects their results and moves the
+// position forward only over batches that are all stored.
 func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	if err := ix.loadReplay(ctx); err != nil {
 		return err
 	}
-	var (
-		recs []journal.Record
-		err  error
-	)
-	lastCommit := ix.opts.Now()
-	for {
-		recs, err = ix.r.Next(ctx, recs[:0], ix.opts.Batch)
-		if err != nil {
-			break
-		}
-		if err := ix.store(ctx, recs); err != nil {
-			// Stopped while the store was failing: the batch stays in
-			// the journal past the cursor and is indexed at next start.
-			return nil
-		}
-		if now := ix.opts.Now(); now.Sub(lastCommit) >= ix.opts.CommitInterval {
-			lastCommit = now
-			if err := ix.commitDelayed(now); err != nil {
+	// Workers keep retrying a failing store until the drain deadline, so a
+	// stop does not abandon a batch that a second retry would store.
+	wctx, wcancel := context.WithCancel(context.Background())
+	defer wcancel()
+	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(drain, wcancel) })
+	defer stopDrain()
+
+	batches := make(chan *batch, len(ix.workers))
+	results := make(chan result, 2*len(ix.workers))
+	var readErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(batches)
+		readErr = ix.read(ctx, wctx, batches)
+	})
+	var workers sync.WaitGroup
+	for _, w := range ix.workers {
+		workers.Go(func() {
+			for b := range batches {
+				results <- ix.work(wctx, w, b)
+			}
+		})
+	}
+	go func() { workers.Wait(); close(results) }()
+
+	tick := time.NewTicker(ix.opts.CommitInterval)
+	defer tick.Stop()
+	pending := make(map[uint64]result) // by batch number
+	var expect uint64                  // the next batch number to apply
+	failed := false
+	for results != nil {
+		select {
+		case r, ok := <-results:
+			if !ok {
+				results = nil
+				break
+			}
+			if r.err != nil {
+				// Not stored; nothing after it may be committed either.
+				// The journal keeps it for the next start.
+				failed = true
+				continue
+			}
+			pending[r.n] = r
+			for !failed {
+				r, ok := pending[expect]
+				if !ok {
+					break
+				}
+				delete(pending, expect)
+				expect++
+				now := ix.opts.Now()
+				ix.m.delay.Observe(now.Sub(r.received).Seconds())
+				ix.marks = append(ix.marks, mark{pos: r.next, at: now})
+				ix.done.Store(r.next)
+			}
+		case <-tick.C:
+			if err := ix.commitDelayed(ix.opts.Now()); err != nil {
 				ix.log.Error("index: commit cursor", "err", err)
 			}
 		}
 	}
-	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("index: read journal: %w", err)
-	}
-	return ix.drain(drain)
+	wg.Wait()
+	return readErr
 }
 
-// drain indexes whatever the journal holds at shutdown.
-func (ix *Indexer) drain(limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
-	end := ix.j.NextSeq()
-	var recs []journal.Record
-	for ix.r.Position() < end {
+// read feeds batches to the workers until ctx is done, then until the
+// journal's end as of that moment (or until dctx is done).
+func (ix *Indexer) read(ctx, dctx context.Context, out chan<- *batch) error {
+	var (
+		recs []journal.Record
+		n    uint64
+	)
+	send := func() {
+		b := ix.copyBatch(recs)
+		b.n = n
+		n++
+		out <- b
+	}
+	for {
 		var err error
 		recs, err = ix.r.Next(ctx, recs[:0], ix.opts.Batch)
+		if err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				break
+			}
+			return fmt.Errorf("index: read journal: %w", err)
+		}
+		send()
+	}
+	end := ix.j.NextSeq()
+	for ix.r.Position() < end {
+		var err error
+		recs, err = ix.r.Next(dctx, recs[:0], ix.opts.Batch)
 		if err != nil {
 			ix.log.Warn("index: stopped before the journal's end; the rest is indexed at next start",
 				"position", ix.r.Position(), "end", end, "err", err)
 			return nil
 		}
-		if err := ix.store(ctx, recs); err != nil {
-			return nil
-		}
+		send()
 	}
 	return nil
 }
 
-// worker parses and stores one share of a batch.
-type worker struct {
-	p         *parse.Parser
-	rows      []store.Row
-	parseErrs int
-	skipped   int
-}
-
-// store parses recs and adds them to the store, split across the workers,
-// retrying store errors until ctx is done.
-func (ix *Indexer) store(ctx context.Context, recs []journal.Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	n := len(ix.workers)
-	if len(recs) < 256 {
-		n = 1 // not worth a goroutine
-	}
-	share := (len(recs) + n - 1) / n
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		lo, hi := i*share, min((i+1)*share, len(recs))
-		if lo >= hi {
-			continue
-		}
-		w := ix.workers[i]
-		if i == n-1 {
-			errs[i] = ix.work(ctx, w, recs[lo:hi])
-			continue
-		}
-		wg.Go(func() { errs[i] = ix.work(ctx, w, recs[lo:hi]) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	if ix.seen != nil && recs[len(recs)-1].Seq >= ix.until {
-		ix.seen = nil // replay is over
-	}
-	now := ix.opts.Now()
-	stored, parseErrs, skipped := 0, 0, 0
-	for _, w := range ix.workers[:n] {
-		stored += len(w.rows)
-		parseErrs += w.parseErrs
-		skipped += w.skipped
-	}
-	ix.m.records.Add(float64(stored))
-	ix.m.parseErrors.Add(float64(parseErrs))
-	ix.m.skipped.Add(float64(skipped))
-	ix.m.delay.Observe(now.Sub(recs[0].Time).Seconds())
-	next := recs[len(recs)-1].Seq + 1
-	ix.marks = append(ix.marks, mark{pos: next, at: now})
-	ix.done.Store(next)
-	return nil
-}
-
-// work parses recs into w.rows and adds them to the store.
-func (ix *Indexer) work(ctx context.Context, w *worker, recs []journal.Record) error {
-	rs := w.rows[:0]
-	w.parseErrs, w.skipped = 0, 0
+// copyBatch copies recs and their data out of the reader's buffers.
+func (ix *Indexer) copyBatch(recs []journal.Record) *batch {
+	n := 0
 	for i := range recs {
-		rec := &recs[i]
-		if ix.seen != nil && rec.Seq < ix.until {
-			if ix.seen[rec.Seq] == rec.Time.UTC().Format(time.RFC3339Nano) {
-				w.skipped++
-				continue
-			}
+		n += len(recs[i].Data)
+	}
+	slab := make([]byte, 0, n)
+	b := &batch{recs: make([]journal.Record, len(recs))}
+	for i, r := range recs {
+		off := len(slab)
+		slab = append(slab, r.Data...)
+		r.Data = slab[off:len(slab):len(slab)]
+		b.recs[i] = r
+	}
+	b.replay = ix.seen != nil && recs[0].Seq < ix.until
+	return b
+}
+
+// worker parses and stores batches; each has its own parser.
+type worker struct {
+	p    *parse.Parser
+	rows []store.Row
+}
+
+// work parses b and adds it to the store, retrying store errors until ctx
+// is done.
+func (ix *Indexer) work(ctx context.Context, w *worker, b *batch) result {
+	res := result{n: b.n, first: b.recs[0].Seq, next: b.recs[len(b.recs)-1].Seq + 1, received: b.recs[0].Time}
+	rs := w.rows[:0]
+	skipped, parseErrs := 0, 0
+	for i := range b.recs {
+		rec := &b.recs[i]
+		if b.replay && rec.Seq < ix.until && ix.seen[rec.Seq] == rec.Time.UTC().Format(time.RFC3339Nano) {
+			skipped++
+			continue
 		}
 		if len(rs) < cap(rs) {
 			rs = rs[:len(rs)+1]
@@ -255,7 +300,7 @@ func (ix *Indexer) work(ctx context.Context, w *worker, recs []journal.Record) e
 		row := &rs[len(rs)-1]
 		w.p.Parse(rec, row)
 		if row.Get(parse.FieldParseError) != "" {
-			w.parseErrs++
+			parseErrs++
 		}
 	}
 	w.rows = rs
@@ -268,12 +313,17 @@ func (ix *Indexer) work(ctx context.Context, w *worker, recs []journal.Record) e
 		ix.log.Error("index: store rows; retrying, the journal keeps them", "err", err, "retry_in", delay)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			w.p.Reset()
+			res.err = ctx.Err()
+			return res
 		case <-time.After(delay):
 		}
 	}
 	w.p.Reset()
-	return nil
+	ix.m.records.Add(float64(len(rs)))
+	ix.m.parseErrors.Add(float64(parseErrs))
+	ix.m.skipped.Add(float64(skipped))
+	return res
 }
 
 // commitDelayed commits the newest position handed to the store at least

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"time"
 
@@ -54,11 +55,23 @@ func (j *Journal) maintain() {
 	j.retain()
 }
 
-// nextToCompress returns the oldest sealed uncompressed segment, or nil.
+// nextToCompress returns the oldest sealed uncompressed segment that every
+// open durable reader has committed past, or nil. Waiting for the readers
+// means a consumer that lags a little (the indexer during a burst) reads
+// the plain file instead of paying to decompress what was just compressed.
 func (j *Journal) nextToCompress() *segment {
+	passed := uint64(math.MaxUint64)
+	j.curMu.Lock()
+	for name := range j.openNames {
+		passed = min(passed, j.cursors[name]) // 0 before a first commit
+	}
+	j.curMu.Unlock()
 	j.pubMu.Lock()
 	defer j.pubMu.Unlock()
-	for _, s := range j.segs {
+	for i, s := range j.segs {
+		if i+1 < len(j.segs) && j.segs[i+1].first > passed {
+			return nil
+		}
 		if s.sealed && !s.compressed {
 			return s
 		}

@@ -218,3 +218,39 @@ func TestReaderSurvivesDeletion(t *testing.T) {
 		t.Fatalf("lost %v, want %d", lost, int(first)-1-n)
 	}
 }
+
+// TestCompressionWaitsForConsumers: a sealed segment is compressed only once
+// every open durable reader has committed past it, so a lagging consumer
+// never decompresses what was just compressed.
+func TestCompressionWaitsForConsumers(t *testing.T) {
+	dir := t.TempDir()
+	j := openJ(t, dir, Options{SegmentSize: 8 << 10, Compress: true, maintainEvery: never})
+	r, err := j.OpenReader("idx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	j.maintMu.Lock()
+	appendN(t, j, "c", 200, 10, 200)
+	j.maintMu.Unlock()
+	j.maintain()
+	if st := j.Stats(); st.CompressedSegments != 0 {
+		t.Fatalf("%d segments compressed before the consumer committed", st.CompressedSegments)
+	}
+	readN(t, r, 200)
+	second := j.segs[1].first // a record in the second segment
+	if err := r.Commit(second); err != nil {
+		t.Fatal(err)
+	}
+	j.maintain()
+	if st := j.Stats(); st.CompressedSegments != 1 {
+		t.Fatalf("%d segments compressed after a commit past the first, want 1", st.CompressedSegments)
+	}
+	if err := r.Commit(r.Position()); err != nil {
+		t.Fatal(err)
+	}
+	j.maintain()
+	if st := j.Stats(); st.CompressedSegments != st.Segments-1 {
+		t.Fatalf("%d of %d segments compressed after a full commit", st.CompressedSegments, st.Segments)
+	}
+}

@@ -40,7 +40,7 @@ func TestParse(t *testing.T) {
 				"log.syslog.facility.name": "local7", "log.syslog.severity.name": "info", "log.syslog.priority": "190",
 				"vigil.seq": "42", "vigil.input": "syslog", "log.source.address": "127.0.0.1:41616",
 				"vigil.parse_error": "",
-				"_msg":              nginx[strings.Index(nginx, "{"):],
+				"_msg":              "/Microsoft-Server-ActiveSync?Cmd=Sync&User=zhangwei 401",
 			},
 			time: time.Date(2026, 11, 27, 23, 39, 14, 0, time.UTC),
 		},
@@ -61,6 +61,26 @@ func TestParse(t *testing.T) {
 				"a.b.c": "deep", "list": `[1,"x"]`, "ok": "true", "json._msg": "evil", "json.vigil.seq": "1",
 				"vigil.seq": "42", "n": "",
 			},
+		},
+		{
+			name: "json message key becomes _msg",
+			data: `<14>1 2026-11-27T23:39:58Z h app - - - {"level":"warn","msg":"disk almost full","pct":97}`,
+			want: map[string]string{"_msg": "disk almost full", "msg": "disk almost full", "pct": "97"},
+		},
+		{
+			name: "access log summary with method",
+			data: `<14>1 2026-11-27T23:39:58Z h nginx - - - {"request_method":"POST","request_uri":"/owa/auth.owa","status":302}`,
+			want: map[string]string{"_msg": "POST /owa/auth.owa 302"},
+		},
+		{
+			name: "access log summary from a request line",
+			data: `<14>1 2026-11-27T23:39:58Z h nginx - - - {"request":"GET /ecp/ HTTP/1.1","request_method":"GET","status":200}`,
+			want: map[string]string{"_msg": "GET /ecp/ HTTP/1.1 200"},
+		},
+		{
+			name: "json without a message has no _msg",
+			data: `<14>1 2026-11-27T23:39:58Z h app - - - {"a":1,"b":"two"}`,
+			want: map[string]string{"_msg": "", "a": "1", "b": "two"},
 		},
 		{
 			name: "cee cookie",
@@ -172,8 +192,24 @@ func TestStringsSurviveBufferReuse(t *testing.T) {
 	var row store.Row
 	p.Parse(&rec, &row)
 	copy(buf, strings.Repeat("X", len(buf)))
-	if row.Get("user") != "alice" || !strings.Contains(row.Get("_msg"), "alice") {
+	if row.Get("user") != "alice" || row.Get("host.hostname") != "host" {
 		t.Fatalf("row refers to the input buffer: %+v", row.Fields)
+	}
+}
+
+func TestKeepJSONText(t *testing.T) {
+	const data = `<14>Nov 27 23:39:14 host nginx: {"request_uri":"/owa/","statuscode":200}`
+	row := parseLine(t, New(Options{KeepJSONText: true}), data, 0)
+	if row.Get("_msg") != `{"request_uri":"/owa/","statuscode":200}` || row.Get("statuscode") != "200" {
+		t.Fatalf("_msg %q statuscode %q: want the JSON text and the fields", row.Get("_msg"), row.Get("statuscode"))
+	}
+	buf := []byte(data)
+	rec := journal.Record{Time: received, Data: buf}
+	p := New(Options{KeepJSONText: true})
+	p.Parse(&rec, &row)
+	copy(buf, strings.Repeat("X", len(buf)))
+	if !strings.Contains(row.Get("_msg"), "/owa/") {
+		t.Fatalf("_msg refers to the input buffer: %q", row.Get("_msg"))
 	}
 }
 
