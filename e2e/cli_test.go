@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCLI checks vigil search against the HTTP API, vigil version, the
@@ -122,8 +123,15 @@ func TestCLI(t *testing.T) {
 	}
 	checkFields(t, recs[0], map[string]string{
 		"seq": api[0]["vigil.seq"], "input": "syslog", "peer": api[0]["log.source.address"],
-		"truncated": "false", "data": msgs[1], "received": api[0]["vigil.received"],
+		"truncated": "false", "data": msgs[1],
 	})
+	// The journal keeps the receive time to the nanosecond; the event, to
+	// the millisecond.
+	exact, err1 := time.Parse(time.RFC3339Nano, recs[0]["received"])
+	stored, err2 := time.Parse(time.RFC3339Nano, api[0]["vigil.received"])
+	if err1 != nil || err2 != nil || !exact.Truncate(time.Millisecond).Equal(stored) {
+		t.Errorf("journal received %q and event vigil.received %q differ", recs[0]["received"], api[0]["vigil.received"])
+	}
 }
 
 // TestExampleConfig starts vigil the way deploy/systemd/vigil.service does,

@@ -288,7 +288,7 @@ func (ix *Indexer) work(ctx context.Context, w *worker, b *batch) result {
 	skipped, parseErrs := 0, 0
 	for i := range b.recs {
 		rec := &b.recs[i]
-		if b.replay && rec.Seq < ix.until && ix.seen[rec.Seq] == rec.Time.UTC().Format(time.RFC3339Nano) {
+		if b.replay && rec.Seq < ix.until && ix.seen[rec.Seq] == rec.Time.UTC().Format(parse.ReceivedLayout) {
 			skipped++
 			continue
 		}

@@ -155,7 +155,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 		store.Field{Name: FieldMsg, Value: p.text(payload, valid)},
 		store.Field{Name: FieldSeq, Value: strconv.FormatUint(rec.Seq, 10)},
 		store.Field{Name: FieldInput, Value: rec.Input},
-		store.Field{Name: FieldReceived, Value: rec.Time.UTC().Format(time.RFC3339Nano)},
+		store.Field{Name: FieldReceived, Value: p.received(rec.Time)},
 	)
 	if rec.Peer != "" {
 		row.Fields = append(row.Fields, store.Field{Name: FieldPeer, Value: rec.Peer})
@@ -178,6 +178,16 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	if len(errs) > 0 {
 		row.Fields = append(row.Fields, store.Field{Name: FieldParseError, Value: strings.Join(errs, "; ")})
 	}
+}
+
+// ReceivedLayout formats vigil.received: UTC with milliseconds, the form
+// the store keeps as a compact timestamp rather than as text.
+const ReceivedLayout = "2006-01-02T15:04:05.000Z"
+
+// received formats t in ReceivedLayout, in the arena.
+func (p *Parser) received(t time.Time) string {
+	var buf [32]byte
+	return p.str(t.UTC().AppendFormat(buf[:0], ReceivedLayout))
 }
 
 // text returns b as a string, replacing invalid UTF-8.
