@@ -40,7 +40,7 @@ type Options struct {
 	// CommitDelay is how long after handing records to the store the
 	// cursor may move past them (they must be on the store's disk by then).
 	CommitDelay time.Duration
-	// Workers parse and store parts of each batch in parallel; default
+	// Workers add parsed batches to the store in parallel; default
 	// GOMAXPROCS.
 	Workers int
 	// Parse configures the parser.
@@ -51,17 +51,17 @@ type Options struct {
 
 // Indexer moves records from the journal into the store.
 type Indexer struct {
-	j       *journal.Journal
-	r       *journal.Reader
-	st      store.Store
-	workers []*worker
-	opts    Options
-	log     *slog.Logger
-	m       metrics
-	seen    map[uint64]string // replay: seq -> receive time already stored
-	until   uint64            // replay: seen covers seqs below this
-	marks   []mark            // handed-off positions not yet committed
-	done    atomic.Uint64     // next seq not yet handed to the store
+	j     *journal.Journal
+	r     *journal.Reader
+	st    store.Store
+	p     *parse.Parser // used by the reading goroutine only
+	opts  Options
+	log   *slog.Logger
+	m     metrics
+	seen  map[uint64]string // replay: seq -> receive time already stored
+	until uint64            // replay: seen covers seqs below this
+	marks []mark            // handed-off positions not yet committed
+	done  atomic.Uint64     // next seq not yet handed to the store
 }
 
 type mark struct {
@@ -98,10 +98,7 @@ func New(j *journal.Journal, st store.Store, opts Options, reg prometheus.Regist
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
-	ix := &Indexer{j: j, r: r, st: st, opts: opts, log: log}
-	for range opts.Workers {
-		ix.workers = append(ix.workers, &worker{p: parse.New(opts.Parse)})
-	}
+	ix := &Indexer{j: j, r: r, st: st, p: parse.New(opts.Parse), opts: opts, log: log}
 	ix.done.Store(r.Position())
 	ix.m = metrics{
 		records: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_index_records_total",
@@ -122,32 +119,30 @@ func New(j *journal.Journal, st store.Store, opts Options, reg prometheus.Regist
 	return ix, nil
 }
 
-// batch is a run of consecutive journal records, with its own copy of
-// their data so that workers can hold it while the reader moves on.
+// batch is the parsed rows of a run of consecutive journal records.
 type batch struct {
 	// n numbers batches in journal order; results are applied in this
 	// order (seqs may jump where retention deleted records unread).
-	n    uint64
-	recs []journal.Record
-	// replay: some records may already be in the store.
-	replay bool
+	n           uint64
+	first, next uint64 // seqs: the batch covers [first, next)
+	received    time.Time
+	rows        []store.Row
 }
 
 // result is a worker's report on one batch.
 type result struct {
-	n           uint64 // the batch's number
-	first, next uint64 // seqs: the batch covered [first, next)
-	err         error
-	received    time.Time // receive time of the batch's first record
+	*batch
+	err error
 }
 
 // Run indexes until ctx is done. Before it returns it indexes what the
 // journal held when ctx ended (for at most drain), so a clean stop leaves
 // nothing behind; the caller then closes the store and calls Commit.
 //
-// One goroutine reads batches from the journal while the workers parse and
-// store earlier ones; this goroutine collects their results and moves the
-// position forward only over batches that are all stored.
+// One goroutine reads the journal and parses every record in journal order
+// (formats such as IIS keep per-sender state); the workers add parsed
+// batches to the store in parallel; this goroutine collects their results
+// and moves the position forward only over batches that are all stored.
 func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	if err := ix.loadReplay(ctx); err != nil {
 		return err
@@ -159,19 +154,20 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	stopDrain := context.AfterFunc(ctx, func() { time.AfterFunc(drain, wcancel) })
 	defer stopDrain()
 
-	batches := make(chan *batch, len(ix.workers))
-	results := make(chan result, 2*len(ix.workers))
+	batches := make(chan *batch, ix.opts.Workers)
+	results := make(chan result, 2*ix.opts.Workers)
+	free := make(chan []store.Row, 2*ix.opts.Workers+2) // row slices to reuse
 	var readErr error
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(batches)
-		readErr = ix.read(ctx, wctx, batches)
+		readErr = ix.read(ctx, wctx, batches, free)
 	})
 	var workers sync.WaitGroup
-	for _, w := range ix.workers {
+	for range ix.opts.Workers {
 		workers.Go(func() {
 			for b := range batches {
-				results <- ix.work(wctx, w, b)
+				results <- result{batch: b, err: ix.add(wctx, b.rows)}
 			}
 		})
 	}
@@ -179,7 +175,7 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 
 	tick := time.NewTicker(ix.opts.CommitInterval)
 	defer tick.Stop()
-	pending := make(map[uint64]result) // by batch number
+	pending := make(map[uint64]*batch) // stored, by batch number
 	var expect uint64                  // the next batch number to apply
 	failed := false
 	for results != nil {
@@ -189,24 +185,29 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 				results = nil
 				break
 			}
+			select {
+			case free <- r.rows[:0]:
+			default:
+			}
 			if r.err != nil {
 				// Not stored; nothing after it may be committed either.
 				// The journal keeps it for the next start.
 				failed = true
 				continue
 			}
-			pending[r.n] = r
+			pending[r.n] = r.batch
 			for !failed {
-				r, ok := pending[expect]
+				b, ok := pending[expect]
 				if !ok {
 					break
 				}
 				delete(pending, expect)
 				expect++
 				now := ix.opts.Now()
-				ix.m.delay.Observe(now.Sub(r.received).Seconds())
-				ix.marks = append(ix.marks, mark{pos: r.next, at: now})
-				ix.done.Store(r.next)
+				ix.m.delay.Observe(now.Sub(b.received).Seconds())
+				ix.m.records.Add(float64(len(b.rows)))
+				ix.marks = append(ix.marks, mark{pos: b.next, at: now})
+				ix.done.Store(b.next)
 			}
 		case <-tick.C:
 			if err := ix.commitDelayed(ix.opts.Now()); err != nil {
@@ -218,15 +219,20 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	return readErr
 }
 
-// read feeds batches to the workers until ctx is done, then until the
+// read parses batches for the workers until ctx is done, then until the
 // journal's end as of that moment (or until dctx is done).
-func (ix *Indexer) read(ctx, dctx context.Context, out chan<- *batch) error {
+func (ix *Indexer) read(ctx, dctx context.Context, out chan<- *batch, free <-chan []store.Row) error {
 	var (
 		recs []journal.Record
 		n    uint64
 	)
 	send := func() {
-		b := ix.copyBatch(recs)
+		var rows []store.Row
+		select {
+		case rows = <-free:
+		default:
+		}
+		b := ix.parse(recs, rows)
 		b.n = n
 		n++
 		out <- b
@@ -256,39 +262,17 @@ func (ix *Indexer) read(ctx, dctx context.Context, out chan<- *batch) error {
 	return nil
 }
 
-// copyBatch copies recs and their data out of the reader's buffers.
-func (ix *Indexer) copyBatch(recs []journal.Record) *batch {
-	n := 0
-	for i := range recs {
-		n += len(recs[i].Data)
-	}
-	slab := make([]byte, 0, n)
-	b := &batch{recs: make([]journal.Record, len(recs))}
-	for i, r := range recs {
-		off := len(slab)
-		slab = append(slab, r.Data...)
-		r.Data = slab[off:len(slab):len(slab)]
-		b.recs[i] = r
-	}
-	b.replay = ix.seen != nil && recs[0].Seq < ix.until
-	return b
-}
-
-// worker parses and stores batches; each has its own parser.
-type worker struct {
-	p    *parse.Parser
-	rows []store.Row
-}
-
-// work parses b and adds it to the store, retrying store errors until ctx
-// is done.
-func (ix *Indexer) work(ctx context.Context, w *worker, b *batch) result {
-	res := result{n: b.n, first: b.recs[0].Seq, next: b.recs[len(b.recs)-1].Seq + 1, received: b.recs[0].Time}
-	rs := w.rows[:0]
+// parse turns recs into rows (reusing rs), skipping records a replay finds
+// already stored. Strings in the rows live in a fresh parser arena, so the
+// batch stays valid while the reader moves on.
+func (ix *Indexer) parse(recs []journal.Record, rs []store.Row) *batch {
+	b := &batch{first: recs[0].Seq, next: recs[len(recs)-1].Seq + 1, received: recs[0].Time}
+	ix.p.Reset()
+	rs = rs[:0]
 	skipped, parseErrs := 0, 0
-	for i := range b.recs {
-		rec := &b.recs[i]
-		if b.replay && rec.Seq < ix.until && ix.seen[rec.Seq] == rec.Time.UTC().Format(parse.ReceivedLayout) {
+	for i := range recs {
+		rec := &recs[i]
+		if ix.seen != nil && rec.Seq < ix.until && ix.seen[rec.Seq] == rec.Time.UTC().Format(parse.ReceivedLayout) {
 			skipped++
 			continue
 		}
@@ -298,32 +282,35 @@ func (ix *Indexer) work(ctx context.Context, w *worker, b *batch) result {
 			rs = append(rs, store.Row{})
 		}
 		row := &rs[len(rs)-1]
-		w.p.Parse(rec, row)
+		ix.p.Parse(rec, row)
 		if row.Get(parse.FieldParseError) != "" {
 			parseErrs++
 		}
 	}
-	w.rows = rs
+	if ix.seen != nil && b.next >= ix.until {
+		ix.seen = nil // replay is over
+	}
+	ix.m.parseErrors.Add(float64(parseErrs))
+	ix.m.skipped.Add(float64(skipped))
+	b.rows = rs
+	return b
+}
+
+// add stores rows, retrying store errors until ctx is done.
+func (ix *Indexer) add(ctx context.Context, rows []store.Row) error {
 	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
-		err := ix.st.Add(rs)
+		err := ix.st.Add(rows)
 		if err == nil {
-			break
+			return nil
 		}
 		ix.m.storeErrors.Inc()
 		ix.log.Error("index: store rows; retrying, the journal keeps them", "err", err, "retry_in", delay)
 		select {
 		case <-ctx.Done():
-			w.p.Reset()
-			res.err = ctx.Err()
-			return res
+			return ctx.Err()
 		case <-time.After(delay):
 		}
 	}
-	w.p.Reset()
-	ix.m.records.Add(float64(len(rs)))
-	ix.m.parseErrors.Add(float64(parseErrs))
-	ix.m.skipped.Add(float64(skipped))
-	return res
 }
 
 // commitDelayed commits the newest position handed to the store at least

@@ -13,6 +13,8 @@ package parse
 
 import (
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/syslog"
 )
@@ -67,18 +70,28 @@ type Options struct {
 	// halves the store's CPU and disk per event; the exact bytes stay in
 	// the journal under vigil.seq either way.
 	KeepJSONText bool
+	// Formats names the format of each input ("" or "auto": detect per
+	// message). Names are those of Texts and JSONs.
+	Formats map[string]string
+	// Texts and JSONs are the formats to detect, in order; nil means
+	// DefaultFormats.
+	Texts []format.Text
+	JSONs []format.JSON
+	// Users normalizes user names (domain mapping).
+	Users *format.Users
 }
 
 // Parser parses records. It reuses memory between calls and is not safe for
 // concurrent use; use one per goroutine. Strings in the rows it fills stay
 // valid until Reset.
 type Parser struct {
-	opts  Options
-	hdr   syslog.Parser
-	msg   syslog.Message
-	json  fastjson.Parser
-	arena []byte
-	path  []byte
+	opts    Options
+	sources map[sourceKey]*format.Source
+	hdr     syslog.Parser
+	msg     syslog.Message
+	json    fastjson.Parser
+	arena   []byte
+	path    []byte
 }
 
 // New returns a Parser.
@@ -92,7 +105,54 @@ func New(opts Options) *Parser {
 	if opts.FutureLimit <= 0 {
 		opts.FutureLimit = 24 * time.Hour
 	}
-	return &Parser{opts: opts, hdr: syslog.Parser{Location: opts.Location}}
+	if opts.Texts == nil && opts.JSONs == nil {
+		opts.Texts, opts.JSONs = DefaultFormats()
+	}
+	return &Parser{opts: opts, hdr: syslog.Parser{Location: opts.Location}, sources: make(map[sourceKey]*format.Source)}
+}
+
+// CheckFormat reports whether name is a known format ("auto" and "" are).
+func CheckFormat(name string) error {
+	if name == "" || name == "auto" {
+		return nil
+	}
+	texts, jsons := DefaultFormats()
+	var names []string
+	for _, t := range texts {
+		if t.Name() == name {
+			return nil
+		}
+		names = append(names, t.Name())
+	}
+	for _, j := range jsons {
+		if j.Name() == name {
+			return nil
+		}
+		names = append(names, j.Name())
+	}
+	return fmt.Errorf("unknown format %q (known: auto, %s)", name, strings.Join(names, ", "))
+}
+
+// sourceKey identifies one stream of messages for per-source state.
+type sourceKey struct{ input, host, app string }
+
+// maxSources bounds the per-source state kept; past it the state starts
+// afresh (formats then fall back to their defaults until the next header).
+const maxSources = 10000
+
+// source returns the Source for a message.
+func (p *Parser) source(input, host, app string, received time.Time) *format.Source {
+	k := sourceKey{input, host, app}
+	src := p.sources[k]
+	if src == nil {
+		if len(p.sources) >= maxSources {
+			clear(p.sources)
+		}
+		src = &format.Source{Location: p.opts.Location, Host: host, App: app, Users: p.opts.Users}
+		p.sources[sourceKey{strings.Clone(input), strings.Clone(host), strings.Clone(app)}] = src
+	}
+	src.Received = received
+	return src
 }
 
 // Reset releases the strings handed out since the last Reset. Call it after
@@ -166,18 +226,100 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	}
 	p.header(m, row, valid)
 
-	if body, ok := jsonPayload(payload); ok {
+	forced := p.opts.Formats[rec.Input]
+	if forced == "auto" {
+		forced = ""
+	}
+	src := p.source(rec.Input, m.Hostname, m.AppName, rec.Time)
+	ev := format.Event{Copy: p.str}
+	if body, ok := jsonPayload(payload); ok && !p.isText(forced) {
 		// A complete parse replaces the JSON text in _msg by its summary;
 		// after any problem _msg keeps the text, the only complete copy.
-		if summary, err := p.parseJSON(body, row, valid); err != "" {
+		summary, err := p.parseJSON(body, row, valid)
+		if err != "" {
 			errs = append(errs, err)
-		} else if !p.opts.KeepJSONText {
-			row.Fields[msgIdx].Value = summary
+		} else {
+			if !p.opts.KeepJSONText {
+				row.Fields[msgIdx].Value = summary
+			}
+			ev.Fields = row.Fields
+			if err := p.mapJSON(forced, src, &ev); err != "" {
+				errs = append(errs, err)
+			}
+			row.Fields = ev.Fields
 		}
+	} else if valid {
+		ev.Fields = row.Fields
+		if err := p.parseText(forced, payload, src, &ev); err != "" {
+			errs = append(errs, err)
+		}
+		row.Fields = ev.Fields
+	}
+	if !ev.Time.IsZero() {
+		if ev.Time.Sub(rec.Time) > p.opts.FutureLimit {
+			row.Fields = append(row.Fields, store.Field{Name: FieldTimeError,
+				Value: "event time " + ev.Time.Format(time.RFC3339Nano) + " is too far ahead of the receive time; receive time used"})
+			row.Time = rec.Time
+		} else {
+			row.Time = ev.Time
+		}
+	}
+	if ev.Message != "" && !p.opts.KeepJSONText {
+		row.Fields[msgIdx].Value = ev.Message
 	}
 	if len(errs) > 0 {
 		row.Fields = append(row.Fields, store.Field{Name: FieldParseError, Value: strings.Join(errs, "; ")})
 	}
+}
+
+// isText reports whether name is a text format.
+func (p *Parser) isText(name string) bool {
+	for _, t := range p.opts.Texts {
+		if t.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// mapJSON runs the JSON format that matches ev (or the forced one) and
+// returns a parse error or "".
+func (p *Parser) mapJSON(forced string, src *format.Source, ev *format.Event) string {
+	for _, j := range p.opts.JSONs {
+		if forced != "" && j.Name() != forced || forced == "" && !j.Match(ev) {
+			continue
+		}
+		n := len(ev.Fields)
+		if err := j.Map(ev, src); err != nil {
+			ev.Fields = ev.Fields[:n]
+			return j.Name() + ": " + err.Error()
+		}
+		return ""
+	}
+	return ""
+}
+
+// parseText runs the text format that detects msg (or the forced one) and
+// returns a parse error or "".
+func (p *Parser) parseText(forced string, msg []byte, src *format.Source, ev *format.Event) string {
+	for _, t := range p.opts.Texts {
+		if forced != "" && t.Name() != forced || forced == "" && !t.Detect(msg, src) {
+			continue
+		}
+		n := len(ev.Fields)
+		err := t.Parse(msg, src, ev)
+		switch {
+		case err == nil:
+		case errors.Is(err, format.ErrSkip):
+			ev.Add(format.FieldKind, "state")
+		default:
+			ev.Fields = ev.Fields[:n]
+			ev.Time, ev.Message = time.Time{}, ""
+			return t.Name() + ": " + err.Error()
+		}
+		return ""
+	}
+	return ""
 }
 
 // ReceivedLayout formats vigil.received: UTC with milliseconds, the form

@@ -1,0 +1,56 @@
+package format
+
+// Normalized field names (ECS style), documented in docs/schema.md. Every
+// format uses these names for these meanings, so that rules, searches and
+// outputs see one schema whatever the source.
+const (
+	FieldDataset        = "event.dataset"  // nginx.access, iis.access, exchange.imap, exchange.pop3, exchange.httpproxy, exchange.messagetracking, exchange.admin_audit, windows.security, kv
+	FieldKind           = "event.kind"     // event, state (a header line)
+	FieldCategory       = "event.category" // authentication, web, email, iam, configuration, process, network
+	FieldType           = "event.type"     // start, end, info, denied, allowed, change, creation, deletion, access
+	FieldAction         = "event.action"   // e.g. logon-failed, account-locked, Sync, New-MailboxExportRequest
+	FieldOutcome        = "event.outcome"  // success, failure, unknown
+	FieldReason         = "event.reason"   // why, in words: "bad password (0xC000006A)"
+	FieldCode           = "event.code"     // the source's event ID: 4625
+	FieldDuration       = "event.duration" // nanoseconds
+	FieldSourceIP       = "source.ip"
+	FieldSourcePort     = "source.port"
+	FieldDestIP         = "destination.ip"
+	FieldDestPort       = "destination.port"
+	FieldUserName       = "user.name"     // normalized: lowercase, no domain
+	FieldUserDomain     = "user.domain"   // canonical domain (Users.Domains)
+	FieldUserOriginal   = "user.original" // as the source wrote it
+	FieldUserTarget     = "user.target.name"
+	FieldHostName       = "host.name" // the host the event happened on (not the syslog relay)
+	FieldProtocol       = "network.protocol"
+	FieldDeviceID       = "device.id"
+	FieldDeviceType     = "device.type"
+	FieldMethod         = "http.request.method"
+	FieldStatus         = "http.response.status_code"
+	FieldBytes          = "http.response.bytes"
+	FieldURLPath        = "url.path"
+	FieldURLQuery       = "url.query"
+	FieldUserAgent      = "user_agent.original"
+	FieldReferrer       = "http.request.referrer"
+	FieldForwardedFor   = "http.request.forwarded_for" // X-Forwarded-For as sent
+	FieldSessionID      = "session.id"
+	FieldLogonType      = "winlog.logon.type"
+	FieldStatusCode     = "winlog.status"     // NTSTATUS, hex
+	FieldSubStatusCode  = "winlog.sub_status" // NTSTATUS, hex
+	FieldProcessName    = "process.name"
+	FieldEmailFrom      = "email.from.address"
+	FieldEmailTo        = "email.to.address"
+	FieldEmailSubject   = "email.subject"
+	FieldEmailMessageID = "email.message_id"
+	FieldCmdlet         = "exchange.cmdlet"
+	FieldCmdletParams   = "exchange.parameters"
+	FieldTargetObject   = "exchange.object"
+	FieldOriginal       = "log.original"
+)
+
+// Outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+	OutcomeUnknown = "unknown"
+)

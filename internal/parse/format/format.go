@@ -1,0 +1,176 @@
+// Package format holds what every log format parser shares: the Event a
+// parser fills with normalized fields (docs/schema.md), the Source a
+// parser may keep per-sender state in, user-name normalization, and the
+// meaning of HTTP requests to an Exchange front end.
+//
+// A format lives in its own package (internal/parse/nginx, iis, exchange,
+// windows, kv) and implements Text (it parses a message's text) or JSON (it
+// maps the fields of a JSON payload that package parse already flattened).
+package format
+
+import (
+	"strings"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/store"
+)
+
+// Text is a parser for one plain-text log format.
+type Text interface {
+	// Name is the format's name in configuration (inputs.syslog[].format)
+	// and in `vigil parse --format`.
+	Name() string
+	// Detect reports cheaply whether msg looks like this format. It is
+	// called in registration order; the first format that detects a
+	// message parses it.
+	Detect(msg []byte, src *Source) bool
+	// Parse adds msg's normalized fields to ev. An error says precisely
+	// why msg is not valid in this format; the event then keeps its text
+	// and the error as vigil.parse_error, and fields added are dropped.
+	// Parse returns ErrSkip for lines that carry no event (e.g. an IIS
+	// "#Fields:" header, which only updates src's state); they are stored
+	// as they are, marked with event.kind "state".
+	Parse(msg []byte, src *Source, ev *Event) error
+}
+
+// JSON maps the flattened fields of a JSON payload (nginx escape=json,
+// nxlog to_json) onto the normalized schema.
+type JSON interface {
+	// Name is the format's name.
+	Name() string
+	// Match reports whether ev's fields (as flattened from the JSON
+	// payload) are this format's.
+	Match(ev *Event) bool
+	// Map adds normalized fields to ev. An error is reported like Text's.
+	Map(ev *Event, src *Source) error
+}
+
+// errSkip is returned by Parse for a line that carries no event.
+type errSkip struct{}
+
+func (errSkip) Error() string { return "format: no event in this line" }
+
+// ErrSkip marks a line that only updates the parser's state.
+var ErrSkip error = errSkip{}
+
+// Source is what is known about a message's sender. One Source stands for
+// one stream of messages (an input, a sending host and an application) and
+// sees its messages in order, so a format may keep state in it.
+type Source struct {
+	// Received is when the current message arrived.
+	Received time.Time
+	// Location is the time zone of timestamps without an offset.
+	Location *time.Location
+	// Host and App are the syslog header's HOSTNAME and APP-NAME/tag.
+	Host, App string
+	// Users normalizes user names.
+	Users *Users
+	state map[string]any
+}
+
+// State returns the state a format stored under its name, or nil.
+func (s *Source) State(format string) any { return s.state[format] }
+
+// SetState stores a format's state for this source.
+func (s *Source) SetState(format string, v any) {
+	if s.state == nil {
+		s.state = make(map[string]any)
+	}
+	s.state[format] = v
+}
+
+// Event is an event being parsed: its fields so far, plus what a format
+// may decide about the event as a whole.
+type Event struct {
+	// Fields are the event's fields, in the order they were added.
+	Fields []store.Field
+	// Time is the event time the payload carries; zero keeps the syslog
+	// header's (or the receive time).
+	Time time.Time
+	// Message replaces _msg when set (a summary of a structured event).
+	Message string
+	// Copy copies bytes into memory that lives as long as the event; a
+	// format must use it (or Add's string copies) for values taken from msg.
+	Copy func([]byte) string
+}
+
+// Add adds a field; empty values and "-" are not stored.
+func (e *Event) Add(name, value string) {
+	if value == "" || value == "-" {
+		return
+	}
+	e.Fields = append(e.Fields, store.Field{Name: name, Value: value})
+}
+
+// AddBytes adds a field whose value is in msg, copying it.
+func (e *Event) AddBytes(name string, value []byte) {
+	if len(value) == 0 || (len(value) == 1 && value[0] == '-') {
+		return
+	}
+	e.Fields = append(e.Fields, store.Field{Name: name, Value: e.copy(value)})
+}
+
+func (e *Event) copy(b []byte) string {
+	if e.Copy != nil {
+		return e.Copy(b)
+	}
+	return string(b)
+}
+
+// Get returns the last value of the named field, or "".
+func (e *Event) Get(name string) string {
+	for i := len(e.Fields) - 1; i >= 0; i-- {
+		if e.Fields[i].Name == name {
+			return e.Fields[i].Value
+		}
+	}
+	return ""
+}
+
+// Has reports whether the named field is set.
+func (e *Event) Has(name string) bool { return e.Get(name) != "" }
+
+// SetUser sets user.name, user.domain and user.original from a user name
+// as a source wrote it (see Users.Normalize).
+func (e *Event) SetUser(src *Source, raw string) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" || raw == "-" {
+		return
+	}
+	name, domain := src.Users.Normalize(raw)
+	e.Add(FieldUserName, name)
+	e.Add(FieldUserDomain, domain)
+	e.Add(FieldUserOriginal, raw)
+}
+
+// Users normalizes user names so that one person has one name across every
+// source: `CORP\ZhangWei`, `zhangwei@corp.example` and `zhangwei` all become
+// `zhangwei`. The zero value (or nil) works.
+type Users struct {
+	// Domains maps a domain as sources write it (NetBIOS name, DNS name,
+	// UPN suffix; any case) to the canonical domain reported as
+	// user.domain. Unmapped domains are reported lowercased.
+	Domains map[string]string
+}
+
+// Normalize returns the user name (lowercase, without domain) and the
+// canonical domain of raw. Machine accounts keep their trailing "$".
+func (u *Users) Normalize(raw string) (name, domain string) {
+	name = strings.TrimSpace(raw)
+	if i := strings.LastIndexByte(name, '\\'); i >= 0 {
+		domain, name = name[:i], name[i+1:]
+	} else if i := strings.LastIndexByte(name, '@'); i > 0 {
+		name, domain = name[:i], name[i+1:]
+	}
+	name = strings.ToLower(name)
+	domain = strings.ToLower(strings.TrimSpace(domain))
+	if u != nil && domain != "" {
+		for k, v := range u.Domains {
+			if strings.EqualFold(k, domain) {
+				domain = strings.ToLower(v)
+				break
+			}
+		}
+	}
+	return name, domain
+}
