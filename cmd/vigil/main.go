@@ -5,6 +5,7 @@
 //	vigil serve   [--config FILE] [--data DIR] [--http ADDR] [--syslog ADDR]
 //	vigil search  [--server URL] [--token T] [--start T] [--end T] [--limit N] QUERY
 //	vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]
+//	vigil parse [--format NAME] [--config FILE] [FILE...]
 //	vigil version
 package main
 
@@ -25,6 +26,7 @@ Usage:
   vigil serve   [--config FILE] [--data DIR] [--http ADDR] [--syslog ADDR]
   vigil search  [--server URL] [--token TOKEN] [--start T] [--end T] [--limit N] [--order desc|asc|none] QUERY
   vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]
+  vigil parse   [--format NAME] [--config FILE] [FILE...]
   vigil version
 
 Run 'vigil COMMAND --help' for a command's flags.
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serveCmd(ctx, args[1:], stderr)
 	case "search":
 		err = searchCmd(ctx, args[1:], stdout, stderr)
+	case "parse":
+		err = parseCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "journal":
 		err = journalCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

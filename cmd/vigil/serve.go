@@ -26,6 +26,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/input"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
+	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
 )
 
@@ -224,19 +225,14 @@ func (s *server) open() error {
 	if err != nil {
 		return err
 	}
-	loc := time.Local
-	if len(cfg.Inputs.Syslog) > 0 {
-		loc, _ = cfg.Inputs.Syslog[0].Location()
+	popts, err := parseOptions(cfg)
+	if err != nil {
+		return err
 	}
 	s.ix, err = index.New(s.j, s.st, index.Options{
 		Batch:          cfg.Store.FlushBatch,
 		CommitInterval: cfg.Store.CommitInterval.D(),
-		Parse: parse.Options{
-			Location:     loc,
-			MaxFields:    cfg.Parse.MaxFields,
-			KeepJSONText: cfg.Parse.KeepJSONText,
-			FutureLimit:  cfg.Store.FutureLimit.D(),
-		},
+		Parse:          popts,
 	}, s.reg, s.log.With("component", "index"))
 	if err != nil {
 		return err
@@ -287,6 +283,28 @@ func (s *server) open() error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	return nil
+}
+
+// parseOptions returns the parser's options from the configuration.
+func parseOptions(cfg config.Config) (parse.Options, error) {
+	o := parse.Options{
+		Location:     time.Local,
+		MaxFields:    cfg.Parse.MaxFields,
+		KeepJSONText: cfg.Parse.KeepJSONText,
+		FutureLimit:  cfg.Store.FutureLimit.D(),
+		Formats:      map[string]string{},
+		Users:        &format.Users{Domains: cfg.Parse.UserDomains},
+	}
+	for i, in := range cfg.Inputs.Syslog {
+		if i == 0 {
+			o.Location, _ = in.Location()
+		}
+		if err := parse.CheckFormat(in.Format); err != nil {
+			return o, fmt.Errorf("config: inputs.syslog[%d].format: %w", i, err)
+		}
+		o.Formats[in.Name] = in.Format
+	}
+	return o, nil
 }
 
 // tokens returns the configured API tokens, or the one in the token file,

@@ -72,6 +72,9 @@ type Syslog struct {
 	IdleTimeout    Duration `yaml:"idle_timeout"`
 	// Timezone applies to timestamps that carry no offset (RFC3164).
 	Timezone string `yaml:"timezone"`
+	// Format names the payload format of every message on this input;
+	// "auto" (the default) detects it per message.
+	Format string `yaml:"format"`
 }
 
 // UDPEnabled reports whether the UDP listener is on.
@@ -127,6 +130,9 @@ type Parse struct {
 	MaxFields int `yaml:"max_fields"`
 	// KeepJSONText keeps a JSON payload's text in _msg next to its fields.
 	KeepJSONText bool `yaml:"keep_json_text"`
+	// UserDomains maps domains as sources write them (NetBIOS, DNS, UPN
+	// suffix) to the canonical user.domain.
+	UserDomains map[string]string `yaml:"user_domains"`
 }
 
 // Default returns the embedded defaults: everything on loopback, data in ./vigil-data.

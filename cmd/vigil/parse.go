@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/parse"
+	"github.com/vigil-soc/vigil/internal/store"
+)
+
+const parseSynopsis = "vigil parse [--format NAME] [--config FILE] [FILE...]"
+
+// maxParseLine bounds one input line, like the largest syslog message.
+const maxParseLine = 16 << 20
+
+// parseCmd prints one normalized event per input line, as JSON, in input
+// order, with the parser the server uses. Lines that do not parse are
+// printed with their text and vigil.parse_error, never skipped.
+func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("parse", parseSynopsis, stderr)
+	formatName := fs.String("format", "auto", "format of every line (auto: detect per line); see docs/schema.md")
+	cfgFile := fs.String("config", "", "configuration file for parse.* settings and the time zone (inputs.syslog[0].timezone)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := parse.CheckFormat(*formatName); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgFile)
+	if err != nil {
+		return err
+	}
+	opts, err := parseOptions(cfg)
+	if err != nil {
+		return err
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	opts.Formats = map[string]string{}
+	for _, f := range files {
+		opts.Formats[f] = *formatName
+	}
+	opts.Formats["stdin"] = *formatName
+	p := parse.New(opts)
+	w := bufio.NewWriterSize(stdout, 256<<10)
+	defer w.Flush()
+	var seq uint64
+	for _, name := range files {
+		in := stdin
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			in = f
+		}
+		input := name
+		if name == "-" {
+			input = "stdin"
+		}
+		if err := parseStream(ctx, p, input, in, w, &seq); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// parseStream parses each line of in as one record of the input name.
+func parseStream(ctx context.Context, p *parse.Parser, name string, in io.Reader, w *bufio.Writer, seq *uint64) error {
+	r := bufio.NewReaderSize(in, 1<<20)
+	var (
+		line []byte
+		row  store.Row
+		out  []byte
+	)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		chunk, err := r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if errors.Is(err, bufio.ErrBufferFull) && len(line) < maxParseLine {
+			continue
+		}
+		if len(line) > 0 {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				// Over the limit: print what was read, skip the rest of the line.
+				for errors.Is(err, bufio.ErrBufferFull) {
+					_, err = r.ReadSlice('\n')
+				}
+			}
+			data := line
+			if n := len(data); n > 0 && data[n-1] == '\n' {
+				data = data[:n-1]
+				if n := len(data); n > 0 && data[n-1] == '\r' {
+					data = data[:n-1]
+				}
+			}
+			*seq++
+			rec := journal.Record{Seq: *seq, Time: time.Now(), Input: name, Data: data}
+			if len(line) >= maxParseLine {
+				rec.Flags |= journal.FlagTruncated
+			}
+			p.Parse(&rec, &row)
+			out = api.AppendRowJSON(out[:0], &row)
+			out = append(out, '\n')
+			if _, werr := w.Write(out); werr != nil {
+				return werr
+			}
+			p.Reset()
+			line = line[:0]
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runParse(t *testing.T, args ...string) []map[string]string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), append([]string{"parse"}, args...), &stdout, &stderr); code != 0 {
+		t.Fatalf("vigil parse %v: exit %d: %s", args, code, stderr.String())
+	}
+	var evs []map[string]string
+	for _, line := range strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") {
+		var ev map[string]string
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("output line %q is not a JSON object of strings: %v", line, err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// TestParseCommand: one event per input line, in order, none skipped,
+// problems marked.
+func TestParseCommand(t *testing.T) {
+	evs := runParse(t, "testdata/mixed.log")
+	want := []struct{ msg, parseError string }{
+		{"/owa/ 401", ""},
+		{"plain line", ""},
+		{"", ""}, // an empty line is still a record
+		{`{"a":`, "invalid JSON"},
+		{"\uFFFD binary", "invalid UTF-8"}, // a run of invalid bytes shows as one U+FFFD
+		{"last line without newline", ""},
+	}
+	if len(evs) != len(want) {
+		t.Fatalf("got %d events, want %d: %v", len(evs), len(want), evs)
+	}
+	for i, w := range want {
+		ev := evs[i]
+		if ev["_msg"] != w.msg || !strings.Contains(ev["vigil.parse_error"], w.parseError) || (w.parseError == "" && ev["vigil.parse_error"] != "") {
+			t.Errorf("line %d: _msg %q parse_error %q; want %q and an error mentioning %q", i+1, ev["_msg"], ev["vigil.parse_error"], w.msg, w.parseError)
+		}
+		if ev["vigil.seq"] != []string{"1", "2", "3", "4", "5", "6"}[i] {
+			t.Errorf("line %d: vigil.seq %q", i+1, ev["vigil.seq"])
+		}
+	}
+	if evs[0]["statuscode"] != "401" || evs[0]["vigil.input"] != "testdata/mixed.log" {
+		t.Errorf("first event %v", evs[0])
+	}
+}
+
+func TestParseCommandErrors(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"parse", "--format", "nosuch", "testdata/mixed.log"}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "unknown format") {
+		t.Errorf("unknown format: exit %d, stderr %q", code, stderr.String())
+	}
+	if code := run(context.Background(), []string{"parse", filepath.Join(t.TempDir(), "missing.log")}, &stdout, &stderr); code == 0 {
+		t.Error("missing file: exit 0")
+	}
+}
+
+func TestParseCommandLongLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "long.log")
+	long := strings.Repeat("x", 3<<20)
+	if err := os.WriteFile(path, []byte(long+"\nnext\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	evs := runParse(t, path)
+	if len(evs) != 2 || len(evs[0]["_msg"]) != len(long) || evs[1]["_msg"] != "next" {
+		t.Fatalf("long line not kept whole: %d events", len(evs))
+	}
+}
