@@ -113,7 +113,14 @@ func TestNginx(t *testing.T) {
 			"ip":                       "127.0.0.1",
 			"http_user_agent":          ua,
 			"http_referer":             "https://mail.example.com/owa/",
+			// normalized
+			"event.dataset":       "nginx.access",
+			"source.ip":           "127.0.0.1",
+			"user_agent.original": ua,
 		})
+		if ev["http.response.status_code"] != ev["statuscode"] || ev["url.path"] == "" {
+			t.Errorf("normalized HTTP fields missing: %v", ev)
+		}
 		// _msg summarises the request; the journal has the JSON text
 		// nginx wrote, byte for byte.
 		if want := ev["request_uri"] + " " + ev["statuscode"]; ev["_msg"] != want {
@@ -152,7 +159,10 @@ func TestNginx(t *testing.T) {
 	}
 	v.waitEvents(t, `ip:"127.0.0.1"`, 4)
 	owa := v.waitOne(t, `request_uri:"/owa/auth.owa" *:`+tok)
-	checkFields(t, owa, map[string]string{"statuscode": "302"})
+	checkFields(t, owa, map[string]string{"statuscode": "302", "network.protocol": "owa", "event.category": "authentication"})
+	for _, ev := range v.waitEvents(t, "http.response.status_code:401 *:"+tok, 2) {
+		checkFields(t, ev, map[string]string{"event.outcome": "failure", "event.category": "authentication"})
+	}
 	// A bare word searches _msg, which names the request.
 	v.waitOne(t, `"auth.owa" *:`+tok)
 	get := v.waitOne(t, `statuscode:200 *:`+tok)

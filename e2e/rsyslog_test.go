@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRsyslog runs a private rsyslogd with deploy/rsyslog/vigil-forward.conf:
@@ -29,7 +30,7 @@ func TestRsyslog(t *testing.T) {
 	line := func(i int, status int) string {
 		b, _ := json.Marshal(map[string]any{
 			"source": "192.168.0.8", "ip": fmt.Sprintf("10.1.2.%d", i), "user": "user" + strconv.Itoa(i),
-			"time_local": "28/Nov/2026:10:00:00 +0000", "statuscode": status, "bytes_sent": 100 + i,
+			"time_local": time.Now().UTC().Format("02/Jan/2006:15:04:05 -0700"), "statuscode": status, "bytes_sent": 100 + i,
 			"http_referer": "", "http_user_agent": "Mozilla/5.0 " + tok, "request_uri": "/owa/auth.owa",
 			"request_time": 0.25, "gzip_ration": "", "query_string": "",
 		})

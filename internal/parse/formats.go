@@ -1,12 +1,33 @@
 package parse
 
-import "github.com/vigil-soc/vigil/internal/parse/format"
+import (
+	"github.com/vigil-soc/vigil/internal/parse/exchange"
+	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/parse/iis"
+	"github.com/vigil-soc/vigil/internal/parse/kv"
+	"github.com/vigil-soc/vigil/internal/parse/nginx"
+	"github.com/vigil-soc/vigil/internal/parse/windows"
+)
 
 // DefaultFormats returns the built-in formats in detection order: text
 // formats are tried on a message's text, JSON formats on the fields of a
-// JSON payload. More specific formats come first.
+// JSON payload. More specific formats come first; kv, the most generic,
+// comes last.
 func DefaultFormats() ([]format.Text, []format.JSON) {
-	texts := []format.Text{}
-	jsons := []format.JSON{}
+	texts := []format.Text{
+		iis.HTTPProxy(),
+		iis.Text(),
+		exchange.Protocol(),
+		exchange.MessageTracking(),
+		exchange.AdminAuditExport(),
+		windows.Snare(),
+		nginx.Combined(),
+		kv.Text(),
+	}
+	jsons := []format.JSON{
+		windows.JSON(),
+		exchange.AdminAuditJSON(),
+		nginx.JSON(),
+	}
 	return texts, jsons
 }

@@ -547,7 +547,7 @@ func reserved(name []byte) bool {
 	case len(s) == 0:
 		return false
 	case s[0] == '_', strings.HasPrefix(s, "vigil."), strings.HasPrefix(s, "log.syslog."),
-		s == FieldHostname, s == FieldPeer:
+		s == FieldHostname, s == FieldPeer, format.IsNormalized(s):
 		return true
 	}
 	return false

@@ -46,7 +46,46 @@ const (
 	FieldCmdletParams   = "exchange.parameters"
 	FieldTargetObject   = "exchange.object"
 	FieldOriginal       = "log.original"
+	FieldSourceAddress  = "source.address" // when not an IP
+	FieldDestAddress    = "destination.address"
+	FieldSourceNATIP    = "source.nat.ip" // the proxy/load balancer a client came through
+	FieldSourceNATPort  = "source.nat.port"
+	FieldDestDomain     = "destination.domain"
+	FieldURLDomain      = "url.domain"
+	FieldHTTPVersion    = "http.version"
+	FieldRequestBytes   = "http.request.bytes"
+	FieldRequestID      = "http.request.id"
+	FieldSourceDomain   = "source.domain" // the client's host name (NetBIOS or DNS)
+	FieldHostIP         = "host.ip"
+	FieldTargetDomain   = "user.target.domain"
+	FieldGroupName      = "group.name"
+	FieldGroupDomain    = "group.domain"
+	FieldExecutable     = "process.executable"
+	FieldNetworkBytes   = "network.bytes"
+	FieldEmailLocalID   = "email.local_id"
 )
+
+// normalized is the set of normalized names: a payload key with one of
+// these names is renamed (see package parse) so that it cannot forge them.
+var normalized = map[string]bool{}
+
+func init() {
+	for _, n := range []string{FieldDataset, FieldKind, FieldCategory, FieldType, FieldAction, FieldOutcome,
+		FieldReason, FieldCode, FieldDuration, FieldSourceIP, FieldSourcePort, FieldDestIP, FieldDestPort,
+		FieldUserName, FieldUserDomain, FieldUserOriginal, FieldUserTarget, FieldHostName, FieldProtocol,
+		FieldDeviceID, FieldDeviceType, FieldMethod, FieldStatus, FieldBytes, FieldURLPath, FieldURLQuery,
+		FieldUserAgent, FieldReferrer, FieldForwardedFor, FieldSessionID, FieldLogonType, FieldStatusCode,
+		FieldSubStatusCode, FieldProcessName, FieldEmailFrom, FieldEmailTo, FieldEmailSubject,
+		FieldEmailMessageID, FieldCmdlet, FieldCmdletParams, FieldTargetObject, FieldOriginal,
+		FieldSourceAddress, FieldDestAddress, FieldSourceNATIP, FieldSourceNATPort, FieldDestDomain,
+		FieldURLDomain, FieldHTTPVersion, FieldRequestBytes, FieldRequestID, FieldSourceDomain, FieldHostIP,
+		FieldTargetDomain, FieldGroupName, FieldGroupDomain, FieldExecutable, FieldNetworkBytes, FieldEmailLocalID} {
+		normalized[n] = true
+	}
+}
+
+// IsNormalized reports whether name is one of the normalized field names.
+func IsNormalized(name string) bool { return normalized[name] }
 
 // Outcomes.
 const (

@@ -59,12 +59,14 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 		q, _ = url.ParseQuery(r.Query)
 	}
 	if proto == "activesync" && q != nil {
+		// Percent-decoding can produce any bytes: keep the text valid.
+		get := func(k string) string { return strings.ToValidUTF8(q.Get(k), "\uFFFD") }
 		if user == "" {
-			user = q.Get("User")
+			user = get("User")
 		}
-		ev.Add(FieldDeviceID, q.Get("DeviceId"))
-		ev.Add(FieldDeviceType, q.Get("DeviceType"))
-		ev.Add(FieldAction, q.Get("Cmd"))
+		ev.Add(FieldDeviceID, get("DeviceId"))
+		ev.Add(FieldDeviceType, get("DeviceType"))
+		ev.Add(FieldAction, get("Cmd"))
 	}
 	ev.SetUser(src, user)
 	r.User = user
@@ -84,7 +86,9 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 func httpAuth(proto string, r HTTP, q url.Values) (category, outcome, reason string) {
 	lowerPath := strings.ToLower(r.Path)
 	switch {
-	case proto == "owa" && lowerPath == "/owa/auth.owa" && strings.EqualFold(r.Method, "POST"):
+	case proto == "owa" && lowerPath == "/owa/auth.owa" && (r.Method == "" || strings.EqualFold(r.Method, "POST")):
+		// (Logs without the method, such as the original deployment's
+		// nginx format, still show the logon attempt.)
 		// Forms-based logon. Exchange answers 302 either way: to the
 		// mailbox on success, back to logon.aspx with reason=2 on a bad
 		// password. Without the Location the outcome is unknown here;

@@ -1,0 +1,6 @@
+package nginx_test
+
+import "testing"
+
+func TestJSON(t *testing.T)     { runFixtures(t, "testdata/json.txt") }
+func TestCombined(t *testing.T) { runFixtures(t, "testdata/combined.txt") }

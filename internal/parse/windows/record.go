@@ -1,0 +1,639 @@
+package windows
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/parse/format"
+)
+
+// Field names this package sets beyond format's (ECS names; listed in the
+// report for fields.go).
+const (
+	fieldSourceDomain = "source.domain"      // NetBIOS name of the machine an attempt came from
+	fieldDestDomain   = "destination.domain" // 4648: the server the credentials were used for
+	fieldTargetDomain = "user.target.domain"
+	fieldGroupName    = "group.name"
+	fieldGroupDomain  = "group.domain"
+	fieldExecutable   = "process.executable" // full path; process.name is its base name
+)
+
+// securityProvider is the provider (SourceName) of Security audit events.
+const securityProvider = "Microsoft-Windows-Security-Auditing"
+
+// record holds the values of one event that the mapping reads, under the
+// names nxlog's im_msvistalog gives them (the EventData names). Both forms
+// fill it: JSON from its keys, Snare from its header and message labels.
+type record struct {
+	eventID, channel, provider, eventType, keywords, computer, message string
+	subjectUser, subjectDomain, subjectSID                             string
+	targetUser, targetDomain, targetSID                                string
+	memberName, memberSID                                              string
+	ip, port, workstation                                              string
+	logonType, logonProcess, authPackage, lmPackage                    string
+	status, subStatus, failureReason                                   string
+	process, targetServer, service                                     string
+}
+
+// set stores the value of an nxlog key; it reports whether the key is
+// one the mapping reads. The first non-empty value of a field wins.
+func (r *record) set(key, v string) bool {
+	var p *string
+	switch key {
+	case "EventID":
+		p = &r.eventID
+	case "Channel":
+		p = &r.channel
+	case "SourceName", "ProviderName":
+		p = &r.provider
+	case "EventType":
+		p = &r.eventType
+	case "Keywords":
+		p = &r.keywords
+	case "Hostname", "Computer":
+		p = &r.computer
+	case "Message":
+		p = &r.message
+	case "SubjectUserName":
+		p = &r.subjectUser
+	case "SubjectDomainName":
+		p = &r.subjectDomain
+	case "SubjectUserSid":
+		p = &r.subjectSID
+	case "TargetUserName":
+		p = &r.targetUser
+	case "TargetDomainName":
+		p = &r.targetDomain
+	case "TargetUserSid", "TargetSid":
+		p = &r.targetSID
+	case "MemberName":
+		p = &r.memberName
+	case "MemberSid":
+		p = &r.memberSID
+	case "IpAddress":
+		p = &r.ip
+	case "IpPort":
+		p = &r.port
+	case "WorkstationName", "Workstation":
+		p = &r.workstation
+	case "LogonType":
+		p = &r.logonType
+	case "LogonProcessName":
+		p = &r.logonProcess
+	case "AuthenticationPackageName", "PackageName":
+		p = &r.authPackage
+	case "LmPackageName":
+		p = &r.lmPackage
+	case "Status", "FailureCode":
+		p = &r.status
+	case "SubStatus":
+		p = &r.subStatus
+	case "FailureReason":
+		p = &r.failureReason
+	case "ProcessName":
+		p = &r.process
+	case "TargetServerName":
+		p = &r.targetServer
+	case "ServiceName":
+		p = &r.service
+	default:
+		return false
+	}
+	if *p == "" {
+		*p = strings.TrimSpace(v)
+	}
+	return true
+}
+
+// security reports whether the record is a Security audit event.
+func (r *record) security() bool {
+	return strings.EqualFold(r.channel, "Security") || r.provider == securityProvider
+}
+
+// summary collects what the JSON summary (_msg) shows.
+type summary struct {
+	user, target, group, ip, workstation, logonType, reason string
+}
+
+// apply adds the normalized fields of r to ev. It returns an error when
+// the event ID is missing or not a number, or the time cannot be read.
+// With summarize, ev.Message gets a one-line summary of the event.
+func apply(r *record, ev *format.Event, src *format.Source, when string, layout timeLayout, summarize bool) error {
+	if r.eventID == "" {
+		return fmt.Errorf("no EventID")
+	}
+	id, err := strconv.Atoi(r.eventID)
+	if err != nil || id < 0 || id > 65535 {
+		return fmt.Errorf("EventID %q is not a number from 0 to 65535", r.eventID)
+	}
+	if when != "" {
+		t, err := parseTime(when, layout, src.Location)
+		if err != nil {
+			return err
+		}
+		ev.Time = t
+	}
+	sec := r.security()
+	ev.Add(format.FieldDataset, dataset(r.channel, sec))
+	ev.Add(format.FieldCode, r.eventID)
+	ev.Add(format.FieldHostName, r.computer)
+
+	var def eventDef
+	if sec {
+		def = events[id]
+	}
+	var s summary
+	if def.kind != kindOther {
+		ev.Add(format.FieldCategory, def.category)
+		ev.Add(format.FieldType, def.typ)
+		ev.Add(format.FieldAction, def.action)
+	}
+	outcome := auditOutcome(r.eventType, r.keywords)
+	switch def.kind {
+	case kindLogon, kindLogonFailed, kindLogoff:
+		s.user = setUser(ev, src, r.targetUser, r.targetDomain)
+		if r.logonType != "" {
+			ev.Add(format.FieldLogonType, r.logonType)
+			s.logonType = r.logonType
+		}
+		if def.kind != kindLogoff {
+			ev.Add(format.FieldProtocol, protocolFor(r.logonType, r.authPackage, r.lmPackage))
+			s.ip = addSource(ev, r.ip, r.port)
+			s.workstation = addWorkstation(ev, r.workstation)
+			addProcess(ev, r.process)
+		}
+		switch def.kind {
+		case kindLogon, kindLogoff:
+			outcome = format.OutcomeSuccess
+		case kindLogonFailed:
+			outcome = format.OutcomeFailure
+			s.reason = addNTStatus(ev, r.status, r.subStatus, r.failureReason)
+		}
+	case kindExplicit:
+		// 4648 records that a process used an account's credentials
+		// explicitly (runas, a service connecting with a stored password);
+		// it is logged as Audit Success whether or not the logon it leads
+		// to succeeds, which a 4624 or 4625 then records.
+		s.user = setUser(ev, src, r.targetUser, r.targetDomain)
+		s.ip = addSource(ev, r.ip, r.port)
+		ev.Add(fieldDestDomain, r.targetServer)
+		addProcess(ev, r.process)
+		outcome = format.OutcomeUnknown
+	case kindKerberos:
+		ev.Add(format.FieldProtocol, def.protocol)
+		s.user = setUser(ev, src, r.targetUser, r.targetDomain)
+		s.ip = addSource(ev, r.ip, r.port)
+		code, norm, ok := hexCode(r.status)
+		ev.Add(format.FieldStatusCode, norm)
+		switch {
+		case id == 4771 || ok && code != 0:
+			outcome = format.OutcomeFailure
+			s.reason = reason(kerberosStatus, code, norm, ok, "")
+			ev.Add(format.FieldReason, s.reason)
+		case ok:
+			outcome = format.OutcomeSuccess
+		}
+	case kindNTLM:
+		ev.Add(format.FieldProtocol, def.protocol)
+		s.user = setUser(ev, src, r.targetUser, "")
+		s.workstation = addWorkstation(ev, r.workstation)
+		code, norm, ok := hexCode(r.status)
+		ev.Add(format.FieldStatusCode, norm)
+		switch {
+		case ok && code != 0:
+			outcome = format.OutcomeFailure
+			s.reason = reason(ntStatus, code, norm, ok, "")
+			ev.Add(format.FieldReason, s.reason)
+		case ok:
+			outcome = format.OutcomeSuccess
+		}
+	case kindLockout:
+		// The locked account is the user; TargetDomainName holds the
+		// caller computer (where the bad passwords came from), not a
+		// domain, so the user has no domain here.
+		s.user = setUser(ev, src, r.targetUser, "")
+		setTarget(ev, src, r.targetUser, "")
+		s.workstation = addWorkstation(ev, r.targetDomain)
+		ev.Add(format.FieldReason, "account locked out")
+	case kindAccount:
+		s.user = setUser(ev, src, r.subjectUser, r.subjectDomain)
+		s.target = setTarget(ev, src, r.targetUser, r.targetDomain)
+	case kindMember:
+		s.user = setUser(ev, src, r.subjectUser, r.subjectDomain)
+		s.target = setTarget(ev, src, memberAccount(r.memberName, r.memberSID), "")
+		if r.targetUser != "-" {
+			ev.Add(fieldGroupName, r.targetUser)
+			ev.Add(fieldGroupDomain, r.targetDomain)
+			s.group = r.targetUser
+		}
+	}
+	if outcome == "" && (def.kind == kindAccount || def.kind == kindMember || def.kind == kindLockout) {
+		outcome = format.OutcomeSuccess
+	}
+	ev.Add(format.FieldOutcome, outcome)
+	if summarize {
+		ev.Message = message(r, def, id, &s)
+	}
+	return nil
+}
+
+// dataset is event.dataset for a channel.
+func dataset(channel string, security bool) string {
+	if security {
+		return "windows.security"
+	}
+	if channel == "" {
+		return "windows"
+	}
+	b := []byte("windows.")
+	for _, c := range []byte(channel) {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			b = append(b, c)
+		default:
+			if b[len(b)-1] != '_' && b[len(b)-1] != '.' {
+				b = append(b, '_')
+			}
+		}
+	}
+	return strings.TrimRight(string(b), "_.")
+}
+
+// auditOutcome is the outcome an audit event's EventType ("AUDIT_SUCCESS",
+// Snare's "Success Audit") or Keywords (0x8020000000000000 success,
+// 0x8010000000000000 failure) says, or "".
+func auditOutcome(eventType, keywords string) string {
+	switch eventType {
+	case "AUDIT_SUCCESS", "Success Audit", "Audit Success":
+		return format.OutcomeSuccess
+	case "AUDIT_FAILURE", "Failure Audit", "Audit Failure":
+		return format.OutcomeFailure
+	}
+	if keywords == "" {
+		return ""
+	}
+	var k uint64
+	if h, ok := strings.CutPrefix(strings.ToLower(keywords), "0x"); ok {
+		v, err := strconv.ParseUint(h, 16, 64)
+		if err != nil {
+			return ""
+		}
+		k = v
+	} else if v, err := strconv.ParseInt(keywords, 10, 64); err == nil {
+		k = uint64(v)
+	} else if v, err := strconv.ParseUint(keywords, 10, 64); err == nil {
+		k = v
+	} else {
+		return ""
+	}
+	const auditSuccess, auditFailure = 0x0020000000000000, 0x0010000000000000
+	switch {
+	case k&auditSuccess != 0:
+		return format.OutcomeSuccess
+	case k&auditFailure != 0:
+		return format.OutcomeFailure
+	}
+	return ""
+}
+
+// setUser sets user.* from an account name and its domain and returns
+// the name as written (user.original), or "".
+func setUser(ev *format.Event, src *format.Source, name, domain string) string {
+	raw := account(name, domain)
+	ev.SetUser(src, raw)
+	if raw == "-" {
+		return ""
+	}
+	return raw
+}
+
+// setTarget sets user.target.name and user.target.domain and returns the
+// account as written.
+func setTarget(ev *format.Event, src *format.Source, name, domain string) string {
+	raw := account(name, domain)
+	if raw == "" || raw == "-" {
+		return ""
+	}
+	n, d := src.Users.Normalize(raw)
+	ev.Add(format.FieldUserTarget, n)
+	ev.Add(fieldTargetDomain, d)
+	return raw
+}
+
+// account joins a name and its domain as DOMAIN\name, unless the name
+// already has one (a UPN or DOMAIN\name) or the domain is empty or "-".
+func account(name, domain string) string {
+	name = strings.TrimSpace(name)
+	domain = strings.TrimSpace(domain)
+	if name == "" || name == "-" || domain == "" || domain == "-" || strings.ContainsAny(name, `\@`) {
+		return name
+	}
+	return domain + `\` + name
+}
+
+// memberAccount is the group member of 4728 and kin: its account name
+// where the source resolved the SID (Snare's "CORP\zhangwei"), else the
+// common name of its distinguished name, else the SID.
+func memberAccount(name, sid string) string {
+	if strings.Contains(sid, `\`) {
+		return sid
+	}
+	if len(name) > 3 && strings.EqualFold(name[:3], "CN=") {
+		cn := name[3:]
+		// The CN ends at the first comma not escaped by a backslash.
+		for i := 0; i < len(cn); i++ {
+			if cn[i] == '\\' {
+				i++
+				continue
+			}
+			if cn[i] == ',' {
+				cn = cn[:i]
+				break
+			}
+		}
+		if strings.Contains(cn, `\`) {
+			var b strings.Builder
+			for i := 0; i < len(cn); i++ {
+				if cn[i] == '\\' && i+1 < len(cn) {
+					i++
+				}
+				b.WriteByte(cn[i])
+			}
+			cn = b.String()
+		}
+		return cn
+	}
+	if name != "" && name != "-" {
+		return name
+	}
+	return sid
+}
+
+// addSource sets source.ip and source.port and returns the IP. An
+// IPv4-mapped IPv6 address ("::ffff:10.1.2.3", as the KDC writes) becomes
+// the IPv4 address; "-" and values that are no IP address are left out,
+// as is port 0 (local requests).
+func addSource(ev *format.Event, ip, port string) string {
+	if len(ip) > 7 && strings.EqualFold(ip[:7], "::ffff:") {
+		ip = ip[7:]
+	}
+	if ip == "" || ip == "-" {
+		return ""
+	}
+	if _, err := netip.ParseAddr(ip); err != nil {
+		return ""
+	}
+	ev.Add(format.FieldSourceIP, ip)
+	if port != "0" && port != "" {
+		if n, err := strconv.Atoi(port); err == nil && n > 0 && n < 65536 {
+			ev.Add(format.FieldSourcePort, port)
+		}
+	}
+	return ip
+}
+
+// addWorkstation sets source.domain, the NetBIOS name of the machine an
+// attempt came from.
+func addWorkstation(ev *format.Event, name string) string {
+	name = strings.TrimPrefix(strings.TrimSpace(name), `\\`)
+	if name == "-" {
+		return ""
+	}
+	ev.Add(fieldSourceDomain, name)
+	return name
+}
+
+// addProcess sets process.executable (the full path) and process.name
+// (its base name).
+func addProcess(ev *format.Event, path string) {
+	if path == "" || path == "-" {
+		return
+	}
+	ev.Add(fieldExecutable, path)
+	if i := strings.LastIndexAny(path, `\/`); i >= 0 {
+		ev.Add(format.FieldProcessName, path[i+1:])
+	} else {
+		ev.Add(format.FieldProcessName, path)
+	}
+}
+
+// protocolFor is network.protocol of a logon: "rdp" for logon types 10
+// and 12 (RemoteInteractive, CachedRemoteInteractive), else the
+// authentication package's protocol (authPackages), else "ntlm" when the
+// NTLM sub-package is named.
+func protocolFor(logonType, pkg, lmPkg string) string {
+	if logonType == "10" || logonType == "12" {
+		return "rdp"
+	}
+	p := authPackage(pkg)
+	if p != "" && p != "negotiate" {
+		return p
+	}
+	if hasPrefixFold(lmPkg, "NTLM") || hasPrefixFold(lmPkg, "LM") {
+		return "ntlm"
+	}
+	return p
+}
+
+// authPackage looks a package name up in authPackages, ignoring case.
+func authPackage(pkg string) string {
+	pkg = strings.TrimSpace(pkg)
+	var buf [64]byte
+	if len(pkg) > len(buf) {
+		return ""
+	}
+	for i := 0; i < len(pkg); i++ {
+		c := pkg[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return authPackages[string(buf[:len(pkg)])]
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// addNTStatus sets winlog.status, winlog.sub_status and event.reason of a
+// failed logon and returns the reason. The SubStatus is decoded when the
+// Status is a generic one (0xC000006D, 0xC000006E) and the SubStatus is
+// set; otherwise the Status.
+func addNTStatus(ev *format.Event, status, subStatus, failureReason string) string {
+	code, norm, ok := hexCode(status)
+	sub, subNorm, subOK := hexCode(subStatus)
+	ev.Add(format.FieldStatusCode, norm)
+	if subNorm != "0x0" {
+		ev.Add(format.FieldSubStatusCode, subNorm)
+	}
+	text := failureReason
+	if strings.HasPrefix(text, "%%") {
+		text = ""
+	}
+	var r string
+	if subOK && sub != 0 && (!ok || genericStatus[code]) {
+		r = reason(ntStatus, sub, subNorm, true, text)
+	} else {
+		r = reason(ntStatus, code, norm, ok, text)
+	}
+	ev.Add(format.FieldReason, r)
+	return r
+}
+
+// reason is event.reason for a status code: "bad password (0xC000006A)";
+// for a code not in table, the source's own text or "status 0x...".
+func reason(table map[uint32]string, code uint32, norm string, ok bool, text string) string {
+	if ok {
+		if s := table[code]; s != "" {
+			return s + " (" + norm + ")"
+		}
+		if text != "" {
+			return strings.TrimSuffix(text, ".") + " (" + norm + ")"
+		}
+		return "status " + norm
+	}
+	if text != "" {
+		return strings.TrimSuffix(text, ".")
+	}
+	return ""
+}
+
+// hexCode reads a status code ("0xc000006a", "0x18", "0") and returns it
+// with its normalized text: "0x" and upper-case hex digits. A value that
+// is not hex is returned as it is, with ok false.
+func hexCode(s string) (code uint32, norm string, ok bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "-" {
+		return 0, "", false
+	}
+	h := s
+	if len(h) > 2 && h[0] == '0' && (h[1] == 'x' || h[1] == 'X') {
+		h = h[2:]
+	}
+	v, err := strconv.ParseUint(h, 16, 32)
+	if err != nil {
+		return 0, s, false
+	}
+	canonical := len(s) == len(h)+2 && s[1] == 'x' && (len(h) == 1 || h[0] != '0')
+	for i := 0; canonical && i < len(h); i++ {
+		canonical = h[i] < 'a'
+	}
+	if canonical {
+		return uint32(v), s, true
+	}
+	buf := strconv.AppendUint(append(make([]byte, 0, 10), "0x"...), v, 16)
+	for i := 2; i < len(buf); i++ {
+		if buf[i] >= 'a' {
+			buf[i] -= 'a' - 'A'
+		}
+	}
+	return uint32(v), string(buf), true
+}
+
+// message is the one-line summary of a JSON event, which stands in _msg
+// for the JSON text: the event's title, then who, from where, and why.
+func message(r *record, def eventDef, id int, s *summary) string {
+	var b strings.Builder
+	b.Grow(200)
+	switch {
+	case def.title != "":
+		b.WriteString(def.title)
+	case r.message != "":
+		line := r.message
+		if i := strings.IndexAny(line, "\r\n"); i >= 0 {
+			line = line[:i]
+		}
+		b.WriteString(line)
+	default:
+		b.WriteString("Windows event ")
+		b.WriteString(strconv.Itoa(id))
+	}
+	kv := func(k, v string) {
+		if v != "" {
+			b.WriteString(" ")
+			b.WriteString(k)
+			b.WriteString("=")
+			b.WriteString(v)
+		}
+	}
+	kv("user", s.user)
+	kv("target", s.target)
+	kv("group", s.group)
+	kv("source", s.ip)
+	kv("workstation", s.workstation)
+	if s.logonType != "" {
+		kv("logon_type", s.logonType)
+		if n := logonTypes[s.logonType]; n != "" {
+			b.WriteString(" (" + n + ")")
+		}
+	}
+	kv("reason", s.reason)
+	return b.String()
+}
+
+// timeLayout says how an event time is written.
+type timeLayout uint8
+
+const (
+	timeNXLog timeLayout = iota // nxlog EventTime: RFC 3339, "2006-01-02 15:04:05", or epoch
+	timeSnare                   // Snare: "Mon Jan _2 15:04:05 2006"
+)
+
+// parseTime reads an event time. Times without a zone are in loc.
+func parseTime(s string, layout timeLayout, loc *time.Location) (time.Time, error) {
+	if loc == nil {
+		loc = time.Local
+	}
+	s = strings.TrimSpace(s)
+	if layout == timeSnare {
+		t, err := time.ParseInLocation("Mon Jan _2 15:04:05 2006", s, loc)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("date %q is not like \"Thu Nov 28 09:00:00 2026\"", s)
+		}
+		return t, nil
+	}
+	if s != "" && s[0] >= '0' && s[0] <= '9' && !strings.ContainsAny(s, "-:") {
+		// integer($EventTime): microseconds since the epoch (nxlog's
+		// datetime), or seconds or milliseconds.
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err == nil {
+			switch {
+			case n > 1e15:
+				return time.UnixMicro(n), nil
+			case n > 1e12:
+				return time.UnixMilli(n), nil
+			default:
+				return time.Unix(n, 0), nil
+			}
+		}
+	}
+	if len(s) >= 19 && s[4] == '-' && (s[10] == 'T' || s[10] == ' ') {
+		// Pick the layout first: a failed time.Parse allocates its error.
+		zoned := s[len(s)-1] == 'Z' || strings.ContainsAny(s[19:], "+-")
+		switch {
+		case zoned && s[10] == 'T':
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				return t, nil
+			}
+		case zoned:
+			if t, err := time.Parse("2006-01-02 15:04:05Z07:00", s); err == nil {
+				return t, nil
+			}
+		case s[10] == 'T':
+			if t, err := time.ParseInLocation("2006-01-02T15:04:05", s, loc); err == nil {
+				return t, nil
+			}
+		default:
+			if t, err := time.ParseInLocation("2006-01-02 15:04:05", s, loc); err == nil {
+				return t, nil
+			}
+		}
+	}
+	return time.Time{}, fmt.Errorf("EventTime %q is not like 2026-11-28T09:00:00Z or 2026-11-28 09:00:00", s)
+}
