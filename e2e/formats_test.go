@@ -41,7 +41,7 @@ func TestFormatsOverSyslog(t *testing.T) {
 			},
 		},
 		{
-			name: "windows 4625 from nxlog json",
+			name:  "windows 4625 from nxlog json",
 			lines: []string{bsd("dc01", "nxlog", `{"EventTime":"`+iso+`","Hostname":"DC01.corp.example","EventID":4625,"SourceName":"Microsoft-Windows-Security-Auditing","Channel":"Security","EventType":"AUDIT_FAILURE","TargetUserName":"`+strings.ToUpper(tok)+`","TargetDomainName":"CORP","Status":"0xc000006d","SubStatus":"0xc000006a","LogonType":"3","IpAddress":"198.51.100.9","IpPort":"51234","AuthenticationPackageName":"NTLM"}`)},
 			query: "event.dataset:windows.security event.code:4625 source.ip:198.51.100.9 user.name:" + tok,
 			want: map[string]string{

@@ -105,25 +105,30 @@ func TestNginx(t *testing.T) {
 	for _, ev := range all {
 		checkCommon(t, ev, "syslog")
 		checkFormat(t, ev, "RFC3164")
+		// The original deployment's keys are mapped onto the normalized
+		// schema (and replaced by it); gzip_ration, which means nothing to
+		// the schema, stays under its own name.
 		checkFields(t, ev, map[string]string{
 			"log.syslog.appname":       "nginx",
 			"log.syslog.facility.name": "local7",
 			"log.syslog.severity.name": "info",
-			"source":                   "192.168.0.8",
-			"ip":                       "127.0.0.1",
-			"http_user_agent":          ua,
-			"http_referer":             "https://mail.example.com/owa/",
-			// normalized
-			"event.dataset":       "nginx.access",
-			"source.ip":           "127.0.0.1",
-			"user_agent.original": ua,
+			"event.dataset":            "nginx.access",
+			"host.ip":                  "192.168.0.8", // the deployment's "source" key
+			"source.ip":                "127.0.0.1",
+			"user_agent.original":      ua,
+			"http.request.referrer":    "https://mail.example.com/owa/",
 		})
-		if ev["http.response.status_code"] != ev["statuscode"] || ev["url.path"] == "" {
+		for _, old := range []string{"ip", "statuscode", "request_uri", "http_user_agent"} {
+			if _, ok := ev[old]; ok {
+				t.Errorf("mapped key %s still stored next to its normalized field", old)
+			}
+		}
+		if ev["http.response.status_code"] == "" || ev["url.path"] == "" {
 			t.Errorf("normalized HTTP fields missing: %v", ev)
 		}
 		// _msg summarises the request; the journal has the JSON text
 		// nginx wrote, byte for byte.
-		if want := ev["request_uri"] + " " + ev["statuscode"]; ev["_msg"] != want {
+		if want := ev["url.path"] + " " + ev["http.response.status_code"]; ev["_msg"] != want {
 			t.Errorf("_msg = %q, want %q", ev["_msg"], want)
 		}
 		rec := v.raw(t, ev["vigil.seq"])
@@ -133,17 +138,17 @@ func TestNginx(t *testing.T) {
 			t.Errorf("journal data is not nginx's JSON line: %v: %q", err, rec["data"])
 			continue
 		}
-		if sc, ok := obj["statuscode"].(float64); !ok || strconv.Itoa(int(sc)) != ev["statuscode"] {
-			t.Errorf("statuscode field %q does not match the original %v", ev["statuscode"], obj["statuscode"])
+		if sc, ok := obj["statuscode"].(float64); !ok || strconv.Itoa(int(sc)) != ev["http.response.status_code"] {
+			t.Errorf("status %q does not match the original %v", ev["http.response.status_code"], obj["statuscode"])
 		}
-		if n, err := strconv.Atoi(ev["bytes_sent"]); err != nil || n <= 0 {
-			t.Errorf("bytes_sent = %q, want a positive number", ev["bytes_sent"])
+		if n, err := strconv.Atoi(ev["http.response.bytes"]); err != nil || n <= 0 {
+			t.Errorf("http.response.bytes = %q, want a positive number", ev["http.response.bytes"])
 		}
-		if f, err := strconv.ParseFloat(ev["request_time"], 64); err != nil || f < 0 {
-			t.Errorf("request_time = %q, want a number", ev["request_time"])
+		if d, err := strconv.ParseInt(ev["event.duration"], 10, 64); ev["event.duration"] != "" && (err != nil || d < 0) {
+			t.Errorf("event.duration = %q, want nanoseconds", ev["event.duration"])
 		}
-		if _, err := time.Parse("02/Jan/2006:15:04:05 -0700", ev["time_local"]); err != nil {
-			t.Errorf("time_local = %q: %v", ev["time_local"], err)
+		if got, _ := time.Parse(time.RFC3339Nano, ev["_time"]); got.Format("02/Jan/2006:15:04:05 -0700") != obj["time_local"] {
+			t.Errorf("_time %q is not nginx's time_local %v", ev["_time"], obj["time_local"])
 		}
 		if _, bad := ev["vigil.parse_error"]; bad {
 			t.Errorf("unexpected vigil.parse_error %q", ev["vigil.parse_error"])
@@ -151,25 +156,26 @@ func TestNginx(t *testing.T) {
 	}
 
 	// Field queries, as an analyst would write them.
-	if evs := v.waitEvents(t, "statuscode:401 *:"+tok, 2); len(evs) != 2 {
-		t.Errorf("statuscode:401: %d events, want 2", len(evs))
+	if evs := v.waitEvents(t, "http.response.status_code:401 *:"+tok, 2); len(evs) != 2 {
+		t.Errorf("http.response.status_code:401: %d events, want 2", len(evs))
+	} else {
+		for _, ev := range evs {
+			checkFields(t, ev, map[string]string{"event.outcome": "failure", "event.category": "authentication"})
+		}
 	}
-	if evs := v.waitEvents(t, "statuscode:>=400 *:"+tok, 2); len(evs) != 2 {
-		t.Errorf("statuscode:>=400: %d events, want 2", len(evs))
+	if evs := v.waitEvents(t, "http.response.status_code:>=400 *:"+tok, 2); len(evs) != 2 {
+		t.Errorf("http.response.status_code:>=400: %d events, want 2", len(evs))
 	}
-	v.waitEvents(t, `ip:"127.0.0.1"`, 4)
-	owa := v.waitOne(t, `request_uri:"/owa/auth.owa" *:`+tok)
-	checkFields(t, owa, map[string]string{"statuscode": "302", "network.protocol": "owa", "event.category": "authentication"})
-	for _, ev := range v.waitEvents(t, "http.response.status_code:401 *:"+tok, 2) {
-		checkFields(t, ev, map[string]string{"event.outcome": "failure", "event.category": "authentication"})
-	}
+	v.waitEvents(t, `source.ip:"127.0.0.1"`, 4)
+	owa := v.waitOne(t, `url.path:"/owa/auth.owa" *:`+tok)
+	checkFields(t, owa, map[string]string{"http.response.status_code": "302", "network.protocol": "owa", "event.category": "authentication"})
 	// A bare word searches _msg, which names the request.
 	v.waitOne(t, `"auth.owa" *:`+tok)
-	get := v.waitOne(t, `statuscode:200 *:`+tok)
-	checkFields(t, get, map[string]string{"request_uri": "/index.html?q=" + tok, "query_string": "q=" + tok})
-	v.waitOne(t, `http_user_agent:"`+ua+`" request_uri:"/owa/auth.owa"`)
-	if n, err := v.count(`source:"192.168.0.8"`); err != nil || n != 4 {
-		t.Errorf(`count source:"192.168.0.8" = %d (%v), want 4`, n, err)
+	get := v.waitOne(t, `http.response.status_code:200 *:`+tok)
+	checkFields(t, get, map[string]string{"url.path": "/index.html", "url.query": "q=" + tok})
+	v.waitOne(t, `user_agent.original:"`+ua+`" url.path:"/owa/auth.owa"`)
+	if n, err := v.count(`host.ip:"192.168.0.8"`); err != nil || n != 4 {
+		t.Errorf(`count host.ip:"192.168.0.8" = %d (%v), want 4`, n, err)
 	}
 }
 

@@ -75,7 +75,7 @@ func TestRsyslog(t *testing.T) {
 		t.Fatalf("found %d events, want %d", len(evs), len(lines))
 	}
 	for i, l := range lines {
-		ev := v.waitOne(t, fmt.Sprintf(`ip:"10.1.2.%d" *:%s`, i, tok))
+		ev := v.waitOne(t, fmt.Sprintf(`source.ip:"10.1.2.%d" *:%s`, i, tok))
 		checkCommon(t, ev, "syslog")
 		checkFormat(t, ev, "RFC5424")
 		status := "401"
@@ -83,14 +83,15 @@ func TestRsyslog(t *testing.T) {
 			status = "200"
 		}
 		checkFields(t, ev, map[string]string{
-			"log.syslog.appname":       "nginx-access",
-			"log.syslog.facility.name": "local7",
-			"log.syslog.severity.name": "info",
-			"user":                     "user" + strconv.Itoa(i),
-			"statuscode":               status,
-			"bytes_sent":               strconv.Itoa(100 + i),
-			"request_time":             "0.25",
-			"request_uri":              "/owa/auth.owa",
+			"log.syslog.appname":        "nginx-access",
+			"log.syslog.facility.name":  "local7",
+			"log.syslog.severity.name":  "info",
+			"user.name":                 "user" + strconv.Itoa(i),
+			"http.response.status_code": status,
+			"http.response.bytes":       strconv.Itoa(100 + i),
+			"event.duration":            "250000000",
+			"url.path":                  "/owa/auth.owa",
+			"event.dataset":             "nginx.access",
 		})
 		if want := "/owa/auth.owa " + status; ev["_msg"] != want {
 			t.Errorf("_msg = %q, want %q", ev["_msg"], want)
@@ -103,7 +104,7 @@ func TestRsyslog(t *testing.T) {
 			t.Errorf("unexpected vigil.parse_error %q", ev["vigil.parse_error"])
 		}
 	}
-	if n, err := v.count("statuscode:401 *:" + tok); err != nil || n != 3 {
+	if n, err := v.count("http.response.status_code:401 *:" + tok); err != nil || n != 3 {
 		t.Errorf("count statuscode:401 = %d (%v), want 3", n, err)
 	}
 	m := v.metrics(t)

@@ -206,8 +206,8 @@ run_vigil() {
   # Correctness spot check: the JSON fields were parsed.
   local want got
   want=$(grep -c '"statuscode":440' "$WORK/input.log" || true)
-  got=$(search_count "$hp" "$token" 'statuscode:%3D440')
-  [ "$got" = "$want" ] || log "WARNING: vigil finds ${got:-?} events with statuscode 440, the input has $want"
+  got=$(search_count "$hp" "$token" 'http.response.status_code:%3D440')
+  [ "$got" = "$want" ] || log "WARNING: vigil finds ${got:-?} events with http.response.status_code 440, the input has $want"
   stop "$pid"
   record "$round" "$conns" vigil "$sent" "$start" "$done_ns" "$ticks" "$hwm" \
     "$(du -sb "$dir/store" | cut -f1)" "$(du -sb "$dir/journal" | cut -f1)" ""

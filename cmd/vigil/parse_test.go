@@ -51,7 +51,7 @@ func TestParseCommand(t *testing.T) {
 			t.Errorf("line %d: vigil.seq %q", i+1, ev["vigil.seq"])
 		}
 	}
-	if evs[0]["statuscode"] != "401" || evs[0]["vigil.input"] != "testdata/mixed.log" {
+	if evs[0]["http.response.status_code"] != "401" || evs[0]["source.ip"] != "1.2.3.4" || evs[0]["vigil.input"] != "testdata/mixed.log" {
 		t.Errorf("first event %v", evs[0])
 	}
 }

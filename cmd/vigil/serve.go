@@ -288,12 +288,13 @@ func (s *server) open() error {
 // parseOptions returns the parser's options from the configuration.
 func parseOptions(cfg config.Config) (parse.Options, error) {
 	o := parse.Options{
-		Location:     time.Local,
-		MaxFields:    cfg.Parse.MaxFields,
-		KeepJSONText: cfg.Parse.KeepJSONText,
-		FutureLimit:  cfg.Store.FutureLimit.D(),
-		Formats:      map[string]string{},
-		Users:        &format.Users{Domains: cfg.Parse.UserDomains},
+		Location:       time.Local,
+		MaxFields:      cfg.Parse.MaxFields,
+		KeepJSONText:   cfg.Parse.KeepJSONText,
+		FutureLimit:    cfg.Store.FutureLimit.D(),
+		Formats:        map[string]string{},
+		Users:          &format.Users{Domains: cfg.Parse.UserDomains},
+		KeepSourceKeys: cfg.Parse.KeepSourceKeys,
 	}
 	for i, in := range cfg.Inputs.Syslog {
 		if i == 0 {

@@ -133,6 +133,9 @@ type Parse struct {
 	// UserDomains maps domains as sources write them (NetBIOS, DNS, UPN
 	// suffix) to the canonical user.domain.
 	UserDomains map[string]string `yaml:"user_domains"`
+	// KeepSourceKeys keeps the JSON keys a format mapped onto normalized
+	// fields next to them.
+	KeepSourceKeys bool `yaml:"keep_source_keys"`
 }
 
 // Default returns the embedded defaults: everything on loopback, data in ./vigil-data.

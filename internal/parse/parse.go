@@ -79,6 +79,9 @@ type Options struct {
 	JSONs []format.JSON
 	// Users normalizes user names (domain mapping).
 	Users *format.Users
+	// KeepSourceKeys keeps the JSON keys a format mapped onto normalized
+	// fields, next to them (for searches written against the old names).
+	KeepSourceKeys bool
 }
 
 // Parser parses records. It reuses memory between calls and is not safe for
@@ -231,7 +234,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 		forced = ""
 	}
 	src := p.source(rec.Input, m.Hostname, m.AppName, rec.Time)
-	ev := format.Event{Copy: p.str}
+	ev := format.Event{Copy: p.str, KeepKeys: p.opts.KeepSourceKeys}
 	if body, ok := jsonPayload(payload); ok && !p.isText(forced) {
 		// A complete parse replaces the JSON text in _msg by its summary;
 		// after any problem _msg keeps the text, the only complete copy.
@@ -453,7 +456,11 @@ func (p *Parser) summary(t *topKeys) string {
 		if t.method != "" && !strings.Contains(t.uri, " ") {
 			p.path = append(append(p.path, t.method...), ' ')
 		}
-		p.path = append(p.path, t.uri...)
+		uri := t.uri
+		if i := strings.IndexByte(uri, '?'); i >= 0 && !strings.Contains(uri, " ") {
+			uri = uri[:i] // the query is in its own field
+		}
+		p.path = append(p.path, uri...)
 		if t.status != "" {
 			p.path = append(append(p.path, ' '), t.status...)
 		}

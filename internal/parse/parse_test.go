@@ -33,14 +33,18 @@ func TestParse(t *testing.T) {
 			name: "nginx json over rfc3164",
 			data: nginx,
 			want: map[string]string{
-				"statuscode": "401", "ip": "10.1.2.3", "bytes_sent": "153", "request_time": "0.004",
-				"gzip_ration": "-", "source": "192.168.0.8", "http_user_agent": "Mozilla/5.0 (iPhone)",
-				"user": "", "http_referer": "",
+				// mapped onto normalized fields: the payload keys are replaced
+				"source.ip": "10.1.2.3", "http.response.status_code": "401", "http.response.bytes": "153",
+				"event.duration": "4000000", "user_agent.original": "Mozilla/5.0 (iPhone)", "host.ip": "192.168.0.8",
+				"event.dataset": "nginx.access", "network.protocol": "activesync", "user.name": "zhangwei",
+				"event.outcome": "failure", "url.path": "/Microsoft-Server-ActiveSync",
+				"statuscode": "", "ip": "", "http_user_agent": "",
+				"gzip_ration": "-", // not mapped: kept
 				"host.hostname": "vm", "log.syslog.appname": "nginx", "log.syslog.format": "rfc3164",
 				"log.syslog.facility.name": "local7", "log.syslog.severity.name": "info", "log.syslog.priority": "190",
 				"vigil.seq": "42", "vigil.input": "syslog", "log.source.address": "127.0.0.1:41616",
 				"vigil.parse_error": "",
-				"_msg":              "/Microsoft-Server-ActiveSync?Cmd=Sync&User=zhangwei 401",
+				"_msg":              "/Microsoft-Server-ActiveSync 401",
 			},
 			time: time.Date(2026, 11, 27, 23, 39, 14, 0, time.UTC),
 		},
@@ -200,8 +204,12 @@ func TestStringsSurviveBufferReuse(t *testing.T) {
 func TestKeepJSONText(t *testing.T) {
 	const data = `<14>Nov 27 23:39:14 host nginx: {"request_uri":"/owa/","statuscode":200}`
 	row := parseLine(t, New(Options{KeepJSONText: true}), data, 0)
-	if row.Get("_msg") != `{"request_uri":"/owa/","statuscode":200}` || row.Get("statuscode") != "200" {
-		t.Fatalf("_msg %q statuscode %q: want the JSON text and the fields", row.Get("_msg"), row.Get("statuscode"))
+	if row.Get("_msg") != `{"request_uri":"/owa/","statuscode":200}` || row.Get("http.response.status_code") != "200" {
+		t.Fatalf("_msg %q status %q: want the JSON text and the fields", row.Get("_msg"), row.Get("http.response.status_code"))
+	}
+	row = parseLine(t, New(Options{KeepSourceKeys: true}), data, 0)
+	if row.Get("statuscode") != "200" || row.Get("http.response.status_code") != "200" {
+		t.Fatalf("KeepSourceKeys: statuscode %q, normalized %q: want both", row.Get("statuscode"), row.Get("http.response.status_code"))
 	}
 	buf := []byte(data)
 	rec := journal.Record{Time: received, Data: buf}

@@ -92,6 +92,10 @@ type Event struct {
 	// Copy copies bytes into memory that lives as long as the event; a
 	// format must use it (or Add's string copies) for values taken from msg.
 	Copy func([]byte) string
+	// KeepKeys asks JSON formats to keep the payload keys they mapped onto
+	// normalized fields (parse.keep_source_keys). By default a mapped key
+	// is replaced by its normalized field.
+	KeepKeys bool
 }
 
 // Add adds a field; empty values and "-" are not stored.
@@ -131,7 +135,8 @@ func (e *Event) Get(name string) string {
 func (e *Event) Has(name string) bool { return e.Get(name) != "" }
 
 // SetUser sets user.name, user.domain and user.original from a user name
-// as a source wrote it (see Users.Normalize).
+// as a source wrote it (see Users.Normalize). user.original is set only
+// when it differs from user.name.
 func (e *Event) SetUser(src *Source, raw string) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" || raw == "-" {
@@ -140,7 +145,9 @@ func (e *Event) SetUser(src *Source, raw string) {
 	name, domain := src.Users.Normalize(raw)
 	e.Add(FieldUserName, name)
 	e.Add(FieldUserDomain, domain)
-	e.Add(FieldUserOriginal, raw)
+	if raw != name {
+		e.Add(FieldUserOriginal, raw)
+	}
 }
 
 // Users normalizes user names so that one person has one name across every

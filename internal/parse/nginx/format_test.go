@@ -221,11 +221,11 @@ func FuzzJSONFields(f *testing.F) {
 			{Name: "sent_http_location", Value: loc}, {Name: "host", Value: host},
 		}}
 		j.Match(&ev)
-		n := len(ev.Fields)
-		if err := j.Map(&ev, &format.Source{}); err != nil && len(ev.Fields) != n {
-			t.Fatalf("Map added fields and failed: %v", err)
+		if err := j.Map(&ev, &format.Source{}); err != nil {
+			return // package parse drops what a failed Map did
 		}
-		for _, fl := range ev.Fields[n:] {
+		// The mapped keys were replaced by normalized fields: none empty.
+		for _, fl := range ev.Fields {
 			if fl.Name == "" || fl.Value == "" {
 				t.Fatalf("empty field %q=%q", fl.Name, fl.Value)
 			}

@@ -40,8 +40,30 @@ func (jsonFormat) Match(ev *format.Event) bool {
 	return false
 }
 
-// Map implements format.JSON.
-func (jsonFormat) Map(ev *format.Event, src *format.Source) error {
+// Map implements format.JSON. The payload keys it understood are replaced
+// by their normalized fields (one event, one name per meaning) unless
+// ev.KeepKeys; keys it does not know stay under their own names, and the
+// exact payload stays in the journal.
+func (j jsonFormat) Map(ev *format.Event, src *format.Source) error {
+	n := len(ev.Fields)
+	if err := j.mapFields(ev, src); err != nil {
+		return err
+	}
+	if ev.KeepKeys {
+		return nil
+	}
+	kept := ev.Fields[:0]
+	for i, f := range ev.Fields {
+		if i < n && keyKind(f.Name) != kNone {
+			continue
+		}
+		kept = append(kept, f)
+	}
+	ev.Fields = kept
+	return nil
+}
+
+func (jsonFormat) mapFields(ev *format.Event, src *format.Source) error {
 	var a access
 	for _, f := range ev.Fields {
 		var dst *string
