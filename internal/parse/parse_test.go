@@ -39,7 +39,7 @@ func TestParse(t *testing.T) {
 				"event.dataset": "nginx.access", "network.protocol": "activesync", "user.name": "zhangwei",
 				"event.outcome": "failure", "url.path": "/Microsoft-Server-ActiveSync",
 				"statuscode": "", "ip": "", "http_user_agent": "",
-				"gzip_ration": "-", // not mapped: kept
+				"gzip_ration":   "-", // not mapped: kept
 				"host.hostname": "vm", "log.syslog.appname": "nginx", "log.syslog.format": "rfc3164",
 				"log.syslog.facility.name": "local7", "log.syslog.severity.name": "info", "log.syslog.priority": "190",
 				"vigil.seq": "42", "vigil.input": "syslog", "log.source.address": "127.0.0.1:41616",
