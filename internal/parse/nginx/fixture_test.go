@@ -38,4 +38,3 @@ var normalized = []string{
 func runFixtures(t *testing.T, path string) {
 	parsetest.RunFixtures(t, path, newParser(), normalized)
 }
-
