@@ -118,7 +118,7 @@ func parseStream(ctx context.Context, p *parse.Parser, name string, in io.Reader
 			if _, werr := w.Write(out); werr != nil {
 				return werr
 			}
-			p.Reset()
+			p.Reset(2 * len(line))
 			line = line[:0]
 		}
 		if err == io.EOF {

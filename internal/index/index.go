@@ -267,7 +267,13 @@ func (ix *Indexer) read(ctx, dctx context.Context, out chan<- *batch, free <-cha
 // batch stays valid while the reader moves on.
 func (ix *Indexer) parse(recs []journal.Record, rs []store.Row) *batch {
 	b := &batch{first: recs[0].Seq, next: recs[len(recs)-1].Seq + 1, received: recs[0].Time}
-	ix.p.Reset()
+	size := 0
+	for i := range recs {
+		size += len(recs[i].Data)
+	}
+	// Parsed text is at most about twice the raw text (fields plus the
+	// normalized names' values).
+	ix.p.Reset(2 * size)
 	rs = rs[:0]
 	skipped, parseErrs := 0, 0
 	for i := range recs {

@@ -158,16 +158,15 @@ func (p *Parser) source(input, host, app string, received time.Time) *format.Sou
 	return src
 }
 
-// Reset releases the strings handed out since the last Reset. Call it after
-// the rows were stored.
-func (p *Parser) Reset() {
+// Reset releases the strings handed out since the last Reset, and sizes
+// the next arena for about size bytes of text. Call it after the rows
+// were stored (or handed to their owner).
+func (p *Parser) Reset(size int) {
 	// A fresh arena: rows of the previous batch may still be referenced by
 	// callers that kept them; the old one is collected once they are gone.
-	if cap(p.arena) > 4<<20 {
-		p.arena = nil
-		return
-	}
-	p.arena = make([]byte, 0, max(cap(p.arena), 64<<10))
+	// One right-sized allocation per batch keeps the garbage collector's
+	// work and the heap small.
+	p.arena = make([]byte, 0, max(size, 64<<10))
 }
 
 // str copies b into the arena and returns it as a string.

@@ -248,7 +248,7 @@ func FuzzParse(f *testing.F) {
 		if row.Get("vigil.seq") != "1" {
 			t.Fatalf("vigil.seq missing or wrong for %q", data)
 		}
-		p.Reset()
+		p.Reset(0)
 	})
 }
 
@@ -262,7 +262,7 @@ func BenchmarkParseNginxJSON(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		p.Parse(&rec, &row)
 		if i%1024 == 0 {
-			p.Reset()
+			p.Reset(0)
 		}
 	}
 }

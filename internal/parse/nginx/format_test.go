@@ -201,7 +201,7 @@ func FuzzJSON(f *testing.F) {
 		var row store.Row
 		p.Parse(&rec, &row)
 		checkFields(t, data, row.Fields)
-		p.Reset()
+		p.Reset(0)
 	})
 }
 
@@ -272,7 +272,7 @@ func benchParse(b *testing.B, line string) {
 			for i := 0; b.Loop(); i++ {
 				p.Parse(&rec, &row)
 				if i%1024 == 0 {
-					p.Reset()
+					p.Reset(0)
 				}
 			}
 		})

@@ -20,7 +20,7 @@ func benchParse(b *testing.B, data string) {
 	for i := 0; b.Loop(); i++ {
 		p.Parse(&rec, &row)
 		if i%256 == 0 {
-			p.Reset() // a batch of rows, as the pipeline does
+			p.Reset(0) // a batch of rows, as the pipeline does
 		}
 	}
 	if get(row, "event.code") == "" || get(row, "vigil.parse_error") != "" {
