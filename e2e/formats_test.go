@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +114,66 @@ func TestFormatsOverSyslog(t *testing.T) {
 				t.Errorf("unexpected vigil.parse_error %q", pe)
 			}
 		})
+	}
+}
+
+// TestRsyslogIIS ships an Exchange front end's IIS log the way a site
+// without nxlog would: rsyslog follows the file (deploy/rsyslog's example,
+// with the tag set to IIS) and forwards every line, #Fields header included.
+// The header changes in the middle of the file.
+func TestRsyslogIIS(t *testing.T) {
+	t.Parallel()
+	rsyslogd := requireProgram(t, "rsyslogd")
+	v := startVigil(t, vigilOpts{})
+	_, port, _ := strings.Cut(v.syslogAddr, ":")
+	dir := t.TempDir()
+	work := filepath.Join(dir, "work")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tok := token("iis")
+	ts := time.Now().UTC().Add(-time.Minute).Format("2006-01-02 15:04:05")
+	lines := []string{
+		"#Software: Microsoft Internet Information Services 10.0",
+		"#Version: 1.0",
+		"#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken",
+		ts + " 10.0.0.5 POST /Microsoft-Server-ActiveSync/default.eas User=" + tok + "&DeviceId=D" + tok + "&DeviceType=iPhone&Cmd=Sync 443 CORP\\" + tok + " 203.0.113.7 Apple-iPhone14C2/2006.100 - 401 1 1326 31",
+		ts + " 10.0.0.5 GET /owa/auth/logon.aspx replaceCurrent=1&reason=2&url=https%3a%2f%2fmail.corp.example%2fowa%2f 443 - 203.0.113.8 Mozilla/5.0+(Windows+NT+10.0) - 200 0 0 15",
+		// The site adds the client's X-Forwarded-For: a new header from here on.
+		"#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken X-Forwarded-For",
+		ts + " 10.0.0.5 POST /EWS/Exchange.asmx - 443 CORP\\" + tok + " 10.0.0.1 Microsoft+Office/16.0 - 200 0 0 52 198.51.100.4",
+	}
+	logFile := filepath.Join(dir, "u_ex.log")
+	if err := os.WriteFile(logFile, []byte(strings.Join(lines, "\r\n")+"\r\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	forward := templateFile(t, deployFile(t, "rsyslog/vigil-forward.conf"),
+		`File="/var/log/nginx/access.json"`, `File="`+logFile+`"`,
+		`port="5514"`, `port="`+port+`"`,
+		`Tag="nginx-access"`, `Tag="IIS"`)
+	conf := fmt.Sprintf("global(workDirectory=%q)\n%s", work, forward)
+	confPath := filepath.Join(dir, "rsyslog.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startProc(t, "rsyslogd", filepath.Join(dir, "rsyslogd.out"),
+		rsyslogd, "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
+
+	eas := v.waitOne(t, "event.dataset:iis.access network.protocol:activesync user.name:"+tok)
+	checkFields(t, eas, map[string]string{
+		"event.outcome": "failure", "source.ip": "203.0.113.7", "device.id": "D" + tok, "device.type": "iPhone",
+		"event.action": "Sync", "user.domain": "corp", "http.response.status_code": "401",
+	})
+	owa := v.waitOne(t, `event.dataset:iis.access url.path:"/owa/auth/logon.aspx" source.ip:203.0.113.8`)
+	checkFields(t, owa, map[string]string{"event.category": "authentication", "event.outcome": "failure"})
+	// After the header change, the client is the forwarded address and the
+	// load balancer is source.nat.ip.
+	ews := v.waitOne(t, "event.dataset:iis.access network.protocol:ews user.name:"+tok)
+	checkFields(t, ews, map[string]string{"source.ip": "198.51.100.4", "source.nat.ip": "10.0.0.1", "event.outcome": "success"})
+	if n, err := v.count("event.kind:state"); err != nil || n != 4 {
+		t.Errorf("header lines stored as state: %d (%v), want 4", n, err)
+	}
+	if n, err := v.count("vigil.parse_error:*"); err != nil || n != 0 {
+		t.Errorf("%d events with a parse error (%v), want none", n, err)
 	}
 }
