@@ -93,7 +93,7 @@ type Parser struct {
 	hdr     syslog.Parser
 	msg     syslog.Message
 	json    fastjson.Parser
-	arena   []byte
+	arena   format.Arena
 	path    []byte
 }
 
@@ -160,28 +160,13 @@ func (p *Parser) source(input, host, app string, received time.Time) *format.Sou
 
 // Reset releases the strings handed out since the last Reset, and sizes
 // the next arena for about size bytes of text. Call it after the rows
-// were stored (or handed to their owner).
-func (p *Parser) Reset(size int) {
-	// A fresh arena: rows of the previous batch may still be referenced by
-	// callers that kept them; the old one is collected once they are gone.
-	// One right-sized allocation per batch keeps the garbage collector's
-	// work and the heap small.
-	p.arena = make([]byte, 0, max(size, 64<<10))
-}
+// were stored (or handed to their owner). Rows of the previous batch that
+// callers kept stay valid: the arena starts a new buffer. One right-sized
+// allocation per batch keeps the garbage collector's work and the heap small.
+func (p *Parser) Reset(size int) { p.arena.Reset(size) }
 
 // str copies b into the arena and returns it as a string.
-func (p *Parser) str(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if len(p.arena)+len(b) > cap(p.arena) {
-		p.arena = make([]byte, 0, max(2*cap(p.arena), len(b), 64<<10))
-	}
-	n := len(p.arena)
-	p.arena = append(p.arena, b...)
-	s := p.arena[n:]
-	return unsafe.String(&s[0], len(s))
-}
+func (p *Parser) str(b []byte) string { return p.arena.Copy(b) }
 
 // Parse fills row from rec. row.Fields is reset first.
 func (p *Parser) Parse(rec *journal.Record, row *store.Row) {

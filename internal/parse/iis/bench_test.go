@@ -3,27 +3,9 @@ package iis
 import (
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
 )
-
-// arena imitates package parse's Copy: values copied into one buffer, so
-// that the allocations counted are this package's and format.AddHTTP's.
-type arena struct{ buf []byte }
-
-func (a *arena) copy(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if len(a.buf)+len(b) > cap(a.buf) {
-		a.buf = make([]byte, 0, 64<<10)
-	}
-	n := len(a.buf)
-	a.buf = append(a.buf, b...)
-	s := a.buf[n:]
-	return unsafe.String(&s[0], len(s))
-}
 
 func bench(b *testing.B, f format.Text, header, line string) {
 	src := &format.Source{Location: time.UTC}
@@ -31,8 +13,8 @@ func bench(b *testing.B, f format.Text, header, line string) {
 		f.Parse([]byte(header), src, &format.Event{})
 	}
 	msg := []byte(line)
-	var a arena
-	ev := &format.Event{Copy: a.copy}
+	var a format.Arena // package parse's event memory
+	ev := &format.Event{Copy: a.Copy}
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	for b.Loop() {

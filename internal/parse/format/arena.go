@@ -1,0 +1,31 @@
+package format
+
+import "unsafe"
+
+// Arena copies bytes into large shared buffers and hands them out as
+// strings, one allocation per buffer instead of one per value. The strings
+// stay valid after Reset: a reset starts a new buffer, and the old one is
+// collected once nothing refers to it. The zero value is ready to use.
+type Arena struct {
+	buf []byte
+}
+
+// Reset starts a new buffer sized for about size bytes.
+func (a *Arena) Reset(size int) {
+	a.buf = make([]byte, 0, max(size, 64<<10))
+}
+
+// Copy copies b into the arena and returns it as a string. It suits
+// Event.Copy.
+func (a *Arena) Copy(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(a.buf)+len(b) > cap(a.buf) {
+		a.buf = make([]byte, 0, max(2*cap(a.buf), len(b), 64<<10))
+	}
+	n := len(a.buf)
+	a.buf = append(a.buf, b...)
+	s := a.buf[n:]
+	return unsafe.String(&s[0], len(s))
+}
