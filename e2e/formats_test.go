@@ -123,14 +123,8 @@ func TestFormatsOverSyslog(t *testing.T) {
 // The header changes in the middle of the file.
 func TestRsyslogIIS(t *testing.T) {
 	t.Parallel()
-	rsyslogd := requireProgram(t, "rsyslogd")
+	requireProgram(t, "rsyslogd")
 	v := startVigil(t, vigilOpts{})
-	_, port, _ := strings.Cut(v.syslogAddr, ":")
-	dir := t.TempDir()
-	work := filepath.Join(dir, "work")
-	if err := os.Mkdir(work, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	tok := token("iis")
 	ts := time.Now().UTC().Add(-time.Minute).Format("2006-01-02 15:04:05")
 	lines := []string{
@@ -143,21 +137,11 @@ func TestRsyslogIIS(t *testing.T) {
 		"#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken X-Forwarded-For",
 		ts + " 10.0.0.5 POST /EWS/Exchange.asmx - 443 CORP\\" + tok + " 10.0.0.1 Microsoft+Office/16.0 - 200 0 0 52 198.51.100.4",
 	}
-	logFile := filepath.Join(dir, "u_ex.log")
+	logFile := filepath.Join(t.TempDir(), "u_ex.log")
 	if err := os.WriteFile(logFile, []byte(strings.Join(lines, "\r\n")+"\r\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	forward := templateFile(t, deployFile(t, "rsyslog/vigil-forward.conf"),
-		`File="/var/log/nginx/access.json"`, `File="`+logFile+`"`,
-		`port="5514"`, `port="`+port+`"`,
-		`Tag="nginx-access"`, `Tag="IIS"`)
-	conf := fmt.Sprintf("global(workDirectory=%q)\n%s", work, forward)
-	confPath := filepath.Join(dir, "rsyslog.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startProc(t, "rsyslogd", filepath.Join(dir, "rsyslogd.out"),
-		rsyslogd, "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
+	startRsyslog(t, v, logFile, "IIS")
 
 	eas := v.waitOne(t, "event.dataset:iis.access network.protocol:activesync user.name:"+tok)
 	checkFields(t, eas, map[string]string{

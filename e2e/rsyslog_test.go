@@ -16,16 +16,9 @@ import (
 // with octet-counted framing.
 func TestRsyslog(t *testing.T) {
 	t.Parallel()
-	rsyslogd := requireProgram(t, "rsyslogd")
+	requireProgram(t, "rsyslogd")
 	v := startVigil(t, vigilOpts{})
-	_, port, _ := strings.Cut(v.syslogAddr, ":")
-
-	dir := t.TempDir()
-	work := filepath.Join(dir, "work")
-	if err := os.Mkdir(work, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	logFile := filepath.Join(dir, "access.json")
+	logFile := filepath.Join(t.TempDir(), "access.json")
 	tok := token("rs")
 	line := func(i int, status int) string {
 		b, _ := json.Marshal(map[string]any{
@@ -45,16 +38,7 @@ func TestRsyslog(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	forward := templateFile(t, deployFile(t, "rsyslog/vigil-forward.conf"),
-		`File="/var/log/nginx/access.json"`, `File="`+logFile+`"`,
-		`port="5514"`, `port="`+port+`"`)
-	conf := fmt.Sprintf("global(workDirectory=%q)\n%s", work, forward)
-	confPath := filepath.Join(dir, "rsyslog.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rs := startProc(t, "rsyslogd", filepath.Join(dir, "rsyslogd.out"),
-		rsyslogd, "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
+	rs := startRsyslog(t, v, logFile, "nginx-access")
 
 	v.waitEvents(t, "*:"+tok, 3)
 	f, err := os.OpenFile(logFile, os.O_APPEND|os.O_WRONLY, 0)
@@ -117,4 +101,29 @@ func TestRsyslog(t *testing.T) {
 	if code := rs.stop(t); code != 0 {
 		t.Logf("rsyslogd exit code %d", code)
 	}
+}
+
+// startRsyslog runs a private rsyslogd with deploy/rsyslog/vigil-forward.conf,
+// following file under tag and forwarding it to v, as the example tells a
+// user to (only File=, port= and Tag= replaced).
+func startRsyslog(t *testing.T, v *vigil, file, tag string) *proc {
+	t.Helper()
+	rsyslogd := requireProgram(t, "rsyslogd")
+	_, port, _ := strings.Cut(v.syslogAddr, ":")
+	dir := t.TempDir()
+	work := filepath.Join(dir, "work")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	forward := templateFile(t, deployFile(t, "rsyslog/vigil-forward.conf"),
+		`File="/var/log/nginx/access.json"`, `File="`+file+`"`,
+		`port="5514"`, `port="`+port+`"`,
+		`Tag="nginx-access"`, `Tag="`+tag+`"`)
+	conf := fmt.Sprintf("global(workDirectory=%q)\n%s", work, forward)
+	confPath := filepath.Join(dir, "rsyslog.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return startProc(t, "rsyslogd", filepath.Join(dir, "rsyslogd.out"),
+		rsyslogd, "-n", "-f", confPath, "-i", filepath.Join(dir, "rsyslogd.pid"))
 }
