@@ -178,15 +178,6 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	if m.Err != "" {
 		errs = append(errs, m.Err)
 	}
-	row.Time = rec.Time
-	if !m.Timestamp.IsZero() {
-		row.Time = m.Timestamp
-		if m.Timestamp.Sub(rec.Time) > p.opts.FutureLimit {
-			row.Time = rec.Time
-			row.Fields = append(row.Fields, store.Field{Name: FieldTimeError,
-				Value: "event time " + m.Timestamp.Format(time.RFC3339Nano) + " is too far ahead of the receive time; receive time used"})
-		}
-	}
 
 	// Senders that frame with octet counting may still end the message
 	// with the newline of their line template (rsyslog does); receivers
@@ -242,14 +233,20 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 		}
 		row.Fields = ev.Fields
 	}
-	if !ev.Time.IsZero() {
-		if ev.Time.Sub(rec.Time) > p.opts.FutureLimit {
-			row.Fields = append(row.Fields, store.Field{Name: FieldTimeError,
-				Value: "event time " + ev.Time.Format(time.RFC3339Nano) + " is too far ahead of the receive time; receive time used"})
-			row.Time = rec.Time
-		} else {
-			row.Time = ev.Time
-		}
+	// Event time: the payload's own, else the syslog header's, else the
+	// receive time; a time too far ahead is a clock error.
+	t := ev.Time
+	if t.IsZero() {
+		t = m.Timestamp
+	}
+	row.Time = rec.Time
+	switch {
+	case t.IsZero():
+	case t.Sub(rec.Time) > p.opts.FutureLimit:
+		row.Fields = append(row.Fields, store.Field{Name: FieldTimeError,
+			Value: "event time " + t.Format(time.RFC3339Nano) + " is too far ahead of the receive time; receive time used"})
+	default:
+		row.Time = t
 	}
 	if ev.Message != "" && !p.opts.KeepJSONText {
 		row.Fields[msgIdx].Value = ev.Message

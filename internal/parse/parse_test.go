@@ -122,6 +122,12 @@ func TestParse(t *testing.T) {
 			want:  map[string]string{"vigil.truncated": "true", "vigil.parse_error": "truncated"},
 		},
 		{
+			name: "the payload's own time wins over a wrong header time",
+			data: `<14>1 2029-01-01T00:00:00Z host nginx - - - {"time_local":"27/Nov/2026:23:39:10 +0000","request_uri":"/owa/","status":200}`,
+			want: map[string]string{"vigil.time_error": "", "event.dataset": "nginx.access"},
+			time: time.Date(2026, 11, 27, 23, 39, 10, 0, time.UTC),
+		},
+		{
 			name: "event time far in the future uses receive time",
 			data: `<14>1 2029-01-01T00:00:00Z host app - - - from the future`,
 			want: map[string]string{"vigil.time_error": "too far ahead"},
