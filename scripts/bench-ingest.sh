@@ -8,7 +8,8 @@
 #   -c CONNS    TCP connections, 1 or 2 (default: both, one after the other)
 #   -r ROUNDS   how often each configuration runs (default 2; this machine
 #               swings 25-45% between passes, so one run proves nothing)
-#   -t TARGETS  space-separated subset of "vigil rsyslog rsyslog-json victorialogs"
+#   -t TARGETS  space-separated subset of
+#               "vigil vigil-nodetect rsyslog rsyslog-json victorialogs"
 #   -b BIN      use this vigil binary instead of building ./cmd/vigil
 #               (to compare a change against the tree: run both in turn)
 #   -O          send octet-counted frames instead of LF-terminated lines
@@ -19,9 +20,13 @@
 # TCP by the same sender, which writes 1 MiB at a time. Targets alternate
 # within a round. For each run:
 #
-#   vigil         fresh data dir; done when a search counts all events
-#                 (`* | stats count() rows`), i.e. when the last event is
-#                 searchable. Disk: DIR/store and DIR/journal after SIGTERM.
+#   vigil         fresh data dir, embedded defaults (the built-in rule pack
+#                 runs); done when a search counts all events
+#                 (`vigil.seq:* | stats count() rows`: alerts are not
+#                 counted), i.e. when the last event is searchable. Disk:
+#                 DIR/store and DIR/journal after SIGTERM. Also logs the
+#                 alerts raised and their delay (vigil_detect_alert_delay_seconds).
+#   vigil-nodetect  the same with detect.enabled: false (what detection costs).
 #   rsyslog       private rsyslogd -n, imtcp -> omfile with a plain template;
 #                 done when the file has all lines. Disk: the file.
 #   rsyslog-json  the same plus mmjsonparse, writing %$!all-json%.
@@ -45,7 +50,7 @@ cd "$(dirname "$0")/.."
 N=1000000
 CONNS="1 2"
 ROUNDS=2
-TARGETS="vigil rsyslog rsyslog-json victorialogs"
+TARGETS="vigil vigil-nodetect rsyslog rsyslog-json victorialogs"
 OCTET=""
 KEEP=0
 VIGIL_BIN=""
@@ -66,7 +71,7 @@ done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench-ingest: -r must be a positive number" >&2; exit 2; }
 for c in $CONNS; do [[ $c == 1 || $c == 2 ]] || { echo "bench-ingest: -c must be 1 or 2" >&2; exit 2; }; done
 for t in $TARGETS; do
-  case $t in vigil|rsyslog|rsyslog-json|victorialogs) ;; *) echo "bench-ingest: unknown target $t" >&2; exit 2 ;; esac
+  case $t in vigil|vigil-nodetect|rsyslog|rsyslog-json|victorialogs) ;; *) echo "bench-ingest: unknown target $t" >&2; exit 2 ;; esac
 done
 
 scripts/install-test-deps.sh # rsyslog, curl
@@ -164,6 +169,8 @@ record() {
 
 # COUNT_Q is the LogsQL query "* | stats count() rows", URL-encoded.
 COUNT_Q='*%20%7C%20stats%20count()%20rows'
+# VIGIL_COUNT_Q counts events only (alerts in Vigil's store have no vigil.seq).
+VIGIL_COUNT_Q='vigil.seq%3A*%20%7C%20stats%20count()%20rows'
 
 # search_count prints the number of events Vigil finds for a query, or nothing.
 search_count() {
@@ -173,12 +180,17 @@ search_count() {
 }
 
 run_vigil() {
-  local round=$1 conns=$2 dir=$WORK/vigil-data hp sp pid token t0 out start sent n done_ns deadline ticks hwm
+  local round=$1 conns=$2 name=${3:-vigil} dir=$WORK/vigil-data hp sp pid token t0 out start sent n done_ns deadline ticks hwm
+  local cfg=()
   rm -rf "$dir"
+  if [ "$name" = vigil-nodetect ]; then
+    printf 'detect:\n  enabled: false\n' >"$WORK/nodetect.yaml"
+    cfg=(--config "$WORK/nodetect.yaml")
+  fi
   hp=$(free_port)
   sp=$(free_port)
   while [ "$sp" = "$hp" ]; do sp=$(free_port); done
-  "$WORK/vigil" serve --data "$dir" --http "127.0.0.1:$hp" --syslog "127.0.0.1:$sp" >"$WORK/vigil-$round-$conns.log" 2>&1 &
+  "$WORK/vigil" serve "${cfg[@]}" --data "$dir" --http "127.0.0.1:$hp" --syslog "127.0.0.1:$sp" >"$WORK/$name-$round-$conns.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
   deadline=$((SECONDS + 30))
@@ -195,7 +207,7 @@ run_vigil() {
   start=$(field start_unix_ns "$out")
   sent=$(field elapsed "$out")
   sent=${sent%s}
-  out=$("$WORK/loadgen" -wait "http://127.0.0.1:$hp/api/v1/search?q=$COUNT_Q&order=none" -token "$token" \
+  out=$("$WORK/loadgen" -wait "http://127.0.0.1:$hp/api/v1/search?q=$VIGIL_COUNT_Q&order=none" -token "$token" \
     -lines "$N" -timeout "${WAIT_S}s") || die "vigil: $out"
   done_ns=$(field done_unix_ns "$out")
   BUSY1=$(busy_ticks)
@@ -208,8 +220,23 @@ run_vigil() {
   want=$(grep -c '"statuscode":440' "$WORK/input.log" || true)
   got=$(search_count "$hp" "$token" 'http.response.status_code:%3D440')
   [ "$got" = "$want" ] || log "WARNING: vigil finds ${got:-?} events with http.response.status_code 440, the input has $want"
+  if [ "$name" = vigil ]; then
+    # Alerts raised and how long after receipt they were handed out.
+    curl -sf --max-time 10 -H "Authorization: Bearer $token" "http://127.0.0.1:$hp/metrics" | awk '
+      /^vigil_detect_alert_delay_seconds_bucket/ { match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; les[n] = le; cnt[n] = $NF }
+      /^vigil_detect_alert_delay_seconds_count/ { total = $NF }
+      /^vigil_detect_events_total/ { evs = $NF }
+      END {
+        p50 = p99 = "-"
+        for (i = 1; i <= n; i++) {
+          if (p50 == "-" && cnt[i] >= 0.5 * total) p50 = les[i]
+          if (p99 == "-" && cnt[i] >= 0.99 * total) p99 = les[i]
+        }
+        printf "bench-ingest: detection: %d events evaluated, %d alerts; alert delay p50 <= %ss, p99 <= %ss\n", evs, total, p50, p99
+      }' >&2 || true
+  fi
   stop "$pid"
-  record "$round" "$conns" vigil "$sent" "$start" "$done_ns" "$ticks" "$hwm" \
+  record "$round" "$conns" "$name" "$sent" "$start" "$done_ns" "$ticks" "$hwm" \
     "$(du -sb "$dir/store" | cut -f1)" "$(du -sb "$dir/journal" | cut -f1)" ""
 }
 
@@ -327,6 +354,7 @@ for round in $(seq "$ROUNDS"); do
       log "round $round, $conns connection(s): $target"
       case $target in
         vigil) run_vigil "$round" "$conns" ;;
+        vigil-nodetect) run_vigil "$round" "$conns" vigil-nodetect ;;
         rsyslog) run_rsyslog "$round" "$conns" 0 ;;
         rsyslog-json) run_rsyslog "$round" "$conns" 1 ;;
         victorialogs) run_victorialogs "$round" "$conns" ;;

@@ -9,6 +9,8 @@ command -v nginx    >/dev/null 2>&1 || need+=(nginx-light)
 command -v rsyslogd >/dev/null 2>&1 || need+=(rsyslog)
 command -v logger   >/dev/null 2>&1 || need+=(bsdutils)
 command -v curl     >/dev/null 2>&1 || need+=(curl)
+# Debian's python3 (a pyenv python3 on PATH does not see Debian's modules).
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3 python3-aiosmtpd)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -9,6 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
+scripts/fetch-geoip-testdb.sh
+
+# Components installed above must be found: a test that would skip for a
+# missing one fails instead.
+export VIGIL_TEST_STRICT=1
+export VIGIL_PYTHON=/usr/bin/python3
 
 echo "== go vet"
 go vet ./...

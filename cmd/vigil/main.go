@@ -27,6 +27,9 @@ Usage:
   vigil search  [--server URL] [--token TOKEN] [--start T] [--end T] [--limit N] [--order desc|asc|none] QUERY
   vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]
   vigil parse   [--format NAME] [--config FILE] [FILE...]
+  vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] FILE...
+  vigil rules lint [--config FILE] [--no-builtin] [PATH...]
+  vigil rules list [--config FILE] [--rules PATH]... [--no-builtin]
   vigil version
 
 Run 'vigil COMMAND --help' for a command's flags.
@@ -53,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = searchCmd(ctx, args[1:], stdout, stderr)
 	case "parse":
 		err = parseCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "rules":
+		err = rulesCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "journal":
 		err = journalCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

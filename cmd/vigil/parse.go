@@ -78,12 +78,33 @@ func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // parseStream parses each line of in as one record of the input name.
 func parseStream(ctx context.Context, p *parse.Parser, name string, in io.Reader, w *bufio.Writer, seq *uint64) error {
-	r := bufio.NewReaderSize(in, 1<<20)
 	var (
-		line []byte
-		row  store.Row
-		out  []byte
+		row store.Row
+		out []byte
 	)
+	return readLines(ctx, in, func(data []byte, truncated bool) error {
+		*seq++
+		rec := journal.Record{Seq: *seq, Time: time.Now(), Input: name, Data: data}
+		if truncated {
+			rec.Flags |= journal.FlagTruncated
+		}
+		p.Parse(&rec, &row)
+		out = api.AppendRowJSON(out[:0], &row)
+		out = append(out, '\n')
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+		p.Reset(2 * len(data))
+		return nil
+	})
+}
+
+// readLines calls fn for each line of in (without its line ending; valid
+// only during the call). A line longer than maxParseLine is cut there and
+// reported as truncated; the rest of it is skipped.
+func readLines(ctx context.Context, in io.Reader, fn func(data []byte, truncated bool) error) error {
+	r := bufio.NewReaderSize(in, 1<<20)
+	var line []byte
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -94,8 +115,9 @@ func parseStream(ctx context.Context, p *parse.Parser, name string, in io.Reader
 			continue
 		}
 		if len(line) > 0 {
+			truncated := false
 			if errors.Is(err, bufio.ErrBufferFull) {
-				// Over the limit: print what was read, skip the rest of the line.
+				truncated = true
 				for errors.Is(err, bufio.ErrBufferFull) {
 					_, err = r.ReadSlice('\n')
 				}
@@ -107,18 +129,9 @@ func parseStream(ctx context.Context, p *parse.Parser, name string, in io.Reader
 					data = data[:n-1]
 				}
 			}
-			*seq++
-			rec := journal.Record{Seq: *seq, Time: time.Now(), Input: name, Data: data}
-			if len(line) >= maxParseLine {
-				rec.Flags |= journal.FlagTruncated
+			if ferr := fn(data, truncated); ferr != nil {
+				return ferr
 			}
-			p.Parse(&rec, &row)
-			out = api.AppendRowJSON(out[:0], &row)
-			out = append(out, '\n')
-			if _, werr := w.Write(out); werr != nil {
-				return werr
-			}
-			p.Reset(2 * len(line))
 			line = line[:0]
 		}
 		if err == io.EOF {

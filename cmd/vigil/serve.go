@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,14 +21,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/api"
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/detect"
+	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/index"
 	"github.com/vigil-soc/vigil/internal/input"
 	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/lists"
+	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
+	"github.com/vigil-soc/vigil/rules"
 )
 
 const (
@@ -102,12 +109,19 @@ func quietEngineLogs(level string) {
 
 // server holds the running components.
 type server struct {
-	cfg     config.Config
-	log     *slog.Logger
-	reg     *prometheus.Registry
-	j       *journal.Journal
-	st      *vlstore.Store
-	ix      *index.Indexer
+	cfg    config.Config
+	log    *slog.Logger
+	reg    *prometheus.Registry
+	j      *journal.Journal
+	st     *vlstore.Store
+	ix     *index.Indexer
+	det    *detect.Detector // nil when detection is off
+	notify *notify.Notifier
+	lists  *lists.Set
+	geo    *geoip.DB
+	// bg ends background helpers (list reloads) at shutdown.
+	bg      context.Context
+	stopBg  context.CancelFunc
 	inputs  []*input.Syslog
 	httpSrv *http.Server
 	httpLn  net.Listener
@@ -118,6 +132,8 @@ type server struct {
 // data-path order so that everything received is journaled and indexed.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error) {
 	s := &server{cfg: cfg, log: log, reg: prometheus.NewRegistry(), started: time.Now()}
+	s.bg, s.stopBg = context.WithCancel(context.Background())
+	defer s.stopBg()
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_build_info", Help: "Always 1; labels describe the build.",
 		ConstLabels: prometheus.Labels{"version": version}})
@@ -182,6 +198,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 	inWG.Wait()
 	stopIndex()
 	ixWG.Wait()
+	s.stopBg()
+	if s.notify != nil {
+		// Alerts raised while draining go out before the process ends.
+		nctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.notify.Close(nctx); err != nil {
+			log.Warn("alert channels: not everything was delivered", "err", err)
+		}
+		cancel()
+	}
 	if err := s.closeStorage(); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -229,11 +254,18 @@ func (s *server) open() error {
 	if err != nil {
 		return err
 	}
-	s.ix, err = index.New(s.j, s.st, index.Options{
+	iopts := index.Options{
 		Batch:          cfg.Store.FlushBatch,
 		CommitInterval: cfg.Store.CommitInterval.D(),
 		Parse:          popts,
-	}, s.reg, s.log.With("component", "index"))
+	}
+	if cfg.Detect.On() {
+		if err := s.openDetect(); err != nil {
+			return err
+		}
+		iopts.Detector = s.det
+	}
+	s.ix, err = index.New(s.j, s.st, iopts, s.reg, s.log.With("component", "index"))
 	if err != nil {
 		return err
 	}
@@ -341,6 +373,50 @@ func (s *server) tokens() ([]string, error) {
 	return []string{t}, nil
 }
 
+// openDetect loads lists, the GeoIP database, the alert channels and the
+// rules, and restores the detection state.
+func (s *server) openDetect() error {
+	cfg := s.cfg.Detect
+	log := s.log.With("component", "detect")
+	var err error
+	if cfg.ListsDir != "" {
+		s.lists, err = lists.Load(cfg.ListsDir, lists.WithRegisterer(s.reg), lists.WithLogger(log))
+		if s.lists == nil {
+			return fmt.Errorf("detect.lists_dir: %w", err)
+		}
+		if err != nil {
+			// The good files are loaded; the broken ones show in the status.
+			log.Error("lists: some files do not load", "err", err)
+		}
+		go s.lists.Watch(s.bg, 5*time.Second)
+	}
+	if cfg.GeoIP != "" {
+		if s.geo, err = geoip.Open(cfg.GeoIP); err != nil {
+			return fmt.Errorf("detect.geoip: %w", err)
+		}
+	}
+	s.notify, err = notify.New(s.cfg.Alerts, s.reg, s.log.With("component", "alerts"))
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	var builtin fs.FS
+	if cfg.BuiltinOn() {
+		builtin = rules.FS
+	}
+	s.det, err = detect.NewDetector(detect.DetectorOptions{
+		Dir:             filepath.Join(s.cfg.DataDir, "detect"),
+		Builtin:         builtin,
+		Disable:         cfg.Disable,
+		RulesDir:        cfg.RulesDir,
+		Engine:          detect.Options{Lateness: cfg.Lateness.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo},
+		Journal:         s.j,
+		Sinks:           []alert.Sink{&alert.StoreSink{Store: s.st, OnError: func(err error) { log.Error("store alert", "err", err) }}, s.notify},
+		CheckpointEvery: cfg.CheckpointInterval.D(),
+		Log:             log,
+	}, s.reg)
+	return err
+}
+
 // closeStorage flushes the store, commits the indexer's cursor and closes
 // the journal, in that order.
 func (s *server) closeStorage() error {
@@ -389,8 +465,20 @@ func (s *server) status() any {
 			"position":    pos,
 			"lag_records": next - pos,
 		},
-		"store": s.st.Stats(),
+		"store":  s.st.Stats(),
+		"detect": s.detectStatus(),
 	}
+}
+
+func (s *server) detectStatus() any {
+	if s.det == nil {
+		return map[string]any{"enabled": false}
+	}
+	st := map[string]any{"enabled": true, "engine": s.det.Status(), "alert_channels": s.notify.Status()}
+	if s.lists != nil {
+		st["lists"] = s.lists.Status()
+	}
+	return st
 }
 
 // raw calls fn for up to count journal records from seq from on.

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vigil-soc/vigil/internal/notify"
 )
 
 // Config is Vigil's whole configuration.
@@ -27,7 +29,36 @@ type Config struct {
 	Journal Journal `yaml:"journal"`
 	Store   Store   `yaml:"store"`
 	Parse   Parse   `yaml:"parse"`
+	Detect  Detect  `yaml:"detect"`
+	// Alerts are the channels every alert is sent to besides the store.
+	Alerts notify.Config `yaml:"alerts"`
 }
+
+// Detect configures the detection engine (docs/rules.md).
+type Detect struct {
+	// Enabled runs the engine in the pipeline (default true).
+	Enabled *bool `yaml:"enabled"`
+	// Builtin loads the built-in rule pack (default true); Disable turns
+	// off single rules by id.
+	Builtin *bool    `yaml:"builtin"`
+	Disable []string `yaml:"disable"`
+	// RulesDir holds the user's rule files, reloaded when they change.
+	RulesDir string `yaml:"rules_dir"`
+	// ListsDir holds black/white lists and the device registry.
+	ListsDir string `yaml:"lists_dir"`
+	// GeoIP is a MaxMind-format .mmdb country (or city) database.
+	GeoIP string `yaml:"geoip"`
+	// Lateness is how late (in event time) an event may arrive and count.
+	Lateness Duration `yaml:"lateness"`
+	// CheckpointInterval is how often the engine's state is saved.
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+}
+
+// On reports whether detection runs.
+func (d Detect) On() bool { return d.Enabled == nil || *d.Enabled }
+
+// BuiltinOn reports whether the built-in rule pack is loaded.
+func (d Detect) BuiltinOn() bool { return d.Builtin == nil || *d.Builtin }
 
 // Log configures Vigil's own log output.
 type Log struct {
@@ -162,7 +193,8 @@ func Default() Config {
 			FlushBatch:     4096,
 			CommitInterval: Duration(time.Second),
 		},
-		Parse: Parse{MaxFields: 500},
+		Parse:  Parse{MaxFields: 500},
+		Detect: Detect{Lateness: Duration(time.Minute), CheckpointInterval: Duration(10 * time.Second)},
 	}
 }
 
@@ -307,6 +339,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.FutureLimit < Duration(time.Hour) {
 		errs = append(errs, fmt.Errorf("store.future_limit: %s is below 1h", c.Store.FutureLimit))
+	}
+	if c.Detect.Lateness < 0 || c.Detect.Lateness > Duration(24*time.Hour) {
+		errs = append(errs, fmt.Errorf("detect.lateness: %s is outside 0..1d", c.Detect.Lateness))
+	}
+	if c.Detect.CheckpointInterval < Duration(time.Second) {
+		errs = append(errs, fmt.Errorf("detect.checkpoint_interval: %s is below 1s", c.Detect.CheckpointInterval))
+	}
+	if err := c.Alerts.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("alerts: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -42,6 +42,14 @@ func TestLoadFull(t *testing.T) {
 		{"max_disk_size", cfg.Store.MaxDiskSize, ByteSize(1 << 40)},
 		{"kept default", cfg.Store.FutureLimit.D(), 24 * time.Hour},
 		{"metrics_auth", cfg.HTTP.MetricsAuth, true},
+		{"detect on", cfg.Detect.On(), true},
+		{"builtin off", cfg.Detect.BuiltinOn(), false},
+		{"disable", cfg.Detect.Disable[0], "web-scanner"},
+		{"lateness", cfg.Detect.Lateness.D(), 5 * time.Minute},
+		{"rules_dir", cfg.Detect.RulesDir, "/etc/vigil/rules"},
+		{"alert syslog", cfg.Alerts.Syslog[0].Address, "siem.corp.example:6514"},
+		{"alert webhook", cfg.Alerts.Webhooks[0].Headers["Authorization"], "Bearer x"},
+		{"alert smtp", cfg.Alerts.SMTP[0].To[0], "soc@corp.example"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -55,6 +63,9 @@ func TestInvalid(t *testing.T) {
 		name, yaml, wantErr string
 	}{
 		{"unknown key", "journal:\n  fsynk: always\n", "field fsynk not found"},
+		{"detect lateness", "detect:\n  lateness: 2d\n", "detect.lateness"},
+		{"alert channel", "alerts:\n  webhooks:\n    - url: ftp://x\n", "alerts:"},
+		{"unknown detect key", "detect:\n  rule_dir: /x\n", "field rule_dir not found"},
 		{"fsync policy", "journal:\n  fsync: sometimes\n", "journal.fsync"},
 		{"bad size", "journal:\n  segment_size: lots\n", "invalid size"},
 		{"tiny segment", "journal:\n  segment_size: 10KiB\n", "segment_size"},

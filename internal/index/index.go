@@ -47,6 +47,46 @@ type Options struct {
 	Parse parse.Options
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Detector, if set, sees every parsed record in journal order after
+	// the store has it (the detection stage shares the indexer's parsing).
+	Detector Detector
+}
+
+// Detector is the pipeline stage behind the store: it sees every parsed
+// record once, in journal order, and keeps its own checkpoint.
+type Detector interface {
+	// Position is the first journal sequence number the detector has not
+	// processed, from its checkpoint; 0 means it has none (it starts where
+	// the indexer does). The indexer reads from the older of its own cursor
+	// and this position, storing only what the store lacks.
+	Position() uint64
+	// Process handles one batch. The batch is valid only during the call.
+	Process(b *Batch)
+	// Idle is called about once a second when no batch is waiting, from
+	// the same goroutine as Process (timers, checkpoints, reloads).
+	Idle(now time.Time)
+	// Flush is called once after the last batch, before Run returns.
+	Flush()
+}
+
+// Batch is a run of parsed journal records handed to a Detector.
+type Batch struct {
+	// Seqs are the rows' journal sequence numbers.
+	Seqs []uint64
+	// Received is when the batch's oldest record was received.
+	Received time.Time
+	Rows     []store.Row
+	raw      []byte
+	ends     []int
+}
+
+// Raw returns the original record of row i.
+func (b *Batch) Raw(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = b.ends[i-1]
+	}
+	return b.raw[start:b.ends[i]]
 }
 
 // Indexer moves records from the journal into the store.
@@ -62,6 +102,9 @@ type Indexer struct {
 	until uint64            // replay: seen covers seqs below this
 	marks []mark            // handed-off positions not yet committed
 	done  atomic.Uint64     // next seq not yet handed to the store
+	// storeFrom: records below it are in the store already (the reader
+	// was rewound for the detector).
+	storeFrom uint64
 }
 
 type mark struct {
@@ -100,6 +143,13 @@ func New(j *journal.Journal, st store.Store, opts Options, reg prometheus.Regist
 	}
 	ix := &Indexer{j: j, r: r, st: st, p: parse.New(opts.Parse), opts: opts, log: log}
 	ix.done.Store(r.Position())
+	ix.storeFrom = r.Position()
+	if d := opts.Detector; d != nil {
+		if pos := d.Position(); pos > 0 && pos < r.Position() {
+			r.Rewind(pos)
+			log.Info("index: reading from the detector's checkpoint", "detector", r.Position(), "index", ix.storeFrom)
+		}
+	}
 	ix.m = metrics{
 		records: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_index_records_total",
 			Help: "Journal records parsed and handed to the store."}),
@@ -126,7 +176,10 @@ type batch struct {
 	n           uint64
 	first, next uint64 // seqs: the batch covers [first, next)
 	received    time.Time
-	rows        []store.Row
+	rows        []store.Row // what the store gets
+	// det is every parsed record, for the detector (nil without one);
+	// its Rows are rows when nothing was left out of the store.
+	det *Batch
 }
 
 // result is a worker's report on one batch.
@@ -173,6 +226,19 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	}
 	go func() { workers.Wait(); close(results) }()
 
+	var detCh chan *batch
+	var detDone sync.WaitGroup
+	if d := ix.opts.Detector; d != nil {
+		detCh = make(chan *batch, ix.opts.Workers)
+		detDone.Go(func() { ix.detect(d, detCh, free) })
+	}
+	defer func() {
+		if detCh != nil {
+			close(detCh)
+			detDone.Wait()
+		}
+	}()
+
 	tick := time.NewTicker(ix.opts.CommitInterval)
 	defer tick.Stop()
 	pending := make(map[uint64]*batch) // stored, by batch number
@@ -185,9 +251,11 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 				results = nil
 				break
 			}
-			select {
-			case free <- r.rows[:0]:
-			default:
+			if detCh == nil {
+				select {
+				case free <- r.rows[:0]:
+				default:
+				}
 			}
 			if r.err != nil {
 				// Not stored; nothing after it may be committed either.
@@ -206,8 +274,13 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 				now := ix.opts.Now()
 				ix.m.delay.Observe(now.Sub(b.received).Seconds())
 				ix.m.records.Add(float64(len(b.rows)))
-				ix.marks = append(ix.marks, mark{pos: b.next, at: now})
-				ix.done.Store(b.next)
+				if b.next > ix.storeFrom {
+					ix.marks = append(ix.marks, mark{pos: b.next, at: now})
+					ix.done.Store(b.next)
+				}
+				if detCh != nil {
+					detCh <- b
+				}
 			}
 		case <-tick.C:
 			if err := ix.commitDelayed(ix.opts.Now()); err != nil {
@@ -217,6 +290,31 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	}
 	wg.Wait()
 	return readErr
+}
+
+// detect feeds applied batches to the detector in journal order and
+// recycles their rows; between batches it lets the detector run timers.
+func (ix *Indexer) detect(d Detector, in <-chan *batch, free chan<- []store.Row) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case b, ok := <-in:
+			if !ok {
+				d.Flush()
+				return
+			}
+			if len(b.det.Rows) > 0 {
+				d.Process(b.det)
+			}
+			select {
+			case free <- b.det.Rows[:0]:
+			default:
+			}
+		case <-tick.C:
+			d.Idle(ix.opts.Now())
+		}
+	}
 }
 
 // read parses batches for the workers until ctx is done, then until the
@@ -276,11 +374,23 @@ func (ix *Indexer) parse(recs []journal.Record, rs []store.Row) *batch {
 	ix.p.Reset(2 * size)
 	rs = rs[:0]
 	skipped, parseErrs := 0, 0
+	var det *Batch
+	var stored []store.Row // rows the store lacks, when some are left out
+	if ix.opts.Detector != nil {
+		det = &Batch{Seqs: make([]uint64, 0, len(recs)), raw: make([]byte, 0, size), ends: make([]int, 0, len(recs)), Received: recs[0].Time}
+	}
 	for i := range recs {
 		rec := &recs[i]
-		if ix.seen != nil && rec.Seq < ix.until && ix.seen[rec.Seq] == rec.Time.UTC().Format(parse.ReceivedLayout) {
+		inStore := rec.Seq < ix.storeFrom ||
+			ix.seen != nil && rec.Seq < ix.until && ix.seen[rec.Seq] == rec.Time.UTC().Format(parse.ReceivedLayout)
+		if inStore {
 			skipped++
-			continue
+			if det == nil {
+				continue
+			}
+			if stored == nil {
+				stored = append(make([]store.Row, 0, len(recs)), rs...)
+			}
 		}
 		if len(rs) < cap(rs) {
 			rs = rs[:len(rs)+1]
@@ -289,16 +399,34 @@ func (ix *Indexer) parse(recs []journal.Record, rs []store.Row) *batch {
 		}
 		row := &rs[len(rs)-1]
 		ix.p.Parse(rec, row)
-		if row.Get(parse.FieldParseError) != "" {
+		if row.Get(parse.FieldParseError) != "" && !inStore {
 			parseErrs++
+		}
+		if det != nil {
+			det.Seqs = append(det.Seqs, rec.Seq)
+			det.raw = append(det.raw, rec.Data...)
+			det.ends = append(det.ends, len(det.raw))
+			if stored != nil && !inStore {
+				stored = append(stored, *row)
+			}
 		}
 	}
 	if ix.seen != nil && b.next >= ix.until {
 		ix.seen = nil // replay is over
 	}
 	ix.m.parseErrors.Add(float64(parseErrs))
+	if b.first < ix.storeFrom {
+		skipped = 0 // read again for the detector, not a replay
+	}
 	ix.m.skipped.Add(float64(skipped))
 	b.rows = rs
+	if det != nil {
+		det.Rows = rs
+		b.det = det
+		if stored != nil {
+			b.rows = stored
+		}
+	}
 	return b
 }
 

@@ -1,12 +1,13 @@
 package input
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	promreg "github.com/vigil-soc/vigil/internal/metrics"
 )
 
 // Transport names used in the transport label.
@@ -92,40 +93,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"input"}),
 	}
 	var err error
-	register(reg, &m.messages, &err)
-	register(reg, &m.bytes, &err)
-	register(reg, &m.truncated, &err)
-	register(reg, &m.truncFrames, &err)
-	register(reg, &m.framing, &err)
-	register(reg, &m.dropped, &err)
-	register(reg, &m.conns, &err)
-	register(reg, &m.rejected, &err)
-	register(reg, &m.udpRcvbuf, &err)
+	promreg.Register(reg, &m.messages, &err)
+	promreg.Register(reg, &m.bytes, &err)
+	promreg.Register(reg, &m.truncated, &err)
+	promreg.Register(reg, &m.truncFrames, &err)
+	promreg.Register(reg, &m.framing, &err)
+	promreg.Register(reg, &m.dropped, &err)
+	promreg.Register(reg, &m.conns, &err)
+	promreg.Register(reg, &m.rejected, &err)
+	promreg.Register(reg, &m.udpRcvbuf, &err)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("input: register metrics: %w", err)
 	}
 	return m, nil
-}
-
-// register registers *c with reg (nil: nothing). If an equal collector is
-// already registered, for example by another input, *c becomes that one.
-// The first error is kept in *errp.
-func register[C prometheus.Collector](reg prometheus.Registerer, c *C, errp *error) {
-	if reg == nil || *errp != nil {
-		return
-	}
-	err := reg.Register(*c)
-	if err == nil {
-		return
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if ex, ok := are.ExistingCollector.(C); ok {
-			*c = ex
-			return
-		}
-	}
-	*errp = fmt.Errorf("input: register metrics: %w", err)
 }
 
 func (m *metrics) transport(input, name string) *transportMetrics {

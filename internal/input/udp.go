@@ -3,12 +3,15 @@ package input
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vigil-soc/vigil/internal/journal"
+	promreg "github.com/vigil-soc/vigil/internal/metrics"
 )
 
 const (
@@ -172,9 +175,9 @@ func (s *Syslog) registerUDPStats(reg prometheus.Registerer) error {
 		n, _ := socketDrops(ino)
 		return float64(n)
 	})
-	register(reg, &drops, &err)
+	promreg.Register(reg, &drops, &err)
 	if err != nil {
-		return err
+		return fmt.Errorf("input: register metrics: %w", err)
 	}
 	host := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "vigil_input_udp_host_receive_buffer_errors_total",
@@ -184,6 +187,9 @@ func (s *Syslog) registerUDPStats(reg prometheus.Registerer) error {
 		return float64(n)
 	})
 	// Several inputs share this one; a second registration is expected.
-	register(reg, &host, &err)
-	return err
+	promreg.Register(reg, &host, &err)
+	if err != nil {
+		return fmt.Errorf("input: register metrics: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/detect"
+	"github.com/vigil-soc/vigil/internal/geoip"
+	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/lists"
+	"github.com/vigil-soc/vigil/internal/parse"
+	"github.com/vigil-soc/vigil/rules"
+)
+
+const (
+	rulesTestSynopsis = "vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] FILE..."
+	rulesLintSynopsis = "vigil rules lint [--config FILE] [--no-builtin] [PATH...]"
+	rulesListSynopsis = "vigil rules list [--config FILE] [--rules PATH]... [--no-builtin]"
+)
+
+// rulesCmd dispatches the rules subcommands.
+func rulesCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintf(stderr, "Usage:\n  %s\n  %s\n  %s\n", rulesTestSynopsis, rulesLintSynopsis, rulesListSynopsis)
+		return errUsage
+	}
+	switch args[0] {
+	case "test":
+		return rulesTest(ctx, args[1:], stdin, stdout, stderr)
+	case "lint":
+		return rulesLint(args[1:], stdout, stderr)
+	case "list":
+		return rulesList(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "vigil rules: unknown subcommand %q (want test, lint or list)\n", args[0])
+	return errUsage
+}
+
+// stringsFlag is a repeatable string flag.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+// loadRuleSet reads the built-in pack (unless off), the configured rule
+// folder and the extra paths (files or folders), later ones overriding
+// earlier ones by id, without the disabled ids.
+func loadRuleSet(cfg config.Config, builtin bool, paths []string) ([]*detect.Rule, []error) {
+	var sets [][]*detect.Rule
+	var errs []error
+	if builtin && cfg.Detect.BuiltinOn() {
+		rs, e := detect.LoadRules(rules.FS, ".")
+		sets, errs = append(sets, rs), append(errs, e...)
+	}
+	if cfg.Detect.RulesDir != "" {
+		paths = append([]string{cfg.Detect.RulesDir}, paths...)
+	}
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var rs []*detect.Rule
+		var e []error
+		if info.IsDir() {
+			rs, e = detect.LoadRules(os.DirFS(p), ".")
+			for _, r := range rs {
+				r.File = filepath.Join(p, r.File)
+			}
+		} else {
+			rs, e = detect.LoadRules(os.DirFS(filepath.Dir(p)), ".")
+			kept := rs[:0]
+			for _, r := range rs {
+				if r.File == filepath.Base(p) {
+					r.File = p
+					kept = append(kept, r)
+				}
+			}
+			rs = kept
+			var mine []error
+			for _, err := range e {
+				var re *detect.RuleError
+				if errors.As(err, &re) && re.File == filepath.Base(p) {
+					re.File = p
+					mine = append(mine, re)
+				}
+			}
+			e = mine
+		}
+		sets, errs = append(sets, rs), append(errs, e...)
+	}
+	all, e := detect.Merge(sets...)
+	errs = append(errs, e...)
+	off := map[string]bool{}
+	for _, id := range cfg.Detect.Disable {
+		off[id] = true
+	}
+	out := all[:0]
+	for _, r := range all {
+		if !off[r.ID] {
+			out = append(out, r)
+		}
+	}
+	return out, errs
+}
+
+// rulesTest runs log files through the server's parsers and the rules,
+// offline and in event time, and prints the alerts as JSON lines.
+func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("rules test", rulesTestSynopsis, stderr)
+	cfgFile := fs.String("config", "", "configuration file (parse.*, detect.* settings)")
+	var extra stringsFlag
+	fs.Var(&extra, "rules", "rule file or folder to add (repeatable; overrides a built-in rule with the same id)")
+	noBuiltin := fs.Bool("no-builtin", false, "do not load the built-in rule pack")
+	formatName := fs.String("format", "auto", "format of every line (auto: detect per line)")
+	inOrder := fs.Bool("in-order", false, "feed events in input order instead of sorting them by event time")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := parse.CheckFormat(*formatName); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgFile)
+	if err != nil {
+		return err
+	}
+	ruleSet, errs := loadRuleSet(cfg, !*noBuiltin, extra)
+	if len(errs) > 0 {
+		return fmt.Errorf("rules do not load:\n  %w", joinLines(errs))
+	}
+	if len(ruleSet) == 0 {
+		return errors.New("no rules to run")
+	}
+	popts, err := parseOptions(cfg)
+	if err != nil {
+		return err
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	for _, f := range append(files, "stdin") {
+		popts.Formats[f] = *formatName
+	}
+	var recs []journal.Record
+	now := time.Now()
+	for _, name := range files {
+		in, input := stdin, "stdin"
+		if name != "-" {
+			f, err := os.Open(name)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			in, input = f, name
+		}
+		err := readLines(ctx, in, func(data []byte, truncated bool) error {
+			rec := journal.Record{Seq: uint64(len(recs) + 1), Time: now, Input: input, Data: append([]byte(nil), data...)}
+			if truncated {
+				rec.Flags |= journal.FlagTruncated
+			}
+			recs = append(recs, rec)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	eopts := detect.Options{Lateness: cfg.Detect.Lateness.D()}
+	if cfg.Detect.ListsDir != "" {
+		ls, err := lists.Load(cfg.Detect.ListsDir)
+		if ls == nil {
+			return fmt.Errorf("detect.lists_dir: %w", err)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil rules test: lists: %v\n", err)
+		}
+		eopts.Lists = detect.ListsOf(ls)
+	}
+	if cfg.Detect.GeoIP != "" {
+		db, err := geoip.Open(cfg.Detect.GeoIP)
+		if err != nil {
+			return fmt.Errorf("detect.geoip: %w", err)
+		}
+		defer db.Close()
+		eopts.Geo = db
+	}
+	off := detect.NewOffline(parse.New(popts), recs)
+	if !*inOrder {
+		off.SortByTime()
+	}
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	n := 0
+	var encErr error
+	eopts.Payloads = off.Payloads
+	eopts.Emit = func(a *alert.Alert) {
+		n++
+		if err := enc.Encode(a); err != nil && encErr == nil {
+			encErr = err
+		}
+	}
+	eng, errs := detect.New(ruleSet, eopts)
+	if len(errs) > 0 {
+		return fmt.Errorf("rules do not compile:\n  %w", joinLines(errs))
+	}
+	off.Run(eng)
+	fmt.Fprintf(stderr, "vigil rules test: %d events, %d rules, %d alerts\n", len(off.Events()), len(eng.Rules()), n)
+	return encErr
+}
+
+// rulesLint checks rule files: YAML keys, values, expressions, templates
+// and unique ids.
+func rulesLint(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("rules lint", rulesLintSynopsis, stderr)
+	cfgFile := fs.String("config", "", "configuration file (detect.rules_dir is linted too)")
+	noBuiltin := fs.Bool("no-builtin", false, "do not lint the built-in rule pack")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgFile)
+	if err != nil {
+		return err
+	}
+	ruleSet, errs := loadRuleSet(cfg, !*noBuiltin, fs.Args())
+	for _, r := range ruleSet {
+		if err := detect.Compile(r); err != nil {
+			errs = append(errs, &detect.RuleError{File: r.File, ID: r.ID, Err: err})
+		}
+	}
+	if len(errs) > 0 {
+		for _, err := range errs {
+			fmt.Fprintln(stdout, err)
+		}
+		return fmt.Errorf("%d problems in rule files", len(errs))
+	}
+	fmt.Fprintf(stdout, "ok: %d rules\n", len(ruleSet))
+	return nil
+}
+
+// rulesList prints the rules that would run.
+func rulesList(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("rules list", rulesListSynopsis, stderr)
+	cfgFile := fs.String("config", "", "configuration file")
+	var extra stringsFlag
+	fs.Var(&extra, "rules", "rule file or folder to add (repeatable)")
+	noBuiltin := fs.Bool("no-builtin", false, "leave out the built-in rule pack")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgFile)
+	if err != nil {
+		return err
+	}
+	ruleSet, errs := loadRuleSet(cfg, !*noBuiltin, extra)
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	for _, r := range ruleSet {
+		state := ""
+		if r.Disabled {
+			state = " (disabled)"
+		}
+		fmt.Fprintf(w, "%-40s %-12s %-9s %s%s\n", r.ID, r.Type, r.Level, r.Title, state)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("rules do not load:\n  %w", joinLines(errs))
+	}
+	return nil
+}
+
+// joinLines joins errors one per line.
+func joinLines(errs []error) error {
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return errors.New(strings.Join(msgs, "\n  "))
+}

@@ -1,0 +1,78 @@
+package alert
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/store"
+)
+
+// Dataset is the event.dataset of alerts in the store.
+const Dataset = "vigil.alert"
+
+// Row returns the alert as a store row: searchable by the same normalized
+// names as events (source.ip, user.name, device.id) and by the
+// threat_table's names (threat, level, src_ip, ...).
+func (a *Alert) Row() store.Row {
+	f := []store.Field{
+		{Name: "_msg", Value: a.Message},
+		{Name: "event.kind", Value: "alert"},
+		{Name: "event.dataset", Value: Dataset},
+		{Name: "alert.id", Value: a.ID},
+		{Name: "rule.id", Value: a.RuleID},
+		{Name: "rule.name", Value: a.RuleTitle},
+		{Name: "threat", Value: a.Threat},
+		{Name: "level", Value: a.Level},
+		{Name: "type", Value: a.Type},
+		{Name: "alert.group", Value: a.Group},
+		{Name: "alert.count", Value: strconv.Itoa(a.Count)},
+		{Name: "alert.first", Value: a.First.UTC().Format(time.RFC3339Nano)},
+		{Name: "alert.last", Value: a.Last.UTC().Format(time.RFC3339Nano)},
+	}
+	add := func(name, v string) {
+		if v != "" {
+			f = append(f, store.Field{Name: name, Value: v})
+		}
+	}
+	if a.FollowUp {
+		add("alert.follow_up", "true")
+	}
+	add("source.ip", a.SrcIP)
+	add("destination.ip", a.DstIP)
+	if a.SrcPort > 0 {
+		add("source.port", strconv.Itoa(a.SrcPort))
+	}
+	if a.DstPort > 0 {
+		add("destination.port", strconv.Itoa(a.DstPort))
+	}
+	add("user.name", a.User)
+	add("device.id", a.DeviceID)
+	add("alert.notify", strings.Join(a.Notify, ","))
+	keys := make([]string, 0, len(a.Fields))
+	for k := range a.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		add("alert.fields."+k, a.Fields[k])
+	}
+	add("alert.payloads", strings.Join(a.Payloads, "\n"))
+	return store.Row{Time: a.TS, Fields: f}
+}
+
+// StoreSink adds alerts to the embedded store, where they are searched
+// like events (event.dataset:vigil.alert).
+type StoreSink struct {
+	Store store.Store
+	// OnError is told about a failed write (may be nil).
+	OnError func(error)
+}
+
+// Send implements Sink.
+func (s *StoreSink) Send(a *Alert) {
+	if err := s.Store.Add([]store.Row{a.Row()}); err != nil && s.OnError != nil {
+		s.OnError(err)
+	}
+}

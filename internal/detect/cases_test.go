@@ -1,0 +1,254 @@
+package detect
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/geoip"
+	"github.com/vigil-soc/vigil/internal/parse"
+)
+
+// caseOptions is a case's optional case.yaml.
+type caseOptions struct {
+	// Rules lists built-in rule files (under ../../rules) to load besides
+	// the case's own rules.yaml.
+	Rules    []string      `yaml:"rules"`
+	Lateness time.Duration `yaml:"lateness"`
+	// Geo needs the GeoIP test database (scripts/fetch-geoip-testdb.sh).
+	Geo bool `yaml:"geo"`
+	// Received is the receive time of every line (for year-less syslog
+	// dates); default 2026-11-28T12:00:00Z.
+	Received time.Time `yaml:"received"`
+}
+
+// geoTestDB is where scripts/fetch-geoip-testdb.sh puts the test database.
+func geoTestDB() string {
+	if p := os.Getenv("VIGIL_GEOIP_TESTDB"); p != "" {
+		return p
+	}
+	return "/var/cache/vigil-test/geo-whois-asn-country.mmdb"
+}
+
+// TestCases runs every folder under testdata/cases: the rules in
+// rules.yaml (and the built-in files case.yaml names) over the log lines in
+// input.log (lines starting with // are comments), parsed as the server
+// parses them, compared with want.jsonl:
+// one expected alert per line, in order, naming only the fields that
+// matter (an empty want.jsonl means no alert). Each case also runs a
+// second time with the engine's state saved and restored into a fresh
+// engine half-way through: the alerts must be identical.
+func TestCases(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/cases/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) { runCase(t, dir) })
+	}
+}
+
+func runCase(t *testing.T, dir string) {
+	var opts caseOptions
+	if b, err := os.ReadFile(filepath.Join(dir, "case.yaml")); err == nil {
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&opts); err != nil {
+			t.Fatalf("case.yaml: %v", err)
+		}
+	}
+	if opts.Received.IsZero() {
+		opts.Received = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	}
+	var rules []*Rule
+	for _, f := range opts.Rules {
+		rs, err := loadRuleFile(filepath.Join("..", "..", "rules", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, rs...)
+	}
+	if rs, err := loadRuleFile(filepath.Join(dir, "rules.yaml")); err == nil {
+		rules = append(rules, rs...)
+	} else if !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	if len(rules) == 0 {
+		t.Fatal("no rules: want rules.yaml or case.yaml rules")
+	}
+	var ls Lists
+	if _, err := os.Stat(filepath.Join(dir, "lists")); err == nil {
+		if ls, err = loadLists(filepath.Join(dir, "lists")); err != nil {
+			t.Fatalf("lists: %v", err)
+		}
+	}
+	var geo *geoip.DB
+	if opts.Geo {
+		db, err := geoip.Open(geoTestDB())
+		if err != nil {
+			if os.Getenv("VIGIL_TEST_STRICT") != "" {
+				t.Fatalf("GeoIP test database missing (run scripts/fetch-geoip-testdb.sh): %v", err)
+			}
+			t.Skipf("GeoIP test database missing (run scripts/fetch-geoip-testdb.sh): %v", err)
+		}
+		geo = db
+		defer db.Close()
+	}
+	input, err := os.ReadFile(filepath.Join(dir, "input.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	for _, l := range bytes.Split(bytes.TrimRight(input, "\n"), []byte("\n")) {
+		if len(l) > 0 && !bytes.HasPrefix(l, []byte("//")) {
+			lines = append(lines, l)
+		}
+	}
+	p := parse.New(parse.Options{})
+	off := NewOffline(p, Records("test", lines, 1, opts.Received))
+	for _, ev := range off.Events() {
+		if e := ev.Get(parse.FieldParseError); e != "" {
+			t.Fatalf("input line seq %d does not parse: %s", ev.Seq, e)
+		}
+	}
+	run := func(restartAt int) []*alert.Alert {
+		var got []*alert.Alert
+		eopts := Options{Lateness: opts.Lateness, Lists: ls, Geo: geo, Payloads: off.Payloads,
+			Emit: func(a *alert.Alert) { got = append(got, a) }}
+		e, errs := New(rules, eopts)
+		if len(errs) > 0 {
+			t.Fatalf("rules: %v", errs)
+		}
+		for i, ev := range off.Events() {
+			if i == restartAt {
+				var state bytes.Buffer
+				if err := e.Snapshot(&state); err != nil {
+					t.Fatal(err)
+				}
+				e, _ = New(rules, eopts)
+				if _, err := e.Restore(&state); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.Process(ev)
+		}
+		return got
+	}
+	got := run(-1)
+	compareAlerts(t, filepath.Join(dir, "want.jsonl"), got)
+	if n := len(off.Events()); n > 1 {
+		again := run(n / 2)
+		a, _ := json.Marshal(got)
+		b, _ := json.Marshal(again)
+		if !bytes.Equal(a, b) {
+			t.Errorf("restart half-way changed the alerts:\nuninterrupted: %s\nrestarted:     %s", a, b)
+		}
+	}
+}
+
+func loadRuleFile(path string) ([]*Rule, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRules(path, b)
+}
+
+// compareAlerts checks got against the partial alerts in the want file.
+func compareAlerts(t *testing.T, wantFile string, got []*alert.Alert) {
+	t.Helper()
+	f, err := os.Open(wantFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var want []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "//") {
+			continue
+		}
+		var w map[string]any
+		if err := json.Unmarshal([]byte(line), &w); err != nil {
+			t.Fatalf("%s: %q: %v", wantFile, line, err)
+		}
+		want = append(want, w)
+	}
+	var gotMaps []map[string]any
+	for _, a := range got {
+		b, _ := json.Marshal(a)
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		gotMaps = append(gotMaps, m)
+	}
+	if len(gotMaps) != len(want) {
+		t.Errorf("got %d alerts, want %d:\n%s", len(gotMaps), len(want), dump(gotMaps))
+		return
+	}
+	for i, w := range want {
+		if diff := partialDiff(w, gotMaps[i]); diff != "" {
+			t.Errorf("alert %d: %s\ngot: %s", i+1, diff, dump(gotMaps[i:i+1]))
+		}
+	}
+}
+
+func partialDiff(want, got map[string]any) string {
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []string
+	for _, k := range keys {
+		w, g := want[k], got[k]
+		if wm, ok := w.(map[string]any); ok {
+			gm, _ := g.(map[string]any)
+			if d := partialDiff(wm, gm); d != "" {
+				out = append(out, k+": "+d)
+			}
+			continue
+		}
+		if wl, ok := w.([]any); ok {
+			// A list in want: every listed string must occur in some element.
+			gl, _ := g.([]any)
+			for _, x := range wl {
+				found := false
+				for _, y := range gl {
+					if s, ok := y.(string); ok && strings.Contains(s, fmt.Sprint(x)) {
+						found = true
+					}
+				}
+				if !found {
+					out = append(out, fmt.Sprintf("%s: no element contains %q", k, x))
+				}
+			}
+			continue
+		}
+		if fmt.Sprint(w) != fmt.Sprint(g) {
+			out = append(out, fmt.Sprintf("%s = %v, want %v", k, g, w))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+func dump(ms []map[string]any) string {
+	var b strings.Builder
+	for _, m := range ms {
+		delete(m, "payloads")
+		j, _ := json.Marshal(m)
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

@@ -1,0 +1,329 @@
+package detect
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/store"
+)
+
+func mustRules(t testing.TB, src string) []*Rule {
+	t.Helper()
+	rs, err := ParseRules("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+func ev(seq uint64, at time.Time, kv ...string) *Event {
+	e := &Event{Seq: seq, Time: at}
+	for i := 0; i+1 < len(kv); i += 2 {
+		e.Fields = append(e.Fields, store.Field{Name: kv[i], Value: kv[i+1]})
+	}
+	return e
+}
+
+var t0 = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+
+func TestRuleValidation(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"unknown key", "id: a\ntitle: A\ntype: match\nwhen: 'true'\nthreshhold: 3\n", "field threshhold not found"},
+		{"bad id", "id: A B\ntitle: A\ntype: match\nwhen: 'true'\n", "id \"A B\""},
+		{"unknown type", "id: a\ntitle: A\ntype: count\nwhen: 'true'\n", "type \"count\""},
+		{"threshold without window", "id: a\ntitle: A\ntype: threshold\nthreshold: 3\nwhen: 'true'\n", "window is required"},
+		{"no condition", "id: a\ntitle: A\ntype: match\n", "match or when is required"},
+		{"bad level", "id: a\ntitle: A\ntype: match\nlevel: urgent\nwhen: 'true'\n", "level \"urgent\""},
+		{"sequence one step", "id: a\ntitle: A\ntype: sequence\nwindow: 1m\nsteps: [{when: 'true'}]\n", "at least two steps"},
+		{"bad template", "id: a\ntitle: A\ntype: match\nwhen: 'true'\nmessage: '{{.Count'\n", "message:"},
+		{"cardinality without field", "id: a\ntitle: A\ntype: cardinality\nwindow: 1m\nthreshold: 3\nwhen: 'true'\n", "field (the value"},
+		{"spike factor", "id: a\ntitle: A\ntype: spike\nwindow: 1m\nthreshold: 3\nfactor: 1\nwhen: 'true'\n", "factor must be above 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseRules("x.yaml", []byte(tc.src))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	tests := []struct{ when, want string }{
+		{`http.response.status_code == "401"`, "mismatched types"},
+		{`source.ip ==`, "unexpected token"},
+		{`in_list("x")`, "not enough arguments"},
+		{`lower(user.name) == "a" && has("user.name")`, ""},
+		{`url.path matches "^/ecp/" && http.response.status_code >= 400`, ""},
+		{`country(source.ip) in ["RU", "KP"]`, ""},
+	}
+	for _, tc := range tests {
+		r := mustRules(t, "id: a\ntitle: A\ntype: match\nwhen: '"+strings.ReplaceAll(tc.when, "'", "''")+"'\n")[0]
+		err := Compile(r)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: error %v, want %q", tc.when, err, tc.want)
+		}
+	}
+}
+
+// TestFieldAccess checks that dotted names, numbers and missing fields
+// read as documented.
+func TestFieldAccess(t *testing.T) {
+	tests := []struct {
+		when string
+		want bool
+	}{
+		{`event.outcome == "failure"`, true},
+		{`http.response.status_code == 401`, true},
+		{`http.response.status_code >= 400 && http.response.status_code < 500`, true},
+		{`source.port == 0`, true}, // missing number
+		{`user.name == ""`, true},  // missing string
+		{`has("user.name")`, false},
+		{`url.path startsWith "/Microsoft-Server-ActiveSync"`, true},
+		{`first(host.name, host.hostname) == "proxy1"`, true},
+		{`in_cidr(source.ip, "203.0.113.0/24")`, true},
+		{`in_cidr(source.ip, "10.0.0.0/8", "bad")`, false},
+		{`is_private(source.ip)`, false},
+		{`ip_version(source.ip) == 4`, true},
+		{`in_list("nosuch", source.ip)`, false},
+	}
+	e := ev(1, t0, "event.outcome", "failure", "http.response.status_code", "401", "url.path", "/Microsoft-Server-ActiveSync",
+		"host.hostname", "proxy1", "source.ip", "203.0.113.9")
+	for _, tc := range tests {
+		var got []*alert.Alert
+		r := mustRules(t, "id: a\ntitle: A\ntype: match\nwhen: '"+strings.ReplaceAll(tc.when, "'", "''")+"'\n")
+		eng, errs := New(r, Options{Emit: func(a *alert.Alert) { got = append(got, a) }})
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", tc.when, errs)
+		}
+		eng.Process(e)
+		if (len(got) == 1) != tc.want {
+			t.Errorf("%s: fired %v, want %v", tc.when, len(got) == 1, tc.want)
+		}
+	}
+}
+
+// TestEviction: a rule at max_groups evicts the least recently seen group
+// and counts it.
+func TestEviction(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	r := mustRules(t, "id: a\ntitle: A\ntype: threshold\nmatch: {event.outcome: failure}\ngroup_by: [source.ip]\nwindow: 1h\nthreshold: 3\nmax_groups: 2\n")
+	var got []*alert.Alert
+	eng, _ := New(r, Options{Registerer: reg, Emit: func(a *alert.Alert) { got = append(got, a) }})
+	send := func(i int, ip string) {
+		eng.Process(ev(uint64(i), t0.Add(time.Duration(i)*time.Second), "event.outcome", "failure", "source.ip", ip))
+	}
+	send(1, "1.1.1.1")
+	send(2, "1.1.1.1")
+	send(3, "2.2.2.2")
+	send(4, "3.3.3.3") // evicts 1.1.1.1 (least recently seen)
+	send(5, "1.1.1.1") // starts again: 1 event
+	send(6, "1.1.1.1")
+	if len(got) != 0 {
+		t.Fatalf("evicted group kept its count: %v", got)
+	}
+	send(7, "1.1.1.1")
+	if len(got) != 1 {
+		t.Fatalf("got %d alerts, want 1", len(got))
+	}
+	if n := testutil.ToFloat64(eng.m.evicted.WithLabelValues("a")); n != 2 {
+		t.Errorf("evictions counted %v, want 2", n)
+	}
+}
+
+// TestReloadKeepsState: an unchanged rule keeps its windows across
+// SetRules; a changed one starts empty.
+func TestReloadKeepsState(t *testing.T) {
+	src := "id: a\ntitle: A\ntype: threshold\nmatch: {event.outcome: failure}\ngroup_by: [source.ip]\nwindow: 1h\nthreshold: 3\n"
+	var got []*alert.Alert
+	eng, _ := New(mustRules(t, src), Options{Emit: func(a *alert.Alert) { got = append(got, a) }})
+	send := func(i int) {
+		eng.Process(ev(uint64(i), t0.Add(time.Duration(i)*time.Second), "event.outcome", "failure", "source.ip", "1.1.1.1"))
+	}
+	send(1)
+	send(2)
+	eng.SetRules(mustRules(t, src))
+	send(3)
+	if len(got) != 1 {
+		t.Fatalf("unchanged rule lost its state: %d alerts", len(got))
+	}
+	send(4)
+	send(5)
+	eng.SetRules(mustRules(t, strings.Replace(src, "threshold: 3", "threshold: 4", 1)))
+	send(6)
+	send(7)
+	if len(got) != 1 {
+		t.Fatalf("changed rule kept old state: %d alerts", len(got))
+	}
+}
+
+// TestSnapshotDropsChangedRules: a restored state applies only to rules
+// whose definition is unchanged.
+func TestSnapshotDropsChangedRules(t *testing.T) {
+	src := "id: a\ntitle: A\ntype: threshold\nmatch: {event.outcome: failure}\nwindow: 1h\nthreshold: 2\n"
+	eng, _ := New(mustRules(t, src), Options{})
+	eng.Process(ev(1, t0, "event.outcome", "failure"))
+	var b bytes.Buffer
+	if err := eng.Snapshot(&b); err != nil {
+		t.Fatal(err)
+	}
+	state := b.Bytes()
+	same, _ := New(mustRules(t, src), Options{})
+	if ids, err := same.Restore(bytes.NewReader(state)); err != nil || len(ids) != 1 {
+		t.Fatalf("restore unchanged: %v %v", ids, err)
+	}
+	changed, _ := New(mustRules(t, strings.Replace(src, "1h", "2h", 1)), Options{})
+	if ids, err := changed.Restore(bytes.NewReader(state)); err != nil || len(ids) != 0 {
+		t.Fatalf("restore changed: %v %v", ids, err)
+	}
+	if _, err := changed.Restore(bytes.NewReader([]byte("garbage"))); err == nil {
+		t.Fatal("garbage state restored without error")
+	}
+}
+
+func TestMergeOverrides(t *testing.T) {
+	builtin := mustRules(t, "id: a\ntitle: Built-in\ntype: match\nwhen: 'true'\n---\nid: b\ntitle: B\ntype: match\nwhen: 'true'\n")
+	user := mustRules(t, "id: a\ntitle: Mine\ntype: match\nwhen: 'true'\n")
+	got, errs := Merge(builtin, user)
+	if len(errs) > 0 || len(got) != 2 || got[0].Title != "Mine" {
+		t.Fatalf("merge: %v %v", got, errs)
+	}
+	if _, errs := Merge(append(user, user...)); len(errs) != 1 {
+		t.Fatalf("duplicate id in one set: %v", errs)
+	}
+}
+
+// BenchmarkEngine measures events/s through a small mixed rule set on a
+// realistic event mix (most events match no rule's pre-filter).
+func BenchmarkEngine(b *testing.B) {
+	rules := mustRules(b, `
+id: brute
+title: Brute
+type: threshold
+match: {event.category: authentication, event.outcome: failure}
+group_by: [source.ip]
+window: 10m
+threshold: 20
+suppress: 1h
+---
+id: spray
+title: Spray
+type: cardinality
+match: {event.category: authentication, event.outcome: failure}
+group_by: [source.ip]
+field: user.name
+window: 30m
+threshold: 10
+suppress: 1h
+---
+id: exploit
+title: Exploit paths
+type: match
+match: {event.dataset: nginx.access}
+when: 'lower(url.path) contains "/autodiscover/autodiscover.json" && lower(url.query) contains "powershell"'
+group_by: [source.ip]
+suppress: 1h
+`)
+	eng, errs := New(rules, Options{})
+	if len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	evs := make([]*Event, 1024)
+	for i := range evs {
+		outcome, cat := "success", "web"
+		if i%10 == 0 {
+			outcome, cat = "failure", "authentication"
+		}
+		evs[i] = ev(uint64(i), t0, "event.dataset", "nginx.access", "event.category", cat, "event.outcome", outcome,
+			"source.ip", fmt.Sprintf("203.0.%d.%d", i%7, i%250), "user.name", fmt.Sprintf("user%d", i%100),
+			"url.path", "/owa/", "url.query", "a=b", "http.response.status_code", "200", "user_agent.original", "Mozilla/5.0",
+			"host.hostname", "proxy1", "_msg", "GET /owa/ 200")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		e := evs[i%len(evs)]
+		e.Time = t0.Add(time.Duration(i) * time.Millisecond)
+		eng.Process(e)
+	}
+}
+
+func TestGroupValue(t *testing.T) {
+	r := mustRules(t, "id: a\ntitle: A\ntype: match\nwhen: 'true'\ngroup_by: [exchange.object, user.name, host.name]\n")
+	eng, _ := New(r, Options{})
+	e := ev(1, t0, "exchange.object", `Mailbox "Import" = Export`, "user.name", "zhangwei")
+	kb, ok := eng.groupKey(eng.rules[0], e)
+	key := string(kb)
+	if !ok {
+		t.Fatal("no key")
+	}
+	for name, want := range map[string]string{"exchange.object": `Mailbox "Import" = Export`, "user.name": "zhangwei", "host.name": "", "nosuch": ""} {
+		if got := groupValue(key, name); got != want {
+			t.Errorf("groupValue(%q, %s) = %q, want %q", key, name, got, want)
+		}
+	}
+}
+
+func TestNotifyAddresses(t *testing.T) {
+	r := mustRules(t, "id: a\ntitle: A\ntype: match\nwhen: 'true'\nnotify: ['{{.Field \"user.name\"}}@corp.example', 'helpdesk@corp.example', '{{.Field \"user.name\"}}@{{.Field \"user.domain\"}}', '{{.Field \"nosuch\"}}@corp.example']\n")
+	var got []*alert.Alert
+	eng, _ := New(r, Options{Emit: func(a *alert.Alert) { got = append(got, a) }})
+	eng.Process(ev(1, t0, "user.name", "bob"))
+	if len(got) != 1 || strings.Join(got[0].Notify, ",") != "bob@corp.example,helpdesk@corp.example" {
+		t.Fatalf("notify %v", got[0].Notify)
+	}
+}
+
+// TestLetVariables: names declared with let are variables, not fields.
+func TestLetVariables(t *testing.T) {
+	r := mustRules(t, "id: a\ntitle: A\ntype: match\nwhen: 'let p = lower(url.path); p startsWith \"/ecp/\" && p endsWith \".js\"'\n")
+	var got []*alert.Alert
+	eng, errs := New(r, Options{Emit: func(a *alert.Alert) { got = append(got, a) }})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	eng.Process(ev(1, t0, "url.path", "/ECP/y.js"))
+	eng.Process(ev(2, t0, "url.path", "/owa/"))
+	if len(got) != 1 {
+		t.Fatalf("%d alerts, want 1", len(got))
+	}
+}
+
+// TestConditionCache: a condition remembered by its field values gives the
+// same answers as evaluating it every time.
+func TestConditionCache(t *testing.T) {
+	r := mustRules(t, "id: a\ntitle: A\ntype: match\nwhen: 'lower(user_agent.original) contains \"sqlmap\" && http.response.status_code < 500'\n")
+	var got []*alert.Alert
+	eng, _ := New(r, Options{Emit: func(a *alert.Alert) { got = append(got, a) }})
+	c := eng.rules[0].when
+	if c.results == nil || strings.Join(c.fields, ",") != "http.response.status_code,user_agent.original" {
+		t.Fatalf("cond fields %v, cache %v", c.fields, c.results != nil)
+	}
+	want := 0
+	for i := range 3000 {
+		ua, status := "Mozilla/5.0", "200"
+		if i%3 == 0 {
+			ua = "sqlmap/1.7"
+		}
+		if i%7 == 0 {
+			status = "503"
+		}
+		if i%3 == 0 && i%7 != 0 {
+			want++
+		}
+		eng.Process(ev(uint64(i), t0.Add(time.Duration(i)*time.Millisecond), "user_agent.original", ua, "http.response.status_code", status))
+	}
+	if len(got) != want || c.hits == 0 {
+		t.Fatalf("%d alerts, want %d (cache hits %d)", len(got), want, c.hits)
+	}
+}

@@ -1,0 +1,349 @@
+package detect
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/vigil-soc/vigil/internal/geoip"
+)
+
+// numericFields are read as integers in expressions (missing = 0); every
+// other field is a string (missing = "").
+var numericFields = map[string]bool{
+	"source.port": true, "destination.port": true, "source.nat.port": true,
+	"http.response.status_code": true, "http.response.bytes": true, "http.request.bytes": true,
+	"event.duration": true, "network.bytes": true, "winlog.logon.type": true,
+}
+
+// IsNumericField reports whether expressions see the field as an integer.
+func IsNumericField(name string) bool { return numericFields[name] }
+
+// Names of the field accessors the patcher rewrites field references into.
+const (
+	fnString = "_f"
+	fnNumber = "_n"
+)
+
+// env is what expressions read: the event being evaluated and the
+// enrichment sources. The engine evaluates on one goroutine, so the
+// functions built over an env read its current event without locking.
+type env struct {
+	ev    *Event
+	lists Lists
+	geo   *geoip.DB
+	// conds are the compiled conditions by source text, so rules that
+	// share a condition share its program and its per-event result.
+	conds map[string]*cond
+}
+
+// cond is a compiled boolean condition; id indexes the engine's
+// per-event memo.
+type cond struct {
+	prog *vm.Program
+	id   int
+	// fields are the event fields the condition reads. A condition that
+	// reads few fields and no lists is a pure function of their values:
+	// results remembers it for values seen before (user agents, paths and
+	// datasets repeat), until hits turn out too rare to pay.
+	fields        []string
+	results       map[string]bool
+	hits, lookups int
+}
+
+// Memo limits for cond.results.
+const (
+	condCacheMax   = 16384 // entries before the cache starts over
+	condCacheProbe = 8192  // lookups after which a useless cache is dropped
+)
+
+// cached returns the remembered result for the current values (key), or
+// ok false.
+func (c *cond) cached(key []byte) (v, ok bool) {
+	c.lookups++
+	v, ok = c.results[string(key)]
+	if ok {
+		c.hits++
+	}
+	if c.lookups == condCacheProbe && c.hits*3 < c.lookups {
+		c.results = nil // fewer than a third hit: not worth the memory
+	}
+	return v, ok
+}
+
+func (c *cond) remember(key []byte, v bool) {
+	if c.results == nil {
+		return
+	}
+	if len(c.results) >= condCacheMax {
+		clear(c.results)
+	}
+	c.results[string(key)] = v
+}
+
+// condition compiles a when expression, once per distinct text.
+func (e *env) condition(src string) (*cond, error) {
+	key := strings.TrimSpace(src)
+	if c, ok := e.conds[key]; ok {
+		return c, nil
+	}
+	p, fields, err := e.compileFields(src, true)
+	if err != nil {
+		return nil, err
+	}
+	if e.conds == nil {
+		e.conds = map[string]*cond{}
+	}
+	c := &cond{prog: p, id: len(e.conds), fields: fields}
+	// Lists change at run time; everything else a condition can call is a
+	// function of its arguments.
+	if len(fields) > 0 && len(fields) <= 3 && !strings.Contains(key, "list(") && !strings.Contains(key, "device_registered(") && !strings.Contains(key, "now(") {
+		c.results = map[string]bool{}
+	}
+	e.conds[key] = c
+	return c, nil
+}
+
+// helperNames are the functions rules may call, besides expr's builtins.
+var helperNames = []string{
+	fnString, fnNumber, "has", "in_list", "in_cidr", "is_private", "country",
+	"device_registered", "has_list", "first", "ip_version", "contains_any",
+}
+
+// options returns the expr options that bind helpers and field access to e.
+// vars are names the expression declares with let (not fields).
+func (e *env) options(vars map[string]bool) []expr.Option {
+	str := func(p []any, i int) string { s, _ := p[i].(string); return s }
+	return []expr.Option{
+		expr.Patch(fieldPatcher{vars: vars}),
+		expr.Function(fnString, func(p ...any) (any, error) {
+			return e.ev.Get(str(p, 0)), nil
+		}, new(func(string) string)),
+		expr.Function(fnNumber, func(p ...any) (any, error) {
+			n, _ := strconv.Atoi(e.ev.Get(str(p, 0)))
+			return n, nil
+		}, new(func(string) int)),
+		expr.Function("has", func(p ...any) (any, error) {
+			return e.ev.Get(str(p, 0)) != "", nil
+		}, new(func(string) bool)),
+		expr.Function("in_list", func(p ...any) (any, error) {
+			if e.lists == nil {
+				return false, nil
+			}
+			return e.lists.Contains(str(p, 0), fmt.Sprint(p[1])), nil
+		}, new(func(string, string) bool), new(func(string, int) bool)),
+		expr.Function("has_list", func(p ...any) (any, error) {
+			return e.lists != nil && e.lists.HasList(str(p, 0)), nil
+		}, new(func(string) bool)),
+		expr.Function("device_registered", func(p ...any) (any, error) {
+			if e.lists == nil {
+				return false, nil
+			}
+			return e.lists.Registered(str(p, 0), str(p, 1)), nil
+		}, new(func(string, string) bool)),
+		expr.Function("in_cidr", func(p ...any) (any, error) {
+			ip, err := netip.ParseAddr(str(p, 0))
+			if err != nil {
+				return false, nil
+			}
+			for _, c := range p[1:] {
+				pfx, err := parsePrefix(str([]any{c}, 0))
+				if err == nil && pfx.Contains(ip.Unmap()) {
+					return true, nil
+				}
+			}
+			return false, nil
+		}, new(func(string, ...string) bool)),
+		expr.Function("is_private", func(p ...any) (any, error) {
+			ip, err := netip.ParseAddr(str(p, 0))
+			return err == nil && geoip.Private(ip.Unmap()), nil
+		}, new(func(string) bool)),
+		expr.Function("country", func(p ...any) (any, error) {
+			ip, err := netip.ParseAddr(str(p, 0))
+			if err != nil || e.geo == nil {
+				return "", nil
+			}
+			return e.geo.Lookup(ip.Unmap()).Country, nil
+		}, new(func(string) string)),
+		expr.Function("ip_version", func(p ...any) (any, error) {
+			ip, err := netip.ParseAddr(str(p, 0))
+			switch {
+			case err != nil:
+				return 0, nil
+			case ip.Unmap().Is4():
+				return 4, nil
+			}
+			return 6, nil
+		}, new(func(string) int)),
+		expr.Function("contains_any", func(p ...any) (any, error) {
+			s := str(p, 0)
+			for i := 1; i < len(p); i++ {
+				if sub := str(p, i); sub != "" && strings.Contains(s, sub) {
+					return true, nil
+				}
+			}
+			return false, nil
+		}, new(func(string, ...string) bool)),
+		expr.Function("first", func(p ...any) (any, error) {
+			for i := range p {
+				if s := str(p, i); s != "" {
+					return s, nil
+				}
+			}
+			return "", nil
+		}, new(func(...string) string)),
+	}
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// compile compiles an expression over event fields. kind is the result
+// type the caller needs (a bool condition or a string value).
+func (e *env) compile(src string, asBool bool) (*vm.Program, error) {
+	p, _, err := e.compileFields(src, asBool)
+	return p, err
+}
+
+// compileFields compiles and also returns the fields the expression reads.
+func (e *env) compileFields(src string, asBool bool) (*vm.Program, []string, error) {
+	read := map[string]bool{}
+	opts := e.options(letNames(src))
+	opts[0] = expr.Patch(fieldPatcher{vars: letNames(src), read: read})
+	if asBool {
+		opts = append(opts, expr.AsBool())
+	}
+	p, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	fields := make([]string, 0, len(read))
+	for f := range read {
+		if f != "" && !strings.HasSuffix(f, ".") {
+			fields = append(fields, f)
+		}
+	}
+	sort.Strings(fields)
+	return p, fields, nil
+}
+
+// fieldPatcher rewrites field references into accessor calls, so rules can
+// write event.outcome == "failure" or http.response.status_code >= 400:
+// the dotted name becomes _f("event.outcome") (a string) or
+// _n("http.response.status_code") (an integer, see numericFields). Field
+// names with characters expr cannot parse are read with _f("name").
+type fieldPatcher struct {
+	vars map[string]bool // let-declared names
+	read map[string]bool // collects the fields read (may be nil)
+}
+
+// letNames returns the names src declares with let, which the patcher
+// must leave alone. A source that does not parse declares none (the
+// compiler reports the syntax error).
+func letNames(src string) map[string]bool {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil
+	}
+	var c letCollector
+	ast.Walk(&tree.Node, &c)
+	return c.names
+}
+
+type letCollector struct{ names map[string]bool }
+
+func (c *letCollector) Visit(node *ast.Node) {
+	if v, ok := (*node).(*ast.VariableDeclaratorNode); ok {
+		if c.names == nil {
+			c.names = map[string]bool{}
+		}
+		c.names[v.Name] = true
+	}
+}
+
+func isHelper(name string) bool {
+	for _, h := range helperNames {
+		if h == name {
+			return true
+		}
+	}
+	return false
+}
+
+func accessor(name string) ast.Node {
+	fn := fnString
+	if numericFields[name] {
+		fn = fnNumber
+	}
+	return &ast.CallNode{Callee: &ast.IdentifierNode{Value: fn}, Arguments: []ast.Node{&ast.StringNode{Value: name}}}
+}
+
+// accessed returns the field name an accessor call reads, if n is one.
+func accessed(n ast.Node) (string, bool) {
+	c, ok := n.(*ast.CallNode)
+	if !ok || len(c.Arguments) != 1 {
+		return "", false
+	}
+	id, ok := c.Callee.(*ast.IdentifierNode)
+	if !ok || (id.Value != fnString && id.Value != fnNumber) {
+		return "", false
+	}
+	s, ok := c.Arguments[0].(*ast.StringNode)
+	if !ok {
+		return "", false
+	}
+	return s.Value, true
+}
+
+func (p fieldPatcher) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		// Walk is post-order: the callee of a helper call is visited as an
+		// identifier too, so helpers stay as they are.
+		if isHelper(n.Value) || n.Value == "$env" || p.vars[n.Value] {
+			return
+		}
+		ast.Patch(node, accessor(n.Value))
+		p.note(n.Value, "")
+	case *ast.CallNode:
+		if name, ok := accessed(n); ok {
+			p.note(name, "") // written as _f("name") by hand
+		}
+	case *ast.MemberNode:
+		name, ok := accessed(n.Node)
+		prop, isStr := n.Property.(*ast.StringNode)
+		if !ok || !isStr || n.Method {
+			return
+		}
+		ast.Patch(node, accessor(name+"."+prop.Value))
+		p.note(name+"."+prop.Value, name)
+	}
+}
+
+// note records a field read; a dotted name replaces its prefix, which was
+// only a step of the member chain.
+func (p fieldPatcher) note(name, prefix string) {
+	if p.read == nil {
+		return
+	}
+	if prefix != "" {
+		delete(p.read, prefix)
+	}
+	p.read[name] = true
+}

@@ -1,0 +1,235 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// DefaultWebhookTimeout bounds one webhook request.
+const DefaultWebhookTimeout = 10 * time.Second
+
+// WebhookConfig posts each alert's JSON to a URL.
+type WebhookConfig struct {
+	// Name identifies the channel in metrics and status (default webhookN).
+	Name string `yaml:"name"`
+	// URL is the http or https endpoint. It is never shown in status or
+	// logs beyond its scheme and host, as its path often holds a secret.
+	URL string `yaml:"url"`
+	// Headers are added to every request, e.g. Authorization.
+	// Content-Type defaults to application/json.
+	Headers map[string]string `yaml:"headers"`
+	// Timeout bounds one request, response included (default 10s).
+	Timeout time.Duration `yaml:"timeout"`
+	// MinLevel is the lowest alert level posted (default: all).
+	MinLevel string `yaml:"min_level"`
+	// TLS configures https.
+	TLS      TLSConfig `yaml:"tls"`
+	Delivery `yaml:",inline"`
+}
+
+// Validate checks the configuration.
+func (c WebhookConfig) Validate() error {
+	if c.URL == "" {
+		return errors.New("url: required")
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return fmt.Errorf("url: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("url: scheme %q: want http or https", u.Scheme)
+	}
+	if u.Host == "" {
+		return errors.New("url: host missing")
+	}
+	for k, v := range c.Headers {
+		if !validHeaderName(k) {
+			return fmt.Errorf("headers: invalid header name %q", k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return fmt.Errorf("headers: %s: value must not contain CR, LF or NUL", k)
+		}
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("timeout %s: must not be negative", c.Timeout)
+	}
+	if err := validLevel(c.MinLevel); err != nil {
+		return err
+	}
+	if u.Scheme == "https" {
+		if err := c.TLS.validate(); err != nil {
+			return err
+		}
+	} else if c.TLS != (TLSConfig{}) {
+		return errors.New("tls: applies to https URLs only")
+	}
+	return c.Delivery.validate()
+}
+
+// validHeaderName reports whether k is an HTTP token (RFC 9110 5.6.2).
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// webhookSender posts alerts with one http.Client.
+type webhookSender struct {
+	url     string
+	host    string // scheme://host, safe to show
+	headers http.Header
+	reqHost string // a configured Host header
+	client  *http.Client
+	tr      *http.Transport
+}
+
+func newWebhookSender(c WebhookConfig) (*webhookSender, error) {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("url: %w", err)
+	}
+	s := &webhookSender{url: c.URL, host: u.Scheme + "://" + u.Host, headers: make(http.Header)}
+	s.headers.Set("Content-Type", "application/json")
+	s.headers.Set("User-Agent", "vigil-notify")
+	for k, v := range c.Headers {
+		if http.CanonicalHeaderKey(k) == "Host" {
+			s.reqHost = v
+			continue
+		}
+		s.headers.Set(k, v)
+	}
+	s.tr = http.DefaultTransport.(*http.Transport).Clone()
+	if u.Scheme == "https" {
+		cfg, err := c.TLS.build(u.Hostname())
+		if err != nil {
+			return nil, err
+		}
+		s.tr.TLSClientConfig = cfg
+	}
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = DefaultWebhookTimeout
+	}
+	s.client = &http.Client{
+		Transport: s.tr,
+		Timeout:   timeout,
+		// A webhook that redirects is misconfigured; following would turn
+		// the POST into a GET for 301-303.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return s, nil
+}
+
+func (s *webhookSender) target() string { return s.host }
+
+func (s *webhookSender) send(ctx context.Context, it item) error {
+	body, err := it.a.MarshalJSON()
+	if err != nil {
+		return permanent(fmt.Errorf("webhook: encode alert: %w", err))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return permanent(fmt.Errorf("webhook: POST %s: %w", s.host, err))
+	}
+	for k, v := range s.headers {
+		req.Header[k] = v
+	}
+	if s.reqHost != "" {
+		req.Host = s.reqHost
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		// url.Error repeats the whole URL, which may hold a secret.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("webhook: POST %s: %w", s.host, err)
+	}
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	code := resp.StatusCode
+	if code >= 200 && code < 300 {
+		return nil
+	}
+	err = fmt.Errorf("webhook: POST %s: HTTP %s%s", s.host, resp.Status, excerpt(snippet))
+	switch {
+	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500:
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return &retryAfterError{err: err, after: d}
+		}
+		return err
+	case code >= 300 && code < 400:
+		return permanent(fmt.Errorf("%w (redirect to %s not followed)", err, redactURL(resp.Header.Get("Location"))))
+	}
+	return permanent(err)
+}
+
+// retryAfter parses a Retry-After value: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(min(n, int64(24*time.Hour/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// excerpt formats the start of a response body for an error message.
+func excerpt(b []byte) string {
+	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
+	if s == "" {
+		return ""
+	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "") + "..."
+	}
+	return ": " + s
+}
+
+// redactURL keeps the scheme and host of a URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "another location"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+func (s *webhookSender) idle() {}
+
+func (s *webhookSender) close() error {
+	s.tr.CloseIdleConnections()
+	return nil
+}
