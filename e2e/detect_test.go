@@ -353,3 +353,187 @@ func TestDetectionCrash(t *testing.T) {
 		t.Errorf("the restarted server did not resume detection from its checkpoint:\n%s", tail(v.logPath, 4<<10))
 	}
 }
+
+// lockoutLine is a Windows 4740 (account locked out) as nxlog sends it.
+func lockoutLine(at time.Time, user string) string {
+	return fmt.Sprintf(`<134>%s dc01 nxlog: {"EventTime":"%s","Hostname":"DC01.corp.example","EventID":4740,"SourceName":"Microsoft-Windows-Security-Auditing","Channel":"Security","EventType":"AUDIT_SUCCESS","TargetUserName":"%s","TargetDomainName":"EXCH01","SubjectUserName":"DC01$","SubjectDomainName":"CORP"}`,
+		at.UTC().Format(time.Stamp), at.UTC().Format("2006-01-02T15:04:05.000Z"), user)
+}
+
+// startSMTP runs the aiosmtpd test server of internal/notify (a real SMTP
+// server process) writing messages into dir; it returns its address.
+func startSMTP(t *testing.T, dir string) string {
+	t.Helper()
+	py := os.Getenv("VIGIL_PYTHON")
+	if py == "" {
+		py = "/usr/bin/python3"
+	}
+	if err := exec.Command(py, "-c", "import aiosmtpd").Run(); err != nil {
+		if os.Getenv("VIGIL_TEST_STRICT") != "" {
+			t.Fatalf("%s cannot import aiosmtpd (scripts/install-test-deps.sh installs it): %v", py, err)
+		}
+		t.Skipf("%s cannot import aiosmtpd: %v", py, err)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, filepath.Join(root, "internal", "notify", "testdata", "smtpd.py"), "--port", "0", "--outdir", dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if addr, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "READY "); ok {
+				ready <- addr
+			}
+		}
+	}()
+	select {
+	case addr := <-ready:
+		return addr
+	case <-time.After(waitTimeout):
+		t.Fatal("smtpd.py did not say READY")
+	}
+	return ""
+}
+
+// TestAlertChannels: a lockout rule mails the locked-out user and the
+// helpdesk through a real SMTP server, while a webhook whose receiver is
+// down fails, is retried and reported in the status, and holds nothing
+// up: the next lockout is mailed too.
+func TestAlertChannels(t *testing.T) {
+	dir := t.TempDir()
+	mails := filepath.Join(dir, "mails")
+	rulesDir := filepath.Join(dir, "rules")
+	for _, d := range []string{mails, rulesDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	smtpAddr := startSMTP(t, mails)
+	host, port, _ := net.SplitHostPort(smtpAddr)
+	rule := `
+id: e2e-lockout
+title: Account locked out
+type: match
+level: high
+match: {event.action: account-locked}
+group_by: [user.name]
+suppress: 1h
+notify: ['{{.Field "user.name"}}@corp.example', 'helpdesk@corp.example']
+message: 'account {{.Field "user.name"}} locked out on {{.Field "host.name"}}'
+`
+	if err := os.WriteFile(filepath.Join(rulesDir, "lockout.yaml"), []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dead := freePort(t) // nothing listens there
+	syslogPort := freePort(t)
+	cfg := fmt.Sprintf(`
+inputs:
+  syslog:
+    - addr: 127.0.0.1:%d
+detect:
+  builtin: false
+  rules_dir: %s
+alerts:
+  webhooks:
+    - name: down
+      url: http://127.0.0.1:%d/hook
+      timeout: 1s
+      backoff: 100ms
+      max_backoff: 200ms
+      max_attempts: 3
+  smtp:
+    - name: mail
+      host: %s
+      port: %s
+      starttls: none
+      from: vigil@corp.example
+      to: [soc@corp.example]
+`, syslogPort, rulesDir, dead, host, port)
+	v := startVigil(t, vigilOpts{dataDir: filepath.Join(dir, "data"), syslogPort: -1, config: cfg})
+	addr := fmt.Sprintf("127.0.0.1:%d", syslogPort)
+	now := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	sendLines(t, addr, []string{lockoutLine(now, "zhangwei")})
+
+	type mail struct {
+		RcptTos []string `json:"rcpt_tos"`
+		Data    string   `json:"data"`
+	}
+	waitMail := func(user string) mail {
+		t.Helper()
+		deadline := time.Now().Add(waitTimeout)
+		for time.Now().Before(deadline) {
+			files, _ := filepath.Glob(filepath.Join(mails, "msg-*.json"))
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					continue
+				}
+				var m mail
+				if json.Unmarshal(b, &m) == nil && strings.Contains(m.Data, "account "+user+" locked out") {
+					return m
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("no mail about %s arrived", user)
+		return mail{}
+	}
+	m := waitMail("zhangwei")
+	rcpt := strings.Join(m.RcptTos, ",")
+	for _, want := range []string{"soc@corp.example", "zhangwei@corp.example", "helpdesk@corp.example"} {
+		if !strings.Contains(rcpt, want) {
+			t.Errorf("mail recipients %q lack %s", rcpt, want)
+		}
+	}
+	if !strings.Contains(m.Data, "Subject:") || !strings.Contains(m.Data, "e2e-lockout") {
+		t.Errorf("mail lacks the subject or the rule: %.400s", m.Data)
+	}
+
+	// The dead webhook is reported as failing ...
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		_, body, err := v.get("/api/v1/status", true)
+		var st struct {
+			Detect struct {
+				Channels []struct {
+					Name      string `json:"name"`
+					Errors    uint64 `json:"errors"`
+					LastError string `json:"last_error"`
+					Sent      uint64 `json:"sent"`
+				} `json:"alert_channels"`
+			} `json:"detect"`
+		}
+		if err == nil && json.Unmarshal(body, &st) == nil {
+			var down, sent bool
+			for _, c := range st.Detect.Channels {
+				down = down || c.Name == "down" && c.Errors > 0 && c.LastError != ""
+				sent = sent || c.Name == "mail" && c.Sent >= 1
+			}
+			if down && sent {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never showed the failing webhook and the sent mail: %s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// ... and holds nothing up.
+	sendLines(t, addr, []string{lockoutLine(now.Add(time.Second), "liwei")})
+	waitMail("liwei")
+	v.waitEvents(t, `event.dataset:vigil.alert rule.id:"e2e-lockout"`, 2)
+	if n, _ := v.count(`event.dataset:vigil.alert rule.id:"e2e-lockout"`); n != 2 {
+		t.Errorf("%d lockout alerts stored, want 2", n)
+	}
+}

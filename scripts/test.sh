@@ -9,6 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
+# The GeoIP test database (about 8 MB from npm) for the geographic rules.
+if [ -z "${VIGIL_GEOIP_TESTDB:-}" ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    VIGIL_GEOIP_TESTDB=/var/cache/vigil-test/geo-whois-asn-country.mmdb
+  else
+    VIGIL_GEOIP_TESTDB=$HOME/.cache/vigil-test/geo-whois-asn-country.mmdb
+  fi
+fi
+export VIGIL_GEOIP_TESTDB
 scripts/fetch-geoip-testdb.sh
 
 # Components installed above must be found: a test that would skip for a
