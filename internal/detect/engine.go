@@ -132,7 +132,7 @@ type Options struct {
 	// PayloadMemory); may be nil.
 	Payloads PayloadFunc
 	// PayloadMemory bounds the memory of contributing events' texts held
-	// for alerts (default 128 MiB); beyond it only their journal sequence
+	// for alerts (default 64 MiB); beyond it only their journal sequence
 	// numbers are kept and Payloads fetches the text when an alert fires.
 	PayloadMemory int64
 	// Emit receives every alert, on the engine's goroutine.
@@ -217,7 +217,7 @@ func New(rules []*Rule, opts Options) (*Engine, []error) {
 		opts.Emit = func(*alert.Alert) {}
 	}
 	if opts.PayloadMemory <= 0 {
-		opts.PayloadMemory = 128 << 20
+		opts.PayloadMemory = 64 << 20
 	}
 	e := &Engine{opts: opts, env: &env{lists: opts.Lists, geo: opts.Geo}, m: newMetrics(opts.Registerer),
 		budget: &payloadBudget{limit: opts.PayloadMemory}}
@@ -694,6 +694,14 @@ func (r *compiled) capture(g *group, raw []byte) []byte {
 		if !near(int(g.Cur)) {
 			return nil
 		}
+	case TypeSequence:
+		need := 0
+		for _, s := range r.steps {
+			need += s.count
+		}
+		if len(g.Times)+1 < need-r.Payloads {
+			return nil
+		}
 	}
 	return raw
 }
@@ -773,7 +781,7 @@ func (r *compiled) timers(e *Engine, wm int64) {
 		r.groups.forgotAt = wm
 		r.groups.each(func(g *group) {
 			for v, at := range g.Vals {
-				if wm-at > forget {
+				if wm-*at > forget {
 					delete(g.Vals, v)
 				}
 			}

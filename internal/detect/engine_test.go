@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -325,5 +326,66 @@ func TestConditionCache(t *testing.T) {
 	}
 	if len(got) != want || c.hits == 0 {
 		t.Fatalf("%d alerts, want %d (cache hits %d)", len(got), want, c.hits)
+	}
+}
+
+// TestStateKeepsNoEventMemory: the engine's state must not point into the
+// event's memory (the parser's buffer of a batch, which it would keep
+// alive). The events here take their values from a buffer that is
+// overwritten after each event; the state must not change with it.
+func TestStateKeepsNoEventMemory(t *testing.T) {
+	rules := mustRules(t, `
+id: card
+title: C
+type: cardinality
+match: {event.outcome: failure}
+group_by: [source.ip]
+field: user.name
+window: 1h
+threshold: 50
+---
+id: nv
+title: N
+type: new_value
+match: {event.outcome: failure}
+group_by: [source.ip]
+field: user.name
+learn: 1m
+`)
+	var got []*alert.Alert
+	eng, _ := New(rules, Options{Emit: func(a *alert.Alert) { got = append(got, a) }})
+	buf := make([]byte, 64)
+	str := func(s string) string {
+		n := copy(buf, s)
+		return unsafe.String(&buf[0], n)
+	}
+	ipBuf := make([]byte, 16)
+	ip := func(s string) string {
+		n := copy(ipBuf, s)
+		return unsafe.String(&ipBuf[0], n)
+	}
+	for i := range 20 {
+		user := fmt.Sprintf("user%02d", i%3) // values seen again update their time
+		eng.Process(ev(uint64(i), t0.Add(time.Duration(i)*time.Minute), "event.outcome", "failure",
+			"source.ip", ip("203.0.113.9"), "user.name", str(user)))
+		copy(buf, "XXXXXXXXXXXX")
+		copy(ipBuf, "XXXXXXXXXXXXXXXX")
+	}
+	for _, r := range eng.rules {
+		r.groups.each(func(g *group) {
+			if strings.Contains(g.Key, "XXX") {
+				t.Errorf("%s: group key %q aliases event memory", r.ID, g.Key)
+			}
+			for v := range g.Vals {
+				if !strings.HasPrefix(v, "user") {
+					t.Errorf("%s: value %q aliases event memory", r.ID, v)
+				}
+			}
+		})
+	}
+	for _, a := range got {
+		if strings.Contains(a.Fields["value"], "XXX") || strings.Contains(a.SrcIP, "XXX") {
+			t.Errorf("alert aliases event memory: %+v", a)
+		}
 	}
 }

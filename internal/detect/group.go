@@ -39,8 +39,12 @@ type group struct {
 	// history with Masks (which steps each entry matched).
 	Times []int64
 	Masks []uint32
-	// Vals: cardinality's or new_value's values and when each was last seen.
-	Vals map[string]int64
+	// Vals: cardinality's or new_value's values and when each was last
+	// seen. The times are pointers so that an update never stores the
+	// event's copy of the value as the key (Go replaces the key of a string
+	// map on assignment, and the event's strings live in a parse buffer
+	// that the state must not keep alive).
+	Vals map[string]*int64
 	// Spike: the current bucket (window number), its count, the moving
 	// baseline and how many windows it has seen; Fired marks the bucket.
 	Bucket, Cur int64
@@ -205,25 +209,17 @@ func (g *group) cardinality(r *compiled, v string, t int64) *hit {
 	if v == "" {
 		return nil
 	}
-	if g.Vals == nil {
-		g.Vals = map[string]int64{}
-	}
-	if at, ok := g.Vals[v]; !ok || t > at {
-		if !ok {
-			v = strings.Clone(v)
-		}
-		g.Vals[v] = t
-	}
+	g.see(v, t)
 	if len(g.Vals) < r.Threshold {
 		return nil
 	}
 	from := t - r.window()
 	first := t
 	for k, at := range g.Vals {
-		if at < from {
+		if *at < from {
 			delete(g.Vals, k)
-		} else if at < first {
-			first = at
+		} else if *at < first {
+			first = *at
 		}
 	}
 	if len(g.Vals) > maxValues {
@@ -244,7 +240,7 @@ func (g *group) evictOldest(n int) {
 	}
 	all := make([]kv, 0, len(g.Vals))
 	for k, at := range g.Vals {
-		all = append(all, kv{k, at})
+		all = append(all, kv{k, *at})
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].at < all[j].at || all[i].at == all[j].at && all[i].k < all[j].k })
 	for _, e := range all[:n] {
@@ -252,8 +248,21 @@ func (g *group) evictOldest(n int) {
 	}
 }
 
+// see records that value v was seen at t.
+func (g *group) see(v string, t int64) {
+	if g.Vals == nil {
+		g.Vals = map[string]*int64{}
+	}
+	if at, ok := g.Vals[v]; ok {
+		*at = max(*at, t)
+		return
+	}
+	at := t
+	g.Vals[strings.Clone(v)] = &at
+}
+
 // sample lists up to n values, sorted, with a count of the rest.
-func sample(vals map[string]int64, n int) string {
+func sample(vals map[string]*int64, n int) string {
 	keys := make([]string, 0, len(vals))
 	for k := range vals {
 		keys = append(keys, k)
@@ -269,17 +278,13 @@ func (g *group) newValue(r *compiled, v string, t int64) *hit {
 	if v == "" {
 		return nil
 	}
-	if g.Vals == nil {
-		g.Vals = map[string]int64{}
-	}
-	if at, ok := g.Vals[v]; ok {
-		if t > at {
-			g.Vals[v] = t
-		}
+	if _, ok := g.Vals[v]; ok {
+		g.see(v, t)
 		return nil
 	}
 	known := sample(g.Vals, 10)
-	g.Vals[strings.Clone(v)] = t
+	g.see(v, t)
+	v = strings.Clone(v) // kept in the alert
 	if len(g.Vals) > 1000 {
 		g.evictOldest(len(g.Vals) - 1000)
 	}

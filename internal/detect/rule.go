@@ -129,7 +129,7 @@ var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 // Defaults.
 const (
 	DefaultMaxGroups = 100_000
-	DefaultPayloads  = 10
+	DefaultPayloads  = 5
 	DefaultBaseline  = 24
 )
 

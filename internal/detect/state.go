@@ -97,6 +97,11 @@ func (g *group) sanitize(r *compiled) {
 	if r.Type == TypeThreshold && len(g.Times) > r.Threshold {
 		g.Times = nil
 	}
+	for v, at := range g.Vals {
+		if at == nil {
+			delete(g.Vals, v)
+		}
+	}
 	if len(g.SinceSeqs) > 10 {
 		g.SinceSeqs = g.SinceSeqs[:10]
 	}

@@ -229,7 +229,7 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	var detCh chan *batch
 	var detDone sync.WaitGroup
 	if d := ix.opts.Detector; d != nil {
-		detCh = make(chan *batch, ix.opts.Workers)
+		detCh = make(chan *batch, 1)
 		detDone.Go(func() { ix.detect(d, detCh, free) })
 	}
 	defer func() {
