@@ -2,7 +2,7 @@
 # Measures end-to-end syslog ingest: Vigil against rsyslog and the
 # VictoriaLogs server, all fed the same input.
 #
-#   scripts/bench-ingest.sh [-n LINES] [-c CONNS] [-r ROUNDS] [-t TARGETS] [-b BIN] [-O] [-k]
+#   scripts/bench-ingest.sh [-n LINES] [-c CONNS] [-r ROUNDS] [-t TARGETS] [-b BIN] [-a N] [-O] [-k]
 #
 #   -n LINES    lines to send (default 1000000)
 #   -c CONNS    TCP connections, 1 or 2 (default: both, one after the other)
@@ -12,6 +12,8 @@
 #               "vigil vigil-nodetect rsyslog rsyslog-json victorialogs"
 #   -b BIN      use this vigil binary instead of building ./cmd/vigil
 #               (to compare a change against the tree: run both in turn)
+#   -a N        make every Nth line part of a password-guessing run, so the
+#               built-in rules raise alerts (vigil-loadgen -attack N)
 #   -O          send octet-counted frames instead of LF-terminated lines
 #   -k          keep the work directory (data dirs, logs, input file)
 #
@@ -54,14 +56,16 @@ TARGETS="vigil vigil-nodetect rsyslog rsyslog-json victorialogs"
 OCTET=""
 KEEP=0
 VIGIL_BIN=""
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "n:c:r:t:b:Okh" opt; do
+ATTACK=0
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while getopts "n:c:r:t:b:a:Okh" opt; do
   case $opt in
     n) N=$OPTARG ;;
     c) CONNS=$OPTARG ;;
     r) ROUNDS=$OPTARG ;;
     t) TARGETS=$OPTARG ;;
     b) VIGIL_BIN=$OPTARG ;;
+    a) ATTACK=$OPTARG ;;
     O) OCTET="-octet" ;;
     k) KEEP=1 ;;
     *) usage ;;
@@ -345,7 +349,7 @@ if [[ " $TARGETS " == *" victorialogs "* ]]; then
   rm -rf "$WORK/vlsrc"
 fi
 log "generating $N lines"
-"$WORK/loadgen" -gen "$N" -o "$WORK/input.log"
+"$WORK/loadgen" -gen "$N" -attack "$ATTACK" -o "$WORK/input.log"
 log "input: $(stat -c %s "$WORK/input.log") bytes, $N lines; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 for round in $(seq "$ROUNDS"); do

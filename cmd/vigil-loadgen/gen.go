@@ -339,3 +339,30 @@ func (g *generator) mapi(e *entry, u *user) {
 	e.user = u.name + "@" + domain
 	e.status, e.bytes, e.reqTime = 200, 400+r.IntN(30000), g.seconds(0.01, 1)
 }
+
+// attackLine appends the k-th line of the password-guessing runs: one of
+// 20 attacker addresses at a time tries 40 users over ActiveSync with
+// Basic credentials, and each try is refused (401).
+func (g *generator) attackLine(b []byte, t time.Time, k int) []byte {
+	run := k / 40
+	ip := "185.220.101." + strconv.Itoa(10+run%20)
+	u := &g.users[(k*7919)%len(g.users)]
+	b = append(b, "<190>"...)
+	b = t.AppendFormat(b, time.Stamp)
+	b = append(b, ` proxy1 nginx: {"source":"192.168.0.8", "ip":"`...)
+	b = append(b, ip...)
+	b = append(b, `","user":"`...)
+	b = append(b, u.name...)
+	b = append(b, `@`+domain+`","time_local":"`...)
+	b = t.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
+	b = append(b, `","statuscode":401,"bytes_sent":328,"http_referer":"","http_user_agent":"python-requests/2.31","request_uri":"/Microsoft-Server-ActiveSync?User=`...)
+	b = append(b, u.name...)
+	b = append(b, `%40`+domain+`&DeviceId=BRUTE`...)
+	b = strconv.AppendInt(b, int64(run%20), 10)
+	b = append(b, `&DeviceType=iPhone&Cmd=Sync","request_time":0.012,"gzip_ration":"","query_string":"User=`...)
+	b = append(b, u.name...)
+	b = append(b, `%40`+domain+`&DeviceId=BRUTE`...)
+	b = strconv.AppendInt(b, int64(run%20), 10)
+	b = append(b, `&DeviceType=iPhone&Cmd=Sync"}`...)
+	return b
+}

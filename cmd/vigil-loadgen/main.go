@@ -72,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "random seed for -gen")
 	start := fs.String("start", "", "time of the first line, RFC3339 (default: the current hour minus 2h, UTC)")
 	span := fs.Duration("span", time.Hour, "time the generated lines cover")
+	attack := fs.Int("attack", 0, "make every Nth line part of a password-guessing run (0: none)")
 	send := fs.String("send", "", "file to send")
 	addr := fs.String("addr", "127.0.0.1:5514", "TCP address to send to")
 	conns := fs.Int("conns", 1, "connections to send on (1 or 2)")
@@ -81,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	token := fs.String("token", "", "bearer token for a -wait URL")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up waiting after this long")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vigil-loadgen -gen N -o FILE [-seed S] [-start RFC3339] [-span DUR]")
+		fmt.Fprintln(stderr, "usage: vigil-loadgen -gen N -o FILE [-seed S] [-start RFC3339] [-span DUR] [-attack N]")
 		fmt.Fprintln(stderr, "       vigil-loadgen -send FILE -addr HOST:PORT [-conns 1|2] [-octet]")
 		fmt.Fprintln(stderr, "       vigil-loadgen -wait FILE|URL -lines N [-token T] [-timeout DUR]")
 		fs.PrintDefaults()
@@ -98,7 +99,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("-start: %w", err)
 			}
 		}
-		return generate(*out, *gen, *seed, t0, *span)
+		return generate(*out, *gen, *seed, t0, *span, *attack)
 	case *wait != "" && *want > 0:
 		if strings.HasPrefix(*wait, "http://") || strings.HasPrefix(*wait, "https://") {
 			return waitSearch(stdout, *wait, *token, *want, *timeout)
@@ -114,8 +115,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return flag.ErrHelp
 }
 
-// generate writes n lines to path.
-func generate(path string, n int, seed uint64, start time.Time, span time.Duration) error {
+// generate writes n lines to path; with attack > 0 every attack-th line is
+// a failed ActiveSync logon of a password-guessing run.
+func generate(path string, n int, seed uint64, start time.Time, span time.Duration, attack int) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
@@ -125,7 +127,11 @@ func generate(path string, n int, seed uint64, start time.Time, span time.Durati
 	step := span / time.Duration(max(n, 1))
 	var line []byte
 	for i := range n {
-		line = g.line(line[:0], start.Add(time.Duration(i)*step))
+		if attack > 0 && i%attack == attack-1 {
+			line = g.attackLine(line[:0], start.Add(time.Duration(i)*step), i/attack)
+		} else {
+			line = g.line(line[:0], start.Add(time.Duration(i)*step))
+		}
 		line = append(line, '\n')
 		if _, err := w.Write(line); err != nil {
 			f.Close()

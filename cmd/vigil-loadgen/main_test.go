@@ -23,7 +23,7 @@ func TestGenerate(t *testing.T) {
 	start := time.Date(2026, 11, 27, 23, 0, 0, 0, time.UTC)
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	for _, p := range []string{a, b} {
-		if err := generate(p, 5000, 7, start, time.Hour); err != nil {
+		if err := generate(p, 5000, 7, start, time.Hour, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -104,7 +104,7 @@ func TestSend(t *testing.T) {
 		}
 	}()
 	path := filepath.Join(t.TempDir(), "in")
-	if err := generate(path, 1000, 1, time.Now(), time.Minute); err != nil {
+	if err := generate(path, 1000, 1, time.Now(), time.Minute, 0); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer

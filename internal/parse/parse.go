@@ -95,6 +95,7 @@ type Parser struct {
 	json    fastjson.Parser
 	arena   format.Arena
 	path    []byte
+	empty   []string // reused for format.Event.Empty
 }
 
 // New returns a Parser.
@@ -213,7 +214,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	if body, ok := jsonPayload(payload); ok && !p.isText(forced) {
 		// A complete parse replaces the JSON text in _msg by its summary;
 		// after any problem _msg keeps the text, the only complete copy.
-		summary, err := p.parseJSON(body, row, valid)
+		summary, err := p.parseJSON(body, row, valid, &ev)
 		if err != "" {
 			errs = append(errs, err)
 		} else {
@@ -383,7 +384,7 @@ func trimSpace(b []byte) []byte {
 // parseJSON adds the object's keys as fields; nested objects are flattened
 // with dots, arrays are kept as JSON text. It returns the object's summary
 // for _msg, or a parse error.
-func (p *Parser) parseJSON(b []byte, row *store.Row, valid bool) (summary, errMsg string) {
+func (p *Parser) parseJSON(b []byte, row *store.Row, valid bool, ev *format.Event) (summary, errMsg string) {
 	v, err := p.json.ParseBytes(b)
 	if err != nil {
 		return "", "invalid JSON: " + err.Error()
@@ -392,12 +393,13 @@ func (p *Parser) parseJSON(b []byte, row *store.Row, valid bool) (summary, errMs
 	if err != nil {
 		return "", "invalid JSON: " + err.Error()
 	}
-	w := jsonWalker{p: p, row: row, valid: valid, budget: p.opts.MaxFields}
+	w := jsonWalker{p: p, row: row, valid: valid, budget: p.opts.MaxFields, empty: p.empty[:0]}
 	p.path = p.path[:0]
 	w.object(o, 0)
 	if w.over {
 		return "", "JSON payload has more than " + strconv.Itoa(p.opts.MaxFields) + " fields; the rest are only in _msg"
 	}
+	ev.Empty, p.empty = w.empty, w.empty // valid until the next Parse
 	return p.summary(&w.top), ""
 }
 
@@ -457,7 +459,11 @@ type jsonWalker struct {
 	budget int
 	over   bool
 	top    topKeys
+	empty  []string // top-level keys with empty values (format.Event.Empty)
 }
+
+// maxEmpty bounds the empty keys a walker remembers.
+const maxEmpty = 8
 
 const maxDepth = 16
 
@@ -495,6 +501,9 @@ func (w *jsonWalker) object(o *fastjson.Object, depth int) {
 
 func (w *jsonWalker) add(value []byte, depth int) {
 	if len(value) == 0 {
+		if depth == 0 && len(w.empty) < maxEmpty && w.valid && utf8.Valid(w.p.path) {
+			w.empty = append(w.empty, w.p.str(w.p.path))
+		}
 		return
 	}
 	if w.budget == 0 {

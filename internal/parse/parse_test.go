@@ -37,7 +37,7 @@ func TestParse(t *testing.T) {
 				"source.ip": "10.1.2.3", "http.response.status_code": "401", "http.response.bytes": "153",
 				"event.duration": "4000000", "user_agent.original": "Mozilla/5.0 (iPhone)", "host.ip": "192.168.0.8",
 				"event.dataset": "nginx.access", "network.protocol": "activesync", "user.name": "zhangwei",
-				"event.outcome": "failure", "url.path": "/Microsoft-Server-ActiveSync",
+				"event.outcome": "unknown", "url.path": "/Microsoft-Server-ActiveSync", // no Basic user: the challenge
 				"statuscode": "", "ip": "", "http_user_agent": "",
 				"gzip_ration":   "-", // not mapped: kept
 				"host.hostname": "vm", "log.syslog.appname": "nginx", "log.syslog.format": "rfc3164",

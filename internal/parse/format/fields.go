@@ -6,7 +6,7 @@ package format
 const (
 	FieldDataset        = "event.dataset"  // nginx.access, iis.access, exchange.imap, exchange.pop3, exchange.httpproxy, exchange.messagetracking, exchange.admin_audit, windows.security, kv
 	FieldKind           = "event.kind"     // event, state (a header line)
-	FieldCategory       = "event.category" // authentication, web, email, iam, configuration, process, network
+	FieldCategory       = "event.category" // authentication, session, web, email, iam, configuration, process, network
 	FieldType           = "event.type"     // start, end, info, denied, allowed, change, creation, deletion, access
 	FieldAction         = "event.action"   // e.g. logon-failed, account-locked, Sync, New-MailboxExportRequest
 	FieldOutcome        = "event.outcome"  // success, failure, unknown

@@ -96,6 +96,21 @@ type Event struct {
 	// normalized fields (parse.keep_source_keys). By default a mapped key
 	// is replaced by its normalized field.
 	KeepKeys bool
+	// Empty names the top-level keys of a JSON payload that were present
+	// with an empty value (not stored as fields): a format may need to
+	// know that the source logged a value and it was empty, such as
+	// nginx's $remote_user. At most a few are kept.
+	Empty []string
+}
+
+// HasEmpty reports whether the payload had key with an empty value.
+func (e *Event) HasEmpty(key string) bool {
+	for _, k := range e.Empty {
+		if k == key {
+			return true
+		}
+	}
+	return false
 }
 
 // Add adds a field; empty values and "-" are not stored.

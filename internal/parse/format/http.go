@@ -14,6 +14,10 @@ type HTTP struct {
 	UserAgent           string
 	// Location is the redirect target when the log records it.
 	Location string
+	// UserLogged reports that the log has a field for the user of HTTP
+	// Basic authentication (nginx's $remote_user), so an empty User means
+	// the request carried no Basic credentials.
+	UserLogged bool
 }
 
 // protocols maps the first path segment of an Exchange front end's URL
@@ -53,6 +57,7 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 	ev.Add(FieldUserAgent, r.UserAgent)
 	proto := Protocol(r.Path)
 	ev.Add(FieldProtocol, proto)
+	noCredentials := r.UserLogged && r.User == "" // before the query names a user
 	user := r.User
 	var q url.Values
 	if r.Query != "" {
@@ -71,7 +76,7 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 	ev.SetUser(src, user)
 	r.User = user
 
-	category, outcome, reason := httpAuth(proto, r, q)
+	category, outcome, reason := httpAuth(proto, r, q, noCredentials)
 	if category != "" {
 		ev.Add(FieldCategory, category)
 	} else {
@@ -83,7 +88,7 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 
 // httpAuth decides whether a request is an authentication attempt and how
 // it ended. The evidence for each rule is in docs/schema.md.
-func httpAuth(proto string, r HTTP, q url.Values) (category, outcome, reason string) {
+func httpAuth(proto string, r HTTP, q url.Values, noCredentials bool) (category, outcome, reason string) {
 	lowerPath := strings.ToLower(r.Path)
 	switch {
 	case proto == "owa" && lowerPath == "/owa/auth.owa" && (r.Method == "" || strings.EqualFold(r.Method, "POST")):
@@ -105,13 +110,21 @@ func httpAuth(proto string, r HTTP, q url.Values) (category, outcome, reason str
 		return "authentication", OutcomeUnknown, ""
 	case proto == "owa" && strings.HasPrefix(lowerPath, "/owa/auth/logon.aspx") && q != nil && q.Get("reason") == "2":
 		return "authentication", OutcomeFailure, "OWA logon page shown with reason=2 (bad user name or password)"
+	case r.Status == 401 && proto == "activesync" && noCredentials:
+		// ActiveSync authenticates with Basic: nginx fills $remote_user
+		// from the Authorization header, so a 401 without it answered a
+		// request that sent no credentials (the client's first try, before
+		// the challenge), not a wrong password.
+		return "authentication", OutcomeUnknown, "ActiveSync 401 challenge: the request carried no credentials"
 	case r.Status == 401:
 		if proto != "" {
 			return "authentication", OutcomeFailure, "HTTP 401 from the " + proto + " endpoint"
 		}
 		return "authentication", OutcomeFailure, "HTTP 401"
 	case proto == "owa" && r.Status == 440:
-		return "authentication", OutcomeFailure, "OWA 440 login timeout (session expired)"
+		// Not a logon attempt: the session cookie expired and OWA asks the
+		// browser to log on again.
+		return "session", OutcomeFailure, "OWA 440 login timeout (session expired)"
 	case proto != "" && proto != "owa" && proto != "ecp" && r.Status >= 200 && r.Status < 300 && r.User != "":
 		// Basic/NTLM-authenticated protocols authenticate every request;
 		// a 2xx with a user name is a successful logon.

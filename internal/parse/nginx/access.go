@@ -40,6 +40,7 @@ type access struct {
 	realIP     string // $realip_remote_addr: the peer before the realip module replaced it
 	xff        string // $http_x_forwarded_for
 	user       string // $remote_user
+	userLogged bool   // the line has a $remote_user field (even "-")
 	timeKey    string // name of the time value, for errors
 	timeVal    string // $time_local, $time_iso8601 or $msec: must parse
 	looseTime  string // a generic time key (time, timestamp): used when it parses
@@ -133,13 +134,14 @@ func (a *access) emit(ev *format.Event, src *format.Source) error {
 	}
 	n := len(ev.Fields)
 	format.AddHTTP(ev, src, format.HTTP{
-		Method:    clean(method),
-		Path:      clean(path),
-		Query:     clean(query),
-		Status:    status(a.status),
-		User:      user,
-		UserAgent: a.userAgent,
-		Location:  location,
+		Method:     clean(method),
+		Path:       clean(path),
+		Query:      clean(query),
+		Status:     status(a.status),
+		User:       user,
+		UserAgent:  a.userAgent,
+		Location:   location,
+		UserLogged: a.userLogged,
 	})
 	// AddHTTP percent-decodes the query (ActiveSync User, DeviceId, Cmd):
 	// %80 gives a byte that is not UTF-8, which the store must not get.

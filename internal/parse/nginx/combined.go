@@ -69,7 +69,7 @@ func (combined) Parse(msg []byte, src *format.Source, ev *format.Event) error {
 		return errors.New("no [02/Jan/2006:15:04:05 -0700] time after the remote user")
 	}
 	if open > 0 {
-		a.user = c.unquoted(rest[:open-1])
+		a.user, a.userLogged = c.unquoted(rest[:open-1]), true
 	}
 	a.timeKey, a.timeVal = "time", c.str(rest[open+1:open+1+clfLen])
 	rest = bytes.TrimLeft(rest[open+clfLen+2:], " ")

@@ -65,6 +65,11 @@ func (j jsonFormat) Map(ev *format.Event, src *format.Source) error {
 
 func (jsonFormat) mapFields(ev *format.Event, src *format.Source) error {
 	var a access
+	for _, k := range ev.Empty {
+		if keyKind(k) == kUser {
+			a.userLogged = true // "user":"" (escape=json writes no "-")
+		}
+	}
 	for _, f := range ev.Fields {
 		var dst *string
 		switch keyKind(f.Name) {
@@ -80,6 +85,7 @@ func (jsonFormat) mapFields(ev *format.Event, src *format.Source) error {
 			dst = &a.xff
 		case kUser:
 			dst = &a.user
+			a.userLogged = true
 		case kTimeStrict:
 			if a.timeVal == "" {
 				a.timeKey = f.Name
