@@ -170,7 +170,19 @@ func (d *Detector) loadRules() ([]*Rule, []error) {
 		rs, e := LoadRules(os.DirFS(d.opts.RulesDir), ".")
 		byFile := map[string][]*Rule{}
 		for _, r := range rs {
+			// A rule whose expressions do not compile breaks its file like
+			// a YAML error does: the file's previous version stays.
+			if err := Compile(r); err != nil {
+				e = append(e, &RuleError{File: r.File, ID: r.ID, Err: err})
+				continue
+			}
 			byFile[r.File] = append(byFile[r.File], r)
+		}
+		for _, err := range e {
+			var re *RuleError
+			if errors.As(err, &re) {
+				delete(byFile, re.File) // all or nothing per file
+			}
 		}
 		for _, err := range e {
 			var re *RuleError

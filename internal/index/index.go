@@ -70,6 +70,7 @@ type Detector interface {
 }
 
 // Batch is a run of parsed journal records handed to a Detector.
+// NewBatch builds one outside the indexer (tests, replays).
 type Batch struct {
 	// Seqs are the rows' journal sequence numbers.
 	Seqs []uint64
@@ -80,8 +81,25 @@ type Batch struct {
 	ends     []int
 }
 
-// Raw returns the original record of row i.
+// NewBatch returns a batch of rows with their journal sequence numbers and
+// original records (raw may be nil).
+func NewBatch(seqs []uint64, rows []store.Row, raw [][]byte, received time.Time) *Batch {
+	b := &Batch{Seqs: seqs, Rows: rows, Received: received}
+	if raw != nil {
+		for _, r := range raw {
+			b.raw = append(b.raw, r...)
+			b.ends = append(b.ends, len(b.raw))
+		}
+	}
+	return b
+}
+
+// Raw returns the original record of row i (nil when the batch carries
+// no raw records).
 func (b *Batch) Raw(i int) []byte {
+	if i < 0 || i >= len(b.ends) {
+		return nil
+	}
 	start := 0
 	if i > 0 {
 		start = b.ends[i-1]
