@@ -620,6 +620,14 @@ func (e *Engine) processRule(r *compiled, ev *Event, t int64) {
 	if r.Type == TypeTravel && e.opts.Geo == nil {
 		return // no locations without a GeoIP database
 	}
+	for _, req := range r.Requires {
+		if req == "geoip" && e.opts.Geo == nil {
+			return
+		}
+		if name, ok := strings.CutPrefix(req, "list:"); ok && (e.opts.Lists == nil || !e.opts.Lists.HasList(name)) {
+			return
+		}
+	}
 	var stepMask uint32
 	if r.Type == TypeSequence {
 		if len(r.match) > 0 && !matches(r.match, ev) || r.when != nil && !e.eval(r, r.when) {
@@ -650,6 +658,14 @@ func (e *Engine) processRule(r *compiled, ev *Event, t int64) {
 		ip, user, dev := ev.Get("source.ip"), ev.Get("user.name"), ev.Get("device.id")
 		if _, hit := e.opts.Lists.Allowed(r.ID, ip, user, dev); hit {
 			r.allowed.Inc()
+			return
+		}
+	}
+	if r.Type == TypeSequence && stepMask&1 == 0 {
+		// Only a later step: it matters only to a group that has begun
+		// the sequence, so it never starts one (successful logins would
+		// otherwise track every user and address).
+		if _, ok := r.groups.m[string(key)]; !ok {
 			return
 		}
 	}

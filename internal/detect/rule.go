@@ -45,6 +45,10 @@ type Rule struct {
 	Level       string `yaml:"level"`
 	// Disabled rules are loaded and linted but not run.
 	Disabled bool `yaml:"disabled"`
+	// Requires names what the rule needs to mean anything: "geoip" (a
+	// GeoIP database) or "list:NAME" (a loaded list). Without it the rule
+	// is skipped, costing nothing.
+	Requires []string `yaml:"requires"`
 	// Match is a fast pre-filter: every listed field must equal the value
 	// (or one of the values, for a list).
 	Match map[string]StringList `yaml:"match"`
@@ -240,6 +244,11 @@ func (r *Rule) validate() error {
 		}
 		if len(r.GroupBy) == 0 {
 			bad("group_by is required (usually user.name)")
+		}
+	}
+	for _, req := range r.Requires {
+		if name, ok := strings.CutPrefix(req, "list:"); !(req == "geoip" || ok && name != "") {
+			bad("requires %q: want geoip or list:NAME", req)
 		}
 	}
 	if r.Threshold > 100_000 {
