@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRulesLint(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("id: mine\ntitle: Mine\ntype: match\nmatch: {event.outcome: failure}\n"), 0o644)
+	os.WriteFile(bad, []byte("id: broken\ntitle: B\ntype: match\nwhen: 'http.response.status_code == \"401\"'\n"), 0o644)
+
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"rules", "lint"}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "ok: ") {
+		t.Fatalf("built-in pack: exit %d, %s %s", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"rules", "lint", "--no-builtin", good}, &out, &errOut); code != 0 || out.String() != "ok: 1 rules\n" {
+		t.Fatalf("good file: exit %d, %q", code, out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"rules", "lint", "--no-builtin", dir}, &out, &errOut); code != 1 || !strings.Contains(out.String(), "bad.yaml: rule broken") || !strings.Contains(out.String(), "mismatched types") {
+		t.Fatalf("bad file: exit %d, %q", code, out.String())
+	}
+}
+
+func TestRulesTest(t *testing.T) {
+	dir := t.TempDir()
+	rule := filepath.Join(dir, "r.yaml")
+	os.WriteFile(rule, []byte("id: three\ntitle: Three failures\ntype: threshold\nmatch: {event.outcome: failure}\ngroup_by: [source.ip]\nwindow: 1m\nthreshold: 3\n"), 0o644)
+	// Two files from two sources, interleaved in event time only when sorted.
+	imap := func(ts, ip string) string {
+		return "<134>Nov 28 10:00:00 exch01 IMAP4: 2026-11-28T" + ts + ".000Z,0000000000ABC123,3,10.0.0.5:993," + ip + ":51234,zhangwei,12,40,30,login,,\"R=\"\"NO LOGIN failed.\"\"\"\n"
+	}
+	a := filepath.Join(dir, "a.log")
+	b := filepath.Join(dir, "b.log")
+	os.WriteFile(a, []byte(imap("10:00:00", "203.0.113.5")+imap("10:00:40", "203.0.113.5")), 0o644)
+	os.WriteFile(b, []byte(imap("10:00:20", "203.0.113.5")+imap("10:05:00", "203.0.113.6")), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"rules", "test", "--no-builtin", "--rules", rule, a, b}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("got %d alerts: %s", len(lines), out.String())
+	}
+	var al map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &al); err != nil {
+		t.Fatal(err)
+	}
+	if al["src_ip"] != "203.0.113.5" || al["count"] != float64(3) || al["first"] != "2026-11-28T10:00:00Z" || al["ts"] != "2026-11-28T10:00:40Z" {
+		t.Errorf("alert %v", al)
+	}
+	if p, _ := al["payloads"].([]any); len(p) != 3 {
+		t.Errorf("payloads %v", al["payloads"])
+	}
+	if !strings.Contains(errOut.String(), "4 events, 1 rules, 1 alerts") {
+		t.Errorf("summary %q", errOut.String())
+	}
+}
