@@ -328,10 +328,13 @@ func parseOptions(cfg config.Config) (parse.Options, error) {
 		Users:          &format.Users{Domains: cfg.Parse.UserDomains},
 		KeepSourceKeys: cfg.Parse.KeepSourceKeys,
 	}
+	o.Locations = map[string]*time.Location{}
 	for i, in := range cfg.Inputs.Syslog {
+		loc, _ := in.Location() // validated by config.Load
 		if i == 0 {
-			o.Location, _ = in.Location()
+			o.Location = loc
 		}
+		o.Locations[in.Name] = loc
 		if err := parse.CheckFormat(in.Format); err != nil {
 			return o, fmt.Errorf("config: inputs.syslog[%d].format: %w", i, err)
 		}

@@ -60,6 +60,9 @@ const (
 type Options struct {
 	// Location is the timezone of timestamps without an offset.
 	Location *time.Location
+	// Locations overrides Location per input name (vigil.input), for
+	// inputs whose senders log in another zone.
+	Locations map[string]*time.Location
 	// MaxFields caps the fields taken from one payload (default 500).
 	MaxFields int
 	// FutureLimit: an event time further than this ahead of its receive
@@ -144,6 +147,14 @@ type sourceKey struct{ input, host, app string }
 // afresh (formats then fall back to their defaults until the next header).
 const maxSources = 10000
 
+// location is the time zone of the named input's timestamps.
+func (p *Parser) location(input string) *time.Location {
+	if l, ok := p.opts.Locations[input]; ok && l != nil {
+		return l
+	}
+	return p.opts.Location
+}
+
 // source returns the Source for a message.
 func (p *Parser) source(input, host, app string, received time.Time) *format.Source {
 	k := sourceKey{input, host, app}
@@ -152,7 +163,7 @@ func (p *Parser) source(input, host, app string, received time.Time) *format.Sou
 		if len(p.sources) >= maxSources {
 			clear(p.sources)
 		}
-		src = &format.Source{Location: p.opts.Location, Host: host, App: app, Users: p.opts.Users}
+		src = &format.Source{Location: p.location(input), Host: host, App: app, Users: p.opts.Users}
 		p.sources[sourceKey{strings.Clone(input), strings.Clone(host), strings.Clone(app)}] = src
 	}
 	src.Received = received
@@ -173,6 +184,7 @@ func (p *Parser) str(b []byte) string { return p.arena.Copy(b) }
 func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	row.Fields = row.Fields[:0]
 	m := &p.msg
+	p.hdr.Location = p.location(rec.Input)
 	p.hdr.Parse(rec.Data, rec.Time, m)
 
 	var errs []string

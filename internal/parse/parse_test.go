@@ -274,3 +274,28 @@ func BenchmarkParseNginxJSON(b *testing.B) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+// TestLocationPerInput: each input reads offset-less times in its own zone
+// (inputs.syslog[].timezone), in the header and in the payload.
+func TestLocationPerInput(t *testing.T) {
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Skip("no tz database:", err)
+	}
+	p := New(Options{Location: time.UTC, Locations: map[string]*time.Location{"east": shanghai}})
+	received := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		input, line string
+		want        time.Time
+	}{
+		{"east", "<134>Nov 28 10:00:00 host app: plain", time.Date(2026, 11, 28, 2, 0, 0, 0, time.UTC)},
+		{"west", "<134>Nov 28 10:00:00 host app: plain", time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)},
+	}
+	for i, tc := range tests {
+		var row store.Row
+		p.Parse(&journal.Record{Seq: uint64(i + 1), Time: received, Input: tc.input, Data: []byte(tc.line)}, &row)
+		if !row.Time.Equal(tc.want) {
+			t.Errorf("%s: %s, want %s", tc.input, row.Time.UTC(), tc.want)
+		}
+	}
+}
