@@ -79,8 +79,9 @@ func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 // parseStream parses each line of in as one record of the input name.
 func parseStream(ctx context.Context, p *parse.Parser, name string, in io.Reader, w *bufio.Writer, seq *uint64) error {
 	var (
-		row store.Row
-		out []byte
+		row   store.Row
+		out   []byte
+		since int // bytes parsed since the arena was reset
 	)
 	return readLines(ctx, in, func(data []byte, truncated bool) error {
 		*seq++
@@ -94,7 +95,12 @@ func parseStream(ctx context.Context, p *parse.Parser, name string, in io.Reader
 		if _, err := w.Write(out); err != nil {
 			return err
 		}
-		p.Reset(2 * len(data))
+		// The row is printed: its strings may go. A fresh arena every few
+		// MiB, not per line (an arena is at least 64 KiB).
+		if since += len(data); since > 4<<20 {
+			p.Reset(8 << 20)
+			since = 0
+		}
 		return nil
 	})
 }
