@@ -64,6 +64,19 @@ func TestFormatsOverSyslog(t *testing.T) {
 			want:  map[string]string{"network.protocol": "imap", "event.outcome": "failure", "source.ip": "198.51.100.9", "user.domain": "corp.example"},
 		},
 		{
+			name: "exchange admin audit exported by the EAC (XML), shipped line by line",
+			lines: []string{
+				bsd("exch01", "auditxml", `<SearchResults>`),
+				bsd("exch01", "auditxml", `  <Event Caller="corp.example/Users/Administrator" Cmdlet="Set-Mailbox" ObjectModified="corp.example/Users/`+tok+`x" RunDate="`+iso+`" Succeeded="true" Error="None" OriginatingServer="EXCH01 (15.02.1258.012)" ExternalAccess="false">`),
+				bsd("exch01", "auditxml", `    <CmdletParameters>`),
+				bsd("exch01", "auditxml", `      <Parameter Name="ForwardingSmtpAddress" Value="smtp:`+tok+`@example.org" />`),
+				bsd("exch01", "auditxml", `    </CmdletParameters>`),
+				bsd("exch01", "auditxml", `  </Event>`),
+			},
+			query: "event.dataset:exchange.admin_audit exchange.cmdlet:Set-Mailbox user.name:administrator exchange.object:" + tok + "x",
+			want:  map[string]string{"event.outcome": "success", "host.name": "EXCH01", "exchange.parameters": `-ForwardingSmtpAddress "smtp:` + tok + `@example.org"`},
+		},
+		{
 			name:  "exchange admin audit from nxlog json",
 			lines: []string{bsd("exch01", "nxlog", `{"EventTime":"`+iso+`","Hostname":"EXCH01.corp.example","EventID":1,"SourceName":"MSExchange CmdletLogs","Channel":"MSExchange Management","Message":"Cmdlet succeeded. Cmdlet New-MailboxExportRequest, parameters -Mailbox \"`+tok+`\" -FilePath \"\\\\srv\\pst\\ceo.pst\"."}`)},
 			query: "event.dataset:exchange.admin_audit exchange.object:" + tok,

@@ -20,6 +20,7 @@ func DefaultFormats() ([]format.Text, []format.JSON) {
 		exchange.Protocol(),
 		exchange.MessageTracking(),
 		exchange.AdminAuditExport(),
+		exchange.AdminAuditXML(),
 		windows.Snare(),
 		nginx.Combined(),
 		kv.Text(),

@@ -32,7 +32,7 @@ import (
 // "2026-11-28 09:00:00", "2026/11/28 9:00:00", and ISO 8601.
 //
 // The EAC's export (an XML attachment mailed by New-AdminAuditLogSearch) is
-// not read.
+// AdminAuditXML.
 func AdminAuditExport() format.Text { return auditCSV{} }
 
 const auditCSVName = "exchange-admin-audit-csv"

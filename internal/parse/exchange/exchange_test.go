@@ -478,3 +478,51 @@ func TestEventDataValues(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestAdminAuditXML(t *testing.T) {
+	rs := runText(t, AdminAuditXML(), newSource(), readLines(t, "testdata/admin_audit.xml", false))
+	if rs[0].detected {
+		t.Error("the XML declaration is claimed")
+	}
+	for _, i := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 18} {
+		if !rs[i].detected || !rs[i].skip {
+			t.Errorf("line %d %q: detected %v skip %v err %v, want a state line", i, rs[i].line, rs[i].detected, rs[i].skip, rs[i].err)
+		}
+	}
+	check(t, rs[10], want{"event.dataset": "exchange.admin_audit", "exchange.cmdlet": "Set-Mailbox", "event.action": "Set-Mailbox",
+		"exchange.parameters":          `-Identity "zhangwei" -ForwardingSmtpAddress "smtp:drop&box@example.org"`,
+		"exchange.object":              "corp.example/Users/ZhangWei", "event.outcome": "success",
+		"exchange.modified_properties": "ForwardingSmtpAddress:  -> smtp:drop&box@example.org",
+		"user.name":                    "administrator", "user.domain": "corp.example", "host.name": "EXCH01", "exchange.external_access": ""})
+	if wt := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC); !rs[10].time.Equal(wt) {
+		t.Errorf("RunDate with an offset: %v, want %v", rs[10].time, wt)
+	}
+	check(t, rs[11], want{"exchange.cmdlet": "New-MailboxExportRequest", "exchange.parameters": `-Mailbox "ceo" -FilePath "\\srv\pst\ceo.pst"`,
+		"event.outcome": "failure", "event.reason": "Access denied", "user.name": "exadmin", "host.name": "EXCH02"})
+	check(t, rs[19], want{"exchange.cmdlet": "Add-MailboxPermission", "event.category": "iam", "user.target.name": "svc-backup",
+		"exchange.object": "corp.example/Users/CEO", "exchange.external_access": "true", "user.name": "admin2"})
+	for i, want := range map[int]string{20: "without its <Event>", 21: "not a cmdlet name", 22: "not a date"} {
+		if rs[i].err == nil || !strings.Contains(rs[i].err.Error(), want) {
+			t.Errorf("line %d: error %v, want one about %q", i, rs[i].err, want)
+		}
+	}
+	// An element of the export is not claimed outside an open <Event>.
+	if AdminAuditXML().Detect([]byte(`<Parameter Name="Identity" Value="x" />`), newSource()) {
+		t.Error("a lone Parameter line is claimed")
+	}
+}
+
+func FuzzAdminAuditXML(f *testing.F) {
+	for _, l := range readLines(f, "testdata/admin_audit.xml", false) {
+		f.Add(l)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		src := newSource()
+		for range 2 { // twice: state carried from the first pass
+			if AdminAuditXML().Detect([]byte(line), src) {
+				var ev format.Event
+				_ = AdminAuditXML().Parse([]byte(line), src, &ev)
+			}
+		}
+	})
+}

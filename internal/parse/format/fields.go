@@ -45,6 +45,8 @@ const (
 	FieldCmdlet         = "exchange.cmdlet"
 	FieldCmdletParams   = "exchange.parameters"
 	FieldTargetObject   = "exchange.object"
+	FieldModified       = "exchange.modified_properties" // "Name: old -> new; ..." (EAC export)
+	FieldExternalAccess = "exchange.external_access"     // "true": a change by Microsoft's datacenter staff
 	FieldOriginal       = "log.original"
 	FieldSourceAddress  = "source.address" // when not an IP
 	FieldDestAddress    = "destination.address"
@@ -76,7 +78,7 @@ func init() {
 		FieldDeviceID, FieldDeviceType, FieldMethod, FieldStatus, FieldBytes, FieldURLPath, FieldURLQuery,
 		FieldUserAgent, FieldReferrer, FieldForwardedFor, FieldSessionID, FieldLogonType, FieldStatusCode,
 		FieldSubStatusCode, FieldProcessName, FieldEmailFrom, FieldEmailTo, FieldEmailSubject,
-		FieldEmailMessageID, FieldCmdlet, FieldCmdletParams, FieldTargetObject, FieldOriginal,
+		FieldEmailMessageID, FieldCmdlet, FieldCmdletParams, FieldTargetObject, FieldModified, FieldExternalAccess, FieldOriginal,
 		FieldSourceAddress, FieldDestAddress, FieldSourceNATIP, FieldSourceNATPort, FieldDestDomain,
 		FieldURLDomain, FieldHTTPVersion, FieldRequestBytes, FieldRequestID, FieldSourceDomain, FieldHostIP,
 		FieldTargetDomain, FieldGroupName, FieldGroupDomain, FieldExecutable, FieldNetworkBytes, FieldEmailLocalID} {
