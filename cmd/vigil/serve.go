@@ -28,6 +28,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/index"
 	"github.com/vigil-soc/vigil/internal/input"
+	"github.com/vigil-soc/vigil/internal/input/kafka"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/lists"
 	"github.com/vigil-soc/vigil/internal/notify"
@@ -123,6 +124,7 @@ type server struct {
 	bg      context.Context
 	stopBg  context.CancelFunc
 	inputs  []*input.Syslog
+	kafka   []*kafka.Input
 	httpSrv *http.Server
 	httpLn  net.Listener
 	started time.Time
@@ -152,13 +154,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 	ixCtx, stopIndex := context.WithCancel(context.Background())
 	defer stopInputs()
 	defer stopIndex()
-	failed := make(chan error, len(s.inputs)+2)
+	failed := make(chan error, len(s.inputs)+len(s.kafka)+2)
 
 	var inWG, ixWG, httpWG sync.WaitGroup
 	for _, in := range s.inputs {
 		inWG.Go(func() {
 			if err := in.Serve(inCtx); err != nil {
 				failed <- fmt.Errorf("input: %w", err)
+			}
+		})
+	}
+	for _, in := range s.kafka {
+		inWG.Go(func() {
+			if err := in.Run(inCtx); err != nil {
+				failed <- fmt.Errorf("kafka input: %w", err)
 			}
 		})
 	}
@@ -292,6 +301,13 @@ func (s *server) open() error {
 		}
 		s.inputs = append(s.inputs, in)
 	}
+	for _, kc := range cfg.Inputs.Kafka {
+		in, err := kafka.New(kc, s.j, s.reg, s.log.With("component", "input", "input", kc.Name))
+		if err != nil {
+			return err
+		}
+		s.kafka = append(s.kafka, in)
+	}
 	h, err := api.New(s.st, api.Options{
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
@@ -337,6 +353,12 @@ func parseOptions(cfg config.Config) (parse.Options, error) {
 		o.Locations[in.Name] = loc
 		if err := parse.CheckFormat(in.Format); err != nil {
 			return o, fmt.Errorf("config: inputs.syslog[%d].format: %w", i, err)
+		}
+		o.Formats[in.Name] = in.Format
+	}
+	for i, in := range cfg.Inputs.Kafka {
+		if err := parse.CheckFormat(in.Format); err != nil {
+			return o, fmt.Errorf("config: inputs.kafka[%d].format: %w", i, err)
 		}
 		o.Formats[in.Name] = in.Format
 	}
@@ -463,6 +485,7 @@ func (s *server) status() any {
 		"started":    s.started.UTC().Format(time.RFC3339),
 		"uptime_sec": int64(time.Since(s.started).Seconds()),
 		"inputs":     ins,
+		"kafka":      s.kafkaStatus(),
 		"journal":    js,
 		"index": map[string]any{
 			"position":    pos,
@@ -471,6 +494,14 @@ func (s *server) status() any {
 		"store":  s.st.Stats(),
 		"detect": s.detectStatus(),
 	}
+}
+
+func (s *server) kafkaStatus() any {
+	out := make([]kafka.Status, 0, len(s.kafka))
+	for _, in := range s.kafka {
+		out = append(out, in.Status())
+	}
+	return out
 }
 
 func (s *server) detectStatus() any {

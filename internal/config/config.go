@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vigil-soc/vigil/internal/input/kafka"
 	"github.com/vigil-soc/vigil/internal/notify"
 )
 
@@ -88,6 +89,8 @@ type HTTP struct {
 // Inputs lists the network inputs.
 type Inputs struct {
 	Syslog []Syslog `yaml:"syslog"`
+	// Kafka consumes topics as a consumer group (docs/configuration.md).
+	Kafka []kafka.Config `yaml:"kafka"`
 }
 
 // Syslog is one syslog listener (UDP, TCP and optionally TLS).
@@ -253,6 +256,15 @@ func (c *Config) fill() error {
 			s.UDPReadBuffer = 8 << 20
 		}
 	}
+	for i := range c.Inputs.Kafka {
+		k := &c.Inputs.Kafka[i]
+		if k.Name == "" {
+			k.Name = fmt.Sprintf("kafka%d", i)
+			if i == 0 {
+				k.Name = kafka.DefaultName
+			}
+		}
+	}
 	if c.HTTP.MaxSearchLimit <= 0 {
 		c.HTTP.MaxSearchLimit = def.HTTP.MaxSearchLimit
 	}
@@ -321,6 +333,19 @@ func (c *Config) Validate() error {
 		}
 		if _, err := s.Location(); err != nil {
 			errs = append(errs, fmt.Errorf("%s.timezone: %w", p, err))
+		}
+	}
+	for i, k := range c.Inputs.Kafka {
+		p := fmt.Sprintf("inputs.kafka[%d]", i)
+		if names[k.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, k.Name))
+		}
+		names[k.Name] = true
+		if !validName(k.Name) {
+			errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, k.Name))
+		}
+		if err := k.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 		}
 	}
 	switch c.Journal.Fsync {

@@ -490,8 +490,8 @@ func TestAdminAuditXML(t *testing.T) {
 		}
 	}
 	check(t, rs[10], want{"event.dataset": "exchange.admin_audit", "exchange.cmdlet": "Set-Mailbox", "event.action": "Set-Mailbox",
-		"exchange.parameters":          `-Identity "zhangwei" -ForwardingSmtpAddress "smtp:drop&box@example.org"`,
-		"exchange.object":              "corp.example/Users/ZhangWei", "event.outcome": "success",
+		"exchange.parameters": `-Identity "zhangwei" -ForwardingSmtpAddress "smtp:drop&box@example.org"`,
+		"exchange.object":     "corp.example/Users/ZhangWei", "event.outcome": "success",
 		"exchange.modified_properties": "ForwardingSmtpAddress:  -> smtp:drop&box@example.org",
 		"user.name":                    "administrator", "user.domain": "corp.example", "host.name": "EXCH01", "exchange.external_access": ""})
 	if wt := time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC); !rs[10].time.Equal(wt) {

@@ -1,0 +1,510 @@
+// Package kafka is Vigil's Kafka input: it consumes topics as a member of a
+// consumer group and appends each record's value, unparsed, to the journal
+// as one message. The pipeline parses it like a syslog payload (JSON or
+// plain text).
+//
+// Offsets are committed only after the records are in the journal, so a
+// crash makes the group read the uncommitted tail again (duplicates) and
+// never skips a record.
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/vigil-soc/vigil/internal/journal"
+)
+
+// MaxMessageSize is the longest record value stored. Longer values are cut
+// to it, flagged journal.FlagTruncated and counted. It is 16 MiB less room
+// for the journal's record header, the input name and the peer, so that a
+// cut record always fits the journal's 16 MiB record limit.
+const MaxMessageSize = 16<<20 - 4096
+
+const (
+	maxBatchRecords = 1024    // records per Append
+	maxBatchBytes   = 4 << 20 // value bytes per Append (at least one record)
+	commitTimeout   = 30 * time.Second
+	minBackoff      = 100 * time.Millisecond
+	maxBackoff      = 5 * time.Second
+	logEvery        = 10 * time.Second
+)
+
+// Appender stores records durably. Append returns after the records are in
+// the journal; on error none of them may be assumed stored.
+type Appender interface {
+	Append(recs []journal.Record) error
+}
+
+// Input consumes Kafka topics into an Appender. Create it with New and run
+// it with Run.
+type Input struct {
+	cfg  Config
+	app  Appender
+	log  *slog.Logger
+	m    *metrics
+	opts []kgo.Opt
+
+	records   atomic.Uint64
+	bytes     atomic.Uint64
+	running   atomic.Bool
+	mu        sync.Mutex // guards the fields below
+	lastErr   string
+	lastErrAt time.Time
+	lastLog   time.Time // rate limit of repeated error logs
+	lag       map[topicPartition]int64
+
+	// beforeCommit, when set (tests), runs after a batch was appended and
+	// before its offsets are committed.
+	beforeCommit func()
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// Status is a snapshot of an input's state for the operator.
+type Status struct {
+	Name    string   `json:"name"`
+	Brokers []string `json:"brokers"`
+	Topics  []string `json:"topics"`
+	Group   string   `json:"group"`
+	// Running is true while Run is consuming.
+	Running bool `json:"running"`
+	// Records and Bytes count the values appended to the journal.
+	Records uint64 `json:"records"`
+	Bytes   uint64 `json:"bytes"`
+	// Lag is the number of records behind the partitions' high watermarks
+	// as of the latest fetches, summed over assigned partitions.
+	Lag int64 `json:"lag"`
+	// LastError is the latest error (append, commit, fetch), empty if none.
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+}
+
+// New checks cfg, reads the TLS and password files it names, registers the
+// metrics with reg (nil: none) and returns an Input that appends to app.
+// A nil log discards log output.
+func New(cfg Config, app Appender, reg prometheus.Registerer, log *slog.Logger) (*Input, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if app == nil {
+		return nil, errors.New("kafka input: nil appender")
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("input", cfg.Name)
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	in := &Input{
+		cfg: cfg,
+		app: app,
+		log: log,
+		m:   m,
+		lag: make(map[topicPartition]int64),
+	}
+	opts, err := in.clientOpts()
+	if err != nil {
+		return nil, fmt.Errorf("kafka input %q: %w", cfg.Name, err)
+	}
+	in.opts = opts
+	return in, nil
+}
+
+// clientOpts builds the franz-go options for cfg.
+func (in *Input) clientOpts() ([]kgo.Opt, error) {
+	cfg := in.cfg
+	start := kgo.NewOffset().AtStart()
+	if cfg.StartOffset == StartLatest {
+		start = kgo.NewOffset().AtEnd()
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topics...),
+		kgo.ConsumeResetOffset(start),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsRevoked(in.dropLag),
+		kgo.OnPartitionsLost(in.dropLag),
+		kgo.WithLogger(kgoLogger{in}),
+	}
+	if cfg.TLS.Enabled {
+		tc, err := tlsConfig(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if cfg.SASL.Mechanism != "" {
+		mech, err := saslMechanism(cfg.SASL)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.SASL(mech))
+	}
+	return opts, nil
+}
+
+func tlsConfig(c TLSConfig) (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: c.InsecureSkipVerify,
+		ServerName:         c.ServerName,
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls: read ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls: ca_file %s: no PEM certificate found", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls: load cert_file and key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func saslMechanism(c SASLConfig) (sasl.Mechanism, error) {
+	pass := c.Password
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("sasl: read password_file: %w", err)
+		}
+		pass = strings.TrimRight(string(b), "\r\n")
+		if pass == "" {
+			return nil, fmt.Errorf("sasl: password_file %s is empty", c.PasswordFile)
+		}
+	}
+	switch c.Mechanism {
+	case MechanismPlain:
+		return plain.Auth{User: c.Username, Pass: pass}.AsMechanism(), nil
+	case MechanismScramSHA256:
+		return scram.Auth{User: c.Username, Pass: pass}.AsSha256Mechanism(), nil
+	case MechanismScramSHA512:
+		return scram.Auth{User: c.Username, Pass: pass}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("sasl: unknown mechanism %q", c.Mechanism)
+}
+
+// Run consumes until ctx is done or the client fails for good. Each poll's
+// records are appended to the journal, and only then their offsets are
+// committed and the group is allowed to rebalance. An append error is
+// logged and retried with backoff on the same records, which are never
+// skipped. When ctx is done, Run commits what it appended, leaves the group
+// and returns nil.
+func (in *Input) Run(ctx context.Context) error {
+	cl, err := kgo.NewClient(in.opts...)
+	if err != nil {
+		return fmt.Errorf("kafka input %q: new client: %w", in.cfg.Name, err)
+	}
+	in.running.Store(true)
+	defer in.running.Store(false)
+	defer cl.Close()
+	in.log.Info("kafka: consuming", "brokers", in.cfg.Brokers, "topics", in.cfg.Topics, "group", in.cfg.Group)
+	b := newBatcher(in)
+	for {
+		fetches := cl.PollRecords(ctx, in.cfg.MaxPollRecords)
+		if fetches.IsClientClosed() {
+			cl.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(topic string, part int32, err error) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return
+			}
+			in.noteErr("fetch", fmt.Errorf("topic %s partition %d: %w", topic, part, err))
+		})
+		in.updateLag(fetches)
+		recs := fetches.Records()
+		if len(recs) > 0 {
+			done := b.store(ctx, recs)
+			if done > 0 {
+				in.commit(cl, recs[:done])
+			}
+		}
+		cl.AllowRebalance()
+		if ctx.Err() != nil {
+			in.log.Info("kafka: stopped", "records", in.records.Load())
+			return nil
+		}
+	}
+}
+
+// commit commits the offsets of recs, which are in the journal. A failure
+// is counted and logged: the records may be read again after a restart or
+// a rebalance, and a later commit covers them.
+func (in *Input) commit(cl *kgo.Client, recs []*kgo.Record) {
+	if in.beforeCommit != nil {
+		in.beforeCommit()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	if err := cl.CommitRecords(ctx, recs...); err != nil {
+		in.m.commitErrors.WithLabelValues(in.cfg.Name).Inc()
+		in.noteErr("commit", err)
+	}
+}
+
+// setErr records err as the latest error.
+func (in *Input) setErr(what string, err error) {
+	in.mu.Lock()
+	in.lastErr = what + ": " + err.Error()
+	in.lastErrAt = time.Now()
+	in.mu.Unlock()
+}
+
+// noteErr records err as the latest error and logs it, at most once per
+// logEvery.
+func (in *Input) noteErr(what string, err error) {
+	now := time.Now()
+	in.mu.Lock()
+	in.lastErr = what + ": " + err.Error()
+	in.lastErrAt = now
+	logIt := now.Sub(in.lastLog) >= logEvery
+	if logIt {
+		in.lastLog = now
+	}
+	in.mu.Unlock()
+	if logIt {
+		in.log.Warn("kafka: "+what+" failed", "err", err)
+	}
+}
+
+// updateLag records, for every partition in fetches, how far the last
+// record returned is behind the partition's high watermark.
+func (in *Input) updateLag(fetches kgo.Fetches) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 || p.Err != nil {
+			return
+		}
+		last := p.Records[len(p.Records)-1].Offset
+		lag := max(p.HighWatermark-last-1, 0)
+		in.lag[topicPartition{p.Topic, p.Partition}] = lag
+		in.m.lag.WithLabelValues(in.cfg.Name, strings.ToValidUTF8(p.Topic, "\uFFFD"), strconv.Itoa(int(p.Partition))).Set(float64(lag))
+	})
+}
+
+// dropLag forgets the lag of partitions that this member no longer owns.
+func (in *Input) dropLag(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for topic, ps := range parts {
+		for _, p := range ps {
+			delete(in.lag, topicPartition{topic, p})
+			in.m.lag.DeleteLabelValues(in.cfg.Name, strings.ToValidUTF8(topic, "\uFFFD"), strconv.Itoa(int(p)))
+		}
+	}
+}
+
+// Status returns a snapshot of the input's state. It is safe to call
+// concurrently with Run.
+func (in *Input) Status() Status {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var lag int64
+	for _, l := range in.lag {
+		lag += l
+	}
+	return Status{
+		Name:          in.cfg.Name,
+		Brokers:       append([]string(nil), in.cfg.Brokers...),
+		Topics:        append([]string(nil), in.cfg.Topics...),
+		Group:         in.cfg.Group,
+		Running:       in.running.Load(),
+		Records:       in.records.Load(),
+		Bytes:         in.bytes.Load(),
+		Lag:           lag,
+		LastError:     in.lastErr,
+		LastErrorTime: in.lastErrAt,
+	}
+}
+
+// batcher turns polled records into journal records and appends them.
+type batcher struct {
+	in   *Input
+	recs []journal.Record
+	tm   map[string]*topicMetrics
+	peer map[topicPartition]string
+}
+
+func newBatcher(in *Input) *batcher {
+	return &batcher{
+		in:   in,
+		recs: make([]journal.Record, 0, maxBatchRecords),
+		tm:   make(map[string]*topicMetrics),
+		peer: make(map[topicPartition]string),
+	}
+}
+
+// store appends the values of recs in batches, retrying a failed batch
+// until it is stored or ctx is done. It returns how many leading records of
+// recs are in the journal (or were skipped as empty): all of them unless
+// ctx ended during a retry.
+func (b *batcher) store(ctx context.Context, recs []*kgo.Record) int {
+	now := time.Now()
+	start, size := 0, 0
+	for i, r := range recs {
+		b.add(r, now)
+		size += len(r.Value)
+		if len(b.recs) < maxBatchRecords && size < maxBatchBytes && i+1 < len(recs) {
+			continue
+		}
+		if !b.flush(ctx) {
+			return start
+		}
+		start, size = i+1, 0
+	}
+	return len(recs)
+}
+
+// add queues r as a journal record, or counts it if it is empty.
+func (b *batcher) add(r *kgo.Record, now time.Time) {
+	tm := b.topic(r.Topic)
+	if len(r.Value) == 0 {
+		tm.empty.Inc()
+		return
+	}
+	data, flags := r.Value, uint8(0)
+	if len(data) > MaxMessageSize {
+		data, flags = data[:MaxMessageSize:MaxMessageSize], journal.FlagTruncated
+		tm.truncated.Inc()
+	}
+	b.recs = append(b.recs, journal.Record{
+		Time:  now,
+		Input: b.in.cfg.Name,
+		Peer:  b.peerOf(r.Topic, r.Partition),
+		Flags: flags,
+		Data:  data,
+	})
+}
+
+// flush appends the queued records, retrying with backoff until the
+// journal takes them. It reports false if ctx ended first.
+func (b *batcher) flush(ctx context.Context) bool {
+	if len(b.recs) == 0 {
+		return true
+	}
+	in := b.in
+	backoff := minBackoff
+	for {
+		err := in.app.Append(b.recs)
+		if err == nil {
+			break
+		}
+		in.m.appendErrors.WithLabelValues(in.cfg.Name).Inc()
+		in.noteErr("journal append", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			clear(b.recs)
+			b.recs = b.recs[:0]
+			return false
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+	var n, size uint64
+	for i := range b.recs {
+		r := &b.recs[i]
+		tm := b.topic(topicOf(r.Peer))
+		tm.records.Inc()
+		tm.bytes.Add(float64(len(r.Data)))
+		n++
+		size += uint64(len(r.Data))
+	}
+	in.records.Add(n)
+	in.bytes.Add(size)
+	clear(b.recs)
+	b.recs = b.recs[:0]
+	return true
+}
+
+// topic returns the metric children of one topic.
+func (b *batcher) topic(name string) *topicMetrics {
+	tm := b.tm[name]
+	if tm == nil {
+		// Topic names come from the broker; a label must be valid UTF-8.
+		tm = b.in.m.topic(b.in.cfg.Name, strings.ToValidUTF8(name, "\uFFFD"))
+		b.tm[name] = tm
+	}
+	return tm
+}
+
+// peerOf returns the Peer of records from one partition:
+// "kafka://topic/partition".
+func (b *batcher) peerOf(topic string, part int32) string {
+	k := topicPartition{topic, part}
+	p, ok := b.peer[k]
+	if !ok {
+		p = "kafka://" + topic + "/" + strconv.Itoa(int(part))
+		b.peer[k] = p
+	}
+	return p
+}
+
+// topicOf returns the topic of a peer made by peerOf.
+func topicOf(peer string) string {
+	s := strings.TrimPrefix(peer, "kafka://")
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// kgoLogger passes franz-go's warnings and errors to slog, and keeps the
+// latest error for Status: a broker that cannot be reached or a TLS or SASL
+// failure shows only there, as the client retries internally.
+type kgoLogger struct{ in *Input }
+
+func (l kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (l kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
+	lv := slog.LevelWarn
+	if level == kgo.LogLevelError {
+		lv = slog.LevelError
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if k, _ := kv[i].(string); k == "err" {
+			if err, ok := kv[i+1].(error); ok && err != nil {
+				l.in.setErr("client: "+msg, err)
+			}
+		}
+	}
+	l.in.log.Log(context.Background(), lv, "kafka client: "+msg, kv...)
+}
