@@ -24,7 +24,7 @@
 #
 #   vigil         fresh data dir, embedded defaults (the built-in rule pack
 #                 runs); done when a search counts all events
-#                 (`vigil.seq:* | stats count() rows`: alerts are not
+#                 (`{vigil.input="syslog"} | stats count() rows`: alerts are not
 #                 counted), i.e. when the last event is searchable. Disk:
 #                 DIR/store and DIR/journal after SIGTERM. Also logs the
 #                 alerts raised and their delay (vigil_detect_alert_delay_seconds).
@@ -173,8 +173,9 @@ record() {
 
 # COUNT_Q is the LogsQL query "* | stats count() rows", URL-encoded.
 COUNT_Q='*%20%7C%20stats%20count()%20rows'
-# VIGIL_COUNT_Q counts events only (alerts in Vigil's store have no vigil.seq).
-VIGIL_COUNT_Q='vigil.seq%3A*%20%7C%20stats%20count()%20rows'
+# VIGIL_COUNT_Q counts the events of the syslog input only (a stream filter:
+# cheap, and alerts, which belong to no input, are left out).
+VIGIL_COUNT_Q='%7Bvigil.input%3D%22syslog%22%7D%20%7C%20stats%20count()%20rows'
 
 # search_count prints the number of events Vigil finds for a query, or nothing.
 search_count() {

@@ -260,6 +260,8 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	tick := time.NewTicker(ix.opts.CommitInterval)
 	defer tick.Stop()
 	pending := make(map[uint64]*batch) // stored, by batch number
+	var lastFlush time.Time
+	flushed := false // nothing stored since the last flush
 	var expect uint64                  // the next batch number to apply
 	failed := false
 	for results != nil {
@@ -282,6 +284,7 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 				continue
 			}
 			pending[r.n] = r.batch
+			flushed = false
 			for !failed {
 				b, ok := pending[expect]
 				if !ok {
@@ -300,6 +303,15 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 					detCh <- b
 				}
 			}
+			// Caught up with the journal: make what was stored searchable
+			// now rather than at the store's next periodic flush (at most
+			// every 100 ms, so a trickle does not make tiny parts).
+			if f, ok := ix.st.(flusher); ok && ix.done.Load() >= ix.j.NextSeq() && !flushed {
+				if now := ix.opts.Now(); now.Sub(lastFlush) >= 100*time.Millisecond {
+					f.Flush()
+					lastFlush, flushed = now, true
+				}
+			}
 		case <-tick.C:
 			if err := ix.commitDelayed(ix.opts.Now()); err != nil {
 				ix.log.Error("index: commit cursor", "err", err)
@@ -309,6 +321,9 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	wg.Wait()
 	return readErr
 }
+
+// flusher is a store that can make added rows searchable at once.
+type flusher interface{ Flush() }
 
 // detect feeds applied batches to the detector in journal order and
 // recycles their rows; between batches it lets the detector run timers.
