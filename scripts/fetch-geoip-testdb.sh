@@ -12,7 +12,9 @@
 set -euo pipefail
 
 dest="${VIGIL_GEOIP_TESTDB:-/var/cache/vigil-test/geo-whois-asn-country.mmdb}"
-pkg="@ip-location-db/geo-whois-asn-country-mmdb"
+# Pinned: the geographic tests name addresses and their countries, so the
+# database must not change under them. Delete the file after changing this.
+pkg="@ip-location-db/geo-whois-asn-country-mmdb@2.3.2026061719"
 
 if [ -s "$dest" ]; then
   exit 0
