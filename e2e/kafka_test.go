@@ -2,11 +2,14 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -142,5 +145,100 @@ func TestKafkaInput(t *testing.T) {
 	v.waitEvents(t, "vigil.input:kafka source.ip:203.0.113.81", 100)
 	if n, err := v.count("vigil.input:kafka"); err != nil || n != 600 {
 		t.Errorf("%d events from Kafka after the restart (err %v), want 600: none twice, none skipped", n, err)
+	}
+}
+
+// TestSyslogOutput: Vigil forwards what it receives to another syslog
+// server (the job of the relay it replaces), as received and as normalized
+// JSON; a receiver that is down meanwhile gets everything once it is back.
+func TestSyslogOutput(t *testing.T) {
+	var got collector
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	var connMu sync.Mutex
+	var conns []net.Conn
+	serve := func(ln net.Listener) {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			connMu.Lock()
+			conns = append(conns, c)
+			connMu.Unlock()
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				sc.Buffer(make([]byte, 1<<20), 1<<20)
+				for sc.Scan() {
+					got.add(sc.Text())
+				}
+			}()
+		}
+	}
+	go serve(ln)
+	syslogPort := freePort(t)
+	cfg := fmt.Sprintf(`
+inputs:
+  syslog:
+    - addr: 127.0.0.1:%d
+detect:
+  enabled: false
+outputs:
+  syslog:
+    - name: relay
+      address: %s
+      framing: newline
+    - name: json
+      address: %s
+      framing: newline
+      payload: json
+`, syslogPort, addr, addr)
+	v := startVigil(t, vigilOpts{dataDir: filepath.Join(t.TempDir(), "data"), syslogPort: -1, config: cfg})
+	in := fmt.Sprintf("127.0.0.1:%d", syslogPort)
+	now := time.Now().UTC().Add(-time.Minute)
+	sendLines(t, in, []string{imapLine(now, "203.0.113.90", "fwd1", false)})
+	got.wait(t, "original line", func(s string) bool { return strings.HasPrefix(s, "<134>") && strings.Contains(s, "fwd1") })
+	got.wait(t, "normalized JSON", func(s string) bool {
+		return strings.Contains(s, " vigil - event ") && strings.Contains(s, `"user.name":"fwd1"`) && strings.Contains(s, `"event.outcome":"failure"`)
+	})
+
+	// The receiver goes away (listener and connections); what arrives
+	// meanwhile is forwarded later.
+	ln.Close()
+	connMu.Lock()
+	for _, c := range conns {
+		c.Close()
+	}
+	connMu.Unlock()
+	time.Sleep(200 * time.Millisecond)
+	var lines []string
+	for i := range 50 {
+		lines = append(lines, imapLine(now, "203.0.113.91", fmt.Sprintf("late%d", i), false))
+	}
+	sendLines(t, in, lines)
+	v.waitEvents(t, "source.ip:203.0.113.91", 50)
+	ln2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln2.Close()
+	go serve(ln2)
+	for i := range 50 {
+		user := fmt.Sprintf("late%d,", i)
+		got.wait(t, "message after the outage", func(s string) bool { return strings.HasPrefix(s, "<134>") && strings.Contains(s, user) })
+	}
+	_, body, _ := v.get("/api/v1/status", true)
+	var st struct {
+		Outputs []struct {
+			Name string `json:"name"`
+			Sent uint64 `json:"sent"`
+		} `json:"outputs"`
+	}
+	if err := json.Unmarshal(body, &st); err != nil || len(st.Outputs) != 2 || st.Outputs[0].Name != "relay" || st.Outputs[0].Sent < 51 {
+		t.Errorf("status of the outputs: %+v (%v)", st, err)
 	}
 }

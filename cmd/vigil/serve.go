@@ -32,6 +32,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/lists"
 	"github.com/vigil-soc/vigil/internal/notify"
+	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
@@ -125,6 +126,7 @@ type server struct {
 	stopBg  context.CancelFunc
 	inputs  []*input.Syslog
 	kafka   []*kafka.Input
+	outputs []*output.Runner
 	httpSrv *http.Server
 	httpLn  net.Listener
 	started time.Time
@@ -154,7 +156,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 	ixCtx, stopIndex := context.WithCancel(context.Background())
 	defer stopInputs()
 	defer stopIndex()
-	failed := make(chan error, len(s.inputs)+len(s.kafka)+2)
+	failed := make(chan error, len(s.inputs)+len(s.kafka)+len(s.outputs)+2)
 
 	var inWG, ixWG, httpWG sync.WaitGroup
 	for _, in := range s.inputs {
@@ -176,6 +178,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 			failed <- err
 		}
 	})
+	for _, o := range s.outputs {
+		ixWG.Go(func() {
+			if err := o.Run(ixCtx); err != nil {
+				failed <- err
+			}
+		})
+	}
 	httpWG.Go(func() {
 		var err error
 		if cfg.HTTP.CertFile != "" {
@@ -300,6 +309,17 @@ func (s *server) open() error {
 			return err
 		}
 		s.inputs = append(s.inputs, in)
+	}
+	for _, oc := range cfg.Outputs.Syslog {
+		snd, err := output.NewSyslog(oc, popts)
+		if err != nil {
+			return err
+		}
+		o, err := output.NewRunner(s.j, oc.Name, "syslog", snd.Target(), snd, s.reg, s.log.With("component", "output"))
+		if err != nil {
+			return err
+		}
+		s.outputs = append(s.outputs, o)
 	}
 	for _, kc := range cfg.Inputs.Kafka {
 		in, err := kafka.New(kc, s.j, s.reg, s.log.With("component", "input", "input", kc.Name))
@@ -486,6 +506,7 @@ func (s *server) status() any {
 		"uptime_sec": int64(time.Since(s.started).Seconds()),
 		"inputs":     ins,
 		"kafka":      s.kafkaStatus(),
+		"outputs":    s.outputStatus(),
 		"journal":    js,
 		"index": map[string]any{
 			"position":    pos,
@@ -494,6 +515,14 @@ func (s *server) status() any {
 		"store":  s.st.Stats(),
 		"detect": s.detectStatus(),
 	}
+}
+
+func (s *server) outputStatus() any {
+	out := make([]output.Status, 0, len(s.outputs))
+	for _, o := range s.outputs {
+		out = append(out, o.Status())
+	}
+	return out
 }
 
 func (s *server) kafkaStatus() any {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/input/kafka"
 	"github.com/vigil-soc/vigil/internal/notify"
+	"github.com/vigil-soc/vigil/internal/output"
 )
 
 // Config is Vigil's whole configuration.
@@ -33,6 +34,13 @@ type Config struct {
 	Detect  Detect  `yaml:"detect"`
 	// Alerts are the channels every alert is sent to besides the store.
 	Alerts notify.Config `yaml:"alerts"`
+	// Outputs forward journaled messages (docs/outputs.md).
+	Outputs Outputs `yaml:"outputs"`
+}
+
+// Outputs lists the outputs.
+type Outputs struct {
+	Syslog []output.SyslogConfig `yaml:"syslog"`
 }
 
 // Detect configures the detection engine (docs/rules.md).
@@ -345,6 +353,20 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, k.Name))
 		}
 		if err := k.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	outNames := map[string]bool{}
+	for i, o := range c.Outputs.Syslog {
+		p := fmt.Sprintf("outputs.syslog[%d]", i)
+		if outNames[o.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, o.Name))
+		}
+		outNames[o.Name] = true
+		if o.Name != "" && !validName(o.Name) {
+			errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, o.Name))
+		}
+		if err := o.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 		}
 	}

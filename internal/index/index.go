@@ -261,8 +261,8 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	defer tick.Stop()
 	pending := make(map[uint64]*batch) // stored, by batch number
 	var lastFlush time.Time
-	flushed := false // nothing stored since the last flush
-	var expect uint64                  // the next batch number to apply
+	flushed := false  // nothing stored since the last flush
+	var expect uint64 // the next batch number to apply
 	failed := false
 	for results != nil {
 		select {

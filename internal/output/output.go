@@ -1,0 +1,148 @@
+// Package output forwards journaled messages to other systems. Each output
+// reads the journal from its own durable cursor and moves the cursor only
+// past what it delivered, so delivery is at least once: an outage of the
+// receiver delays delivery and loses nothing until the journal's retention
+// passes the cursor (the journal counts that loss per consumer). A slow or
+// dead output never holds up ingest, indexing or detection: they have their
+// own cursors.
+package output
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-soc/vigil/internal/journal"
+	promreg "github.com/vigil-soc/vigil/internal/metrics"
+)
+
+// Sender delivers journal records to one receiver. Send delivers all of
+// recs or returns an error (the runner then retries the same records).
+type Sender interface {
+	Send(ctx context.Context, recs []journal.Record) error
+	Close() error
+}
+
+// Status is an output's state for the API.
+type Status struct {
+	Name          string    `json:"name"`
+	Kind          string    `json:"kind"`
+	Target        string    `json:"target"`
+	Position      uint64    `json:"position"`
+	Lag           uint64    `json:"lag_records"`
+	Sent          uint64    `json:"sent"`
+	Errors        uint64    `json:"errors"`
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+}
+
+// Runner moves records from the journal to a Sender.
+type Runner struct {
+	name, kind, target string
+	j                  *journal.Journal
+	r                  *journal.Reader
+	s                  Sender
+	log                *slog.Logger
+	sent, errs         *prometheus.CounterVec
+
+	mu     sync.Mutex
+	status Status
+}
+
+// NewRunner opens the output's journal cursor (consumer "output-NAME").
+func NewRunner(j *journal.Journal, name, kind, target string, s Sender, reg prometheus.Registerer, log *slog.Logger) (*Runner, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r, err := j.OpenReader("output-" + strings.ToLower(name))
+	if err != nil {
+		return nil, fmt.Errorf("output %s: %w", name, err)
+	}
+	ru := &Runner{name: name, kind: kind, target: target, j: j, r: r, s: s, log: log,
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_output_records_total",
+			Help: "Journal records an output delivered."}, []string{"output"}),
+		errs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_output_errors_total",
+			Help: "Failed deliveries (retried; the journal keeps the records)."}, []string{"output"}),
+	}
+	var rerr error
+	promreg.Register(reg, &ru.sent, &rerr)
+	promreg.Register(reg, &ru.errs, &rerr)
+	if rerr != nil {
+		r.Close()
+		return nil, fmt.Errorf("output %s: register metrics: %w", name, rerr)
+	}
+	ru.status = Status{Name: name, Kind: kind, Target: target, Position: r.Position()}
+	return ru, nil
+}
+
+// Run delivers records until ctx is done, then commits the cursor and
+// closes the sender and the reader.
+func (ru *Runner) Run(ctx context.Context) error {
+	defer ru.s.Close()
+	defer ru.r.Close()
+	sent, errs := ru.sent.WithLabelValues(ru.name), ru.errs.WithLabelValues(ru.name)
+	var recs []journal.Record
+	lastCommit := time.Now()
+	delivered := ru.r.Position() // everything before it was delivered
+	commit := func() {
+		if err := ru.r.Commit(delivered); err != nil && !errors.Is(err, journal.ErrClosed) {
+			ru.log.Error("output: commit cursor", "output", ru.name, "err", err)
+		}
+		lastCommit = time.Now()
+	}
+	defer commit()
+	for {
+		var err error
+		recs, err = ru.r.Next(ctx, recs[:0], 1024)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("output %s: read journal: %w", ru.name, err)
+		}
+		for delay := 100 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
+			err := ru.s.Send(ctx, recs)
+			if err == nil {
+				break
+			}
+			errs.Inc()
+			ru.mu.Lock()
+			ru.status.Errors++
+			ru.status.LastError, ru.status.LastErrorTime = err.Error(), time.Now()
+			ru.mu.Unlock()
+			ru.log.Warn("output: delivery failed; retrying, the journal keeps the records", "output", ru.name, "err", err, "retry_in", delay)
+			select {
+			case <-ctx.Done():
+				// Not delivered: the cursor stays before these records.
+				return nil
+			case <-time.After(delay):
+			}
+		}
+		delivered = recs[len(recs)-1].Seq + 1
+		sent.Add(float64(len(recs)))
+		ru.mu.Lock()
+		ru.status.Sent += uint64(len(recs))
+		ru.status.Position = delivered
+		ru.mu.Unlock()
+		if time.Since(lastCommit) >= time.Second {
+			commit()
+		}
+	}
+}
+
+// Status returns the output's state (safe from any goroutine).
+func (ru *Runner) Status() Status {
+	ru.mu.Lock()
+	defer ru.mu.Unlock()
+	s := ru.status
+	if next := ru.j.NextSeq(); next > s.Position {
+		s.Lag = next - s.Position
+	}
+	return s
+}

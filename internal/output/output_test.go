@@ -1,0 +1,192 @@
+package output
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/parse"
+)
+
+// receiver is a TCP syslog receiver (newline framing) that can be stopped
+// and started again on the same port.
+type receiver struct {
+	mu    sync.Mutex
+	got   []string
+	ln    net.Listener
+	stopc chan struct{} // closed by stop: ends the open connection too
+	addr  string
+	wg    sync.WaitGroup
+}
+
+func (r *receiver) start(t *testing.T) {
+	t.Helper()
+	addr := r.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var err error
+	for range 50 { // the port may linger briefly after a stop
+		if r.ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.addr = r.ln.Addr().String()
+	ln, stopc := r.ln, make(chan struct{})
+	r.stopc = stopc
+	r.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			r.wg.Go(func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				for sc.Scan() {
+					r.mu.Lock()
+					r.got = append(r.got, sc.Text())
+					r.mu.Unlock()
+				}
+			})
+			// One connection at a time, like a restarted server: closing
+			// the listener below also ends this one.
+			r.wg.Go(func() { <-stopc; c.Close() })
+		}
+	})
+}
+
+func (r *receiver) stop() {
+	close(r.stopc)
+	r.ln.Close()
+	r.wg.Wait()
+}
+
+func (r *receiver) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.got...)
+}
+
+// TestSyslogOutputOutage: records journaled while the receiver is down
+// are delivered after it comes back, none lost; the cursor survives a
+// restart of the output.
+func TestSyslogOutputOutage(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	var rcv receiver
+	rcv.start(t)
+	cfg := SyslogConfig{Name: "fwd", Address: rcv.addr, Framing: "newline"}
+	var running sync.WaitGroup
+	defer running.Wait() // before the journal closes and the directory goes
+	run := func(ctx context.Context) *Runner {
+		snd, err := NewSyslog(cfg, parse.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ru, err := NewRunner(j, cfg.Name, "syslog", snd.Target(), snd, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		running.Go(func() { ru.Run(ctx) })
+		return ru
+	}
+	appendN := func(from, n int) {
+		recs := make([]journal.Record, n)
+		for i := range recs {
+			recs[i] = journal.Record{Time: time.Now(), Input: "syslog", Data: []byte(fmt.Sprintf("<13>Nov 28 10:00:00 host app: message %d", from+i))}
+		}
+		if err := j.Append(recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for len(distinct(rcv.lines())) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("receiver has %d distinct messages, want %d", len(distinct(rcv.lines())), n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ru := run(ctx)
+	appendN(0, 100)
+	waitFor(100)
+	rcv.stop()
+	appendN(100, 100) // the receiver is down
+	time.Sleep(300 * time.Millisecond)
+	if st := ru.Status(); st.Errors == 0 || st.Lag == 0 {
+		t.Errorf("status during the outage: %+v", st)
+	}
+	rcv.start(t)
+	waitFor(200)
+	cancel()
+	running.Wait() // Run commits and closes its reader
+
+	// A new runner resumes after what was delivered.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2() // runs before running.Wait
+	run(ctx2)
+	appendN(200, 10)
+	waitFor(210)
+	got := distinct(rcv.lines())
+	for i := range 210 {
+		if !got[fmt.Sprintf("<13>Nov 28 10:00:00 host app: message %d", i)] {
+			t.Fatalf("message %d lost", i)
+		}
+	}
+	if n := len(rcv.lines()); n > 260 {
+		t.Errorf("%d lines for 210 messages: far more duplicates than one batch", n)
+	}
+}
+
+func distinct(lines []string) map[string]bool {
+	m := map[string]bool{}
+	for _, l := range lines {
+		m[l] = true
+	}
+	return m
+}
+
+func TestSyslogMessage(t *testing.T) {
+	s, err := NewSyslog(SyslogConfig{Name: "x", Address: "127.0.0.1:1", Payload: "json"}, parse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &journal.Record{Seq: 42, Time: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC), Input: `in"put`, Data: []byte(`{"ip":"203.0.113.9","statuscode":401,"request_uri":"/owa/auth.owa"}`)}
+	msg := string(s.message(rec))
+	for _, want := range []string{"<174>1 2026-11-28T10:00:00.000000Z ", " vigil - event ", `[vigil@32473 input="in\"put" seq="42"]`, `"source.ip":"203.0.113.9"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	orig, _ := NewSyslog(SyslogConfig{Name: "x", Address: "127.0.0.1:1"}, parse.Options{})
+	if got := string(orig.message(&journal.Record{Data: []byte("<13>Nov 28 10:00:00 h a: m")})); got != "<13>Nov 28 10:00:00 h a: m" {
+		t.Errorf("a syslog message is not forwarded unchanged: %q", got)
+	}
+	if got := string(orig.message(&journal.Record{Input: "kafka", Seq: 7, Data: []byte(`{"k":"v"}`)})); !strings.HasSuffix(got, `seq="7"] {"k":"v"}`) {
+		t.Errorf("a bare message gets no header: %q", got)
+	}
+	for _, bad := range []SyslogConfig{{Address: "x:1"}, {Name: "a", Address: "nohost"}, {Name: "a", Address: "h:1", Transport: "sctp"},
+		{Name: "a", Address: "h:1", Payload: "xml"}, {Name: "a", Address: "h:1", CAFile: "/x"}} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v validated", bad)
+		}
+	}
+}
