@@ -242,3 +242,55 @@ outputs:
 		t.Errorf("status of the outputs: %+v (%v)", st, err)
 	}
 }
+
+// TestKafkaOutput: normalized events go to a topic keyed by source.ip,
+// read back with real kcat -C; events journaled while the broker is down
+// arrive after it is back.
+func TestKafkaOutput(t *testing.T) {
+	kcat := requireProgram(t, "kcat")
+	port := freePort(t)
+	broker := fmt.Sprintf("127.0.0.1:%d", port)
+	syslogPort := freePort(t)
+	cfg := fmt.Sprintf("inputs:\n  syslog:\n    - addr: 127.0.0.1:%d\ndetect:\n  enabled: false\noutputs:\n  kafka:\n    - name: events\n      brokers: [%s]\n      topic: vigil-events\n", syslogPort, broker)
+	v := startVigil(t, vigilOpts{dataDir: filepath.Join(t.TempDir(), "data"), syslogPort: -1, config: cfg})
+	in := fmt.Sprintf("127.0.0.1:%d", syslogPort)
+	now := time.Now().UTC().Add(-time.Minute)
+	var lines []string
+	for i := range 40 {
+		lines = append(lines, imapLine(now, fmt.Sprintf("203.0.113.%d", 100+i%4), fmt.Sprintf("kout%d", i), false))
+	}
+	// The broker is not up yet: the output waits, the journal keeps them.
+	sendLines(t, in, lines)
+	v.waitEvents(t, "source.ip:203.0.113.100", 10)
+
+	kf := exec.Command(kfakeBin, "-addr", broker, "-topics", "vigil-events")
+	kf.Stderr = os.Stderr
+	if err := kf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = kf.Process.Kill(); _ = kf.Wait() }()
+
+	seen := map[string]string{} // user -> key
+	deadline := time.Now().Add(30 * time.Second)
+	for len(seen) < 40 && time.Now().Before(deadline) {
+		out, _ := exec.Command(kcat, "-C", "-b", broker, "-t", "vigil-events", "-o", "beginning", "-e", "-q", "-f", "%k\t%s\n").Output()
+		for _, l := range strings.Split(string(out), "\n") {
+			key, val, ok := strings.Cut(l, "\t")
+			if !ok {
+				continue
+			}
+			var ev map[string]string
+			if err := json.Unmarshal([]byte(val), &ev); err != nil {
+				t.Fatalf("value %q: %v", val, err)
+			}
+			if key != ev["source.ip"] || ev["event.dataset"] != "exchange.imap" {
+				t.Fatalf("record key %q for %v", key, ev)
+			}
+			seen[ev["user.name"]] = key
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(seen) != 40 {
+		t.Fatalf("%d of 40 events in the topic", len(seen))
+	}
+}

@@ -321,6 +321,17 @@ func (s *server) open() error {
 		}
 		s.outputs = append(s.outputs, o)
 	}
+	for _, oc := range cfg.Outputs.Kafka {
+		snd, err := output.NewKafka(oc, popts)
+		if err != nil {
+			return err
+		}
+		o, err := output.NewRunner(s.j, oc.Name, "kafka", snd.Target(), snd, s.reg, s.log.With("component", "output"))
+		if err != nil {
+			return err
+		}
+		s.outputs = append(s.outputs, o)
+	}
 	for _, kc := range cfg.Inputs.Kafka {
 		in, err := kafka.New(kc, s.j, s.reg, s.log.With("component", "input", "input", kc.Name))
 		if err != nil {

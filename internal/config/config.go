@@ -41,6 +41,7 @@ type Config struct {
 // Outputs lists the outputs.
 type Outputs struct {
 	Syslog []output.SyslogConfig `yaml:"syslog"`
+	Kafka  []output.KafkaConfig  `yaml:"kafka"`
 }
 
 // Detect configures the detection engine (docs/rules.md).
@@ -359,6 +360,19 @@ func (c *Config) Validate() error {
 	outNames := map[string]bool{}
 	for i, o := range c.Outputs.Syslog {
 		p := fmt.Sprintf("outputs.syslog[%d]", i)
+		if outNames[o.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, o.Name))
+		}
+		outNames[o.Name] = true
+		if o.Name != "" && !validName(o.Name) {
+			errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, o.Name))
+		}
+		if err := o.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	for i, o := range c.Outputs.Kafka {
+		p := fmt.Sprintf("outputs.kafka[%d]", i)
 		if outNames[o.Name] {
 			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, o.Name))
 		}

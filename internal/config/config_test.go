@@ -44,6 +44,7 @@ func TestLoadFull(t *testing.T) {
 		{"metrics_auth", cfg.HTTP.MetricsAuth, true},
 		{"kafka name", cfg.Inputs.Kafka[0].Name, "kafka"},
 		{"output", cfg.Outputs.Syslog[0].Payload, "json"},
+		{"kafka output", cfg.Outputs.Kafka[0].Topic, "vigil-events"},
 		{"kafka topic", cfg.Inputs.Kafka[0].Topics[0], "nginx-access"},
 		{"detect on", cfg.Detect.On(), true},
 		{"builtin off", cfg.Detect.BuiltinOn(), false},

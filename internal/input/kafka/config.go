@@ -173,6 +173,15 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// Validate checks the TLS options (exported for the Kafka output).
+func (t TLSConfig) Validate() error { return t.validate() }
+
+// Validate checks the SASL options (exported for the Kafka output).
+func (s SASLConfig) Validate() error { return s.validate() }
+
+// CheckTopic reports whether t is a legal Kafka topic name.
+func CheckTopic(t string) error { return checkTopic(t) }
+
 func (t TLSConfig) validate() error {
 	if !t.Enabled {
 		if t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.InsecureSkipVerify || t.ServerName != "" {

@@ -152,15 +152,26 @@ func (in *Input) clientOpts() ([]kgo.Opt, error) {
 		kgo.OnPartitionsLost(in.dropLag),
 		kgo.WithLogger(kgoLogger{in}),
 	}
-	if cfg.TLS.Enabled {
-		tc, err := tlsConfig(cfg.TLS)
+	sec, err := SecurityOpts(cfg.TLS, cfg.SASL)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, sec...), nil
+}
+
+// SecurityOpts returns the franz-go options for TLS and SASL (none when
+// both are off); the Kafka output shares them.
+func SecurityOpts(t TLSConfig, s SASLConfig) ([]kgo.Opt, error) {
+	var opts []kgo.Opt
+	if t.Enabled {
+		tc, err := tlsConfig(t)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
-	if cfg.SASL.Mechanism != "" {
-		mech, err := saslMechanism(cfg.SASL)
+	if s.Mechanism != "" {
+		mech, err := saslMechanism(s)
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,104 @@
+package output
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/parse"
+)
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestKafkaOutputOutage: the broker is down when the first records are
+// journaled; once it is up every record arrives, keyed by source.ip, as
+// normalized JSON.
+func TestKafkaOutputOutage(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	port := freeTCPPort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cfg := KafkaConfig{Name: "events", Brokers: []string{addr}, Topic: "vigil-events"}
+	snd, err := NewKafka(cfg, parse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ru, err := NewRunner(j, cfg.Name, "kafka", snd.Target(), snd, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { ru.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	var recs []journal.Record
+	for i := range 300 {
+		recs = append(recs, journal.Record{Time: time.Now(), Input: "syslog",
+			Data: []byte(fmt.Sprintf(`{"ip":"203.0.113.%d","statuscode":401,"request_uri":"/owa/auth.owa","n":%d}`, i%3, i))})
+	}
+	if err := j.Append(recs); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the output waits for a broker
+	if st := ru.Status(); st.Sent != 0 || st.Lag != 300 {
+		t.Fatalf("status with the broker down: %+v", st)
+	}
+	c, err := kfake.NewCluster(kfake.Ports(port), kfake.SeedTopics(3, "vigil-events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("vigil-events"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[int]bool{}
+	partitionOf := map[string]int32{}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(seen) < 300 && time.Now().Before(deadline) {
+		pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
+		fs := cl.PollFetches(pctx)
+		pcancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			var ev map[string]string
+			if err := json.Unmarshal(r.Value, &ev); err != nil {
+				t.Fatalf("value %q: %v", r.Value, err)
+			}
+			n, _ := strconv.Atoi(ev["n"])
+			seen[n] = true
+			if string(r.Key) != ev["source.ip"] || ev["http.response.status_code"] != "401" {
+				t.Fatalf("record key %q for %v", r.Key, ev)
+			}
+			if p, ok := partitionOf[string(r.Key)]; ok && p != r.Partition {
+				t.Errorf("source %s in partitions %d and %d", r.Key, p, r.Partition)
+			}
+			partitionOf[string(r.Key)] = r.Partition
+		})
+	}
+	if len(seen) != 300 {
+		t.Fatalf("%d of 300 events arrived", len(seen))
+	}
+}
