@@ -102,3 +102,47 @@ func TestKafkaOutputOutage(t *testing.T) {
 		t.Fatalf("%d of 300 events arrived", len(seen))
 	}
 }
+
+// BenchmarkKafkaOutput: normalized events through the runner into an
+// in-process broker (the broker shares the CPUs), per event.
+func BenchmarkKafkaOutput(b *testing.B) {
+	j, err := journal.Open(b.TempDir(), journal.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	c, err := kfake.NewCluster(kfake.SeedTopics(3, "bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	snd, err := NewKafka(KafkaConfig{Name: "bench", Brokers: c.ListenAddrs(), Topic: "bench"}, parse.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ru, err := NewRunner(j, "bench", "kafka", snd.Target(), snd, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := make([]journal.Record, 0, 1024)
+	for i := range b.N {
+		recs = append(recs, journal.Record{Time: time.Now(), Input: "syslog", Data: []byte(fmt.Sprintf(
+			`<190>Nov 28 10:00:00 proxy1 nginx: {"source":"192.168.0.8", "ip":"203.0.113.%d","user":"user%d@corp.example","time_local":"28/Nov/2026:10:00:00 +0000","statuscode":200,"bytes_sent":512,"http_referer":"","http_user_agent":"Mozilla/5.0","request_uri":"/owa/service.svc?action=GetItem","request_time":0.01,"gzip_ration":"","query_string":"action=GetItem"}`, i%250, i%5000))})
+		if len(recs) == cap(recs) || i == b.N-1 {
+			if err := j.Append(recs); err != nil {
+				b.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	wg.Go(func() { ru.Run(ctx) })
+	for ru.Status().Sent < uint64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+}
