@@ -10,6 +10,7 @@ command -v rsyslogd >/dev/null 2>&1 || need+=(rsyslog)
 command -v logger   >/dev/null 2>&1 || need+=(bsdutils)
 command -v curl     >/dev/null 2>&1 || need+=(curl)
 command -v kcat     >/dev/null 2>&1 || need+=(kcat)
+command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server)
 # Debian's python3 (a pyenv python3 on PATH does not see Debian's modules).
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3 python3-aiosmtpd)
 

@@ -127,6 +127,8 @@ type server struct {
 	inputs  []*input.Syslog
 	kafka   []*kafka.Input
 	outputs []*output.Runner
+	chAlert []*output.ClickHouseAlerts
+	chWG    sync.WaitGroup // the threat-table writers
 	httpSrv *http.Server
 	httpLn  net.Listener
 	started time.Time
@@ -217,6 +219,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 	stopIndex()
 	ixWG.Wait()
 	s.stopBg()
+	s.chWG.Wait()
 	if s.notify != nil {
 		// Alerts raised while draining go out before the process ends.
 		nctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -316,6 +319,17 @@ func (s *server) open() error {
 			return err
 		}
 		o, err := output.NewRunner(s.j, oc.Name, "syslog", snd.Target(), snd, s.reg, s.log.With("component", "output"))
+		if err != nil {
+			return err
+		}
+		s.outputs = append(s.outputs, o)
+	}
+	for _, oc := range cfg.Outputs.ClickHouse {
+		snd, err := output.NewClickHouse(oc, popts)
+		if err != nil {
+			return err
+		}
+		o, err := output.NewRunner(s.j, oc.Name, "clickhouse", snd.Target(), snd, s.reg, s.log.With("component", "output"))
 		if err != nil {
 			return err
 		}
@@ -455,6 +469,16 @@ func (s *server) openDetect() error {
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
+	sinks := []alert.Sink{&alert.StoreSink{Store: s.st, OnError: func(err error) { log.Error("store alert", "err", err) }}, s.notify}
+	for _, oc := range s.cfg.Outputs.ClickHouse {
+		w, err := output.NewClickHouseAlerts(oc, s.log.With("component", "output"))
+		if err != nil {
+			return err
+		}
+		s.chAlert = append(s.chAlert, w)
+		sinks = append(sinks, w)
+		s.chWG.Go(func() { w.Run(s.bg) })
+	}
 	var builtin fs.FS
 	if cfg.BuiltinOn() {
 		builtin = rules.FS
@@ -466,7 +490,7 @@ func (s *server) openDetect() error {
 		RulesDir:        cfg.RulesDir,
 		Engine:          detect.Options{Lateness: cfg.Lateness.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo},
 		Journal:         s.j,
-		Sinks:           []alert.Sink{&alert.StoreSink{Store: s.st, OnError: func(err error) { log.Error("store alert", "err", err) }}, s.notify},
+		Sinks:           sinks,
 		CheckpointEvery: cfg.CheckpointInterval.D(),
 		Log:             log,
 	}, s.reg)
@@ -549,6 +573,13 @@ func (s *server) detectStatus() any {
 		return map[string]any{"enabled": false}
 	}
 	st := map[string]any{"enabled": true, "engine": s.det.Status(), "alert_channels": s.notify.Status()}
+	if len(s.chAlert) > 0 {
+		var ws []map[string]any
+		for _, w := range s.chAlert {
+			ws = append(ws, w.Status())
+		}
+		st["threat_tables"] = ws
+	}
 	if s.lists != nil {
 		st["lists"] = s.lists.Status()
 	}

@@ -42,6 +42,9 @@ type Config struct {
 type Outputs struct {
 	Syslog []output.SyslogConfig `yaml:"syslog"`
 	Kafka  []output.KafkaConfig  `yaml:"kafka"`
+	// ClickHouse writes events (and, with detection, alerts into the
+	// threat table).
+	ClickHouse []output.ClickHouseConfig `yaml:"clickhouse"`
 }
 
 // Detect configures the detection engine (docs/rules.md).
@@ -360,6 +363,19 @@ func (c *Config) Validate() error {
 	outNames := map[string]bool{}
 	for i, o := range c.Outputs.Syslog {
 		p := fmt.Sprintf("outputs.syslog[%d]", i)
+		if outNames[o.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, o.Name))
+		}
+		outNames[o.Name] = true
+		if o.Name != "" && !validName(o.Name) {
+			errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, o.Name))
+		}
+		if err := o.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	for i, o := range c.Outputs.ClickHouse {
+		p := fmt.Sprintf("outputs.clickhouse[%d]", i)
 		if outNames[o.Name] {
 			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, o.Name))
 		}
