@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,5 +157,133 @@ func TestClickHouseOutput(t *testing.T) {
 		if n == 0 {
 			t.Errorf("%s: no rows", name)
 		}
+	}
+}
+
+// TestOutputsOutage is the scale-out path under failure: 200k events in
+// over syslog, out to ClickHouse and to a Kafka topic, while ClickHouse is
+// down for 30 s and the Kafka broker is restarted in the middle. Every
+// event id must reach both (distinct ids equal events sent), and the
+// threat table must receive the alerts the built-in rules raise.
+func TestOutputsOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes about a minute")
+	}
+	kcat := requireProgram(t, "kcat")
+	var ch clickhouseServer
+	ch.start(t)
+	broker := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	kdata := t.TempDir()
+	var kf *exec.Cmd
+	startBroker := func() {
+		kf = exec.Command(kfakeBin, "-addr", broker, "-topics", "vigil-events", "-data", kdata)
+		if err := kf.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(waitTimeout); ; {
+			if c, err := net.DialTimeout("tcp", broker, 200*time.Millisecond); err == nil {
+				c.Close()
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("vigil-kfake did not listen")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	startBroker()
+	t.Cleanup(func() { _ = kf.Process.Kill(); _ = kf.Wait() })
+
+	syslogPort := freePort(t)
+	cfg := fmt.Sprintf(`
+inputs:
+  syslog:
+    - addr: 127.0.0.1:%d
+outputs:
+  clickhouse:
+    - name: ch
+      address: %s
+  kafka:
+    - name: events
+      brokers: [%s]
+      topic: vigil-events
+`, syslogPort, ch.addr, broker)
+	v := startVigil(t, vigilOpts{dataDir: filepath.Join(t.TempDir(), "data"), syslogPort: -1, config: cfg})
+	in := fmt.Sprintf("127.0.0.1:%d", syslogPort)
+	const total = 200_000
+	now := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Second)
+	chunk := func(k int) []string {
+		var lines []string
+		for i := k * total / 4; i < (k+1)*total/4; i++ {
+			ip, ok := "198.51.100."+strconv.Itoa(1+i%200), i%10 != 0
+			if i%5000 < 30 { // a brute force run in every chunk
+				ip, ok = "203.0.113."+strconv.Itoa(200+k), false
+			}
+			lines = append(lines, imapLine(now.Add(time.Duration(i)*time.Millisecond), ip, "u"+strconv.Itoa(i%3000), ok))
+		}
+		return lines
+	}
+	sendLines(t, in, chunk(0))
+	v.waitEvents(t, "source.ip:203.0.113.200", 30)
+	ch.stop()
+	down := time.Now()
+	sendLines(t, in, chunk(1))
+	_ = kf.Process.Kill() // the broker restarts in the middle
+	_ = kf.Wait()
+	sendLines(t, in, chunk(2))
+	time.Sleep(2 * time.Second)
+	startBroker()
+	sendLines(t, in, chunk(3))
+	v.waitEvents(t, "source.ip:203.0.113.203", 30)
+	time.Sleep(time.Until(down.Add(30 * time.Second)))
+	ch.start(t)
+
+	db, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.addr}, Protocol: clickhouse.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	var rows, ids uint64
+	for deadline := time.Now().Add(3 * time.Minute); ; {
+		err := db.QueryRow(ctx, "SELECT count(), uniqExact(event_id) FROM vigil.events").Scan(&rows, &ids)
+		if err == nil && ids >= total {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ClickHouse: %d rows, %d distinct event ids (err %v), want %d", rows, ids, err, total)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if ids != total {
+		t.Errorf("ClickHouse: %d distinct event ids, want %d", ids, total)
+	}
+	t.Logf("ClickHouse: %d rows for %d events (%d sent again after the outage)", rows, total, rows-ids)
+	var alerts uint64
+	if err := db.QueryRow(ctx, "SELECT count() FROM vigil.threat_table WHERE rule_id = 'brute-force-source' AND src_ip LIKE '203.0.113.%'").Scan(&alerts); err != nil || alerts < 4 {
+		t.Errorf("threat_table has %d brute-force alerts (err %v), want one per attacker (4)", alerts, err)
+	}
+
+	seqs := map[string]bool{}
+	for deadline := time.Now().Add(3 * time.Minute); len(seqs) < total; {
+		out, err := exec.Command(kcat, "-C", "-b", broker, "-t", "vigil-events", "-o", "beginning", "-e", "-q", "-f", "%s\n").Output()
+		if err != nil {
+			t.Logf("kcat: %v", err)
+		}
+		for _, l := range strings.Split(string(out), "\n") {
+			if i := strings.Index(l, `"vigil.seq":"`); i >= 0 {
+				rest := l[i+len(`"vigil.seq":"`):]
+				if j := strings.IndexByte(rest, '"'); j > 0 {
+					seqs[rest[:j]] = true
+				}
+			}
+		}
+		if len(seqs) >= total || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if len(seqs) != total {
+		t.Errorf("Kafka topic: %d distinct event ids, want %d", len(seqs), total)
 	}
 }

@@ -47,13 +47,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:0", "host:port to listen on (port 0: any free port)")
 	topics := fs.String("topics", "", "comma-separated topics to create at start")
 	parts := fs.Int("partitions", 3, "partitions of each topic created at start and of auto-created topics")
+	data := fs.String("data", "", "folder to keep topics in across restarts (default: memory only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	c, err := start(*addr, splitList(*topics), *parts)
+	c, err := start(*addr, splitList(*topics), *parts, *data)
 	if err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // start starts a one-broker cluster listening on addr.
-func start(addr string, topics []string, parts int) (*kfake.Cluster, error) {
+func start(addr string, topics []string, parts int, data string) (*kfake.Cluster, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("-addr %q: %w", addr, err)
@@ -92,6 +93,9 @@ func start(addr string, topics []string, parts int) (*kfake.Cluster, error) {
 	}
 	if len(topics) > 0 {
 		opts = append(opts, kfake.SeedTopics(int32(parts), topics...))
+	}
+	if data != "" {
+		opts = append(opts, kfake.DataDir(data), kfake.SyncWrites())
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -207,5 +207,8 @@ func first(a, b string) string {
 	return b
 }
 
+// BatchSize implements Batcher: ClickHouse wants large INSERTs.
+func (ch *ClickHouse) BatchSize() int { return 50_000 }
+
 // Close closes the connection.
 func (ch *ClickHouse) Close() error { return ch.conn.Close() }

@@ -51,8 +51,16 @@ type Runner struct {
 	log                *slog.Logger
 	sent, errs         *prometheus.CounterVec
 
+	batch int // most records per Send
+
 	mu     sync.Mutex
 	status Status
+}
+
+// Batcher is a Sender that wants batches of a given size (ClickHouse
+// prefers tens of thousands of rows per INSERT).
+type Batcher interface {
+	BatchSize() int
 }
 
 // NewRunner opens the output's journal cursor (consumer "output-NAME").
@@ -78,6 +86,10 @@ func NewRunner(j *journal.Journal, name, kind, target string, s Sender, reg prom
 		return nil, fmt.Errorf("output %s: register metrics: %w", name, rerr)
 	}
 	ru.status = Status{Name: name, Kind: kind, Target: target, Position: r.Position()}
+	ru.batch = 1024
+	if b, ok := s.(Batcher); ok && b.BatchSize() > 0 {
+		ru.batch = b.BatchSize()
+	}
 	return ru, nil
 }
 
@@ -99,7 +111,17 @@ func (ru *Runner) Run(ctx context.Context) error {
 	defer commit()
 	for {
 		var err error
-		recs, err = ru.r.Next(ctx, recs[:0], 1024)
+		recs, err = ru.r.Next(ctx, recs[:0], ru.batch)
+		// A read returns what the reader's buffer holds; for a large batch,
+		// keep the records (Next reuses its buffer) and read on while more
+		// is there.
+		for kept := 0; err == nil && len(recs) < ru.batch && ru.r.Position() < ru.j.NextSeq(); {
+			keep(recs[kept:])
+			kept = len(recs)
+			var more []journal.Record
+			more, err = ru.r.Next(ctx, nil, ru.batch-len(recs))
+			recs = append(recs, more...)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -133,6 +155,21 @@ func (ru *Runner) Run(ctx context.Context) error {
 		if time.Since(lastCommit) >= time.Second {
 			commit()
 		}
+	}
+}
+
+// keep copies the records' data out of the reader's buffer (into one
+// allocation).
+func keep(recs []journal.Record) {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Data)
+	}
+	buf := make([]byte, 0, n)
+	for i := range recs {
+		start := len(buf)
+		buf = append(buf, recs[i].Data...)
+		recs[i].Data = buf[start:len(buf):len(buf)]
 	}
 }
 

@@ -190,3 +190,66 @@ func TestSyslogMessage(t *testing.T) {
 		}
 	}
 }
+
+// bigBatches is a Sender that wants large batches and checks every
+// record's text against its sequence number.
+type bigBatches struct {
+	t     *testing.T
+	mu    sync.Mutex
+	seen  int
+	calls int
+}
+
+func (b *bigBatches) BatchSize() int { return 50_000 }
+func (b *bigBatches) Close() error   { return nil }
+func (b *bigBatches) Send(_ context.Context, recs []journal.Record) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls++
+	for _, r := range recs {
+		if want := fmt.Sprintf("record %08d %s", r.Seq, strings.Repeat("x", int(r.Seq%300))); string(r.Data) != want {
+			b.t.Errorf("seq %d: data %.40q, want %.40q", r.Seq, r.Data, want)
+			return nil
+		}
+	}
+	b.seen += len(recs)
+	return nil
+}
+
+// TestLargeBatchesKeepData: batches larger than one journal read (several
+// reads, across segments) carry every record's own text.
+func TestLargeBatchesKeepData(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), journal.Options{SegmentSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const n = 30_000
+	for from := 0; from < n; from += 1000 {
+		recs := make([]journal.Record, 1000)
+		for i := range recs {
+			seq := uint64(from + i + 1) // the journal numbers from 1
+			recs[i] = journal.Record{Time: time.Now(), Input: "x", Data: []byte(fmt.Sprintf("record %08d %s", seq, strings.Repeat("x", int(seq%300))))}
+		}
+		if err := j.Append(recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snd := &bigBatches{t: t}
+	ru, err := NewRunner(j, "big", "test", "-", snd, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { ru.Run(ctx) })
+	deadline := time.Now().Add(15 * time.Second)
+	for ru.Status().Sent < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	if snd.seen != n || snd.calls > 3 {
+		t.Fatalf("%d records in %d batches, want %d in a few large ones", snd.seen, snd.calls, n)
+	}
+}
