@@ -28,6 +28,9 @@ type ClickHouseConfig struct {
 	Table    string `yaml:"table"`    // default events
 	// ThreatTable receives the alerts (default threat_table).
 	ThreatTable string `yaml:"threat_table"`
+	// RetentionDays drops the day partitions of both tables older than
+	// this many days (checked hourly); 0 keeps everything.
+	RetentionDays int `yaml:"retention_days"`
 	Username    string `yaml:"username"` // default "default"
 	Password    string `yaml:"password"`
 }
@@ -48,6 +51,9 @@ func (c ClickHouseConfig) Validate() error {
 		if v != "" && !identRE.MatchString(v) {
 			errs = append(errs, fmt.Errorf("%s %q: want letters, digits and _", what, v))
 		}
+	}
+	if c.RetentionDays < 0 {
+		errs = append(errs, fmt.Errorf("retention_days %d: want 0 (keep) or more", c.RetentionDays))
 	}
 	return errors.Join(errs...)
 }
@@ -93,6 +99,7 @@ type ClickHouse struct {
 	row     store.Row
 	ready   bool // database and table exist
 	version string
+	pruned  time.Time // last retention check
 }
 
 // NewClickHouse returns a ClickHouse sender. It connects lazily, so a
@@ -188,6 +195,44 @@ func (ch *ClickHouse) Send(ctx context.Context, recs []journal.Record) (err erro
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
+	}
+	if ch.cfg.RetentionDays > 0 && time.Since(ch.pruned) >= time.Hour {
+		ch.pruned = time.Now()
+		if err := ch.prune(ctx, time.Now()); err != nil {
+			return fmt.Errorf("clickhouse output %s: retention: %w", ch.cfg.Name, err)
+		}
+	}
+	return nil
+}
+
+// prune drops the day partitions of the events and threat tables older
+// than the retention (partition drops work on every server version; TTL
+// does not exist on 18.16). The partition names come from system.parts and
+// are dates: nothing from events reaches the SQL text.
+func (ch *ClickHouse) prune(ctx context.Context, now time.Time) error {
+	cutoff := now.UTC().AddDate(0, 0, -ch.cfg.RetentionDays).Format("2006-01-02")
+	for _, table := range []string{ch.cfg.Table, ch.cfg.ThreatTable} {
+		rows, err := ch.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active", ch.cfg.Database, table)
+		if err != nil {
+			return err
+		}
+		var old []string
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return err
+			}
+			if _, err := time.Parse("2006-01-02", p); err == nil && p < cutoff {
+				old = append(old, p)
+			}
+		}
+		rows.Close()
+		for _, p := range old {
+			if err := ch.conn.Exec(ctx, "ALTER TABLE "+ch.cfg.Database+"."+table+" DROP PARTITION '"+p+"'"); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

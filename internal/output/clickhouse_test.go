@@ -211,3 +211,38 @@ func startClickHouseB(b *testing.B) (string, func()) {
 	}
 	return addr, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 }
+
+// TestClickHouseRetention: day partitions older than retention_days go;
+// newer ones stay.
+func TestClickHouseRetention(t *testing.T) {
+	addr, _ := startClickHouse(t, 0)
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	snd, err := NewClickHouse(ClickHouseConfig{Name: "ch", Address: addr, RetentionDays: 7}, parse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+	now := time.Now().UTC()
+	var recs []journal.Record
+	for i, age := range []int{30, 10, 8, 6, 1, 0} {
+		at := now.AddDate(0, 0, -age)
+		recs = append(recs, journal.Record{Seq: uint64(i + 1), Time: at, Input: "syslog", Data: []byte(fmt.Sprintf(
+			`<134>%s host app: event of day -%d`, at.Format(time.RFC3339), age))})
+	}
+	ctx := context.Background()
+	snd.pruned = now // no check during Send
+	if err := snd.Send(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.prune(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	if err := snd.conn.QueryRow(ctx, "SELECT count() FROM vigil.events").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d rows left (err %v), want the 3 of the last 7 days", n, err)
+	}
+}
