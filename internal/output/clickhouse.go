@@ -30,9 +30,9 @@ type ClickHouseConfig struct {
 	ThreatTable string `yaml:"threat_table"`
 	// RetentionDays drops the day partitions of both tables older than
 	// this many days (checked hourly); 0 keeps everything.
-	RetentionDays int `yaml:"retention_days"`
-	Username    string `yaml:"username"` // default "default"
-	Password    string `yaml:"password"`
+	RetentionDays int    `yaml:"retention_days"`
+	Username      string `yaml:"username"` // default "default"
+	Password      string `yaml:"password"`
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
