@@ -100,6 +100,8 @@ type ClickHouse struct {
 	ready   bool // database and table exist
 	version string
 	pruned  time.Time // last retention check
+	scratch store.Row // rest's row without the column fields
+	buf     []byte
 }
 
 // NewClickHouse returns a ClickHouse sender. It connects lazily, so a
@@ -187,7 +189,7 @@ func (ch *ClickHouse) Send(ctx context.Context, recs []journal.Record) (err erro
 			r.Get("source.ip"), port(r.Get("source.port")), r.Get("destination.ip"), port(r.Get("destination.port")),
 			r.Get("user.name"), r.Get("user.domain"), first(r.Get("host.name"), r.Get("host.hostname")), r.Get("network.protocol"),
 			r.Get("device.id"), r.Get("http.request.method"), port(r.Get("http.response.status_code")), r.Get("url.path"),
-			string(api.AppendRowJSON(nil, r)), string(rec.Data),
+			string(ch.rest(r)), string(rec.Data),
 		); err != nil {
 			_ = b.Abort()
 			return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
@@ -235,6 +237,29 @@ func (ch *ClickHouse) prune(ctx context.Context, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// inColumns are the fields the events table has typed columns for (and
+// the journal bookkeeping in event_id, received, input); fields holds the
+// rest.
+var inColumns = map[string]bool{
+	"_msg": true, "vigil.seq": true, "vigil.received": true, "vigil.input": true,
+	"event.dataset": true, "event.category": true, "event.action": true, "event.outcome": true, "event.reason": true,
+	"source.ip": true, "source.port": true, "destination.ip": true, "destination.port": true,
+	"user.name": true, "user.domain": true, "host.name": true, "network.protocol": true,
+	"device.id": true, "http.request.method": true, "http.response.status_code": true, "url.path": true,
+}
+
+// rest returns the row's other fields as a JSON object.
+func (ch *ClickHouse) rest(r *store.Row) []byte {
+	ch.scratch.Fields = ch.scratch.Fields[:0]
+	for _, f := range r.Fields {
+		if !inColumns[f.Name] {
+			ch.scratch.Fields = append(ch.scratch.Fields, f)
+		}
+	}
+	ch.buf = api.AppendRowJSON(ch.buf[:0], &ch.scratch)
+	return ch.buf
 }
 
 func port(s string) uint16 {
