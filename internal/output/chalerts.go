@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,7 +20,17 @@ import (
 const threatColumns = `date, hour, ts, src_ip, src_port, dst_ip, dst_port, threat, level, type, payloads, message,
 	rule_id, user, device_id, count, alert_id`
 
-const threatTable = `(
+// threatDDL returns the threat table's columns and engine for a server
+// version (see eventDDL).
+func threatDDL(major, minor uint64, retentionDays int) string {
+	low, zstd, ttl := "String", "", ""
+	if modern(major, minor) {
+		low, zstd = "LowCardinality(String)", " CODEC(ZSTD(1))"
+		if retentionDays > 0 {
+			ttl = " TTL date + INTERVAL " + strconv.Itoa(retentionDays) + " DAY"
+		}
+	}
+	return `(
 	date Date,
 	hour UInt8,
 	ts DateTime,
@@ -27,17 +38,18 @@ const threatTable = `(
 	src_port UInt16,
 	dst_ip String,
 	dst_port UInt16,
-	threat String,
-	level String,
-	type String,
-	payloads String,
+	threat ` + low + `,
+	level ` + low + `,
+	type ` + low + `,
+	payloads String` + zstd + `,
 	message String,
-	rule_id String,
+	rule_id ` + low + `,
 	user String,
 	device_id String,
 	count UInt32,
 	alert_id String
-) ENGINE = MergeTree PARTITION BY date ORDER BY (ts, threat)`
+) ENGINE = MergeTree PARTITION BY date ORDER BY (ts, threat)` + ttl
+}
 
 // ClickHouseAlerts writes alerts into the threat table. It implements
 // alert.Sink: Send only queues (a full queue drops the oldest alert and
@@ -132,10 +144,13 @@ func (w *ClickHouseAlerts) insert(ctx context.Context, batch []*alert.Alert) boo
 func (w *ClickHouseAlerts) write(ctx context.Context, batch []*alert.Alert) error {
 	c := w.ch
 	if !c.ready {
+		if v, err := c.conn.ServerVersion(); err == nil {
+			c.major, c.minor = v.Version.Major, v.Version.Minor
+		}
 		if err := c.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+c.cfg.Database); err != nil {
 			return err
 		}
-		if err := c.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+c.cfg.Database+"."+c.cfg.ThreatTable+" "+threatTable); err != nil {
+		if err := c.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+c.cfg.Database+"."+c.cfg.ThreatTable+" "+threatDDL(c.major, c.minor, c.cfg.RetentionDays)); err != nil {
 			return err
 		}
 		c.ready = true

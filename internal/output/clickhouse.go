@@ -64,44 +64,61 @@ const eventColumns = `event_id, date, ts, received, input, dataset, category, ac
 	source_ip, source_port, destination_ip, destination_port, user, user_domain, host, protocol,
 	device_id, http_method, http_status, url_path, fields, raw`
 
-const eventTable = `(
+// modern reports whether a server version has what Vigil uses when present:
+// TTL, LowCardinality without experimental settings, column codecs (all in
+// 20.1 and later; Debian 12's 18.16 has none of them).
+func modern(major, minor uint64) bool { return major >= 20 }
+
+// eventDDL returns the events table's columns and engine for a server
+// version; retention > 0 adds a TTL where the server has it.
+func eventDDL(major, minor uint64, retentionDays int) string {
+	low, zstd, ttl := "String", "", ""
+	if modern(major, minor) {
+		low, zstd = "LowCardinality(String)", " CODEC(ZSTD(1))"
+		if retentionDays > 0 {
+			ttl = " TTL date + INTERVAL " + strconv.Itoa(retentionDays) + " DAY"
+		}
+	}
+	return `(
 	event_id String,
 	date Date,
 	ts DateTime,
 	received DateTime,
-	input String,
-	dataset String,
-	category String,
+	input ` + low + `,
+	dataset ` + low + `,
+	category ` + low + `,
 	action String,
-	outcome String,
+	outcome ` + low + `,
 	reason String,
 	source_ip String,
 	source_port UInt16,
 	destination_ip String,
 	destination_port UInt16,
 	user String,
-	user_domain String,
-	host String,
-	protocol String,
+	user_domain ` + low + `,
+	host ` + low + `,
+	protocol ` + low + `,
 	device_id String,
-	http_method String,
+	http_method ` + low + `,
 	http_status UInt16,
 	url_path String,
-	fields String,
-	raw String
-) ENGINE = MergeTree PARTITION BY date ORDER BY (ts, dataset, source_ip, user)`
+	fields String` + zstd + `,
+	raw String` + zstd + `
+) ENGINE = MergeTree PARTITION BY date ORDER BY (ts, dataset, source_ip, user)` + ttl
+}
 
 // ClickHouse inserts normalized events into a ClickHouse table.
 type ClickHouse struct {
-	cfg     ClickHouseConfig
-	conn    driver.Conn
-	parser  *parse.Parser
-	row     store.Row
-	ready   bool // database and table exist
-	version string
-	pruned  time.Time // last retention check
-	scratch store.Row // rest's row without the column fields
-	buf     []byte
+	cfg          ClickHouseConfig
+	conn         driver.Conn
+	parser       *parse.Parser
+	row          store.Row
+	ready        bool // database and table exist
+	version      string
+	major, minor uint64
+	pruned       time.Time // last retention check
+	scratch      store.Row // rest's row without the column fields
+	buf          []byte
 }
 
 // NewClickHouse returns a ClickHouse sender. It connects lazily, so a
@@ -148,10 +165,11 @@ func (ch *ClickHouse) prepare(ctx context.Context) error {
 		return err
 	}
 	ch.version = v.String()
+	ch.major, ch.minor = v.Version.Major, v.Version.Minor
 	if err := ch.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+ch.cfg.Database); err != nil {
 		return fmt.Errorf("create database: %w", err)
 	}
-	if err := ch.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+ch.cfg.Database+"."+ch.cfg.Table+" "+eventTable); err != nil {
+	if err := ch.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+ch.cfg.Database+"."+ch.cfg.Table+" "+eventDDL(ch.major, ch.minor, ch.cfg.RetentionDays)); err != nil {
 		return fmt.Errorf("create table: %w", err)
 	}
 	ch.ready = true

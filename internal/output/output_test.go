@@ -183,7 +183,11 @@ func TestSyslogMessage(t *testing.T) {
 	if got := string(orig.message(&journal.Record{Input: "kafka", Seq: 7, Data: []byte(`{"k":"v"}`)})); !strings.HasSuffix(got, `seq="7"] {"k":"v"}`) {
 		t.Errorf("a bare message gets no header: %q", got)
 	}
-	for _, bad := range []SyslogConfig{{Address: "x:1"}, {Name: "a", Address: "nohost"}, {Name: "a", Address: "h:1", Transport: "sctp"},
+	bsd, _ := NewSyslog(SyslogConfig{Name: "x", Address: "127.0.0.1:1", Format: "rfc3164"}, parse.Options{})
+	if got := string(bsd.message(&journal.Record{Input: "kafka", Seq: 7, Time: time.Date(2026, 11, 28, 9, 5, 1, 0, time.UTC), Data: []byte(`{"k":"v"}`)})); !strings.HasPrefix(got, "<174>Nov 28 09:05:01 ") || !strings.HasSuffix(got, ` vigil: input="kafka" seq=7 {"k":"v"}`) {
+		t.Errorf("rfc3164 message: %q", got)
+	}
+	for _, bad := range []SyslogConfig{{Name: "a", Address: "h:1", Format: "gelf"}, {Address: "x:1"}, {Name: "a", Address: "nohost"}, {Name: "a", Address: "h:1", Transport: "sctp"},
 		{Name: "a", Address: "h:1", Payload: "xml"}, {Name: "a", Address: "h:1", CAFile: "/x"}} {
 		if bad.Validate() == nil {
 			t.Errorf("%+v validated", bad)
@@ -251,5 +255,27 @@ func TestLargeBatchesKeepData(t *testing.T) {
 	wg.Wait()
 	if snd.seen != n || snd.calls > 3 {
 		t.Fatalf("%d records in %d batches, want %d in a few large ones", snd.seen, snd.calls, n)
+	}
+}
+
+// TestClickHouseDDL: Debian's 18.16 gets plain types (it rejects the
+// rest); servers from 20.1 get LowCardinality, ZSTD codecs and a TTL.
+func TestClickHouseDDL(t *testing.T) {
+	for _, ddl := range []string{eventDDL(18, 16, 30), threatDDL(18, 16, 30)} {
+		for _, absent := range []string{"LowCardinality", "CODEC", "TTL"} {
+			if strings.Contains(ddl, absent) {
+				t.Errorf("18.16 DDL has %s:\n%s", absent, ddl)
+			}
+		}
+	}
+	for _, ddl := range []string{eventDDL(23, 8, 30), threatDDL(23, 8, 30)} {
+		for _, want := range []string{"LowCardinality(String)", "CODEC(ZSTD(1))", "TTL date + INTERVAL 30 DAY"} {
+			if !strings.Contains(ddl, want) {
+				t.Errorf("23.8 DDL lacks %s:\n%s", want, ddl)
+			}
+		}
+	}
+	if strings.Contains(eventDDL(23, 8, 0), "TTL") {
+		t.Error("TTL without retention_days")
 	}
 }

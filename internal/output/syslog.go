@@ -33,6 +33,10 @@ type SyslogConfig struct {
 	Payload string `yaml:"payload"`
 	// Framing on tcp/tls: octet_counting (default) or newline.
 	Framing string `yaml:"framing"`
+	// Format of the headers Vigil writes: rfc5424 (default) or rfc3164
+	// (for receivers that only read BSD syslog; no structured data, so
+	// the input and seq go first in the message as "input=... seq=...").
+	Format string `yaml:"format"`
 	// Facility of the headers Vigil writes (default local5).
 	Facility int `yaml:"facility"`
 	// TLS: CAFile to trust, ServerName to check, InsecureSkipVerify.
@@ -59,6 +63,11 @@ func (c SyslogConfig) Validate() error {
 	case "", "original", "json":
 	default:
 		errs = append(errs, fmt.Errorf("payload %q: want original or json", c.Payload))
+	}
+	switch c.Format {
+	case "", "rfc5424", "rfc3164":
+	default:
+		errs = append(errs, fmt.Errorf("format %q: want rfc5424 or rfc3164", c.Format))
 	}
 	switch c.Framing {
 	case "", "octet_counting", "newline":
@@ -199,10 +208,23 @@ func (s *Syslog) message(rec *journal.Record) []byte {
 	} else {
 		body = rec.Data
 	}
-	// <PRI>1 TIMESTAMP HOST APP - MSGID [vigil@32473 input="..." seq="..."] MSG
 	b := make([]byte, 0, len(body)+160)
 	b = append(b, '<')
 	b = strconv.AppendInt(b, int64(s.cfg.Facility*8+6), 10) // severity info
+	if s.cfg.Format == "rfc3164" {
+		// <PRI>Mmm dd hh:mm:ss HOST vigil: input=... seq=... MSG
+		b = append(b, '>')
+		b = rec.Time.UTC().AppendFormat(b, time.Stamp)
+		b = append(b, ' ')
+		b = append(b, s.host...)
+		b = append(b, " vigil: input="...)
+		b = append(b, strconv.Quote(rec.Input)...)
+		b = append(b, " seq="...)
+		b = strconv.AppendUint(b, rec.Seq, 10)
+		b = append(b, ' ')
+		return append(b, body...)
+	}
+	// <PRI>1 TIMESTAMP HOST APP - MSGID [vigil@32473 input="..." seq="..."] MSG
 	b = append(b, ">1 "...)
 	b = rec.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z")
 	b = append(b, ' ')
