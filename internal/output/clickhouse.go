@@ -7,6 +7,7 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -118,7 +119,7 @@ type ClickHouse struct {
 	major, minor uint64
 	pruned       time.Time // last retention check
 	scratch      store.Row // rest's row without the column fields
-	buf          []byte
+	buf, id      []byte
 }
 
 // NewClickHouse returns a ClickHouse sender. It connects lazily, so a
@@ -187,34 +188,42 @@ func (ch *ClickHouse) Send(ctx context.Context, recs []journal.Record) (err erro
 	if err := ch.prepare(ctx); err != nil {
 		return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
 	}
-	b, err := ch.conn.PrepareBatch(ctx, "INSERT INTO "+ch.cfg.Database+"."+ch.cfg.Table+" ("+eventColumns+")")
-	if err != nil {
-		return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
-	}
 	size := 0
 	for i := range recs {
 		size += len(recs[i].Data)
 	}
 	ch.parser.Reset(2*size + 64)
-	for i := range recs {
-		rec := &recs[i]
-		ch.parser.Parse(rec, &ch.row)
-		r := &ch.row
-		ts := r.Time.UTC()
-		if err := b.Append(
-			strconv.FormatUint(rec.Seq, 10), ts, ts, rec.Time.UTC(), rec.Input,
-			r.Get("event.dataset"), r.Get("event.category"), r.Get("event.action"), r.Get("event.outcome"), r.Get("event.reason"),
-			r.Get("source.ip"), port(r.Get("source.port")), r.Get("destination.ip"), port(r.Get("destination.port")),
-			r.Get("user.name"), r.Get("user.domain"), first(r.Get("host.name"), r.Get("host.hostname")), r.Get("network.protocol"),
-			r.Get("device.id"), r.Get("http.request.method"), port(r.Get("http.response.status_code")), r.Get("url.path"),
-			string(ch.rest(r)), string(rec.Data),
-		); err != nil {
-			_ = b.Abort()
+	// Chunks of the batch go out as separate INSERTs, each sent while the
+	// next is being parsed (the server works while Vigil does): the batch
+	// succeeds only when every chunk did, so a failure sends it all again.
+	const chunk = 10_000
+	var (
+		sending sync.WaitGroup
+		sendErr error
+	)
+	for start := 0; start < len(recs); start += chunk {
+		b, err := ch.conn.PrepareBatch(ctx, "INSERT INTO "+ch.cfg.Database+"."+ch.cfg.Table+" ("+eventColumns+")")
+		if err != nil {
+			sending.Wait()
 			return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
 		}
+		for i := start; i < min(start+chunk, len(recs)); i++ {
+			if err := ch.appendRow(b, &recs[i]); err != nil {
+				_ = b.Abort()
+				sending.Wait()
+				return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
+			}
+		}
+		sending.Wait() // the previous chunk
+		if sendErr != nil {
+			_ = b.Abort()
+			return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, sendErr)
+		}
+		sending.Go(func() { sendErr = b.Send() })
 	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
+	sending.Wait()
+	if sendErr != nil {
+		return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, sendErr)
 	}
 	if ch.cfg.RetentionDays > 0 && time.Since(ch.pruned) >= time.Hour {
 		ch.pruned = time.Now()
@@ -223,6 +232,22 @@ func (ch *ClickHouse) Send(ctx context.Context, recs []journal.Record) (err erro
 		}
 	}
 	return nil
+}
+
+// appendRow parses rec and appends its row to b.
+func (ch *ClickHouse) appendRow(b driver.Batch, rec *journal.Record) error {
+	ch.parser.Parse(rec, &ch.row)
+	r := &ch.row
+	ts := r.Time.UTC()
+	ch.id = strconv.AppendUint(ch.id[:0], rec.Seq, 10)
+	return b.Append( // []byte values are copied by the driver
+		ch.id, ts, ts, rec.Time.UTC(), rec.Input,
+		r.Get("event.dataset"), r.Get("event.category"), r.Get("event.action"), r.Get("event.outcome"), r.Get("event.reason"),
+		r.Get("source.ip"), port(r.Get("source.port")), r.Get("destination.ip"), port(r.Get("destination.port")),
+		r.Get("user.name"), r.Get("user.domain"), first(r.Get("host.name"), r.Get("host.hostname")), r.Get("network.protocol"),
+		r.Get("device.id"), r.Get("http.request.method"), port(r.Get("http.response.status_code")), r.Get("url.path"),
+		ch.rest(r), rec.Data,
+	)
 }
 
 // prune drops the day partitions of the events and threat tables older
