@@ -378,32 +378,7 @@ func startSMTP(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(py, filepath.Join(root, "internal", "notify", "testdata", "smtpd.py"), "--port", "0", "--outdir", dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if addr, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "READY "); ok {
-				ready <- addr
-			}
-		}
-	}()
-	select {
-	case addr := <-ready:
-		return addr
-	case <-time.After(waitTimeout):
-		t.Fatal("smtpd.py did not say READY")
-	}
-	return ""
+	return startReady(t, exec.Command(py, filepath.Join(root, "internal", "notify", "testdata", "smtpd.py"), "--port", "0", "--outdir", dir), "smtpd.py")
 }
 
 // TestAlertChannels: a lockout rule mails the locked-out user and the

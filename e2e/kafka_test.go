@@ -18,7 +18,13 @@ import (
 // its address.
 func startKfake(t *testing.T, topics string) string {
 	t.Helper()
-	cmd := exec.Command(kfakeBin, "-addr", "127.0.0.1:0", "-topics", topics)
+	return startReady(t, exec.Command(kfakeBin, "-addr", "127.0.0.1:0", "-topics", topics), "vigil-kfake")
+}
+
+// startReady starts cmd, which prints "READY host:port" on stdout once it
+// serves, and returns that address; the process is killed at cleanup.
+func startReady(t *testing.T, cmd *exec.Cmd, name string) string {
+	t.Helper()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +47,7 @@ func startKfake(t *testing.T, topics string) string {
 	case addr := <-ready:
 		return addr
 	case <-time.After(waitTimeout):
-		t.Fatal("vigil-kfake did not say READY")
+		t.Fatalf("%s did not say READY", name)
 	}
 	return ""
 }

@@ -348,57 +348,17 @@ func (c *Config) Validate() error {
 		}
 	}
 	for i, k := range c.Inputs.Kafka {
-		p := fmt.Sprintf("inputs.kafka[%d]", i)
-		if names[k.Name] {
-			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, k.Name))
-		}
-		names[k.Name] = true
-		if !validName(k.Name) {
-			errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, k.Name))
-		}
-		if err := k.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
-		}
+		errs = append(errs, checkNamed(fmt.Sprintf("inputs.kafka[%d]", i), k.Name, names, k.Validate)...)
 	}
 	outNames := map[string]bool{}
 	for i, o := range c.Outputs.Syslog {
-		p := fmt.Sprintf("outputs.syslog[%d]", i)
-		if outNames[o.Name] {
-			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, o.Name))
-		}
-		outNames[o.Name] = true
-		if o.Name != "" && !validName(o.Name) {
-			errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, o.Name))
-		}
-		if err := o.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
-		}
+		errs = append(errs, checkNamed(fmt.Sprintf("outputs.syslog[%d]", i), o.Name, outNames, o.Validate)...)
 	}
 	for i, o := range c.Outputs.ClickHouse {
-		p := fmt.Sprintf("outputs.clickhouse[%d]", i)
-		if outNames[o.Name] {
-			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, o.Name))
-		}
-		outNames[o.Name] = true
-		if o.Name != "" && !validName(o.Name) {
-			errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, o.Name))
-		}
-		if err := o.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
-		}
+		errs = append(errs, checkNamed(fmt.Sprintf("outputs.clickhouse[%d]", i), o.Name, outNames, o.Validate)...)
 	}
 	for i, o := range c.Outputs.Kafka {
-		p := fmt.Sprintf("outputs.kafka[%d]", i)
-		if outNames[o.Name] {
-			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, o.Name))
-		}
-		outNames[o.Name] = true
-		if o.Name != "" && !validName(o.Name) {
-			errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, o.Name))
-		}
-		if err := o.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
-		}
+		errs = append(errs, checkNamed(fmt.Sprintf("outputs.kafka[%d]", i), o.Name, outNames, o.Validate)...)
 	}
 	switch c.Journal.Fsync {
 	case "interval", "always", "never":
@@ -427,6 +387,24 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("alerts: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// checkNamed checks a named input or output at path p: its name is unique
+// in names (which it records) and valid, and validate passes. An empty name
+// is left to validate.
+func checkNamed(p, name string, names map[string]bool, validate func() error) []error {
+	var errs []error
+	if names[name] {
+		errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, name))
+	}
+	names[name] = true
+	if name != "" && !validName(name) {
+		errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, name))
+	}
+	if err := validate(); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", p, err))
+	}
+	return errs
 }
 
 func checkAddr(addr string) error {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -23,13 +22,7 @@ const threatColumns = `date, hour, ts, src_ip, src_port, dst_ip, dst_port, threa
 // threatDDL returns the threat table's columns and engine for a server
 // version (see eventDDL).
 func threatDDL(major, minor uint64, retentionDays int) string {
-	low, zstd, ttl := "String", "", ""
-	if modern(major, minor) {
-		low, zstd = "LowCardinality(String)", " CODEC(ZSTD(1))"
-		if retentionDays > 0 {
-			ttl = " TTL date + INTERVAL " + strconv.Itoa(retentionDays) + " DAY"
-		}
-	}
+	low, zstd, ttl := features(major, minor, retentionDays)
 	return `(
 	date Date,
 	hour UInt8,

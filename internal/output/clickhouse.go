@@ -70,16 +70,22 @@ const eventColumns = `event_id, date, ts, received, input, dataset, category, ac
 // 20.1 and later; Debian 12's 18.16 has none of them).
 func modern(major, minor uint64) bool { return major >= 20 }
 
+// features returns the type of few-valued string columns, the codec
+// clause of big ones and the TTL clause for a server version.
+func features(major, minor uint64, retentionDays int) (low, zstd, ttl string) {
+	if !modern(major, minor) {
+		return "String", "", ""
+	}
+	if retentionDays > 0 {
+		ttl = " TTL date + INTERVAL " + strconv.Itoa(retentionDays) + " DAY"
+	}
+	return "LowCardinality(String)", " CODEC(ZSTD(1))", ttl
+}
+
 // eventDDL returns the events table's columns and engine for a server
 // version; retention > 0 adds a TTL where the server has it.
 func eventDDL(major, minor uint64, retentionDays int) string {
-	low, zstd, ttl := "String", "", ""
-	if modern(major, minor) {
-		low, zstd = "LowCardinality(String)", " CODEC(ZSTD(1))"
-		if retentionDays > 0 {
-			ttl = " TTL date + INTERVAL " + strconv.Itoa(retentionDays) + " DAY"
-		}
-	}
+	low, zstd, ttl := features(major, minor, retentionDays)
 	return `(
 	event_id String,
 	date Date,
