@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	vsyslog "github.com/vigil-soc/vigil/internal/syslog"
 )
 
 // Syslog transports, formats and framings.
@@ -347,25 +348,10 @@ func appendSD(b []byte, a *alert.Alert) []byte {
 		b = append(b, ' ')
 		b = append(b, p.k...)
 		b = append(b, '=', '"')
-		b = appendSDValue(b, p.v)
+		b = vsyslog.AppendParamValue(b, p.v)
 		b = append(b, '"')
 	}
 	return append(b, ']')
-}
-
-// appendSDValue escapes a PARAM-VALUE (RFC 5424 6.3.3): '"', '\' and ']'
-// get a backslash, invalid UTF-8 becomes U+FFFD.
-func appendSDValue(b []byte, v string) []byte {
-	v = strings.ToValidUTF8(v, "\uFFFD")
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; c {
-		case '"', '\\', ']':
-			b = append(b, '\\', c)
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
 }
 
 // headerField makes s a valid HOSTNAME-like header field: printable

@@ -469,22 +469,6 @@ func TestSyslogLargeAlertUDP(t *testing.T) {
 	}
 }
 
-func TestAppendSDValue(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"plain", "plain"},
-		{`a"b`, `a\"b`},
-		{`a\b`, `a\\b`},
-		{`a]b`, `a\]b`},
-		{"[x]", `[x\]`},
-		{"bad\xffutf8", "bad\uFFFDutf8"},
-	}
-	for _, tc := range tests {
-		if got := string(appendSDValue(nil, tc.in)); got != tc.want {
-			t.Errorf("appendSDValue(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestParseFacility(t *testing.T) {
 	tests := []struct {
 		in   string

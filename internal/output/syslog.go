@@ -16,6 +16,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/store"
+	vsyslog "github.com/vigil-soc/vigil/internal/syslog"
 )
 
 // SyslogConfig configures a syslog output (docs/outputs.md).
@@ -232,7 +233,7 @@ func (s *Syslog) message(rec *journal.Record) []byte {
 	b = append(b, " vigil - "...)
 	b = append(b, msgid...)
 	b = append(b, ` [vigil@32473 input="`...)
-	b = appendSDValue(b, rec.Input)
+	b = vsyslog.AppendParamValue(b, rec.Input)
 	b = append(b, `" seq="`...)
 	b = strconv.AppendUint(b, rec.Seq, 10)
 	b = append(b, `"] `...)
@@ -253,17 +254,6 @@ func isSyslog(data []byte) bool {
 	}
 	n, err := strconv.Atoi(string(data[1:i]))
 	return err == nil && n <= 191
-}
-
-// appendSDValue escapes an RFC 5424 SD-PARAM value.
-func appendSDValue(b []byte, v string) []byte {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c == '"' || c == '\\' || c == ']' {
-			b = append(b, '\\')
-		}
-		b = append(b, v[i])
-	}
-	return b
 }
 
 func (s *Syslog) dial(ctx context.Context) error {
