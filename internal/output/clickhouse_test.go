@@ -21,7 +21,7 @@ import (
 // startClickHouse runs Debian's clickhouse-server as a plain process on
 // loopback with its own data folder (scripts/install-test-deps.sh installs
 // it) and returns its native address and a function that stops it.
-func startClickHouse(t *testing.T, port int) (string, func()) {
+func startClickHouse(t testing.TB, port int) (string, func()) {
 	t.Helper()
 	bin, err := exec.LookPath("clickhouse-server")
 	if err != nil {
@@ -135,81 +135,13 @@ func TestClickHouseOutput(t *testing.T) {
 // inserted by the runner into a real clickhouse-server on the same
 // machine, per event (b.N events).
 func BenchmarkClickHouseOutput(b *testing.B) {
-	if _, err := exec.LookPath("clickhouse-server"); err != nil {
-		b.Skip("clickhouse-server is not installed")
-	}
-	addr, stop := startClickHouseB(b)
+	addr, stop := startClickHouse(b, 0)
 	defer stop()
-	j, err := journal.Open(b.TempDir(), journal.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer j.Close()
 	snd, err := NewClickHouse(ClickHouseConfig{Name: "bench", Address: addr}, parse.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	ru, err := NewRunner(j, "bench", "clickhouse", snd.Target(), snd, nil, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	recs := make([]journal.Record, 0, 1024)
-	for i := range b.N {
-		recs = append(recs, journal.Record{Time: time.Now(), Input: "syslog", Data: []byte(fmt.Sprintf(
-			`<190>Nov 28 10:00:00 proxy1 nginx: {"source":"192.168.0.8", "ip":"203.0.113.%d","user":"user%d@corp.example","time_local":"28/Nov/2026:10:00:00 +0000","statuscode":200,"bytes_sent":512,"http_referer":"","http_user_agent":"Mozilla/5.0","request_uri":"/owa/service.svc?action=GetItem","request_time":0.01,"gzip_ration":"","query_string":"action=GetItem"}`, i%250, i%5000))})
-		if len(recs) == cap(recs) || i == b.N-1 {
-			if err := j.Append(recs); err != nil {
-				b.Fatal(err)
-			}
-			recs = recs[:0]
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	wg.Go(func() { ru.Run(ctx) })
-	for ru.Status().Sent < uint64(b.N) {
-		time.Sleep(time.Millisecond)
-	}
-	b.StopTimer()
-	cancel()
-	wg.Wait()
-}
-
-// startClickHouseB is startClickHouse for a benchmark.
-func startClickHouseB(b *testing.B) (string, func()) {
-	dir := b.TempDir()
-	for _, d := range []string{"tmp", "uf", "fs"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o755)
-	}
-	port := func() int {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().(*net.TCPAddr).Port
-	}
-	tcp := port()
-	cmd := exec.Command("clickhouse-server", "--config-file=/etc/clickhouse-server/config.xml", "--",
-		"--path="+dir+"/", "--tmp_path="+dir+"/tmp/", "--user_files_path="+dir+"/uf/", "--format_schema_path="+dir+"/fs/",
-		"--logger.log="+dir+"/s.log", "--logger.errorlog="+dir+"/e.log", "--listen_host=127.0.0.1",
-		"--http_port="+strconv.Itoa(port()), "--tcp_port="+strconv.Itoa(tcp), "--interserver_http_port="+strconv.Itoa(port()))
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(tcp)
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("clickhouse-server did not start")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return addr, func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	benchRunner(b, "clickhouse", snd.Target(), snd)
 }
 
 // TestClickHouseRetention: day partitions older than retention_days go;

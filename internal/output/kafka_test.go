@@ -17,7 +17,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/parse"
 )
 
-func freeTCPPort(t *testing.T) int {
+func freeTCPPort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -106,11 +106,6 @@ func TestKafkaOutputOutage(t *testing.T) {
 // BenchmarkKafkaOutput: normalized events through the runner into an
 // in-process broker (the broker shares the CPUs), per event.
 func BenchmarkKafkaOutput(b *testing.B) {
-	j, err := journal.Open(b.TempDir(), journal.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer j.Close()
 	c, err := kfake.NewCluster(kfake.SeedTopics(3, "bench"))
 	if err != nil {
 		b.Fatal(err)
@@ -120,7 +115,18 @@ func BenchmarkKafkaOutput(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ru, err := NewRunner(j, "bench", "kafka", snd.Target(), snd, nil, nil)
+	benchRunner(b, "kafka", snd.Target(), snd)
+}
+
+// benchRunner journals b.N nginx access-log lines, then times a runner
+// delivering them all through snd.
+func benchRunner(b *testing.B, kind, target string, snd Sender) {
+	j, err := journal.Open(b.TempDir(), journal.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	ru, err := NewRunner(j, "bench", kind, target, snd, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
