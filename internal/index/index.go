@@ -260,8 +260,22 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	tick := time.NewTicker(ix.opts.CommitInterval)
 	defer tick.Stop()
 	pending := make(map[uint64]*batch) // stored, by batch number
+	// Caught up with the journal: make what was stored searchable now
+	// rather than at the store's next periodic flush (at most every
+	// 100 ms, so a trickle does not make tiny parts; the ticker retries one
+	// skipped for that reason).
 	var lastFlush time.Time
-	flushed := false  // nothing stored since the last flush
+	flushed := true // nothing stored since the last flush
+	flushIfCaughtUp := func() {
+		f, ok := ix.st.(flusher)
+		if !ok || flushed || ix.done.Load() < ix.j.NextSeq() {
+			return
+		}
+		if now := ix.opts.Now(); now.Sub(lastFlush) >= 100*time.Millisecond {
+			f.Flush()
+			lastFlush, flushed = now, true
+		}
+	}
 	var expect uint64 // the next batch number to apply
 	failed := false
 	for results != nil {
@@ -303,16 +317,9 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 					detCh <- b
 				}
 			}
-			// Caught up with the journal: make what was stored searchable
-			// now rather than at the store's next periodic flush (at most
-			// every 100 ms, so a trickle does not make tiny parts).
-			if f, ok := ix.st.(flusher); ok && ix.done.Load() >= ix.j.NextSeq() && !flushed {
-				if now := ix.opts.Now(); now.Sub(lastFlush) >= 100*time.Millisecond {
-					f.Flush()
-					lastFlush, flushed = now, true
-				}
-			}
+			flushIfCaughtUp()
 		case <-tick.C:
+			flushIfCaughtUp()
 			if err := ix.commitDelayed(ix.opts.Now()); err != nil {
 				ix.log.Error("index: commit cursor", "err", err)
 			}
