@@ -102,17 +102,7 @@ func loadRuleSet(cfg config.Config, builtin bool, paths []string) ([]*detect.Rul
 	}
 	all, e := detect.Merge(sets...)
 	errs = append(errs, e...)
-	off := map[string]bool{}
-	for _, id := range cfg.Detect.Disable {
-		off[id] = true
-	}
-	out := all[:0]
-	for _, r := range all {
-		if !off[r.ID] {
-			out = append(out, r)
-		}
-	}
-	return out, errs
+	return detect.Without(all, cfg.Detect.Disable), errs
 }
 
 // rulesTest runs log files through the server's parsers and the rules,

@@ -206,17 +206,7 @@ func (d *Detector) loadRules() ([]*Rule, []error) {
 	}
 	rules, e := Merge(builtin, user)
 	errs = append(errs, e...)
-	off := map[string]bool{}
-	for _, id := range d.opts.Disable {
-		off[id] = true
-	}
-	out := rules[:0]
-	for _, r := range rules {
-		if !off[r.ID] {
-			out = append(out, r)
-		}
-	}
-	return out, errs
+	return Without(rules, d.opts.Disable), errs
 }
 
 func (d *Detector) noteRuleErrors(errs []error) {

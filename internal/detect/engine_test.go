@@ -204,6 +204,14 @@ func TestMergeOverrides(t *testing.T) {
 	}
 }
 
+func TestWithout(t *testing.T) {
+	rules := mustRules(t, "id: a\ntitle: A\ntype: match\nwhen: 'true'\n---\nid: b\ntitle: B\ntype: match\nwhen: 'true'\n---\nid: c\ntitle: C\ntype: match\nwhen: 'true'\n")
+	got := Without(rules, []string{"b", "unknown"})
+	if len(got) != 2 || got[0].ID != "a" || got[1].ID != "c" {
+		t.Fatalf("without b: %v", got)
+	}
+}
+
 // BenchmarkEngine measures events/s through a small mixed rule set on a
 // realistic event mix (most events match no rule's pre-filter).
 func BenchmarkEngine(b *testing.B) {

@@ -2,7 +2,6 @@ package detect
 
 import (
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/journal"
@@ -73,16 +72,4 @@ func Records(input string, lines [][]byte, first uint64, now time.Time) []journa
 		recs[i] = journal.Record{Seq: first + uint64(i), Time: now, Input: input, Data: l}
 	}
 	return recs
-}
-
-// seqField returns an event's journal sequence number from its vigil.seq
-// field (rows from the pipeline carry it).
-func seqField(fs []store.Field) uint64 {
-	for _, f := range fs {
-		if f.Name == parse.FieldSeq {
-			n, _ := strconv.ParseUint(f.Value, 10, 64)
-			return n
-		}
-	}
-	return 0
 }

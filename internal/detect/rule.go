@@ -376,6 +376,22 @@ func Merge(sets ...[]*Rule) ([]*Rule, []error) {
 	return out, errs
 }
 
+// Without returns rules minus those whose id is in ids (detect.disable).
+// It filters in place: rules' backing array is reused.
+func Without(rules []*Rule, ids []string) []*Rule {
+	off := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		off[id] = true
+	}
+	out := rules[:0]
+	for _, r := range rules {
+		if !off[r.ID] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // window returns the rule's window as nanoseconds.
 func (r *Rule) window() int64 { return int64(time.Duration(r.Window)) }
 

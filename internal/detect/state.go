@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"bytes"
 	"encoding/gob"
 	"fmt"
 	"io"
@@ -75,13 +74,6 @@ func (e *Engine) Restore(r io.Reader) ([]string, error) {
 		restored = append(restored, rs.ID)
 	}
 	return restored, nil
-}
-
-// MarshalState is Snapshot into a byte slice.
-func (e *Engine) MarshalState() ([]byte, error) {
-	var b bytes.Buffer
-	err := e.Snapshot(&b)
-	return b.Bytes(), err
 }
 
 // sanitize makes a restored group consistent with its rule, so that a
