@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -15,20 +16,7 @@ func benchText(b *testing.B, f format.Text, header []string, line string) {
 			b.Fatal(err)
 		}
 	}
-	msg := []byte(line)
-	var a format.Arena // package parse's event memory
-	ev := &format.Event{Copy: a.Copy}
-	b.SetBytes(int64(len(msg)))
-	b.ReportAllocs()
-	for b.Loop() {
-		ev.Fields = ev.Fields[:0]
-		if !f.Detect(msg, src) {
-			b.Fatal("not detected")
-		}
-		if err := f.Parse(msg, src, ev); err != nil {
-			b.Fatal(err)
-		}
-	}
+	formattest.Bench(b, f, src, []byte(line))
 }
 
 func BenchmarkProtocolFailedLogin(b *testing.B) {

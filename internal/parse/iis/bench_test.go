@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 )
 
 func bench(b *testing.B, f format.Text, header, line string) {
@@ -12,20 +13,7 @@ func bench(b *testing.B, f format.Text, header, line string) {
 	if header != "" {
 		f.Parse([]byte(header), src, &format.Event{})
 	}
-	msg := []byte(line)
-	var a format.Arena // package parse's event memory
-	ev := &format.Event{Copy: a.Copy}
-	b.SetBytes(int64(len(msg)))
-	b.ReportAllocs()
-	for b.Loop() {
-		ev.Fields = ev.Fields[:0]
-		if !f.Detect(msg, src) {
-			b.Fatal("not detected")
-		}
-		if err := f.Parse(msg, src, ev); err != nil {
-			b.Fatal(err)
-		}
-	}
+	formattest.Bench(b, f, src, []byte(line))
 }
 
 const (

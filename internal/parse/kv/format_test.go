@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 	"github.com/vigil-soc/vigil/internal/parse/kv"
-	"github.com/vigil-soc/vigil/internal/store"
 )
 
 func TestDetect(t *testing.T) {
@@ -162,19 +162,6 @@ func FuzzKV(f *testing.F) {
 // package parse does.
 func BenchmarkKV(b *testing.B) {
 	msg := []byte(`ts=2026-11-27T23:39:15Z app=owa-gateway user="CORP\\ZhangWei" src_ip=203.0.113.7 sport=51515 dst_ip=10.0.1.11 dport=443 action=login result=success reason="bad password"`)
-	k := kv.Text()
 	src := &format.Source{Location: time.UTC, Users: &format.Users{Domains: map[string]string{"CORP": "corp.example"}}}
-	var a format.Arena // package parse's event memory
-	ev := format.Event{Fields: make([]store.Field, 0, 64), Copy: a.Copy}
-	b.SetBytes(int64(len(msg)))
-	b.ReportAllocs()
-	for b.Loop() {
-		ev.Fields = ev.Fields[:0]
-		if !k.Detect(msg, src) {
-			b.Fatal("not detected")
-		}
-		if err := k.Parse(msg, src, &ev); err != nil {
-			b.Fatal(err)
-		}
-	}
+	formattest.Bench(b, kv.Text(), src, msg)
 }

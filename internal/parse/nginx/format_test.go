@@ -12,6 +12,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 	"github.com/vigil-soc/vigil/internal/parse/nginx"
 	"github.com/vigil-soc/vigil/internal/store"
 )
@@ -306,22 +307,7 @@ func BenchmarkMap(b *testing.B) {
 // BenchmarkCombined measures Detect and Parse alone, copying into an arena
 // like package parse does.
 func BenchmarkCombined(b *testing.B) {
-	msg := []byte(message(benchCombined))
-	c := nginx.Combined()
-	src := &format.Source{Location: time.UTC}
-	var a format.Arena // package parse's event memory
-	ev := format.Event{Fields: make([]store.Field, 0, 64), Copy: a.Copy}
-	b.SetBytes(int64(len(msg)))
-	b.ReportAllocs()
-	for b.Loop() {
-		ev.Fields = ev.Fields[:0]
-		if !c.Detect(msg, src) {
-			b.Fatal("not detected")
-		}
-		if err := c.Parse(msg, src, &ev); err != nil {
-			b.Fatal(err)
-		}
-	}
+	formattest.Bench(b, nginx.Combined(), &format.Source{Location: time.UTC}, []byte(message(benchCombined)))
 }
 
 // BenchmarkMatch measures Match alone on a JSON payload that is not an
