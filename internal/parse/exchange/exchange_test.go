@@ -1,14 +1,13 @@
 package exchange
 
 import (
-	"bufio"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 )
 
 // result is what a Text format made of one line.
@@ -19,30 +18,6 @@ type result struct {
 	err      error
 	fields   map[string]string
 	time     time.Time
-}
-
-// readLines returns the lines of a file, or skips the test when it is
-// absent and optional is set.
-func readLines(t testing.TB, path string, optional bool) []string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		if optional && errors.Is(err, os.ErrNotExist) {
-			t.Skipf("%s not present", path)
-		}
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return lines
 }
 
 // runText runs f over lines as one source sends them, in order.
@@ -102,7 +77,7 @@ func newSource() *format.Source {
 }
 
 func TestProtocolIMAPPasswordGuessing(t *testing.T) {
-	rs := runText(t, Protocol(), newSource(), readLines(t, "testdata/imap_bruteforce.log", false))
+	rs := runText(t, Protocol(), newSource(), formattest.ReadLines(t, "testdata/imap_bruteforce.log", false))
 	for i := range 5 {
 		if !rs[i].detected || !rs[i].skip {
 			t.Fatalf("header line %d: detected %v skip %v err %v", i, rs[i].detected, rs[i].skip, rs[i].err)
@@ -146,7 +121,7 @@ func TestProtocolIMAPPasswordGuessing(t *testing.T) {
 }
 
 func TestProtocolPOP3(t *testing.T) {
-	rs := runText(t, Protocol(), newSource(), readLines(t, "testdata/pop3_fail.log", false))
+	rs := runText(t, Protocol(), newSource(), formattest.ReadLines(t, "testdata/pop3_fail.log", false))
 	tests := []struct {
 		line int
 		want want
@@ -306,7 +281,7 @@ func TestSetUser(t *testing.T) {
 }
 
 func TestMessageTracking(t *testing.T) {
-	rs := runText(t, MessageTracking(), newSource(), readLines(t, "testdata/messagetracking.log", false))
+	rs := runText(t, MessageTracking(), newSource(), formattest.ReadLines(t, "testdata/messagetracking.log", false))
 	for i := range 5 {
 		if !rs[i].skip {
 			t.Fatalf("header line %d: detected %v skip %v err %v", i, rs[i].detected, rs[i].skip, rs[i].err)
@@ -367,7 +342,7 @@ func TestMessageTracking2010(t *testing.T) {
 }
 
 func TestAdminAuditExport(t *testing.T) {
-	rs := runText(t, AdminAuditExport(), newSource(), readLines(t, "testdata/admin_audit.csv", false))
+	rs := runText(t, AdminAuditExport(), newSource(), formattest.ReadLines(t, "testdata/admin_audit.csv", false))
 	if !rs[0].skip || !rs[1].skip {
 		t.Fatalf("#TYPE and header: %+v %+v", rs[0], rs[1])
 	}
@@ -396,7 +371,7 @@ func TestAdminAuditExport(t *testing.T) {
 		}
 	}
 
-	rs = runText(t, AdminAuditExport(), newSource(), readLines(t, "testdata/admin_audit_raw.csv", false))
+	rs = runText(t, AdminAuditExport(), newSource(), formattest.ReadLines(t, "testdata/admin_audit_raw.csv", false))
 	check(t, rs[2], want{"exchange.cmdlet": "Add-MailboxPermission", "exchange.parameters": "", "user.target.name": "",
 		"exchange.object": "corp.example/Users/CEO", "event.outcome": "success", "user.name": "admin1"})
 	if wt := time.Date(2026, 11, 28, 9, 1, 30, 0, time.UTC); !rs[2].time.Equal(wt) {
@@ -480,7 +455,7 @@ func TestEventDataValues(t *testing.T) {
 }
 
 func TestAdminAuditXML(t *testing.T) {
-	rs := runText(t, AdminAuditXML(), newSource(), readLines(t, "testdata/admin_audit.xml", false))
+	rs := runText(t, AdminAuditXML(), newSource(), formattest.ReadLines(t, "testdata/admin_audit.xml", false))
 	if rs[0].detected {
 		t.Error("the XML declaration is claimed")
 	}
@@ -513,7 +488,7 @@ func TestAdminAuditXML(t *testing.T) {
 }
 
 func FuzzAdminAuditXML(f *testing.F) {
-	for _, l := range readLines(f, "testdata/admin_audit.xml", false) {
+	for _, l := range formattest.ReadLines(f, "testdata/admin_audit.xml", false) {
 		f.Add(l)
 	}
 	f.Fuzz(func(t *testing.T, line string) {

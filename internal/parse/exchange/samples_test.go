@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 )
 
 // The real third-party samples (not copied here; see
@@ -14,7 +15,7 @@ const samples = "../../../../shared/samples/exchange/"
 // among the package's text formats, parses without error and has the
 // fields every event of the format must have.
 func checkSample(t *testing.T, f format.Text, path string, required []string, extra func(t *testing.T, r result)) {
-	lines := readLines(t, path, true)
+	lines := formattest.ReadLines(t, path, true)
 	if len(lines) == 0 {
 		t.Fatalf("%s is empty", path)
 	}
@@ -90,7 +91,7 @@ func TestSampleMessageTracking(t *testing.T) {
 }
 
 func TestSampleHTTPProxyIsNotOurs(t *testing.T) {
-	for _, l := range readLines(t, samples+"test-httpproxy.log", true) {
+	for _, l := range formattest.ReadLines(t, samples+"test-httpproxy.log", true) {
 		for _, f := range []format.Text{Protocol(), MessageTracking(), AdminAuditExport()} {
 			if f.Detect([]byte(l), newSource()) {
 				t.Errorf("%s detects the HttpProxy line", f.Name())

@@ -1,15 +1,14 @@
 package iis
 
 import (
-	"bufio"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 )
 
 // result is what parsing one line gave.
@@ -22,30 +21,6 @@ type result struct {
 
 // skipped reports whether the line only updated state.
 func (r result) skipped() bool { return errors.Is(r.err, format.ErrSkip) }
-
-// readLines returns the lines of a file, or skips the test when it is
-// absent and optional is set.
-func readLines(t testing.TB, path string, optional bool) []string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		if optional && errors.Is(err, os.ErrNotExist) {
-			t.Skipf("%s not present", path)
-		}
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return lines
-}
 
 // run parses lines in order through one source, as package parse does for
 // one stream, calling Parse whether or not Detect took the line (as a
@@ -132,7 +107,7 @@ type fileCase struct {
 
 func testFiles(t *testing.T, f format.Text, cases []fileCase) {
 	for _, c := range cases {
-		lines := readLines(t, filepath.Join("testdata", c.file), false)
+		lines := formattest.ReadLines(t, filepath.Join("testdata", c.file), false)
 		res := run(f, lines)
 		for n := range c.lines {
 			if n < 1 || n > len(res) {

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 )
 
 // samples is where the third-party sample logs live (not part of the
@@ -38,7 +40,7 @@ func TestSamplesIIS(t *testing.T) {
 	}
 	for _, name := range []string{"test.log", "test-iis-7.5.log", "test-iis10-access.log"} {
 		t.Run(name, func(t *testing.T) {
-			lines := readLines(t, filepath.Join(samples, "iis", name), true)
+			lines := formattest.ReadLines(t, filepath.Join(samples, "iis", name), true)
 			for i, r := range run(Text(), lines) {
 				want := specific[name][i+1]
 				if want == nil {
@@ -73,7 +75,7 @@ func TestSamplesIIS(t *testing.T) {
 
 // TestSamplesHTTPProxy checks the real HttpProxy sample line.
 func TestSamplesHTTPProxy(t *testing.T) {
-	lines := readLines(t, filepath.Join(samples, "exchange", "test-httpproxy.log"), true)
+	lines := formattest.ReadLines(t, filepath.Join(samples, "exchange", "test-httpproxy.log"), true)
 	res := run(HTTPProxy(), lines)
 	check(t, res[0], map[string]string{
 		"_time": "2024-01-24T15:26:47.957Z", "event.dataset": "exchange.httpproxy",
