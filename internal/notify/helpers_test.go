@@ -20,6 +20,18 @@ import (
 	"github.com/vigil-soc/vigil/internal/alert"
 )
 
+// deadAddr returns a loopback TCP address nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
 // testAlert returns a filled alert; n makes its ID and message unique.
 func testAlert(n int) *alert.Alert {
 	t := time.Date(2026, 11, 27, 23, 39, 14, 123456000, time.UTC)

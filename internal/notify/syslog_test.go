@@ -410,12 +410,7 @@ func TestSyslogReconnect(t *testing.T) {
 }
 
 func TestSyslogReceiverDown(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := deadAddr(t)
 	n := newSyslogNotifier(t, SyslogConfig{Address: addr, Transport: TransportTCP,
 		Delivery: Delivery{MaxAttempts: 1000, Backoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}})
 	a := testAlert(1)
@@ -425,7 +420,7 @@ func TestSyslogReceiverDown(t *testing.T) {
 		t.Errorf("last error %q", st.LastError)
 	}
 	// The receiver comes up: the retry delivers.
-	l, err = net.Listen("tcp", addr)
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Skipf("port %s taken meanwhile: %v", addr, err)
 	}

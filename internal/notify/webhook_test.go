@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -258,12 +257,7 @@ func TestWebhookQueueOverflow(t *testing.T) {
 }
 
 func TestWebhookErrorHidesURL(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // nothing listens there now
+	addr := deadAddr(t)
 	n, _ := newWebhookNotifier(t, WebhookConfig{Name: "hook", URL: "http://" + addr + "/services/T0/B0/topsecret", Delivery: fastRetry(10, 2)})
 	n.Send(testAlert(1))
 	waitFor(t, "failure", func() bool { return statusOf(t, n, "hook").Failed == 1 })
