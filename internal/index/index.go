@@ -163,7 +163,9 @@ func New(j *journal.Journal, st store.Store, opts Options, reg prometheus.Regist
 	ix.done.Store(r.Position())
 	ix.storeFrom = r.Position()
 	if d := opts.Detector; d != nil {
-		if pos := d.Position(); pos > 0 && pos < r.Position() {
+		// Records below FirstSeq are gone by retention: not a loss of
+		// the indexer's, which stored them before.
+		if pos := max(d.Position(), j.FirstSeq()); d.Position() > 0 && pos < r.Position() {
 			r.Rewind(pos)
 			log.Info("index: reading from the detector's checkpoint", "detector", r.Position(), "index", ix.storeFrom)
 		}

@@ -359,13 +359,13 @@ func (r *Reader) closeSeg() {
 	r.rb.reset()
 }
 
-// Rewind moves the reader back to seq (or FirstSeq, if seq is below it) so
-// that Next reads records again; its committed cursor is unchanged. A
-// consumer that feeds a later stage with its own checkpoint (the detector
-// behind the indexer) uses it to start at the older of the two positions.
-// Call it before the first Next, from the goroutine that calls Next.
+// Rewind moves the reader back to seq so that Next reads records again;
+// its committed cursor is unchanged. A consumer that feeds a later stage
+// with its own checkpoint (the detector behind the indexer) uses it to
+// start at the older of the two positions; an output, to send a failed
+// batch again. Records below FirstSeq are gone: the next Next counts them
+// as lost by retention. Call it from the goroutine that calls Next.
 func (r *Reader) Rewind(seq uint64) {
-	seq = max(seq, r.j.FirstSeq())
 	if seq >= r.pos {
 		return
 	}

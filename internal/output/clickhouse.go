@@ -7,7 +7,6 @@ import (
 	"net"
 	"regexp"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -124,7 +123,7 @@ type ClickHouse struct {
 	version      string
 	major, minor uint64
 	pruned       time.Time // last retention check
-	scratch      store.Row // rest's row without the column fields
+	scratch      store.Row // the fields without a typed column
 	buf, id      []byte
 }
 
@@ -183,76 +182,151 @@ func (ch *ClickHouse) prepare(ctx context.Context) error {
 	return nil
 }
 
-// Send inserts recs as one batch (every INSERT names its columns: ClickHouse
-// 18.16 needs that with this client).
-func (ch *ClickHouse) Send(ctx context.Context, recs []journal.Record) (err error) {
+// blockRows is how many rows go to the server in one data block: an
+// INSERT of a whole batch sends several as it parses (the server gathers
+// them into one part), so memory stays bounded by a block, not a batch.
+const blockRows = 10_000
+
+// Send inserts recs as one INSERT and waits for the server to confirm it.
+func (ch *ClickHouse) Send(ctx context.Context, recs []journal.Record) error {
+	wait, err := ch.Start(ctx, recs)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// Start implements Pipeliner: it parses recs into one INSERT (every INSERT
+// names its columns: ClickHouse 18.16 needs that with this client), sends
+// its blocks, and leaves the server's confirmation to wait, so the server
+// writes its part while the runner reads and parses the next batch. One
+// INSERT per batch, not per block: each INSERT becomes a part the server
+// merges again later, and tens of thousands of rows per part halve the
+// server's CPU compared with parts of 10 000 rows.
+func (ch *ClickHouse) Start(ctx context.Context, recs []journal.Record) (wait func() error, err error) {
 	defer func() {
 		if err != nil {
+			err = fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
 			ch.ready = false // after a failure, check the table again (a new or wiped server)
 		}
 	}()
 	if err := ch.prepare(ctx); err != nil {
-		return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
-	}
-	size := 0
-	for i := range recs {
-		size += len(recs[i].Data)
-	}
-	ch.parser.Reset(2*size + 64)
-	// Chunks of the batch go out as separate INSERTs, each sent while the
-	// next is being parsed (the server works while Vigil does): the batch
-	// succeeds only when every chunk did, so a failure sends it all again.
-	const chunk = 10_000
-	var (
-		sending sync.WaitGroup
-		sendErr error
-	)
-	for start := 0; start < len(recs); start += chunk {
-		b, err := ch.conn.PrepareBatch(ctx, "INSERT INTO "+ch.cfg.Database+"."+ch.cfg.Table+" ("+eventColumns+")")
-		if err != nil {
-			sending.Wait()
-			return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
-		}
-		for i := start; i < min(start+chunk, len(recs)); i++ {
-			if err := ch.appendRow(b, &recs[i]); err != nil {
-				_ = b.Abort()
-				sending.Wait()
-				return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
-			}
-		}
-		sending.Wait() // the previous chunk
-		if sendErr != nil {
-			_ = b.Abort()
-			return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, sendErr)
-		}
-		sending.Go(func() { sendErr = b.Send() })
-	}
-	sending.Wait()
-	if sendErr != nil {
-		return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, sendErr)
+		return nil, err
 	}
 	if ch.cfg.RetentionDays > 0 && time.Since(ch.pruned) >= time.Hour {
 		ch.pruned = time.Now()
 		if err := ch.prune(ctx, time.Now()); err != nil {
-			return fmt.Errorf("clickhouse output %s: retention: %w", ch.cfg.Name, err)
+			return nil, fmt.Errorf("retention: %w", err)
 		}
 	}
-	return nil
+	b, err := ch.conn.PrepareBatch(ctx, "INSERT INTO "+ch.cfg.Database+"."+ch.cfg.Table+" ("+eventColumns+")")
+	if err != nil {
+		return nil, err
+	}
+	for start := 0; start < len(recs); start += blockRows {
+		end := min(start+blockRows, len(recs))
+		if start > 0 {
+			// The driver copied the previous block's values: its
+			// parsed strings can go.
+			if err := b.Flush(); err != nil {
+				_ = b.Abort()
+				return nil, err
+			}
+		}
+		size := 0
+		for i := start; i < end; i++ {
+			size += len(recs[i].Data)
+		}
+		ch.parser.Reset(2*size + 64)
+		for i := start; i < end; i++ {
+			if err := ch.appendRow(b, &recs[i]); err != nil {
+				_ = b.Abort()
+				return nil, err
+			}
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Send() }()
+	return func() error {
+		if err := <-done; err != nil {
+			ch.ready = false
+			return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
+		}
+		return nil
+	}, nil
+}
+
+// columns holds one event's values for the typed columns.
+type columns struct {
+	dataset, category, action, outcome, reason string
+	srcIP, srcPort, dstIP, dstPort             string
+	user, domain, host, hostname, protocol     string
+	device, method, status, path               string
 }
 
 // appendRow parses rec and appends its row to b.
 func (ch *ClickHouse) appendRow(b driver.Batch, rec *journal.Record) error {
 	ch.parser.Parse(rec, &ch.row)
 	r := &ch.row
+	// One pass over the fields fills the typed columns and collects the
+	// rest for the fields column.
+	var c columns
+	ch.scratch.Fields = ch.scratch.Fields[:0]
+	for _, f := range r.Fields {
+		switch f.Name {
+		case "_msg", "vigil.seq", "vigil.received", "vigil.input":
+			// the raw, event_id, received and input columns
+		case "event.dataset":
+			c.dataset = f.Value
+		case "event.category":
+			c.category = f.Value
+		case "event.action":
+			c.action = f.Value
+		case "event.outcome":
+			c.outcome = f.Value
+		case "event.reason":
+			c.reason = f.Value
+		case "source.ip":
+			c.srcIP = f.Value
+		case "source.port":
+			c.srcPort = f.Value
+		case "destination.ip":
+			c.dstIP = f.Value
+		case "destination.port":
+			c.dstPort = f.Value
+		case "user.name":
+			c.user = f.Value
+		case "user.domain":
+			c.domain = f.Value
+		case "host.name":
+			c.host = f.Value
+		case "network.protocol":
+			c.protocol = f.Value
+		case "device.id":
+			c.device = f.Value
+		case "http.request.method":
+			c.method = f.Value
+		case "http.response.status_code":
+			c.status = f.Value
+		case "url.path":
+			c.path = f.Value
+		default:
+			if f.Name == "host.hostname" {
+				c.hostname = f.Value // the host column's fallback; kept in fields too
+			}
+			ch.scratch.Fields = append(ch.scratch.Fields, f)
+		}
+	}
+	ch.buf = api.AppendRowJSON(ch.buf[:0], &ch.scratch)
 	ts := r.Time.UTC()
 	ch.id = strconv.AppendUint(ch.id[:0], rec.Seq, 10)
 	return b.Append( // []byte values are copied by the driver
 		ch.id, ts, ts, rec.Time.UTC(), rec.Input,
-		r.Get("event.dataset"), r.Get("event.category"), r.Get("event.action"), r.Get("event.outcome"), r.Get("event.reason"),
-		r.Get("source.ip"), port(r.Get("source.port")), r.Get("destination.ip"), port(r.Get("destination.port")),
-		r.Get("user.name"), r.Get("user.domain"), first(r.Get("host.name"), r.Get("host.hostname")), r.Get("network.protocol"),
-		r.Get("device.id"), r.Get("http.request.method"), port(r.Get("http.response.status_code")), r.Get("url.path"),
-		ch.rest(r), rec.Data,
+		c.dataset, c.category, c.action, c.outcome, c.reason,
+		c.srcIP, port(c.srcPort), c.dstIP, port(c.dstPort),
+		c.user, c.domain, first(c.host, c.hostname), c.protocol,
+		c.device, c.method, port(c.status), c.path,
+		ch.buf, rec.Data,
 	)
 }
 
@@ -286,29 +360,6 @@ func (ch *ClickHouse) prune(ctx context.Context, now time.Time) error {
 		}
 	}
 	return nil
-}
-
-// inColumns are the fields the events table has typed columns for (and
-// the journal bookkeeping in event_id, received, input); fields holds the
-// rest.
-var inColumns = map[string]bool{
-	"_msg": true, "vigil.seq": true, "vigil.received": true, "vigil.input": true,
-	"event.dataset": true, "event.category": true, "event.action": true, "event.outcome": true, "event.reason": true,
-	"source.ip": true, "source.port": true, "destination.ip": true, "destination.port": true,
-	"user.name": true, "user.domain": true, "host.name": true, "network.protocol": true,
-	"device.id": true, "http.request.method": true, "http.response.status_code": true, "url.path": true,
-}
-
-// rest returns the row's other fields as a JSON object.
-func (ch *ClickHouse) rest(r *store.Row) []byte {
-	ch.scratch.Fields = ch.scratch.Fields[:0]
-	for _, f := range r.Fields {
-		if !inColumns[f.Name] {
-			ch.scratch.Fields = append(ch.scratch.Fields, f)
-		}
-	}
-	ch.buf = api.AppendRowJSON(ch.buf[:0], &ch.scratch)
-	return ch.buf
 }
 
 func port(s string) uint16 {

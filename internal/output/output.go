@@ -93,69 +93,140 @@ func NewRunner(j *journal.Journal, name, kind, target string, s Sender, reg prom
 	return ru, nil
 }
 
+// Pipeliner is a Sender that works on two batches at once: Start hands
+// recs to the receiver and returns without waiting for it to confirm them
+// (a ClickHouse server writes one INSERT's part while Vigil parses the next
+// batch), and wait reports whether they were delivered. Start keeps no
+// reference to recs after it returns: the journal reader reuses their
+// memory. The runner calls every wait it gets, in order, from its goroutine.
+type Pipeliner interface {
+	Start(ctx context.Context, recs []journal.Record) (wait func() error, err error)
+}
+
+// flight is a batch handed to the sender and not yet confirmed.
+type flight struct {
+	wait func() error
+	n    int
+	end  uint64 // seq after its last record
+}
+
 // Run delivers records until ctx is done, then commits the cursor and
-// closes the sender and the reader.
+// closes the sender and the reader. A failed batch is read again from the
+// journal and retried with backoff (with a Pipeliner, so is the batch sent
+// after it).
 func (ru *Runner) Run(ctx context.Context) error {
 	defer ru.s.Close()
 	defer ru.r.Close()
-	sent, errs := ru.sent.WithLabelValues(ru.name), ru.errs.WithLabelValues(ru.name)
-	var recs []journal.Record
+	start := func(ctx context.Context, recs []journal.Record) (func() error, error) {
+		return sent, ru.s.Send(ctx, recs)
+	}
+	if p, ok := ru.s.(Pipeliner); ok {
+		start = p.Start
+	}
+	sentRecs, errs := ru.sent.WithLabelValues(ru.name), ru.errs.WithLabelValues(ru.name)
+	var (
+		recs     []journal.Record
+		inflight []flight
+	)
 	lastCommit := time.Now()
 	delivered := ru.r.Position() // everything before it was delivered
-	commit := func() {
+	// confirm waits for the oldest batches in flight until at most keep
+	// remain; after a failure it waits for all of them and returns it.
+	confirm := func(keep int) error {
+		for len(inflight) > keep {
+			f := inflight[0]
+			inflight = inflight[1:]
+			if err := f.wait(); err != nil {
+				for _, g := range inflight {
+					_ = g.wait() // sent after the failed one: it goes again
+				}
+				inflight = inflight[:0]
+				return err
+			}
+			delivered = f.end
+			sentRecs.Add(float64(f.n))
+			ru.mu.Lock()
+			ru.status.Sent += uint64(f.n)
+			ru.status.Position = delivered
+			ru.mu.Unlock()
+		}
+		return nil
+	}
+	defer func() {
+		_ = confirm(0)
 		if err := ru.r.Commit(delivered); err != nil && !errors.Is(err, journal.ErrClosed) {
 			ru.log.Error("output: commit cursor", "output", ru.name, "err", err)
 		}
-		lastCommit = time.Now()
-	}
-	defer commit()
+	}()
+	delay := 100 * time.Millisecond
 	for {
 		var err error
-		recs, err = ru.r.Next(ctx, recs[:0], ru.batch)
-		// A read returns what the reader's buffer holds; for a large batch,
-		// keep the records (Next reuses its buffer) and read on while more
-		// is there.
-		for kept := 0; err == nil && len(recs) < ru.batch && ru.r.Position() < ru.j.NextSeq(); {
-			keep(recs[kept:])
-			kept = len(recs)
-			var more []journal.Record
-			more, err = ru.r.Next(ctx, nil, ru.batch-len(recs))
-			recs = append(recs, more...)
+		if len(inflight) > 0 && ru.r.Position() >= ru.j.NextSeq() {
+			// Nothing more to read now: confirm what is in flight
+			// rather than hold it while waiting for records.
+			err = confirm(0)
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+		if err == nil {
+			recs, err = ru.read(ctx, recs)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("output %s: read journal: %w", ru.name, err)
 			}
-			return fmt.Errorf("output %s: read journal: %w", ru.name, err)
-		}
-		for delay := 100 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
-			err := ru.s.Send(ctx, recs)
+			var wait func() error
+			wait, err = start(ctx, recs)
 			if err == nil {
-				break
-			}
-			errs.Inc()
-			ru.mu.Lock()
-			ru.status.Errors++
-			ru.status.LastError, ru.status.LastErrorTime = err.Error(), time.Now()
-			ru.mu.Unlock()
-			ru.log.Warn("output: delivery failed; retrying, the journal keeps the records", "output", ru.name, "err", err, "retry_in", delay)
-			select {
-			case <-ctx.Done():
-				// Not delivered: the cursor stays before these records.
-				return nil
-			case <-time.After(delay):
+				inflight = append(inflight, flight{wait: wait, n: len(recs), end: recs[len(recs)-1].Seq + 1})
+				err = confirm(1)
+			} else if cerr := confirm(0); cerr != nil {
+				err = cerr // the older batch failed first
 			}
 		}
-		delivered = recs[len(recs)-1].Seq + 1
-		sent.Add(float64(len(recs)))
+		if err == nil {
+			delay = 100 * time.Millisecond
+			if time.Since(lastCommit) >= time.Second {
+				if err := ru.r.Commit(delivered); err != nil && !errors.Is(err, journal.ErrClosed) {
+					ru.log.Error("output: commit cursor", "output", ru.name, "err", err)
+				}
+				lastCommit = time.Now()
+			}
+			continue
+		}
+		// Not delivered: read it again from the journal after a pause.
+		ru.r.Rewind(delivered)
+		errs.Inc()
 		ru.mu.Lock()
-		ru.status.Sent += uint64(len(recs))
-		ru.status.Position = delivered
+		ru.status.Errors++
+		ru.status.LastError, ru.status.LastErrorTime = err.Error(), time.Now()
 		ru.mu.Unlock()
-		if time.Since(lastCommit) >= time.Second {
-			commit()
+		ru.log.Warn("output: delivery failed; retrying, the journal keeps the records", "output", ru.name, "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
 		}
+		delay = min(2*delay, 10*time.Second)
 	}
+}
+
+// sent is the wait of a batch a plain Sender has delivered.
+func sent() error { return nil }
+
+// read returns the next batch: up to ru.batch records, at least one.
+func (ru *Runner) read(ctx context.Context, recs []journal.Record) ([]journal.Record, error) {
+	recs, err := ru.r.Next(ctx, recs[:0], ru.batch)
+	// A read returns what the reader's buffer holds; for a large batch,
+	// keep the records (Next reuses its buffer) and read on while more is
+	// there.
+	for kept := 0; err == nil && len(recs) < ru.batch && ru.r.Position() < ru.j.NextSeq(); {
+		keep(recs[kept:])
+		kept = len(recs)
+		var more []journal.Record
+		more, err = ru.r.Next(ctx, nil, ru.batch-len(recs))
+		recs = append(recs, more...)
+	}
+	return recs, err
 }
 
 // keep copies the records' data out of the reader's buffer (into one

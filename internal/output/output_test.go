@@ -258,6 +258,137 @@ func TestLargeBatchesKeepData(t *testing.T) {
 	}
 }
 
+// flaky is a Pipeliner whose batches fail where the test says: start
+// fails the Start calls with those numbers, wait the waits of those
+// Start calls (both counted from 1).
+type flaky struct {
+	mu          sync.Mutex
+	start, wait map[int]bool
+	calls       int
+	batches     [][]uint64 // seqs of each Start call
+	confirmed   []uint64   // seqs of the batches whose wait succeeded (a batch started after a failed one may succeed too: the runner sends it again)
+	waited      []int      // Start call numbers, in the order of their waits
+}
+
+func (f *flaky) BatchSize() int { return 100 }
+func (f *flaky) Close() error   { return nil }
+func (f *flaky) Send(context.Context, []journal.Record) error {
+	panic("a Pipeliner's Send is not used by the runner")
+}
+
+func (f *flaky) Start(_ context.Context, recs []journal.Record) (func() error, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	call := f.calls
+	seqs := make([]uint64, len(recs))
+	for i := range recs {
+		seqs[i] = recs[i].Seq
+	}
+	f.batches = append(f.batches, seqs)
+	if f.start[call] {
+		return nil, fmt.Errorf("start %d failed", call)
+	}
+	return func() error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.waited = append(f.waited, call)
+		if f.wait[call] {
+			return fmt.Errorf("batch %d failed", call)
+		}
+		f.confirmed = append(f.confirmed, seqs...)
+		return nil
+	}, nil
+}
+
+// TestPipelinedRetry: with two batches in flight, a failed batch and the
+// one sent after it go again; every record is confirmed, in order, once
+// per successful delivery; the cursor and the counts cover exactly what
+// was confirmed.
+func TestPipelinedRetry(t *testing.T) {
+	dir := t.TempDir()
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	recs := make([]journal.Record, n)
+	for i := range recs {
+		recs[i] = journal.Record{Time: time.Now(), Input: "x", Data: []byte(fmt.Sprintf("r%d", i+1))}
+	}
+	if err := j.Append(recs); err != nil {
+		t.Fatal(err)
+	}
+	snd := &flaky{start: map[int]bool{6: true}, wait: map[int]bool{2: true, 9: true}}
+	ru, err := NewRunner(j, "flaky", "test", "-", snd, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { ru.Run(ctx) })
+	deadline := time.Now().Add(15 * time.Second)
+	for ru.Status().Sent < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+
+	st := ru.Status()
+	if st.Sent != n || st.Position != n+1 || st.Errors != 3 {
+		t.Fatalf("status sent %d position %d errors %d, want %d, %d, 3", st.Sent, st.Position, st.Errors, n, n+1)
+	}
+	// Every record was delivered at least once.
+	got := map[uint64]bool{}
+	for _, seq := range snd.confirmed {
+		got[seq] = true
+	}
+	if len(got) != n {
+		t.Fatalf("%d distinct records confirmed, want %d", len(got), n)
+	}
+	// After a failure the next batch starts at the failed batch's first
+	// record: call 2's wait failed (seen after call 3 started), call 6's
+	// start failed, call 9's wait failed (seen after call 10 started).
+	starts := firstSeqs(snd.batches)
+	for failed, next := range map[int]int{2: 4, 6: 7, 9: 11} {
+		if len(starts) < next || starts[next-1] != starts[failed-1] {
+			t.Errorf("call %d failed, call %d started at %v: starts %v", failed, next, starts[min(next, len(starts))-1], starts)
+		}
+	}
+	// Every wait was called, in the order of the Start calls.
+	var started []int
+	for c := 1; c <= snd.calls; c++ {
+		if !snd.start[c] {
+			started = append(started, c)
+		}
+	}
+	if fmt.Sprint(snd.waited) != fmt.Sprint(started) {
+		t.Fatalf("waits %v, want one per started batch in order %v", snd.waited, started)
+	}
+	j.Close()
+	j, err = journal.Open(dir, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	r, err := j.OpenReader("output-flaky")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Position() != n+1 {
+		t.Fatalf("committed cursor %d, want %d", r.Position(), n+1)
+	}
+}
+
+func firstSeqs(batches [][]uint64) []uint64 {
+	var s []uint64
+	for _, b := range batches {
+		s = append(s, b[0])
+	}
+	return s
+}
+
 // TestClickHouseDDL: Debian's 18.16 gets plain types (it rejects the
 // rest); servers from 20.1 get LowCardinality, ZSTD codecs and a TTL.
 func TestClickHouseDDL(t *testing.T) {
