@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components Vigil's tests drive: nginx (sends its access
-# log over syslog), rsyslog (forwards files over TCP), logger (bsdutils).
+# log over syslog), rsyslog (forwards files over TCP), logger (bsdutils), and
+# node and npm (fetch the GeoIP test database and chDB, and run chDB).
 # Idempotent: installs only what is missing. Needs root (or sudo) and apt.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ command -v logger   >/dev/null 2>&1 || need+=(bsdutils)
 command -v curl     >/dev/null 2>&1 || need+=(curl)
 command -v kcat     >/dev/null 2>&1 || need+=(kcat)
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server)
+command -v node     >/dev/null 2>&1 || need+=(nodejs)
+command -v npm      >/dev/null 2>&1 || need+=(npm)
 # Debian's python3 (a pyenv python3 on PATH does not see Debian's modules).
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3 python3-aiosmtpd)
 

@@ -19,6 +19,17 @@ if [ -z "${VIGIL_GEOIP_TESTDB:-}" ]; then
 fi
 export VIGIL_GEOIP_TESTDB
 scripts/fetch-geoip-testdb.sh
+# chDB, ClickHouse 26.7's engine as a library (about 550 MB from npm), for the
+# ClickHouse output's DDL for modern servers; VIGIL_CHDB holds node_modules.
+if [ -z "${VIGIL_CHDB:-}" ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    VIGIL_CHDB=/var/cache/vigil-test/chdb
+  else
+    VIGIL_CHDB=$HOME/.cache/vigil-test/chdb
+  fi
+fi
+export VIGIL_CHDB
+scripts/install-chdb.sh
 
 # Components installed above must be found: a test that would skip for a
 # missing one fails instead.

@@ -140,17 +140,14 @@ func (w *ClickHouseAlerts) write(ctx context.Context, batch []*alert.Alert) erro
 		if v, err := c.conn.ServerVersion(); err == nil {
 			c.major, c.minor = v.Version.Major, v.Version.Minor
 		}
-		if err := c.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+c.cfg.Database); err != nil {
-			return err
-		}
-		if err := c.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+c.cfg.Database+"."+c.cfg.ThreatTable+" "+threatDDL(c.major, c.minor, c.cfg.RetentionDays)); err != nil {
+		if err := c.createTable(ctx, c.cfg.ThreatTable, threatDDL(c.major, c.minor, c.cfg.RetentionDays)); err != nil {
 			return err
 		}
 		c.ready = true
 	}
-	b, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+c.cfg.Database+"."+c.cfg.ThreatTable+" ("+threatColumns+")")
+	b, err := c.conn.PrepareBatch(ctx, c.cfg.insertSQL(c.cfg.ThreatTable, threatColumns))
 	if err != nil {
-		return err
+		return fmt.Errorf("threat table: %w", err)
 	}
 	for _, a := range batch {
 		payloads, _ := json.Marshal(a.Payloads)

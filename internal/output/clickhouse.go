@@ -58,6 +58,43 @@ func (c ClickHouseConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// withDefaults returns c with the default database, table names and user
+// where they are empty.
+func (c ClickHouseConfig) withDefaults() ClickHouseConfig {
+	if c.Database == "" {
+		c.Database = "vigil"
+	}
+	if c.Table == "" {
+		c.Table = "events"
+	}
+	if c.ThreatTable == "" {
+		c.ThreatTable = "threat_table"
+	}
+	if c.Username == "" {
+		c.Username = "default"
+	}
+	return c
+}
+
+// createDatabaseSQL is the statement that creates the database. The
+// statements below put only the configuration's identifiers, checked by
+// Validate, into SQL text.
+func (c ClickHouseConfig) createDatabaseSQL() string {
+	return "CREATE DATABASE IF NOT EXISTS " + c.Database
+}
+
+// createTableSQL is the statement that creates table with ddl (eventDDL
+// or threatDDL) in the database.
+func (c ClickHouseConfig) createTableSQL(table, ddl string) string {
+	return "CREATE TABLE IF NOT EXISTS " + c.Database + "." + table + " " + ddl
+}
+
+// insertSQL is the start of an INSERT into table naming columns
+// (eventColumns or threatColumns); the values follow as data blocks.
+func (c ClickHouseConfig) insertSQL(table, columns string) string {
+	return "INSERT INTO " + c.Database + "." + table + " (" + columns + ")"
+}
+
 // eventColumns are the columns of the events table, in INSERT order. The
 // types work on ClickHouse 18.16 (Debian 12's) and later.
 const eventColumns = `event_id, date, ts, received, input, dataset, category, action, outcome, reason,
@@ -133,18 +170,7 @@ func NewClickHouse(c ClickHouseConfig, popts parse.Options) (*ClickHouse, error)
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("clickhouse output %s: %w", c.Name, err)
 	}
-	if c.Database == "" {
-		c.Database = "vigil"
-	}
-	if c.Table == "" {
-		c.Table = "events"
-	}
-	if c.ThreatTable == "" {
-		c.ThreatTable = "threat_table"
-	}
-	if c.Username == "" {
-		c.Username = "default"
-	}
+	c = c.withDefaults()
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{c.Address},
 		Auth:        clickhouse.Auth{Username: c.Username, Password: c.Password},
@@ -172,13 +198,21 @@ func (ch *ClickHouse) prepare(ctx context.Context) error {
 	}
 	ch.version = v.String()
 	ch.major, ch.minor = v.Version.Major, v.Version.Minor
-	if err := ch.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+ch.cfg.Database); err != nil {
-		return fmt.Errorf("create database: %w", err)
-	}
-	if err := ch.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+ch.cfg.Database+"."+ch.cfg.Table+" "+eventDDL(ch.major, ch.minor, ch.cfg.RetentionDays)); err != nil {
-		return fmt.Errorf("create table: %w", err)
+	if err := ch.createTable(ctx, ch.cfg.Table, eventDDL(ch.major, ch.minor, ch.cfg.RetentionDays)); err != nil {
+		return err
 	}
 	ch.ready = true
+	return nil
+}
+
+// createTable creates the database and table with ddl where they are missing.
+func (ch *ClickHouse) createTable(ctx context.Context, table, ddl string) error {
+	if err := ch.conn.Exec(ctx, ch.cfg.createDatabaseSQL()); err != nil {
+		return fmt.Errorf("create database %s: %w", ch.cfg.Database, err)
+	}
+	if err := ch.conn.Exec(ctx, ch.cfg.createTableSQL(table, ddl)); err != nil {
+		return fmt.Errorf("create table %s.%s: %w", ch.cfg.Database, table, err)
+	}
 	return nil
 }
 
@@ -219,7 +253,7 @@ func (ch *ClickHouse) Start(ctx context.Context, recs []journal.Record) (wait fu
 			return nil, fmt.Errorf("retention: %w", err)
 		}
 	}
-	b, err := ch.conn.PrepareBatch(ctx, "INSERT INTO "+ch.cfg.Database+"."+ch.cfg.Table+" ("+eventColumns+")")
+	b, err := ch.conn.PrepareBatch(ctx, ch.cfg.insertSQL(ch.cfg.Table, eventColumns))
 	if err != nil {
 		return nil, err
 	}

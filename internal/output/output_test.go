@@ -409,4 +409,13 @@ func TestClickHouseDDL(t *testing.T) {
 	if strings.Contains(eventDDL(23, 8, 0), "TTL") {
 		t.Error("TTL without retention_days")
 	}
+	// The boundary: 20.1 is the first version with all three.
+	for _, v := range []struct {
+		major, minor uint64
+		modern       bool
+	}{{18, 16, false}, {19, 17, false}, {20, 1, true}, {26, 7, true}} {
+		if modern(v.major, v.minor) != v.modern {
+			t.Errorf("modern(%d, %d) = %v", v.major, v.minor, !v.modern)
+		}
+	}
 }
