@@ -265,3 +265,28 @@ func BenchmarkIndex(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestRecycle: recycled rows keep their slices' memory but no string of
+// the batches that filled them, not even beyond their current lengths
+// (those would keep whole parser arenas alive).
+func TestRecycle(t *testing.T) {
+	rows := make([]store.Row, 3, 5)
+	for i := range rows {
+		fields := []store.Field{{Name: "a", Value: "1"}, {Name: "b", Value: "2"}, {Name: "c", Value: "3"}}
+		rows[i].Fields = fields[:1+i%2] // stale fields beyond the length
+	}
+	got := recycle(rows)
+	if len(got) != 0 || cap(got) != 5 {
+		t.Fatalf("recycled len %d cap %d, want 0 and 5", len(got), cap(got))
+	}
+	for i, r := range got[:3] {
+		if len(r.Fields) != 0 || cap(r.Fields) != 3 {
+			t.Fatalf("row %d: fields len %d cap %d, want 0 and 3", i, len(r.Fields), cap(r.Fields))
+		}
+		for k, f := range r.Fields[:cap(r.Fields)] {
+			if f != (store.Field{}) {
+				t.Errorf("row %d keeps field %d %+v", i, k, f)
+			}
+		}
+	}
+}
