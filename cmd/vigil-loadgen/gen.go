@@ -340,12 +340,15 @@ func (g *generator) mapi(e *entry, u *user) {
 	e.status, e.bytes, e.reqTime = 200, 400+r.IntN(30000), g.seconds(0.01, 1)
 }
 
-// attackLine appends the k-th line of the password-guessing runs: one of
-// 20 attacker addresses at a time tries 40 users over ActiveSync with
-// Basic credentials, and each try is refused (401).
+// attackLine appends the k-th line of the password-guessing runs: each run
+// comes from a new address (a botnet's, 185.220.100.10 onwards) and tries
+// 40 users over ActiveSync with Basic credentials, and each try is refused
+// (401). New addresses all along the input raise new alerts all along it,
+// so the alert delay is measured under the whole load, not only at its
+// start.
 func (g *generator) attackLine(b []byte, t time.Time, k int) []byte {
 	run := k / 40
-	ip := "185.220.101." + strconv.Itoa(10+run%20)
+	ip := "185.220." + strconv.Itoa(100+run/240) + "." + strconv.Itoa(10+run%240)
 	u := &g.users[(k*7919)%len(g.users)]
 	b = append(b, "<190>"...)
 	b = t.AppendFormat(b, time.Stamp)

@@ -2,7 +2,7 @@
 // ingest benchmark (scripts/bench-ingest.sh, docs/benchmarks.md) uses.
 //
 //	vigil-loadgen -gen N -o FILE [-seed S] [-start RFC3339] [-span DUR]
-//	vigil-loadgen -send FILE -addr HOST:PORT [-conns 1|2] [-octet]
+//	vigil-loadgen -send FILE -addr HOST:PORT [-conns 1|2] [-octet] [-rate N]
 //	vigil-loadgen -wait FILE|URL -lines N [-token T] [-timeout DUR]
 //
 // -gen writes N nginx JSON access-log lines wrapped in BSD syslog, exactly
@@ -17,8 +17,12 @@
 // half of the file (split on a line boundary). The file is read into
 // memory first, so the disk is not part of what is measured. With -octet
 // each line is sent octet-counted (RFC 6587 "LEN SP MSG") instead of
-// LF-terminated. It prints the first-byte time, bytes, lines and elapsed
-// time as key=value pairs on one line.
+// LF-terminated. With -rate N it paces the sending at N lines per second
+// over all connections (in 10 ms steps of the file's average line size),
+// for measuring delays at a given load rather than the receiver's
+// fastest; behind_max is how far the sender fell behind that schedule (a
+// receiver that does not read fast enough). It prints the first-byte time,
+// bytes, lines and elapsed time as key=value pairs on one line.
 //
 // -wait polls until a receiver holds N events and prints when it got
 // there, or fails after -timeout. For a file (rsyslog's output) it counts
@@ -46,6 +50,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,13 +82,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:5514", "TCP address to send to")
 	conns := fs.Int("conns", 1, "connections to send on (1 or 2)")
 	octet := fs.Bool("octet", false, "send octet-counted frames instead of LF-terminated lines")
+	rate := fs.Int("rate", 0, "lines per second to send at, over all connections (0: as fast as the receiver reads)")
 	wait := fs.String("wait", "", "file or search URL to poll until it has -lines events")
 	want := fs.Int64("lines", 0, "events to wait for (with -wait)")
 	token := fs.String("token", "", "bearer token for a -wait URL")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up waiting after this long")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: vigil-loadgen -gen N -o FILE [-seed S] [-start RFC3339] [-span DUR] [-attack N]")
-		fmt.Fprintln(stderr, "       vigil-loadgen -send FILE -addr HOST:PORT [-conns 1|2] [-octet]")
+		fmt.Fprintln(stderr, "       vigil-loadgen -send FILE -addr HOST:PORT [-conns 1|2] [-octet] [-rate N]")
 		fmt.Fprintln(stderr, "       vigil-loadgen -wait FILE|URL -lines N [-token T] [-timeout DUR]")
 		fs.PrintDefaults()
 	}
@@ -109,7 +115,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if *conns != 1 && *conns != 2 {
 			return fmt.Errorf("-conns must be 1 or 2, not %d", *conns)
 		}
-		return sendFile(stdout, *send, *addr, *conns, *octet)
+		if *rate < 0 {
+			return fmt.Errorf("-rate must be 0 or more, not %d", *rate)
+		}
+		return sendFile(stdout, *send, *addr, *conns, *octet, *rate)
 	}
 	fs.Usage()
 	return flag.ErrHelp
@@ -148,8 +157,9 @@ func generate(path string, n int, seed uint64, start time.Time, span time.Durati
 	return nil
 }
 
-// sendFile sends the file at path to addr and prints what it sent.
-func sendFile(stdout io.Writer, path, addr string, conns int, octet bool) error {
+// sendFile sends the file at path to addr and prints what it sent; rate > 0
+// paces it at that many lines per second.
+func sendFile(stdout io.Writer, path, addr string, conns int, octet bool, rate int) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -175,15 +185,22 @@ func sendFile(stdout io.Writer, path, addr string, conns int, octet bool) error 
 		}
 		cs[i] = c
 	}
+	// Paced: each connection carries its share of the rate, in bytes per
+	// second at the file's average line size.
+	var perSec float64
+	if rate > 0 && lines > 0 {
+		perSec = float64(rate) / float64(len(parts)) * float64(len(data)) / float64(lines)
+	}
 	var (
-		wg    sync.WaitGroup
-		errs  = make([]error, len(parts))
-		sent  = make([]int64, len(parts))
-		begin = time.Now()
+		wg     sync.WaitGroup
+		errs   = make([]error, len(parts))
+		sent   = make([]int64, len(parts))
+		behind = make([]time.Duration, len(parts))
+		begin  = time.Now()
 	)
 	for i, p := range parts {
 		wg.Go(func() {
-			sent[i], errs[i] = write(cs[i], p)
+			sent[i], behind[i], errs[i] = write(cs[i], p, begin, perSec)
 		})
 	}
 	wg.Wait()
@@ -195,29 +212,46 @@ func sendFile(stdout io.Writer, path, addr string, conns int, octet bool) error 
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "start_unix_ns=%d bytes=%d lines=%d conns=%d octet=%t elapsed=%.3fs lines_per_s=%.0f MiB_per_s=%.1f\n",
+	fmt.Fprintf(stdout, "start_unix_ns=%d bytes=%d lines=%d conns=%d octet=%t elapsed=%.3fs lines_per_s=%.0f MiB_per_s=%.1f",
 		begin.UnixNano(), total, lines, conns, octet, elapsed.Seconds(),
 		float64(lines)/elapsed.Seconds(), float64(total)/elapsed.Seconds()/(1<<20))
+	if rate > 0 {
+		fmt.Fprintf(stdout, " rate=%d behind_max=%.3fs", rate, slices.Max(behind).Seconds())
+	}
+	fmt.Fprintln(stdout)
 	return nil
 }
 
-// write sends b on c in writeSize pieces and closes c.
-func write(c net.Conn, b []byte) (int64, error) {
-	var n int64
-	for len(b) > 0 {
-		k := min(len(b), writeSize)
-		m, err := c.Write(b[:k])
+// write sends b on c and closes c: in writeSize pieces, or with perSec > 0
+// in 10 ms steps of perSec/100 bytes on the schedule that starts at begin.
+// behind is the most the writes fell behind that schedule.
+func write(c net.Conn, b []byte, begin time.Time, perSec float64) (n int64, behind time.Duration, err error) {
+	const step = 10 * time.Millisecond
+	size := writeSize
+	if perSec > 0 {
+		size = max(1, int(perSec*step.Seconds()))
+	}
+	for k := 0; len(b) > 0; k++ {
+		if perSec > 0 {
+			due := begin.Add(time.Duration(k) * step)
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			} else {
+				behind = max(behind, -d)
+			}
+		}
+		m, err := c.Write(b[:min(len(b), size)])
 		n += int64(m)
 		if err != nil {
 			c.Close()
-			return n, fmt.Errorf("send to %s: %w", c.RemoteAddr(), err)
+			return n, behind, fmt.Errorf("send to %s: %w", c.RemoteAddr(), err)
 		}
-		b = b[k:]
+		b = b[m:]
 	}
 	if err := c.Close(); err != nil {
-		return n, fmt.Errorf("close connection to %s: %w", c.RemoteAddr(), err)
+		return n, behind, fmt.Errorf("close connection to %s: %w", c.RemoteAddr(), err)
 	}
-	return n, nil
+	return n, behind, nil
 }
 
 // split cuts data into n parts of about equal size on line boundaries.

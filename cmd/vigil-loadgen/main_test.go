@@ -82,7 +82,16 @@ func TestSplitAndOctet(t *testing.T) {
 	}
 }
 
+// TestSend: the whole file arrives over two connections, as fast as
+// possible or paced (a paced send cannot finish before its schedule's last
+// step: 1000 lines at 5000 lines/s take at least 0.19 s).
 func TestSend(t *testing.T) {
+	for _, rate := range []int{0, 5000} {
+		t.Run(fmt.Sprintf("rate=%d", rate), func(t *testing.T) { testSend(t, rate) })
+	}
+}
+
+func testSend(t *testing.T, rate int) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +117,7 @@ func TestSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := sendFile(&out, path, ln.Addr().String(), 2, false); err != nil {
+	if err := sendFile(&out, path, ln.Addr().String(), 2, false, rate); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := os.ReadFile(path)
@@ -126,6 +135,15 @@ func TestSend(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "lines=1000 ") {
 		t.Fatalf("report %q lacks lines=1000", out.String())
+	}
+	if rate > 0 {
+		var elapsed float64
+		if _, err := fmt.Sscanf(out.String()[strings.Index(out.String(), "elapsed="):], "elapsed=%fs", &elapsed); err != nil {
+			t.Fatalf("report %q: %v", out.String(), err)
+		}
+		if elapsed < 0.19 || !strings.Contains(out.String(), " rate=5000 behind_max=") {
+			t.Fatalf("paced at %d lines/s, report %q: want elapsed >= 0.19s and the rate", rate, out.String())
+		}
 	}
 }
 
