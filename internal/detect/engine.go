@@ -673,7 +673,7 @@ func (e *Engine) processRule(r *compiled, ev *Event, t int64) {
 		r.start = t
 	}
 	g := r.groups.get(key, t)
-	g.observe(ev.Seq, t, r.Payloads, r.capture(g, ev.Raw), e.budget)
+	g.observe(ev.Seq, t, r.Payloads, r.capture(g, ev.Raw, t), e.budget)
 	if g.Until != 0 && t >= g.Until {
 		e.endSuppression(r, g, g.Until)
 	}
@@ -693,13 +693,15 @@ func (e *Engine) processRule(r *compiled, ev *Event, t int64) {
 // alert: counting rules keep the text of only the events that can be
 // among the last Payloads before the count is reached (earlier ones keep
 // their sequence number), so a flood does not copy every line it sees.
-func (r *compiled) capture(g *group, raw []byte) []byte {
+func (r *compiled) capture(g *group, raw []byte, now int64) []byte {
 	near := func(n int) bool { return n+1 >= r.Threshold-r.Payloads }
 	switch r.Type {
 	case TypeAbsence:
 		return nil // an absence alert is about what did not arrive
 	case TypeThreshold:
-		if !near(len(g.Times)) {
+		// The count is reached within one window: only the events of
+		// this one's window count (a busy group's Times span more).
+		if k := r.Threshold - r.Payloads - 1; k > 0 && (len(g.Times) < k || g.Times[len(g.Times)-k] < now-r.window()) {
 			return nil
 		}
 	case TypeCardinality:
@@ -707,7 +709,9 @@ func (r *compiled) capture(g *group, raw []byte) []byte {
 			return nil
 		}
 	case TypeSpike:
-		if !near(int(g.Cur)) {
+		// It fires at the threshold or at factor times the baseline,
+		// whichever is higher.
+		if need := max(float64(r.Threshold), r.Factor*g.Base); float64(g.Cur)+1 < need-float64(r.Payloads) {
 			return nil
 		}
 	case TypeSequence:

@@ -397,3 +397,63 @@ learn: 1m
 		}
 	}
 }
+
+// TestCaptureOnlyNearTheCount: a busy group whose events never come close
+// to a threshold or a spike in one window keeps no event text (the ring
+// keeps sequence numbers); the events that do reach an alert are captured,
+// so the alert carries their text without reading the journal.
+func TestCaptureOnlyNearTheCount(t *testing.T) {
+	tests := []struct {
+		name, rule string
+		every      time.Duration // the busy hour's pace
+	}{
+		// 4 a minute: never 6 (10 minus 3 payloads minus 1) in a window.
+		{"threshold", "id: a\ntitle: A\ntype: threshold\nmatch: {event.dataset: web}\ngroup_by: [source.ip]\nwindow: 1m\nthreshold: 10\nsuppress: 1h\npayloads: 3\n", 15 * time.Second},
+		// 8 a minute: above the threshold's 10 minus 3, far below 5 times
+		// the baseline of 8.
+		{"spike", "id: a\ntitle: A\ntype: spike\nmatch: {event.dataset: web}\ngroup_by: [source.ip]\nwindow: 1m\nthreshold: 10\nfactor: 5\nbaseline: 5\nlearn: 5m\nsuppress: 1h\npayloads: 3\n", 7500 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []*alert.Alert
+			e, errs := New(mustRules(t, tt.rule), Options{Emit: func(a *alert.Alert) { got = append(got, a) }})
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			seq := uint64(0)
+			send := func(at time.Time) {
+				seq++
+				x := ev(seq, at, "event.dataset", "web", "source.ip", "192.0.2.1")
+				x.Raw = []byte(fmt.Sprintf("line %d", seq))
+				e.Process(x)
+			}
+			// A busy hour that never comes near an alert.
+			at := t0
+			for at.Before(t0.Add(time.Hour)) {
+				at = at.Add(tt.every)
+				send(at)
+			}
+			if e.budget.used != 0 || len(got) != 0 {
+				t.Fatalf("after the quiet hour: %d bytes of text held, %d alerts; want none", e.budget.used, len(got))
+			}
+			// A burst: 60 events within 6 seconds of a new minute.
+			at = at.Truncate(time.Minute).Add(time.Minute)
+			for range 60 {
+				at = at.Add(100 * time.Millisecond)
+				send(at)
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d alerts, want 1", len(got))
+			}
+			a := got[0]
+			if len(a.Payloads) != 3 {
+				t.Fatalf("alert payloads %q, want the texts of the last 3 events", a.Payloads)
+			}
+			for i, p := range a.Payloads {
+				if !strings.HasPrefix(p, "line ") {
+					t.Errorf("payload %d = %q", i, p)
+				}
+			}
+		})
+	}
+}
