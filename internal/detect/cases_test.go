@@ -11,12 +11,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/parse"
+	"github.com/vigil-soc/vigil/internal/store"
 )
 
 // caseOptions is a case's optional case.yaml.
@@ -140,7 +142,14 @@ func runCase(t *testing.T, dir string) {
 					t.Fatal(err)
 				}
 			}
-			e.Process(ev)
+			// The event's text lives in memory that is overwritten after
+			// the call, as the indexer reuses its parse buffers: an alert
+			// or a rule's state that kept a reference would show the Xs.
+			mem, scratch := scratchEvent(ev)
+			e.Process(scratch)
+			for i := range mem {
+				mem[i] = 'X'
+			}
 		}
 		return got
 	}
@@ -154,6 +163,35 @@ func runCase(t *testing.T, dir string) {
 			t.Errorf("restart half-way changed the alerts:\nuninterrupted: %s\nrestarted:     %s", a, b)
 		}
 	}
+}
+
+// scratchEvent returns a copy of ev whose field names, values and raw text
+// all live in the returned buffer.
+func scratchEvent(ev *Event) ([]byte, *Event) {
+	n := len(ev.Raw)
+	for _, f := range ev.Fields {
+		n += len(f.Name) + len(f.Value)
+	}
+	mem := make([]byte, 0, n)
+	str := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		start := len(mem)
+		mem = append(mem, s...)
+		return unsafe.String(&mem[start], len(s))
+	}
+	c := *ev
+	c.Fields = make([]store.Field, len(ev.Fields))
+	for i, f := range ev.Fields {
+		c.Fields[i] = store.Field{Name: str(f.Name), Value: str(f.Value)}
+	}
+	if len(ev.Raw) > 0 {
+		start := len(mem)
+		mem = append(mem, ev.Raw...)
+		c.Raw = mem[start:len(mem):len(mem)]
+	}
+	return mem, &c
 }
 
 func loadRuleFile(path string) ([]*Rule, error) {
