@@ -60,6 +60,7 @@ type Detector struct {
 	pos    uint64 // next seq to process
 	loaded uint64 // position read from the checkpoint
 	dirty  bool
+	ev     Event // the event being processed (the engine keeps no *Event)
 
 	lastCheckpoint, lastReload time.Time
 	// wall clock of the last event and the newest event time then (for
@@ -279,13 +280,15 @@ func (d *Detector) Process(b *index.Batch) {
 			continue // before the checkpoint: processed already
 		}
 		row := &b.Rows[i]
-		d.eng.Process(&Event{Seq: seq, Time: row.Time, Fields: row.Fields, Raw: b.Raw(i)})
+		d.ev = Event{Seq: seq, Time: row.Time, Fields: row.Fields, Raw: b.Raw(i)}
+		d.eng.Process(&d.ev)
 	}
 	if n := len(b.Seqs); n > 0 && b.Seqs[n-1] >= d.pos {
 		d.pos = b.Seqs[n-1] + 1
 		d.dirty = true
 	}
 	now := time.Now()
+	d.ev = Event{} // no reference to the batch after it
 	d.lastEventWall, d.lastEventTime = now, time.Unix(0, d.eng.newest)
 	if len(d.alertsBuf) > 0 && !b.Received.IsZero() {
 		delay := now.Sub(b.Received).Seconds()

@@ -177,6 +177,16 @@ func (p *Parser) source(input, host, app string, received time.Time) *format.Sou
 // allocation per batch keeps the garbage collector's work and the heap small.
 func (p *Parser) Reset(size int) { p.arena.Reset(size) }
 
+// ResetWith is Reset into a buffer an earlier Buffer returned, when it is
+// large enough, instead of a new allocation. Every string handed out of
+// buf must be out of use: they are overwritten. The indexer recycles its
+// batches' buffers this way once the store and the detector are done.
+func (p *Parser) ResetWith(buf []byte, size int) { p.arena.ResetWith(buf, size) }
+
+// Buffer returns the arena buffer the strings handed out since the last
+// reset end in, for a later ResetWith.
+func (p *Parser) Buffer() []byte { return p.arena.Buffer() }
+
 // str copies b into the arena and returns it as a string.
 func (p *Parser) str(b []byte) string { return p.arena.Copy(b) }
 

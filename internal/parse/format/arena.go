@@ -15,6 +15,23 @@ func (a *Arena) Reset(size int) {
 	a.buf = make([]byte, 0, max(size, 64<<10))
 }
 
+// ResetWith starts over in buf when it can hold size bytes, else in a new
+// buffer. buf must be a buffer an earlier Buffer returned whose strings
+// are all out of use: they will be overwritten.
+func (a *Arena) ResetWith(buf []byte, size int) {
+	if cap(buf) < size {
+		a.Reset(size)
+		return
+	}
+	a.buf = buf[:0]
+}
+
+// Buffer returns the buffer the arena is filling: the one a later
+// ResetWith may reuse once every string handed out since the last reset
+// is out of use (strings that did not fit went to earlier buffers, which
+// are left to the garbage collector).
+func (a *Arena) Buffer() []byte { return a.buf }
+
 // Copy copies b into the arena and returns it as a string. It suits
 // Event.Copy.
 func (a *Arena) Copy(b []byte) string {
