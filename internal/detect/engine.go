@@ -10,7 +10,9 @@
 package detect
 
 import (
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/mail"
 	"regexp"
@@ -151,7 +153,7 @@ type Engine struct {
 	// last timer check.
 	newest, tick int64
 	keyBuf       []byte
-	memoKey      []byte
+	memoHash     maphash.Hash // condition results' keys
 	getMemo      getMemo
 	budget       *payloadBudget
 	m            *metrics
@@ -514,14 +516,21 @@ func (e *Engine) eval(r *compiled, c *cond) bool {
 			return false
 		}
 	}
-	var key []byte
+	var key uint64
 	if c.results != nil {
-		key = e.memoKey[:0]
+		// The values' hash, each value length-prefixed so that no two
+		// value tuples hash the same input; the seed is random per engine,
+		// so a sender cannot aim for a collision.
+		h := &e.memoHash
+		h.Reset()
 		for _, f := range c.fields {
-			key = append(key, e.env.ev.Get(f)...)
-			key = append(key, 0)
+			v := e.env.ev.Get(f)
+			var n [4]byte
+			binary.LittleEndian.PutUint32(n[:], uint32(len(v)))
+			h.Write(n[:])
+			h.WriteString(v)
 		}
-		e.memoKey = key
+		key = h.Sum64()
 		if v, ok := c.cached(key); ok {
 			return v
 		}

@@ -457,3 +457,24 @@ func TestCaptureOnlyNearTheCount(t *testing.T) {
 		})
 	}
 }
+
+// TestCondCacheKeysAreExact: the remembered result of a condition belongs
+// to its exact field values; value tuples that run together the same way
+// (url.path "a\x00" with user agent "b", "a" with "\x00b") do not share it.
+func TestCondCacheKeysAreExact(t *testing.T) {
+	rs := mustRules(t, "id: a\ntitle: A\ntype: match\nwhen: 'len(url.path) == 2 && len(user_agent.original) == 1'\ngroup_by: [url.path]\n")
+	var got []*alert.Alert
+	e, errs := New(rs, Options{Emit: func(a *alert.Alert) { got = append(got, a) }})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	e.Process(ev(1, t0, "url.path", "a\x00", "user_agent.original", "b"))
+	e.Process(ev(2, t0.Add(time.Second), "url.path", "a", "user_agent.original", "\x00b"))
+	if len(got) != 1 || got[0].Group != "url.path=a\x00" {
+		var groups []string
+		for _, a := range got {
+			groups = append(groups, a.Group)
+		}
+		t.Fatalf("alerts for %q, want one for url.path=a\\x00", groups)
+	}
+}

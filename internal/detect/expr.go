@@ -54,7 +54,7 @@ type cond struct {
 	// results remembers it for values seen before (user agents, paths and
 	// datasets repeat), until hits turn out too rare to pay.
 	fields        []string
-	results       map[string]bool
+	results       map[uint64]bool // by the hash of the fields' values
 	hits, lookups int
 }
 
@@ -64,11 +64,11 @@ const (
 	condCacheProbe = 8192  // lookups after which a useless cache is dropped
 )
 
-// cached returns the remembered result for the current values (key), or
-// ok false.
-func (c *cond) cached(key []byte) (v, ok bool) {
+// cached returns the remembered result for the current values (key, the
+// hash of their values), or ok false.
+func (c *cond) cached(key uint64) (v, ok bool) {
 	c.lookups++
-	v, ok = c.results[string(key)]
+	v, ok = c.results[key]
 	if ok {
 		c.hits++
 	}
@@ -78,14 +78,14 @@ func (c *cond) cached(key []byte) (v, ok bool) {
 	return v, ok
 }
 
-func (c *cond) remember(key []byte, v bool) {
+func (c *cond) remember(key uint64, v bool) {
 	if c.results == nil {
 		return
 	}
 	if len(c.results) >= condCacheMax {
 		clear(c.results)
 	}
-	c.results[string(key)] = v
+	c.results[key] = v
 }
 
 // condition compiles a when expression, once per distinct text.
@@ -105,7 +105,7 @@ func (e *env) condition(src string) (*cond, error) {
 	// Lists change at run time; everything else a condition can call is a
 	// function of its arguments.
 	if len(fields) > 0 && len(fields) <= 3 && !strings.Contains(key, "list(") && !strings.Contains(key, "device_registered(") && !strings.Contains(key, "now(") {
-		c.results = map[string]bool{}
+		c.results = map[uint64]bool{}
 	}
 	e.conds[key] = c
 	return c, nil
