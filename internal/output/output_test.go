@@ -195,6 +195,26 @@ func TestSyslogMessage(t *testing.T) {
 	}
 }
 
+// runUntilSent runs an output runner for snd on j until it has delivered
+// n records (or 15 s passed), then stops it and returns it.
+func runUntilSent(t *testing.T, j *journal.Journal, name string, snd Sender, n uint64) *Runner {
+	t.Helper()
+	ru, err := NewRunner(j, name, "test", "-", snd, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { ru.Run(ctx) })
+	deadline := time.Now().Add(15 * time.Second)
+	for ru.Status().Sent < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	return ru
+}
+
 // bigBatches is a Sender that wants large batches and checks every
 // record's text against its sequence number.
 type bigBatches struct {
@@ -240,19 +260,7 @@ func TestLargeBatchesKeepData(t *testing.T) {
 		}
 	}
 	snd := &bigBatches{t: t}
-	ru, err := NewRunner(j, "big", "test", "-", snd, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { ru.Run(ctx) })
-	deadline := time.Now().Add(15 * time.Second)
-	for ru.Status().Sent < n && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	wg.Wait()
+	runUntilSent(t, j, "big", snd, n)
 	if snd.seen != n || snd.calls > 3 {
 		t.Fatalf("%d records in %d batches, want %d in a few large ones", snd.seen, snd.calls, n)
 	}
@@ -320,19 +328,7 @@ func TestPipelinedRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	snd := &flaky{start: map[int]bool{6: true}, wait: map[int]bool{2: true, 9: true}}
-	ru, err := NewRunner(j, "flaky", "test", "-", snd, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { ru.Run(ctx) })
-	deadline := time.Now().Add(15 * time.Second)
-	for ru.Status().Sent < n && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	wg.Wait()
+	ru := runUntilSent(t, j, "flaky", snd, n)
 
 	st := ru.Status()
 	if st.Sent != n || st.Position != n+1 || st.Errors != 3 {
