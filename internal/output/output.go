@@ -152,11 +152,15 @@ func (ru *Runner) Run(ctx context.Context) error {
 		}
 		return nil
 	}
-	defer func() {
-		_ = confirm(0)
+	commit := func() {
 		if err := ru.r.Commit(delivered); err != nil && !errors.Is(err, journal.ErrClosed) {
 			ru.log.Error("output: commit cursor", "output", ru.name, "err", err)
 		}
+		lastCommit = time.Now()
+	}
+	defer func() {
+		_ = confirm(0)
+		commit()
 	}()
 	delay := 100 * time.Millisecond
 	for {
@@ -186,10 +190,7 @@ func (ru *Runner) Run(ctx context.Context) error {
 		if err == nil {
 			delay = 100 * time.Millisecond
 			if time.Since(lastCommit) >= time.Second {
-				if err := ru.r.Commit(delivered); err != nil && !errors.Is(err, journal.ErrClosed) {
-					ru.log.Error("output: commit cursor", "output", ru.name, "err", err)
-				}
-				lastCommit = time.Now()
+				commit()
 			}
 			continue
 		}
