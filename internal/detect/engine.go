@@ -518,9 +518,11 @@ func (e *Engine) eval(r *compiled, c *cond) bool {
 	}
 	var key uint64
 	if c.results != nil {
-		// The values' hash, each value length-prefixed so that no two
-		// value tuples hash the same input; the seed is random per engine,
-		// so a sender cannot aim for a collision.
+		// The values' 64-bit hash, each value length-prefixed so that no
+		// two value tuples hash the same input. A wrong answer would need
+		// a collision with one of at most condCacheMax remembered hashes
+		// (about 1 in 10^15 per lookup); the seed is random per engine,
+		// so a sender cannot aim for one.
 		h := &e.memoHash
 		h.Reset()
 		for _, f := range c.fields {
