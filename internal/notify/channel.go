@@ -232,7 +232,7 @@ func (c *channel) run(ctx context.Context, drain <-chan struct{}) {
 
 // deliver tries it until it is sent, fails for good or ctx is done.
 func (c *channel) deliver(ctx context.Context, it item) {
-	deadline := it.at.Add(c.d.MaxAge)
+	deadline := it.at.Add(c.d.MaxAge.D())
 	if !time.Now().Before(deadline) {
 		c.giveUp(it, errors.New("waited in the queue longer than max_age"))
 		return
@@ -281,11 +281,11 @@ func (c *channel) deliver(ctx context.Context, it item) {
 // backoff is the wait after the given failed attempt: Backoff doubled per
 // attempt, capped at MaxBackoff, less up to a fifth of random jitter.
 func (c *channel) backoff(attempt int) time.Duration {
-	d := c.d.Backoff
-	for i := 1; i < attempt && d < c.d.MaxBackoff; i++ {
+	d := c.d.Backoff.D()
+	for i := 1; i < attempt && d < c.d.MaxBackoff.D(); i++ {
 		d *= 2
 	}
-	d = min(d, c.d.MaxBackoff)
+	d = min(d, c.d.MaxBackoff.D())
 	if j := int64(d / 5); j > 0 {
 		d -= time.Duration(rand.Int64N(j))
 	}

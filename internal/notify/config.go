@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/units"
 )
 
 // Defaults of the Delivery settings.
@@ -73,11 +74,11 @@ type Delivery struct {
 	MaxAttempts int `yaml:"max_attempts"`
 	// MaxAge gives up on an alert that has waited this long since Send,
 	// queue time included (default 1h).
-	MaxAge time.Duration `yaml:"max_age"`
+	MaxAge units.Duration `yaml:"max_age"`
 	// Backoff is the wait before the first retry (default 1s); it doubles
 	// on every further retry up to MaxBackoff (default 1m).
-	Backoff    time.Duration `yaml:"backoff"`
-	MaxBackoff time.Duration `yaml:"max_backoff"`
+	Backoff    units.Duration `yaml:"backoff"`
+	MaxBackoff units.Duration `yaml:"max_backoff"`
 }
 
 func (d Delivery) validate() error {
@@ -106,13 +107,13 @@ func (d Delivery) withDefaults() Delivery {
 		d.MaxAttempts = DefaultMaxAttempts
 	}
 	if d.MaxAge == 0 {
-		d.MaxAge = DefaultMaxAge
+		d.MaxAge = units.Duration(DefaultMaxAge)
 	}
 	if d.Backoff == 0 {
-		d.Backoff = DefaultBackoff
+		d.Backoff = units.Duration(DefaultBackoff)
 	}
 	if d.MaxBackoff == 0 {
-		d.MaxBackoff = max(DefaultMaxBackoff, d.Backoff)
+		d.MaxBackoff = max(units.Duration(DefaultMaxBackoff), d.Backoff)
 	}
 	return d
 }

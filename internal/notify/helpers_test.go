@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/units"
 )
 
 // deadAddr returns a loopback TCP address nothing listens on.
@@ -111,7 +112,7 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name, channel string) f
 
 // fastRetry retries quickly in tests.
 func fastRetry(queue, attempts int) Delivery {
-	return Delivery{QueueSize: queue, MaxAttempts: attempts, Backoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
+	return Delivery{QueueSize: queue, MaxAttempts: attempts, Backoff: units.Duration(time.Millisecond), MaxBackoff: units.Duration(10 * time.Millisecond)}
 }
 
 // testPKI is a CA with a server certificate for 127.0.0.1 and localhost

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/units"
 )
 
 func TestValidate(t *testing.T) {
@@ -61,7 +62,9 @@ func TestValidate(t *testing.T) {
 		{"syslog tls cert without key", sl(func(c *SyslogConfig) { c.Transport, c.TLS.CertFile = TransportTLS, pw }), "cert_file and key_file go together"},
 		{"syslog small max", sl(func(c *SyslogConfig) { c.MaxMessageSize = 100 }), "max_message_size 100"},
 		{"syslog negative queue", sl(func(c *SyslogConfig) { c.QueueSize = -1 }), "queue_size -1"},
-		{"syslog backoff over max", sl(func(c *SyslogConfig) { c.Backoff, c.MaxBackoff = time.Minute, time.Second }), "must not exceed max_backoff"},
+		{"syslog backoff over max", sl(func(c *SyslogConfig) {
+			c.Backoff, c.MaxBackoff = units.Duration(time.Minute), units.Duration(time.Second)
+		}), "must not exceed max_backoff"},
 		{"webhook ok", wh(func(*WebhookConfig) {}), ""},
 		{"webhook no url", wh(func(c *WebhookConfig) { c.URL = "" }), "webhooks[0]: url: required"},
 		{"webhook scheme", wh(func(c *WebhookConfig) { c.URL = "ftp://x/y" }), `scheme "ftp"`},
@@ -69,7 +72,7 @@ func TestValidate(t *testing.T) {
 		{"webhook header name", wh(func(c *WebhookConfig) { c.Headers = map[string]string{"Bad Name": "x"} }), "invalid header name"},
 		{"webhook header value", wh(func(c *WebhookConfig) { c.Headers = map[string]string{"X-A": "a\r\nb"} }), "CR, LF"},
 		{"webhook tls on http", wh(func(c *WebhookConfig) { c.URL, c.TLS.InsecureSkipVerify = "http://x", true }), "https URLs only"},
-		{"webhook timeout", wh(func(c *WebhookConfig) { c.Timeout = -time.Second }), "timeout -1s"},
+		{"webhook timeout", wh(func(c *WebhookConfig) { c.Timeout = units.Duration(-time.Second) }), "timeout -1s"},
 		{"smtp ok", sm(func(*SMTPConfig) {}), ""},
 		{"smtp auth ok", sm(func(c *SMTPConfig) { c.Username, c.PasswordFile, c.Auth = "u", pw, "LOGIN" }), ""},
 		{"smtp no to", sm(func(c *SMTPConfig) { c.To = nil }), ""},
@@ -131,7 +134,7 @@ syslog:
       insecure_skip_verify: true
     queue_size: 500
     max_attempts: 5
-    max_age: 30m
+    max_age: 1d
     backoff: 2s
     max_backoff: 1m
 webhooks:
@@ -159,10 +162,10 @@ smtp:
 		t.Fatal(err)
 	}
 	s := cfg.Syslog[0]
-	if s.QueueSize != 500 || s.MaxAge != 30*time.Minute || s.Backoff != 2*time.Second || !s.TLS.InsecureSkipVerify || s.Framing != FramingOctetCounting {
+	if s.QueueSize != 500 || s.MaxAge.D() != 24*time.Hour || s.Backoff.D() != 2*time.Second || !s.TLS.InsecureSkipVerify || s.Framing != FramingOctetCounting {
 		t.Errorf("syslog %+v", s)
 	}
-	if w := cfg.Webhooks[0]; w.Timeout != 5*time.Second || w.Headers["Authorization"] != "Bearer x" {
+	if w := cfg.Webhooks[0]; w.Timeout.D() != 5*time.Second || w.Headers["Authorization"] != "Bearer x" {
 		t.Errorf("webhook %+v", w)
 	}
 	if m := cfg.SMTP[0]; m.StartTLS != StartTLSRequired || m.port() != 587 || m.Subject != "{{.Level}}" {
@@ -300,7 +303,7 @@ func TestCloseDeadline(t *testing.T) {
 func TestMaxAge(t *testing.T) {
 	h := newHookServer(t, 503)
 	n, _ := newWebhookNotifier(t, WebhookConfig{Name: "hook", URL: h.URL, Delivery: Delivery{
-		MaxAttempts: 1000, MaxAge: 50 * time.Millisecond, Backoff: 20 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		MaxAttempts: 1000, MaxAge: units.Duration(50 * time.Millisecond), Backoff: units.Duration(20 * time.Millisecond), MaxBackoff: units.Duration(20 * time.Millisecond),
 	}})
 	n.Send(testAlert(1))
 	waitFor(t, "failure", func() bool { return statusOf(t, n, "hook").Failed == 1 })
@@ -310,7 +313,7 @@ func TestMaxAge(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	c := &channel{d: Delivery{Backoff: 100 * time.Millisecond, MaxBackoff: time.Second}}
+	c := &channel{d: Delivery{Backoff: units.Duration(100 * time.Millisecond), MaxBackoff: units.Duration(time.Second)}}
 	for attempt, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 60: time.Second} {
 		for range 20 {
 			got := c.backoff(attempt)

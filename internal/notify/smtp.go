@@ -23,6 +23,7 @@ import (
 	"unicode"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/units"
 )
 
 // SMTP STARTTLS modes and AUTH mechanisms.
@@ -119,7 +120,7 @@ type SMTPConfig struct {
 	// TLS configures STARTTLS and implicit TLS.
 	TLS TLSConfig `yaml:"tls"`
 	// Timeout bounds connecting and each message (default 30s).
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout units.Duration `yaml:"timeout"`
 	// Subject and Body are text/template templates over the alert (see
 	// DefaultSubject and DefaultBody). Functions: utc (a time as
 	// "2006-01-02 15:04:05 UTC"), hostport (an address and port) and
@@ -320,7 +321,7 @@ func newSMTPSender(c SMTPConfig, log *slog.Logger) (*smtpSender, error) {
 		allowInsecure: c.AllowInsecureAuth,
 		starttls:      c.StartTLS,
 		implicit:      c.ImplicitTLS,
-		timeout:       c.Timeout,
+		timeout:       c.Timeout.D(),
 		subject:       subject,
 		body:          body,
 		log:           log,

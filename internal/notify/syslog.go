@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	vsyslog "github.com/vigil-soc/vigil/internal/syslog"
+	"github.com/vigil-soc/vigil/internal/units"
 )
 
 // Syslog transports, formats and framings.
@@ -64,7 +65,7 @@ type SyslogConfig struct {
 	// MinLevel is the lowest alert level forwarded (default: all).
 	MinLevel string `yaml:"min_level"`
 	// Timeout bounds connecting and writing one message (default 10s).
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout units.Duration `yaml:"timeout"`
 	// MaxMessageSize bounds one message, header included (default 65000
 	// bytes over UDP, 1 MiB over TCP and TLS). Payloads are left out of
 	// the JSON of a larger alert until it fits.
@@ -201,7 +202,7 @@ func newSyslogSender(c SyslogConfig) (*syslogSender, error) {
 		transport: c.Transport,
 		rfc3164:   c.Format == FormatRFC3164,
 		pid:       strconv.Itoa(os.Getpid()),
-		timeout:   c.Timeout,
+		timeout:   c.Timeout.D(),
 		maxSize:   c.MaxMessageSize,
 	}
 	if s.transport == "" {

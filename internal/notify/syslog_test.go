@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/units"
 )
 
 // syslogMsg is an RFC5424 message as the test reads it.
@@ -412,7 +413,7 @@ func TestSyslogReconnect(t *testing.T) {
 func TestSyslogReceiverDown(t *testing.T) {
 	addr := deadAddr(t)
 	n := newSyslogNotifier(t, SyslogConfig{Address: addr, Transport: TransportTCP,
-		Delivery: Delivery{MaxAttempts: 1000, Backoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}})
+		Delivery: Delivery{MaxAttempts: 1000, Backoff: units.Duration(5 * time.Millisecond), MaxBackoff: units.Duration(20 * time.Millisecond)}})
 	a := testAlert(1)
 	n.Send(a)
 	waitFor(t, "errors", func() bool { return statusOf(t, n, "out").Errors >= 2 })

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/vigil-soc/vigil/internal/units"
 )
 
 // DefaultWebhookTimeout bounds one webhook request.
@@ -28,7 +30,7 @@ type WebhookConfig struct {
 	// Content-Type defaults to application/json.
 	Headers map[string]string `yaml:"headers"`
 	// Timeout bounds one request, response included (default 10s).
-	Timeout time.Duration `yaml:"timeout"`
+	Timeout units.Duration `yaml:"timeout"`
 	// MinLevel is the lowest alert level posted (default: all).
 	MinLevel string `yaml:"min_level"`
 	// TLS configures https.
@@ -122,7 +124,7 @@ func newWebhookSender(c WebhookConfig) (*webhookSender, error) {
 		}
 		s.tr.TLSClientConfig = cfg
 	}
-	timeout := c.Timeout
+	timeout := c.Timeout.D()
 	if timeout == 0 {
 		timeout = DefaultWebhookTimeout
 	}
