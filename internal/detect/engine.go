@@ -521,7 +521,7 @@ func (e *Engine) eval(r *compiled, c *cond) bool {
 		// The values' 64-bit hash, each value length-prefixed so that no
 		// two value tuples hash the same input. A wrong answer would need
 		// a collision with one of at most condCacheMax remembered hashes
-		// (about 1 in 10^15 per lookup); the seed is random per engine,
+		// (about 1 in 10^14 per lookup); the seed is random per engine,
 		// so a sender cannot aim for one.
 		h := &e.memoHash
 		h.Reset()
