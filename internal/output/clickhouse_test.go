@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -82,10 +81,7 @@ func TestClickHouseOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { ru.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	defer runInBackground(ru)()
 	add := func(from, n int) {
 		var recs []journal.Record
 		for i := from; i < from+n; i++ {

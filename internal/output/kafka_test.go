@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,10 +46,7 @@ func TestKafkaOutputOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { ru.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	defer runInBackground(ru)()
 
 	var recs []journal.Record
 	for i := range 300 {
@@ -141,14 +137,11 @@ func benchRunner(b *testing.B, kind, target string, snd Sender) {
 			recs = recs[:0]
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
 	b.ResetTimer()
-	wg.Go(func() { ru.Run(ctx) })
+	stop := runInBackground(ru)
 	for ru.Status().Sent < uint64(b.N) {
 		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()
-	cancel()
-	wg.Wait()
+	stop()
 }

@@ -203,16 +203,22 @@ func runUntilSent(t *testing.T, j *journal.Journal, name string, snd Sender, n u
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { ru.Run(ctx) })
+	stop := runInBackground(ru)
 	deadline := time.Now().Add(15 * time.Second)
 	for ru.Status().Sent < n && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	cancel()
-	wg.Wait()
+	stop()
 	return ru
+}
+
+// runInBackground runs ru until the returned stop is called; stop returns
+// once Run has (the cursor is committed by then).
+func runInBackground(ru *Runner) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { ru.Run(ctx) })
+	return func() { cancel(); wg.Wait() }
 }
 
 // bigBatches is a Sender that wants large batches and checks every
