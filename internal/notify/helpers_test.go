@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -211,4 +212,20 @@ func newServerTLS(p *testPKI, requireClient bool) *tls.Config {
 		cfg.ClientCAs = p.pool
 	}
 	return cfg
+}
+
+// newNotifier starts a notifier for cfg that the test's cleanup closes,
+// waiting up to closeWait for its queues to drain.
+func newNotifier(t *testing.T, cfg Config, reg prometheus.Registerer, closeWait time.Duration) *Notifier {
+	t.Helper()
+	n, err := New(cfg, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+		defer cancel()
+		_ = n.Close(ctx)
+	})
+	return n
 }

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"mime"
@@ -181,16 +180,7 @@ func (s *smtpd) messages(t *testing.T, n int) []received {
 
 func newSMTPNotifier(t *testing.T, mc SMTPConfig) *Notifier {
 	t.Helper()
-	n, err := New(Config{SMTP: []SMTPConfig{mc}}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = n.Close(ctx)
-	})
-	return n
+	return newNotifier(t, Config{SMTP: []SMTPConfig{mc}}, nil, 10*time.Second)
 }
 
 // mailAlert is an alert whose rule asks to mail the locked-out user.

@@ -3,7 +3,6 @@ package notify
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -108,16 +107,7 @@ func newSyslogNotifier(t *testing.T, sc SyslogConfig) *Notifier {
 	if sc.Name == "" {
 		sc.Name = "out"
 	}
-	n, err := New(Config{Syslog: []SyslogConfig{sc}}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = n.Close(ctx)
-	})
-	return n
+	return newNotifier(t, Config{Syslog: []SyslogConfig{sc}}, nil, 5*time.Second)
 }
 
 // udpReceiver returns a loopback UDP socket and reads one datagram.

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -84,16 +83,7 @@ func (h *hookServer) ids(t *testing.T) []string {
 func newWebhookNotifier(t *testing.T, wc WebhookConfig) (*Notifier, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	n, err := New(Config{Webhooks: []WebhookConfig{wc}}, reg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = n.Close(ctx)
-	})
-	return n, reg
+	return newNotifier(t, Config{Webhooks: []WebhookConfig{wc}}, reg, 5*time.Second), reg
 }
 
 func TestWebhookSuccess(t *testing.T) {
