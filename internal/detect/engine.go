@@ -10,10 +10,10 @@
 package detect
 
 import (
-	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"math/bits"
 	"net/mail"
 	"regexp"
 	"sort"
@@ -21,7 +21,6 @@ import (
 	"strings"
 	"text/template"
 	"time"
-	"unsafe"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -43,50 +42,12 @@ type Event struct {
 	// copies what it keeps.
 	Raw []byte
 
-	// memo remembers lookups while the engine evaluates the event.
-	memo *getMemo
-}
-
-// getMemo is a small direct-mapped cache of field lookups, keyed by the
-// address of the name's bytes: rules ask for the same few names (constants
-// of the compiled rules) many times per event. gen invalidates every entry
-// at once for the next event.
-type getMemo struct {
-	gen  uint32
-	keys [64]*byte
-	gens [64]uint32
-	idx  [64]int32 // index in Fields, -1: missing
+	// look remembers field lookups while the engine evaluates the event.
+	look *lookups
 }
 
 // Get returns the named field's value, or "".
 func (e *Event) Get(name string) string {
-	m := e.memo
-	if m == nil || len(name) == 0 {
-		return e.scan(name)
-	}
-	p := unsafe.StringData(name)
-	h := (uintptr(unsafe.Pointer(p)) >> 3) & 63
-	if m.keys[h] == p && m.gens[h] == m.gen {
-		if i := m.idx[h]; i >= 0 {
-			return e.Fields[i].Value
-		}
-		return ""
-	}
-	i := int32(-1)
-	for k := range e.Fields {
-		if e.Fields[k].Name == name {
-			i = int32(k)
-			break
-		}
-	}
-	m.keys[h], m.gens[h], m.idx[h] = p, m.gen, i
-	if i < 0 {
-		return ""
-	}
-	return e.Fields[i].Value
-}
-
-func (e *Event) scan(name string) string {
 	for i := range e.Fields {
 		if e.Fields[i].Name == name {
 			return e.Fields[i].Value
@@ -153,8 +114,8 @@ type Engine struct {
 	// last timer check.
 	newest, tick int64
 	keyBuf       []byte
-	memoHash     maphash.Hash // condition results' keys
-	getMemo      getMemo
+	seed         maphash.Seed // of condition results' keys
+	look         lookups
 	budget       *payloadBudget
 	m            *metrics
 	vm           vm.VM  // reused for every expression run
@@ -221,8 +182,8 @@ func New(rules []*Rule, opts Options) (*Engine, []error) {
 	if opts.PayloadMemory <= 0 {
 		opts.PayloadMemory = 64 << 20
 	}
-	e := &Engine{opts: opts, env: &env{lists: opts.Lists, geo: opts.Geo}, m: newMetrics(opts.Registerer),
-		budget: &payloadBudget{limit: opts.PayloadMemory}}
+	e := &Engine{opts: opts, env: newEnv(opts.Lists, opts.Geo), m: newMetrics(opts.Registerer),
+		budget: &payloadBudget{limit: opts.PayloadMemory}, seed: maphash.MakeSeed()}
 	errs := e.SetRules(rules)
 	return e, errs
 }
@@ -230,8 +191,7 @@ func New(rules []*Rule, opts Options) (*Engine, []error) {
 // Compile checks that a rule's expressions and templates compile, as
 // `vigil rules lint` does.
 func Compile(r *Rule) error {
-	e := &env{}
-	_, err := e.compileRule(r, nil)
+	_, err := newEnv(nil, nil).compileRule(r, nil)
 	return err
 }
 
@@ -318,7 +278,7 @@ type compiledStep struct {
 }
 
 type matcher struct {
-	field  string
+	field  ref
 	values []string
 }
 
@@ -326,8 +286,8 @@ type matcher struct {
 // non-empty of some fields, or an expression.
 type keyPart struct {
 	name   string
-	field  string
-	fields []string // first(a, b, ...) of plain fields, without the VM
+	field  ref
+	fields []ref // first(a, b, ...) of plain fields, without the VM
 	prog   *vm.Program
 }
 
@@ -351,7 +311,7 @@ var plainField = func() func(string) bool {
 func (e *env) compileRule(r *Rule, m *metrics) (*compiled, error) {
 	c := &compiled{Rule: r}
 	var err error
-	c.match = compileMatch(r.Match)
+	c.match = e.compileMatch(r.Match)
 	if r.When != "" {
 		if c.when, err = e.condition(r.When); err != nil {
 			return nil, fmt.Errorf("when: %w", err)
@@ -370,7 +330,7 @@ func (e *env) compileRule(r *Rule, m *metrics) (*compiled, error) {
 		}
 	}
 	for _, s := range r.Steps {
-		cs := compiledStep{match: compileMatch(s.Match), count: s.Count}
+		cs := compiledStep{match: e.compileMatch(s.Match), count: s.Count}
 		if s.When != "" {
 			if cs.when, err = e.condition(s.When); err != nil {
 				return nil, fmt.Errorf("step %s: when: %w", s.Name, err)
@@ -417,12 +377,12 @@ type nopCounter struct{ prometheus.Counter }
 func (nopCounter) Inc()        {}
 func (nopCounter) Add(float64) {}
 
-func compileMatch(m map[string]StringList) []matcher {
+func (e *env) compileMatch(m map[string]StringList) []matcher {
 	var out []matcher
 	for f, vs := range m {
-		out = append(out, matcher{field: f, values: vs})
+		out = append(out, matcher{field: e.names.ref(f), values: vs})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].field < out[j].field })
+	sort.Slice(out, func(i, j int) bool { return out[i].field.name < out[j].field.name })
 	return out
 }
 
@@ -430,19 +390,19 @@ func compileMatch(m map[string]StringList) []matcher {
 // expression, or "name=expression" to give an expression a short name.
 func (e *env) keyPart(s string) (keyPart, error) {
 	if plainField(s) {
-		return keyPart{name: s, field: s}, nil
+		return keyPart{name: s, field: e.names.ref(s)}, nil
 	}
 	name, src := s, s
 	if n, rest, ok := strings.Cut(s, "="); ok && plainField(strings.TrimSpace(n)) && !strings.HasPrefix(rest, "=") {
 		name, src = strings.TrimSpace(n), strings.TrimSpace(rest)
 	}
 	if plainField(src) {
-		return keyPart{name: name, field: src}, nil
+		return keyPart{name: name, field: e.names.ref(src)}, nil
 	}
 	if m := firstOf.FindStringSubmatch(src); m != nil {
 		k := keyPart{name: name}
 		for _, f := range strings.Split(m[1], ",") {
-			k.fields = append(k.fields, strings.TrimSpace(f))
+			k.fields = append(k.fields, e.names.ref(strings.TrimSpace(f)))
 		}
 		return k, nil
 	}
@@ -468,12 +428,9 @@ func (e *Engine) Process(ev *Event) {
 		e.m.late.Inc()
 		return
 	}
-	e.getMemo.gen++
-	if e.getMemo.gen == 0 { // wrapped: entries of old generations must not match
-		e.getMemo = getMemo{gen: 1}
-	}
-	ev.memo = &e.getMemo
-	defer func() { ev.memo = nil }()
+	e.look.next(len(e.env.names.names))
+	ev.look = &e.look
+	defer func() { ev.look = nil }()
 	e.env.ev = ev
 	if n := len(e.env.conds); len(e.memo) != n {
 		e.memo = make([]int8, n)
@@ -517,22 +474,15 @@ func (e *Engine) eval(r *compiled, c *cond) bool {
 		}
 	}
 	var key uint64
-	if c.results != nil {
-		// The values' 64-bit hash, each value length-prefixed so that no
-		// two value tuples hash the same input. A wrong answer would need
-		// a collision with one of at most condCacheMax remembered hashes
-		// (about 1 in 10^14 per lookup); the seed is random per engine,
-		// so a sender cannot aim for one.
-		h := &e.memoHash
-		h.Reset()
+	if c.cache {
+		// A 64-bit hash of the values: each value hashed on its own (so
+		// no two value tuples hash the same input), mixed in by position.
+		// A wrong answer would need a collision with one of at most
+		// condCacheMax remembered hashes (about 1 in 10^14 per lookup);
+		// the seed is random per engine, so a sender cannot aim for one.
 		for _, f := range c.fields {
-			v := e.env.ev.Get(f)
-			var n [4]byte
-			binary.LittleEndian.PutUint32(n[:], uint32(len(v)))
-			h.Write(n[:])
-			h.WriteString(v)
+			key = (bits.RotateLeft64(key, 23) ^ e.env.ev.hash(f, e.seed)) * 0x9e3779b97f4a7c15
 		}
-		key = h.Sum64()
 		if v, ok := c.cached(key); ok {
 			return v
 		}
@@ -543,7 +493,7 @@ func (e *Engine) eval(r *compiled, c *cond) bool {
 		return false
 	}
 	b, _ := out.(bool)
-	if c.results != nil {
+	if c.cache {
 		c.remember(key, b)
 	}
 	if c.id < len(e.memo) {
@@ -557,7 +507,7 @@ func (e *Engine) eval(r *compiled, c *cond) bool {
 
 func matches(ms []matcher, ev *Event) bool {
 	for _, m := range ms {
-		v := ev.Get(m.field)
+		v := ev.field(m.field)
 		ok := false
 		for _, want := range m.values {
 			if v == want {
@@ -575,14 +525,14 @@ func matches(ms []matcher, ev *Event) bool {
 func (e *Engine) keyValue(r *compiled, k keyPart, ev *Event) string {
 	if k.fields != nil {
 		for _, f := range k.fields {
-			if v := ev.Get(f); v != "" {
+			if v := ev.field(f); v != "" {
 				return v
 			}
 		}
 		return ""
 	}
 	if k.prog == nil {
-		return ev.Get(k.field)
+		return ev.field(k.field)
 	}
 	out, err := e.vm.Run(k.prog, nil)
 	if err != nil {
@@ -666,7 +616,7 @@ func (e *Engine) processRule(r *compiled, ev *Event, t int64) {
 		return
 	}
 	if e.opts.Lists != nil {
-		ip, user, dev := ev.Get("source.ip"), ev.Get("user.name"), ev.Get("device.id")
+		ip, user, dev := ev.field(e.env.srcIP), ev.field(e.env.user), ev.field(e.env.device)
 		if _, hit := e.opts.Lists.Allowed(r.ID, ip, user, dev); hit {
 			r.allowed.Inc()
 			return

@@ -315,8 +315,12 @@ func TestConditionCache(t *testing.T) {
 	var got []*alert.Alert
 	eng, _ := New(r, Options{Emit: func(a *alert.Alert) { got = append(got, a) }})
 	c := eng.rules[0].when
-	if c.results == nil || strings.Join(c.fields, ",") != "http.response.status_code,user_agent.original" {
-		t.Fatalf("cond fields %v, cache %v", c.fields, c.results != nil)
+	var names []string
+	for _, f := range c.fields {
+		names = append(names, f.name)
+	}
+	if !c.cache || strings.Join(names, ",") != "http.response.status_code,user_agent.original" {
+		t.Fatalf("cond fields %v, cache %v", names, c.cache)
 	}
 	want := 0
 	for i := range 3000 {
@@ -476,5 +480,27 @@ func TestCondCacheKeysAreExact(t *testing.T) {
 			groups = append(groups, a.Group)
 		}
 		t.Fatalf("alerts for %q, want one for url.path=a\\x00", groups)
+	}
+}
+
+// TestFieldAccessors: fields read by a plain name, by a dotted name with
+// a numeric value, and by _f("name") for a name expr cannot parse, all
+// read the current event (field lookups are remembered per event).
+func TestFieldAccessors(t *testing.T) {
+	r := mustRules(t, "id: a\ntitle: A\ntype: match\nwhen: '_f(\"x-y\") == \"1\" && http.response.status_code >= 400 && user.name != \"\"'\n"+
+		"---\nid: b\ntitle: B\ntype: match\nmatch: {user.name: bob}\nwhen: 'user.name == \"bob\"'\n")
+	var got []string
+	eng, errs := New(r, Options{Emit: func(a *alert.Alert) { got = append(got, a.RuleID) }})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	eng.Process(ev(1, t0, "x-y", "1", "http.response.status_code", "401", "user.name", "bob"))
+	eng.Process(ev(2, t0, "x-y", "2", "http.response.status_code", "401", "user.name", "ann"))
+	// Other layouts: a lookup remembered for an earlier event must not count.
+	eng.Process(ev(3, t0, "user.name", "ann", "x-y", "1", "http.response.status_code", "200"))
+	eng.Process(ev(4, t0, "http.response.status_code", "500", "user.name", "ann", "x-y", "1"))
+	eng.Process(ev(5, t0, "http.response.status_code", "500", "x-y", "1"))
+	if strings.Join(got, ",") != "a,b,a" {
+		t.Fatalf("alerts %v, want a,b,a", got)
 	}
 }

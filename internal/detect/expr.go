@@ -42,6 +42,17 @@ type env struct {
 	// conds are the compiled conditions by source text, so rules that
 	// share a condition share its program and its per-event result.
 	conds map[string]*cond
+	// names gives every field a rule reads an id (kept across reloads:
+	// ids only grow).
+	names fieldNames
+	// the fields the engine itself reads for allow lists
+	srcIP, user, device ref
+}
+
+func newEnv(lists Lists, geo *geoip.DB) *env {
+	e := &env{lists: lists, geo: geo}
+	e.srcIP, e.user, e.device = e.names.ref("source.ip"), e.names.ref("user.name"), e.names.ref("device.id")
+	return e
 }
 
 // cond is a compiled boolean condition; id indexes the engine's
@@ -53,18 +64,21 @@ type cond struct {
 	// reads few fields and no lists is a pure function of their values:
 	// results remembers it for values seen before (user agents, paths and
 	// datasets repeat), until hits turn out too rare to pay.
-	fields        []string
-	results       map[uint64]bool // by the hash of the fields' values
+	fields []ref
+	// results is a direct-mapped table of condCacheMax entries, by the
+	// hash of the fields' values: the hash with its lowest bit replaced
+	// by the result (0: empty). Allocated on the first result; nil once
+	// dropped or for a condition that cannot be cached.
+	results       []uint64
+	cache         bool // results may be kept
 	hits, lookups int
 }
 
 // Memo limits for cond.results.
 const (
-	// entries before the cache starts over: a hash and a result. URL
-	// conditions see tens of thousands of distinct values: 16384 cleared
-	// too often (79% of lookups hit on the load generator's traffic, 91%
-	// with 65536: 3% more throughput with the pack for about 45 MB more
-	// peak RSS; 131072 gave 5% for 80 MB)
+	// entries of a condition's table (a power of two), 512 KiB. URL
+	// conditions see tens of thousands of distinct values: 16384 entries
+	// hit 79% of lookups on the load generator's traffic, 65536 91%.
 	condCacheMax   = 65536
 	condCacheProbe = 8192 // lookups after which a useless cache is dropped
 )
@@ -72,25 +86,35 @@ const (
 // cached returns the remembered result for the current values (key, the
 // hash of their values), or ok false.
 func (c *cond) cached(key uint64) (v, ok bool) {
+	if !c.cache {
+		return false, false
+	}
 	c.lookups++
-	v, ok = c.results[key]
-	if ok {
-		c.hits++
+	if c.results != nil {
+		if e := c.results[key&(condCacheMax-1)]; e != 0 && e|1 == key|1 {
+			c.hits++
+			v, ok = e&1 == 1, true
+		}
 	}
 	if c.lookups == condCacheProbe && c.hits*3 < c.lookups {
-		c.results = nil // fewer than a third hit: not worth the memory
+		c.cache, c.results = false, nil // fewer than a third hit: not worth the memory
 	}
 	return v, ok
 }
 
+// remember keeps a result (over whatever shared its slot).
 func (c *cond) remember(key uint64, v bool) {
-	if c.results == nil {
+	if !c.cache {
 		return
 	}
-	if len(c.results) >= condCacheMax {
-		clear(c.results)
+	if c.results == nil {
+		c.results = make([]uint64, condCacheMax)
 	}
-	c.results[key] = v
+	e := key &^ 1
+	if v {
+		e |= 1
+	}
+	c.results[key&(condCacheMax-1)] = e
 }
 
 // condition compiles a when expression, once per distinct text.
@@ -106,12 +130,13 @@ func (e *env) condition(src string) (*cond, error) {
 	if e.conds == nil {
 		e.conds = map[string]*cond{}
 	}
-	c := &cond{prog: p, id: len(e.conds), fields: fields}
+	c := &cond{prog: p, id: len(e.conds)}
+	for _, f := range fields {
+		c.fields = append(c.fields, e.names.ref(f))
+	}
 	// Lists change at run time; everything else a condition can call is a
 	// function of its arguments.
-	if len(fields) > 0 && len(fields) <= 3 && !strings.Contains(key, "list(") && !strings.Contains(key, "device_registered(") && !strings.Contains(key, "now(") {
-		c.results = map[uint64]bool{}
-	}
+	c.cache = len(fields) > 0 && len(fields) <= 6 && !strings.Contains(key, "list(") && !strings.Contains(key, "device_registered(") && !strings.Contains(key, "now(")
 	e.conds[key] = c
 	return c, nil
 }
@@ -126,15 +151,26 @@ var helperNames = []string{
 // vars are names the expression declares with let (not fields).
 func (e *env) options(vars map[string]bool) []expr.Option {
 	str := func(p []any, i int) string { s, _ := p[i].(string); return s }
+	// field reads an accessor's argument: a field id (what the patcher
+	// writes) or a name.
+	field := func(p []any) string {
+		switch v := p[0].(type) {
+		case int:
+			return e.ev.field(ref{v, e.names.names[v]})
+		case string:
+			return e.ev.Get(v)
+		}
+		return ""
+	}
 	return []expr.Option{
-		expr.Patch(fieldPatcher{vars: vars}),
+		expr.Patch(fieldPatcher{vars: vars, names: &e.names}),
 		expr.Function(fnString, func(p ...any) (any, error) {
-			return e.ev.Get(str(p, 0)), nil
-		}, new(func(string) string)),
+			return field(p), nil
+		}, new(func(int) string), new(func(string) string)),
 		expr.Function(fnNumber, func(p ...any) (any, error) {
-			n, _ := strconv.Atoi(e.ev.Get(str(p, 0)))
+			n, _ := strconv.Atoi(field(p))
 			return n, nil
-		}, new(func(string) int)),
+		}, new(func(int) int), new(func(string) int)),
 		expr.Function("has", func(p ...any) (any, error) {
 			return e.ev.Get(str(p, 0)) != "", nil
 		}, new(func(string) bool)),
@@ -230,7 +266,7 @@ func (e *env) compile(src string, asBool bool) (*vm.Program, error) {
 func (e *env) compileFields(src string, asBool bool) (*vm.Program, []string, error) {
 	read := map[string]bool{}
 	opts := e.options(letNames(src))
-	opts[0] = expr.Patch(fieldPatcher{vars: letNames(src), read: read})
+	opts[0] = expr.Patch(fieldPatcher{vars: letNames(src), read: read, names: &e.names})
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
@@ -250,12 +286,14 @@ func (e *env) compileFields(src string, asBool bool) (*vm.Program, []string, err
 
 // fieldPatcher rewrites field references into accessor calls, so rules can
 // write event.outcome == "failure" or http.response.status_code >= 400:
-// the dotted name becomes _f("event.outcome") (a string) or
-// _n("http.response.status_code") (an integer, see numericFields). Field
-// names with characters expr cannot parse are read with _f("name").
+// the dotted name becomes _f(ID) (a string) or _n(ID) (an integer, see
+// numericFields), ID being the name's id in names. Field names with
+// characters expr cannot parse are written _f("name") by hand; those
+// become _f(ID) too.
 type fieldPatcher struct {
-	vars map[string]bool // let-declared names
-	read map[string]bool // collects the fields read (may be nil)
+	vars  map[string]bool // let-declared names
+	read  map[string]bool // collects the fields read (may be nil)
+	names *fieldNames
 }
 
 // letNames returns the names src declares with let, which the patcher
@@ -291,29 +329,34 @@ func isHelper(name string) bool {
 	return false
 }
 
-func accessor(name string) ast.Node {
+func (p fieldPatcher) accessor(name string) ast.Node {
 	fn := fnString
 	if numericFields[name] {
 		fn = fnNumber
 	}
-	return &ast.CallNode{Callee: &ast.IdentifierNode{Value: fn}, Arguments: []ast.Node{&ast.StringNode{Value: name}}}
+	return &ast.CallNode{Callee: &ast.IdentifierNode{Value: fn}, Arguments: []ast.Node{&ast.IntegerNode{Value: p.names.ref(name).id}}}
 }
 
-// accessed returns the field name an accessor call reads, if n is one.
-func accessed(n ast.Node) (string, bool) {
-	c, ok := n.(*ast.CallNode)
-	if !ok || len(c.Arguments) != 1 {
-		return "", false
+// accessed returns the field name an accessor call reads, if n is one, and
+// whether it was written by hand (with the name, not the id).
+func (p fieldPatcher) accessed(n ast.Node) (name string, byName, ok bool) {
+	c, isCall := n.(*ast.CallNode)
+	if !isCall || len(c.Arguments) != 1 {
+		return "", false, false
 	}
-	id, ok := c.Callee.(*ast.IdentifierNode)
-	if !ok || (id.Value != fnString && id.Value != fnNumber) {
-		return "", false
+	id, isID := c.Callee.(*ast.IdentifierNode)
+	if !isID || (id.Value != fnString && id.Value != fnNumber) {
+		return "", false, false
 	}
-	s, ok := c.Arguments[0].(*ast.StringNode)
-	if !ok {
-		return "", false
+	switch a := c.Arguments[0].(type) {
+	case *ast.StringNode:
+		return a.Value, true, true
+	case *ast.IntegerNode:
+		if a.Value >= 0 && a.Value < len(p.names.names) {
+			return p.names.names[a.Value], false, true
+		}
 	}
-	return s.Value, true
+	return "", false, false
 }
 
 func (p fieldPatcher) Visit(node *ast.Node) {
@@ -324,19 +367,21 @@ func (p fieldPatcher) Visit(node *ast.Node) {
 		if isHelper(n.Value) || n.Value == "$env" || p.vars[n.Value] {
 			return
 		}
-		ast.Patch(node, accessor(n.Value))
+		ast.Patch(node, p.accessor(n.Value))
 		p.note(n.Value, "")
 	case *ast.CallNode:
-		if name, ok := accessed(n); ok {
-			p.note(name, "") // written as _f("name") by hand
+		if name, byName, ok := p.accessed(n); ok && byName {
+			// written as _f("name") by hand: read by id like the rest
+			n.Arguments[0] = &ast.IntegerNode{Value: p.names.ref(name).id}
+			p.note(name, "")
 		}
 	case *ast.MemberNode:
-		name, ok := accessed(n.Node)
+		name, _, ok := p.accessed(n.Node)
 		prop, isStr := n.Property.(*ast.StringNode)
 		if !ok || !isStr || n.Method {
 			return
 		}
-		ast.Patch(node, accessor(name+"."+prop.Value))
+		ast.Patch(node, p.accessor(name+"."+prop.Value))
 		p.note(name+"."+prop.Value, name)
 	}
 }
