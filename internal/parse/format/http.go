@@ -59,13 +59,9 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 	ev.Add(FieldProtocol, proto)
 	noCredentials := r.UserLogged && r.User == "" // before the query names a user
 	user := r.User
-	var q url.Values
-	if r.Query != "" {
-		q, _ = url.ParseQuery(r.Query)
-	}
-	if proto == "activesync" && q != nil {
+	if proto == "activesync" && r.Query != "" {
 		// Percent-decoding can produce any bytes: keep the text valid.
-		get := func(k string) string { return strings.ToValidUTF8(q.Get(k), "\uFFFD") }
+		get := func(k string) string { return strings.ToValidUTF8(QueryParam(r.Query, k), "\uFFFD") }
 		if user == "" {
 			user = get("User")
 		}
@@ -76,7 +72,7 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 	ev.SetUser(src, user)
 	r.User = user
 
-	category, outcome, reason := httpAuth(proto, r, q, noCredentials)
+	category, outcome, reason := httpAuth(proto, r, noCredentials)
 	if category != "" {
 		ev.Add(FieldCategory, category)
 	} else {
@@ -88,7 +84,7 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 
 // httpAuth decides whether a request is an authentication attempt and how
 // it ended. The evidence for each rule is in docs/schema.md.
-func httpAuth(proto string, r HTTP, q url.Values, noCredentials bool) (category, outcome, reason string) {
+func httpAuth(proto string, r HTTP, noCredentials bool) (category, outcome, reason string) {
 	lowerPath := strings.ToLower(r.Path)
 	switch {
 	case proto == "owa" && lowerPath == "/owa/auth.owa" && (r.Method == "" || strings.EqualFold(r.Method, "POST")):
@@ -108,7 +104,7 @@ func httpAuth(proto string, r HTTP, q url.Values, noCredentials bool) (category,
 			return "authentication", OutcomeFailure, "OWA forms logon answered " + strconv.Itoa(r.Status)
 		}
 		return "authentication", OutcomeUnknown, ""
-	case proto == "owa" && strings.HasPrefix(lowerPath, "/owa/auth/logon.aspx") && q != nil && q.Get("reason") == "2":
+	case proto == "owa" && strings.HasPrefix(lowerPath, "/owa/auth/logon.aspx") && QueryParam(r.Query, "reason") == "2":
 		return "authentication", OutcomeFailure, "OWA logon page shown with reason=2 (bad user name or password)"
 	case r.Status == 401 && proto == "activesync" && noCredentials:
 		// ActiveSync authenticates with Basic: nginx fills $remote_user
@@ -131,4 +127,36 @@ func httpAuth(proto string, r HTTP, q url.Values, noCredentials bool) (category,
 		return "authentication", OutcomeSuccess, ""
 	}
 	return "", "", ""
+}
+
+// QueryParam returns the first value of key in a URL query, as
+// url.ParseQuery(query).Get(key) would, without building the map: pairs
+// are separated by '&', a pair with ';' or with a bad escape is skipped,
+// and keys and values are unescaped ('+' is a space).
+func QueryParam(query, key string) string {
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(k, "%+") {
+			var err error
+			if k, err = url.QueryUnescape(k); err != nil {
+				continue
+			}
+		}
+		if k != key {
+			continue
+		}
+		if strings.ContainsAny(v, "%+") {
+			var err error
+			if v, err = url.QueryUnescape(v); err != nil {
+				continue
+			}
+		}
+		return v
+	}
+	return ""
 }

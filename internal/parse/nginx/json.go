@@ -46,7 +46,15 @@ func (jsonFormat) Match(ev *format.Event) bool {
 // exact payload stays in the journal.
 func (j jsonFormat) Map(ev *format.Event, src *format.Source) error {
 	n := len(ev.Fields)
-	if err := j.mapFields(ev, src); err != nil {
+	var buf [64]key
+	kinds := buf[:0]
+	if n > len(buf) {
+		kinds = make([]key, 0, n)
+	}
+	for i := range ev.Fields {
+		kinds = append(kinds, keyKind(ev.Fields[i].Name))
+	}
+	if err := j.mapFields(ev, src, kinds); err != nil {
 		return err
 	}
 	if ev.KeepKeys {
@@ -54,7 +62,7 @@ func (j jsonFormat) Map(ev *format.Event, src *format.Source) error {
 	}
 	kept := ev.Fields[:0]
 	for i, f := range ev.Fields {
-		if i < n && keyKind(f.Name) != kNone {
+		if i < n && kinds[i] != kNone {
 			continue
 		}
 		kept = append(kept, f)
@@ -63,16 +71,18 @@ func (j jsonFormat) Map(ev *format.Event, src *format.Source) error {
 	return nil
 }
 
-func (jsonFormat) mapFields(ev *format.Event, src *format.Source) error {
+// mapFields reads the payload's keys, of the given kinds, into the
+// normalized fields.
+func (jsonFormat) mapFields(ev *format.Event, src *format.Source, kinds []key) error {
 	var a access
 	for _, k := range ev.Empty {
 		if keyKind(k) == kUser {
 			a.userLogged = true // "user":"" (escape=json writes no "-")
 		}
 	}
-	for _, f := range ev.Fields {
+	for i, f := range ev.Fields[:len(kinds)] {
 		var dst *string
-		switch keyKind(f.Name) {
+		switch kinds[i] {
 		case kNone:
 			continue
 		case kPeer:

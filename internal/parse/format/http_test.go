@@ -1,0 +1,49 @@
+package format
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestQueryParam: QueryParam answers what url.ParseQuery(q).Get(k) does.
+func TestQueryParam(t *testing.T) {
+	for _, tc := range []struct{ query, key, want string }{
+		{"User=CORP%5Cana&DeviceId=ABC&DeviceType=iPhone&Cmd=Sync", "User", `CORP\ana`},
+		{"User=CORP%5Cana&DeviceId=ABC&DeviceType=iPhone&Cmd=Sync", "Cmd", "Sync"},
+		{"User=a&User=b", "User", "a"},
+		{"reason=2", "reason", "2"},
+		{"reason=", "reason", ""},
+		{"reason", "reason", ""},
+		{"a+b=c+d", "a b", "c d"},
+		{"%55ser=x", "User", "x"},
+		{"User=%zz&User=ok", "User", "ok"}, // a bad escape skips the pair
+		{"%zz=1&User=ok", "User", "ok"},    // in the key too
+		{"User=a;b&User=ok", "User", "ok"}, // so does a semicolon
+		{"&&User=x&", "User", "x"},         // empty pairs
+		{"User=x=y", "User", "x=y"},        // the first '=' splits
+		{"user=x", "User", ""},             // keys are case-sensitive
+		{"", "User", ""},
+	} {
+		if got := QueryParam(tc.query, tc.key); got != tc.want {
+			t.Errorf("QueryParam(%q, %q) = %q, want %q", tc.query, tc.key, got, tc.want)
+		}
+		if q, _ := url.ParseQuery(tc.query); q.Get(tc.key) != tc.want {
+			t.Errorf("url.ParseQuery(%q).Get(%q) = %q: the table is wrong", tc.query, tc.key, q.Get(tc.key))
+		}
+	}
+}
+
+func FuzzQueryParam(f *testing.F) {
+	f.Add("User=CORP%5Cana&DeviceId=ABC&Cmd=Sync", "User")
+	f.Add("a+b=c%20d&;x=1&%zz=2", "a b")
+	f.Fuzz(func(t *testing.T, query, key string) {
+		if strings.Count(query, "&") >= 1000 {
+			return // url.ParseQuery gives up on more than 10000 parameters
+		}
+		q, _ := url.ParseQuery(query)
+		if got, want := QueryParam(query, key), q.Get(key); got != want {
+			t.Fatalf("QueryParam(%q, %q) = %q, url.ParseQuery gives %q", query, key, got, want)
+		}
+	})
+}
