@@ -11,10 +11,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,6 +113,77 @@ func fit(fields []logstorage.Field) ([]logstorage.Field, bool) {
 
 var tenant = logstorage.TenantID{}
 
+// sorter hands rows to the engine with their fields ordered by name,
+// the order it stores them in: it sorts every row it is given, which
+// took 6% of the pipeline's CPU, and a sorted row costs it one pass.
+// Rows of one format come with the same names in the same order, so the
+// sorter remembers the order for each list of names it has seen (a
+// layout) and only checks and applies it.
+type sorter struct {
+	seed    maphash.Seed
+	layouts map[uint64]*layout
+	out     []logstorage.Field
+	idx     []int
+}
+
+// layout is one list of field names and the order that sorts it.
+type layout struct {
+	names []string // as they arrive
+	perm  []int    // perm[i]: position on arrival of the i-th name in order
+}
+
+// maxLayouts bounds a sorter's memory; it starts over beyond it.
+const maxLayouts = 4096
+
+var sorters = sync.Pool{New: func() any {
+	return &sorter{seed: maphash.MakeSeed(), layouts: map[uint64]*layout{}}
+}}
+
+// sort returns fields ordered by name, in a buffer of the sorter's
+// (valid until the next call).
+func (s *sorter) sort(fields []logstorage.Field) []logstorage.Field {
+	h := uint64(len(fields))
+	for i := range fields {
+		h = (h ^ maphash.String(s.seed, fields[i].Name)) * 0x9e3779b97f4a7c15
+	}
+	l := s.layouts[h]
+	if l == nil || !l.matches(fields) {
+		l = s.learn(fields)
+		if len(s.layouts) >= maxLayouts {
+			clear(s.layouts)
+		}
+		s.layouts[h] = l
+	}
+	s.out = s.out[:0]
+	for _, i := range l.perm {
+		s.out = append(s.out, fields[i])
+	}
+	return s.out
+}
+
+func (l *layout) matches(fields []logstorage.Field) bool {
+	if len(l.names) != len(fields) {
+		return false
+	}
+	for i := range fields {
+		if l.names[i] != fields[i].Name {
+			return false
+		}
+	}
+	return true
+}
+
+// learn works out the order of a new list of names.
+func (s *sorter) learn(fields []logstorage.Field) *layout {
+	l := &layout{names: make([]string, len(fields)), perm: make([]int, len(fields))}
+	for i := range fields {
+		l.names[i] = strings.Clone(fields[i].Name) // names may live in a batch's buffer
+		l.perm[i] = i
+	}
+	sort.SliceStable(l.perm, func(a, b int) bool { return l.names[l.perm[a]] < l.names[l.perm[b]] })
+	return l
+}
+
 // Open opens or creates the store at cfg.Path.
 func Open(cfg Config, reg prometheus.Registerer, log *slog.Logger) (st *Store, err error) {
 	if log == nil {
@@ -196,6 +270,8 @@ func (st *Store) Add(rows []store.Row) (err error) {
 	defer logstorage.PutLogRows(lr)
 	var n uint64
 	fields := make([]logstorage.Field, 0, 32)
+	srt := sorters.Get().(*sorter)
+	defer sorters.Put(srt)
 	for i := range rows {
 		ts := rows[i].Time.UnixNano()
 		switch {
@@ -210,11 +286,12 @@ func (st *Store) Add(rows []store.Row) (err error) {
 		for _, f := range rows[i].Fields {
 			fields = append(fields, logstorage.Field{Name: f.Name, Value: f.Value})
 		}
-		if reduced, ok := fit(fields); !ok {
-			fields = reduced
+		row := srt.sort(fields)
+		if reduced, ok := fit(row); !ok {
+			row = reduced
 			st.reduced.Add(1)
 		}
-		lr.MustAdd(tenant, ts, fields, -1)
+		lr.MustAdd(tenant, ts, row, -1)
 		n++
 		if lr.NeedFlush() {
 			st.s.MustAddRows(lr)

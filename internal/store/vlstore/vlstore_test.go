@@ -3,11 +3,13 @@ package vlstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/VictoriaLogs/lib/logstorage"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -183,5 +185,63 @@ func TestReopenKeepsRows(t *testing.T) {
 	defer st.Close()
 	if got := search(t, st, store.Query{Text: "persisted"}); len(got) != 1 {
 		t.Fatalf("after reopen got %d rows, want 1", len(got))
+	}
+}
+
+// TestSorter: rows reach the engine ordered by field name, whatever order
+// they come in, with every field kept; a layout seen before is reused.
+func TestSorter(t *testing.T) {
+	s := sorters.New().(*sorter)
+	for _, tc := range []string{
+		"",
+		"a",
+		"a b c",
+		"c b a",
+		"_msg event.dataset host.ip vigil.input device.id event.action url.path vigil.received vigil.seq",
+		"b a b a",
+		"x y z a b c m n o",
+		"a a a",
+	} {
+		var in []logstorage.Field
+		for i, n := range strings.Fields(tc) {
+			in = append(in, logstorage.Field{Name: n, Value: strconv.Itoa(i)})
+		}
+		want := slices.Clone(in)
+		slices.SortStableFunc(want, func(a, b logstorage.Field) int { return strings.Compare(a.Name, b.Name) })
+		got := s.sort(slices.Clone(in))
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d fields, want %d", tc, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].Name != want[i].Name {
+				t.Fatalf("%q: got %v, want %v", tc, got, want)
+			}
+		}
+		// The same fields: values travel with their names.
+		seen := map[logstorage.Field]int{}
+		for _, f := range in {
+			seen[f]++
+		}
+		for _, f := range got {
+			seen[f]--
+		}
+		for f, n := range seen {
+			if n != 0 {
+				t.Fatalf("%q: field %v count off by %d", tc, f, n)
+			}
+		}
+		// Again, with other values: the learned layout gives the same order.
+		for i := range in {
+			in[i].Value += "'"
+		}
+		again := s.sort(slices.Clone(in))
+		for i := range again {
+			if again[i].Name != want[i].Name || again[i].Value != want[i].Value+"'" {
+				t.Fatalf("%q, second row: got %v", tc, again)
+			}
+		}
+	}
+	if len(s.layouts) != 8 { // one per case: "a b c" and "c b a" differ
+		t.Errorf("%d layouts learned, want 8", len(s.layouts))
 	}
 }
