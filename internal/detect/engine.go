@@ -206,7 +206,7 @@ func (e *Engine) SetRules(rules []*Rule) []error {
 	}
 	var errs []error
 	var out []*compiled
-	e.env.conds = nil // compiled afresh below; shared again where texts match
+	e.env.conds, e.env.ncond = nil, 0 // compiled afresh below; shared again where texts match
 	for _, r := range rules {
 		if r.Disabled {
 			continue
@@ -432,7 +432,7 @@ func (e *Engine) Process(ev *Event) {
 	ev.look = &e.look
 	defer func() { ev.look = nil }()
 	e.env.ev = ev
-	if n := len(e.env.conds); len(e.memo) != n {
+	if n := e.env.ncond; len(e.memo) != n {
 		e.memo = make([]int8, n)
 	} else {
 		clear(e.memo)
@@ -473,6 +473,35 @@ func (e *Engine) eval(r *compiled, c *cond) bool {
 			return false
 		}
 	}
+	var b, ok bool
+	switch c.op {
+	case opAnd:
+		b, ok = e.eval(r, c.parts[0]) && e.eval(r, c.parts[1]), true
+	case opOr:
+		b, ok = e.eval(r, c.parts[0]) || e.eval(r, c.parts[1]), true
+	case opIf:
+		if e.eval(r, c.parts[0]) {
+			b, ok = e.eval(r, c.parts[1]), true
+		} else {
+			b, ok = e.eval(r, c.parts[2]), true
+		}
+	case opTest:
+		b, ok = c.test.eval(e.env.ev), true
+	default:
+		b, ok = e.run(r, c)
+	}
+	if ok && c.id < len(e.memo) {
+		e.memo[c.id] = condFalse
+		if b {
+			e.memo[c.id] = condTrue
+		}
+	}
+	return b
+}
+
+// run answers a program condition, from its cache when it has one; ok is
+// false when the program failed (counted; the condition is false).
+func (e *Engine) run(r *compiled, c *cond) (b, ok bool) {
 	var key uint64
 	if c.cache {
 		// A 64-bit hash of the values: each value hashed on its own (so
@@ -484,25 +513,19 @@ func (e *Engine) eval(r *compiled, c *cond) bool {
 			key = (bits.RotateLeft64(key, 23) ^ e.env.ev.hash(f, e.seed)) * 0x9e3779b97f4a7c15
 		}
 		if v, ok := c.cached(key); ok {
-			return v
+			return v, true
 		}
 	}
 	out, err := e.vm.Run(c.prog, nil)
 	if err != nil {
 		r.evalErrs.Inc()
-		return false
+		return false, false
 	}
-	b, _ := out.(bool)
+	b, _ = out.(bool)
 	if c.cache {
 		c.remember(key, b)
 	}
-	if c.id < len(e.memo) {
-		e.memo[c.id] = condFalse
-		if b {
-			e.memo[c.id] = condTrue
-		}
-	}
-	return b
+	return b, true
 }
 
 func matches(ms []matcher, ev *Event) bool {
@@ -567,7 +590,7 @@ func (e *Engine) groupKey(r *compiled, ev *Event) ([]byte, bool) {
 		}
 		b = append(b, k.name...)
 		b = append(b, '=')
-		if strings.ContainsAny(v, " =\"\\") {
+		if needsQuote(v) {
 			b = strconv.AppendQuote(b, v)
 		} else {
 			b = append(b, v...)
@@ -575,6 +598,19 @@ func (e *Engine) groupKey(r *compiled, ev *Event) ([]byte, bool) {
 	}
 	e.keyBuf = b
 	return b, any
+}
+
+// needsQuote reports whether a group key value must be quoted: it has a
+// space, '=', '"' or '\\' (strings.ContainsAny, without building its set
+// on every call).
+func needsQuote(v string) bool {
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case ' ', '=', '"', '\\':
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) processRule(r *compiled, ev *Event, t int64) {

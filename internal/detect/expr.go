@@ -39,9 +39,11 @@ type env struct {
 	ev    *Event
 	lists Lists
 	geo   *geoip.DB
-	// conds are the compiled conditions by source text, so rules that
-	// share a condition share its program and its per-event result.
+	// conds are the compiled conditions and their parts by source text,
+	// so rules that share a condition, or a part of one, share its
+	// program and its per-event result; ncond counts them (the ids).
 	conds map[string]*cond
+	ncond int
 	// names gives every field a rule reads an id (kept across reloads:
 	// ids only grow).
 	names fieldNames
@@ -53,92 +55,6 @@ func newEnv(lists Lists, geo *geoip.DB) *env {
 	e := &env{lists: lists, geo: geo}
 	e.srcIP, e.user, e.device = e.names.ref("source.ip"), e.names.ref("user.name"), e.names.ref("device.id")
 	return e
-}
-
-// cond is a compiled boolean condition; id indexes the engine's
-// per-event memo.
-type cond struct {
-	prog *vm.Program
-	id   int
-	// fields are the event fields the condition reads. A condition that
-	// reads few fields and no lists is a pure function of their values:
-	// results remembers it for values seen before (user agents, paths and
-	// datasets repeat), until hits turn out too rare to pay.
-	fields []ref
-	// results is a direct-mapped table of condCacheMax entries, by the
-	// hash of the fields' values: the hash with its lowest bit replaced
-	// by the result (0: empty). Allocated on the first result; nil once
-	// dropped or for a condition that cannot be cached.
-	results       []uint64
-	cache         bool // results may be kept
-	hits, lookups int
-}
-
-// Memo limits for cond.results.
-const (
-	// entries of a condition's table (a power of two), 512 KiB. URL
-	// conditions see tens of thousands of distinct values: 16384 entries
-	// hit 79% of lookups on the load generator's traffic, 65536 91%.
-	condCacheMax   = 65536
-	condCacheProbe = 8192 // lookups after which a useless cache is dropped
-)
-
-// cached returns the remembered result for the current values (key, the
-// hash of their values), or ok false.
-func (c *cond) cached(key uint64) (v, ok bool) {
-	if !c.cache {
-		return false, false
-	}
-	c.lookups++
-	if c.results != nil {
-		if e := c.results[key&(condCacheMax-1)]; e != 0 && e|1 == key|1 {
-			c.hits++
-			v, ok = e&1 == 1, true
-		}
-	}
-	if c.lookups == condCacheProbe && c.hits*3 < c.lookups {
-		c.cache, c.results = false, nil // fewer than a third hit: not worth the memory
-	}
-	return v, ok
-}
-
-// remember keeps a result (over whatever shared its slot).
-func (c *cond) remember(key uint64, v bool) {
-	if !c.cache {
-		return
-	}
-	if c.results == nil {
-		c.results = make([]uint64, condCacheMax)
-	}
-	e := key &^ 1
-	if v {
-		e |= 1
-	}
-	c.results[key&(condCacheMax-1)] = e
-}
-
-// condition compiles a when expression, once per distinct text.
-func (e *env) condition(src string) (*cond, error) {
-	key := strings.TrimSpace(src)
-	if c, ok := e.conds[key]; ok {
-		return c, nil
-	}
-	p, fields, err := e.compileFields(src, true)
-	if err != nil {
-		return nil, err
-	}
-	if e.conds == nil {
-		e.conds = map[string]*cond{}
-	}
-	c := &cond{prog: p, id: len(e.conds)}
-	for _, f := range fields {
-		c.fields = append(c.fields, e.names.ref(f))
-	}
-	// Lists change at run time; everything else a condition can call is a
-	// function of its arguments.
-	c.cache = len(fields) > 0 && len(fields) <= 6 && !strings.Contains(key, "list(") && !strings.Contains(key, "device_registered(") && !strings.Contains(key, "now(")
-	e.conds[key] = c
-	return c, nil
 }
 
 // helperNames are the functions rules may call, besides expr's builtins.

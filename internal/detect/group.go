@@ -459,6 +459,9 @@ func (gt *groupTable) len() int { return len(gt.m) }
 // get returns the group for key, creating it (and evicting the least
 // recently seen group when the rule is at max_groups).
 func (gt *groupTable) get(key []byte, t int64) *group {
+	if h := gt.head; h != nil && h.Key == string(key) {
+		return h // the group of the rule's previous event (a host, a dataset)
+	}
 	if g, ok := gt.m[string(key)]; ok { // no allocation for the lookup
 		if gt.head != g {
 			gt.unlink(g)
