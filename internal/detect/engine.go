@@ -706,17 +706,27 @@ func (r *compiled) capture(g *group, raw []byte, now int64) []byte {
 			return nil
 		}
 	case TypeSpike:
-		// It fires at the threshold or at factor times the baseline,
-		// whichever is higher.
-		if need := max(float64(r.Threshold), r.Factor*g.Base); float64(g.Cur)+1 < need-float64(r.Payloads) {
+		// It fires once per window, after the learning period, at the
+		// threshold or at factor times the baseline, whichever is higher
+		// (a busy front end passes the threshold every minute while the
+		// rule still learns its baseline).
+		learn := int64(0)
+		if w := r.window(); w > 0 {
+			learn = int64(r.Learn) / w
+		}
+		if need := max(float64(r.Threshold), r.Factor*g.Base); g.Fired || g.Windows < learn || float64(g.Cur)+1 < need-float64(r.Payloads) {
 			return nil
 		}
 	case TypeSequence:
-		need := 0
-		for _, s := range r.steps {
-			need += s.count
+		// It fires only after the first step's count (eight failures):
+		// a group that has seen fewer has no use for texts yet (a phone
+		// whose every logon starts with one refused attempt would
+		// otherwise copy every line of its user).
+		first := 0
+		for _, m := range g.Masks {
+			first += int(m & 1)
 		}
-		if len(g.Times)+1 < need-r.Payloads {
+		if first+1 < r.steps[0].count-r.Payloads {
 			return nil
 		}
 	}

@@ -509,3 +509,68 @@ func TestFieldAccessors(t *testing.T) {
 		t.Fatalf("alerts %v, want a,b,a", got)
 	}
 }
+
+// TestSequenceCapturesNearTheCount: a sequence group copies event texts
+// only once it has seen nearly the first step's count, so a phone whose
+// logons each start with a refused attempt does not copy its user's
+// every line; the alert still carries the texts of its last events.
+func TestSequenceCapturesNearTheCount(t *testing.T) {
+	rule := "id: a\ntitle: A\ntype: sequence\ngroup_by: [user.name]\nwindow: 10m\npayloads: 3\nsuppress: 1h\n" +
+		"steps:\n  - {name: failures, match: {event.outcome: failure}, count: 8}\n  - {name: success, match: {event.outcome: success}}\n"
+	var got []*alert.Alert
+	e, errs := New(mustRules(t, rule), Options{Emit: func(a *alert.Alert) { got = append(got, a) }})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	seq := uint64(0)
+	send := func(at time.Time, outcome string) {
+		seq++
+		x := ev(seq, at, "event.outcome", outcome, "user.name", "bob")
+		x.Raw = []byte(fmt.Sprintf("line %d", seq))
+		e.Process(x)
+	}
+	at := t0
+	for range 60 { // an hour: a refused first attempt every 20 minutes, a logon a minute
+		if at.Sub(t0)%(20*time.Minute) == 0 {
+			send(at, "failure")
+		}
+		send(at.Add(time.Second), "success")
+		at = at.Add(time.Minute)
+	}
+	if e.budget.used != 0 || len(got) != 0 {
+		t.Fatalf("after the hour: %d bytes of text held, %d alerts; want none", e.budget.used, len(got))
+	}
+	for range 8 {
+		at = at.Add(time.Second)
+		send(at, "failure")
+	}
+	send(at.Add(time.Second), "success")
+	if len(got) != 1 || len(got[0].Payloads) != 3 {
+		t.Fatalf("%d alerts (payloads %v), want 1 with 3 payloads", len(got), got)
+	}
+	for i, p := range got[0].Payloads {
+		if !strings.HasPrefix(p, "line ") {
+			t.Errorf("payload %d = %q", i, p)
+		}
+	}
+}
+
+// TestSpikeLearningCapturesNothing: a spike rule cannot fire while it
+// learns its baseline, so it copies no text then, however busy the
+// traffic (a front end passes a spike's threshold every minute).
+func TestSpikeLearningCapturesNothing(t *testing.T) {
+	rule := "id: a\ntitle: A\ntype: spike\nmatch: {event.dataset: web}\ngroup_by: [event.dataset]\nwindow: 1m\nthreshold: 10\nfactor: 5\nbaseline: 5\nlearn: 2h\npayloads: 3\n"
+	var got []*alert.Alert
+	e, errs := New(mustRules(t, rule), Options{Emit: func(a *alert.Alert) { got = append(got, a) }})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for i := range 600 { // 10 minutes of 60 a minute
+		x := ev(uint64(i+1), t0.Add(time.Duration(i)*time.Second), "event.dataset", "web")
+		x.Raw = []byte(fmt.Sprintf("line %d", i))
+		e.Process(x)
+		if e.budget.used != 0 || len(got) != 0 {
+			t.Fatalf("event %d: %d bytes of text held, %d alerts; want none while learning", i, e.budget.used, len(got))
+		}
+	}
+}

@@ -491,6 +491,7 @@ func (ix *Indexer) parse(recs []journal.Record, rs []store.Row, bufs reusable) *
 	skipped, parseErrs := 0, 0
 	var det *Batch
 	var stored []store.Row // rows the store lacks, when some are left out
+	var slab []store.Field // fields for new rows
 	if ix.opts.Detector != nil {
 		raw := take(bufs.raws)
 		if cap(raw) < size {
@@ -517,6 +518,14 @@ func (ix *Indexer) parse(recs []journal.Record, rs []store.Row, bufs reusable) *
 			rs = append(rs, store.Row{})
 		}
 		row := &rs[len(rs)-1]
+		if cap(row.Fields) == 0 {
+			// A new row: its fields come from one allocation for the
+			// rest of the batch instead of growing field by field.
+			if len(slab) < rowFields {
+				slab = make([]store.Field, rowFields*(len(recs)-i))
+			}
+			row.Fields, slab = slab[:0:rowFields], slab[rowFields:]
+		}
 		ix.p.Parse(rec, row)
 		if row.Get(parse.FieldParseError) != "" && !inStore {
 			parseErrs++
@@ -549,6 +558,11 @@ func (ix *Indexer) parse(recs []journal.Record, rs []store.Row, bufs reusable) *
 	}
 	return b
 }
+
+// rowFields is the room for fields a new row gets: a JSON access log line
+// has about 40 while it is mapped (its own keys, then the normalized
+// fields that replace them); a row with more grows on its own.
+const rowFields = 48
 
 // add stores rows, retrying store errors until ctx is done.
 func (ix *Indexer) add(ctx context.Context, rows []store.Row) error {

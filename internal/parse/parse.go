@@ -98,6 +98,7 @@ type Parser struct {
 	json    fastjson.Parser
 	arena   format.Arena
 	path    []byte
+	literal []byte   // a JSON number or literal's text, before it is copied
 	empty   []string // reused for format.Event.Empty
 }
 
@@ -514,8 +515,8 @@ func (w *jsonWalker) object(o *fastjson.Object, depth int) {
 		default:
 			// Numbers keep their literal text; true/false and arrays are
 			// kept as JSON.
-			var buf [64]byte
-			w.add(v.MarshalTo(buf[:0]), depth)
+			p.literal = v.MarshalTo(p.literal[:0])
+			w.add(p.literal, depth)
 		}
 		p.path = p.path[:n]
 	})

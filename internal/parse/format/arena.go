@@ -10,9 +10,11 @@ type Arena struct {
 	buf []byte
 }
 
-// Reset starts a new buffer sized for about size bytes.
+// Reset starts a new buffer sized for about size bytes, with a quarter
+// more room so that a later ResetWith of a slightly larger size can still
+// reuse it.
 func (a *Arena) Reset(size int) {
-	a.buf = make([]byte, 0, max(size, 64<<10))
+	a.buf = make([]byte, 0, max(size+size/4, 64<<10))
 }
 
 // ResetWith starts over in buf when it can hold size bytes, else in a new
