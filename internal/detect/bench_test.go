@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -126,4 +128,41 @@ func TestGroupMemory(t *testing.T) {
 		t.Errorf("%.0f bytes per group", per)
 	}
 	runtime.KeepAlive(eng)
+}
+
+// BenchmarkPackInput measures the built-in pack on the first 300k lines of
+// a file (VIGIL_BENCH_INPUT, e.g. `vigil-loadgen -gen 300000 -o FILE
+// -attack 100`): each pass over them starts with a new engine, so its
+// condition caches and groups are as cold as on fresh traffic, unlike
+// BenchmarkPack's repeated laps. Parsing is not timed; ns/op is the cost
+// per event.
+func BenchmarkPackInput(b *testing.B) {
+	path := os.Getenv("VIGIL_BENCH_INPUT")
+	if path == "" {
+		b.Skip("VIGIL_BENCH_INPUT is not set")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var lines [][]byte
+	for l := range bytes.Lines(data) {
+		if len(lines) == 300_000 {
+			break
+		}
+		lines = append(lines, bytes.TrimRight(l, "\n"))
+	}
+	evs := NewOffline(parse.New(parse.Options{}), Records("syslog", lines, 1, time.Now())).Events()
+	rs := packRules(b)
+	var eng *Engine
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if i%len(evs) == 0 {
+			b.StopTimer()
+			eng, _ = New(rs, Options{})
+			b.StartTimer()
+		}
+		eng.Process(evs[i%len(evs)])
+	}
 }
