@@ -574,3 +574,18 @@ func TestSpikeLearningCapturesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessorWithNumber: _f and _n called by hand with a number read no
+// field (the patcher's ids are not part of the rule language).
+func TestAccessorWithNumber(t *testing.T) {
+	r := mustRules(t, "id: a\ntitle: A\ntype: match\nwhen: '_f(9999) == \"\" && _n(-1) == 0 && user.name == \"bob\"'\n")
+	var got int
+	eng, errs := New(r, Options{Emit: func(*alert.Alert) { got++ }})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	eng.Process(ev(1, t0, "user.name", "bob"))
+	if got != 1 {
+		t.Fatalf("%d alerts, want 1", got)
+	}
+}

@@ -72,6 +72,9 @@ func (e *env) options(vars map[string]bool) []expr.Option {
 	field := func(p []any) string {
 		switch v := p[0].(type) {
 		case int:
+			if v < 0 || v >= len(e.names.names) {
+				return "" // not an id the patcher wrote: _f(7) by hand
+			}
 			return e.ev.field(ref{v, e.names.names[v]})
 		case string:
 			return e.ev.Get(v)
