@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -587,5 +588,30 @@ func TestAccessorWithNumber(t *testing.T) {
 	eng.Process(ev(1, t0, "user.name", "bob"))
 	if got != 1 {
 		t.Fatalf("%d alerts, want 1", got)
+	}
+}
+
+// TestInsertTime: times stay sorted whatever order they come in (equal
+// times after the ones already there), and the index is where t went.
+func TestInsertTime(t *testing.T) {
+	var ts []int64
+	for _, tc := range []struct {
+		t    int64
+		want []int64
+		at   int
+	}{
+		{5, []int64{5}, 0},
+		{7, []int64{5, 7}, 1},
+		{7, []int64{5, 7, 7}, 2},
+		{6, []int64{5, 6, 7, 7}, 1},
+		{1, []int64{1, 5, 6, 7, 7}, 0},
+		{5, []int64{1, 5, 5, 6, 7, 7}, 2},
+		{9, []int64{1, 5, 5, 6, 7, 7, 9}, 6},
+	} {
+		var i int
+		ts, i = insertTime(ts, tc.t)
+		if !slices.Equal(ts, tc.want) || i != tc.at {
+			t.Fatalf("insert %d: %v at %d, want %v at %d", tc.t, ts, i, tc.want, tc.at)
+		}
 	}
 }

@@ -173,6 +173,9 @@ func (g *group) suppressed(seq uint64, t int64, raw []byte, b *payloadBudget) {
 
 // insertTime inserts t into the sorted slice ts.
 func insertTime(ts []int64, t int64) ([]int64, int) {
+	if n := len(ts); n == 0 || ts[n-1] <= t { // in order, as most events come
+		return append(ts, t), n
+	}
 	i := sort.Search(len(ts), func(i int) bool { return ts[i] > t })
 	ts = append(ts, 0)
 	copy(ts[i+1:], ts[i:])

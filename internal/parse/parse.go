@@ -100,6 +100,10 @@ type Parser struct {
 	path    []byte
 	literal []byte   // a JSON number or literal's text, before it is copied
 	empty   []string // reused for format.Event.Empty
+	// recv is vigil.received of the last record, for recvAt, in the
+	// arena since its last reset ("": none).
+	recv   string
+	recvAt time.Time
 }
 
 // New returns a Parser.
@@ -176,13 +180,13 @@ func (p *Parser) source(input, host, app string, received time.Time) *format.Sou
 // were stored (or handed to their owner). Rows of the previous batch that
 // callers kept stay valid: the arena starts a new buffer. One right-sized
 // allocation per batch keeps the garbage collector's work and the heap small.
-func (p *Parser) Reset(size int) { p.arena.Reset(size) }
+func (p *Parser) Reset(size int) { p.arena.Reset(size); p.recv = "" }
 
 // ResetWith is Reset into a buffer an earlier Buffer returned, when it is
 // large enough, instead of a new allocation. Every string handed out of
 // buf must be out of use: they are overwritten. The indexer recycles its
 // batches' buffers this way once the store and the detector are done.
-func (p *Parser) ResetWith(buf []byte, size int) { p.arena.ResetWith(buf, size) }
+func (p *Parser) ResetWith(buf []byte, size int) { p.arena.ResetWith(buf, size); p.recv = "" }
 
 // Buffer returns the arena buffer the strings handed out since the last
 // reset end in, for a later ResetWith.
@@ -336,8 +340,12 @@ const ReceivedLayout = "2006-01-02T15:04:05.000Z"
 
 // received formats t in ReceivedLayout, in the arena.
 func (p *Parser) received(t time.Time) string {
-	var buf [32]byte
-	return p.str(t.UTC().AppendFormat(buf[:0], ReceivedLayout))
+	if !t.Equal(p.recvAt) || p.recv == "" {
+		// Records of one input batch share their receive time.
+		var buf [32]byte
+		p.recvAt, p.recv = t, p.str(t.UTC().AppendFormat(buf[:0], ReceivedLayout))
+	}
+	return p.recv
 }
 
 // text returns b as a string, replacing invalid UTF-8.

@@ -207,6 +207,30 @@ func TestStringsSurviveBufferReuse(t *testing.T) {
 	}
 }
 
+// TestReceivedAcrossResets: vigil.received follows each record's receive
+// time, and a parser buffer reused for a later batch (whose old strings
+// are overwritten) does not hand out a stale one.
+func TestReceivedAcrossResets(t *testing.T) {
+	p := New(Options{})
+	p.Reset(0)
+	parse := func(at time.Time) string {
+		var row store.Row
+		p.Parse(&journal.Record{Time: at, Data: []byte("<14>Nov 27 23:39:14 host app: hello")}, &row)
+		return row.Get(FieldReceived)
+	}
+	t1, t2 := received, received.Add(1500*time.Millisecond)
+	if a, b, c := parse(t1), parse(t1), parse(t2); a != "2026-11-27T23:39:15.000Z" || b != a || c != "2026-11-27T23:39:16.500Z" {
+		t.Fatalf("received %q %q %q", a, b, c)
+	}
+	parse(t1)
+	buf := p.Buffer()
+	p.ResetWith(buf, 0)
+	clear(buf[:cap(buf)]) // the earlier batch's strings are out of use
+	if got := parse(t1); got != "2026-11-27T23:39:15.000Z" {
+		t.Fatalf("after the buffer's reuse: received %q", got)
+	}
+}
+
 func TestKeepJSONText(t *testing.T) {
 	const data = `<14>Nov 27 23:39:14 host nginx: {"request_uri":"/owa/","statuscode":200}`
 	row := parseLine(t, New(Options{KeepJSONText: true}), data, 0)
