@@ -48,12 +48,20 @@ type Event struct {
 
 // Get returns the named field's value, or "".
 func (e *Event) Get(name string) string {
-	for i := range e.Fields {
-		if e.Fields[i].Name == name {
-			return e.Fields[i].Value
-		}
+	if i := e.index(name); i >= 0 {
+		return e.Fields[i].Value
 	}
 	return ""
+}
+
+// index returns the position of the named field in Fields, or -1.
+func (e *Event) index(name string) int {
+	for i := range e.Fields {
+		if e.Fields[i].Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // Lists is what rules ask of the black/white lists and the ActiveSync
@@ -266,6 +274,10 @@ type compiled struct {
 	groups *groupTable
 	// start is the event time of the first event the rule saw (learning).
 	start int64
+	// What the rule needs to run (Requires, and a GeoIP database for
+	// travel): geo, and the lists by name.
+	geo   bool
+	lists []string
 
 	alerts, evicted, allowed, evalErrs prometheus.Counter
 	ngroups                            prometheus.Gauge
@@ -309,7 +321,14 @@ var plainField = func() func(string) bool {
 }()
 
 func (e *env) compileRule(r *Rule, m *metrics) (*compiled, error) {
-	c := &compiled{Rule: r}
+	c := &compiled{Rule: r, geo: r.Type == TypeTravel}
+	for _, req := range r.Requires {
+		if name, ok := strings.CutPrefix(req, "list:"); ok {
+			c.lists = append(c.lists, name)
+		} else if req == "geoip" {
+			c.geo = true
+		}
+	}
 	var err error
 	c.match = e.compileMatch(r.Match)
 	if r.When != "" {
@@ -614,14 +633,11 @@ func needsQuote(v string) bool {
 }
 
 func (e *Engine) processRule(r *compiled, ev *Event, t int64) {
-	if r.Type == TypeTravel && e.opts.Geo == nil {
+	if r.geo && e.opts.Geo == nil {
 		return // no locations without a GeoIP database
 	}
-	for _, req := range r.Requires {
-		if req == "geoip" && e.opts.Geo == nil {
-			return
-		}
-		if name, ok := strings.CutPrefix(req, "list:"); ok && (e.opts.Lists == nil || !e.opts.Lists.HasList(name)) {
+	for _, name := range r.lists {
+		if e.opts.Lists == nil || !e.opts.Lists.HasList(name) {
 			return
 		}
 	}
@@ -710,11 +726,7 @@ func (r *compiled) capture(g *group, raw []byte, now int64) []byte {
 		// threshold or at factor times the baseline, whichever is higher
 		// (a busy front end passes the threshold every minute while the
 		// rule still learns its baseline).
-		learn := int64(0)
-		if w := r.window(); w > 0 {
-			learn = int64(r.Learn) / w
-		}
-		if need := max(float64(r.Threshold), r.Factor*g.Base); g.Fired || g.Windows < learn || float64(g.Cur)+1 < need-float64(r.Payloads) {
+		if need := max(float64(r.Threshold), r.Factor*g.Base); g.Fired || g.Windows < r.learnWindows() || float64(g.Cur)+1 < need-float64(r.Payloads) {
 			return nil
 		}
 	case TypeSequence:

@@ -69,13 +69,7 @@ func (e *Event) field(r ref) string {
 		}
 		return ""
 	}
-	i := int32(-1)
-	for k := range e.Fields {
-		if e.Fields[k].Name == r.name {
-			i = int32(k)
-			break
-		}
-	}
+	i := int32(e.index(r.name))
 	l.gens[r.id], l.idx[r.id] = l.gen, i
 	if i < 0 {
 		return ""

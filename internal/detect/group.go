@@ -376,11 +376,7 @@ func (g *group) spike(r *compiled, t int64) *hit {
 		return nil // late into a closed window
 	}
 	g.Cur++
-	learn := int64(0)
-	if w := r.window(); w > 0 {
-		learn = int64(r.Learn) / w
-	}
-	if g.Fired || g.Windows < learn || g.Cur < int64(r.Threshold) || float64(g.Cur) < r.Factor*g.Base {
+	if g.Fired || g.Windows < r.learnWindows() || g.Cur < int64(r.Threshold) || float64(g.Cur) < r.Factor*g.Base {
 		return nil
 	}
 	g.Fired = true

@@ -395,4 +395,12 @@ func Without(rules []*Rule, ids []string) []*Rule {
 // window returns the rule's window as nanoseconds.
 func (r *Rule) window() int64 { return int64(time.Duration(r.Window)) }
 
+// learnWindows returns the rule's learning period in windows.
+func (r *Rule) learnWindows() int64 {
+	if w := r.window(); w > 0 {
+		return int64(r.Learn) / w
+	}
+	return 0
+}
+
 func (r *Rule) suppress() int64 { return int64(time.Duration(r.Suppress)) }
