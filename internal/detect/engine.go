@@ -425,7 +425,7 @@ func (e *env) keyPart(s string) (keyPart, error) {
 		}
 		return k, nil
 	}
-	p, err := expr.Compile(src, e.options(letNames(src))...)
+	p, err := expr.Compile(src, e.options(src, nil)...)
 	if err != nil {
 		return keyPart{}, err
 	}

@@ -63,9 +63,9 @@ var helperNames = []string{
 	"device_registered", "has_list", "first", "ip_version", "contains_any",
 }
 
-// options returns the expr options that bind helpers and field access to e.
-// vars are names the expression declares with let (not fields).
-func (e *env) options(vars map[string]bool) []expr.Option {
+// options returns the expr options that compile src with helpers and field
+// access bound to e; read, when not nil, collects the fields src reads.
+func (e *env) options(src string, read map[string]bool) []expr.Option {
 	str := func(p []any, i int) string { s, _ := p[i].(string); return s }
 	// field reads an accessor's argument: a field id (what the patcher
 	// writes) or a name.
@@ -82,7 +82,7 @@ func (e *env) options(vars map[string]bool) []expr.Option {
 		return ""
 	}
 	return []expr.Option{
-		expr.Patch(fieldPatcher{vars: vars, names: &e.names}),
+		expr.Patch(fieldPatcher{vars: letNames(src), read: read, names: &e.names}),
 		expr.Function(fnString, func(p ...any) (any, error) {
 			return field(p), nil
 		}, new(func(int) string), new(func(string) string)),
@@ -184,8 +184,7 @@ func (e *env) compile(src string, asBool bool) (*vm.Program, error) {
 // compileFields compiles and also returns the fields the expression reads.
 func (e *env) compileFields(src string, asBool bool) (*vm.Program, []string, error) {
 	read := map[string]bool{}
-	opts := e.options(letNames(src))
-	opts[0] = expr.Patch(fieldPatcher{vars: letNames(src), read: read, names: &e.names})
+	opts := e.options(src, read)
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
