@@ -123,7 +123,6 @@ type sorter struct {
 	seed    maphash.Seed
 	layouts map[uint64]*layout
 	out     []logstorage.Field
-	idx     []int
 }
 
 // layout is one list of field names and the order that sorts it.
@@ -139,16 +138,16 @@ var sorters = sync.Pool{New: func() any {
 	return &sorter{seed: maphash.MakeSeed(), layouts: map[uint64]*layout{}}
 }}
 
-// sort returns fields ordered by name, in a buffer of the sorter's
-// (valid until the next call).
-func (s *sorter) sort(fields []logstorage.Field) []logstorage.Field {
+// sort returns a row's fields ordered by name, as the engine's fields, in
+// a buffer of the sorter's (valid until the next call).
+func (s *sorter) sort(fields []store.Field) []logstorage.Field {
 	h := uint64(len(fields))
 	for i := range fields {
 		h = (h ^ maphash.String(s.seed, fields[i].Name)) * 0x9e3779b97f4a7c15
 	}
 	l := s.layouts[h]
 	if l == nil || !l.matches(fields) {
-		l = s.learn(fields)
+		l = newLayout(fields)
 		if len(s.layouts) >= maxLayouts {
 			clear(s.layouts)
 		}
@@ -156,12 +155,12 @@ func (s *sorter) sort(fields []logstorage.Field) []logstorage.Field {
 	}
 	s.out = s.out[:0]
 	for _, i := range l.perm {
-		s.out = append(s.out, fields[i])
+		s.out = append(s.out, logstorage.Field{Name: fields[i].Name, Value: fields[i].Value})
 	}
 	return s.out
 }
 
-func (l *layout) matches(fields []logstorage.Field) bool {
+func (l *layout) matches(fields []store.Field) bool {
 	if len(l.names) != len(fields) {
 		return false
 	}
@@ -173,8 +172,8 @@ func (l *layout) matches(fields []logstorage.Field) bool {
 	return true
 }
 
-// learn works out the order of a new list of names.
-func (s *sorter) learn(fields []logstorage.Field) *layout {
+// newLayout works out the order of a new list of names.
+func newLayout(fields []store.Field) *layout {
 	l := &layout{names: make([]string, len(fields)), perm: make([]int, len(fields))}
 	for i := range fields {
 		l.names[i] = strings.Clone(fields[i].Name) // names may live in a batch's buffer
@@ -269,7 +268,6 @@ func (st *Store) Add(rows []store.Row) (err error) {
 	lr := logstorage.GetLogRows(st.cfg.StreamFields, nil, nil, nil, "")
 	defer logstorage.PutLogRows(lr)
 	var n uint64
-	fields := make([]logstorage.Field, 0, 32)
 	srt := sorters.Get().(*sorter)
 	defer sorters.Put(srt)
 	for i := range rows {
@@ -282,11 +280,7 @@ func (st *Store) Add(rows []store.Row) (err error) {
 			st.droppedNew.Add(1)
 			continue
 		}
-		fields = fields[:0]
-		for _, f := range rows[i].Fields {
-			fields = append(fields, logstorage.Field{Name: f.Name, Value: f.Value})
-		}
-		row := srt.sort(fields)
+		row := srt.sort(rows[i].Fields)
 		if reduced, ok := fit(row); !ok {
 			row = reduced
 			st.reduced.Add(1)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/VictoriaMetrics/VictoriaLogs/lib/logstorage"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -202,12 +201,12 @@ func TestSorter(t *testing.T) {
 		"x y z a b c m n o",
 		"a a a",
 	} {
-		var in []logstorage.Field
+		var in []store.Field
 		for i, n := range strings.Fields(tc) {
-			in = append(in, logstorage.Field{Name: n, Value: strconv.Itoa(i)})
+			in = append(in, store.Field{Name: n, Value: strconv.Itoa(i)})
 		}
 		want := slices.Clone(in)
-		slices.SortStableFunc(want, func(a, b logstorage.Field) int { return strings.Compare(a.Name, b.Name) })
+		slices.SortStableFunc(want, func(a, b store.Field) int { return strings.Compare(a.Name, b.Name) })
 		got := s.sort(slices.Clone(in))
 		if len(got) != len(want) {
 			t.Fatalf("%q: %d fields, want %d", tc, len(got), len(want))
@@ -218,12 +217,12 @@ func TestSorter(t *testing.T) {
 			}
 		}
 		// The same fields: values travel with their names.
-		seen := map[logstorage.Field]int{}
+		seen := map[store.Field]int{}
 		for _, f := range in {
 			seen[f]++
 		}
 		for _, f := range got {
-			seen[f]--
+			seen[store.Field{Name: f.Name, Value: f.Value}]--
 		}
 		for f, n := range seen {
 			if n != 0 {
