@@ -80,24 +80,11 @@ func (c SyslogConfig) Validate() error {
 	if err := validAddress(c.Address); err != nil {
 		return err
 	}
-	switch c.Transport {
-	case "", TransportUDP, TransportTCP, TransportTLS:
-	default:
-		return fmt.Errorf("transport %q: want udp, tcp or tls", c.Transport)
+	if errs := vsyslog.CheckSender(c.Transport, c.Format, c.Framing); len(errs) > 0 {
+		return errs[0]
 	}
-	switch c.Format {
-	case "", FormatRFC5424, FormatRFC3164:
-	default:
-		return fmt.Errorf("format %q: want rfc5424 or rfc3164", c.Format)
-	}
-	switch c.Framing {
-	case "":
-	case FramingOctetCounting, FramingNewline:
-		if c.Transport == "" || c.Transport == TransportUDP {
-			return fmt.Errorf("framing %q: applies to tcp and tls only", c.Framing)
-		}
-	default:
-		return fmt.Errorf("framing %q: want octet_counting or newline", c.Framing)
+	if c.Framing != "" && (c.Transport == "" || c.Transport == TransportUDP) {
+		return fmt.Errorf("framing %q: applies to tcp and tls only", c.Framing)
 	}
 	if _, err := parseFacility(c.Facility); err != nil {
 		return err

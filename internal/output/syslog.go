@@ -55,25 +55,11 @@ func (c SyslogConfig) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Address); err != nil {
 		errs = append(errs, fmt.Errorf("address %q: %v", c.Address, err))
 	}
-	switch c.Transport {
-	case "", "tcp", "udp", "tls":
-	default:
-		errs = append(errs, fmt.Errorf("transport %q: want udp, tcp or tls", c.Transport))
-	}
+	errs = append(errs, vsyslog.CheckSender(c.Transport, c.Format, c.Framing)...)
 	switch c.Payload {
 	case "", "original", "json":
 	default:
 		errs = append(errs, fmt.Errorf("payload %q: want original or json", c.Payload))
-	}
-	switch c.Format {
-	case "", "rfc5424", "rfc3164":
-	default:
-		errs = append(errs, fmt.Errorf("format %q: want rfc5424 or rfc3164", c.Format))
-	}
-	switch c.Framing {
-	case "", "octet_counting", "newline":
-	default:
-		errs = append(errs, fmt.Errorf("framing %q: want octet_counting or newline", c.Framing))
 	}
 	if c.Facility < 0 || c.Facility > 23 {
 		errs = append(errs, fmt.Errorf("facility %d: want 0-23", c.Facility))

@@ -17,3 +17,22 @@ func TestAppendParamValue(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckSender(t *testing.T) {
+	if errs := CheckSender("", "", ""); errs != nil {
+		t.Fatalf("defaults: %v", errs)
+	}
+	if errs := CheckSender("tls", "rfc3164", "newline"); errs != nil {
+		t.Fatalf("valid options: %v", errs)
+	}
+	errs := CheckSender("sctp", "cef", "lf")
+	want := []string{`transport "sctp": want udp, tcp or tls`, `format "cef": want rfc5424 or rfc3164`, `framing "lf": want octet_counting or newline`}
+	if len(errs) != len(want) {
+		t.Fatalf("%d errors, want %d: %v", len(errs), len(want), errs)
+	}
+	for i := range want {
+		if errs[i].Error() != want[i] {
+			t.Errorf("error %d = %q, want %q", i, errs[i], want[i])
+		}
+	}
+}
