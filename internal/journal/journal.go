@@ -150,6 +150,12 @@ type Journal struct {
 	closedCh   chan struct{} // closed by Close
 	closedFlag atomic.Bool
 
+	// meta is the state in the meta file (see meta.go), guarded by mu;
+	// its skips are guarded by pubMu too (readers consult them).
+	meta meta
+	// cut is the number of bytes cut off the active segment's tail at Open.
+	cut int64
+
 	// Consumers, guarded by curMu.
 	curMu     sync.Mutex
 	cursors   map[string]uint64 // committed cursor per consumer
@@ -208,7 +214,14 @@ func Open(dir string, opts Options) (*Journal, error) {
 		lock.Close()
 		return nil, err
 	}
+	m, haveMeta, err := readMeta(dir)
+	if err != nil {
+		return fail(err)
+	}
 	if err := j.recover(); err != nil {
+		return fail(err)
+	}
+	if err := j.resume(m, haveMeta); err != nil {
 		return fail(err)
 	}
 	if err := j.loadCursors(); err != nil {
@@ -354,6 +367,7 @@ func (j *Journal) recoverActive(first uint64) error {
 			f.Close()
 			return err
 		}
+		j.cut = size - res.good
 	}
 	// What the previous process wrote may not have been fsynced yet.
 	if err := j.fsync(f); err != nil {
@@ -511,8 +525,13 @@ func (j *Journal) Append(recs []Record) error {
 	if j.broken != nil {
 		return j.broken
 	}
-	if j.nextSeq > math.MaxUint64-uint64(len(recs)) {
+	if j.nextSeq > math.MaxUint64-uint64(len(recs))-reserveBlock {
 		return errSeqExhausted
+	}
+	if end := j.nextSeq + uint64(len(recs)); end > j.meta.reserved {
+		if err := j.reserveLocked(end); err != nil {
+			return fmt.Errorf("journal: append: %w", err)
+		}
 	}
 	var now time.Time
 	for i := range recs {
@@ -836,6 +855,18 @@ func (j *Journal) close() error {
 	}
 	// Keep the leader role forever: nobody touches the active file any more.
 	j.flushing = true
+	if err == nil && j.broken == nil {
+		// Every number handed out is on disk: the next Open continues
+		// exactly here, whatever happens to the machine meanwhile.
+		m := j.meta
+		m.reserved, m.clean = j.nextSeq, true
+		j.pubMu.Lock()
+		m.skips = append([]skip(nil), j.meta.skips...)
+		j.pubMu.Unlock()
+		if werr := writeMeta(j.dir, m); werr != nil {
+			j.log.Warn("journal: close: could not record the clean stop", "err", werr)
+		}
+	}
 	j.mu.Unlock()
 	if cerr := j.act.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("journal: close: %w", cerr)
