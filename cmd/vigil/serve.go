@@ -275,6 +275,7 @@ func (s *server) open() error {
 	if err != nil {
 		return err
 	}
+	popts.JournalID = s.j.ID()
 	iopts := index.Options{
 		Batch:          cfg.Store.FlushBatch,
 		CommitInterval: cfg.Store.CommitInterval.D(),

@@ -33,6 +33,7 @@ import (
 const (
 	FieldMsg        = "_msg"
 	FieldSeq        = "vigil.seq"
+	FieldEventID    = "event.id"
 	FieldInput      = "vigil.input"
 	FieldReceived   = "vigil.received"
 	FieldParseError = "vigil.parse_error"
@@ -85,6 +86,9 @@ type Options struct {
 	// KeepSourceKeys keeps the JSON keys a format mapped onto normalized
 	// fields, next to them (for searches written against the old names).
 	KeepSourceKeys bool
+	// JournalID is the id of the journal the records come from; with a
+	// record's seq it makes the record's event.id (see EventID).
+	JournalID uint64
 }
 
 // Parser parses records. It reuses memory between calls and is not safe for
@@ -220,6 +224,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	row.Fields = append(row.Fields,
 		store.Field{Name: FieldMsg, Value: p.text(payload, valid)},
 		store.Field{Name: FieldSeq, Value: strconv.FormatUint(rec.Seq, 10)},
+		store.Field{Name: FieldEventID, Value: p.eventID(rec)},
 		store.Field{Name: FieldInput, Value: rec.Input},
 		store.Field{Name: FieldReceived, Value: p.received(rec.Time)},
 	)
@@ -337,6 +342,12 @@ func (p *Parser) parseText(forced string, msg []byte, src *format.Source, ev *fo
 // ReceivedLayout formats vigil.received: UTC with milliseconds, the form
 // the store keeps as a compact timestamp rather than as text.
 const ReceivedLayout = "2006-01-02T15:04:05.000Z"
+
+// eventID returns rec's event id, in the arena.
+func (p *Parser) eventID(rec *journal.Record) string {
+	var b [EventIDLen]byte
+	return p.arena.Copy(AppendEventID(b[:0], p.opts.JournalID, rec))
+}
 
 // received formats t in ReceivedLayout, in the arena.
 func (p *Parser) received(t time.Time) string {
