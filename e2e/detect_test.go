@@ -168,10 +168,10 @@ alerts:
 	}
 	hooks.wait(t, "webhook", func(s string) bool {
 		var m map[string]any
-		return json.Unmarshal([]byte(s), &m) == nil && m["rule_id"] == "e2e-brute-force" && m["src_ip"] == "203.0.113.7"
+		return json.Unmarshal([]byte(s), &m) == nil && m["rule.id"] == "e2e-brute-force" && m["source.ip"] == "203.0.113.7"
 	})
 	syslogs.wait(t, "syslog forward", func(s string) bool {
-		return strings.Contains(s, " vigil ") && strings.Contains(s, `"rule_id":"e2e-brute-force"`)
+		return strings.Contains(s, " vigil ") && strings.Contains(s, `"rule.id":"e2e-brute-force"`)
 	})
 
 	// A broken rule file: reported, and the running rules stay.
@@ -238,12 +238,12 @@ alerts:
 		}
 		offline = append(offline, m)
 	}
-	if len(offline) != 2 || offline[0]["src_ip"] != "203.0.113.7" || offline[1]["src_ip"] != "198.51.100.77" {
+	if len(offline) != 2 || offline[0]["source.ip"] != "203.0.113.7" || offline[1]["source.ip"] != "198.51.100.77" {
 		t.Fatalf("offline alerts: %v", offline)
 	}
 	for _, m := range offline {
-		live := v.waitOne(t, "event.dataset:vigil.alert source.ip:"+m["src_ip"].(string))
-		if live["alert.first"] != m["first"] || live["alert.count"] != fmt.Sprint(m["count"]) {
+		live := v.waitOne(t, "event.dataset:vigil.alert source.ip:"+m["source.ip"].(string))
+		if live["alert.first"] != m["alert.first"] || live["alert.count"] != fmt.Sprint(m["alert.count"]) {
 			t.Errorf("live alert %v differs from offline %v", live, m)
 		}
 	}
@@ -308,7 +308,7 @@ func TestDetectionCrash(t *testing.T) {
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatalf("rules test output %q: %v", l, err)
 		}
-		want[m["alert_id"].(string)] = true
+		want[m["alert.id"].(string)] = true
 	}
 	if len(want) != 80 { // 40 sources x 12 failures / 5 = 2 alerts each
 		t.Fatalf("offline run raised %d distinct alerts, want 80", len(want))

@@ -55,11 +55,13 @@ func TestRulesTest(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &al); err != nil {
 		t.Fatal(err)
 	}
-	if al["src_ip"] != "203.0.113.5" || al["count"] != float64(3) || al["first"] != "2026-11-28T10:00:00Z" || al["ts"] != "2026-11-28T10:00:40Z" {
+	// The names of a stored alert (one schema everywhere).
+	if al["source.ip"] != "203.0.113.5" || al["alert.count"] != float64(3) || al["alert.first"] != "2026-11-28T10:00:00Z" ||
+		al["_time"] != "2026-11-28T10:00:40Z" || al["rule.id"] != "three" {
 		t.Errorf("alert %v", al)
 	}
-	if p, _ := al["payloads"].([]any); len(p) != 3 {
-		t.Errorf("payloads %v", al["payloads"])
+	if p, _ := al["alert.payloads"].([]any); len(p) != 3 {
+		t.Errorf("payloads %v", al["alert.payloads"])
 	}
 	if !strings.Contains(errOut.String(), "4 events, 1 rules, 1 alerts") {
 		t.Errorf("summary %q", errOut.String())
