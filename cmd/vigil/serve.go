@@ -115,6 +115,7 @@ type server struct {
 	log    *slog.Logger
 	reg    *prometheus.Registry
 	j      *journal.Journal
+	alerts *journal.Journal // the alert journal
 	st     *vlstore.Store
 	ix     *index.Indexer
 	det    *detect.Detector // nil when detection is off
@@ -127,9 +128,11 @@ type server struct {
 	inputs  []*input.Syslog
 	kafka   []*kafka.Input
 	outputs []*output.Runner
-	chAlert []*output.ClickHouseAlerts
-	chWG    sync.WaitGroup // the threat-table writers
-	httpSrv *http.Server
+	// Readers of the alert journal: the store writer and the outputs
+	// that take alerts (the alert channels are in notify).
+	alertStore   *alert.StoreWriter
+	alertOutputs []*output.Runner
+	httpSrv      *http.Server
 	httpLn  net.Listener
 	started time.Time
 }
@@ -156,11 +159,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 	// Each stage gets its own context so shutdown can stop them in order.
 	inCtx, stopInputs := context.WithCancel(context.Background())
 	ixCtx, stopIndex := context.WithCancel(context.Background())
+	alCtx, stopAlerts := context.WithCancel(context.Background())
 	defer stopInputs()
 	defer stopIndex()
-	failed := make(chan error, len(s.inputs)+len(s.kafka)+len(s.outputs)+2)
+	defer stopAlerts()
+	failed := make(chan error, len(s.inputs)+len(s.kafka)+len(s.outputs)+len(s.alertOutputs)+3)
 
-	var inWG, ixWG, httpWG sync.WaitGroup
+	var inWG, ixWG, alWG, httpWG sync.WaitGroup
 	for _, in := range s.inputs {
 		inWG.Go(func() {
 			if err := in.Serve(inCtx); err != nil {
@@ -187,6 +192,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 			}
 		})
 	}
+	if s.alertStore != nil {
+		alWG.Go(func() {
+			if err := s.alertStore.Run(alCtx, 10*time.Second); err != nil {
+				failed <- err
+			}
+		})
+	}
+	for _, o := range s.alertOutputs {
+		alWG.Go(func() {
+			if err := o.Run(alCtx); err != nil {
+				failed <- err
+			}
+		})
+	}
 	httpWG.Go(func() {
 		var err error
 		if cfg.HTTP.CertFile != "" {
@@ -208,8 +227,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 	}
 
 	// 1. Stop accepting queries, 2. stop inputs (they hand what they read to
-	// the journal), 3. let the indexer catch up with the journal, 4. flush
-	// the store, then commit the cursor, 5. close the journal.
+	// the journal), 3. let the indexer catch up with the journal (the
+	// detector records its alerts), 4. let the alert readers catch up with
+	// the alert journal, 5. flush the store, then commit the cursors, 6.
+	// close the journals.
 	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = s.httpSrv.Shutdown(shCtx)
 	cancel()
@@ -218,8 +239,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 	inWG.Wait()
 	stopIndex()
 	ixWG.Wait()
+	stopAlerts()
+	alWG.Wait()
 	s.stopBg()
-	s.chWG.Wait()
 	if s.notify != nil {
 		// Alerts raised while draining go out before the process ends.
 		nctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -258,6 +280,22 @@ func (s *server) open() error {
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.Detect.On() {
+		// Alerts are recorded in a journal of their own, read by the
+		// store, the alert channels and the outputs from their cursors.
+		s.alerts, err = journal.Open(filepath.Join(cfg.DataDir, "alerts"), journal.Options{
+			SegmentSize:   8 << 20,
+			Fsync:         journal.FsyncPolicy(cfg.Journal.Fsync),
+			FsyncInterval: cfg.Journal.FsyncInterval.D(),
+			MaxAge:        cfg.Journal.MaxAge.D(),
+			MaxSize:       int64(cfg.Journal.MaxSize),
+			Compress:      cfg.Journal.CompressEnabled(),
+			Logger:        s.log.With("component", "alert-journal"),
+		})
+		if err != nil {
+			return fmt.Errorf("alert journal: %w", err)
+		}
 	}
 	s.st, err = vlstore.Open(vlstore.Config{
 		Path:             filepath.Join(cfg.DataDir, "store"),
@@ -466,19 +504,24 @@ func (s *server) openDetect() error {
 			return fmt.Errorf("detect.geoip: %w", err)
 		}
 	}
-	s.notify, err = notify.New(s.cfg.Alerts, s.reg, s.log.With("component", "alerts"))
+	s.notify, err = notify.NewFollowing(s.cfg.Alerts, s.alerts, s.reg, s.log.With("component", "alerts"))
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
-	sinks := []alert.Sink{&alert.StoreSink{Store: s.st, OnError: func(err error) { log.Error("store alert", "err", err) }}, s.notify}
+	s.alertStore, err = alert.NewStoreWriter(s.alerts, s.st, alert.StoreWriterOptions{}, s.reg, s.log.With("component", "alert-store"))
+	if err != nil {
+		return err
+	}
 	for _, oc := range s.cfg.Outputs.ClickHouse {
 		w, err := output.NewClickHouseAlerts(oc, s.log.With("component", "output"))
 		if err != nil {
 			return err
 		}
-		s.chAlert = append(s.chAlert, w)
-		sinks = append(sinks, w)
-		s.chWG.Go(func() { w.Run(s.bg) })
+		o, err := output.NewRunner(s.alerts, oc.Name+"-alerts", "clickhouse-threat-table", w.Target(), w, s.reg, s.log.With("component", "output"))
+		if err != nil {
+			return err
+		}
+		s.alertOutputs = append(s.alertOutputs, o)
 	}
 	var builtin fs.FS
 	if cfg.BuiltinOn() {
@@ -491,32 +534,41 @@ func (s *server) openDetect() error {
 		RulesDir:        cfg.RulesDir,
 		Engine:          detect.Options{Lateness: cfg.Lateness.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo},
 		Journal:         s.j,
-		Sinks:           sinks,
+		Alerts:          s.alerts,
 		CheckpointEvery: cfg.CheckpointInterval.D(),
 		Log:             log,
 	}, s.reg)
 	return err
 }
 
-// closeStorage flushes the store, commits the indexer's cursor and closes
-// the journal, in that order.
+// closeStorage flushes the store, commits the cursors of the indexer and
+// the alert store writer and closes the journals, in that order.
 func (s *server) closeStorage() error {
 	var errs []error
 	if s.st != nil {
 		if err := s.st.Close(); err != nil {
 			errs = append(errs, err)
-		} else if s.ix != nil {
-			// The store is on disk: everything indexed so far is safe.
-			if err := s.ix.Commit(); err != nil {
-				errs = append(errs, err)
+		} else {
+			// The store is on disk: everything added so far is safe.
+			if s.ix != nil {
+				errs = append(errs, s.ix.Commit())
+			}
+			if s.alertStore != nil {
+				errs = append(errs, s.alertStore.Commit())
 			}
 		}
 	}
 	if s.ix != nil {
 		errs = append(errs, s.ix.Close())
 	}
+	if s.alertStore != nil {
+		errs = append(errs, s.alertStore.Close())
+	}
 	if s.j != nil {
 		errs = append(errs, s.j.Close())
+	}
+	if s.alerts != nil {
+		errs = append(errs, s.alerts.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -574,12 +626,18 @@ func (s *server) detectStatus() any {
 		return map[string]any{"enabled": false}
 	}
 	st := map[string]any{"enabled": true, "engine": s.det.Status(), "alert_channels": s.notify.Status()}
-	if len(s.chAlert) > 0 {
-		var ws []map[string]any
-		for _, w := range s.chAlert {
-			ws = append(ws, w.Status())
-		}
-		st["threat_tables"] = ws
+	outs := make([]output.Status, 0, len(s.alertOutputs))
+	for _, o := range s.alertOutputs {
+		outs = append(outs, o.Status())
+	}
+	next := s.alerts.NextSeq()
+	st["alerts"] = map[string]any{
+		"journal": s.alerts.Stats(),
+		"store": map[string]any{
+			"position":    s.alertStore.Position(),
+			"lag_records": next - s.alertStore.Position(),
+		},
+		"outputs": outs,
 	}
 	if s.lists != nil {
 		st["lists"] = s.lists.Status()

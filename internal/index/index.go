@@ -63,12 +63,14 @@ type Detector interface {
 	// and this position, storing only what the store lacks.
 	Position() uint64
 	// Process handles one batch. The batch is valid only during the call.
-	Process(b *Batch)
+	// ctx ends when the indexer gives up (its drain deadline at a stop):
+	// work that waits (recording alerts) stops then.
+	Process(ctx context.Context, b *Batch)
 	// Idle is called about once a second when no batch is waiting, from
 	// the same goroutine as Process (timers, checkpoints, reloads).
-	Idle(now time.Time)
+	Idle(ctx context.Context, now time.Time)
 	// Flush is called once after the last batch, before Run returns.
-	Flush()
+	Flush(ctx context.Context)
 }
 
 // Batch is a run of parsed journal records handed to a Detector.
@@ -268,7 +270,7 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	var detDone sync.WaitGroup
 	if d := ix.opts.Detector; d != nil {
 		detCh = make(chan *batch, 1)
-		detDone.Go(func() { ix.detect(d, detCh, bufs) })
+		detDone.Go(func() { ix.detect(wctx, d, detCh, bufs) })
 	}
 	defer func() {
 		if detCh != nil {
@@ -423,23 +425,23 @@ func recycle(rows []store.Row) []store.Row {
 
 // detect feeds applied batches to the detector in journal order and
 // recycles their rows; between batches it lets the detector run timers.
-func (ix *Indexer) detect(d Detector, in <-chan *batch, bufs reusable) {
+func (ix *Indexer) detect(ctx context.Context, d Detector, in <-chan *batch, bufs reusable) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case b, ok := <-in:
 			if !ok {
-				d.Flush()
+				d.Flush(ctx)
 				return
 			}
 			if len(b.det.Rows) > 0 {
-				d.Process(b.det)
+				d.Process(ctx, b.det)
 			}
 			// The detector copies what it keeps of an event.
 			bufs.release(b.det.Rows, b.arena, b.det.raw)
 		case <-tick.C:
-			d.Idle(ix.opts.Now())
+			d.Idle(ctx, ix.opts.Now())
 		}
 	}
 }

@@ -322,10 +322,10 @@ type checkingDetector struct {
 	seen int
 }
 
-func (d *checkingDetector) Position() uint64 { return 0 }
-func (d *checkingDetector) Idle(time.Time)   {}
-func (d *checkingDetector) Flush()           {}
-func (d *checkingDetector) Process(b *Batch) {
+func (d *checkingDetector) Position() uint64                { return 0 }
+func (d *checkingDetector) Idle(context.Context, time.Time) {}
+func (d *checkingDetector) Flush(context.Context)           {}
+func (d *checkingDetector) Process(_ context.Context, b *Batch) {
 	time.Sleep(time.Millisecond)
 	for i, row := range b.Rows {
 		n := fmt.Sprint(b.Seqs[i] - 1) // appendN numbers from 0, the journal from 1

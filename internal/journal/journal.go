@@ -780,15 +780,16 @@ func (j *Journal) FirstSeq() uint64 {
 // Stats describes a journal's state.
 type Stats struct {
 	// Segments is the number of segment files, the active one included.
-	Segments int
+	Segments int `json:"segments"`
 	// CompressedSegments is the number of zstd-compressed segments.
-	CompressedSegments int
+	CompressedSegments int `json:"compressed_segments"`
 	// DiskBytes is the size of all segment files.
-	DiskBytes int64
+	DiskBytes int64 `json:"disk_bytes"`
 	// FirstSeq is the oldest seq retained; NextSeq the seq of the next record.
-	FirstSeq, NextSeq uint64
+	FirstSeq uint64 `json:"first_seq"`
+	NextSeq  uint64 `json:"next_seq"`
 	// Consumers maps each durable consumer to its committed cursor.
-	Consumers map[string]uint64
+	Consumers map[string]uint64 `json:"consumers"`
 }
 
 // Stats returns the journal's current state.

@@ -472,8 +472,12 @@ func (st *Store) Collect(ch chan<- prometheus.Metric) {
 
 // Stats is a snapshot of the store's counters.
 type Stats struct {
-	Rows, DiskBytes, Added, DroppedTooOld, DroppedTooNew uint64
-	ReadOnly                                             bool
+	Rows          uint64 `json:"rows"`
+	DiskBytes     uint64 `json:"disk_bytes"`
+	Added         uint64 `json:"added"`
+	DroppedTooOld uint64 `json:"dropped_too_old"`
+	DroppedTooNew uint64 `json:"dropped_too_new"`
+	ReadOnly      bool   `json:"read_only"`
 }
 
 // Stats returns the store's counters.
