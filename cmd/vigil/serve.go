@@ -133,8 +133,8 @@ type server struct {
 	alertStore   *alert.StoreWriter
 	alertOutputs []*output.Runner
 	httpSrv      *http.Server
-	httpLn  net.Listener
-	started time.Time
+	httpLn       net.Listener
+	started      time.Time
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
