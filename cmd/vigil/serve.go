@@ -45,7 +45,7 @@ const (
 	serveAbout    = `Runs the server: syslog and Kafka inputs, journal, search store, detection,
 outputs and the API, until SIGTERM or SIGINT. It checks the configuration
 first, as vigil config check does, and does not start when that finds a
-problem.`
+problem (a rule file that does not load is only left out).`
 	tokenFileName = "api-token"
 )
 
@@ -66,10 +66,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg, err := preflight.Load(*cfgFile, func(cfg *config.Config) {
 		applyFlags(fs, cfg, *data, *httpAddr, *syslogAddr)
 	})
-	if err != nil {
+	ps, _ := errors.AsType[config.Problems](err)
+	if err != nil && (ps == nil || len(ps.Fatal()) > 0) {
 		return err
 	}
 	log := newLogger(cfg.Log, stderr)
+	for _, p := range ps {
+		log.Warn("configuration: starting without what this concerns", "problem", p.String())
+	}
 	quietEngineLogs(cfg.Log.Level)
 	return serve(ctx, cfg, log)
 }

@@ -18,6 +18,10 @@ type Problem struct {
 	// a whole.
 	Path string
 	Msg  string
+	// Tolerated problems do not stop vigil serve from starting: what they
+	// concern is left out and reported while it runs (a rule file that
+	// does not load). vigil config check counts them like the others.
+	Tolerated bool
 }
 
 // String formats the problem as FILE:LINE: PATH: MSG, leaving out what is
@@ -65,6 +69,17 @@ func (ps Problems) Sort() {
 		}
 		return a.Line - b.Line
 	})
+}
+
+// Fatal returns the problems that are not tolerated.
+func (ps Problems) Fatal() Problems {
+	var out Problems
+	for _, p := range ps {
+		if !p.Tolerated {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Err returns ps as an error, nil when there are none.

@@ -28,7 +28,8 @@ import (
 // ""), lets override change the result (vigil serve's flags; nil: none),
 // then validates it and checks what it refers to (Check). The error is a
 // config.Problems listing every problem found, or another error when the
-// file cannot be read at all.
+// file cannot be read at all. vigil serve starts only when every problem
+// is tolerated.
 func Load(path string, override func(*config.Config)) (config.Config, error) {
 	cfg, err := config.Read(path)
 	ps, ok := errors.AsType[config.Problems](err)
@@ -49,7 +50,8 @@ func Load(path string, override func(*config.Config)) (config.Config, error) {
 
 // Check checks what cfg refers to: the ids in detect.disable name rules of
 // the built-in pack or of detect.rules_dir; the rule files there load and
-// compile; detect.lists_dir is a folder; detect.geoip opens; the
+// compile (tolerated problems: the server runs without such a file);
+// detect.lists_dir is a folder; detect.geoip opens; the
 // certificates, keys, CA files and password files of the API, the inputs
 // and the outputs are readable and what they should be. The detection
 // settings are checked only when detection is on.
@@ -123,7 +125,12 @@ func (c *checker) rules() {
 			if re, ok := errors.AsType[*detect.RuleError](err); ok {
 				re.File = filepath.Join(d.RulesDir, re.File)
 			}
-			c.bad("detect.rules_dir", "%v", err)
+			// The server leaves such a file out and reports it in its
+			// status, as when a file breaks while it runs: a rule file
+			// does not stop the ingest.
+			p := c.cfg.Problem("detect.rules_dir", "%v", err)
+			p.Tolerated = true
+			c.ps = append(c.ps, p)
 		}
 	}
 	known := make([]string, 0, len(ids))

@@ -128,6 +128,21 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestRuleFilesTolerated: a rule file that does not load is a problem
+// for vigil config check, but not one that stops vigil serve (which runs
+// without it, as when a file breaks while it runs).
+func TestRuleFilesTolerated(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "rules", "bad.yaml"), "id: bad\ntitle: B\ntype: threshold\n")
+	file := filepath.Join(dir, "vigil.yaml")
+	write(t, file, "detect:\n  rules_dir: "+filepath.Join(dir, "rules")+"\n  disable: [nosuch]\n")
+	_, err := Load(file, nil)
+	ps, _ := err.(config.Problems)
+	if len(ps) != 2 || !ps[0].Tolerated || ps[1].Tolerated || len(ps.Fatal()) != 1 {
+		t.Fatalf("got %#v", ps)
+	}
+}
+
 // TestLoadOverride: the override (vigil serve's flags) applies before the
 // checks.
 func TestLoadOverride(t *testing.T) {
