@@ -1,49 +1,13 @@
 package preflight
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vigil-soc/vigil/internal/config"
 )
-
-// writeCert writes a self-signed certificate and its key into dir under
-// name.crt and name.key. Its validity spans every plausible clock.
-func writeCert(t *testing.T, dir, name string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
-		NotAfter:     time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	write(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	write(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
-	return certFile, keyFile
-}
 
 func write(t *testing.T, path, text string) {
 	t.Helper()
@@ -57,8 +21,10 @@ func write(t *testing.T, path, text string) {
 
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
-	writeCert(t, dir, "a")
-	writeCert(t, dir, "b")
+	td, err := filepath.Abs("testdata") // a.crt, a.key, b.crt, b.key: self-signed, valid 2000 to 9999
+	if err != nil {
+		t.Fatal(err)
+	}
 	rules := filepath.Join(dir, "rules")
 	write(t, filepath.Join(rules, "mine.yaml"), "id: my-rule\ntitle: Mine\ntype: match\nmatch: {event.outcome: failure}\n")
 	broken := filepath.Join(dir, "broken")
@@ -68,7 +34,7 @@ func TestLoad(t *testing.T) {
 
 	tests := []struct {
 		name, yaml string
-		want       []string // lines; DIR stands for the temporary folder
+		want       []string // lines; DIR stands for the temporary folder, TD for testdata
 	}{
 		{"defaults", "", nil},
 		{"unknown rule id", "detect:\n  disable:\n    - web-scanner\n    - brute-forse\n", []string{
@@ -83,10 +49,10 @@ func TestLoad(t *testing.T) {
 		{"lists_dir is a file", "detect:\n  lists_dir: DIR/notes.txt\n", []string{
 			"FILE:2: detect.lists_dir: DIR/notes.txt is not a directory"}},
 		{"bad geoip", "detect:\n  geoip: DIR/country.mmdb\n", []string{"FILE:2: detect.geoip: "}},
-		{"good key pair", "http:\n  cert_file: DIR/a.crt\n  key_file: DIR/a.key\n", nil},
-		{"key of another certificate", "http:\n  cert_file: DIR/a.crt\n  key_file: DIR/b.key\n", []string{
-			"FILE:1: http: cert_file DIR/a.crt and key_file DIR/b.key: tls: private key does not match public key"}},
-		{"missing key", "inputs:\n  syslog:\n    - tls: {addr: '127.0.0.1:6514', cert_file: DIR/a.crt, key_file: DIR/none.key}\n", []string{
+		{"good key pair", "http:\n  cert_file: TD/a.crt\n  key_file: TD/a.key\n", nil},
+		{"key of another certificate", "http:\n  cert_file: TD/a.crt\n  key_file: TD/b.key\n", []string{
+			"FILE:1: http: cert_file TD/a.crt and key_file TD/b.key: tls: private key does not match public key"}},
+		{"missing key", "inputs:\n  syslog:\n    - tls: {addr: '127.0.0.1:6514', cert_file: TD/a.crt, key_file: DIR/none.key}\n", []string{
 			"FILE:3: inputs.syslog[0].tls.key_file: open DIR/none.key: no such file or directory"}},
 		{"CA file without certificates", "outputs:\n  syslog:\n    - {name: o, address: 'h:1', transport: tls, ca_file: DIR/notes.txt}\n", []string{
 			"FILE:3: outputs.syslog[0].ca_file: DIR/notes.txt holds no PEM certificate"}},
@@ -102,7 +68,7 @@ func TestLoad(t *testing.T) {
 			file := ""
 			if tt.yaml != "" {
 				file = filepath.Join(dir, "vigil"+string(rune('a'+i))+".yaml")
-				write(t, file, strings.ReplaceAll(tt.yaml, "DIR", dir))
+				write(t, file, strings.NewReplacer("DIR", dir, "TD", td).Replace(tt.yaml))
 			}
 			_, err := Load(file, nil)
 			var got []string
@@ -119,7 +85,7 @@ func TestLoad(t *testing.T) {
 				t.Fatalf("got %d problems, want %d:\n%s", len(got), len(tt.want), strings.Join(got, "\n"))
 			}
 			for j, w := range tt.want {
-				w = strings.ReplaceAll(strings.ReplaceAll(w, "FILE", file), "DIR", dir)
+				w = strings.NewReplacer("FILE", file, "DIR", dir, "TD", td).Replace(w)
 				if !strings.HasPrefix(got[j], w) {
 					t.Errorf("problem %d:\n got %s\nwant %s...", j, got[j], w)
 				}
