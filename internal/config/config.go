@@ -357,6 +357,11 @@ func (c *Config) Validate() error {
 	if err := checkAddr(c.HTTP.Addr); err != nil {
 		bad("http.addr", "%v", err)
 	}
+	for i, tok := range c.HTTP.Tokens {
+		if len(tok) < 16 {
+			bad(fmt.Sprintf("http.tokens[%d]", i), "a token of %d characters; at least 16 are needed", len(tok))
+		}
+	}
 	if (c.HTTP.CertFile == "") != (c.HTTP.KeyFile == "") {
 		bad("http", "cert_file and key_file go together")
 	}

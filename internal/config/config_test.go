@@ -101,6 +101,7 @@ func TestInvalid(t *testing.T) {
 		{"duplicate input", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1'}\n    - {name: a, addr: '127.0.0.1:2'}\n", `line 4: inputs.syslog[1].name: "a" is used twice`},
 		{"second input without addr", "inputs:\n  syslog:\n    - {}\n    - {name: b}\n", "line 4: inputs.syslog[1]: needs addr or tls.addr"},
 		{"bad timezone", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', timezone: Mars/Base}\n", "line 3: inputs.syslog[0].timezone: unknown time zone Mars/Base"},
+		{"short token", "http:\n  tokens: [\"0123456789abcdef\", short]\n", "line 2: http.tokens[1]: a token of 5 characters; at least 16 are needed"},
 		{"log level", "log:\n  level: loud\n", `line 2: log.level: "loud" is not one of debug, info, warn, error`},
 		{"not a file of keys", "- a\n- b\n", "line 1: wants keys with values (key: value), not a list"},
 	}
