@@ -213,3 +213,19 @@ func FuzzParseYAML(f *testing.F) {
 		}
 	})
 }
+
+func TestProblemString(t *testing.T) {
+	for _, tt := range []struct {
+		p    Problem
+		want string
+	}{
+		{Problem{File: "v.yaml", Line: 3, Path: "a.b", Msg: "bad"}, "v.yaml:3: a.b: bad"},
+		{Problem{File: "v.yaml", Path: "a.b", Msg: "bad"}, "v.yaml: a.b: bad"},
+		{Problem{Line: 3, Msg: "bad"}, "line 3: bad"},
+		{Problem{Path: "a", Msg: "x\n | y\n | ^"}, "a: x\n     | y\n     | ^"},
+	} {
+		if got := tt.p.String(); got != tt.want {
+			t.Errorf("%#v: %q, want %q", tt.p, got, tt.want)
+		}
+	}
+}

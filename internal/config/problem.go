@@ -39,7 +39,9 @@ func (p Problem) String() string {
 	if p.Path != "" {
 		b.WriteString(p.Path + ": ")
 	}
-	b.WriteString(p.Msg)
+	// A message of several lines (an expression error with its caret)
+	// continues indented, so that each problem starts a line of its own.
+	b.WriteString(strings.ReplaceAll(p.Msg, "\n", "\n    "))
 	return b.String()
 }
 
