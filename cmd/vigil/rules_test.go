@@ -22,12 +22,15 @@ func TestRulesLint(t *testing.T) {
 		t.Fatalf("built-in pack: exit %d, %s %s", code, out.String(), errOut.String())
 	}
 	out.Reset()
-	if code := run(context.Background(), []string{"rules", "lint", "--no-builtin", good}, &out, &errOut); code != 0 || out.String() != "ok: 1 rules\n" {
+	if code := run(context.Background(), []string{"rules", "lint", "--no-builtin", good}, &out, &errOut); code != 0 || out.String() != "ok: 1 rule\n" {
 		t.Fatalf("good file: exit %d, %q", code, out.String())
 	}
 	out.Reset()
 	if code := run(context.Background(), []string{"rules", "lint", "--no-builtin", dir}, &out, &errOut); code != 1 || !strings.Contains(out.String(), "bad.yaml: rule broken") || !strings.Contains(out.String(), "mismatched types") {
 		t.Fatalf("bad file: exit %d, %q", code, out.String())
+	}
+	if errOut.String() != "vigil rules: 1 problem in rule files\n" {
+		t.Errorf("bad file: stderr %q", errOut.String())
 	}
 }
 
@@ -63,7 +66,7 @@ func TestRulesTest(t *testing.T) {
 	if p, _ := al["alert.payloads"].([]any); len(p) != 3 {
 		t.Errorf("payloads %v", al["alert.payloads"])
 	}
-	if !strings.Contains(errOut.String(), "4 events, 1 rules, 1 alerts") {
+	if !strings.Contains(errOut.String(), "4 events, 1 rule, 1 alert") {
 		t.Errorf("summary %q", errOut.String())
 	}
 }

@@ -35,38 +35,45 @@ import (
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/preflight"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
 	"github.com/vigil-soc/vigil/rules"
 )
 
 const (
 	serveSynopsis = "vigil serve [--config FILE] [--data DIR] [--http ADDR] [--syslog ADDR]"
+	serveAbout    = `Runs the server: syslog and Kafka inputs, journal, search store, detection,
+outputs and the API, until SIGTERM or SIGINT. It checks the configuration
+first, as vigil config check does, and does not start when that finds a
+problem (a rule file that does not load is only left out).`
 	tokenFileName = "api-token"
 )
 
 // serveCmd runs the server until ctx is done.
-func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := newFlagSet("serve", serveSynopsis, stderr)
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", serveSynopsis, serveAbout, stderr)
 	cfgFile := fs.String("config", "", "YAML configuration file (default: built-in defaults, see docs/configuration.md)")
 	data := fs.String("data", "", "data directory (overrides data_dir; default ./vigil-data)")
 	httpAddr := fs.String("http", "", "API listen address (overrides http.addr; default 127.0.0.1:8514)")
 	syslogAddr := fs.String("syslog", "", "syslog UDP+TCP listen address of the first syslog input (overrides inputs.syslog[0].addr; default 127.0.0.1:5514)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := config.Load(*cfgFile)
-	if err != nil {
+	cfg, err := preflight.Load(*cfgFile, func(cfg *config.Config) {
+		applyFlags(fs, cfg, *data, *httpAddr, *syslogAddr)
+	})
+	ps, _ := errors.AsType[config.Problems](err)
+	if err != nil && (ps == nil || len(ps.Fatal()) > 0) {
 		return err
 	}
-	applyFlags(fs, &cfg, *data, *httpAddr, *syslogAddr)
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
 	log := newLogger(cfg.Log, stderr)
+	for _, p := range ps {
+		log.Warn("configuration: starting without what this concerns", "problem", p.String())
+	}
 	quietEngineLogs(cfg.Log.Level)
 	return serve(ctx, cfg, log)
 }
