@@ -385,6 +385,7 @@ func parseOptions(cfg config.Config) (parse.Options, error) {
 		MaxFields:      cfg.Parse.MaxFields,
 		KeepJSONText:   cfg.Parse.KeepJSONText,
 		FutureLimit:    cfg.Store.FutureLimit.D(),
+		MaxClockSkew:   cfg.Detect.MaxClockSkew.D(),
 		Formats:        map[string]string{},
 		Users:          &format.Users{Domains: cfg.Parse.UserDomains},
 		KeepSourceKeys: cfg.Parse.KeepSourceKeys,

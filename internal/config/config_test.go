@@ -50,6 +50,7 @@ func TestLoadFull(t *testing.T) {
 		{"builtin off", cfg.Detect.BuiltinOn(), false},
 		{"disable", cfg.Detect.Disable[0], "web-scanner"},
 		{"lateness", cfg.Detect.Lateness.D(), 5 * time.Minute},
+		{"max_clock_skew default", cfg.Detect.MaxClockSkew.D(), 5 * time.Minute},
 		{"rules_dir", cfg.Detect.RulesDir, "/etc/vigil/rules"},
 		{"alert syslog", cfg.Alerts.Syslog[0].Address, "siem.corp.example:6514"},
 		{"alert webhook", cfg.Alerts.Webhooks[0].Headers["Authorization"], "Bearer x"},
@@ -68,6 +69,8 @@ func TestInvalid(t *testing.T) {
 	}{
 		{"unknown key", "journal:\n  fsynk: always\n", "field fsynk not found"},
 		{"detect lateness", "detect:\n  lateness: 2d\n", "detect.lateness"},
+		{"max clock skew beyond future limit", "detect:\n  max_clock_skew: 1d\n", "detect.max_clock_skew"},
+		{"max clock skew zero", "detect:\n  max_clock_skew: 0s\n", "detect.max_clock_skew"},
 		{"alert channel", "alerts:\n  webhooks:\n    - url: ftp://x\n", "alerts:"},
 		{"unknown detect key", "detect:\n  rule_dir: /x\n", "field rule_dir not found"},
 		{"output without name", "outputs:\n  syslog:\n    - address: h:1\n", "name is required"},
