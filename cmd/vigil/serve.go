@@ -489,7 +489,7 @@ func (s *server) openDetect() error {
 		Builtin:         builtin,
 		Disable:         cfg.Disable,
 		RulesDir:        cfg.RulesDir,
-		Engine:          detect.Options{Lateness: cfg.Lateness.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo},
+		Engine:          detect.Options{Lateness: cfg.Lateness.D(), MaxClockSkew: cfg.MaxClockSkew.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo},
 		Journal:         s.j,
 		Sinks:           sinks,
 		CheckpointEvery: cfg.CheckpointInterval.D(),

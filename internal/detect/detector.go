@@ -67,6 +67,8 @@ type Detector struct {
 	// advancing timers when nothing arrives at all).
 	lastEventWall time.Time
 	lastEventTime time.Time
+	// skewNoted is when the status last got the skewed senders.
+	skewNoted time.Time
 
 	// pending is a snapshot ("position\n" + state) waiting for
 	// CheckpointDelay before it is written.
@@ -95,6 +97,8 @@ type Status struct {
 	LastCheckpoint time.Time `json:"last_checkpoint"`
 	NewestEvent    time.Time `json:"newest_event_time"`
 	Alerts         uint64    `json:"alerts"`
+	// ClockSkew lists the senders whose clock runs ahead (watermark.go).
+	ClockSkew []SkewedSource `json:"clock_skew"`
 }
 
 // stateFile is the checkpoint's name in DetectorOptions.Dir.
@@ -290,6 +294,7 @@ func (d *Detector) Process(b *index.Batch) {
 	now := time.Now()
 	d.ev = Event{} // no reference to the batch after it
 	d.lastEventWall, d.lastEventTime = now, time.Unix(0, d.eng.newest)
+	d.noteSkew(now)
 	if len(d.alertsBuf) > 0 && !b.Received.IsZero() {
 		delay := now.Sub(b.Received).Seconds()
 		for range d.alertsBuf {
@@ -311,6 +316,7 @@ func (d *Detector) Idle(now time.Time) {
 		d.eng.Advance(d.lastEventTime.Add(now.Sub(d.lastEventWall)).Add(-d.eng.opts.Lateness))
 		d.deliver()
 	}
+	d.noteSkew(now)
 	if d.opts.RulesDir != "" && now.Sub(d.lastReload) >= d.opts.ReloadEvery {
 		d.lastReload = now
 		if sig := dirSignature(d.opts.RulesDir); sig != d.rulesSig {
@@ -320,6 +326,19 @@ func (d *Detector) Idle(now time.Time) {
 	if (d.dirty || d.pending != nil) && now.Sub(d.lastCheckpoint) >= d.opts.CheckpointEvery {
 		d.checkpoint(now, false)
 	}
+}
+
+// noteSkew copies the senders whose clock runs ahead into the status when
+// they changed, at most once a second.
+func (d *Detector) noteSkew(now time.Time) {
+	if !d.eng.skewChanged() || now.Sub(d.skewNoted) < time.Second {
+		return
+	}
+	d.skewNoted = now
+	list := d.eng.SkewedSources()
+	d.mu.Lock()
+	d.status.ClockSkew = list
+	d.mu.Unlock()
 }
 
 // Reload reloads the rules now. A rule file that fails keeps its previous
@@ -440,6 +459,7 @@ func (d *Detector) Status() Status {
 	defer d.mu.Unlock()
 	s := d.status
 	s.RuleErrors = append([]string(nil), s.RuleErrors...)
+	s.ClockSkew = append([]SkewedSource{}, s.ClockSkew...)
 	return s
 }
 
