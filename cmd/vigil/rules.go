@@ -173,7 +173,7 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	eopts := detect.Options{Lateness: cfg.Detect.Lateness.D()}
+	eopts := detect.Options{Lateness: cfg.Detect.Lateness.D(), MaxClockSkew: cfg.Detect.MaxClockSkew.D()}
 	if cfg.Detect.ListsDir != "" {
 		ls, err := lists.Load(cfg.Detect.ListsDir)
 		if ls == nil {

@@ -63,8 +63,13 @@ type Detect struct {
 	ListsDir string `yaml:"lists_dir"`
 	// GeoIP is a MaxMind-format .mmdb country (or city) database.
 	GeoIP string `yaml:"geoip"`
-	// Lateness is how late (in event time) an event may arrive and count.
+	// Lateness is how late (in event time, behind its sender's newest
+	// event) an event may arrive and count.
 	Lateness Duration `yaml:"lateness"`
+	// MaxClockSkew is how far ahead of its receive time an event's time may
+	// be before its sender's clock counts as running ahead: such events
+	// are labelled vigil.clock_skew and evaluated near their receive time.
+	MaxClockSkew Duration `yaml:"max_clock_skew"`
 	// CheckpointInterval is how often the engine's state is saved.
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
 }
@@ -211,7 +216,7 @@ func Default() Config {
 			CommitInterval: Duration(time.Second),
 		},
 		Parse:  Parse{MaxFields: 500},
-		Detect: Detect{Lateness: Duration(time.Minute), CheckpointInterval: Duration(10 * time.Second)},
+		Detect: Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
 	}
 }
 
@@ -437,6 +442,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Detect.Lateness < 0 || c.Detect.Lateness > Duration(24*time.Hour) {
 		bad("detect.lateness", "%s is outside 0..1d", c.Detect.Lateness)
+	}
+	if c.Detect.MaxClockSkew < Duration(time.Second) || c.Detect.MaxClockSkew >= c.Store.FutureLimit {
+		bad("detect.max_clock_skew", "%s is outside 1s..store.future_limit (%s)", c.Detect.MaxClockSkew, c.Store.FutureLimit)
 	}
 	if c.Detect.CheckpointInterval < Duration(time.Second) {
 		bad("detect.checkpoint_interval", "%s is below 1s", c.Detect.CheckpointInterval)

@@ -75,6 +75,8 @@ type Detector struct {
 	// advancing timers when nothing arrives at all).
 	lastEventWall time.Time
 	lastEventTime time.Time
+	// skewNoted is when the status last got the skewed senders.
+	skewNoted time.Time
 
 	// replayed holds the ids of the alerts appended to the alert journal
 	// after the checkpoint this detector resumed from: a replay raises
@@ -119,6 +121,8 @@ type Status struct {
 	// raised again by the replay after a crash (recorded once before).
 	Alerts         uint64 `json:"alerts"`
 	AlertsReplayed uint64 `json:"alerts_replayed"`
+	// ClockSkew lists the senders whose clock runs ahead (watermark.go).
+	ClockSkew []SkewedSource `json:"clock_skew"`
 }
 
 // stateFile is the checkpoint's name in DetectorOptions.Dir.
@@ -378,6 +382,7 @@ func (d *Detector) Process(ctx context.Context, b *index.Batch) {
 	}
 	d.ev = Event{} // no reference to the batch after it
 	d.lastEventWall, d.lastEventTime = now, time.Unix(0, d.eng.newest)
+	d.noteSkew(now)
 	if len(d.alertsBuf) > 0 && !b.Received.IsZero() {
 		delay := now.Sub(b.Received).Seconds()
 		for range d.alertsBuf {
@@ -413,6 +418,7 @@ func (d *Detector) Idle(ctx context.Context, now time.Time) {
 		}
 		d.deliver(ctx)
 	}
+	d.noteSkew(now)
 	if d.opts.RulesDir != "" && now.Sub(d.lastReload) >= d.opts.ReloadEvery {
 		d.lastReload = now
 		if sig := dirSignature(d.opts.RulesDir); sig != d.rulesSig {
@@ -422,6 +428,19 @@ func (d *Detector) Idle(ctx context.Context, now time.Time) {
 	if d.dirty && now.Sub(d.lastCheckpoint) >= d.opts.CheckpointEvery {
 		d.checkpoint(now)
 	}
+}
+
+// noteSkew copies the senders whose clock runs ahead into the status when
+// they changed, at most once a second.
+func (d *Detector) noteSkew(now time.Time) {
+	if !d.eng.skewChanged() || now.Sub(d.skewNoted) < time.Second {
+		return
+	}
+	d.skewNoted = now
+	list := d.eng.SkewedSources()
+	d.mu.Lock()
+	d.status.ClockSkew = list
+	d.mu.Unlock()
 }
 
 // Reload reloads the rules now. A rule file that fails keeps its previous
@@ -579,6 +598,7 @@ func (d *Detector) Status() Status {
 	defer d.mu.Unlock()
 	s := d.status
 	s.RuleErrors = append([]string(nil), s.RuleErrors...)
+	s.ClockSkew = append([]SkewedSource{}, s.ClockSkew...)
 	return s
 }
 
