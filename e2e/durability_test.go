@@ -193,9 +193,13 @@ func waitOutputIdle(t *testing.T, v *vigil, cursorFile string) {
 }
 
 // TestIdleOutputNoResend: an output that has delivered everything and
-// waits commits its cursor, so a crash afterwards sends nothing again.
+// waits commits its cursor, so a crash afterwards sends nothing again (an
+// idle output used to re-send everything since its last busy moment:
+// 10,000 duplicate ClickHouse rows).
 func TestIdleOutputNoResend(t *testing.T) {
 	rcv := newLineReceiver(t)
+	var ch clickhouseServer
+	ch.start(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	syslogPort := freePort(t)
 	cfg := fmt.Sprintf(`
@@ -208,7 +212,10 @@ outputs:
       address: %s
       transport: tcp
       framing: newline
-`, syslogPort, rcv.ln.Addr())
+  clickhouse:
+    - name: ch
+      address: %s
+`, syslogPort, rcv.ln.Addr(), ch.addr)
 	opts := vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg}
 	v := startVigil(t, opts)
 	var lines []string
@@ -216,14 +223,19 @@ outputs:
 		lines = append(lines, crashMsg("idle", i))
 	}
 	sendLines(t, fmt.Sprintf("127.0.0.1:%d", syslogPort), lines)
-	waitOutputIdle(t, v, filepath.Join(dataDir, "journal", "cursors", "output-forward"))
+	idle := func() {
+		for _, name := range []string{"output-forward", "output-ch"} {
+			waitOutputIdle(t, v, filepath.Join(dataDir, "journal", "cursors", name))
+		}
+	}
+	idle()
 	if got := rcv.count(); got != len(lines) {
 		t.Fatalf("the receiver got %d messages, want %d", got, len(lines))
 	}
 	v.kill(t)
 	v = startVigil(t, opts)
 	defer v.stop(t)
-	waitOutputIdle(t, v, filepath.Join(dataDir, "journal", "cursors", "output-forward"))
+	idle()
 	// One more message after the restart: once it arrives, anything sent
 	// again from before the crash would have arrived before it.
 	sendLines(t, fmt.Sprintf("127.0.0.1:%d", syslogPort), []string{crashMsg("idle", len(lines))})
@@ -232,6 +244,22 @@ outputs:
 	}
 	if got := rcv.count(); got != len(lines)+1 {
 		t.Errorf("after kill -9 and restart the receiver has %d messages, want %d: an idle output sent again what it had delivered", got, len(lines)+1)
+	}
+	db, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.addr}, Protocol: clickhouse.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows, ids uint64
+	for deadline := time.Now().Add(waitTimeout); ; {
+		err = db.QueryRow(context.Background(), "SELECT count(), uniqExact(event_id) FROM vigil.events").Scan(&rows, &ids)
+		if err == nil && ids >= uint64(len(lines)+1) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ids != uint64(len(lines)+1) || rows != ids {
+		t.Errorf("ClickHouse after kill -9 and restart: %d rows, %d distinct event ids, want %d of each (%v)", rows, ids, len(lines)+1, err)
 	}
 }
 
