@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -394,6 +395,17 @@ alerts:
 	v.kill(t)
 
 	v = startVigil(t, vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg})
+	// Right after the restart the status shows where detection resumes,
+	// not zero and the year 1.
+	det, _ := v.status(t)["detect"].(map[string]any)
+	eng, _ := det["engine"].(map[string]any)
+	if pos, _ := eng["position"].(float64); pos < 1 || eng["checkpoint_position"] != eng["position"] {
+		t.Errorf("detector status after restart: %v", eng)
+	}
+	if ts, _ := eng["last_checkpoint"].(string); !strings.HasPrefix(ts, strconv.Itoa(time.Now().Year())) &&
+		!strings.HasPrefix(ts, strconv.Itoa(time.Now().Year()-1)) {
+		t.Errorf("detector status after restart: last_checkpoint %q", ts)
+	}
 	sendLines(t, addr, lines[half:])
 	waitCount(t, v, "event.dataset:exchange.imap", len(lines))
 
