@@ -35,6 +35,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
 	"github.com/vigil-soc/vigil/rules"
 )
@@ -353,7 +354,13 @@ func (s *server) open() error {
 		}
 		s.kafka = append(s.kafka, in)
 	}
-	h, err := api.New(s.st, api.Options{
+	searches := search.New(s.st, search.Limits{
+		Timeout:       cfg.HTTP.SearchTimeout.D(),
+		MaxConcurrent: cfg.HTTP.MaxConcurrentSearches,
+		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
+		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
+	}, s.reg)
+	h, err := api.New(searches, api.Options{
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
 		MaxLimit:    cfg.HTTP.MaxSearchLimit,

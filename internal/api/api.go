@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -50,14 +51,15 @@ type Options struct {
 
 // Server is the HTTP handler of the API.
 type Server struct {
-	st   store.Store
+	st   search.Searcher
 	opts Options
 	log  *slog.Logger
 	mux  *http.ServeMux
 }
 
-// New returns the API handler.
-func New(st store.Store, opts Options, log *slog.Logger) (*Server, error) {
+// New returns the API handler. It runs searches on st: a
+// *search.Service, which keeps them within its limits.
+func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	if len(opts.Tokens) == 0 {
 		return nil, errors.New("api: no token configured")
 	}
@@ -233,28 +235,39 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	})
+	var limit *search.LimitError
 	switch {
 	case err == nil:
 		start()
-	case store.IsQueryError(err):
+		return
+	case r.Context().Err() != nil:
+		return // client went away
+	case errors.As(err, &limit):
+		s.log.Warn("api: search refused or stopped by a limit", "query", q.Text, "reason", limit.Reason)
 		if !started {
-			writeError(w, http.StatusBadRequest, "bad query: "+err.Error())
+			code := http.StatusServiceUnavailable
+			switch {
+			case limit.Reason == search.ReasonTooLarge:
+				code = http.StatusBadRequest
+			case limit.RetryAfter > 0:
+				w.Header().Set("Retry-After", strconv.Itoa(int(limit.RetryAfter.Seconds())))
+			}
+			writeError(w, code, err.Error())
 			return
 		}
-		fallthrough
+	case store.IsQueryError(err) && !started:
+		writeError(w, http.StatusBadRequest, "bad query: "+err.Error())
+		return
 	default:
-		if r.Context().Err() != nil {
-			return // client went away
-		}
 		s.log.Error("api: search failed", "query", q.Text, "err", err)
 		if !started {
 			writeError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		// Headers are out: say so in a last line a client can recognise.
-		buf = appendJSONString(append(buf[:0], `{"error":`...), err.Error())
-		_, _ = w.Write(append(buf, "}\n"...))
 	}
+	// Headers are out: say so in a last line a client can recognise.
+	buf = appendJSONString(append(buf[:0], `{"error":`...), err.Error())
+	_, _ = w.Write(append(buf, "}\n"...))
 }
 
 func (s *Server) parseQuery(r *http.Request) (store.Query, error) {

@@ -84,6 +84,7 @@ func TestInvalid(t *testing.T) {
 		{"duplicate input", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1'}\n    - {name: a, addr: '127.0.0.1:2'}\n", "used twice"},
 		{"bad timezone", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', timezone: Mars/Base}\n", "timezone"},
 		{"log level", "log:\n  level: loud\n", "log.level"},
+		{"negative search cap", "http:\n  max_concurrent_searches: -1\n", "http.max_concurrent_searches"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
