@@ -354,6 +354,10 @@ func (s *server) open() error {
 		}
 		s.kafka = append(s.kafka, in)
 	}
+	hosts, err := api.NewHosts(cfg.HTTP.Addr, cfg.HTTP.AllowedHosts)
+	if err != nil {
+		return fmt.Errorf("http.allowed_hosts: %w", err)
+	}
 	searches := search.New(s.st, search.Limits{
 		Timeout:       cfg.HTTP.SearchTimeout.D(),
 		MaxConcurrent: cfg.HTTP.MaxConcurrentSearches,
@@ -368,6 +372,8 @@ func (s *server) open() error {
 		Status:      s.status,
 		Raw:         s.raw,
 		Gatherer:    s.reg,
+		Hosts:       hosts,
+		Registerer:  s.reg,
 	}, s.log.With("component", "api"))
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -252,7 +253,7 @@ func limitedServer(t *testing.T, lim search.Limits) (*httptest.Server, *blocking
 	st.Flush()
 	bs := &blockingStore{Searcher: st, started: make(chan struct{}, 10)}
 	reg := prometheus.NewRegistry()
-	s, err := New(search.New(bs, lim, reg), Options{Tokens: []string{token}, Gatherer: reg}, nil)
+	s, err := New(search.New(bs, lim, reg), Options{Tokens: []string{token}, Gatherer: reg, Registerer: reg}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,5 +316,94 @@ func TestSearchMaxBytes(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || len(lines) < 2 || len(lines) > 10 ||
 		!strings.HasPrefix(last, `{"error":"search stopped`) || !strings.Contains(last, "http.search_max_bytes") {
 		t.Fatalf("got %d, %d lines, last %s; want a few rows then an error line", resp.StatusCode, len(lines), last)
+	}
+}
+
+func TestHosts(t *testing.T) {
+	h, err := NewHosts("0.0.0.0:8514", []string{"Vigil.Corp.Example.", "192.0.2.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.local = func() ([]net.Addr, error) {
+		return []net.Addr{&net.IPNet{IP: net.ParseIP("10.1.2.3"), Mask: net.CIDRMask(8, 32)}}, nil
+	}
+	named, err := NewHosts("vigil.lan:8514", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named.local = h.local
+	tests := []struct {
+		h    *Hosts
+		host string
+		want bool
+	}{
+		{h, "127.0.0.1:8514", true},
+		{h, "127.0.0.2", true},
+		{h, "[::1]:8514", true},
+		{h, "[::1]", true},
+		{h, "localhost:8514", true},
+		{h, "LOCALHOST", true},
+		{h, "10.1.2.3:8514", true}, // this machine's address
+		{h, "vigil.corp.example:443", true},
+		{h, "VIGIL.corp.example.", true},
+		{h, "192.0.2.7:8514", true},
+		{h, "10.9.9.9:8514", false},
+		{h, "evil.example:8514", false},
+		{h, "vigil.corp.example.evil.example", false},
+		{h, "localhost.evil.example", false},
+		{h, "", false},
+		{named, "vigil.lan:8514", true},
+		{named, "vigil.corp.example", false},
+		{named, "127.0.0.1", true},
+	}
+	for _, tt := range tests {
+		if got := tt.h.Allow(tt.host); got != tt.want {
+			t.Errorf("Allow(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+	}
+	all, _ := NewHosts("127.0.0.1:8514", []string{"*"})
+	if !all.Allow("anything.example") {
+		t.Error(`"*" does not allow any host`)
+	}
+	for _, bad := range []string{"", "vigil.example:443", "https://vigil.example", "two words"} {
+		if _, err := NewHosts("127.0.0.1:8514", []string{bad}); err == nil {
+			t.Errorf("NewHosts accepted %q", bad)
+		}
+	}
+}
+
+// TestHostHeader: a request naming a host the server does not answer to,
+// as a DNS-rebinding page's would, is refused (421) everywhere but
+// /healthz, with or without a token.
+func TestHostHeader(t *testing.T) {
+	ts := newServer(t, time.Now())
+	for _, tt := range []struct {
+		path, host, tok string
+		code            int
+	}{
+		{"/metrics", "evil.example", "", http.StatusMisdirectedRequest},
+		{"/api/v1/search?q=*", "evil.example:8514", token, http.StatusMisdirectedRequest},
+		{"/api/v1/status", "evil.example", token, http.StatusMisdirectedRequest},
+		{"/healthz", "evil.example", "", http.StatusOK},
+		{"/metrics", "localhost", "", http.StatusOK},
+		{"/api/v1/status", "127.0.0.1", token, http.StatusOK},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+tt.path, nil)
+		req.Host = tt.host
+		if tt.tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tt.tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.code {
+			t.Errorf("%s with Host %s: %d %s, want %d", tt.path, tt.host, resp.StatusCode, b, tt.code)
+		}
+		if tt.code == http.StatusMisdirectedRequest && !strings.Contains(string(b), "http.allowed_hosts") {
+			t.Errorf("%s with Host %s: %s does not name http.allowed_hosts", tt.path, tt.host, b)
+		}
 	}
 }

@@ -104,6 +104,9 @@ type HTTP struct {
 	SearchQueueWait Duration `yaml:"search_queue_wait"`
 	// SearchMaxBytes stops a search whose results pass this size; 0: no bound.
 	SearchMaxBytes ByteSize `yaml:"search_max_bytes"`
+	// AllowedHosts are the Host names requests may carry besides
+	// localhost, the machine's addresses and the listen address's host.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 	// Debug serves Go's profiler under /debug/pprof/ (token required).
 	Debug bool `yaml:"debug"`
 }
