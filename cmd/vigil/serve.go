@@ -240,7 +240,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 // an unusable data directory fails the start with a clear message.
 func (s *server) open() error {
 	cfg := s.cfg
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	tokens, err := s.tokens()
@@ -388,6 +388,7 @@ func (s *server) open() error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	warnLoosePerms(s.log, privatePaths(cfg))
 	return nil
 }
 
@@ -429,10 +430,7 @@ func (s *server) tokens() ([]string, error) {
 	if len(s.cfg.HTTP.Tokens) > 0 {
 		return s.cfg.HTTP.Tokens, nil
 	}
-	path := s.cfg.HTTP.TokenFile
-	if path == "" {
-		path = filepath.Join(s.cfg.DataDir, tokenFileName)
-	}
+	path := tokenPath(s.cfg)
 	b, err := os.ReadFile(path)
 	if err == nil {
 		t := strings.TrimSpace(string(b))

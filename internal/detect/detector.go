@@ -114,7 +114,7 @@ func NewDetector(opts DetectorOptions, reg prometheus.Registerer) (*Detector, er
 	if opts.CheckpointDelay <= 0 {
 		opts.CheckpointDelay = 30 * time.Second
 	}
-	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
 	}
 	d := &Detector{opts: opts, log: opts.Log, good: map[string][]*Rule{}}
@@ -408,7 +408,7 @@ func (d *Detector) write(snap []byte, now time.Time) {
 
 func writeFileSync(path string, data []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}

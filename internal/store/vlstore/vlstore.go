@@ -199,7 +199,7 @@ func Open(cfg Config, reg prometheus.Registerer, log *slog.Logger) (st *Store, e
 	if cfg.FutureLimit <= 0 {
 		cfg.FutureLimit = 24 * time.Hour
 	}
-	if err := os.MkdirAll(cfg.Path, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.Path, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	// The engine exits the process on an unwritable directory: check first.
