@@ -36,6 +36,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/preflight"
+	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
 	"github.com/vigil-soc/vigil/rules"
 )
@@ -268,7 +269,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 // an unusable data directory fails the start with a clear message.
 func (s *server) open() error {
 	cfg := s.cfg
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	tokens, err := s.tokens()
@@ -399,7 +400,17 @@ func (s *server) open() error {
 		}
 		s.kafka = append(s.kafka, in)
 	}
-	h, err := api.New(s.st, api.Options{
+	hosts, err := api.NewHosts(cfg.HTTP.Addr, cfg.HTTP.AllowedHosts)
+	if err != nil {
+		return fmt.Errorf("http.allowed_hosts: %w", err)
+	}
+	searches := search.New(s.st, search.Limits{
+		Timeout:       cfg.HTTP.SearchTimeout.D(),
+		MaxConcurrent: cfg.HTTP.MaxConcurrentSearches,
+		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
+		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
+	}, s.reg)
+	h, err := api.New(searches, api.Options{
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
 		MaxLimit:    cfg.HTTP.MaxSearchLimit,
@@ -407,6 +418,8 @@ func (s *server) open() error {
 		Status:      s.status,
 		Raw:         s.raw,
 		Gatherer:    s.reg,
+		Hosts:       hosts,
+		Registerer:  s.reg,
 	}, s.log.With("component", "api"))
 	if err != nil {
 		return err
@@ -421,6 +434,7 @@ func (s *server) open() error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	warnLoosePerms(s.log, privatePaths(cfg))
 	return nil
 }
 
@@ -463,10 +477,7 @@ func (s *server) tokens() ([]string, error) {
 	if len(s.cfg.HTTP.Tokens) > 0 {
 		return s.cfg.HTTP.Tokens, nil
 	}
-	path := s.cfg.HTTP.TokenFile
-	if path == "" {
-		path = filepath.Join(s.cfg.DataDir, tokenFileName)
-	}
+	path := tokenPath(s.cfg)
 	b, err := os.ReadFile(path)
 	if err == nil {
 		t := strings.TrimSpace(string(b))

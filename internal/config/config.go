@@ -101,6 +101,19 @@ type HTTP struct {
 	KeyFile  string `yaml:"key_file"`
 	// MaxSearchLimit caps the limit parameter of a search.
 	MaxSearchLimit int `yaml:"max_search_limit"`
+	// SearchTimeout cancels a search that runs longer; 0: no limit.
+	SearchTimeout Duration `yaml:"search_timeout"`
+	// MaxConcurrentSearches caps the searches that run at once; 0 picks
+	// one from the CPUs (search.DefaultMaxConcurrent).
+	MaxConcurrentSearches int `yaml:"max_concurrent_searches"`
+	// SearchQueueWait is how long a search waits for a free slot; 0:
+	// refused at once.
+	SearchQueueWait Duration `yaml:"search_queue_wait"`
+	// SearchMaxBytes stops a search whose results pass this size; 0: no bound.
+	SearchMaxBytes ByteSize `yaml:"search_max_bytes"`
+	// AllowedHosts are the Host names requests may carry besides
+	// localhost, the machine's addresses and the listen address's host.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 	// Debug serves Go's profiler under /debug/pprof/ (token required).
 	Debug bool `yaml:"debug"`
 }
@@ -196,7 +209,8 @@ func Default() Config {
 	return Config{
 		DataDir: "vigil-data",
 		Log:     Log{Level: "info", Format: "text"},
-		HTTP:    HTTP{Addr: "127.0.0.1:8514", MaxSearchLimit: 100000},
+		HTTP: HTTP{Addr: "127.0.0.1:8514", MaxSearchLimit: 100000,
+			SearchTimeout: Duration(30 * time.Second), SearchQueueWait: Duration(10 * time.Second), SearchMaxBytes: 256 << 20},
 		Inputs: Inputs{Syslog: []Syslog{{
 			Name: "syslog",
 			Addr: "127.0.0.1:5514",
@@ -369,6 +383,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.HTTP.CertFile == "") != (c.HTTP.KeyFile == "") {
 		bad("http", "cert_file and key_file go together")
+	}
+	if c.HTTP.MaxConcurrentSearches < 0 {
+		bad("http.max_concurrent_searches", "%d is negative (0 picks a number from the CPUs)", c.HTTP.MaxConcurrentSearches)
 	}
 	names := map[string]bool{}
 	for i, s := range c.Inputs.Syslog {

@@ -107,6 +107,7 @@ func TestInvalid(t *testing.T) {
 		{"short token", "http:\n  tokens: [\"0123456789abcdef\", short]\n", "line 2: http.tokens[1]: a token of 5 characters; at least 16 are needed"},
 		{"log level", "log:\n  level: loud\n", `line 2: log.level: "loud" is not one of debug, info, warn, error`},
 		{"not a file of keys", "- a\n- b\n", "line 1: wants keys with values (key: value), not a list"},
+		{"negative search cap", "http:\n  max_concurrent_searches: -1\n", "line 2: http.max_concurrent_searches: -1 is negative (0 picks a number from the CPUs)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -142,7 +142,7 @@ func NewDetector(opts DetectorOptions, reg prometheus.Registerer) (*Detector, er
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
 	}
 	d := &Detector{opts: opts, log: opts.Log, good: map[string][]*Rule{}}

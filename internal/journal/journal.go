@@ -186,7 +186,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, cursorDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, cursorDir), 0o700); err != nil {
 		return nil, fmt.Errorf("journal: open: %w", err)
 	}
 	lock, err := lockDir(dir)
@@ -403,13 +403,13 @@ func (j *Journal) cutTail(f *os.File, first uint64, res scanResult, size int64) 
 // saveTail copies n bytes at off of f to a new file at path (or path.N if
 // path exists).
 func (j *Journal) saveTail(f *os.File, off, n int64, path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	// Never overwrite an earlier tail cut at the same offset.
-	out, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	for i := 1; errors.Is(err, fs.ErrExist) && i < 1000; i++ {
-		out, err = os.OpenFile(fmt.Sprintf("%s.%d", path, i), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		out, err = os.OpenFile(fmt.Sprintf("%s.%d", path, i), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	}
 	if err != nil {
 		return err
@@ -452,7 +452,7 @@ func (j *Journal) recoverCompressedLast(first uint64) (*segment, error) {
 	if res.next == first {
 		dst := filepath.Join(j.dir, corruptDir, segBase(first)+zstExt)
 		j.log.Error("journal: compressed last segment holds no valid record; moving it aside", "segment", segBase(first), "to", dst)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 			return nil, fmt.Errorf("journal: open: %w", err)
 		}
 		if err := os.Rename(path, dst); err != nil {
@@ -482,7 +482,7 @@ func (j *Journal) createActive(next uint64) error {
 
 // createSegment creates the segment file starting at first and fsyncs the directory.
 func createSegment(dir string, first uint64) (*os.File, error) {
-	f, err := os.OpenFile(walPath(dir, first), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(walPath(dir, first), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("journal: create segment: %w", err)
 	}
