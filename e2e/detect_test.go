@@ -98,35 +98,7 @@ func TestDetection(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var hooks collector
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		hooks.add(string(b))
-	}))
-	defer hook.Close()
-	var syslogs collector
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				sc.Buffer(make([]byte, 1<<20), 1<<20)
-				for sc.Scan() {
-					syslogs.add(sc.Text())
-				}
-			}()
-		}
-	}()
-
+	hooks, syslogs, hookURL, syslogAddr := alertCollectors(t)
 	syslogPort := freePort(t)
 	cfg := fmt.Sprintf(`
 inputs:
@@ -144,7 +116,7 @@ alerts:
     - address: %s
       transport: tcp
       framing: newline
-`, syslogPort, rulesDir, listsDir, hook.URL, ln.Addr())
+`, syslogPort, rulesDir, listsDir, hookURL, syslogAddr)
 	dataDir := filepath.Join(dir, "data")
 	v := startVigil(t, vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg})
 	addr := fmt.Sprintf("127.0.0.1:%d", syslogPort)
@@ -260,12 +232,21 @@ func sendLines(t *testing.T, addr string, lines []string) {
 // framing) receiver for alert channels; it returns their addresses.
 func alertCollectors(t *testing.T) (hooks, syslogs *collector, hookURL, syslogAddr string) {
 	t.Helper()
-	hooks, syslogs = &collector{}, &collector{}
+	hooks = &collector{}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		hooks.add(string(b))
 	}))
 	t.Cleanup(hook.Close)
+	syslogs, syslogAddr = lineCollector(t)
+	return hooks, syslogs, hook.URL, syslogAddr
+}
+
+// lineCollector listens on a loopback TCP port and collects the lines
+// (newline framing) of every connection; it returns the port's address.
+func lineCollector(t *testing.T) (*collector, string) {
+	t.Helper()
+	c := &collector{}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -273,21 +254,21 @@ func alertCollectors(t *testing.T) (hooks, syslogs *collector, hookURL, syslogAd
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
-			c, err := ln.Accept()
+			conn, err := ln.Accept()
 			if err != nil {
 				return
 			}
 			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
+				defer conn.Close()
+				sc := bufio.NewScanner(conn)
 				sc.Buffer(make([]byte, 1<<20), 1<<20)
 				for sc.Scan() {
-					syslogs.add(sc.Text())
+					c.add(sc.Text())
 				}
 			}()
 		}
 	}()
-	return hooks, syslogs, hook.URL, ln.Addr().String()
+	return c, ln.Addr().String()
 }
 
 // alertIDs counts the alert ids in what a channel delivered (webhook

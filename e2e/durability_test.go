@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -129,49 +126,6 @@ func TestTornTailNumbersNotReused(t *testing.T) {
 	}
 }
 
-// lineReceiver is a TCP syslog receiver (newline framing) counting what it
-// gets.
-type lineReceiver struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	lines []string
-}
-
-func newLineReceiver(t *testing.T) *lineReceiver {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &lineReceiver{ln: ln}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				sc.Buffer(make([]byte, 1<<20), 1<<20)
-				for sc.Scan() {
-					r.mu.Lock()
-					r.lines = append(r.lines, sc.Text())
-					r.mu.Unlock()
-				}
-			}()
-		}
-	}()
-	return r
-}
-
-func (r *lineReceiver) count() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.lines)
-}
-
 // waitOutputIdle polls until the output has delivered everything the
 // journal holds and committed its cursor there.
 func waitOutputIdle(t *testing.T, v *vigil, cursorFile string) {
@@ -197,7 +151,7 @@ func waitOutputIdle(t *testing.T, v *vigil, cursorFile string) {
 // idle output used to re-send everything since its last busy moment:
 // 10,000 duplicate ClickHouse rows).
 func TestIdleOutputNoResend(t *testing.T) {
-	rcv := newLineReceiver(t)
+	rcv, rcvAddr := lineCollector(t)
 	var ch clickhouseServer
 	ch.start(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
@@ -215,7 +169,7 @@ outputs:
   clickhouse:
     - name: ch
       address: %s
-`, syslogPort, rcv.ln.Addr(), ch.addr)
+`, syslogPort, rcvAddr, ch.addr)
 	opts := vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg}
 	v := startVigil(t, opts)
 	var lines []string
@@ -229,7 +183,7 @@ outputs:
 		}
 	}
 	idle()
-	if got := rcv.count(); got != len(lines) {
+	if got := len(rcv.all()); got != len(lines) {
 		t.Fatalf("the receiver got %d messages, want %d", got, len(lines))
 	}
 	v.kill(t)
@@ -239,10 +193,10 @@ outputs:
 	// One more message after the restart: once it arrives, anything sent
 	// again from before the crash would have arrived before it.
 	sendLines(t, fmt.Sprintf("127.0.0.1:%d", syslogPort), []string{crashMsg("idle", len(lines))})
-	for deadline := time.Now().Add(waitTimeout); rcv.count() < len(lines)+1 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(waitTimeout); len(rcv.all()) < len(lines)+1 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if got := rcv.count(); got != len(lines)+1 {
+	if got := len(rcv.all()); got != len(lines)+1 {
 		t.Errorf("after kill -9 and restart the receiver has %d messages, want %d: an idle output sent again what it had delivered", got, len(lines)+1)
 	}
 	db, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.addr}, Protocol: clickhouse.Native})

@@ -44,17 +44,26 @@ func readCursor(path string) (seq uint64, ok bool, err error) {
 	return seq, true, nil
 }
 
-// writeCursor atomically replaces the cursor file of name in dir with seq:
-// temp file, fsync, rename, fsync of the directory.
+// writeCursor atomically replaces the cursor file of name in dir with seq.
 func writeCursor(dir, name string, seq uint64) error {
+	var buf [24]byte
+	if err := replaceFile(dir, name, append(strconv.AppendUint(buf[:0], seq, 10), '\n')); err != nil {
+		return fmt.Errorf("journal: commit %s: %w", name, err)
+	}
+	return nil
+}
+
+// replaceFile atomically replaces the file name in dir with data: temp
+// file (0600), fsync, rename, fsync of the directory. The file always
+// holds either the old or the new content.
+func replaceFile(dir, name string, data []byte) error {
 	final := filepath.Join(dir, name)
 	tmp := final + tmpExt
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
-		return fmt.Errorf("journal: commit %s: %w", name, err)
+		return err
 	}
-	var buf [24]byte
-	_, err = f.Write(append(strconv.AppendUint(buf[:0], seq, 10), '\n'))
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -66,7 +75,7 @@ func writeCursor(dir, name string, seq uint64) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("journal: commit %s: %w", name, err)
+		return err
 	}
 	return syncDir(dir)
 }

@@ -93,8 +93,7 @@ func readMeta(dir string) (m meta, ok bool, err error) {
 	return m, true, nil
 }
 
-// writeMeta atomically replaces the meta file: temp file, fsync, rename,
-// fsync of the directory.
+// writeMeta atomically replaces the meta file.
 func writeMeta(dir string, m meta) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "id %016x\nreserved %d\n", m.id, m.reserved)
@@ -107,27 +106,10 @@ func writeMeta(dir string, m meta) error {
 	for _, s := range m.skips {
 		fmt.Fprintf(&b, "skip %d %d\n", s.from, s.to)
 	}
-	final := filepath.Join(dir, metaFile)
-	tmp := final + tmpExt
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
+	if err := replaceFile(dir, metaFile, b.Bytes()); err != nil {
 		return fmt.Errorf("journal: write %s: %w", metaFile, err)
 	}
-	_, err = f.Write(b.Bytes())
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, final)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("journal: write %s: %w", metaFile, err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 // newID returns a random non-zero journal id.
