@@ -56,7 +56,8 @@ func (s *recSink) Append(recs []journal.Record) error {
 		if r.Seq != 0 || r.Time.IsZero() {
 			panic("bad record")
 		}
-		s.recs = append(s.recs, r) // Data is ours to keep; the slice is not
+		r.Data = bytes.Clone(r.Data) // neither Data nor the slice is ours to keep
+		s.recs = append(s.recs, r)
 	}
 	return nil
 }

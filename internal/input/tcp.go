@@ -103,22 +103,15 @@ func (r *connReader) add(msg []byte, flags uint8, now time.Time) error {
 	return nil
 }
 
-// flush copies the queued messages out of the framer's buffer into one new
-// slab and appends them to the sink, waiting while the journal is full.
-// After any other sink error, or when the input stops while the journal is
-// full, it counts the batch and everything still buffered as dropped and
-// closes the connection, so that the sender notices.
+// flush appends the queued messages to the sink (their Data points into the
+// framer's buffer, which stays as it is until the next Fill), waiting while
+// the journal is full. After any other sink error, or when the input stops
+// while the journal is full, it counts the batch and everything still
+// buffered as dropped and closes the connection, so that the sender
+// notices.
 func (r *connReader) flush() error {
 	if len(r.recs) == 0 {
 		return nil
-	}
-	slab := make([]byte, r.size)
-	off := 0
-	for i := range r.recs {
-		d := r.recs[i].Data
-		n := copy(slab[off:], d)
-		r.recs[i].Data = slab[off : off+n : off+n]
-		off += n
 	}
 	n, size := len(r.recs), r.size
 	// Received counts precede the append: what the sink refuses is then

@@ -527,21 +527,32 @@ func (j *Journal) append(recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	size := 0
 	for i := range recs {
-		if n := bodyLen(&recs[i]); n > maxBodySize {
+		n := bodyLen(&recs[i])
+		if n > maxBodySize {
 			return fmt.Errorf("journal: append: %w: record %d encodes to %d bytes", ErrTooLarge, i, n)
 		}
+		size += headerSize + n
 	}
 	if err := j.space.admit(); err != nil {
 		return err
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.closed {
-		return ErrClosed
-	}
-	if j.broken != nil {
-		return j.broken
+	for {
+		if j.closed {
+			return ErrClosed
+		}
+		if j.broken != nil {
+			return j.broken
+		}
+		// While the leader writes, wait rather than pile up more than
+		// maxPending encoded bytes for the next write.
+		if !j.flushing || len(j.pend) == 0 || len(j.pend)+size <= maxPending {
+			break
+		}
+		j.cond.Wait()
 	}
 	if j.nextSeq > math.MaxUint64-uint64(len(recs)) {
 		return errSeqExhausted
@@ -580,6 +591,12 @@ func (j *Journal) append(recs []Record) error {
 		j.cond.Wait()
 	}
 }
+
+// maxPending bounds the records encoded for the next write while the
+// leader writes (one Append call may exceed it alone): without it, many
+// appenders of long messages during a slow write hold a copy of all of
+// them at once.
+const maxPending = 16 << 20
 
 // flushLocked makes the caller the leader: it writes the pending records, and
 // fsyncs if sync is set. j.mu must be held and j.flushing false; j.mu is

@@ -468,3 +468,60 @@ func TestRealDiskFull(t *testing.T) {
 		})
 	}
 }
+
+// blockingFiles holds the first write until release is closed.
+type blockingFiles struct {
+	osFiles
+	once    sync.Once
+	started chan struct{}
+	release chan struct{}
+}
+
+func (f *blockingFiles) WriteAt(file *os.File, b []byte, off int64) (int, error) {
+	f.once.Do(func() {
+		close(f.started)
+		<-f.release
+	})
+	return file.WriteAt(b, off)
+}
+
+// TestPendingBound: while the leader writes, appenders of long records
+// wait instead of encoding more than maxPending bytes for the next write.
+func TestPendingBound(t *testing.T) {
+	files := &blockingFiles{started: make(chan struct{}), release: make(chan struct{})}
+	j := openJ(t, t.TempDir(), Options{files: files})
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(files.release) }) }) // before Close
+	const size = 4 << 20
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := j.Append(mkRecs("first", 0, 1, 100)); err != nil {
+			t.Error(err)
+		}
+	})
+	<-files.started
+	for i := range 10 {
+		wg.Go(func() {
+			if err := j.Append(mkRecs("long", i, 1, size)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	pending := func() (int, int) {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return j.pendRecs, len(j.pend)
+	}
+	waitFor(t, "appenders to encode", func() bool { n, _ := pending(); return n >= 3 })
+	for range 100 { // a while for the others to pile up, if they could
+		if n, b := pending(); b > 16<<20 {
+			t.Fatalf("%d records, %d bytes pending, more than 16 MiB", n, b)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	release.Do(func() { close(files.release) })
+	wg.Wait()
+	if j.NextSeq() != 12 {
+		t.Fatalf("NextSeq %d, want 12", j.NextSeq())
+	}
+}
