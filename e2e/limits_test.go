@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -142,5 +144,41 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out after %s waiting for %s", waitTimeout, what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRsyslogReconnects: rsyslog, whose connection Vigil closed for being
+// idle, opens a new one for its next message and loses nothing (what
+// docs/configuration.md promises for idle_timeout).
+func TestRsyslogReconnects(t *testing.T) {
+	t.Parallel()
+	requireProgram(t, "rsyslogd")
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	v := startVigil(t, vigilOpts{syslogPort: -1, config: fmt.Sprintf(`inputs:
+  syslog:
+    - name: syslog
+      addr: %q
+      idle_timeout: 1s
+`, addr)})
+	v.syslogAddr = addr
+	logFile := filepath.Join(t.TempDir(), "app.log")
+	tok := token("reconnect")
+	if err := os.WriteFile(logFile, []byte(tok+" line 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startRsyslog(t, v, logFile, "app")
+	v.waitOne(t, tok+" line 0")
+	v.waitMetric(t, `vigil_input_connections_closed_total{input="syslog",reason="idle_timeout",transport="tcp"}`, 1)
+	f, err := os.OpenFile(logFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := 1; i <= 3; i++ {
+		fmt.Fprintf(f, "%s line %d\n", tok, i)
+	}
+	v.waitEvents(t, tok, 4)
+	if n, err := v.count(tok); err != nil || n != 4 {
+		t.Errorf("%d events (%v), want the 4 lines once each", n, err)
 	}
 }
