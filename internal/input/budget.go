@@ -23,8 +23,9 @@ var (
 // memory without reading (its sender blocks: TCP flow control). So that
 // connections waiting for each other cannot stall for ever, a connection
 // that waited longer than wait closes the connection that holds the most
-// memory among those that made no progress for as long (it may be itself);
-// what that one had read is kept as a truncated frame.
+// memory among the others that made no progress for as long; what that one
+// had read is kept as a truncated frame. Connections waiting for room in
+// the journal are never closed for memory.
 //
 // A buffer may grow without need (to read more per call) only while less
 // than half of the budget is used, so that frames always find room.
@@ -59,6 +60,7 @@ type bufHolder struct {
 	evicted bool          // guarded by b.mu
 	gone    chan struct{} // closed on eviction
 	active  atomic.Int64  // Unix ns of the last progress
+	waiting atomic.Bool   // waiting for the journal: not stalled
 }
 
 // holder opens an account for a connection; close closes the connection.
@@ -71,9 +73,15 @@ func (b *bufBudget) holder(done <-chan struct{}, close func(), tm *transportMetr
 	return h
 }
 
-// touch records that the connection made progress (read bytes or is
-// waiting for the journal, which is not its fault).
+// touch records that the connection made progress (read bytes).
 func (h *bufHolder) touch() { h.active.Store(time.Now().UnixNano()) }
+
+// journalWait marks the connection as waiting for the journal (on) or done
+// waiting: that is not its sender's fault, so it is never evicted meanwhile.
+func (h *bufHolder) journalWait(on bool) {
+	h.waiting.Store(on)
+	h.touch()
+}
 
 // grow asks for n more bytes. Without need it answers at once; with need
 // (the buffer is full with one incomplete frame) it waits until the bytes
@@ -107,7 +115,7 @@ func (h *bufHolder) grow(n int, need bool) (bool, error) {
 			start = now
 			b.waits.Inc()
 		} else if now.Sub(start) >= b.wait && b.used-b.evicting+int64(n) > b.limit {
-			if v := b.stalledLocked(now); v != nil {
+			if v := b.stalledLocked(now, h); v != nil {
 				b.evictLocked(v)
 				continue
 			}
@@ -170,12 +178,13 @@ func (b *bufBudget) giveLocked(h *bufHolder, n int64) {
 	b.wake = make(chan struct{})
 }
 
-// stalledLocked returns the holder with the most memory among those that
-// made no progress for b.wait, or nil; b.mu is held.
-func (b *bufBudget) stalledLocked(now time.Time) *bufHolder {
+// stalledLocked returns the holder with the most memory among those other
+// than self that made no progress for b.wait (and do not wait for the
+// journal), or nil; b.mu is held.
+func (b *bufBudget) stalledLocked(now time.Time, self *bufHolder) *bufHolder {
 	var victim *bufHolder
 	for h := range b.holders {
-		if h.evicted || h.held == 0 || now.Sub(time.Unix(0, h.active.Load())) < b.wait {
+		if h == self || h.evicted || h.held == 0 || h.waiting.Load() || now.Sub(time.Unix(0, h.active.Load())) < b.wait {
 			continue
 		}
 		if victim == nil || h.held > victim.held {

@@ -101,9 +101,11 @@ func TestBufferBudget(t *testing.T) {
 				return
 			case <-time.After(time.Millisecond):
 			}
-			if s.metric(t, "vigil_input_buffer_bytes") > budget {
+			s.bufs.mu.Lock()
+			if s.bufs.used > budget {
 				over = true
 			}
+			s.bufs.mu.Unlock()
 		}
 	}()
 	for i := range 8 {
@@ -131,11 +133,50 @@ func TestBufferBudget(t *testing.T) {
 	close(stop)
 	<-sampled
 	if over {
-		t.Errorf("vigil_input_buffer_bytes went above %d", budget)
+		t.Errorf("buffers held more than %d bytes", budget)
+	}
+	if v := s.metric(t, "vigil_input_buffer_bytes"); v > budget {
+		t.Errorf("vigil_input_buffer_bytes = %v", v)
 	}
 	t.Logf("closed %v stalled connections, %v waits", closed, s.metric(t, "vigil_input_buffer_waits_total"))
 	s.stop()
 	if v := s.metric(t, "vigil_input_buffer_bytes"); v != 0 {
 		t.Errorf("vigil_input_buffer_bytes = %v after every connection closed", v)
+	}
+}
+
+// TestBufferBudgetSparesPaused: a connection that waits for a full journal
+// keeps its buffer memory, however long others wait for memory.
+func TestBufferBudgetSparesPaused(t *testing.T) {
+	const budget = 1 << 20
+	s := startSyslog(t, SyslogConfig{Addr: "127.0.0.1:0", TCP: true, MaxMessageSize: 512 << 10,
+		MaxBufferMemory: budget, bufWait: 20 * time.Millisecond})
+	s.sink.setErr(errTestFull)
+	// Two whole 400 KiB messages: each connection grows its buffer for
+	// its message, then waits for the journal holding it.
+	whole := bytes.Repeat([]byte("w"), 400<<10)
+	var paused []string
+	for i := range 2 {
+		c := dialFrom(t, fmt.Sprintf("127.0.3.%d", i+1), s.TCPAddr())
+		fmt.Fprintf(c, "%d %s", len(whole), whole)
+		paused = append(paused, c.LocalAddr().String())
+	}
+	waitFor(t, "both to pause", func() bool { return s.metric(t, "vigil_input_paused_connections", "transport", "tcp") == 2 })
+	// A third one needs memory that only the paused ones hold.
+	c := dialFrom(t, "127.0.3.9", s.TCPAddr())
+	fmt.Fprintf(c, "%d %s", len(whole), whole)
+	waitFor(t, "the third to wait", func() bool { return s.metric(t, "vigil_input_buffer_waits_total") >= 1 })
+	for range 20 { // many times bufWait
+		time.Sleep(10 * time.Millisecond)
+		if v := s.metric(t, "vigil_input_connections_closed_total", "reason", "buffer_memory"); v != 0 {
+			t.Fatalf("%v connections closed for memory while they waited for the journal", v)
+		}
+	}
+	s.sink.setErr(nil)
+	waitFor(t, "all three messages", func() bool { return s.sink.len() == 3 })
+	for _, p := range paused {
+		if got := s.sink.msgs(p); len(got) != 1 || got[0].Flags != 0 {
+			t.Errorf("paused sender %s: %v", p, got)
+		}
 	}
 }

@@ -159,9 +159,10 @@ func (r *connReader) append() error {
 	}
 	r.s.pause(r.tm, 1)
 	defer r.s.pause(r.tm, -1)
+	// Waiting for the journal is no reason to lose buffer memory.
+	r.buf.journalWait(true)
+	defer r.buf.journalWait(false)
 	for delay := 10 * time.Millisecond; ; delay = min(2*delay, maxPauseBackoff) {
-		// Waiting for the journal is no reason to lose buffer memory.
-		r.buf.touch()
 		t := time.NewTimer(delay)
 		select {
 		case <-r.ctx.Done():
