@@ -98,13 +98,8 @@ func TestLongMessages(t *testing.T) {
 // max_buffer_memory (256 MiB by default), whatever they do. It logs the
 // peak RSS, the number quoted in docs/durability.md.
 func TestPartialFramesMemory(t *testing.T) {
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	v := startVigil(t, vigilOpts{syslogPort: -1, config: fmt.Sprintf(`inputs:
-  syslog:
-    - name: syslog
-      addr: %q
-      max_message_size: 16MiB
-`, addr)})
+	v := startWithInput(t, "max_message_size: 16MiB")
+	addr := v.syslogAddr
 	const conns, frame = 200, 4 << 20
 	body := make([]byte, frame)
 	for i := range body {

@@ -24,6 +24,21 @@ func dialFrom(t *testing.T, ip, addr string) net.Conn {
 	return c
 }
 
+// startWithInput starts vigil with one syslog input, syslog, on a free
+// port, configured further by settings (YAML keys of the input, one per
+// line), and sets v.syslogAddr.
+func startWithInput(t *testing.T, settings ...string) *vigil {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := fmt.Sprintf("inputs:\n  syslog:\n    - name: syslog\n      addr: %q\n", addr)
+	for _, kv := range settings {
+		cfg += "      " + kv + "\n"
+	}
+	v := startVigil(t, vigilOpts{syslogPort: -1, config: cfg})
+	v.syslogAddr = addr
+	return v
+}
+
 // closedByPeer waits for the server to close c (a read returns an error
 // that is not our own timeout).
 func closedByPeer(t *testing.T, c net.Conn) bool {
@@ -113,16 +128,9 @@ func TestConnectionLimits(t *testing.T) {
 // closed (and counted), freeing their slots.
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	v := startVigil(t, vigilOpts{syslogPort: -1, config: fmt.Sprintf(`inputs:
-  syslog:
-    - name: syslog
-      addr: %q
-      max_connections: 2
-      idle_timeout: 1s
-`, addr)})
-	a := dialFrom(t, "127.0.0.1", addr)
-	b := dialFrom(t, "127.0.0.1", addr)
+	v := startWithInput(t, "max_connections: 2", "idle_timeout: 1s")
+	a := dialFrom(t, "127.0.0.1", v.syslogAddr)
+	b := dialFrom(t, "127.0.0.1", v.syslogAddr)
 	fmt.Fprintf(a, "%s\n", rfc5424(14, "h", "app", token("beforeidle")))
 	for _, c := range []net.Conn{a, b} {
 		if !closedByPeer(t, c) {
@@ -131,7 +139,7 @@ func TestIdleTimeout(t *testing.T) {
 	}
 	v.waitMetric(t, `vigil_input_connections_closed_total{input="syslog",reason="idle_timeout",transport="tcp"}`, 2)
 	tok := token("afteridle")
-	sendTCP(t, addr, []byte(rfc5424(14, "h", "app", tok)+"\n"))
+	sendTCP(t, v.syslogAddr, []byte(rfc5424(14, "h", "app", tok)+"\n"))
 	v.waitOne(t, tok)
 }
 
@@ -153,14 +161,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestRsyslogReconnects(t *testing.T) {
 	t.Parallel()
 	requireProgram(t, "rsyslogd")
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	v := startVigil(t, vigilOpts{syslogPort: -1, config: fmt.Sprintf(`inputs:
-  syslog:
-    - name: syslog
-      addr: %q
-      idle_timeout: 1s
-`, addr)})
-	v.syslogAddr = addr
+	v := startWithInput(t, "idle_timeout: 1s")
 	logFile := filepath.Join(t.TempDir(), "app.log")
 	tok := token("reconnect")
 	if err := os.WriteFile(logFile, []byte(tok+" line 0\n"), 0o644); err != nil {
