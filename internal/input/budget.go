@@ -49,7 +49,8 @@ func newBufBudget(limit int64, wait time.Duration, m *metrics, input string) *bu
 }
 
 // bufHolder is one connection's account with a bufBudget. Its methods are
-// called from the connection's goroutine, except evict.
+// called from the connection's goroutine; another connection's may evict
+// it (bufBudget.evictLocked).
 type bufHolder struct {
 	b     *bufBudget
 	done  <-chan struct{} // the input stops
