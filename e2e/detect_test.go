@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -168,10 +169,10 @@ alerts:
 	}
 	hooks.wait(t, "webhook", func(s string) bool {
 		var m map[string]any
-		return json.Unmarshal([]byte(s), &m) == nil && m["rule_id"] == "e2e-brute-force" && m["src_ip"] == "203.0.113.7"
+		return json.Unmarshal([]byte(s), &m) == nil && m["rule.id"] == "e2e-brute-force" && m["source.ip"] == "203.0.113.7"
 	})
 	syslogs.wait(t, "syslog forward", func(s string) bool {
-		return strings.Contains(s, " vigil ") && strings.Contains(s, `"rule_id":"e2e-brute-force"`)
+		return strings.Contains(s, " vigil ") && strings.Contains(s, `"rule.id":"e2e-brute-force"`)
 	})
 
 	// A broken rule file: reported, and the running rules stay.
@@ -238,12 +239,12 @@ alerts:
 		}
 		offline = append(offline, m)
 	}
-	if len(offline) != 2 || offline[0]["src_ip"] != "203.0.113.7" || offline[1]["src_ip"] != "198.51.100.77" {
+	if len(offline) != 2 || offline[0]["source.ip"] != "203.0.113.7" || offline[1]["source.ip"] != "198.51.100.77" {
 		t.Fatalf("offline alerts: %v", offline)
 	}
 	for _, m := range offline {
-		live := v.waitOne(t, "event.dataset:vigil.alert source.ip:"+m["src_ip"].(string))
-		if live["alert.first"] != m["first"] || live["alert.count"] != fmt.Sprint(m["count"]) {
+		live := v.waitOne(t, "event.dataset:vigil.alert source.ip:"+m["source.ip"].(string))
+		if live["alert.first"] != m["alert.first"] || live["alert.count"] != fmt.Sprint(m["alert.count"]) {
 			t.Errorf("live alert %v differs from offline %v", live, m)
 		}
 	}
@@ -255,12 +256,97 @@ func sendLines(t *testing.T, addr string, lines []string) {
 	sendTCP(t, addr, []byte(strings.Join(lines, "\n")+"\n"))
 }
 
+// alertCollectors starts a webhook receiver and a syslog (TCP, newline
+// framing) receiver for alert channels; it returns their addresses.
+func alertCollectors(t *testing.T) (hooks, syslogs *collector, hookURL, syslogAddr string) {
+	t.Helper()
+	hooks, syslogs = &collector{}, &collector{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hooks.add(string(b))
+	}))
+	t.Cleanup(hook.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				sc.Buffer(make([]byte, 1<<20), 1<<20)
+				for sc.Scan() {
+					syslogs.add(sc.Text())
+				}
+			}()
+		}
+	}()
+	return hooks, syslogs, hook.URL, ln.Addr().String()
+}
+
+// alertIDs counts the alert ids in what a channel delivered (webhook
+// bodies, or syslog lines whose message is the alert JSON).
+func alertIDs(t *testing.T, items []string) map[string]int {
+	t.Helper()
+	ids := map[string]int{}
+	for _, s := range items {
+		if i := strings.IndexByte(s, '{'); i >= 0 {
+			s = s[i:]
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			t.Fatalf("delivered %q is not an alert: %v", s, err)
+		}
+		id, _ := m["alert.id"].(string)
+		ids[id]++
+	}
+	return ids
+}
+
+// waitCursorsAt polls until every alert channel's cursor in the alert
+// journal is committed at the journal's end.
+func waitCursorsAt(t *testing.T, v *vigil, dataDir string) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		st := v.status(t)
+		det, _ := st["detect"].(map[string]any)
+		al, _ := det["alerts"].(map[string]any)
+		j, _ := al["journal"].(map[string]any)
+		next, _ := j["next_seq"].(float64)
+		files, _ := filepath.Glob(filepath.Join(dataDir, "alerts", "cursors", "notify-*"))
+		done := len(files) == 2 && next > 1
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			if strings.TrimSpace(string(b)) != fmt.Sprint(int64(next)) {
+				done = false
+			}
+		}
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alert channel cursors %v never reached the alert journal's end %v", files, next)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestDetectionCrash kills the server (kill -9) after half of a stream of
-// attacks was indexed and before the detector wrote any checkpoint beyond
-// its first; after the restart and the second half, the distinct alerts in
-// the store are exactly those `vigil rules test` raises offline from the
-// same lines: nothing forgotten, nothing invented (duplicates carry the
-// same alert_id).
+// attacks was indexed and its alerts delivered, before the detector wrote
+// any checkpoint beyond its first. After the restart the detector replays
+// the first half and raises its alerts again with the same ids; they are
+// neither stored nor sent a second time. With the second half, the alerts
+// in the store, at the webhook and at the syslog receiver are each exactly
+// those `vigil rules test` raises offline from the same lines, once: 500
+// alerts (before the alert journal, a crash like this left 1,082 stored
+// alert rows for 500 alerts and 1,172 syslog messages).
 func TestDetectionCrash(t *testing.T) {
 	dir := t.TempDir()
 	rulesDir := filepath.Join(dir, "rules")
@@ -271,28 +357,57 @@ func TestDetectionCrash(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(rulesDir, "brute.yaml"), []byte(rule), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	hooks, syslogs, hookURL, syslogAddr := alertCollectors(t)
 	syslogPort := freePort(t)
-	cfg := fmt.Sprintf("inputs:\n  syslog:\n    - addr: 127.0.0.1:%d\ndetect:\n  builtin: false\n  rules_dir: %s\n  checkpoint_interval: 1h\n", syslogPort, rulesDir)
+	cfg := fmt.Sprintf(`
+inputs:
+  syslog:
+    - addr: 127.0.0.1:%d
+detect:
+  builtin: false
+  rules_dir: %s
+  checkpoint_interval: 1h
+alerts:
+  webhooks:
+    - url: %s
+  syslog:
+    - address: %s
+      transport: tcp
+      framing: newline
+`, syslogPort, rulesDir, hookURL, syslogAddr)
 	dataDir := filepath.Join(dir, "data")
 	addr := fmt.Sprintf("127.0.0.1:%d", syslogPort)
 
-	// 40 sources, 12 failures each, interleaved, one second apart in event time.
+	// 100 sources, 25 failures each, interleaved, 200 ms apart in event time.
 	start := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Second)
 	var lines []string
-	for i := range 480 {
-		ip := fmt.Sprintf("198.51.100.%d", 10+i%40)
-		lines = append(lines, imapLine(start.Add(time.Duration(i)*time.Second), ip, fmt.Sprintf("u%d", i%7), false))
+	for i := range 2500 {
+		ip := fmt.Sprintf("198.51.100.%d", 10+i%100)
+		lines = append(lines, imapLine(start.Add(time.Duration(i)*200*time.Millisecond), ip, fmt.Sprintf("u%d", i%7), false))
 	}
-	half := len(lines) / 2
+	half := 1000 // 10 failures per source: two alerts each
 
 	v := startVigil(t, vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg})
 	sendLines(t, addr, lines[:half])
-	v.waitEvents(t, "event.dataset:exchange.imap", half)
+	waitCount(t, v, "event.dataset:exchange.imap", half)
+	waitCount(t, v, "event.dataset:vigil.alert", 200)
+	waitCursorsAt(t, v, dataDir)
 	v.kill(t)
 
 	v = startVigil(t, vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg})
+	// Right after the restart the status shows where detection resumes,
+	// not zero and the year 1.
+	det, _ := v.status(t)["detect"].(map[string]any)
+	eng, _ := det["engine"].(map[string]any)
+	if pos, _ := eng["position"].(float64); pos < 1 || eng["checkpoint_position"] != eng["position"] {
+		t.Errorf("detector status after restart: %v", eng)
+	}
+	if ts, _ := eng["last_checkpoint"].(string); !strings.HasPrefix(ts, strconv.Itoa(time.Now().Year())) &&
+		!strings.HasPrefix(ts, strconv.Itoa(time.Now().Year()-1)) {
+		t.Errorf("detector status after restart: last_checkpoint %q", ts)
+	}
 	sendLines(t, addr, lines[half:])
-	v.waitEvents(t, "event.dataset:exchange.imap", len(lines))
+	waitCount(t, v, "event.dataset:exchange.imap", len(lines))
 
 	logFile := filepath.Join(dir, "all.log")
 	if err := os.WriteFile(logFile, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
@@ -308,49 +423,48 @@ func TestDetectionCrash(t *testing.T) {
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatalf("rules test output %q: %v", l, err)
 		}
-		want[m["alert_id"].(string)] = true
+		want[m["alert.id"].(string)] = true
 	}
-	if len(want) != 80 { // 40 sources x 12 failures / 5 = 2 alerts each
-		t.Fatalf("offline run raised %d distinct alerts, want 80", len(want))
+	if len(want) != 500 { // 100 sources x 25 failures / 5 = 5 alerts each
+		t.Fatalf("offline run raised %d distinct alerts, want 500", len(want))
 	}
-	deadline := time.Now().Add(waitTimeout)
-	var got map[string]int
-	for {
-		evs, err := v.search("event.dataset:vigil.alert", searchParams{limit: 1000})
-		if err != nil {
-			t.Fatal(err)
+	waitCount(t, v, "event.dataset:vigil.alert", len(want))
+	waitCursorsAt(t, v, dataDir)
+	if n := v.metrics(t)["vigil_detect_alerts_replayed_total"]; n != 200 {
+		t.Errorf("vigil_detect_alerts_replayed_total = %v after the crash, want 200 (the first part's alerts, raised again)", n)
+	}
+	// The store's rows are settled once a clean stop has flushed it.
+	if code := v.stop(t); code != 0 {
+		t.Fatalf("vigil exit code after SIGTERM = %d, want 0", code)
+	}
+	v = startVigil(t, vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg})
+	evs, err := v.search("event.dataset:vigil.alert", searchParams{limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]int{}
+	for _, e := range evs {
+		stored[e["alert.id"]]++
+	}
+	for what, got := range map[string]map[string]int{
+		"store": stored, "webhook": alertIDs(t, hooks.all()), "syslog channel": alertIDs(t, syslogs.all()),
+	} {
+		for id := range want {
+			if got[id] != 1 {
+				t.Errorf("%s: alert %s of the offline run is there %d times, want once", what, id, got[id])
+			}
 		}
-		got = map[string]int{}
-		for _, e := range evs {
-			got[e["alert.id"]]++
-		}
-		if len(got) >= len(want) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	for id := range want {
-		if got[id] == 0 {
-			t.Errorf("alert %s of the offline run is missing after the crash", id)
-		}
-	}
-	for id := range got {
-		if !want[id] {
-			t.Errorf("alert %s is not one the offline run raised", id)
-		}
-	}
-	dups := 0
-	for _, n := range got {
-		dups += n - 1
-	}
-	t.Logf("%d distinct alerts, %d raised again after the crash (same alert_id)", len(got), dups)
-	for _, l := range strings.Split(tail(v.logPath, 1<<20), "\n") {
-		if strings.Contains(l, "resumed from checkpoint") || strings.Contains(l, "reading from the detector") {
-			t.Log(l)
+		for id := range got {
+			if !want[id] {
+				t.Errorf("%s: alert %s is not one the offline run raised", what, id)
+			}
 		}
 	}
 	if !strings.Contains(tail(v.logPath, 1<<20), "detect: resumed from checkpoint") {
 		t.Errorf("the restarted server did not resume detection from its checkpoint:\n%s", tail(v.logPath, 4<<10))
+	}
+	if n := v.metrics(t)["vigil_detect_alerts_replayed_total"]; n != 0 {
+		t.Errorf("after a clean restart %v alerts were replayed", n)
 	}
 }
 

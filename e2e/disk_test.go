@@ -93,7 +93,7 @@ http:
 	if evs, err := v.search(warm, searchParams{}); err != nil || len(evs) != 1 {
 		t.Errorf("search while full: %d events, %v; want the one sent before", len(evs), err)
 	}
-	if j, _ := v.status(t)["journal"].(map[string]any); j["Full"] != true {
+	if j, _ := v.status(t)["journal"].(map[string]any); j["full"] != true {
 		t.Errorf("status journal while full: %v", j)
 	}
 	free, err := testfs.Free(mnt)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"path/filepath"
 
@@ -12,22 +11,30 @@ import (
 	"github.com/vigil-soc/vigil/internal/journal"
 )
 
-const journalSynopsis = "vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]"
+const (
+	journalSynopsis = "vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]"
+	journalAbout    = `Prints the raw archive: each journaled message exactly as received, one per
+line, or as JSON with its metadata. It opens the journal itself, so it works
+only while no server uses the data directory.`
+)
 
 // journalCmd reads the raw archive. It opens the journal itself, so it
 // works only while no server uses the data directory.
 func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "cat" {
-		fmt.Fprintf(stderr, "Usage: %s\n", journalSynopsis)
-		return errUsage
+		return groupUsage(args, "Usage: "+journalSynopsis+"\n\n"+journalAbout+"\n", stdout, stderr)
 	}
-	fs := newFlagSet("journal cat", journalSynopsis, stderr)
+	fs := newFlagSet("journal cat", journalSynopsis, journalAbout, stderr)
 	data := fs.String("data", "vigil-data", "data directory")
 	from := fs.Uint64("from", 0, "first sequence number to print (default: the oldest retained)")
 	count := fs.Uint64("count", 0, "most records to print (0: all)")
 	asJSON := fs.Bool("json", false, "print each record as JSON with its metadata instead of the raw message")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	if err := parseFlags(fs, args[1:], stdout); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
 	}
 	j, err := journal.Open(filepath.Join(*data, "journal"), journal.Options{})
 	if err != nil {

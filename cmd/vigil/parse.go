@@ -16,7 +16,12 @@ import (
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
-const parseSynopsis = "vigil parse [--format NAME] [--config FILE] [FILE...]"
+const (
+	parseSynopsis = "vigil parse [--format NAME] [--config FILE] [FILE...]"
+	parseAbout    = `Parses log lines (the files, or standard input; - is standard input) as the
+server would and prints one normalized event per line as JSON, in input
+order. Lines that do not parse are printed with vigil.parse_error.`
+)
 
 // maxParseLine bounds one input line, like the largest syslog message.
 const maxParseLine = 16 << 20
@@ -25,10 +30,10 @@ const maxParseLine = 16 << 20
 // order, with the parser the server uses. Lines that do not parse are
 // printed with their text and vigil.parse_error, never skipped.
 func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("parse", parseSynopsis, stderr)
+	fs := newFlagSet("parse", parseSynopsis, parseAbout, stderr)
 	formatName := fs.String("format", "auto", "format of every line (auto: detect per line); see docs/schema.md")
 	cfgFile := fs.String("config", "", "configuration file for parse.* settings and the time zone (inputs.syslog[0].timezone)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if err := parse.CheckFormat(*formatName); err != nil {

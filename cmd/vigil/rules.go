@@ -23,16 +23,22 @@ import (
 )
 
 const (
-	rulesTestSynopsis = "vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] FILE..."
+	rulesTestSynopsis = "vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--in-order] FILE..."
 	rulesLintSynopsis = "vigil rules lint [--config FILE] [--no-builtin] [PATH...]"
 	rulesListSynopsis = "vigil rules list [--config FILE] [--rules PATH]... [--no-builtin]"
+	rulesTestAbout    = `Runs log files (or standard input) through the server's parsers and the
+rules, offline and in event time, and prints the alerts as JSON lines.`
+	rulesLintAbout = `Checks rule files (the built-in pack, detect.rules_dir and the PATHs, files
+or folders): YAML keys, values, expressions, templates and unique ids.`
+	rulesListAbout = `Lists the rules that would run: id, type, level and title.`
+	rulesUsage     = "Usage:\n  " + rulesTestSynopsis + "\n  " + rulesLintSynopsis + "\n  " + rulesListSynopsis +
+		"\n\nRun 'vigil rules COMMAND --help' for a command's flags.\n"
 )
 
 // rulesCmd dispatches the rules subcommands.
 func rulesCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintf(stderr, "Usage:\n  %s\n  %s\n  %s\n", rulesTestSynopsis, rulesLintSynopsis, rulesListSynopsis)
-		return errUsage
+	if len(args) == 0 || wantsHelp(args[:1]) {
+		return groupUsage(args, rulesUsage, stdout, stderr)
 	}
 	switch args[0] {
 	case "test":
@@ -108,14 +114,14 @@ func loadRuleSet(cfg config.Config, builtin bool, paths []string) ([]*detect.Rul
 // rulesTest runs log files through the server's parsers and the rules,
 // offline and in event time, and prints the alerts as JSON lines.
 func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("rules test", rulesTestSynopsis, stderr)
+	fs := newFlagSet("rules test", rulesTestSynopsis, rulesTestAbout, stderr)
 	cfgFile := fs.String("config", "", "configuration file (parse.*, detect.* settings)")
 	var extra stringsFlag
 	fs.Var(&extra, "rules", "rule file or folder to add (repeatable; overrides a built-in rule with the same id)")
 	noBuiltin := fs.Bool("no-builtin", false, "do not load the built-in rule pack")
 	formatName := fs.String("format", "auto", "format of every line (auto: detect per line)")
 	inOrder := fs.Bool("in-order", false, "feed events in input order instead of sorting them by event time")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if err := parse.CheckFormat(*formatName); err != nil {
@@ -167,7 +173,7 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	eopts := detect.Options{Lateness: cfg.Detect.Lateness.D()}
+	eopts := detect.Options{Lateness: cfg.Detect.Lateness.D(), MaxClockSkew: cfg.Detect.MaxClockSkew.D()}
 	if cfg.Detect.ListsDir != "" {
 		ls, err := lists.Load(cfg.Detect.ListsDir)
 		if ls == nil {
@@ -208,17 +214,17 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return fmt.Errorf("rules do not compile:\n  %w", joinLines(errs))
 	}
 	off.Run(eng)
-	fmt.Fprintf(stderr, "vigil rules test: %d events, %d rules, %d alerts\n", len(off.Events()), len(eng.Rules()), n)
+	fmt.Fprintf(stderr, "vigil rules test: %s, %s, %s\n", plural(len(off.Events()), "event"), plural(len(eng.Rules()), "rule"), plural(n, "alert"))
 	return encErr
 }
 
 // rulesLint checks rule files: YAML keys, values, expressions, templates
 // and unique ids.
 func rulesLint(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("rules lint", rulesLintSynopsis, stderr)
+	fs := newFlagSet("rules lint", rulesLintSynopsis, rulesLintAbout, stderr)
 	cfgFile := fs.String("config", "", "configuration file (detect.rules_dir is linted too)")
 	noBuiltin := fs.Bool("no-builtin", false, "do not lint the built-in rule pack")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	cfg, err := config.Load(*cfgFile)
@@ -235,21 +241,25 @@ func rulesLint(args []string, stdout, stderr io.Writer) error {
 		for _, err := range errs {
 			fmt.Fprintln(stdout, err)
 		}
-		return fmt.Errorf("%d problems in rule files", len(errs))
+		return fmt.Errorf("%s in rule files", plural(len(errs), "problem"))
 	}
-	fmt.Fprintf(stdout, "ok: %d rules\n", len(ruleSet))
+	fmt.Fprintf(stdout, "ok: %s\n", plural(len(ruleSet), "rule"))
 	return nil
 }
 
 // rulesList prints the rules that would run.
 func rulesList(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("rules list", rulesListSynopsis, stderr)
+	fs := newFlagSet("rules list", rulesListSynopsis, rulesListAbout, stderr)
 	cfgFile := fs.String("config", "", "configuration file")
 	var extra stringsFlag
 	fs.Var(&extra, "rules", "rule file or folder to add (repeatable)")
 	noBuiltin := fs.Bool("no-builtin", false, "leave out the built-in rule pack")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
 	}
 	cfg, err := config.Load(*cfgFile)
 	if err != nil {

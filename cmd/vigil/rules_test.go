@@ -22,12 +22,15 @@ func TestRulesLint(t *testing.T) {
 		t.Fatalf("built-in pack: exit %d, %s %s", code, out.String(), errOut.String())
 	}
 	out.Reset()
-	if code := run(context.Background(), []string{"rules", "lint", "--no-builtin", good}, &out, &errOut); code != 0 || out.String() != "ok: 1 rules\n" {
+	if code := run(context.Background(), []string{"rules", "lint", "--no-builtin", good}, &out, &errOut); code != 0 || out.String() != "ok: 1 rule\n" {
 		t.Fatalf("good file: exit %d, %q", code, out.String())
 	}
 	out.Reset()
 	if code := run(context.Background(), []string{"rules", "lint", "--no-builtin", dir}, &out, &errOut); code != 1 || !strings.Contains(out.String(), "bad.yaml: rule broken") || !strings.Contains(out.String(), "mismatched types") {
 		t.Fatalf("bad file: exit %d, %q", code, out.String())
+	}
+	if errOut.String() != "vigil rules: 1 problem in rule files\n" {
+		t.Errorf("bad file: stderr %q", errOut.String())
 	}
 }
 
@@ -55,13 +58,15 @@ func TestRulesTest(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &al); err != nil {
 		t.Fatal(err)
 	}
-	if al["src_ip"] != "203.0.113.5" || al["count"] != float64(3) || al["first"] != "2026-11-28T10:00:00Z" || al["ts"] != "2026-11-28T10:00:40Z" {
+	// The names of a stored alert (one schema everywhere).
+	if al["source.ip"] != "203.0.113.5" || al["alert.count"] != float64(3) || al["alert.first"] != "2026-11-28T10:00:00Z" ||
+		al["_time"] != "2026-11-28T10:00:40Z" || al["rule.id"] != "three" {
 		t.Errorf("alert %v", al)
 	}
-	if p, _ := al["payloads"].([]any); len(p) != 3 {
-		t.Errorf("payloads %v", al["payloads"])
+	if p, _ := al["alert.payloads"].([]any); len(p) != 3 {
+		t.Errorf("payloads %v", al["alert.payloads"])
 	}
-	if !strings.Contains(errOut.String(), "4 events, 1 rules, 1 alerts") {
+	if !strings.Contains(errOut.String(), "4 events, 1 rule, 1 alert") {
 		t.Errorf("summary %q", errOut.String())
 	}
 }

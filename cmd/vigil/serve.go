@@ -35,38 +35,46 @@ import (
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/preflight"
+	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
 	"github.com/vigil-soc/vigil/rules"
 )
 
 const (
 	serveSynopsis = "vigil serve [--config FILE] [--data DIR] [--http ADDR] [--syslog ADDR]"
+	serveAbout    = `Runs the server: syslog and Kafka inputs, journal, search store, detection,
+outputs and the API, until SIGTERM or SIGINT. It checks the configuration
+first, as vigil config check does, and does not start when that finds a
+problem (a rule file that does not load is only left out).`
 	tokenFileName = "api-token"
 )
 
 // serveCmd runs the server until ctx is done.
-func serveCmd(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := newFlagSet("serve", serveSynopsis, stderr)
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", serveSynopsis, serveAbout, stderr)
 	cfgFile := fs.String("config", "", "YAML configuration file (default: built-in defaults, see docs/configuration.md)")
 	data := fs.String("data", "", "data directory (overrides data_dir; default ./vigil-data)")
 	httpAddr := fs.String("http", "", "API listen address (overrides http.addr; default 127.0.0.1:8514)")
 	syslogAddr := fs.String("syslog", "", "syslog UDP+TCP listen address of the first syslog input (overrides inputs.syslog[0].addr; default 127.0.0.1:5514)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := config.Load(*cfgFile)
-	if err != nil {
+	cfg, err := preflight.Load(*cfgFile, func(cfg *config.Config) {
+		applyFlags(fs, cfg, *data, *httpAddr, *syslogAddr)
+	})
+	ps, _ := errors.AsType[config.Problems](err)
+	if err != nil && (ps == nil || len(ps.Fatal()) > 0) {
 		return err
 	}
-	applyFlags(fs, &cfg, *data, *httpAddr, *syslogAddr)
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
 	log := newLogger(cfg.Log, stderr)
+	for _, p := range ps {
+		log.Warn("configuration: starting without what this concerns", "problem", p.String())
+	}
 	quietEngineLogs(cfg.Log.Level)
 	return serve(ctx, cfg, log)
 }
@@ -115,6 +123,7 @@ type server struct {
 	log    *slog.Logger
 	reg    *prometheus.Registry
 	j      *journal.Journal
+	alerts *journal.Journal // the alert journal
 	st     *vlstore.Store
 	ix     *index.Indexer
 	det    *detect.Detector // nil when detection is off
@@ -127,11 +136,13 @@ type server struct {
 	inputs  []*input.Syslog
 	kafka   []*kafka.Input
 	outputs []*output.Runner
-	chAlert []*output.ClickHouseAlerts
-	chWG    sync.WaitGroup // the threat-table writers
-	httpSrv *http.Server
-	httpLn  net.Listener
-	started time.Time
+	// Readers of the alert journal: the store writer and the outputs
+	// that take alerts (the alert channels are in notify).
+	alertStore   *alert.StoreWriter
+	alertOutputs []*output.Runner
+	httpSrv      *http.Server
+	httpLn       net.Listener
+	started      time.Time
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
@@ -156,11 +167,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 	// Each stage gets its own context so shutdown can stop them in order.
 	inCtx, stopInputs := context.WithCancel(context.Background())
 	ixCtx, stopIndex := context.WithCancel(context.Background())
+	alCtx, stopAlerts := context.WithCancel(context.Background())
 	defer stopInputs()
 	defer stopIndex()
-	failed := make(chan error, len(s.inputs)+len(s.kafka)+len(s.outputs)+2)
+	defer stopAlerts()
+	failed := make(chan error, len(s.inputs)+len(s.kafka)+len(s.outputs)+len(s.alertOutputs)+3)
 
-	var inWG, ixWG, httpWG sync.WaitGroup
+	var inWG, ixWG, alWG, httpWG sync.WaitGroup
 	for _, in := range s.inputs {
 		inWG.Go(func() {
 			if err := in.Serve(inCtx); err != nil {
@@ -187,6 +200,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 			}
 		})
 	}
+	if s.alertStore != nil {
+		alWG.Go(func() {
+			if err := s.alertStore.Run(alCtx, 10*time.Second); err != nil {
+				failed <- err
+			}
+		})
+	}
+	for _, o := range s.alertOutputs {
+		alWG.Go(func() {
+			if err := o.Run(alCtx); err != nil {
+				failed <- err
+			}
+		})
+	}
 	httpWG.Go(func() {
 		var err error
 		if cfg.HTTP.CertFile != "" {
@@ -208,8 +235,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 	}
 
 	// 1. Stop accepting queries, 2. stop inputs (they hand what they read to
-	// the journal), 3. let the indexer catch up with the journal, 4. flush
-	// the store, then commit the cursor, 5. close the journal.
+	// the journal), 3. let the indexer catch up with the journal (the
+	// detector records its alerts), 4. let the alert readers catch up with
+	// the alert journal, 5. flush the store, then commit the cursors, 6.
+	// close the journals.
 	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = s.httpSrv.Shutdown(shCtx)
 	cancel()
@@ -218,8 +247,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 	inWG.Wait()
 	stopIndex()
 	ixWG.Wait()
+	stopAlerts()
+	alWG.Wait()
 	s.stopBg()
-	s.chWG.Wait()
 	if s.notify != nil {
 		// Alerts raised while draining go out before the process ends.
 		nctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -239,7 +269,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 // an unusable data directory fails the start with a clear message.
 func (s *server) open() error {
 	cfg := s.cfg
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	tokens, err := s.tokens()
@@ -260,6 +290,22 @@ func (s *server) open() error {
 	if err != nil {
 		return err
 	}
+	if cfg.Detect.On() {
+		// Alerts are recorded in a journal of their own, read by the
+		// store, the alert channels and the outputs from their cursors.
+		s.alerts, err = journal.Open(filepath.Join(cfg.DataDir, "alerts"), journal.Options{
+			SegmentSize:   8 << 20,
+			Fsync:         journal.FsyncPolicy(cfg.Journal.Fsync),
+			FsyncInterval: cfg.Journal.FsyncInterval.D(),
+			MaxAge:        cfg.Journal.MaxAge.D(),
+			MaxSize:       int64(cfg.Journal.MaxSize),
+			Compress:      cfg.Journal.CompressEnabled(),
+			Logger:        s.log.With("component", "alert-journal"),
+		})
+		if err != nil {
+			return fmt.Errorf("alert journal: %w", err)
+		}
+	}
 	s.st, err = vlstore.Open(vlstore.Config{
 		Path:             filepath.Join(cfg.DataDir, "store"),
 		Retention:        cfg.Store.Retention.D(),
@@ -276,6 +322,7 @@ func (s *server) open() error {
 	if err != nil {
 		return err
 	}
+	popts.JournalID = s.j.ID()
 	iopts := index.Options{
 		Batch:          cfg.Store.FlushBatch,
 		CommitInterval: cfg.Store.CommitInterval.D(),
@@ -358,7 +405,17 @@ func (s *server) open() error {
 		}
 		s.kafka = append(s.kafka, in)
 	}
-	h, err := api.New(s.st, api.Options{
+	hosts, err := api.NewHosts(cfg.HTTP.Addr, cfg.HTTP.AllowedHosts)
+	if err != nil {
+		return fmt.Errorf("http.allowed_hosts: %w", err)
+	}
+	searches := search.New(s.st, search.Limits{
+		Timeout:       cfg.HTTP.SearchTimeout.D(),
+		MaxConcurrent: cfg.HTTP.MaxConcurrentSearches,
+		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
+		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
+	}, s.reg)
+	h, err := api.New(searches, api.Options{
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
 		MaxLimit:    cfg.HTTP.MaxSearchLimit,
@@ -366,6 +423,8 @@ func (s *server) open() error {
 		Status:      s.status,
 		Raw:         s.raw,
 		Gatherer:    s.reg,
+		Hosts:       hosts,
+		Registerer:  s.reg,
 	}, s.log.With("component", "api"))
 	if err != nil {
 		return err
@@ -380,6 +439,7 @@ func (s *server) open() error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	warnLoosePerms(s.log, privatePaths(cfg))
 	return nil
 }
 
@@ -390,6 +450,7 @@ func parseOptions(cfg config.Config) (parse.Options, error) {
 		MaxFields:      cfg.Parse.MaxFields,
 		KeepJSONText:   cfg.Parse.KeepJSONText,
 		FutureLimit:    cfg.Store.FutureLimit.D(),
+		MaxClockSkew:   cfg.Detect.MaxClockSkew.D(),
 		Formats:        map[string]string{},
 		Users:          &format.Users{Domains: cfg.Parse.UserDomains},
 		KeepSourceKeys: cfg.Parse.KeepSourceKeys,
@@ -421,10 +482,7 @@ func (s *server) tokens() ([]string, error) {
 	if len(s.cfg.HTTP.Tokens) > 0 {
 		return s.cfg.HTTP.Tokens, nil
 	}
-	path := s.cfg.HTTP.TokenFile
-	if path == "" {
-		path = filepath.Join(s.cfg.DataDir, tokenFileName)
-	}
+	path := tokenPath(s.cfg)
 	b, err := os.ReadFile(path)
 	if err == nil {
 		t := strings.TrimSpace(string(b))
@@ -470,19 +528,24 @@ func (s *server) openDetect() error {
 			return fmt.Errorf("detect.geoip: %w", err)
 		}
 	}
-	s.notify, err = notify.New(s.cfg.Alerts, s.reg, s.log.With("component", "alerts"))
+	s.notify, err = notify.NewFollowing(s.cfg.Alerts, s.alerts, s.reg, s.log.With("component", "alerts"))
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
-	sinks := []alert.Sink{&alert.StoreSink{Store: s.st, OnError: func(err error) { log.Error("store alert", "err", err) }}, s.notify}
+	s.alertStore, err = alert.NewStoreWriter(s.alerts, s.st, alert.StoreWriterOptions{}, s.reg, s.log.With("component", "alert-store"))
+	if err != nil {
+		return err
+	}
 	for _, oc := range s.cfg.Outputs.ClickHouse {
 		w, err := output.NewClickHouseAlerts(oc, s.log.With("component", "output"))
 		if err != nil {
 			return err
 		}
-		s.chAlert = append(s.chAlert, w)
-		sinks = append(sinks, w)
-		s.chWG.Go(func() { w.Run(s.bg) })
+		o, err := output.NewRunner(s.alerts, oc.Name+"-alerts", "clickhouse-threat-table", w.Target(), w, s.reg, s.log.With("component", "output"))
+		if err != nil {
+			return err
+		}
+		s.alertOutputs = append(s.alertOutputs, o)
 	}
 	var builtin fs.FS
 	if cfg.BuiltinOn() {
@@ -493,34 +556,43 @@ func (s *server) openDetect() error {
 		Builtin:         builtin,
 		Disable:         cfg.Disable,
 		RulesDir:        cfg.RulesDir,
-		Engine:          detect.Options{Lateness: cfg.Lateness.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo},
+		Engine:          detect.Options{Lateness: cfg.Lateness.D(), MaxClockSkew: cfg.MaxClockSkew.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo},
 		Journal:         s.j,
-		Sinks:           sinks,
+		Alerts:          s.alerts,
 		CheckpointEvery: cfg.CheckpointInterval.D(),
 		Log:             log,
 	}, s.reg)
 	return err
 }
 
-// closeStorage flushes the store, commits the indexer's cursor and closes
-// the journal, in that order.
+// closeStorage flushes the store, commits the cursors of the indexer and
+// the alert store writer and closes the journals, in that order.
 func (s *server) closeStorage() error {
 	var errs []error
 	if s.st != nil {
 		if err := s.st.Close(); err != nil {
 			errs = append(errs, err)
-		} else if s.ix != nil {
-			// The store is on disk: everything indexed so far is safe.
-			if err := s.ix.Commit(); err != nil {
-				errs = append(errs, err)
+		} else {
+			// The store is on disk: everything added so far is safe.
+			if s.ix != nil {
+				errs = append(errs, s.ix.Commit())
+			}
+			if s.alertStore != nil {
+				errs = append(errs, s.alertStore.Commit())
 			}
 		}
 	}
 	if s.ix != nil {
 		errs = append(errs, s.ix.Close())
 	}
+	if s.alertStore != nil {
+		errs = append(errs, s.alertStore.Close())
+	}
 	if s.j != nil {
 		errs = append(errs, s.j.Close())
+	}
+	if s.alerts != nil {
+		errs = append(errs, s.alerts.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -578,12 +650,18 @@ func (s *server) detectStatus() any {
 		return map[string]any{"enabled": false}
 	}
 	st := map[string]any{"enabled": true, "engine": s.det.Status(), "alert_channels": s.notify.Status()}
-	if len(s.chAlert) > 0 {
-		var ws []map[string]any
-		for _, w := range s.chAlert {
-			ws = append(ws, w.Status())
-		}
-		st["threat_tables"] = ws
+	outs := make([]output.Status, 0, len(s.alertOutputs))
+	for _, o := range s.alertOutputs {
+		outs = append(outs, o.Status())
+	}
+	next := s.alerts.NextSeq()
+	st["alerts"] = map[string]any{
+		"journal": s.alerts.Stats(),
+		"store": map[string]any{
+			"position":    s.alertStore.Position(),
+			"lag_records": next - s.alertStore.Position(),
+		},
+		"outputs": outs,
 	}
 	if s.lists != nil {
 		st["lists"] = s.lists.Status()

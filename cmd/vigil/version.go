@@ -2,12 +2,27 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = "dev"
+
+// versionCmd prints the version.
+func versionCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", "vigil version", "Prints Vigil's version, commit, Go version and platform.", stderr)
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	fmt.Fprintln(stdout, versionString())
+	return nil
+}
 
 func versionString() string {
 	rev, dirty := "", false

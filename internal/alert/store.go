@@ -12,24 +12,24 @@ import (
 // Dataset is the event.dataset of alerts in the store.
 const Dataset = "vigil.alert"
 
-// Row returns the alert as a store row: searchable by the same normalized
-// names as events (source.ip, user.name, device.id) and by the
-// threat_table's names (threat, level, src_ip, ...).
+// Row returns the alert as a store row, with the names of its JSON (see
+// the package comment): searchable by the same normalized names as events
+// (source.ip, user.name, device.id) and by rule.id, threat, level, ...
 func (a *Alert) Row() store.Row {
 	f := []store.Field{
 		{Name: "_msg", Value: a.Message},
 		{Name: "event.kind", Value: "alert"},
 		{Name: "event.dataset", Value: Dataset},
-		{Name: "alert.id", Value: a.ID},
-		{Name: "rule.id", Value: a.RuleID},
-		{Name: "rule.name", Value: a.RuleTitle},
+		{Name: FieldID, Value: a.ID},
+		{Name: FieldRuleID, Value: a.RuleID},
+		{Name: FieldRuleName, Value: a.RuleTitle},
 		{Name: "threat", Value: a.Threat},
 		{Name: "level", Value: a.Level},
 		{Name: "type", Value: a.Type},
-		{Name: "alert.group", Value: a.Group},
-		{Name: "alert.count", Value: strconv.Itoa(a.Count)},
-		{Name: "alert.first", Value: a.First.UTC().Format(time.RFC3339Nano)},
-		{Name: "alert.last", Value: a.Last.UTC().Format(time.RFC3339Nano)},
+		{Name: FieldGroup, Value: a.Group},
+		{Name: FieldCount, Value: strconv.Itoa(a.Count)},
+		{Name: FieldFirst, Value: a.First.UTC().Format(time.RFC3339Nano)},
+		{Name: FieldLast, Value: a.Last.UTC().Format(time.RFC3339Nano)},
 	}
 	add := func(name, v string) {
 		if v != "" {
@@ -37,7 +37,7 @@ func (a *Alert) Row() store.Row {
 		}
 	}
 	if a.FollowUp {
-		add("alert.follow_up", "true")
+		add(FieldFollowUp, "true")
 	}
 	add("source.ip", a.SrcIP)
 	add("destination.ip", a.DstIP)
@@ -49,16 +49,16 @@ func (a *Alert) Row() store.Row {
 	}
 	add("user.name", a.User)
 	add("device.id", a.DeviceID)
-	add("alert.notify", strings.Join(a.Notify, ","))
+	add(FieldNotify, strings.Join(a.Notify, ","))
 	keys := make([]string, 0, len(a.Fields))
 	for k := range a.Fields {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		add("alert.fields."+k, a.Fields[k])
+		add(FieldsPrefix+k, a.Fields[k])
 	}
-	add("alert.payloads", strings.Join(a.Payloads, "\n"))
+	add(FieldPayloads, strings.Join(a.Payloads, "\n"))
 	return store.Row{Time: a.TS, Fields: f}
 }
 

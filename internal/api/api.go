@@ -1,7 +1,8 @@
 // Package api serves Vigil's HTTP API: search, status, health and metrics.
 //
 // Every /api/ endpoint needs a bearer token; /healthz never does, and
-// /metrics does when so configured.
+// /metrics does when so configured. Every request but /healthz must name
+// a host Vigil serves (see Hosts).
 package api
 
 import (
@@ -24,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -46,18 +48,25 @@ type Options struct {
 	Debug bool
 	// Now is the clock for relative times; nil means time.Now.
 	Now func() time.Time
+	// Hosts are the Host names requests may carry; nil accepts loopback
+	// and local addresses and localhost only.
+	Hosts *Hosts
+	// Registerer takes the API's metrics; nil registers none.
+	Registerer prometheus.Registerer
 }
 
 // Server is the HTTP handler of the API.
 type Server struct {
-	st   store.Store
-	opts Options
-	log  *slog.Logger
-	mux  *http.ServeMux
+	st      search.Searcher
+	opts    Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	badHost prometheus.Counter
 }
 
-// New returns the API handler.
-func New(st store.Store, opts Options, log *slog.Logger) (*Server, error) {
+// New returns the API handler. It runs searches on st: a
+// *search.Service, which keeps them within its limits.
+func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	if len(opts.Tokens) == 0 {
 		return nil, errors.New("api: no token configured")
 	}
@@ -78,7 +87,15 @@ func New(st store.Store, opts Options, log *slog.Logger) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{st: st, opts: opts, log: log, mux: http.NewServeMux()}
+	if opts.Hosts == nil {
+		opts.Hosts, _ = NewHosts("", nil)
+	}
+	s := &Server{st: st, opts: opts, log: log, mux: http.NewServeMux(),
+		badHost: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_api_host_rejected_total",
+			Help: "Requests refused because their Host header names no host Vigil serves (http.allowed_hosts)."})}
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(s.badHost)
+	}
 	s.mux.HandleFunc("GET /healthz", s.health)
 	s.mux.Handle("GET /api/v1/search", s.auth(http.HandlerFunc(s.search)))
 	if opts.Status != nil {
@@ -105,6 +122,12 @@ func New(st store.Store, opts Options, log *slog.Logger) (*Server, error) {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.URL.Path != "/healthz" && !s.opts.Hosts.Allow(r.Host) {
+		s.badHost.Inc()
+		writeError(w, http.StatusMisdirectedRequest, fmt.Sprintf(
+			"host %q is not one this server answers to: add it to http.allowed_hosts (docs/configuration.md)", r.Host))
+		return
+	}
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -233,28 +256,39 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	})
+	var limit *search.LimitError
 	switch {
 	case err == nil:
 		start()
-	case store.IsQueryError(err):
+		return
+	case r.Context().Err() != nil:
+		return // client went away
+	case errors.As(err, &limit):
+		s.log.Warn("api: search refused or stopped by a limit", "query", q.Text, "reason", limit.Reason)
 		if !started {
-			writeError(w, http.StatusBadRequest, "bad query: "+err.Error())
+			code := http.StatusServiceUnavailable
+			switch {
+			case limit.Reason == search.ReasonTooLarge:
+				code = http.StatusBadRequest
+			case limit.RetryAfter > 0:
+				w.Header().Set("Retry-After", strconv.Itoa(int(limit.RetryAfter.Seconds())))
+			}
+			writeError(w, code, err.Error())
 			return
 		}
-		fallthrough
+	case store.IsQueryError(err) && !started:
+		writeError(w, http.StatusBadRequest, "bad query: "+err.Error())
+		return
 	default:
-		if r.Context().Err() != nil {
-			return // client went away
-		}
 		s.log.Error("api: search failed", "query", q.Text, "err", err)
 		if !started {
 			writeError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
-		// Headers are out: say so in a last line a client can recognise.
-		buf = appendJSONString(append(buf[:0], `{"error":`...), err.Error())
-		_, _ = w.Write(append(buf, "}\n"...))
 	}
+	// Headers are out: say so in a last line a client can recognise.
+	buf = appendJSONString(append(buf[:0], `{"error":`...), err.Error())
+	_, _ = w.Write(append(buf, "}\n"...))
 }
 
 func (s *Server) parseQuery(r *http.Request) (store.Query, error) {

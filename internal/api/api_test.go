@@ -2,17 +2,22 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
 )
@@ -209,4 +214,196 @@ func FuzzParseTime(f *testing.F) {
 			t.Fatalf("ParseTime(%q) = %v: accepted a time out of any range", s, got)
 		}
 	})
+}
+
+// blockingStore passes searches to a store, except that the query "block"
+// waits until its context is done, as a search too slow for any limit.
+type blockingStore struct {
+	search.Searcher
+	started chan struct{}
+}
+
+func (b *blockingStore) Search(ctx context.Context, q store.Query, fn func(store.Row) error) error {
+	if q.Text == "block" {
+		b.started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return b.Searcher.Search(ctx, q, fn)
+}
+
+// limitedServer serves the API over a store of 50 rows through a
+// search.Service with these limits; the query "block" never ends by itself.
+func limitedServer(t *testing.T, lim search.Limits) (*httptest.Server, *blockingStore, *prometheus.Registry) {
+	t.Helper()
+	now := time.Now()
+	st, err := vlstore.Open(vlstore.Config{Path: t.TempDir(), Retention: 7 * 24 * time.Hour}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var rows []store.Row
+	for i := range 50 {
+		rows = append(rows, store.Row{Time: now.Add(time.Duration(i-100) * time.Second), Fields: []store.Field{
+			{Name: "_msg", Value: "event " + strconv.Itoa(i) + " " + strings.Repeat("x", 100)}}})
+	}
+	if err := st.Add(rows); err != nil {
+		t.Fatal(err)
+	}
+	st.Flush()
+	bs := &blockingStore{Searcher: st, started: make(chan struct{}, 10)}
+	reg := prometheus.NewRegistry()
+	s, err := New(search.New(bs, lim, reg), Options{Tokens: []string{token}, Gatherer: reg, Registerer: reg}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts, bs, reg
+}
+
+// TestSearchTimeout: a search that runs past http.search_timeout is
+// cancelled and answered 503 with a JSON error naming the setting.
+func TestSearchTimeout(t *testing.T) {
+	ts, _, _ := limitedServer(t, search.Limits{Timeout: time.Millisecond})
+	resp, body := get(t, ts, "/api/v1/search?q=block", token)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `"error":"search timed out`) ||
+		!strings.Contains(body, "http.search_timeout") {
+		t.Fatalf("got %d %s, want 503 with a timeout error", resp.StatusCode, body)
+	}
+	if _, body := get(t, ts, "/metrics", ""); !strings.Contains(body, `vigil_api_search_rejected_total{reason="timeout"} 1`) {
+		t.Fatalf("timeout not counted:\n%s", body)
+	}
+}
+
+// TestSearchConcurrencyCap: with max_concurrent searches blocked, one more
+// is answered 503 with Retry-After once search_queue_wait has passed.
+func TestSearchConcurrencyCap(t *testing.T) {
+	const slots = 2
+	ts, bs, _ := limitedServer(t, search.Limits{MaxConcurrent: slots, QueueWait: time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for range slots {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/api/v1/search?q=block", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		wg.Go(func() {
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		})
+		<-bs.started
+	}
+	resp, body := get(t, ts, "/api/v1/search?q=*", token)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" ||
+		!strings.Contains(body, "http.max_concurrent_searches") {
+		t.Fatalf("got %d (Retry-After %q) %s, want 503 with Retry-After 1", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if _, body := get(t, ts, "/metrics", ""); !strings.Contains(body, `vigil_api_search_rejected_total{reason="busy"} 1`) ||
+		!strings.Contains(body, "vigil_api_searches_in_flight 2") {
+		t.Fatalf("busy search or searches in flight not counted:\n%s", body)
+	}
+}
+
+// TestSearchMaxBytes: a search whose results pass search_max_bytes ends
+// with an error line after the rows within the bound.
+func TestSearchMaxBytes(t *testing.T) {
+	ts, _, _ := limitedServer(t, search.Limits{MaxBytes: 1000})
+	resp, body := get(t, ts, "/api/v1/search?q=*&limit=50", token)
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	last := lines[len(lines)-1]
+	if resp.StatusCode != http.StatusOK || len(lines) < 2 || len(lines) > 10 ||
+		!strings.HasPrefix(last, `{"error":"search stopped`) || !strings.Contains(last, "http.search_max_bytes") {
+		t.Fatalf("got %d, %d lines, last %s; want a few rows then an error line", resp.StatusCode, len(lines), last)
+	}
+}
+
+func TestHosts(t *testing.T) {
+	h, err := NewHosts("0.0.0.0:8514", []string{"Vigil.Corp.Example.", "192.0.2.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.local = func() ([]net.Addr, error) {
+		return []net.Addr{&net.IPNet{IP: net.ParseIP("10.1.2.3"), Mask: net.CIDRMask(8, 32)}}, nil
+	}
+	named, err := NewHosts("vigil.lan:8514", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named.local = h.local
+	tests := []struct {
+		h    *Hosts
+		host string
+		want bool
+	}{
+		{h, "127.0.0.1:8514", true},
+		{h, "127.0.0.2", true},
+		{h, "[::1]:8514", true},
+		{h, "[::1]", true},
+		{h, "localhost:8514", true},
+		{h, "LOCALHOST", true},
+		{h, "10.1.2.3:8514", true}, // this machine's address
+		{h, "vigil.corp.example:443", true},
+		{h, "VIGIL.corp.example.", true},
+		{h, "192.0.2.7:8514", true},
+		{h, "10.9.9.9:8514", false},
+		{h, "evil.example:8514", false},
+		{h, "vigil.corp.example.evil.example", false},
+		{h, "localhost.evil.example", false},
+		{h, "", false},
+		{named, "vigil.lan:8514", true},
+		{named, "vigil.corp.example", false},
+		{named, "127.0.0.1", true},
+	}
+	for _, tt := range tests {
+		if got := tt.h.Allow(tt.host); got != tt.want {
+			t.Errorf("Allow(%q) = %v, want %v", tt.host, got, tt.want)
+		}
+	}
+	all, _ := NewHosts("127.0.0.1:8514", []string{"*"})
+	if !all.Allow("anything.example") {
+		t.Error(`"*" does not allow any host`)
+	}
+	for _, bad := range []string{"", "vigil.example:443", "https://vigil.example", "two words"} {
+		if _, err := NewHosts("127.0.0.1:8514", []string{bad}); err == nil {
+			t.Errorf("NewHosts accepted %q", bad)
+		}
+	}
+}
+
+// TestHostHeader: a request naming a host the server does not answer to,
+// as a DNS-rebinding page's would, is refused (421) everywhere but
+// /healthz, with or without a token.
+func TestHostHeader(t *testing.T) {
+	ts := newServer(t, time.Now())
+	for _, tt := range []struct {
+		path, host, tok string
+		code            int
+	}{
+		{"/metrics", "evil.example", "", http.StatusMisdirectedRequest},
+		{"/api/v1/search?q=*", "evil.example:8514", token, http.StatusMisdirectedRequest},
+		{"/api/v1/status", "evil.example", token, http.StatusMisdirectedRequest},
+		{"/healthz", "evil.example", "", http.StatusOK},
+		{"/metrics", "localhost", "", http.StatusOK},
+		{"/api/v1/status", "127.0.0.1", token, http.StatusOK},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+tt.path, nil)
+		req.Host = tt.host
+		if tt.tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tt.tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.code {
+			t.Errorf("%s with Host %s: %d %s, want %d", tt.path, tt.host, resp.StatusCode, b, tt.code)
+		}
+		if tt.code == http.StatusMisdirectedRequest && !strings.Contains(string(b), "http.allowed_hosts") {
+			t.Errorf("%s with Host %s: %s does not name http.allowed_hosts", tt.path, tt.host, b)
+		}
+	}
 }

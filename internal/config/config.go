@@ -5,12 +5,10 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/input/kafka"
 	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/output"
+	"github.com/vigil-soc/vigil/internal/parse"
 )
 
 // Config is Vigil's whole configuration.
@@ -37,6 +36,9 @@ type Config struct {
 	Alerts notify.Config `yaml:"alerts"`
 	// Outputs forward journaled messages (docs/outputs.md).
 	Outputs Outputs `yaml:"outputs"`
+
+	// src is where the configuration was read from (nil: the defaults).
+	src *source
 }
 
 // Outputs lists the outputs.
@@ -62,8 +64,13 @@ type Detect struct {
 	ListsDir string `yaml:"lists_dir"`
 	// GeoIP is a MaxMind-format .mmdb country (or city) database.
 	GeoIP string `yaml:"geoip"`
-	// Lateness is how late (in event time) an event may arrive and count.
+	// Lateness is how late (in event time, behind its sender's newest
+	// event) an event may arrive and count.
 	Lateness Duration `yaml:"lateness"`
+	// MaxClockSkew is how far ahead of its receive time an event's time may
+	// be before its sender's clock counts as running ahead: such events
+	// are labelled vigil.clock_skew and evaluated near their receive time.
+	MaxClockSkew Duration `yaml:"max_clock_skew"`
 	// CheckpointInterval is how often the engine's state is saved.
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
 }
@@ -95,6 +102,19 @@ type HTTP struct {
 	KeyFile  string `yaml:"key_file"`
 	// MaxSearchLimit caps the limit parameter of a search.
 	MaxSearchLimit int `yaml:"max_search_limit"`
+	// SearchTimeout cancels a search that runs longer; 0: no limit.
+	SearchTimeout Duration `yaml:"search_timeout"`
+	// MaxConcurrentSearches caps the searches that run at once; 0 picks
+	// one from the CPUs (search.DefaultMaxConcurrent).
+	MaxConcurrentSearches int `yaml:"max_concurrent_searches"`
+	// SearchQueueWait is how long a search waits for a free slot; 0:
+	// refused at once.
+	SearchQueueWait Duration `yaml:"search_queue_wait"`
+	// SearchMaxBytes stops a search whose results pass this size; 0: no bound.
+	SearchMaxBytes ByteSize `yaml:"search_max_bytes"`
+	// AllowedHosts are the Host names requests may carry besides
+	// localhost, the machine's addresses and the listen address's host.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 	// Debug serves Go's profiler under /debug/pprof/ (token required).
 	Debug bool `yaml:"debug"`
 }
@@ -211,7 +231,8 @@ func Default() Config {
 	return Config{
 		DataDir: "vigil-data",
 		Log:     Log{Level: "info", Format: "text"},
-		HTTP:    HTTP{Addr: "127.0.0.1:8514", MaxSearchLimit: 100000},
+		HTTP: HTTP{Addr: "127.0.0.1:8514", MaxSearchLimit: 100000,
+			SearchTimeout: Duration(30 * time.Second), SearchQueueWait: Duration(10 * time.Second), SearchMaxBytes: 256 << 20},
 		Inputs: Inputs{Syslog: []Syslog{{
 			Name: "syslog",
 			Addr: "127.0.0.1:5514",
@@ -232,46 +253,84 @@ func Default() Config {
 			CommitInterval: Duration(time.Second),
 		},
 		Parse:  Parse{MaxFields: 500},
-		Detect: Detect{Lateness: Duration(time.Minute), CheckpointInterval: Duration(10 * time.Second)},
+		Detect: Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
 	}
 }
 
-// Load reads a YAML file over the defaults. An empty path returns the defaults.
+// Load reads a YAML file over the defaults and validates the result. An
+// empty path returns the defaults. When the file is readable YAML, the
+// error is a Problems listing everything wrong with it (unknown keys,
+// values of the wrong kind, invalid values), and the returned Config holds
+// the rest of the file.
 func Load(path string) (Config, error) {
+	cfg, err := Read(path)
+	if _, ok := asProblems(err); err != nil && !ok {
+		return cfg, err
+	}
+	return cfg, joinProblems(err, cfg.Validate())
+}
+
+// Read is Load without the validation: it reports what is wrong with the
+// file's keys and the kinds of their values (as a Problems) and fills in
+// the defaults, so that a caller can change the result before validating
+// it.
+func Read(path string) (Config, error) {
 	cfg := Default()
 	if path == "" {
-		return cfg, cfg.fill()
+		cfg.fill()
+		return cfg, nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, fmt.Errorf("config: %w", err)
 	}
-	if err := cfg.decode(b); err != nil {
-		return cfg, fmt.Errorf("config %s: %w", path, err)
-	}
-	return cfg, nil
+	return cfg, cfg.decode(path, b)
 }
 
-// ParseYAML reads YAML text over the defaults.
+// ParseYAML reads YAML text over the defaults and validates the result,
+// like Load.
 func ParseYAML(b []byte) (Config, error) {
 	cfg := Default()
-	if err := cfg.decode(b); err != nil {
-		return cfg, fmt.Errorf("config: %w", err)
-	}
-	return cfg, nil
+	err := cfg.decode("", b)
+	return cfg, joinProblems(err, cfg.Validate())
 }
 
-func (c *Config) decode(b []byte) error {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return err
+// decode reads YAML text over c. It checks the text against the
+// configuration's keys and value types first, so that every unknown key and
+// badly typed value is reported (and left out) before the rest is decoded.
+func (c *Config) decode(file string, b []byte) error {
+	c.src = &source{file: file, lines: map[string]int{}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		c.fill()
+		return Problems{syntaxProblem(file, err)}
 	}
-	return c.fill()
+	ch := checker{file: file, lines: c.src.lines}
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		if root := doc.Content[0]; ch.walk(root, reflect.TypeFor[Config](), "") {
+			if err := root.Decode(c); err != nil {
+				// The check above should have caught it.
+				ch.add(root.Line, "", "%v", err)
+			}
+		}
+	}
+	c.fill()
+	ch.probs.Sort()
+	return ch.probs.Err()
 }
 
-// fill completes per-input defaults and validates the result.
-func (c *Config) fill() error {
+// joinProblems returns the problems of a and b (each nil or a Problems)
+// together, in line order.
+func joinProblems(a, b error) error {
+	pa, _ := asProblems(a)
+	pb, _ := asProblems(b)
+	ps := append(pa, pb...)
+	ps.Sort()
+	return ps.Err()
+}
+
+// fill completes per-input defaults.
+func (c *Config) fill() {
 	def := Default()
 	for i := range c.Inputs.Syslog {
 		s := &c.Inputs.Syslog[i]
@@ -280,6 +339,11 @@ func (c *Config) fill() error {
 			if i == 0 {
 				s.Name = "syslog"
 			}
+		}
+		if i == 0 && s.Addr == "" && s.TLS.Addr == "" {
+			// The first input listens where the default one does unless
+			// it says otherwise (an input with only tls.addr is TLS only).
+			s.Addr = def.Inputs.Syslog[0].Addr
 		}
 		if s.MaxMessageSize == 0 {
 			s.MaxMessageSize = 64 << 10
@@ -295,6 +359,10 @@ func (c *Config) fill() error {
 		}
 		if s.MaxBufferMemory == 0 {
 			s.MaxBufferMemory = input.DefaultMaxBufferMemory
+		}
+		if s.IdleTimeout == nil {
+			d := Duration(input.DefaultIdleTimeout)
+			s.IdleTimeout = &d
 		}
 		if s.UDPReadBuffer == 0 {
 			s.UDPReadBuffer = 8 << 20
@@ -321,128 +389,158 @@ func (c *Config) fill() error {
 	if c.Parse.MaxFields <= 0 {
 		c.Parse.MaxFields = def.Parse.MaxFields
 	}
-	return c.Validate()
 }
 
-// Validate checks values that would otherwise fail late or silently.
+// Validate checks values that would otherwise fail late or silently. The
+// error is a Problems naming the key of each problem.
 func (c *Config) Validate() error {
-	var errs []error
+	var ps Problems
+	bad := func(path, format string, args ...any) { ps = append(ps, c.Problem(path, format, args...)) }
 	if c.DataDir == "" {
-		errs = append(errs, errors.New("data_dir: must not be empty"))
+		bad("data_dir", "must not be empty")
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":
 	default:
-		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
-		errs = append(errs, fmt.Errorf("log.format: %q is not text or json", c.Log.Format))
+		bad("log.format", "%q is not text or json", c.Log.Format)
 	}
 	if err := checkAddr(c.HTTP.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("http.addr: %w", err))
+		bad("http.addr", "%v", err)
+	}
+	for i, tok := range c.HTTP.Tokens {
+		if len(tok) < 16 {
+			bad(fmt.Sprintf("http.tokens[%d]", i), "a token of %d characters; at least 16 are needed", len(tok))
+		}
 	}
 	if (c.HTTP.CertFile == "") != (c.HTTP.KeyFile == "") {
-		errs = append(errs, errors.New("http: cert_file and key_file go together"))
+		bad("http", "cert_file and key_file go together")
+	}
+	if c.HTTP.MaxConcurrentSearches < 0 {
+		bad("http.max_concurrent_searches", "%d is negative (0 picks a number from the CPUs)", c.HTTP.MaxConcurrentSearches)
 	}
 	names := map[string]bool{}
 	for i, s := range c.Inputs.Syslog {
 		p := fmt.Sprintf("inputs.syslog[%d]", i)
 		if names[s.Name] {
-			errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, s.Name))
+			bad(p+".name", "%q is used twice", s.Name)
 		}
 		names[s.Name] = true
 		if !validName(s.Name) {
-			errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, s.Name))
+			bad(p+".name", "%q must be letters, digits, '-' or '_'", s.Name)
 		}
 		if s.Addr == "" && s.TLS.Addr == "" {
-			errs = append(errs, fmt.Errorf("%s: needs addr or tls.addr", p))
+			bad(p, "needs addr or tls.addr")
 		}
 		if s.Addr != "" {
 			if err := checkAddr(s.Addr); err != nil {
-				errs = append(errs, fmt.Errorf("%s.addr: %w", p, err))
+				bad(p+".addr", "%v", err)
 			}
 		}
 		if s.TLS.Addr != "" {
 			if err := checkAddr(s.TLS.Addr); err != nil {
-				errs = append(errs, fmt.Errorf("%s.tls.addr: %w", p, err))
+				bad(p+".tls.addr", "%v", err)
 			}
 			if s.TLS.CertFile == "" || s.TLS.KeyFile == "" {
-				errs = append(errs, fmt.Errorf("%s.tls: cert_file and key_file are required with tls.addr", p))
+				bad(p+".tls", "cert_file and key_file are required with tls.addr")
 			}
 		}
 		if s.MaxMessageSize < 512 || s.MaxMessageSize > 16<<20 {
-			errs = append(errs, fmt.Errorf("%s.max_message_size: %d is outside 512B..16MiB", p, s.MaxMessageSize))
+			bad(p+".max_message_size", "%s is outside 512B..16MiB", s.MaxMessageSize)
 		}
 		if s.MaxConnections < 1 || s.TLS.MaxConnections < 1 || s.MaxConnectionsPerAddress < 1 {
-			errs = append(errs, fmt.Errorf("%s: max_connections, tls.max_connections and max_connections_per_address must be at least 1", p))
+			bad(p, "max_connections, tls.max_connections and max_connections_per_address must be at least 1")
 		}
 		if s.MaxBufferMemory < 2*s.MaxMessageSize {
-			errs = append(errs, fmt.Errorf("%s.max_buffer_memory: %s is less than twice max_message_size (%s)", p, s.MaxBufferMemory, s.MaxMessageSize))
+			bad(p+".max_buffer_memory", "%s is less than twice max_message_size (%s)", s.MaxBufferMemory, s.MaxMessageSize)
 		}
 		if _, err := s.Location(); err != nil {
-			errs = append(errs, fmt.Errorf("%s.timezone: %w", p, err))
+			bad(p+".timezone", "%v", err)
+		}
+		if err := parse.CheckFormat(s.Format); err != nil {
+			bad(p+".format", "%v", err)
 		}
 	}
 	for i, k := range c.Inputs.Kafka {
-		errs = append(errs, checkNamed(fmt.Sprintf("inputs.kafka[%d]", i), k.Name, names, k.Validate)...)
+		p := fmt.Sprintf("inputs.kafka[%d]", i)
+		ps = append(ps, c.checkNamed(p, k.Name, names, k.Validate)...)
+		if err := parse.CheckFormat(k.Format); err != nil {
+			bad(p+".format", "%v", err)
+		}
 	}
 	outNames := map[string]bool{}
 	for i, o := range c.Outputs.Syslog {
-		errs = append(errs, checkNamed(fmt.Sprintf("outputs.syslog[%d]", i), o.Name, outNames, o.Validate)...)
+		ps = append(ps, c.checkNamed(fmt.Sprintf("outputs.syslog[%d]", i), o.Name, outNames, o.Validate)...)
 	}
 	for i, o := range c.Outputs.ClickHouse {
-		errs = append(errs, checkNamed(fmt.Sprintf("outputs.clickhouse[%d]", i), o.Name, outNames, o.Validate)...)
+		ps = append(ps, c.checkNamed(fmt.Sprintf("outputs.clickhouse[%d]", i), o.Name, outNames, o.Validate)...)
 	}
 	for i, o := range c.Outputs.Kafka {
-		errs = append(errs, checkNamed(fmt.Sprintf("outputs.kafka[%d]", i), o.Name, outNames, o.Validate)...)
+		ps = append(ps, c.checkNamed(fmt.Sprintf("outputs.kafka[%d]", i), o.Name, outNames, o.Validate)...)
 	}
 	switch c.Journal.Fsync {
 	case "interval", "always", "never":
 	default:
-		errs = append(errs, fmt.Errorf("journal.fsync: %q is not one of interval, always, never", c.Journal.Fsync))
+		bad("journal.fsync", "%q is not one of interval, always, never", c.Journal.Fsync)
 	}
 	if c.Journal.SegmentSize < 1<<20 {
-		errs = append(errs, fmt.Errorf("journal.segment_size: %d is below 1MiB", c.Journal.SegmentSize))
+		bad("journal.segment_size", "%s is below 1MiB", c.Journal.SegmentSize)
 	}
 	if c.Journal.Fsync == "interval" && c.Journal.FsyncInterval <= 0 {
-		errs = append(errs, errors.New("journal.fsync_interval: must be positive with fsync: interval"))
+		bad("journal.fsync_interval", "must be positive with fsync: interval")
 	}
 	if c.Store.Retention < Duration(24*time.Hour) {
-		errs = append(errs, fmt.Errorf("store.retention: %s is below the store's minimum of 1d", c.Store.Retention))
+		bad("store.retention", "%s is below the store's minimum of 1d", c.Store.Retention)
 	}
 	if c.Store.FutureLimit < Duration(time.Hour) {
-		errs = append(errs, fmt.Errorf("store.future_limit: %s is below 1h", c.Store.FutureLimit))
+		bad("store.future_limit", "%s is below 1h", c.Store.FutureLimit)
 	}
 	if c.Detect.Lateness < 0 || c.Detect.Lateness > Duration(24*time.Hour) {
-		errs = append(errs, fmt.Errorf("detect.lateness: %s is outside 0..1d", c.Detect.Lateness))
+		bad("detect.lateness", "%s is outside 0..1d", c.Detect.Lateness)
+	}
+	if c.Detect.MaxClockSkew < Duration(time.Second) || c.Detect.MaxClockSkew >= c.Store.FutureLimit {
+		bad("detect.max_clock_skew", "%s is outside 1s..store.future_limit (%s)", c.Detect.MaxClockSkew, c.Store.FutureLimit)
 	}
 	if c.Detect.CheckpointInterval < Duration(time.Second) {
-		errs = append(errs, fmt.Errorf("detect.checkpoint_interval: %s is below 1s", c.Detect.CheckpointInterval))
+		bad("detect.checkpoint_interval", "%s is below 1s", c.Detect.CheckpointInterval)
 	}
-	if err := c.Alerts.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("alerts: %w", err))
+	ps = append(ps, c.alertProblems(c.Alerts.Validate())...)
+	ps.Sort()
+	return ps.Err()
+}
+
+// alertProblems places the alert channels' errors ("notify: syslog[0]:
+// ...") under their keys (alerts.syslog[0]).
+func (c *Config) alertProblems(err error) Problems {
+	ps := c.problemsOf("alerts", err)
+	for i, p := range ps {
+		msg := strings.TrimPrefix(p.Msg, "notify: ")
+		if key, rest, ok := strings.Cut(msg, ": "); ok && !strings.ContainsAny(key, " .") {
+			ps[i] = c.Problem("alerts."+key, "%s", rest)
+		} else {
+			ps[i].Msg = msg
+		}
 	}
-	return errors.Join(errs...)
+	return ps
 }
 
 // checkNamed checks a named input or output at path p: its name is unique
 // in names (which it records) and valid, and validate passes. An empty name
 // is left to validate.
-func checkNamed(p, name string, names map[string]bool, validate func() error) []error {
-	var errs []error
+func (c *Config) checkNamed(p, name string, names map[string]bool, validate func() error) Problems {
+	var ps Problems
 	if names[name] {
-		errs = append(errs, fmt.Errorf("%s.name: %q is used twice", p, name))
+		ps = append(ps, c.Problem(p+".name", "%q is used twice", name))
 	}
 	names[name] = true
 	if name != "" && !validName(name) {
-		errs = append(errs, fmt.Errorf("%s.name: %q must be letters, digits, '-' or '_'", p, name))
+		ps = append(ps, c.Problem(p+".name", "%q must be letters, digits, '-' or '_'", name))
 	}
-	if err := validate(); err != nil {
-		errs = append(errs, fmt.Errorf("%s: %w", p, err))
-	}
-	return errs
+	return append(ps, c.problemsOf(p, validate())...)
 }
 
 func checkAddr(addr string) error {

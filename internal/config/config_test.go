@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +25,7 @@ func TestDefaultIsValidAndLoopback(t *testing.T) {
 		t.Fatalf("journal.min_free_disk %s with store.min_free_disk %s", cfg.Journal.MinFreeDisk, cfg.Store.MinFreeDisk)
 	}
 	in := cfg.Inputs.Syslog[0]
-	if in.IdleTimeoutValue() != 0 || in.MaxConnections != 1000 || in.TLS.MaxConnections != 1000 || in.MaxConnectionsPerAddress != 100 {
+	if in.IdleTimeoutValue() != 5*time.Minute || in.MaxConnections != 1000 || in.TLS.MaxConnections != 1000 || in.MaxConnectionsPerAddress != 100 {
 		t.Fatalf("unexpected input defaults %+v", in)
 	}
 }
@@ -66,6 +68,7 @@ func TestLoadFull(t *testing.T) {
 		{"builtin off", cfg.Detect.BuiltinOn(), false},
 		{"disable", cfg.Detect.Disable[0], "web-scanner"},
 		{"lateness", cfg.Detect.Lateness.D(), 5 * time.Minute},
+		{"max_clock_skew default", cfg.Detect.MaxClockSkew.D(), 5 * time.Minute},
 		{"rules_dir", cfg.Detect.RulesDir, "/etc/vigil/rules"},
 		{"alert syslog", cfg.Alerts.Syslog[0].Address, "siem.corp.example:6514"},
 		{"alert webhook", cfg.Alerts.Webhooks[0].Headers["Authorization"], "Bearer x"},
@@ -78,37 +81,142 @@ func TestLoadFull(t *testing.T) {
 	}
 }
 
+// TestInvalid: each problem is one line naming the key (and the line of
+// the text), with no Go or YAML type names.
 func TestInvalid(t *testing.T) {
 	tests := []struct {
-		name, yaml, wantErr string
+		name, yaml, want string
 	}{
-		{"unknown key", "journal:\n  fsynk: always\n", "field fsynk not found"},
-		{"detect lateness", "detect:\n  lateness: 2d\n", "detect.lateness"},
-		{"alert channel", "alerts:\n  webhooks:\n    - url: ftp://x\n", "alerts:"},
-		{"unknown detect key", "detect:\n  rule_dir: /x\n", "field rule_dir not found"},
-		{"output without name", "outputs:\n  syslog:\n    - address: h:1\n", "name is required"},
-		{"output twice", "outputs:\n  syslog:\n    - {name: a, address: h:1}\n    - {name: a, address: h:2}\n", "used twice"},
-		{"kafka without brokers", "inputs:\n  kafka:\n    - topics: [t]\n", "inputs.kafka[0]"},
-		{"kafka name clash", "inputs:\n  kafka:\n    - name: syslog\n      brokers: [k:9092]\n      topics: [t]\n", "used twice"},
-		{"fsync policy", "journal:\n  fsync: sometimes\n", "journal.fsync"},
-		{"bad size", "journal:\n  segment_size: lots\n", "invalid size"},
-		{"tiny segment", "journal:\n  segment_size: 10KiB\n", "segment_size"},
-		{"bad duration", "store:\n  retention: forever\n", "invalid duration"},
-		{"short retention", "store:\n  retention: 2h\n", "store.retention"},
-		{"addr without port", "http:\n  addr: localhost\n", "http.addr"},
-		{"tls without cert", "inputs:\n  syslog:\n    - name: t\n      tls:\n        addr: 127.0.0.1:6514\n", "cert_file and key_file"},
-		{"duplicate input", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1'}\n    - {name: a, addr: '127.0.0.1:2'}\n", "used twice"},
-		{"bad timezone", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', timezone: Mars/Base}\n", "timezone"},
-		{"log level", "log:\n  level: loud\n", "log.level"},
-		{"buffer memory", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', max_message_size: 16MiB, max_buffer_memory: 16MiB}\n", "max_buffer_memory"},
+		{"unknown key", "journal:\n  fsynk: always\n", "line 2: journal.fsynk: unknown key (did you mean fsync?)"},
+		{"unknown key in a list", "inputs:\n  syslog:\n    - adr: 127.0.0.1:1\n", "line 3: inputs.syslog[0].adr: unknown key (did you mean addr?)"},
+		{"unknown key far from any", "journal:\n  colour: red\n", "line 2: journal.colour: unknown key"},
+		{"unknown top-level key", "output: {}\n", "line 1: output: unknown key (did you mean outputs?)"},
+		{"detect lateness", "detect:\n  lateness: 2d\n", "line 2: detect.lateness: 2d is outside 0..1d"},
+		{"max clock skew beyond future limit", "detect:\n  max_clock_skew: 1d\n", "line 2: detect.max_clock_skew: 1d is outside 1s..store.future_limit (1d)"},
+		{"max clock skew zero", "detect:\n  max_clock_skew: 0s\n", "line 2: detect.max_clock_skew: 0s is outside 1s..store.future_limit (1d)"},
+		{"alert channel", "alerts:\n  webhooks:\n    - url: ftp://x\n", `line 3: alerts.webhooks[0]: url: scheme "ftp": want http or https`},
+		{"unknown detect key", "detect:\n  rule_dir: /x\n", "line 2: detect.rule_dir: unknown key (did you mean rules_dir?)"},
+		{"output without name", "outputs:\n  syslog:\n    - address: h:1\n", "line 3: outputs.syslog[0]: name is required"},
+		{"output twice", "outputs:\n  syslog:\n    - {name: a, address: h:1}\n    - {name: a, address: h:2}\n", `line 4: outputs.syslog[1].name: "a" is used twice`},
+		{"kafka without brokers", "inputs:\n  kafka:\n    - topics: [t]\n", `line 3: inputs.kafka[0]: kafka input "kafka": brokers: at least one host:port is required`},
+		{"kafka name clash", "inputs:\n  kafka:\n    - name: syslog\n      brokers: [k:9092]\n      topics: [t]\n", `line 3: inputs.kafka[0].name: "syslog" is used twice`},
+		{"kafka format", "inputs:\n  kafka:\n    - {brokers: [k:9092], topics: [t], format: ngnix}\n", `line 3: inputs.kafka[0].format: unknown format "ngnix"`},
+		{"syslog format", "inputs:\n  syslog:\n    - format: ngnix\n", `line 3: inputs.syslog[0].format: unknown format "ngnix"`},
+		{"fsync policy", "journal:\n  fsync: sometimes\n", `line 2: journal.fsync: "sometimes" is not one of interval, always, never`},
+		{"bad size", "journal:\n  segment_size: lots\n", `line 2: journal.segment_size: "lots" is not a size (e.g. 64MiB, 1GiB)`},
+		{"tiny segment", "journal:\n  segment_size: 10KiB\n", "line 2: journal.segment_size: 10KiB is below 1MiB"},
+		{"bad duration", "store:\n  retention: 3 days\n", `line 2: store.retention: "3 days" is not a duration (e.g. 72h, 3d)`},
+		{"short retention", "store:\n  retention: 2h\n", "line 2: store.retention: 2h0m0s is below the store's minimum of 1d"},
+		{"bad number", "http:\n  max_search_limit: many\n", `line 2: http.max_search_limit: "many" is not a whole number`},
+		{"bad bool", "journal:\n  compress: maybe\n", `line 2: journal.compress: "maybe" is not true or false`},
+		{"list for a value", "log:\n  level: [info]\n", "line 2: log.level: wants text, not a list"},
+		{"value for a list", "detect:\n  disable: web-scanner\n", `line 2: detect.disable: "web-scanner" is not a list`},
+		{"value for keys", "journal: fast\n", `line 1: journal: "fast" is not keys with values (key: value)`},
+		{"list for keys", "store:\n  - retention: 2d\n", "line 2: store: wants keys with values (key: value), not a list"},
+		{"key given twice", "log:\n  level: info\n  level: debug\n", "line 3: log.level: given twice (first on line 2)"},
+		{"syntax", "log:\n  level: info\n level: x\n", "line 2: not valid YAML: did not find expected key"},
+		{"addr without port", "http:\n  addr: localhost\n", "line 2: http.addr: address localhost: missing port in address"},
+		{"tls without cert", "inputs:\n  syslog:\n    - name: t\n      tls:\n        addr: 127.0.0.1:6514\n", "line 4: inputs.syslog[0].tls: cert_file and key_file are required with tls.addr"},
+		{"duplicate input", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1'}\n    - {name: a, addr: '127.0.0.1:2'}\n", `line 4: inputs.syslog[1].name: "a" is used twice`},
+		{"second input without addr", "inputs:\n  syslog:\n    - {}\n    - {name: b}\n", "line 4: inputs.syslog[1]: needs addr or tls.addr"},
+		{"bad timezone", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', timezone: Mars/Base}\n", "line 3: inputs.syslog[0].timezone: unknown time zone Mars/Base"},
+		{"short token", "http:\n  tokens: [\"0123456789abcdef\", short]\n", "line 2: http.tokens[1]: a token of 5 characters; at least 16 are needed"},
+		{"log level", "log:\n  level: loud\n", `line 2: log.level: "loud" is not one of debug, info, warn, error`},
+		{"not a file of keys", "- a\n- b\n", "line 1: wants keys with values (key: value), not a list"},
+		{"negative search cap", "http:\n  max_concurrent_searches: -1\n", "line 2: http.max_concurrent_searches: -1 is negative (0 picks a number from the CPUs)"},
+		{"buffer memory", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', max_message_size: 16MiB, max_buffer_memory: 16MiB}\n", "line 3: inputs.syslog[0].max_buffer_memory: 16MiB is less than twice max_message_size (16MiB)"},
+		{"connection limit", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', tls: {max_connections: -1}}\n", "line 3: inputs.syslog[0]: max_connections, tls.max_connections and max_connections_per_address must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseYAML([]byte(tt.yaml))
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+			ps, ok := asProblems(err)
+			if !ok {
+				t.Fatalf("got %v, want problems", err)
+			}
+			if len(ps) != 1 || !strings.HasPrefix(ps[0].String(), tt.want) {
+				t.Fatalf("got\n%v\nwant one problem starting with\n%s", err, tt.want)
+			}
+			for _, internal := range []string{"!!", "config.", "units.", "yaml:", "int64", "struct", "unmarshal"} {
+				if strings.Contains(err.Error(), internal) {
+					t.Errorf("message %q shows %q", err, internal)
+				}
 			}
 		})
+	}
+}
+
+// TestAllProblems: every problem of a file is reported, in line order,
+// with the file name, and the rest of the file still applies.
+func TestAllProblems(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vigil.yaml")
+	text := `log:
+  level: loud
+inputs:
+  syslog:
+    - adr: 127.0.0.1:1
+      max_connections: lots
+store:
+  retention: 3 days
+  max_disk_size: 1TiB
+journal:
+  fsynk: always
+`
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	want := []string{
+		path + `:2: log.level: "loud" is not one of debug, info, warn, error`,
+		path + ":5: inputs.syslog[0].adr: unknown key (did you mean addr?)",
+		path + `:6: inputs.syslog[0].max_connections: "lots" is not a whole number`,
+		path + `:8: store.retention: "3 days" is not a duration (e.g. 72h, 3d)`,
+		path + ":11: journal.fsynk: unknown key (did you mean fsync?)",
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Fatalf("got\n%v\nwant\n%s", err, strings.Join(want, "\n"))
+	}
+	if cfg.Store.MaxDiskSize != 1<<40 || cfg.Store.Retention != Default().Store.Retention {
+		t.Errorf("the valid rest of the file did not apply: store %+v", cfg.Store)
+	}
+}
+
+// TestSyslogDefaults: an input entry gets the defaults of the keys it
+// leaves out; the first one listens on the default address unless it sets
+// an address (or only TLS).
+func TestSyslogDefaults(t *testing.T) {
+	cfg, err := ParseYAML([]byte("inputs:\n  syslog: [{timezone: Asia/Shanghai}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Inputs.Syslog[0]
+	if s.Name != "syslog" || s.Addr != "127.0.0.1:5514" || s.MaxMessageSize != 64<<10 || s.Timezone != "Asia/Shanghai" || !s.UDPEnabled() {
+		t.Errorf("first input %+v", s)
+	}
+	cfg, err = ParseYAML([]byte("inputs:\n  syslog: [{tls: {addr: '127.0.0.1:6514', cert_file: c, key_file: k}}, {addr: '127.0.0.1:7514'}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := cfg.Inputs.Syslog[0], cfg.Inputs.Syslog[1]; a.Addr != "" || b.Name != "syslog1" || b.Addr != "127.0.0.1:7514" {
+		t.Errorf("TLS-only first input got addr %q; second %+v", a.Addr, b)
+	}
+}
+
+func TestClosest(t *testing.T) {
+	ids := []string{"brute-force-account", "brute-force-account-sources", "brute-force-source", "web-scanner"}
+	for word, want := range map[string]string{
+		"brute-forse":  "brute-force-source",
+		"web-scaner":   "web-scanner",
+		"WEB-SCANNER":  "web-scanner",
+		"password":     "",
+		"xy":           "",
+		"web":          "",
+		"brute-force":  "brute-force-source",
+		"brute-force-": "brute-force-source",
+	} {
+		if got := Closest(word, ids); got != want {
+			t.Errorf("Closest(%q) = %q, want %q", word, got, want)
+		}
 	}
 }
 
@@ -126,4 +234,20 @@ func FuzzParseYAML(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestProblemString(t *testing.T) {
+	for _, tt := range []struct {
+		p    Problem
+		want string
+	}{
+		{Problem{File: "v.yaml", Line: 3, Path: "a.b", Msg: "bad"}, "v.yaml:3: a.b: bad"},
+		{Problem{File: "v.yaml", Path: "a.b", Msg: "bad"}, "v.yaml: a.b: bad"},
+		{Problem{Line: 3, Msg: "bad"}, "line 3: bad"},
+		{Problem{Path: "a", Msg: "x\n | y\n | ^"}, "a: x\n     | y\n     | ^"},
+	} {
+		if got := tt.p.String(); got != tt.want {
+			t.Errorf("%#v: %q, want %q", tt.p, got, tt.want)
+		}
+	}
 }

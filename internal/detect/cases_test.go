@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/geoip"
+	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/store"
 )
@@ -29,8 +30,11 @@ type caseOptions struct {
 	Lateness time.Duration `yaml:"lateness"`
 	// Geo needs the GeoIP test database (scripts/fetch-geoip-testdb.sh).
 	Geo bool `yaml:"geo"`
-	// Received is the receive time of every line (for year-less syslog
-	// dates); default 2026-11-28T12:00:00Z.
+	// Received is the time year-less syslog dates are read near; default
+	// 2026-11-28T12:00:00Z. Each line is received at its own event time
+	// unless a "// received: <RFC 3339 time>" line in input.log sets the
+	// receive time of the lines after it ("// received: event" goes back
+	// to their own time).
 	Received time.Time `yaml:"received"`
 }
 
@@ -110,14 +114,11 @@ func runCase(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines [][]byte
-	for _, l := range bytes.Split(bytes.TrimRight(input, "\n"), []byte("\n")) {
-		if len(l) > 0 && !bytes.HasPrefix(l, []byte("//")) {
-			lines = append(lines, l)
-		}
+	recs, err := caseRecords(input, opts.Received)
+	if err != nil {
+		t.Fatal(err)
 	}
-	p := parse.New(parse.Options{})
-	off := NewOffline(p, Records("test", lines, 1, opts.Received))
+	off := NewOffline(parse.New(parse.Options{}), recs)
 	for _, ev := range off.Events() {
 		if e := ev.Get(parse.FieldParseError); e != "" {
 			t.Fatalf("input line seq %d does not parse: %s", ev.Seq, e)
@@ -163,6 +164,47 @@ func runCase(t *testing.T, dir string) {
 			t.Errorf("restart half-way changed the alerts:\nuninterrupted: %s\nrestarted:     %s", a, b)
 		}
 	}
+}
+
+// caseRecords turns input.log into journal records: lines starting with
+// "//" are comments, "// received: <time>" sets the receive time of the
+// lines after it; before that, or after "// received: event", each line is
+// received at its own event time (read with the receive time near), as a
+// sender in step delivers it.
+func caseRecords(input []byte, near time.Time) ([]journal.Record, error) {
+	var recs []journal.Record
+	var at []time.Time // each record's receive time; zero: its event time
+	var recv time.Time
+	for _, l := range bytes.Split(bytes.TrimRight(input, "\n"), []byte("\n")) {
+		if v, ok := bytes.CutPrefix(l, []byte("// received:")); ok {
+			v = bytes.TrimSpace(v)
+			recv = time.Time{}
+			if string(v) != "event" {
+				t, err := time.Parse(time.RFC3339Nano, string(v))
+				if err != nil {
+					return nil, fmt.Errorf("input.log: %q: %w", l, err)
+				}
+				recv = t
+			}
+			continue
+		}
+		if len(l) > 0 && !bytes.HasPrefix(l, []byte("//")) {
+			recs = append(recs, journal.Record{Seq: uint64(len(recs) + 1), Time: near, Input: "test", Data: l})
+			at = append(at, recv)
+		}
+	}
+	p := parse.New(parse.Options{})
+	for i := range recs {
+		recs[i].Time = at[i]
+		if at[i].IsZero() {
+			var row store.Row
+			rec := recs[i]
+			rec.Time = near
+			p.Parse(&rec, &row)
+			recs[i].Time = row.Time
+		}
+	}
+	return recs, nil
 }
 
 // scratchEvent returns a copy of ev whose field names, values and raw text
@@ -273,6 +315,9 @@ func partialDiff(want, got map[string]any) string {
 			}
 			continue
 		}
+		if w == "" && g == nil {
+			continue // an empty field is left out of the JSON
+		}
 		if fmt.Sprint(w) != fmt.Sprint(g) {
 			out = append(out, fmt.Sprintf("%s = %v, want %v", k, g, w))
 		}
@@ -283,7 +328,7 @@ func partialDiff(want, got map[string]any) string {
 func dump(ms []map[string]any) string {
 	var b strings.Builder
 	for _, m := range ms {
-		delete(m, "payloads")
+		delete(m, alert.FieldPayloads)
 		j, _ := json.Marshal(m)
 		b.Write(j)
 		b.WriteByte('\n')

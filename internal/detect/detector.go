@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,20 +35,26 @@ type DetectorOptions struct {
 	RulesDir string
 	// Engine options; Emit and Payloads are set by the detector.
 	Engine Options
-	// Journal serves payloads of events older than the recent batches.
+	// Journal serves payloads of events older than the recent batches,
+	// and tells where a replay after a crash ends.
 	Journal *journal.Journal
-	// Sinks receive every alert (the store, notification channels).
-	Sinks []alert.Sink
+	// Alerts is the alert journal. Every alert raised is appended to it
+	// (its JSON, see package alert) before the checkpoint moves past the
+	// events that raised it; the store, the alert channels and the
+	// outputs read alerts from there, each from its own cursor. An alert
+	// raised again by a replay after a crash (same alert.id) is not
+	// appended again. Nil: alerts are only logged and counted.
+	Alerts *journal.Journal
 	// CheckpointEvery is the wall-clock interval between checkpoints
 	// (default 10 s); ReloadEvery between checks of RulesDir (default 5 s).
 	CheckpointEvery, ReloadEvery time.Duration
-	// CheckpointDelay is how long a state snapshot waits in memory before
-	// it is written (default 30 s, the indexer's commit delay): by then the
-	// store has the alerts raised before it on disk, so a crash can only
-	// make the detector raise alerts again, never lose one.
-	CheckpointDelay time.Duration
-	Log             *slog.Logger
+	Log                          *slog.Logger
+	// Now is the wall clock; nil means time.Now.
+	Now func() time.Time
 }
+
+// AlertInput is the input name of the alert journal's records.
+const AlertInput = "alert"
 
 // Detector runs the engine behind the indexer (it implements
 // index.Detector): one goroutine feeds it parsed batches in journal order.
@@ -67,11 +75,20 @@ type Detector struct {
 	// advancing timers when nothing arrives at all).
 	lastEventWall time.Time
 	lastEventTime time.Time
+	// skewNoted is when the status last got the skewed senders.
+	skewNoted time.Time
 
-	// pending is a snapshot ("position\n" + state) waiting for
-	// CheckpointDelay before it is written.
-	pending   []byte
-	pendingAt time.Time
+	// replayed holds the ids of the alerts appended to the alert journal
+	// after the checkpoint this detector resumed from: a replay raises
+	// them again and they are not appended twice. It is dropped once the
+	// replay has passed replayUntil (the journal's end at start).
+	replayed    map[string]bool
+	replayUntil uint64
+	// unrecorded is set when alerts could not be appended to the alert
+	// journal before a stop: no checkpoint is written after that, so the
+	// next start raises them again.
+	unrecorded bool
+	alertRecs  []journal.Record
 
 	rulesSig  string
 	good      map[string][]*Rule // user rule file -> last version that loaded
@@ -83,18 +100,29 @@ type Detector struct {
 
 type detectorMetrics struct {
 	checkpoints, checkpointErrs, reloads, ruleErrors prometheus.Counter
+	replayed, recordErrs                             prometheus.Counter
 	lag                                              prometheus.Gauge
 	delay                                            prometheus.Histogram
 }
 
 // Status is the detector's state for the API.
 type Status struct {
-	Rules          int       `json:"rules"`
-	RuleErrors     []string  `json:"rule_errors,omitempty"`
-	Position       uint64    `json:"position"`
-	LastCheckpoint time.Time `json:"last_checkpoint"`
-	NewestEvent    time.Time `json:"newest_event_time"`
-	Alerts         uint64    `json:"alerts"`
+	Rules      int      `json:"rules"`
+	RuleErrors []string `json:"rule_errors,omitempty"`
+	// Position is the next journal sequence number to process;
+	// CheckpointPosition the one in the last checkpoint (where a crash
+	// would resume), written at LastCheckpoint.
+	Position           uint64    `json:"position"`
+	CheckpointPosition uint64    `json:"checkpoint_position"`
+	LastCheckpoint     time.Time `json:"last_checkpoint,omitzero"`
+	// NewestEvent is the newest event time seen.
+	NewestEvent time.Time `json:"newest_event_time,omitzero"`
+	// Alerts counts the alerts raised since start; AlertsReplayed those
+	// raised again by the replay after a crash (recorded once before).
+	Alerts         uint64 `json:"alerts"`
+	AlertsReplayed uint64 `json:"alerts_replayed"`
+	// ClockSkew lists the senders whose clock runs ahead (watermark.go).
+	ClockSkew []SkewedSource `json:"clock_skew"`
 }
 
 // stateFile is the checkpoint's name in DetectorOptions.Dir.
@@ -111,10 +139,10 @@ func NewDetector(opts DetectorOptions, reg prometheus.Registerer) (*Detector, er
 	if opts.ReloadEvery <= 0 {
 		opts.ReloadEvery = 5 * time.Second
 	}
-	if opts.CheckpointDelay <= 0 {
-		opts.CheckpointDelay = 30 * time.Second
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
 	}
 	d := &Detector{opts: opts, log: opts.Log, good: map[string][]*Rule{}}
@@ -127,6 +155,10 @@ func NewDetector(opts DetectorOptions, reg prometheus.Registerer) (*Detector, er
 			Help: "Reloads of the user's rule folder."}),
 		ruleErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_detect_rule_errors_total",
 			Help: "Rule files or rules that failed to load (the previous version keeps running)."}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_detect_alerts_replayed_total",
+			Help: "Alerts raised again by the replay after a crash and not recorded twice (same alert.id)."}),
+		recordErrs: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_detect_alert_record_errors_total",
+			Help: "Failed appends of alerts to the alert journal (retried)."}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_detect_position",
 			Help: "Next journal sequence number the detector will process."}),
 		delay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_detect_alert_delay_seconds",
@@ -134,7 +166,7 @@ func NewDetector(opts DetectorOptions, reg prometheus.Registerer) (*Detector, er
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2, 5, 10, 30, 60}}),
 	}
 	if reg != nil {
-		reg.MustRegister(d.m.checkpoints, d.m.checkpointErrs, d.m.reloads, d.m.ruleErrors, d.m.lag, d.m.delay)
+		reg.MustRegister(d.m.checkpoints, d.m.checkpointErrs, d.m.reloads, d.m.ruleErrors, d.m.replayed, d.m.recordErrs, d.m.lag, d.m.delay)
 	}
 	eopts := opts.Engine
 	eopts.Emit = func(a *alert.Alert) { d.alertsBuf = append(d.alertsBuf, a) }
@@ -238,8 +270,11 @@ func dirSignature(dir string) string {
 	return b.String()
 }
 
+// restore loads the checkpoint: "POSITION alerts=SEQ\n" then the engine's
+// state (an older checkpoint has only the position on its first line).
 func (d *Detector) restore() error {
-	data, err := os.ReadFile(filepath.Join(d.opts.Dir, stateFile))
+	path := filepath.Join(d.opts.Dir, stateFile)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -247,8 +282,18 @@ func (d *Detector) restore() error {
 		return fmt.Errorf("detect: read checkpoint: %w", err)
 	}
 	line, rest, ok := bytes.Cut(data, []byte("\n"))
-	pos, perr := strconv.ParseUint(string(line), 10, 64)
-	if !ok || perr != nil {
+	head := strings.Fields(string(line))
+	var pos, alertPos uint64
+	var perr error
+	if len(head) > 0 {
+		pos, perr = strconv.ParseUint(head[0], 10, 64)
+	}
+	for _, f := range head[min(1, len(head)):] {
+		if v, ok := strings.CutPrefix(f, "alerts="); ok && perr == nil {
+			alertPos, perr = strconv.ParseUint(v, 10, 64)
+		}
+	}
+	if !ok || len(head) == 0 || perr != nil {
 		d.log.Error("detect: checkpoint is damaged; starting with empty state", "file", stateFile)
 		return nil
 	}
@@ -257,7 +302,53 @@ func (d *Detector) restore() error {
 		d.log.Error("detect: checkpoint state unreadable; starting with empty state", "err", err)
 	}
 	d.pos, d.loaded = pos, pos
-	d.log.Info("detect: resumed from checkpoint", "position", pos, "rules_restored", len(ids))
+	if alertPos > 0 {
+		if err := d.loadReplayed(alertPos); err != nil {
+			return err
+		}
+	}
+	d.status.Position, d.status.CheckpointPosition = pos, pos
+	d.status.NewestEvent = time.Unix(0, d.eng.newest).UTC()
+	if fi, err := os.Stat(path); err == nil {
+		d.status.LastCheckpoint = fi.ModTime().UTC()
+	}
+	d.m.lag.Set(float64(pos))
+	d.log.Info("detect: resumed from checkpoint", "position", pos, "rules_restored", len(ids), "alerts_after_checkpoint", len(d.replayed))
+	return nil
+}
+
+// loadReplayed reads the ids of the alerts recorded from alert journal
+// position from on: those a replay raises again.
+func (d *Detector) loadReplayed(from uint64) error {
+	aj := d.opts.Alerts
+	if aj == nil || from >= aj.NextSeq() {
+		return nil
+	}
+	r, err := aj.ReaderAt(from)
+	if err != nil {
+		return fmt.Errorf("detect: read alert journal: %w", err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // Next becomes a non-blocking poll
+	d.replayed = map[string]bool{}
+	var recs []journal.Record
+	for end := aj.NextSeq(); r.Position() < end; {
+		if recs, err = r.Next(ctx, recs[:0], 1024); err != nil || len(recs) == 0 {
+			break
+		}
+		for i := range recs {
+			var a alert.Alert
+			if err := json.Unmarshal(recs[i].Data, &a); err != nil {
+				d.log.Warn("detect: unreadable record in the alert journal", "seq", recs[i].Seq, "err", err)
+				continue
+			}
+			d.replayed[a.ID] = true
+		}
+	}
+	if d.opts.Journal != nil {
+		d.replayUntil = d.opts.Journal.NextSeq()
+	}
 	return nil
 }
 
@@ -265,13 +356,15 @@ func (d *Detector) restore() error {
 func (d *Detector) Position() uint64 { return d.loaded }
 
 // Process implements index.Detector.
-func (d *Detector) Process(b *index.Batch) {
+func (d *Detector) Process(ctx context.Context, b *index.Batch) {
+	now := d.opts.Now()
 	if d.lastCheckpoint.IsZero() && d.loaded == 0 && len(b.Seqs) > 0 {
 		// The first batch ever: record where detection starts before
 		// anything else, so a crash before the first periodic checkpoint
 		// resumes here instead of wherever the indexer's cursor got to.
 		d.pos = b.Seqs[0]
-		d.checkpoint(time.Now(), true)
+		d.dirty = true
+		d.checkpoint(now)
 		d.loaded = d.pos
 	}
 	for i := range b.Rows {
@@ -287,39 +380,67 @@ func (d *Detector) Process(b *index.Batch) {
 		d.pos = b.Seqs[n-1] + 1
 		d.dirty = true
 	}
-	now := time.Now()
 	d.ev = Event{} // no reference to the batch after it
 	d.lastEventWall, d.lastEventTime = now, time.Unix(0, d.eng.newest)
+	d.noteSkew(now)
 	if len(d.alertsBuf) > 0 && !b.Received.IsZero() {
 		delay := now.Sub(b.Received).Seconds()
 		for range d.alertsBuf {
 			d.m.delay.Observe(delay)
 		}
 	}
-	d.deliver()
+	d.deliver(ctx)
+	if d.replayed != nil && d.pos >= d.replayUntil {
+		if len(d.replayed) > 0 {
+			d.log.Info("detect: the replay after the crash is over; some alerts recorded before it were not raised again",
+				"alerts", len(d.replayed))
+		}
+		d.replayed = nil
+	}
 	d.m.lag.Set(float64(d.pos))
-	if now.Sub(d.lastCheckpoint) >= d.opts.CheckpointEvery {
-		d.checkpoint(now, false)
+	d.mu.Lock()
+	d.status.Position = d.pos
+	d.status.NewestEvent = time.Unix(0, d.eng.newest).UTC()
+	d.mu.Unlock()
+	if now := d.opts.Now(); now.Sub(d.lastCheckpoint) >= d.opts.CheckpointEvery {
+		d.checkpoint(now)
 	}
 }
 
 // Idle implements index.Detector: it moves timers on by the wall clock
 // when nothing arrives (so a source that fell silent is noticed even when
 // every source did), reloads changed rules and checkpoints.
-func (d *Detector) Idle(now time.Time) {
+func (d *Detector) Idle(ctx context.Context, now time.Time) {
 	if !d.lastEventWall.IsZero() {
 		d.eng.Advance(d.lastEventTime.Add(now.Sub(d.lastEventWall)).Add(-d.eng.opts.Lateness))
-		d.deliver()
+		if len(d.alertsBuf) > 0 {
+			d.dirty = true
+		}
+		d.deliver(ctx)
 	}
+	d.noteSkew(now)
 	if d.opts.RulesDir != "" && now.Sub(d.lastReload) >= d.opts.ReloadEvery {
 		d.lastReload = now
 		if sig := dirSignature(d.opts.RulesDir); sig != d.rulesSig {
 			d.Reload()
 		}
 	}
-	if (d.dirty || d.pending != nil) && now.Sub(d.lastCheckpoint) >= d.opts.CheckpointEvery {
-		d.checkpoint(now, false)
+	if d.dirty && now.Sub(d.lastCheckpoint) >= d.opts.CheckpointEvery {
+		d.checkpoint(now)
 	}
+}
+
+// noteSkew copies the senders whose clock runs ahead into the status when
+// they changed, at most once a second.
+func (d *Detector) noteSkew(now time.Time) {
+	if !d.eng.skewChanged() || now.Sub(d.skewNoted) < time.Second {
+		return
+	}
+	d.skewNoted = now
+	list := d.eng.SkewedSources()
+	d.mu.Lock()
+	d.status.ClockSkew = list
+	d.mu.Unlock()
 }
 
 // Reload reloads the rules now. A rule file that fails keeps its previous
@@ -333,82 +454,119 @@ func (d *Detector) Reload() {
 }
 
 // Flush implements index.Detector: it writes the final checkpoint.
-func (d *Detector) Flush() {
-	d.deliver()
-	if d.dirty || d.pending != nil {
-		// The store is closed (flushed) after this: nothing to wait for.
-		d.checkpoint(time.Now(), true)
+func (d *Detector) Flush(ctx context.Context) {
+	d.deliver(ctx)
+	if d.dirty {
+		d.checkpoint(d.opts.Now())
 	}
 }
 
-func (d *Detector) deliver() {
+// deliver records the alerts raised since the last call in the alert
+// journal, where the store, the channels and the outputs read them. An
+// alert that the replay after a crash raises again (its id was recorded
+// after the checkpoint this detector resumed from) is not recorded twice.
+// Recording waits, retrying, while the alert journal refuses (a full
+// disk): detection pauses rather than lose an alert. If ctx ends first,
+// no checkpoint is written any more, so the next start raises the alerts
+// again.
+func (d *Detector) deliver(ctx context.Context) {
 	if len(d.alertsBuf) == 0 {
 		return
 	}
+	recs := d.alertRecs[:0]
+	replayed := 0
+	now := d.opts.Now()
 	for _, a := range d.alertsBuf {
-		d.log.Info("alert", "rule", a.RuleID, "level", a.Level, "group", a.Group, "count", a.Count, "message", a.Message)
-		for _, s := range d.opts.Sinks {
-			s.Send(a)
+		if d.replayed[a.ID] {
+			delete(d.replayed, a.ID)
+			replayed++
+			continue
 		}
+		d.log.Info("alert", "rule", a.RuleID, "level", a.Level, "group", a.Group, "count", a.Count, "alert_id", a.ID, "message", a.Message)
+		data, err := json.Marshal(a)
+		if err != nil {
+			d.log.Error("detect: cannot encode alert", "rule", a.RuleID, "err", err)
+			continue
+		}
+		recs = append(recs, journal.Record{Time: now, Input: AlertInput, Data: data})
 	}
+	if len(recs) > 0 && d.opts.Alerts != nil && !d.record(ctx, recs) {
+		d.unrecorded = true
+		d.log.Error("detect: stopped before these alerts were recorded; the next start raises them again", "alerts", len(recs))
+	}
+	d.m.replayed.Add(float64(replayed))
 	d.mu.Lock()
-	d.status.Alerts += uint64(len(d.alertsBuf))
+	d.status.Alerts += uint64(len(recs))
+	d.status.AlertsReplayed += uint64(replayed)
 	d.mu.Unlock()
+	clear(recs)
+	d.alertRecs = recs[:0]
 	clear(d.alertsBuf)
 	d.alertsBuf = d.alertsBuf[:0]
 }
 
-// checkpoint takes a snapshot ("position\n" + engine state). Unless now
-// is set, the snapshot waits in memory for CheckpointDelay and an older
-// waiting one that has served its delay is written instead: the alerts
-// raised before a snapshot must be on the store's disk before the
-// checkpoint moves past them. Writing goes to a temp file, synced and
-// renamed over the state file.
-func (d *Detector) checkpoint(now time.Time, direct bool) {
+// record appends recs to the alert journal, retrying until it takes
+// them; it reports false if ctx ended first.
+func (d *Detector) record(ctx context.Context, recs []journal.Record) bool {
+	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+		err := d.opts.Alerts.Append(recs)
+		if err == nil {
+			return true
+		}
+		d.m.recordErrs.Inc()
+		d.log.Error("detect: cannot record alerts; detection waits and retries", "alerts", len(recs), "err", err, "retry_in", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
+
+// checkpoint writes the engine's state with its position ("POSITION
+// alerts=SEQ\n" + state, SEQ the alert journal's next sequence number):
+// first the alert journal is synced, so the alerts raised before the
+// checkpoint are as durable as it is; then the state goes to a temp file,
+// synced and renamed over the state file. After alerts could not be
+// recorded no checkpoint is written.
+func (d *Detector) checkpoint(now time.Time) {
 	d.lastCheckpoint = now
-	if direct {
-		d.pending = nil
-	}
-	if d.pending != nil && now.Sub(d.pendingAt) >= d.opts.CheckpointDelay {
-		d.write(d.pending, now)
-		d.pending = nil
-	}
-	if !direct && (d.pending != nil || !d.dirty) {
+	if !d.dirty || d.unrecorded {
 		return
 	}
+	var alertPos uint64
+	if aj := d.opts.Alerts; aj != nil {
+		if err := aj.Sync(); err != nil {
+			d.m.checkpointErrs.Inc()
+			d.log.Error("detect: cannot sync the alert journal; the previous checkpoint stays", "err", err)
+			return
+		}
+		alertPos = aj.NextSeq()
+	}
 	var b bytes.Buffer
-	b.WriteString(strconv.FormatUint(d.pos, 10))
-	b.WriteByte('\n')
+	fmt.Fprintf(&b, "%d alerts=%d\n", d.pos, alertPos)
 	if err := d.eng.Snapshot(&b); err != nil {
 		d.m.checkpointErrs.Inc()
 		d.log.Error("detect: snapshot failed; the previous checkpoint stays", "err", err)
 		return
 	}
-	d.dirty = false
-	if direct {
-		d.write(b.Bytes(), now)
-		return
-	}
-	d.pending, d.pendingAt = b.Bytes(), now
-}
-
-func (d *Detector) write(snap []byte, now time.Time) {
-	if err := writeFileSync(filepath.Join(d.opts.Dir, stateFile), snap); err != nil {
+	if err := writeFileSync(filepath.Join(d.opts.Dir, stateFile), b.Bytes()); err != nil {
 		d.m.checkpointErrs.Inc()
 		d.log.Error("detect: checkpoint failed; the previous one stays", "err", err)
 		return
 	}
-	pos, _ := strconv.ParseUint(string(snap[:bytes.IndexByte(snap, '\n')]), 10, 64)
+	d.dirty = false
 	d.m.checkpoints.Inc()
 	d.mu.Lock()
-	d.status.Position, d.status.LastCheckpoint = pos, now
-	d.status.NewestEvent = time.Unix(0, d.eng.newest).UTC()
+	d.status.CheckpointPosition, d.status.LastCheckpoint = d.pos, now.UTC()
 	d.mu.Unlock()
 }
 
 func writeFileSync(path string, data []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
@@ -440,6 +598,7 @@ func (d *Detector) Status() Status {
 	defer d.mu.Unlock()
 	s := d.status
 	s.RuleErrors = append([]string(nil), s.RuleErrors...)
+	s.ClockSkew = append([]SkewedSource{}, s.ClockSkew...)
 	return s
 }
 

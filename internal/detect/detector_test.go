@@ -1,21 +1,65 @@
 package detect
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/index"
+	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
-type sinkFunc func(*alert.Alert)
+// alertJournal opens an alert journal in a temp dir.
+func alertJournal(t *testing.T, dir string) *journal.Journal {
+	t.Helper()
+	j, err := journal.Open(dir, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	return j
+}
 
-func (f sinkFunc) Send(a *alert.Alert) { f(a) }
+// recorded returns the alerts in the alert journal.
+func recorded(t *testing.T, aj *journal.Journal) []*alert.Alert {
+	t.Helper()
+	r, err := aj.ReaderAt(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out []*alert.Alert
+	for r.Position() < aj.NextSeq() {
+		recs, err := r.Next(ctx, nil, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range recs {
+			a := new(alert.Alert)
+			if err := json.Unmarshal(rec.Data, a); err != nil {
+				t.Fatalf("record %d: %v", rec.Seq, err)
+			}
+			if rec.Input != AlertInput {
+				t.Fatalf("record %d: input %q", rec.Seq, rec.Input)
+			}
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 func failures(first uint64, n int, ip string, at time.Time) *index.Batch {
 	var seqs []uint64
@@ -30,15 +74,15 @@ func failures(first uint64, n int, ip string, at time.Time) *index.Batch {
 	return index.NewBatch(seqs, rows, raw, at)
 }
 
-// TestDetectorCheckpoint: the state is written with its position only
-// after the checkpoint delay (so alerts before it are on disk first), a
-// clean stop writes it at once, and a new detector resumes from it.
+// TestDetectorCheckpoint: the state is written with its position at
+// once (the alerts raised before it are in the alert journal already), a
+// clean stop writes it too, and a new detector resumes from it.
 func TestDetectorCheckpoint(t *testing.T) {
 	dir := t.TempDir()
+	ctx := context.Background()
 	builtin := fstest.MapFS{"r.yaml": {Data: []byte("id: r\ntitle: R\ntype: threshold\nmatch: {event.outcome: failure}\ngroup_by: [source.ip]\nwindow: 1h\nthreshold: 5\n")}}
-	var got []*alert.Alert
-	opts := DetectorOptions{Dir: dir, Builtin: builtin, CheckpointEvery: time.Nanosecond, CheckpointDelay: time.Hour,
-		Sinks: []alert.Sink{sinkFunc(func(a *alert.Alert) { got = append(got, a) })}}
+	aj := alertJournal(t, filepath.Join(dir, "alerts"))
+	opts := DetectorOptions{Dir: dir, Builtin: builtin, CheckpointEvery: time.Nanosecond, Alerts: aj}
 	d, err := NewDetector(opts, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -46,17 +90,13 @@ func TestDetectorCheckpoint(t *testing.T) {
 	if d.Position() != 0 {
 		t.Fatalf("fresh detector at %d", d.Position())
 	}
-	d.Process(failures(10, 3, "203.0.113.1", t0))
+	d.Process(ctx, failures(10, 3, "203.0.113.1", t0))
 	state := filepath.Join(dir, stateFile)
-	first, err := os.ReadFile(state)
-	if err != nil || string(first[:3]) != "10\n" {
-		t.Fatalf("first checkpoint %q %v: want position 10 (where detection starts)", first, err)
+	b, err := os.ReadFile(state)
+	if err != nil || !strings.HasPrefix(string(b), "13 alerts=1\n") {
+		t.Fatalf("checkpoint %.20q %v: want position 13, alert journal at 1", b, err)
 	}
-	d.Idle(time.Now()) // the snapshot waits for its delay
-	if b, _ := os.ReadFile(state); string(b) != string(first) {
-		t.Fatal("checkpoint written before its delay")
-	}
-	d.Flush() // a clean stop writes at once
+	d.Flush(ctx)
 	d2, err := NewDetector(opts, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -64,14 +104,92 @@ func TestDetectorCheckpoint(t *testing.T) {
 	if d2.Position() != 13 {
 		t.Fatalf("restored position %d, want 13", d2.Position())
 	}
-	d2.Process(failures(13, 2, "203.0.113.1", t0.Add(time.Minute)))
+	if st := d2.Status(); st.Position != 13 || st.CheckpointPosition != 13 || st.LastCheckpoint.IsZero() || st.NewestEvent.IsZero() {
+		t.Fatalf("status after restart: %+v", st)
+	}
+	d2.Process(ctx, failures(13, 2, "203.0.113.1", t0.Add(time.Minute)))
+	got := recorded(t, aj)
 	if len(got) != 1 || got[0].Count != 5 || len(got[0].Payloads) != 2 {
 		t.Fatalf("after restart: %d alerts %+v (the window must hold 3 events from before)", len(got), got)
 	}
 	// Records before the checkpoint are skipped (a replay by the indexer).
-	d2.Process(failures(10, 5, "203.0.113.1", t0))
-	if len(got) != 1 {
+	d2.Process(ctx, failures(10, 5, "203.0.113.1", t0))
+	if got := recorded(t, aj); len(got) != 1 {
 		t.Fatalf("replayed records counted again: %d alerts", len(got))
+	}
+}
+
+// TestDetectorReplayRecordsOnce: after a crash the detector resumes from
+// its last checkpoint and raises the alerts after it again; those already
+// in the alert journal (same id) are not recorded twice, new ones are.
+func TestDetectorReplayRecordsOnce(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	builtin := fstest.MapFS{"r.yaml": {Data: []byte("id: r\ntitle: R\ntype: threshold\nmatch: {event.outcome: failure}\ngroup_by: [source.ip]\nwindow: 1h\nthreshold: 2\n")}}
+	aj := alertJournal(t, filepath.Join(dir, "alerts"))
+	mainJ := alertJournal(t, filepath.Join(dir, "journal"))
+	clock := t0
+	opts := DetectorOptions{Dir: dir, Builtin: builtin, CheckpointEvery: time.Hour, Alerts: aj, Journal: mainJ,
+		Now: func() time.Time { return clock }}
+	d, err := NewDetector(opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Process(ctx, failures(1, 2, "203.0.113.1", t0)) // first checkpoint (position 1), then an alert
+	d.Process(ctx, failures(3, 2, "203.0.113.2", t0)) // a second alert; no checkpoint within the hour
+	if got := recorded(t, aj); len(got) != 2 {
+		t.Fatalf("%d alerts recorded, want 2", len(got))
+	}
+	// Crash: no Flush. The journal has moved on to seq 9 meanwhile.
+	for range 8 {
+		if err := mainJ.Append([]journal.Record{{Input: "x", Data: []byte("x")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	d2, err := NewDetector(opts, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.Position() != 1 {
+		t.Fatalf("resumed at %d, want the checkpoint's 1", d2.Position())
+	}
+	d2.Process(ctx, failures(1, 2, "203.0.113.1", t0))
+	d2.Process(ctx, failures(3, 2, "203.0.113.2", t0))
+	d2.Process(ctx, failures(5, 2, "203.0.113.3", t0)) // new after the crash
+	got := recorded(t, aj)
+	if len(got) != 3 || got[2].SrcIP != "203.0.113.3" {
+		t.Fatalf("after the replay: %d alerts recorded, want 3 (2 before the crash, once each, and 1 new)", len(got))
+	}
+	if n := testutil.ToFloat64(d2.m.replayed); n != 2 {
+		t.Fatalf("vigil_detect_alerts_replayed_total = %v, want 2", n)
+	}
+	if st := d2.Status(); st.Alerts != 1 || st.AlertsReplayed != 2 {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// TestDetectorWaitsForAlertJournal: alerts wait for an alert journal that
+// refuses them; a stop before it takes them writes no checkpoint, so the
+// next start raises them again.
+func TestDetectorWaitsForAlertJournal(t *testing.T) {
+	dir := t.TempDir()
+	builtin := fstest.MapFS{"r.yaml": {Data: []byte("id: r\ntitle: R\ntype: match\nmatch: {event.outcome: failure}\n")}}
+	aj := alertJournal(t, filepath.Join(dir, "alerts"))
+	d, err := NewDetector(DetectorOptions{Dir: dir, Builtin: builtin, CheckpointEvery: time.Nanosecond, Alerts: aj}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Process(context.Background(), failures(1, 1, "203.0.113.1", t0))
+	before, _ := os.ReadFile(filepath.Join(dir, stateFile))
+	aj.Close() // appends fail from now on
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	d.Process(ctx, failures(2, 1, "203.0.113.1", t0))
+	d.Flush(ctx)
+	after, _ := os.ReadFile(filepath.Join(dir, stateFile))
+	if string(after) != string(before) {
+		t.Fatal("a checkpoint was written past alerts that were not recorded")
 	}
 }
 
@@ -84,9 +202,9 @@ func TestDetectorReloadKeepsGoodVersion(t *testing.T) {
 	if err := os.WriteFile(file, []byte(good), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	d, err := NewDetector(DetectorOptions{Dir: t.TempDir(), RulesDir: rules,
-		Sinks: []alert.Sink{sinkFunc(func(*alert.Alert) { n++ })}}, nil)
+	dir := t.TempDir()
+	aj := alertJournal(t, filepath.Join(dir, "alerts"))
+	d, err := NewDetector(DetectorOptions{Dir: dir, RulesDir: rules, Alerts: aj}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +216,8 @@ func TestDetectorReloadKeepsGoodVersion(t *testing.T) {
 	if len(st.RuleErrors) != 1 || st.Rules != 1 {
 		t.Fatalf("status after a broken reload: %+v", st)
 	}
-	d.Process(failures(1, 1, "203.0.113.2", t0))
-	if n != 1 {
+	d.Process(context.Background(), failures(1, 1, "203.0.113.2", t0))
+	if n := len(recorded(t, aj)); n != 1 {
 		t.Fatalf("the previous version did not run: %d alerts", n)
 	}
 }

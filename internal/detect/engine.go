@@ -28,6 +28,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/geoip"
+	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -87,10 +88,18 @@ type PayloadFunc func(seqs []uint64) map[uint64]string
 
 // Options configure an Engine.
 type Options struct {
-	// Lateness is how far behind the newest event time an event may arrive
-	// and still count; older events are counted as late and skipped.
-	// Default one minute.
+	// Lateness is how far behind the newest event time of its sender an
+	// event may arrive and still count; older events are counted as late
+	// and skipped. Default one minute.
 	Lateness time.Duration
+	// MaxClockSkew is how far ahead of its receive time (vigil.received)
+	// an event's time may be before its sender's clock counts as running
+	// ahead (watermark.go); it must be the parser's MaxClockSkew. Default
+	// parse.DefaultMaxClockSkew.
+	MaxClockSkew time.Duration
+	// MaxSources bounds the senders whose progress is tracked (default
+	// DefaultMaxSources).
+	MaxSources int
 	// Tick is the event-time interval between checks of timers (absence,
 	// the end of suppression periods). Default ten seconds.
 	Tick time.Duration
@@ -118,9 +127,10 @@ type Engine struct {
 	opts  Options
 	env   *env
 	rules []*compiled
-	// newest is the highest event time seen (ns); tick the watermark of the
-	// last timer check.
+	// newest is the engine's clock: the highest placed event time (ns,
+	// watermark.go); tick the watermark of the last timer check.
 	newest, tick int64
+	srcs         *sources // each sender's progress
 	keyBuf       []byte
 	seed         maphash.Seed // of condition results' keys
 	look         lookups
@@ -150,7 +160,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		events: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_detect_events_total",
 			Help: "Events evaluated by the detection engine."}),
 		late: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_detect_late_events_total",
-			Help: "Events older than the newest event time minus the allowed lateness, skipped by detection."}),
+			Help: "Events older than the newest event time of their sender minus the allowed lateness, skipped by detection."}),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_detect_alerts_total",
 			Help: "Alerts raised, by rule."}, []string{"rule"}),
 		evicted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_detect_evicted_groups_total",
@@ -162,7 +172,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		groups: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigil_detect_groups",
 			Help: "Groups a rule currently tracks."}, []string{"rule"}),
 		lastEvent: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_detect_event_time_seconds",
-			Help: "Newest event time the detection engine has seen (Unix seconds)."}),
+			Help: "The detection engine's clock: the newest event time it has seen, events ahead of their receive time placed near it (Unix seconds)."}),
 		lastRun: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_detect_rules",
 			Help: "Rules loaded and enabled."}),
 	}
@@ -190,8 +200,15 @@ func New(rules []*Rule, opts Options) (*Engine, []error) {
 	if opts.PayloadMemory <= 0 {
 		opts.PayloadMemory = 64 << 20
 	}
+	if opts.MaxClockSkew <= 0 {
+		opts.MaxClockSkew = parse.DefaultMaxClockSkew
+	}
+	if opts.MaxSources <= 0 {
+		opts.MaxSources = DefaultMaxSources
+	}
 	e := &Engine{opts: opts, env: newEnv(opts.Lists, opts.Geo), m: newMetrics(opts.Registerer),
-		budget: &payloadBudget{limit: opts.PayloadMemory}, seed: maphash.MakeSeed()}
+		budget: &payloadBudget{limit: opts.PayloadMemory}, seed: maphash.MakeSeed(),
+		srcs: newSources(opts.MaxSources, opts.Registerer)}
 	errs := e.SetRules(rules)
 	return e, errs
 }
@@ -435,21 +452,20 @@ func (e *env) keyPart(s string) (keyPart, error) {
 const defaultMessage = `{{.Rule.Title}}: {{.Count}} events{{if .Group}} for {{.Group}}{{end}}`
 
 // Process evaluates one event. Events must come in journal order; event
-// times may be out of order within Options.Lateness.
+// times may be out of order within Options.Lateness of their sender's.
 func (e *Engine) Process(ev *Event) {
-	t := ev.Time.UnixNano()
 	e.m.events.Inc()
-	if t > e.newest {
-		e.newest = t
-		e.m.lastEvent.Set(float64(ev.Time.Unix()))
-	}
-	if t < e.newest-int64(e.opts.Lateness) {
-		e.m.late.Inc()
-		return
-	}
 	e.look.next(len(e.env.names.names))
 	ev.look = &e.look
 	defer func() { ev.look = nil }()
+	t, late := e.place(ev, ev.Time.UnixNano())
+	if late {
+		e.m.late.Inc()
+		return
+	}
+	// now is the event's time on the engine's clock: never more than the
+	// lateness behind it (see watermark.go).
+	now := max(t, e.newest-int64(e.opts.Lateness))
 	e.env.ev = ev
 	if n := e.env.ncond; len(e.memo) != n {
 		e.memo = make([]int8, n)
@@ -457,7 +473,7 @@ func (e *Engine) Process(ev *Event) {
 		clear(e.memo)
 	}
 	for _, r := range e.rules {
-		e.processRule(r, ev, t)
+		e.processRule(r, ev, t, now)
 	}
 	e.env.ev = nil
 	if wm := e.newest - int64(e.opts.Lateness); wm-e.tick >= int64(e.opts.Tick) {
@@ -632,7 +648,9 @@ func needsQuote(v string) bool {
 	return false
 }
 
-func (e *Engine) processRule(r *compiled, ev *Event, t int64) {
+// processRule runs one rule over the event placed at t; now is its time
+// on the engine's clock, which suppression periods and absence follow.
+func (e *Engine) processRule(r *compiled, ev *Event, t, now int64) {
 	if r.geo && e.opts.Geo == nil {
 		return // no locations without a GeoIP database
 	}
@@ -682,23 +700,26 @@ func (e *Engine) processRule(r *compiled, ev *Event, t int64) {
 			return
 		}
 	}
+	if r.Type == TypeAbsence {
+		t = now // silence is measured on the engine's clock
+	}
 	if r.start == 0 {
 		r.start = t
 	}
 	g := r.groups.get(key, t)
 	g.observe(ev.Seq, t, r.Payloads, r.capture(g, ev.Raw, t), e.budget)
-	if g.Until != 0 && t >= g.Until {
+	if g.Until != 0 && now >= g.Until {
 		e.endSuppression(r, g, g.Until)
 	}
 	// During a suppression period the rule's state moves on (values are
 	// learned, baselines and locations follow the traffic) but a hit
 	// raises no alert: the event counts towards the follow-up.
-	quiet := g.Until != 0 && t < g.Until
+	quiet := g.Until != 0 && now < g.Until
 	if quiet {
 		g.suppressed(ev.Seq, t, ev.Raw, e.budget)
 	}
 	if h := r.observe(e, g, ev, t, stepMask); h != nil && !quiet {
-		e.fire(r, g, ev, t, h)
+		e.fire(r, g, ev, t, now, h)
 	}
 }
 
@@ -802,7 +823,7 @@ func (r *compiled) timers(e *Engine, wm int64) {
 		r.groups.each(func(g *group) {
 			if !g.Alerted && g.N >= int64(r.MinEvents) && wm-g.Last >= win {
 				g.Alerted = true
-				e.fire(r, g, nil, g.Last+win, &hit{count: int(g.N), first: g.First, fields: map[string]string{
+				e.fire(r, g, nil, g.Last+win, g.Last+win, &hit{count: int(g.N), first: g.First, fields: map[string]string{
 					"silent_since": time.Unix(0, g.Last).UTC().Format(time.RFC3339),
 				}})
 			}
@@ -886,9 +907,10 @@ func (e *Engine) emit(r *compiled, a *alert.Alert) {
 	e.opts.Emit(a)
 }
 
-// fire builds and emits an alert. ev is the triggering event (nil for
-// timer-driven alerts: the group's last context is used).
-func (e *Engine) fire(r *compiled, g *group, ev *Event, t int64, h *hit) {
+// fire builds and emits an alert at t; a suppression period starts at now
+// (engine clock). ev is the triggering event (nil for timer-driven
+// alerts: the group's last context is used).
+func (e *Engine) fire(r *compiled, g *group, ev *Event, t, now int64, h *hit) {
 	a := &alert.Alert{
 		RuleID: r.ID, RuleTitle: r.Title, Threat: r.Threat, Level: r.Level, Type: r.Type,
 		First: time.Unix(0, h.first).UTC(), Last: time.Unix(0, max(t, g.Last)).UTC(), TS: time.Unix(0, t).UTC(),
@@ -952,7 +974,7 @@ func (e *Engine) fire(r *compiled, g *group, ev *Event, t int64, h *hit) {
 	g.Alerts++
 	g.resetSeqs(e.budget)
 	if s := r.suppress(); s > 0 && r.Type != TypeAbsence {
-		g.Until = t + s
+		g.Until = now + s
 		r.groups.timed[g] = struct{}{}
 	}
 	e.emit(r, a)

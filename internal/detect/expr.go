@@ -13,6 +13,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/vigil-soc/vigil/internal/geoip"
+	"github.com/vigil-soc/vigil/internal/parse"
 )
 
 // numericFields are read as integers in expressions (missing = 0); every
@@ -49,11 +50,15 @@ type env struct {
 	names fieldNames
 	// the fields the engine itself reads for allow lists
 	srcIP, user, device ref
+	// and for each sender's event time (watermark.go)
+	hostname, peer, input, received ref
 }
 
 func newEnv(lists Lists, geo *geoip.DB) *env {
 	e := &env{lists: lists, geo: geo}
 	e.srcIP, e.user, e.device = e.names.ref("source.ip"), e.names.ref("user.name"), e.names.ref("device.id")
+	e.hostname, e.peer = e.names.ref(parse.FieldHostname), e.names.ref(parse.FieldPeer)
+	e.input, e.received = e.names.ref(parse.FieldInput), e.names.ref(parse.FieldReceived)
 	return e
 }
 

@@ -14,6 +14,10 @@ type snapshot struct {
 	Version      int
 	Newest, Tick int64
 	Rules        []ruleState
+	// Sources is each sender's progress, least recently seen first
+	// (absent from checkpoints written before it existed: gob leaves it
+	// empty, and every sender starts afresh).
+	Sources []*source
 }
 
 type ruleState struct {
@@ -24,9 +28,9 @@ type ruleState struct {
 }
 
 // Snapshot writes the engine's whole state (windows, learned values,
-// suppression, the event-time clock) to w.
+// suppression, the event-time clock and each sender's progress) to w.
 func (e *Engine) Snapshot(w io.Writer) error {
-	s := snapshot{Version: stateVersion, Newest: e.newest, Tick: e.tick}
+	s := snapshot{Version: stateVersion, Newest: e.newest, Tick: e.tick, Sources: e.srcs.all()}
 	for _, r := range e.rules {
 		rs := ruleState{ID: r.ID, Hash: r.hash, Start: r.start}
 		r.groups.each(func(g *group) { rs.Groups = append(rs.Groups, g) })
@@ -54,6 +58,7 @@ func (e *Engine) Restore(r io.Reader) ([]string, error) {
 		byID[c.ID] = c
 	}
 	e.newest, e.tick = s.Newest, s.Tick
+	e.srcs.restore(s.Sources)
 	var restored []string
 	for _, rs := range s.Rules {
 		c, ok := byID[rs.ID]

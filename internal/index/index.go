@@ -11,11 +11,13 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -61,12 +63,14 @@ type Detector interface {
 	// and this position, storing only what the store lacks.
 	Position() uint64
 	// Process handles one batch. The batch is valid only during the call.
-	Process(b *Batch)
+	// ctx ends when the indexer gives up (its drain deadline at a stop):
+	// work that waits (recording alerts) stops then.
+	Process(ctx context.Context, b *Batch)
 	// Idle is called about once a second when no batch is waiting, from
 	// the same goroutine as Process (timers, checkpoints, reloads).
-	Idle(now time.Time)
+	Idle(ctx context.Context, now time.Time)
 	// Flush is called once after the last batch, before Run returns.
-	Flush()
+	Flush(ctx context.Context)
 }
 
 // Batch is a run of parsed journal records handed to a Detector.
@@ -109,17 +113,18 @@ func (b *Batch) Raw(i int) []byte {
 
 // Indexer moves records from the journal into the store.
 type Indexer struct {
-	j     *journal.Journal
-	r     *journal.Reader
-	st    store.Store
-	p     *parse.Parser // used by the reading goroutine only
-	opts  Options
-	log   *slog.Logger
-	m     metrics
-	seen  map[uint64]string // replay: seq -> receive time already stored
-	until uint64            // replay: seen covers seqs below this
-	marks []mark            // handed-off positions not yet committed
-	done  atomic.Uint64     // next seq not yet handed to the store
+	j    *journal.Journal
+	r    *journal.Reader
+	st   store.Store
+	p    *parse.Parser // used by the reading goroutine only
+	opts Options
+	log  *slog.Logger
+	m    metrics
+	// seen lists, sorted by seq, the records past the cursor that the
+	// store already held at start (replay); nil when there are none.
+	seen  []storedRec
+	marks []mark        // handed-off positions not yet committed
+	done  atomic.Uint64 // next seq not yet handed to the store
 	// storeFrom: records below it are in the store already (the reader
 	// was rewound for the detector).
 	storeFrom uint64
@@ -128,6 +133,14 @@ type Indexer struct {
 type mark struct {
 	pos uint64
 	at  time.Time
+}
+
+// storedRec is a record the store held at start: its journal sequence
+// number and receive time (Unix milliseconds, the precision of
+// vigil.received).
+type storedRec struct {
+	seq      uint64
+	received int64
 }
 
 type metrics struct {
@@ -257,7 +270,7 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 	var detDone sync.WaitGroup
 	if d := ix.opts.Detector; d != nil {
 		detCh = make(chan *batch, 1)
-		detDone.Go(func() { ix.detect(d, detCh, bufs) })
+		detDone.Go(func() { ix.detect(wctx, d, detCh, bufs) })
 	}
 	defer func() {
 		if detCh != nil {
@@ -412,23 +425,23 @@ func recycle(rows []store.Row) []store.Row {
 
 // detect feeds applied batches to the detector in journal order and
 // recycles their rows; between batches it lets the detector run timers.
-func (ix *Indexer) detect(d Detector, in <-chan *batch, bufs reusable) {
+func (ix *Indexer) detect(ctx context.Context, d Detector, in <-chan *batch, bufs reusable) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case b, ok := <-in:
 			if !ok {
-				d.Flush()
+				d.Flush(ctx)
 				return
 			}
 			if len(b.det.Rows) > 0 {
-				d.Process(b.det)
+				d.Process(ctx, b.det)
 			}
 			// The detector copies what it keeps of an event.
 			bufs.release(b.det.Rows, b.arena, b.det.raw)
 		case <-tick.C:
-			d.Idle(ix.opts.Now())
+			d.Idle(ctx, ix.opts.Now())
 		}
 	}
 }
@@ -498,8 +511,7 @@ func (ix *Indexer) parse(recs []journal.Record, rs []store.Row, bufs reusable) *
 	}
 	for i := range recs {
 		rec := &recs[i]
-		inStore := rec.Seq < ix.storeFrom ||
-			ix.seen != nil && rec.Seq < ix.until && ix.seen[rec.Seq] == rec.Time.UTC().Format(parse.ReceivedLayout)
+		inStore := rec.Seq < ix.storeFrom || ix.stored(rec)
 		if inStore {
 			skipped++
 			if det == nil {
@@ -536,7 +548,7 @@ func (ix *Indexer) parse(recs []journal.Record, rs []store.Row, bufs reusable) *
 			}
 		}
 	}
-	if ix.seen != nil && b.next >= ix.until {
+	if n := len(ix.seen); n > 0 && b.next > ix.seen[n-1].seq {
 		ix.seen = nil // replay is over
 	}
 	ix.m.parseErrors.Add(float64(parseErrs))
@@ -607,30 +619,52 @@ func (ix *Indexer) Close() error { return ix.r.Close() }
 // everything before it has been. Safe to call from any goroutine.
 func (ix *Indexer) Position() uint64 { return ix.done.Load() }
 
-// loadReplay asks the store which records past the cursor it already holds.
+// stored reports whether the store held rec at start (replay).
+func (ix *Indexer) stored(rec *journal.Record) bool {
+	if len(ix.seen) == 0 {
+		return false
+	}
+	i, ok := slices.BinarySearchFunc(ix.seen, rec.Seq, func(s storedRec, seq uint64) int { return cmp.Compare(s.seq, seq) })
+	return ok && ix.seen[i].received == rec.Time.UnixMilli()
+}
+
+// loadReplay asks the store which records past the cursor it already
+// holds. The search callback's strings point into the store's buffers,
+// which it reuses: each row is turned into numbers at once.
 func (ix *Indexer) loadReplay(ctx context.Context) error {
 	from, end := ix.done.Load(), ix.j.NextSeq()
 	if from >= end {
 		return nil
 	}
-	seen := make(map[uint64]string)
+	var seen []storedRec
+	bad := 0
 	q := store.Query{
 		Text:  parse.FieldSeq + ":>=" + strconv.FormatUint(from, 10) + " | fields " + parse.FieldSeq + ", " + parse.FieldReceived,
 		Order: store.Unordered,
 	}
 	err := ix.st.Search(ctx, q, func(r store.Row) error {
 		seq, err := strconv.ParseUint(r.Get(parse.FieldSeq), 10, 64)
-		if err == nil && seq < end {
-			seen[seq] = r.Get(parse.FieldReceived)
+		if err != nil || seq >= end {
+			return nil
 		}
+		t, err := time.Parse(parse.ReceivedLayout, r.Get(parse.FieldReceived))
+		if err != nil {
+			bad++
+			return nil
+		}
+		seen = append(seen, storedRec{seq: seq, received: t.UnixMilli()})
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("index: find records stored before restart: %w", err)
 	}
+	slices.SortFunc(seen, func(a, b storedRec) int { return cmp.Compare(a.seq, b.seq) })
 	ix.log.Info("index: replaying journal past the cursor", "from", from, "to", end, "already_stored", len(seen))
+	if bad > 0 {
+		ix.log.Warn("index: stored events with an unreadable vigil.received; they are stored again", "events", bad)
+	}
 	if len(seen) > 0 {
-		ix.seen, ix.until = seen, end
+		ix.seen = seen
 	}
 	return nil
 }

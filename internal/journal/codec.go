@@ -41,10 +41,14 @@ func uvarintLen(v uint64) int {
 
 // bodyLen returns the encoded body length of r.
 func bodyLen(r *Record) int {
-	return fixedBodySize +
+	n := fixedBodySize +
 		uvarintLen(uint64(len(r.Input))) + len(r.Input) +
 		uvarintLen(uint64(len(r.Peer))) + len(r.Peer) +
 		uvarintLen(uint64(len(r.Data))) + len(r.Data)
+	if len(r.Origin) > 0 {
+		n += uvarintLen(uint64(len(r.Origin))) + len(r.Origin)
+	}
+	return n
 }
 
 // unixNano returns t as Unix nanoseconds, 0 for the zero time.
@@ -64,13 +68,21 @@ func appendRecord(dst []byte, r *Record) []byte {
 	dst = dst[:start+headerSize]
 	dst = binary.LittleEndian.AppendUint64(dst, r.Seq)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(unixNano(r.Time)))
-	dst = append(dst, r.Flags)
+	flags := r.Flags &^ FlagOrigin
+	if len(r.Origin) > 0 {
+		flags |= FlagOrigin
+	}
+	dst = append(dst, flags)
 	dst = binary.AppendUvarint(dst, uint64(len(r.Input)))
 	dst = append(dst, r.Input...)
 	dst = binary.AppendUvarint(dst, uint64(len(r.Peer)))
 	dst = append(dst, r.Peer...)
 	dst = binary.AppendUvarint(dst, uint64(len(r.Data)))
 	dst = append(dst, r.Data...)
+	if len(r.Origin) > 0 {
+		dst = binary.AppendUvarint(dst, uint64(len(r.Origin)))
+		dst = append(dst, r.Origin...)
+	}
 	binary.LittleEndian.PutUint32(dst[start:], uint32(n))
 	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(dst[start+headerSize:], castagnoli))
 	return dst
@@ -120,12 +132,21 @@ func decodeRecord(b []byte, rec *Record) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	var origin []byte
+	if body[16]&FlagOrigin != 0 {
+		if origin, p, err = decodeField(p, "origin"); err != nil {
+			return 0, err
+		}
+		if len(origin) == 0 {
+			return 0, corruptf("empty origin")
+		}
+	}
 	if len(p) != 0 {
 		return 0, corruptf("%d trailing bytes in body", len(p))
 	}
 	rec.Seq = binary.LittleEndian.Uint64(body)
 	rec.Time = time.Unix(0, int64(binary.LittleEndian.Uint64(body[8:])))
-	rec.Flags = body[16]
+	rec.Flags = body[16] &^ FlagOrigin
 	if string(input) != rec.Input {
 		rec.Input = string(input)
 	}
@@ -133,6 +154,7 @@ func decodeRecord(b []byte, rec *Record) (int, error) {
 		rec.Peer = string(peer)
 	}
 	rec.Data = data
+	rec.Origin = origin
 	return total, nil
 }
 

@@ -26,6 +26,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		{"truncated flag", Record{Seq: 1 << 40, Time: time.Unix(1, 0), Flags: FlagTruncated, Data: bytes.Repeat([]byte{0xff}, 70000)}},
 		{"binary and unicode", Record{Seq: ^uint64(0), Time: time.Unix(-5, 0), Input: "é", Peer: "[::1]:5", Data: []byte{0, 1, 2, 0x80}}},
 		{"long fields", Record{Seq: 7, Time: time.Unix(9, 9), Input: strings.Repeat("i", 300), Peer: strings.Repeat("p", 128), Data: []byte("x")}},
+		{"origin", Record{Seq: 8, Time: time.Unix(9, 9), Input: "kafka", Peer: "kafka://t/0", Flags: FlagTruncated,
+			Data: []byte("x"), Origin: []byte("t\x000\x0012345")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,6 +88,8 @@ func TestDecodeRecordCorrupt(t *testing.T) {
 		{"non-minimal uvarint", frame(rawBody(0x80, 0x00, 0, 0))},
 		{"uvarint overflow", frame(rawBody(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0))},
 		{"truncated uvarint", frame(rawBody(0, 0, 0x80))},
+		{"origin flag without origin", frame(append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, FlagOrigin}, 0, 0, 0))},
+		{"empty origin", frame(append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, FlagOrigin}, 0, 0, 0, 0))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,6 +169,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	}
 	f.Add(frame(rawBody(0, 0, 0)))
 	f.Add(frame(rawBody(0x80, 0x00, 0, 0)))
+	f.Add(appendRecord(nil, &Record{Seq: 3, Input: "k", Data: []byte("v"), Origin: []byte("o")}))
 	f.Add([]byte{})
 	f.Add(make([]byte, 30))
 	f.Fuzz(func(t *testing.T, b []byte) {

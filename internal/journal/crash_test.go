@@ -62,7 +62,7 @@ func TestCrashChild(t *testing.T) {
 
 // TestCrash kills (SIGKILL) a child process that appends concurrently and
 // checks that every record whose Append returned survives, that the seqs
-// are gapless from 1 and that the journal continues after each crash.
+// have no gaps but recorded skips, and that the journal continues after each crash.
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
@@ -133,8 +133,9 @@ func runCrashChild(t *testing.T, dir string, policy FsyncPolicy, round int) uint
 	return acked
 }
 
-// checkCrashJournal reads the whole journal: seqs gapless from 1, and each
-// writer's records (per round) in order without gaps.
+// checkCrashJournal reads the whole journal: seqs from 1 without gaps
+// other than those the journal recorded as skipped, and each writer's
+// records (per round) in order without gaps.
 func checkCrashJournal(t *testing.T, j *Journal, round int) {
 	t.Helper()
 	r, err := j.ReaderAt(1)
@@ -147,12 +148,17 @@ func checkCrashJournal(t *testing.T, j *Journal, round int) {
 	next := map[string]int{}
 	seq := uint64(1)
 	var buf []Record
-	for seq < j.NextSeq() {
+	// A torn tail (a write cut short by the kill) makes numbering jump
+	// past the reservation: the skipped numbers are recorded.
+	for seq < j.NextSeq() && !j.skipped(seq, j.NextSeq()) {
 		buf, err = r.Next(ctx, buf, 1000)
 		if err != nil {
 			t.Fatalf("round %d: Next at %d: %v", round, seq, err)
 		}
 		for _, rec := range buf {
+			if rec.Seq != seq && j.skipped(seq, rec.Seq) {
+				seq = rec.Seq
+			}
 			if rec.Seq != seq {
 				t.Fatalf("round %d: seq %d, want %d", round, rec.Seq, seq)
 			}

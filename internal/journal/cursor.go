@@ -49,7 +49,7 @@ func readCursor(path string) (seq uint64, ok bool, err error) {
 func writeCursor(dir, name string, seq uint64) error {
 	final := filepath.Join(dir, name)
 	tmp := final + tmpExt
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("journal: commit %s: %w", name, err)
 	}

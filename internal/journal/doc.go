@@ -2,8 +2,11 @@
 // message is appended here before anything else happens to it.
 //
 // A [Journal] is a directory of segment files holding [Record]s numbered by a
-// sequence number (seq) that starts at 1 and grows by one per record, without
-// gaps. Inputs call [Journal.Append]; the indexer and every output read the
+// sequence number (seq) that starts at 1 and grows by one per record. A
+// number is never used twice: after a torn tail or a machine restart that
+// may have lost records whose numbers were handed out, numbering continues
+// after them and the gap is recorded (meta file), so readers do not count
+// it as a loss. Inputs call [Journal.Append]; the indexer and every output read the
 // journal with a [Reader] that keeps its own durable cursor, so a restart or a
 // crash resumes where the consumer left off.
 //
@@ -41,6 +44,7 @@
 //	00000000000000000001.wal           sealed segment (uncompressed)
 //	00000000000000004711.wal.zst       sealed segment, zstd-compressed
 //	00000000000000009000.wal           the active segment (always the last one)
+//	meta                               the journal's id, the numbers reserved, gaps in numbering (meta.go)
 //	cursors/<name>                     committed cursor of consumer <name>
 //	corrupt/<segment>.<offset>.tail    bytes cut off a torn or corrupt tail at Open (kept until removed by hand)
 //
@@ -70,8 +74,9 @@
 //	                input          uvarint length + bytes
 //	                peer           uvarint length + bytes
 //	                data           uvarint length + bytes
+//	                origin         uvarint length + bytes (only with FlagOrigin)
 //
-// A body must decode exactly: the three fields must fill it to its last byte
+// A body must decode exactly: the fields must fill it to its last byte
 // and each uvarint must use its shortest encoding. Within a segment the seqs
 // are consecutive, starting at the segment's name. A compressed segment is the
 // zstd stream of exactly these bytes.
@@ -82,7 +87,7 @@
 // record that decodes and carries the expected seq; the bytes that follow (a
 // write torn by a crash or power loss, or garbage) are copied to corrupt/,
 // counted in vigil_journal_corrupt_tail_bytes_total and logged, then the
-// segment is truncated and numbering continues after the last good record.
+// segment is truncated. Numbering never reuses a number: see the meta file.
 // Sealed segments are not scanned at Open. A reader that meets a corrupt
 // record in a sealed segment logs it, counts the records it could not read as
 // lost and continues with the next segment.

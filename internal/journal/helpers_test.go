@@ -95,7 +95,7 @@ func sameRecords(t testing.TB, got, want []Record) {
 	for i := range want {
 		g, w := got[i], want[i]
 		if g.Seq != w.Seq || !g.Time.Equal(w.Time) || g.Input != w.Input || g.Peer != w.Peer ||
-			g.Flags != w.Flags || !bytes.Equal(g.Data, w.Data) {
+			g.Flags != w.Flags || !bytes.Equal(g.Data, w.Data) || !bytes.Equal(g.Origin, w.Origin) {
 			t.Fatalf("record %d:\n got %+v\nwant %+v", i, g, w)
 		}
 	}

@@ -169,6 +169,12 @@ type Journal struct {
 	closedCh   chan struct{} // closed by Close
 	closedFlag atomic.Bool
 
+	// meta is the state in the meta file (see meta.go), guarded by mu;
+	// its skips are guarded by pubMu too (readers consult them).
+	meta meta
+	// cut is the number of bytes cut off the active segment's tail at Open.
+	cut int64
+
 	// Consumers, guarded by curMu.
 	curMu     sync.Mutex
 	cursors   map[string]uint64 // committed cursor per consumer
@@ -199,7 +205,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(dir, cursorDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, cursorDir), 0o700); err != nil {
 		return nil, fmt.Errorf("journal: open: %w", err)
 	}
 	lock, err := lockDir(dir)
@@ -228,7 +234,14 @@ func Open(dir string, opts Options) (*Journal, error) {
 		lock.Close()
 		return nil, err
 	}
+	m, haveMeta, err := readMeta(dir)
+	if err != nil {
+		return fail(err)
+	}
 	if err := j.recover(); err != nil {
+		return fail(err)
+	}
+	if err := j.resume(m, haveMeta); err != nil {
 		return fail(err)
 	}
 	if err := j.loadCursors(); err != nil {
@@ -374,6 +387,7 @@ func (j *Journal) recoverActive(first uint64) error {
 			f.Close()
 			return err
 		}
+		j.cut = size - res.good
 	}
 	// What the previous process wrote may not have been fsynced yet.
 	if err := j.fsync(f); err != nil {
@@ -409,13 +423,13 @@ func (j *Journal) cutTail(f *os.File, first uint64, res scanResult, size int64) 
 // saveTail copies n bytes at off of f to a new file at path (or path.N if
 // path exists).
 func (j *Journal) saveTail(f *os.File, off, n int64, path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	// Never overwrite an earlier tail cut at the same offset.
-	out, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	out, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	for i := 1; errors.Is(err, fs.ErrExist) && i < 1000; i++ {
-		out, err = os.OpenFile(fmt.Sprintf("%s.%d", path, i), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		out, err = os.OpenFile(fmt.Sprintf("%s.%d", path, i), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	}
 	if err != nil {
 		return err
@@ -458,7 +472,7 @@ func (j *Journal) recoverCompressedLast(first uint64) (*segment, error) {
 	if res.next == first {
 		dst := filepath.Join(j.dir, corruptDir, segBase(first)+zstExt)
 		j.log.Error("journal: compressed last segment holds no valid record; moving it aside", "segment", segBase(first), "to", dst)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 			return nil, fmt.Errorf("journal: open: %w", err)
 		}
 		if err := os.Rename(path, dst); err != nil {
@@ -488,7 +502,7 @@ func (j *Journal) createActive(next uint64) error {
 
 // createSegment creates the segment file starting at first and fsyncs the directory.
 func createSegment(dir string, first uint64) (*os.File, error) {
-	f, err := os.OpenFile(walPath(dir, first), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(walPath(dir, first), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("journal: create segment: %w", err)
 	}
@@ -554,8 +568,16 @@ func (j *Journal) append(recs []Record) error {
 		}
 		j.cond.Wait()
 	}
-	if j.nextSeq > math.MaxUint64-uint64(len(recs)) {
+	if j.nextSeq > math.MaxUint64-uint64(len(recs))-reserveBlock {
 		return errSeqExhausted
+	}
+	if end := j.nextSeq + uint64(len(recs)); end > j.meta.reserved {
+		if err := j.reserveLocked(end); err != nil {
+			if isNoSpace(err) {
+				return j.space.noSpace(0, err)
+			}
+			return fmt.Errorf("journal: append: %w", err)
+		}
 	}
 	var now time.Time
 	for i := range recs {
@@ -817,20 +839,21 @@ func (j *Journal) FirstSeq() uint64 {
 // Stats describes a journal's state.
 type Stats struct {
 	// Segments is the number of segment files, the active one included.
-	Segments int
+	Segments int `json:"segments"`
 	// CompressedSegments is the number of zstd-compressed segments.
-	CompressedSegments int
+	CompressedSegments int `json:"compressed_segments"`
 	// DiskBytes is the size of all segment files.
-	DiskBytes int64
+	DiskBytes int64 `json:"disk_bytes"`
 	// FirstSeq is the oldest seq retained; NextSeq the seq of the next record.
-	FirstSeq, NextSeq uint64
+	FirstSeq uint64 `json:"first_seq"`
+	NextSeq  uint64 `json:"next_seq"`
 	// Consumers maps each durable consumer to its committed cursor.
-	Consumers map[string]uint64
+	Consumers map[string]uint64 `json:"consumers"`
 	// Full is true while Append refuses records for lack of disk space.
-	Full bool
+	Full bool `json:"full"`
 	// FreeDiskBytes is the free space last seen on the journal's file
 	// system, -1 if unknown.
-	FreeDiskBytes int64
+	FreeDiskBytes int64 `json:"free_disk_bytes"`
 }
 
 // Stats returns the journal's current state.
@@ -898,6 +921,18 @@ func (j *Journal) close() error {
 	}
 	// Keep the leader role forever: nobody touches the active file any more.
 	j.flushing = true
+	if err == nil && j.broken == nil {
+		// Every number handed out is on disk: the next Open continues
+		// exactly here, whatever happens to the machine meanwhile.
+		m := j.meta
+		m.reserved, m.clean = j.nextSeq, true
+		j.pubMu.Lock()
+		m.skips = append([]skip(nil), j.meta.skips...)
+		j.pubMu.Unlock()
+		if werr := writeMeta(j.dir, m); werr != nil {
+			j.log.Warn("journal: close: could not record the clean stop", "err", werr)
+		}
+	}
 	j.mu.Unlock()
 	if cerr := j.act.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("journal: close: %w", cerr)

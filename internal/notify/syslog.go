@@ -328,11 +328,12 @@ func (s *syslogSender) format(buf []byte, a *alert.Alert) ([]byte, error) {
 	return buf, nil
 }
 
-// appendSD appends [vigil@32473 rule="..." level="..." alert_id="..."].
+// appendSD appends [vigil@32473 rule.id="..." level="..." alert.id="..."]:
+// the alert's own field names.
 func appendSD(b []byte, a *alert.Alert) []byte {
 	b = append(b, '[')
 	b = append(b, sdID...)
-	for _, p := range [...]struct{ k, v string }{{"rule", a.RuleID}, {"level", a.Level}, {"alert_id", a.ID}} {
+	for _, p := range [...]struct{ k, v string }{{alert.FieldRuleID, a.RuleID}, {"level", a.Level}, {alert.FieldID, a.ID}} {
 		b = append(b, ' ')
 		b = append(b, p.k...)
 		b = append(b, '=', '"')

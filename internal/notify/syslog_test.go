@@ -152,7 +152,7 @@ func TestSyslogUDP5424(t *testing.T) {
 			m.proc != strconv.Itoa(os.Getpid()) || m.ts != "2026-11-27T23:39:14.123456Z" {
 			t.Errorf("header %+v", m)
 		}
-		if m.sdID != "vigil@32473" || m.params["rule"] != a.RuleID || m.params["level"] != l.level || m.params["alert_id"] != a.ID || len(m.params) != 3 {
+		if m.sdID != "vigil@32473" || m.params["rule.id"] != a.RuleID || m.params["level"] != l.level || m.params["alert.id"] != a.ID || len(m.params) != 3 {
 			t.Errorf("SD %s %v", m.sdID, m.params)
 		}
 		checkBody(t, m.msg, a)
@@ -336,7 +336,7 @@ func TestSyslogStream(t *testing.T) {
 					continue
 				}
 				m := parse5424(t, f)
-				if m.pri != 163 || m.params["alert_id"] != a.ID {
+				if m.pri != 163 || m.params["alert.id"] != a.ID {
 					t.Errorf("PRI %d SD %v", m.pri, m.params)
 				}
 				checkBody(t, m.msg, a)
@@ -377,8 +377,8 @@ func TestSyslogReconnect(t *testing.T) {
 			for i := range 3 {
 				a := testAlert(i)
 				n.Send(a)
-				if m := parse5424(t, r.next(t)); m.params["alert_id"] != a.ID {
-					t.Fatalf("frame %d is alert %s", i, m.params["alert_id"])
+				if m := parse5424(t, r.next(t)); m.params["alert.id"] != a.ID {
+					t.Fatalf("frame %d is alert %s", i, m.params["alert.id"])
 				}
 				// Let the receiver's close reach the sender before the next alert.
 				waitFor(t, "closed", func() bool {

@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
 )
 
@@ -44,17 +43,12 @@ func threatDDL(major, minor uint64, retentionDays int) string {
 ) ENGINE = MergeTree PARTITION BY date ORDER BY (ts, threat)` + ttl
 }
 
-// ClickHouseAlerts writes alerts into the threat table. It implements
-// alert.Sink: Send only queues (a full queue drops the oldest alert and
-// counts it); Run inserts in batches and retries a failed batch.
+// ClickHouseAlerts writes the alerts of the alert journal into the threat
+// table. It is a Sender: a Runner over the alert journal delivers them at
+// least once, with the same cursor, retries and metrics as events.
 type ClickHouseAlerts struct {
 	ch  *ClickHouse
 	log *slog.Logger
-	q   chan *alert.Alert
-
-	mu                    sync.Mutex
-	sent, dropped, errors uint64
-	lastErr               string
 }
 
 // NewClickHouseAlerts returns the threat-table writer of a ClickHouse output.
@@ -66,75 +60,21 @@ func NewClickHouseAlerts(c ClickHouseConfig, log *slog.Logger) (*ClickHouseAlert
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &ClickHouseAlerts{ch: ch, log: log, q: make(chan *alert.Alert, 10000)}, nil
+	return &ClickHouseAlerts{ch: ch, log: log}, nil
 }
 
-// Send implements alert.Sink.
-func (w *ClickHouseAlerts) Send(a *alert.Alert) {
-	for {
-		select {
-		case w.q <- a:
-			return
-		default:
-		}
-		select { // full: drop the oldest
-		case <-w.q:
-			w.mu.Lock()
-			w.dropped++
-			w.mu.Unlock()
-		default:
-		}
-	}
+// Target names the server and the table.
+func (w *ClickHouseAlerts) Target() string {
+	return w.ch.Target() + " (threat table " + w.ch.cfg.ThreatTable + ")"
 }
 
-// Run inserts queued alerts until ctx is done (then it tries once more
-// for what is queued and closes the connection).
-func (w *ClickHouseAlerts) Run(ctx context.Context) {
-	defer w.ch.Close()
-	var batch []*alert.Alert
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case a := <-w.q:
-			batch = append(batch, a)
-			if len(batch) < 1000 {
-				continue
-			}
-		case <-tick.C:
-		case <-ctx.Done():
-			for len(w.q) > 0 {
-				batch = append(batch, <-w.q)
-			}
-			if len(batch) > 0 {
-				fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				w.insert(fctx, batch)
-				cancel()
-			}
-			return
-		}
-		if len(batch) > 0 && w.insert(ctx, batch) {
-			batch = batch[:0]
-		}
-	}
-}
+// Close closes the connection.
+func (w *ClickHouseAlerts) Close() error { return w.ch.Close() }
 
-func (w *ClickHouseAlerts) insert(ctx context.Context, batch []*alert.Alert) bool {
-	err := w.write(ctx, batch)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err != nil {
-		w.errors++
-		w.lastErr = err.Error()
-		w.ch.ready = false
-		w.log.Warn("clickhouse threat table: insert failed; retrying", "err", err)
-		return false
-	}
-	w.sent += uint64(len(batch))
-	return true
-}
-
-func (w *ClickHouseAlerts) write(ctx context.Context, batch []*alert.Alert) error {
+// Send implements Sender: it inserts the alerts recorded in recs (alert
+// journal records) in one INSERT. A record that is not an alert is
+// logged and skipped (retrying cannot fix it).
+func (w *ClickHouseAlerts) Send(ctx context.Context, recs []journal.Record) error {
 	c := w.ch
 	if !c.ready {
 		if v, err := c.conn.ServerVersion(); err == nil {
@@ -147,9 +87,16 @@ func (w *ClickHouseAlerts) write(ctx context.Context, batch []*alert.Alert) erro
 	}
 	b, err := c.conn.PrepareBatch(ctx, c.cfg.insertSQL(c.cfg.ThreatTable, threatColumns))
 	if err != nil {
+		c.ready = false
 		return fmt.Errorf("threat table: %w", err)
 	}
-	for _, a := range batch {
+	n := 0
+	for i := range recs {
+		var a alert.Alert
+		if err := json.Unmarshal(recs[i].Data, &a); err != nil {
+			w.log.Error("clickhouse threat table: unreadable alert record; skipped", "seq", recs[i].Seq, "err", err)
+			continue
+		}
 		payloads, _ := json.Marshal(a.Payloads)
 		ts := a.TS.UTC()
 		if err := b.Append(ts, uint8(ts.Hour()), ts, a.SrcIP, uint16(a.SrcPort), a.DstIP, uint16(a.DstPort),
@@ -157,14 +104,15 @@ func (w *ClickHouseAlerts) write(ctx context.Context, batch []*alert.Alert) erro
 			_ = b.Abort()
 			return fmt.Errorf("threat table: %w", err)
 		}
+		n++
 	}
-	return b.Send()
-}
-
-// Status reports the threat-table writer's counters.
-func (w *ClickHouseAlerts) Status() map[string]any {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return map[string]any{"target": w.ch.Target() + " (threat table " + w.ch.cfg.ThreatTable + ")", "sent": w.sent,
-		"dropped": w.dropped, "errors": w.errors, "queued": len(w.q), "last_error": w.lastErr}
+	if n == 0 {
+		_ = b.Abort()
+		return nil
+	}
+	if err := b.Send(); err != nil {
+		c.ready = false
+		return fmt.Errorf("threat table: %w", err)
+	}
+	return nil
 }

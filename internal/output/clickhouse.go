@@ -161,7 +161,7 @@ type ClickHouse struct {
 	major, minor uint64
 	pruned       time.Time // last retention check
 	scratch      store.Row // the fields without a typed column
-	buf, id      []byte
+	buf          []byte
 }
 
 // NewClickHouse returns a ClickHouse sender. It connects lazily, so a
@@ -292,6 +292,7 @@ func (ch *ClickHouse) Start(ctx context.Context, recs []journal.Record) (wait fu
 
 // columns holds one event's values for the typed columns.
 type columns struct {
+	id                                         string
 	dataset, category, action, outcome, reason string
 	srcIP, srcPort, dstIP, dstPort             string
 	user, domain, host, hostname, protocol     string
@@ -308,8 +309,10 @@ func (ch *ClickHouse) appendRow(b driver.Batch, rec *journal.Record) error {
 	ch.scratch.Fields = ch.scratch.Fields[:0]
 	for _, f := range r.Fields {
 		switch f.Name {
-		case "_msg", "vigil.seq", "vigil.received", "vigil.input":
-			// the raw, event_id, received and input columns
+		case "_msg", "vigil.received", "vigil.input":
+			// the raw, received and input columns
+		case "event.id":
+			c.id = f.Value
 		case "event.dataset":
 			c.dataset = f.Value
 		case "event.category":
@@ -353,9 +356,8 @@ func (ch *ClickHouse) appendRow(b driver.Batch, rec *journal.Record) error {
 	}
 	ch.buf = api.AppendRowJSON(ch.buf[:0], &ch.scratch)
 	ts := r.Time.UTC()
-	ch.id = strconv.AppendUint(ch.id[:0], rec.Seq, 10)
 	return b.Append( // []byte values are copied by the driver
-		ch.id, ts, ts, rec.Time.UTC(), rec.Input,
+		c.id, ts, ts, rec.Time.UTC(), rec.Input,
 		c.dataset, c.category, c.action, c.outcome, c.reason,
 		c.srcIP, port(c.srcPort), c.dstIP, port(c.dstPort),
 		c.user, c.domain, first(c.host, c.hostname), c.protocol,

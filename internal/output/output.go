@@ -165,10 +165,15 @@ func (ru *Runner) Run(ctx context.Context) error {
 	delay := 100 * time.Millisecond
 	for {
 		var err error
-		if len(inflight) > 0 && ru.r.Position() >= ru.j.NextSeq() {
-			// Nothing more to read now: confirm what is in flight
-			// rather than hold it while waiting for records.
+		if ru.r.Position() >= ru.j.NextSeq() {
+			// Nothing more to read now: confirm what is in flight rather
+			// than hold it while waiting for records, and commit, so an
+			// output that goes idle does not leave its cursor behind
+			// (a crash would send everything since again).
 			err = confirm(0)
+			if err == nil && delivered != ru.r.Committed() {
+				commit()
+			}
 		}
 		if err == nil {
 			recs, err = ru.read(ctx, recs)

@@ -221,6 +221,54 @@ func runInBackground(ru *Runner) (stop func()) {
 	return func() { cancel(); wg.Wait() }
 }
 
+// countSender counts the records it is sent.
+type countSender struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countSender) Close() error { return nil }
+func (c *countSender) Send(_ context.Context, recs []journal.Record) error {
+	c.mu.Lock()
+	c.n += len(recs)
+	c.mu.Unlock()
+	return nil
+}
+
+// TestIdleOutputCommits: an output that has delivered everything and
+// waits for more records commits its cursor while it waits (it used to
+// commit only after a later delivery, so a crash sent everything since
+// its last busy moment again).
+func TestIdleOutputCommits(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for range 3 {
+		recs := make([]journal.Record, 1000)
+		for i := range recs {
+			recs[i] = journal.Record{Input: "x", Data: []byte("m")}
+		}
+		if err := j.Append(recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ru, err := NewRunner(j, "idle", "test", "-", &countSender{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runInBackground(ru)
+	defer stop()
+	deadline := time.Now().Add(15 * time.Second)
+	for ru.r.Committed() != j.NextSeq() {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle output: cursor committed at %d, delivered up to %d", ru.r.Committed(), ru.Status().Position)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // bigBatches is a Sender that wants large batches and checks every
 // record's text against its sequence number.
 type bigBatches struct {

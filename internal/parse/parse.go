@@ -33,12 +33,14 @@ import (
 const (
 	FieldMsg        = "_msg"
 	FieldSeq        = "vigil.seq"
+	FieldEventID    = "event.id"
 	FieldInput      = "vigil.input"
 	FieldReceived   = "vigil.received"
 	FieldParseError = "vigil.parse_error"
 	FieldTruncated  = "vigil.truncated"
 	FieldRawBase64  = "vigil.raw_base64"
 	FieldTimeError  = "vigil.time_error"
+	FieldClockSkew  = "vigil.clock_skew"
 	FieldPeer       = "log.source.address"
 	FieldFormat     = "log.syslog.format"
 	FieldPriority   = "log.syslog.priority"
@@ -68,6 +70,12 @@ type Options struct {
 	// FutureLimit: an event time further than this ahead of its receive
 	// time is replaced by the receive time (default 24h).
 	FutureLimit time.Duration
+	// MaxClockSkew: an event time further than this ahead of its receive
+	// time (but within FutureLimit) is kept and labelled vigil.clock_skew,
+	// the lead as a duration ("+30m0s"). The detection engine must use the
+	// same value (detect.Options.MaxClockSkew). Default
+	// DefaultMaxClockSkew.
+	MaxClockSkew time.Duration
 	// KeepJSONText keeps a JSON payload's text in _msg next to its fields.
 	// By default _msg gets a short summary instead (see summary), which
 	// halves the store's CPU and disk per event; the exact bytes stay in
@@ -85,6 +93,9 @@ type Options struct {
 	// KeepSourceKeys keeps the JSON keys a format mapped onto normalized
 	// fields, next to them (for searches written against the old names).
 	KeepSourceKeys bool
+	// JournalID is the id of the journal the records come from; with a
+	// record's seq it makes the record's event.id (see EventID).
+	JournalID uint64
 }
 
 // Parser parses records. It reuses memory between calls and is not safe for
@@ -116,6 +127,9 @@ func New(opts Options) *Parser {
 	}
 	if opts.FutureLimit <= 0 {
 		opts.FutureLimit = 24 * time.Hour
+	}
+	if opts.MaxClockSkew <= 0 {
+		opts.MaxClockSkew = DefaultMaxClockSkew
 	}
 	if opts.Texts == nil && opts.JSONs == nil {
 		opts.Texts, opts.JSONs = DefaultFormats()
@@ -220,6 +234,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	row.Fields = append(row.Fields,
 		store.Field{Name: FieldMsg, Value: p.text(payload, valid)},
 		store.Field{Name: FieldSeq, Value: strconv.FormatUint(rec.Seq, 10)},
+		store.Field{Name: FieldEventID, Value: p.eventID(rec)},
 		store.Field{Name: FieldInput, Value: rec.Input},
 		store.Field{Name: FieldReceived, Value: p.received(rec.Time)},
 	)
@@ -262,7 +277,10 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 		row.Fields = ev.Fields
 	}
 	// Event time: the payload's own, else the syslog header's, else the
-	// receive time; a time too far ahead is a clock error.
+	// receive time; a time too far ahead is a clock error, one ahead by
+	// more than MaxClockSkew a sender's clock running ahead (measured from
+	// the receive time as vigil.received has it, in milliseconds, as the
+	// detection engine measures it).
 	t := ev.Time
 	if t.IsZero() {
 		t = m.Timestamp
@@ -275,6 +293,9 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 			Value: "event time " + t.Format(time.RFC3339Nano) + " is too far ahead of the receive time; receive time used"})
 	default:
 		row.Time = t
+		if skew := t.Sub(rec.Time.Truncate(time.Millisecond)); skew > p.opts.MaxClockSkew {
+			row.Fields = append(row.Fields, store.Field{Name: FieldClockSkew, Value: FormatSkew(skew)})
+		}
 	}
 	if ev.Message != "" && !p.opts.KeepJSONText {
 		row.Fields[msgIdx].Value = ev.Message
@@ -334,9 +355,26 @@ func (p *Parser) parseText(forced string, msg []byte, src *format.Source, ev *fo
 	return ""
 }
 
+// DefaultMaxClockSkew is how far ahead of its receive time an event's
+// time may be before it counts as a sender's clock running ahead: five
+// minutes, the tolerance Kerberos allows between clocks.
+const DefaultMaxClockSkew = 5 * time.Minute
+
+// FormatSkew formats how far an event time lies ahead of its receive time
+// for vigil.clock_skew: whole seconds with a sign, "+30m0s", "+8h0m0s".
+func FormatSkew(d time.Duration) string {
+	return "+" + d.Truncate(time.Second).String()
+}
+
 // ReceivedLayout formats vigil.received: UTC with milliseconds, the form
 // the store keeps as a compact timestamp rather than as text.
 const ReceivedLayout = "2006-01-02T15:04:05.000Z"
+
+// eventID returns rec's event id, in the arena.
+func (p *Parser) eventID(rec *journal.Record) string {
+	var b [EventIDLen]byte
+	return p.arena.Copy(AppendEventID(b[:0], p.opts.JournalID, rec))
+}
 
 // received formats t in ReceivedLayout, in the arena.
 func (p *Parser) received(t time.Time) string {

@@ -130,8 +130,31 @@ func TestParse(t *testing.T) {
 		{
 			name: "event time far in the future uses receive time",
 			data: `<14>1 2029-01-01T00:00:00Z host app - - - from the future`,
-			want: map[string]string{"vigil.time_error": "too far ahead"},
+			want: map[string]string{"vigil.time_error": "too far ahead", "vigil.clock_skew": ""},
 			time: received,
+		},
+		{
+			name: "a clock 30 minutes ahead keeps its time and is labelled",
+			data: `<14>1 2026-11-28T00:09:15.9Z host app - - - ahead`,
+			want: map[string]string{"vigil.clock_skew": "+30m0s", "vigil.time_error": ""},
+			time: time.Date(2026, 11, 28, 0, 9, 15, 900e6, time.UTC),
+		},
+		{
+			name: "local time read as UTC, 8 hours ahead",
+			data: `<14>1 2026-11-28T07:39:20Z host app - - - ahead`,
+			want: map[string]string{"vigil.clock_skew": "+8h0m5s"},
+			time: time.Date(2026, 11, 28, 7, 39, 20, 0, time.UTC),
+		},
+		{
+			name: "a lead within max_clock_skew is no skew",
+			data: `<14>1 2026-11-27T23:44:15Z host app - - - just in tolerance`,
+			want: map[string]string{"vigil.clock_skew": ""},
+			time: time.Date(2026, 11, 27, 23, 44, 15, 0, time.UTC),
+		},
+		{
+			name: "an event behind its receive time is a delay, no skew",
+			data: `<14>1 2026-11-27T15:39:15Z host app - - - old`,
+			want: map[string]string{"vigil.clock_skew": ""},
 		},
 	}
 	p := New(Options{Location: time.UTC})

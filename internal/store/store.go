@@ -75,7 +75,8 @@ type Store interface {
 	// Add stores rows. Rows become searchable about one second later.
 	Add(rows []Row) error
 	// Search calls fn for every matching row, one call at a time. It stops
-	// early and returns fn's error if fn fails.
+	// early and returns fn's error if fn fails. The row and its strings
+	// belong to the store until fn returns: fn copies what it keeps.
 	Search(ctx context.Context, q Query, fn func(Row) error) error
 	// Close flushes all added rows to disk and releases the store.
 	Close() error

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 )
 
 // fuzzText feeds each line of data to f as one source sends them and checks
@@ -54,6 +56,9 @@ func addFileSeeds(f *testing.F, paths ...string) {
 		}
 	}
 }
+
+// samples is the folder of the real Exchange samples ("" when absent).
+var samples = filepath.Join(formattest.SamplesDir(), "exchange") + string(filepath.Separator)
 
 func FuzzProtocol(f *testing.F) {
 	addFileSeeds(f, "testdata/imap_bruteforce.log", "testdata/pop3_fail.log", samples+"imappop_Imap4.log", samples+"imappop_Pop3.log")

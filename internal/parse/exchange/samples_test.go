@@ -7,15 +7,15 @@ import (
 	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 )
 
-// The real third-party samples (not copied here; see
-// shared/samples/SOURCES.md). Each test skips when its file is absent.
-const samples = "../../../../shared/samples/exchange/"
+// The real third-party samples are not copied here (see
+// shared/samples/SOURCES.md): formattest.Samples finds them.
 
 // checkSample asserts that every line of a sample is detected by f alone
 // among the package's text formats, parses without error and has the
 // fields every event of the format must have.
-func checkSample(t *testing.T, f format.Text, path string, required []string, extra func(t *testing.T, r result)) {
-	lines := formattest.ReadLines(t, path, true)
+func checkSample(t *testing.T, f format.Text, name string, required []string, extra func(t *testing.T, r result)) {
+	path := formattest.Samples(t, "exchange", name)
+	lines := formattest.ReadLines(t, path, false)
 	if len(lines) == 0 {
 		t.Fatalf("%s is empty", path)
 	}
@@ -45,7 +45,7 @@ func checkSample(t *testing.T, f format.Text, path string, required []string, ex
 }
 
 func TestSampleIMAP(t *testing.T) {
-	checkSample(t, Protocol(), samples+"imappop_Imap4.log",
+	checkSample(t, Protocol(), "imappop_Imap4.log",
 		[]string{"event.dataset", "network.protocol", "event.action", "session.id", "source.ip", "source.port", "destination.ip", "destination.port", "user.name"},
 		func(t *testing.T, r result) {
 			check(t, r, want{"event.dataset": "exchange.imap", "event.action": "authenticate", "event.category": "authentication",
@@ -54,7 +54,7 @@ func TestSampleIMAP(t *testing.T) {
 }
 
 func TestSamplePOP3(t *testing.T) {
-	checkSample(t, Protocol(), samples+"imappop_Pop3.log",
+	checkSample(t, Protocol(), "imappop_Pop3.log",
 		[]string{"event.dataset", "network.protocol", "event.action", "session.id", "source.ip", "destination.ip", "user.name"},
 		func(t *testing.T, r result) {
 			check(t, r, want{"event.dataset": "exchange.pop3", "event.action": "user", "user.name": "ccw.altitude",
@@ -64,7 +64,7 @@ func TestSamplePOP3(t *testing.T) {
 
 func TestSampleMessageTracking(t *testing.T) {
 	events := map[string]bool{}
-	checkSample(t, MessageTracking(), samples+"test-messagetracking.log",
+	checkSample(t, MessageTracking(), "test-messagetracking.log",
 		[]string{"event.dataset", "event.category", "event.action", "exchange.source"},
 		func(t *testing.T, r result) {
 			events[r.fields["event.action"]] = true
@@ -91,7 +91,7 @@ func TestSampleMessageTracking(t *testing.T) {
 }
 
 func TestSampleHTTPProxyIsNotOurs(t *testing.T) {
-	for _, l := range formattest.ReadLines(t, samples+"test-httpproxy.log", true) {
+	for _, l := range formattest.ReadLines(t, formattest.Samples(t, "exchange", "test-httpproxy.log"), false) {
 		for _, f := range []format.Text{Protocol(), MessageTracking(), AdminAuditExport()} {
 			if f.Detect([]byte(l), newSource()) {
 				t.Errorf("%s detects the HttpProxy line", f.Name())

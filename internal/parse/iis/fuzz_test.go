@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 )
 
 // seed adds every line of the fixtures (and of the samples, when present)
@@ -56,12 +57,12 @@ func fuzzText(t *testing.T, f format.Text, data []byte) {
 }
 
 func FuzzText(f *testing.F) {
-	seed(f, "testdata/*.log", filepath.Join(samples, "iis", "*.log"))
+	seed(f, "testdata/*.log", filepath.Join(formattest.SamplesDir(), "iis", "*.log"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzText(t, Text(), data) })
 }
 
 func FuzzHTTPProxy(f *testing.F) {
-	seed(f, "testdata/httpproxy*.log", filepath.Join(samples, "exchange", "test-httpproxy.log"))
+	seed(f, "testdata/httpproxy*.log", filepath.Join(formattest.SamplesDir(), "exchange", "test-httpproxy.log"))
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzText(t, HTTPProxy(), data) })
 }
 

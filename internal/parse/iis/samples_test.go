@@ -8,10 +8,6 @@ import (
 	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 )
 
-// samples is where the third-party sample logs live (not part of the
-// repository; the tests skip when they are absent).
-const samples = "../../../../shared/samples"
-
 // TestSamplesIIS checks that every line of the real IIS samples parses
 // without error and gives the fields an analyst expects.
 func TestSamplesIIS(t *testing.T) {
@@ -38,9 +34,10 @@ func TestSamplesIIS(t *testing.T) {
 				"http.request.referrer": "https://example.org/website/Login.css", "source.ip": "10.0.0.2"},
 		},
 	}
+	dir := formattest.Samples(t, "iis")
 	for _, name := range []string{"test.log", "test-iis-7.5.log", "test-iis10-access.log"} {
 		t.Run(name, func(t *testing.T) {
-			lines := formattest.ReadLines(t, filepath.Join(samples, "iis", name), true)
+			lines := formattest.ReadLines(t, filepath.Join(dir, name), false)
 			for i, r := range run(Text(), lines) {
 				want := specific[name][i+1]
 				if want == nil {
@@ -75,7 +72,7 @@ func TestSamplesIIS(t *testing.T) {
 
 // TestSamplesHTTPProxy checks the real HttpProxy sample line.
 func TestSamplesHTTPProxy(t *testing.T) {
-	lines := formattest.ReadLines(t, filepath.Join(samples, "exchange", "test-httpproxy.log"), true)
+	lines := formattest.ReadLines(t, formattest.Samples(t, "exchange", "test-httpproxy.log"), false)
 	res := run(HTTPProxy(), lines)
 	check(t, res[0], map[string]string{
 		"_time": "2024-01-24T15:26:47.957Z", "event.dataset": "exchange.httpproxy",

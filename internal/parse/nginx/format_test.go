@@ -110,13 +110,10 @@ func TestDetect(t *testing.T) {
 // formats (IIS, Exchange, Windows) when they are present: none may be taken
 // for an nginx access log.
 func TestSamplesNotClaimed(t *testing.T) {
-	dir := "../../../../shared/samples"
-	if _, err := os.Stat(dir); err != nil {
-		t.Skip("samples not present:", err)
-	}
+	dir := formattest.Samples(t)
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*"))
 	if len(files) == 0 {
-		t.Skip("no sample files")
+		t.Fatalf("no sample files in %s", dir)
 	}
 	p := newParser()
 	c := nginx.Combined()

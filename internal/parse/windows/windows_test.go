@@ -10,6 +10,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/parse/format/formattest"
 	"github.com/vigil-soc/vigil/internal/parse/windows"
 	"github.com/vigil-soc/vigil/internal/store"
 )
@@ -386,12 +387,12 @@ func TestSnareNotDetected(t *testing.T) {
 }
 
 // TestSamples parses the real nxlog samples (third-party, not in the
-// repository) when they are present.
+// repository).
 func TestSamples(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "..", "shared", "samples", "windows-nxlog")
+	dir := formattest.Samples(t, "windows-nxlog")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.nxlog.json"))
 	if len(files) == 0 {
-		t.Skip("no samples in", dir)
+		t.Fatal("no samples in", dir)
 	}
 	want := map[string]map[string]string{
 		"event_4624.nxlog.json": {

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,9 +56,10 @@ var ErrReadOnly = errors.New("store: read-only: free disk space is below store.m
 
 // Store is a store.Store backed by VictoriaLogs' storage engine.
 type Store struct {
-	cfg Config
-	log *slog.Logger
-	s   *logstorage.Storage
+	cfg     Config
+	log     *slog.Logger
+	s       *logstorage.Storage
+	windows windows // of ordered searches; tests make them small
 
 	mu     sync.Mutex // guards closed
 	closed bool
@@ -197,7 +199,7 @@ func Open(cfg Config, reg prometheus.Registerer, log *slog.Logger) (st *Store, e
 	if cfg.FutureLimit <= 0 {
 		cfg.FutureLimit = 24 * time.Hour
 	}
-	if err := os.MkdirAll(cfg.Path, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.Path, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	// The engine exits the process on an unwritable directory: check first.
@@ -234,7 +236,7 @@ func Open(cfg Config, reg prometheus.Registerer, log *slog.Logger) (st *Store, e
 		MinFreeDiskSpaceBytes:  cfg.MinFreeDiskBytes,
 		FlushInterval:          time.Second,
 	})
-	st = &Store{cfg: cfg, log: log, s: s}
+	st = &Store{cfg: cfg, log: log, s: s, windows: defaultWindows}
 	if reg != nil {
 		reg.MustRegister(st)
 	}
@@ -298,6 +300,11 @@ func (st *Store) Add(rows []store.Row) (err error) {
 }
 
 // Search runs a LogsQL query and calls fn for each resulting row.
+//
+// Rows of plain events leave out the engine's _stream and _stream_id
+// columns, which repeat the stream fields; a query whose pipes name them
+// (a group key, fields, ...) gets them. A plain filter query asked for its
+// newest or oldest rows up to a limit runs in windows (searchWindows).
 func (st *Store) Search(ctx context.Context, q store.Query, fn func(store.Row) error) error {
 	now := st.cfg.Now().UnixNano()
 	text := q.Text
@@ -308,6 +315,8 @@ func (st *Store) Search(ctx context.Context, q store.Query, fn func(store.Row) e
 	if err != nil {
 		return &store.QueryError{Msg: err.Error()}
 	}
+	pipes, plain := splitPipes(pq, now)
+	w := &rowWriter{fn: fn, limit: q.Limit, keepStream: strings.Contains(pipes, "_stream")}
 	if !q.Start.IsZero() || !q.End.IsZero() {
 		start, end := int64(minTime), int64(maxTime)
 		if !q.Start.IsZero() {
@@ -318,6 +327,9 @@ func (st *Store) Search(ctx context.Context, q store.Query, fn func(store.Row) e
 		}
 		pq.AddTimeFilter(start, end)
 	}
+	if plain && q.Limit > 0 && q.Order != store.Unordered {
+		return st.searchWindows(ctx, pq, q.Order == store.Newest, now, w)
+	}
 	switch q.Order {
 	case store.Newest:
 		if pq.CanReturnLastNResults() {
@@ -325,71 +337,195 @@ func (st *Store) Search(ctx context.Context, q store.Query, fn func(store.Row) e
 		}
 	case store.Oldest:
 		if pq.CanReturnLastNResults() {
-			pq, err = logstorage.ParseQueryAtTimestamp(pq.String()+" | sort by (_time)", now)
-			if err != nil {
-				return fmt.Errorf("store: add sort: %w", err)
+			if pq, err = withPipes(pq, now, "sort by (_time)"); err != nil {
+				return err
 			}
 		}
 	}
 	if q.Limit > 0 {
 		pq.AddPipeOffsetLimit(0, uint64(q.Limit))
 	}
+	return st.run(ctx, pq, w.write)
+}
 
+// splitPipes returns the pipes of a query as text ("" when it has none),
+// and whether the query is a plain filter: no pipes, no options, and no
+// subquery (which a time filter added to the query would narrow too).
+func splitPipes(pq *logstorage.Query, now int64) (pipes string, plain bool) {
+	full := pq.String()
+	bare := pq.Clone(now)
+	bare.DropAllPipes()
+	pipes = strings.TrimPrefix(full, bare.String())
+	plain = pipes == "" && !strings.Contains(full, "|") && !strings.HasPrefix(full, "options(")
+	return pipes, plain
+}
+
+// withPipes returns pq with more pipes appended.
+func withPipes(pq *logstorage.Query, now int64, pipes string) (*logstorage.Query, error) {
+	out, err := logstorage.ParseQueryAtTimestamp(pq.String()+" | "+pipes, now)
+	if err != nil {
+		return nil, fmt.Errorf("store: add %q to the query: %w", pipes, err)
+	}
+	return out, nil
+}
+
+// windows sizes the windows of searchWindows: the rows of the first one,
+// the bytes of names and values the later ones aim at (the engine holds a
+// window's rows in a few times that much memory), and the fewest and most
+// rows of one.
+type windows struct {
+	first, bytes, min, max int
+}
+
+var defaultWindows = windows{first: 1000, bytes: 8 << 20, min: 16, max: 50000}
+
+// searchWindows calls w for the newest (desc) or oldest rows of a plain
+// filter query, up to w's limit, in that order.
+//
+// Sorting them in one query makes the engine keep the limit's number of
+// whole rows for each CPU, replaced as better ones come: 2.1 GB of memory
+// for a limit of 100,000 nginx events, and every column of every matching
+// row read. Instead it first reads only the times of those rows, then the
+// rows themselves, window by window in time, the first window first. A
+// window holds about windowBytes of rows; rows that share a time are never
+// split over two windows.
+func (st *Store) searchWindows(ctx context.Context, pq *logstorage.Query, desc bool, now int64, w *rowWriter) error {
+	order := "sort by (_time)"
+	if desc {
+		order = "sort by (_time desc)"
+	}
+	times, err := st.times(ctx, pq, order, now, w.limit)
+	if err != nil {
+		return err
+	}
+	if desc {
+		slices.Reverse(times)
+	}
+	win := st.windows
+	rows := win.first
+	for i := 0; i < len(times); {
+		j := min(i+rows, len(times)) - 1
+		for j+1 < len(times) && times[j+1] == times[j] {
+			j++
+		}
+		wq, err := withPipes(pq, now, order)
+		if err != nil {
+			return err
+		}
+		wq.AddTimeFilter(min(times[i], times[j]), max(times[i], times[j]))
+		sent, bytes := w.sent, w.bytes
+		if err := st.run(ctx, wq, w.write); err != nil || w.full() {
+			return err
+		}
+		if n := w.sent - sent; n > 0 {
+			rows = min(max(int(int64(win.bytes)*int64(n)/max(w.bytes-bytes, 1)), win.min), win.max)
+		}
+		i = j + 1
+	}
+	return nil
+}
+
+// times returns the times of the first n rows of pq in the given order,
+// oldest first. The engine sorts only the times.
+func (st *Store) times(ctx context.Context, pq *logstorage.Query, order string, now int64, n int) ([]int64, error) {
+	tq, err := withPipes(pq, now, fmt.Sprintf("%s | limit %d | fields _time", order, n))
+	if err != nil {
+		return nil, err
+	}
+	var ts []int64
+	err = st.run(ctx, tq, func(db *logstorage.DataBlock) error {
+		var ok bool
+		if ts, ok = db.GetTimestamps(ts); !ok {
+			return errors.New("store: search: rows without a valid _time")
+		}
+		return nil
+	})
+	slices.Sort(ts)
+	return ts, err
+}
+
+// run runs one query, handing its blocks to write one at a time, and
+// returns the first error: write's (errLimit is none), the engine's or
+// the context's.
+func (st *Store) run(ctx context.Context, pq *logstorage.Query, write func(*logstorage.DataBlock) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		mu     sync.Mutex
-		cbErr  error
-		sent   int
-		row    store.Row
-		values []string
+		mu    sync.Mutex
+		wrErr error
 	)
-	write := func(_ uint, db *logstorage.DataBlock) {
-		cols := db.GetColumns(false)
-		n := db.RowsCount()
+	qctx := logstorage.NewQueryContext(ctx, &logstorage.QueryStats{}, []logstorage.TenantID{tenant}, pq, false, nil)
+	err := st.s.RunQuery(qctx, func(_ uint, db *logstorage.DataBlock) {
 		mu.Lock()
 		defer mu.Unlock()
-		for i := 0; i < n && cbErr == nil; i++ {
-			if q.Limit > 0 && sent >= q.Limit {
-				return
-			}
-			row.Time = time.Time{}
-			row.Fields = row.Fields[:0]
-			values = values[:0]
-			for _, c := range cols {
-				v := c.Values[i]
-				switch c.Name {
-				case "_time":
-					if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-						row.Time = t
-						continue
-					}
-				case "_stream_id", "_stream":
-					continue
-				}
-				if v == "" {
-					continue
-				}
-				row.Fields = append(row.Fields, store.Field{Name: c.Name, Value: v})
-			}
-			sent++
-			if err := fn(row); err != nil {
-				cbErr = err
+		if wrErr == nil {
+			if wrErr = write(db); wrErr != nil {
 				cancel()
 			}
 		}
-	}
-	qctx := logstorage.NewQueryContext(ctx, &logstorage.QueryStats{}, []logstorage.TenantID{tenant}, pq, false, nil)
-	err = st.s.RunQuery(qctx, write)
+	})
 	mu.Lock()
 	defer mu.Unlock()
-	if cbErr != nil {
-		return cbErr
-	}
-	if err != nil && !errors.Is(err, context.Canceled) {
+	switch {
+	case errors.Is(wrErr, errLimit):
+		return nil
+	case wrErr != nil:
+		return wrErr
+	case err != nil && !errors.Is(err, context.Canceled):
 		return fmt.Errorf("store: search: %w", err)
 	}
 	return ctx.Err()
+}
+
+// errLimit stops a query whose search has all its rows.
+var errLimit = errors.New("store: limit reached")
+
+// rowWriter turns the engine's blocks into the rows of one search.
+type rowWriter struct {
+	fn         func(store.Row) error
+	limit      int  // most rows; 0 means no limit
+	keepStream bool // keep the _stream and _stream_id columns
+	sent       int
+	bytes      int64 // of the names and values sent
+	row        store.Row
+}
+
+// full reports whether the search has all its rows.
+func (w *rowWriter) full() bool { return w.limit > 0 && w.sent >= w.limit }
+
+func (w *rowWriter) write(db *logstorage.DataBlock) error {
+	cols := db.GetColumns(false)
+	for i := range db.RowsCount() {
+		if w.full() {
+			return errLimit
+		}
+		w.row.Time = time.Time{}
+		w.row.Fields = w.row.Fields[:0]
+		for _, c := range cols {
+			v := c.Values[i]
+			switch c.Name {
+			case "_time":
+				if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+					w.row.Time = t
+					continue
+				}
+			case "_stream_id", "_stream":
+				if !w.keepStream {
+					continue
+				}
+			}
+			if v == "" {
+				continue
+			}
+			w.row.Fields = append(w.row.Fields, store.Field{Name: c.Name, Value: v})
+			w.bytes += int64(len(c.Name) + len(v))
+		}
+		w.sent++
+		if err := w.fn(w.row); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 const (
@@ -472,8 +608,12 @@ func (st *Store) Collect(ch chan<- prometheus.Metric) {
 
 // Stats is a snapshot of the store's counters.
 type Stats struct {
-	Rows, DiskBytes, Added, DroppedTooOld, DroppedTooNew uint64
-	ReadOnly                                             bool
+	Rows          uint64 `json:"rows"`
+	DiskBytes     uint64 `json:"disk_bytes"`
+	Added         uint64 `json:"added"`
+	DroppedTooOld uint64 `json:"dropped_too_old"`
+	DroppedTooNew uint64 `json:"dropped_too_new"`
+	ReadOnly      bool   `json:"read_only"`
 }
 
 // Stats returns the store's counters.

@@ -3,6 +3,7 @@ package vlstore
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,7 +31,12 @@ func search(t *testing.T, st *Store, q store.Query) []store.Row {
 	t.Helper()
 	var rows []store.Row
 	err := st.Search(context.Background(), q, func(r store.Row) error {
-		r.Fields = append([]store.Field(nil), r.Fields...)
+		// The row's strings are the engine's until fn returns.
+		fields := make([]store.Field, len(r.Fields))
+		for i, f := range r.Fields {
+			fields[i] = store.Field{Name: strings.Clone(f.Name), Value: strings.Clone(f.Value)}
+		}
+		r.Fields = fields
 		rows = append(rows, r)
 		return nil
 	})
@@ -242,5 +248,157 @@ func TestSorter(t *testing.T) {
 	}
 	if len(s.layouts) != 8 { // one per case: "a b c" and "c b a" differ
 		t.Errorf("%d layouts learned, want 8", len(s.layouts))
+	}
+}
+
+// TestSearchWindows: newest- and oldest-first searches with a limit, run
+// in windows much smaller than the result, return the same rows in the
+// same order as a reference computed here, ties at a window's edge
+// included.
+func TestSearchWindows(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	st := open(t, t.TempDir(), now)
+	defer st.Close()
+	st.windows = windows{first: 7, bytes: 400, min: 3, max: 20}
+	var rows []store.Row
+	for i := range 600 {
+		// Runs of up to 5 rows share a second; one run of 40 is larger
+		// than any window.
+		sec := i / 5
+		if i >= 300 && i < 340 {
+			sec = 60
+		}
+		rows = append(rows, store.Row{
+			Time: now.Add(time.Duration(sec-200) * time.Second),
+			Fields: []store.Field{
+				{Name: "_msg", Value: "event " + strconv.Itoa(i)},
+				{Name: "vigil.input", Value: "syslog"},
+				{Name: "parity", Value: strconv.Itoa(i % 2)},
+				{Name: "vigil.seq", Value: strconv.Itoa(i + 1)},
+			},
+		})
+	}
+	if err := st.Add(rows); err != nil {
+		t.Fatal(err)
+	}
+	st.Flush()
+
+	tests := []store.Query{
+		{Text: "*", Limit: 250},
+		{Text: "*", Limit: 250, Order: store.Oldest},
+		{Text: "*", Limit: 1000},
+		{Text: "parity:1", Limit: 90},
+		{Text: "parity:0", Limit: 90, Order: store.Oldest},
+		{Text: "*", Limit: 1},
+		{Text: "*", Limit: 62, Start: now.Add(-170 * time.Second), End: now.Add(-100 * time.Second)},
+		{Text: "nosuchword", Limit: 10},
+	}
+	for _, q := range tests {
+		t.Run(q.Text+"/"+strconv.Itoa(q.Limit)+"/"+strconv.Itoa(int(q.Order)), func(t *testing.T) {
+			want := reference(rows, q)
+			got := search(t, st, q)
+			if len(got) != len(want) {
+				t.Fatalf("got %d rows, want %d", len(got), len(want))
+			}
+			// Rows of one time may come in any order; the set of rows
+			// must be the same, except at the last time when the limit
+			// cuts a run of ties.
+			last := time.Time{}
+			if len(want) > 0 {
+				last = want[len(want)-1].Time
+			}
+			wantSeqs, gotSeqs := map[string]bool{}, map[string]bool{}
+			for i := range want {
+				if !got[i].Time.Equal(want[i].Time) {
+					t.Fatalf("row %d at %v, want %v", i, got[i].Time, want[i].Time)
+				}
+				if !want[i].Time.Equal(last) || len(want) < q.Limit {
+					wantSeqs[want[i].Get("vigil.seq")] = true
+					gotSeqs[got[i].Get("vigil.seq")] = true
+				}
+			}
+			if !maps.Equal(gotSeqs, wantSeqs) {
+				t.Fatalf("rows differ:\ngot  %v\nwant %v", gotSeqs, wantSeqs)
+			}
+		})
+	}
+}
+
+// reference filters, sorts and cuts rows as a search of the simple
+// queries of TestSearchWindows does.
+func reference(rows []store.Row, q store.Query) []store.Row {
+	var out []store.Row
+	for _, r := range rows {
+		switch {
+		case q.Text == "nosuchword",
+			strings.HasPrefix(q.Text, "parity:") && r.Get("parity") != q.Text[7:],
+			!q.Start.IsZero() && r.Time.Before(q.Start),
+			!q.End.IsZero() && r.Time.After(q.End):
+			continue
+		}
+		out = append(out, r)
+	}
+	slices.SortStableFunc(out, func(a, b store.Row) int {
+		if q.Order == store.Oldest {
+			return a.Time.Compare(b.Time)
+		}
+		return b.Time.Compare(a.Time)
+	})
+	return out[:min(len(out), q.Limit)]
+}
+
+// TestStreamColumns: plain events leave out _stream and _stream_id; a
+// query that groups by them or selects them gets them, labelled.
+func TestStreamColumns(t *testing.T) {
+	now := time.Now()
+	st := open(t, t.TempDir(), now)
+	defer st.Close()
+	var rows []store.Row
+	for i, in := range []string{"syslog", "syslog", "kafka"} {
+		rows = append(rows, store.Row{Time: now.Add(time.Duration(i-10) * time.Second), Fields: []store.Field{
+			{Name: "_msg", Value: "m" + strconv.Itoa(i)}, {Name: "vigil.input", Value: in},
+		}})
+	}
+	if err := st.Add(rows); err != nil {
+		t.Fatal(err)
+	}
+	st.Flush()
+	tests := []struct {
+		q          string
+		order      store.Order
+		want       []string // fields every row must have
+		wantAbsent []string
+	}{
+		{"*", store.Newest, []string{"_msg"}, []string{"_stream", "_stream_id"}},
+		{"*", store.Unordered, []string{"_msg"}, []string{"_stream", "_stream_id"}},
+		{"* | sort by (_msg)", store.Newest, []string{"_msg"}, []string{"_stream", "_stream_id"}},
+		{"* | stats by (_stream) count() n", store.Unordered, []string{"_stream", "n"}, nil},
+		{"* | fields _stream, _msg", store.Newest, []string{"_stream", "_msg"}, nil},
+		{"* | uniq by (_stream_id)", store.Unordered, []string{"_stream_id"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.q, func(t *testing.T) {
+			got := search(t, st, store.Query{Text: tt.q, Order: tt.order, Limit: 100})
+			if len(got) < 2 {
+				t.Fatalf("got %d rows, want at least 2", len(got))
+			}
+			streams := map[string]bool{}
+			for _, r := range got {
+				for _, f := range tt.want {
+					if r.Get(f) == "" {
+						t.Errorf("row %v has no %s", r.Fields, f)
+					}
+				}
+				for _, f := range tt.wantAbsent {
+					if r.Get(f) != "" {
+						t.Errorf("row %v has %s", r.Fields, f)
+					}
+				}
+				streams[r.Get("_stream")] = true
+			}
+			if tt.q == "* | stats by (_stream) count() n" && !streams[`{vigil.input="kafka"}`] {
+				t.Errorf("no group labelled {vigil.input=\"kafka\"}: %v", streams)
+			}
+		})
 	}
 }

@@ -1,0 +1,390 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// storeCounts returns the rows in the store and the distinct vigil.seq
+// among them (crash test events only).
+func storeCounts(t *testing.T, v *vigil) (rows, seqs int) {
+	t.Helper()
+	evs, err := v.search("crashtest | stats count() rows, count_uniq(vigil.seq) seqs", searchParams{})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("stats: %v %v", evs, err)
+	}
+	rows, _ = strconv.Atoi(evs[0]["rows"])
+	seqs, _ = strconv.Atoi(evs[0]["seqs"])
+	return rows, seqs
+}
+
+// TestCrashLoop kills vigil with SIGKILL again and again while a steady
+// stream arrives (the store holds part of each stream on disk and part in
+// memory, the indexer has not committed its cursor), then checks the store
+// row by row: as many rows as distinct vigil.seq, and as many as the
+// journal holds. Many rounds make a race in the replay visible.
+func TestCrashLoop(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	opts := vigilOpts{dataDir: dataDir, httpPort: freePort(t), syslogPort: freePort(t)}
+	const rounds = 6
+	skipped := 0.0 // records the replays found stored already
+	for r := range rounds {
+		v := startVigil(t, opts)
+		s := startStream(t, v.syslogAddr, fmt.Sprintf("r%d", r), 100) // 20 000 messages a second
+		v.waitEvents(t, fmt.Sprintf(`"crashtest run=r%d "`, r), 1)
+		skipped += v.metrics(t)["vigil_index_replay_skipped_total"]
+		// Vary where the kill lands in the store's flush cycle.
+		time.Sleep(time.Duration(500+300*r) * time.Millisecond)
+		v.kill(t)
+		s.wait()
+	}
+	journal := journalCrashRecords(t, dataDir)
+	v := startVigil(t, opts)
+	waitIndexed(t, v, len(journal))
+	if code := v.stop(t); code != 0 {
+		t.Fatalf("vigil exit code after SIGTERM = %d, want 0", code)
+	}
+	v = startVigil(t, opts)
+	defer v.stop(t)
+	rows, seqs := storeCounts(t, v)
+	t.Logf("%d kills: the journal holds %d messages, the store %d rows with %d distinct vigil.seq; the replays skipped %v stored records",
+		rounds, len(journal), rows, seqs, skipped)
+	if skipped == 0 {
+		t.Error("no replay found records stored already: the kills did not test the replay")
+	}
+	if rows != seqs || rows != len(journal) {
+		t.Errorf("store: %d rows, %d distinct vigil.seq; journal: %d messages (want all three equal)", rows, seqs, len(journal))
+	}
+}
+
+// activeSegment returns the newest .wal file of a journal directory.
+func activeSegment(t *testing.T, dir string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.wal"))
+	if len(files) == 0 {
+		t.Fatalf("no segment in %s", dir)
+	}
+	return files[len(files)-1] // names are zero-padded sequence numbers
+}
+
+// TestTornTailNumbersNotReused: records the store already holds are cut
+// off the journal's tail (a power loss that tore the last write); after
+// the restart the journal does not hand their sequence numbers out again,
+// so no vigil.seq names two different messages.
+func TestTornTailNumbersNotReused(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
+	opts := vigilOpts{dataDir: dataDir, httpPort: freePort(t), syslogPort: freePort(t)}
+	v := startVigil(t, opts)
+	var first []string
+	for i := range 50 {
+		first = append(first, crashMsg("before", i))
+	}
+	sendLines(t, v.syslogAddr, first)
+	v.waitEvents(t, `"crashtest run=before "`, len(first))
+	if code := v.stop(t); code != 0 {
+		t.Fatalf("vigil exit code after SIGTERM = %d, want 0", code)
+	}
+	// Tear the tail: the last records are gone from the journal, but
+	// the store has them (with their vigil.seq).
+	seg := activeSegment(t, filepath.Join(dataDir, "journal"))
+	fi, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(seg, fi.Size()-300); err != nil {
+		t.Fatal(err)
+	}
+
+	v = startVigil(t, opts)
+	defer v.stop(t)
+	var second []string
+	for i := range 50 {
+		second = append(second, crashMsg("after", i))
+	}
+	sendLines(t, v.syslogAddr, second)
+	v.waitEvents(t, `"crashtest run=after "`, len(second))
+	if n := v.metrics(t)["vigil_journal_corrupt_tail_bytes_total"]; n <= 0 {
+		t.Fatalf("vigil_journal_corrupt_tail_bytes_total = %v: the tail was not cut", n)
+	}
+	evs, err := v.search("crashtest | stats by (vigil.seq) count() n | filter n:>1", searchParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) > 0 {
+		t.Errorf("%d vigil.seq values name two different messages, e.g. %v", len(evs), evs[0])
+	}
+	if lost := v.metrics(t)["vigil_journal_consumer_lost_records_total"]; lost != 0 {
+		t.Errorf("the skipped numbers were counted as %v lost records", lost)
+	}
+}
+
+// lineReceiver is a TCP syslog receiver (newline framing) counting what it
+// gets.
+type lineReceiver struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	lines []string
+}
+
+func newLineReceiver(t *testing.T) *lineReceiver {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &lineReceiver{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc := bufio.NewScanner(c)
+				sc.Buffer(make([]byte, 1<<20), 1<<20)
+				for sc.Scan() {
+					r.mu.Lock()
+					r.lines = append(r.lines, sc.Text())
+					r.mu.Unlock()
+				}
+			}()
+		}
+	}()
+	return r
+}
+
+func (r *lineReceiver) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.lines)
+}
+
+// waitOutputIdle polls until the output has delivered everything the
+// journal holds and committed its cursor there.
+func waitOutputIdle(t *testing.T, v *vigil, cursorFile string) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		st := v.status(t)
+		j, _ := st["journal"].(map[string]any)
+		next, _ := j["next_seq"].(float64)
+		b, _ := os.ReadFile(cursorFile)
+		if next > 1 && strings.TrimSpace(string(b)) == strconv.Itoa(int(next)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the output's cursor %q never reached the journal's end %v", b, next)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestIdleOutputNoResend: an output that has delivered everything and
+// waits commits its cursor, so a crash afterwards sends nothing again (an
+// idle output used to re-send everything since its last busy moment:
+// 10,000 duplicate ClickHouse rows).
+func TestIdleOutputNoResend(t *testing.T) {
+	rcv := newLineReceiver(t)
+	var ch clickhouseServer
+	ch.start(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	syslogPort := freePort(t)
+	cfg := fmt.Sprintf(`
+inputs:
+  syslog:
+    - addr: 127.0.0.1:%d
+outputs:
+  syslog:
+    - name: Forward
+      address: %s
+      transport: tcp
+      framing: newline
+  clickhouse:
+    - name: ch
+      address: %s
+`, syslogPort, rcv.ln.Addr(), ch.addr)
+	opts := vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg}
+	v := startVigil(t, opts)
+	var lines []string
+	for i := range 10_000 {
+		lines = append(lines, crashMsg("idle", i))
+	}
+	sendLines(t, fmt.Sprintf("127.0.0.1:%d", syslogPort), lines)
+	idle := func() {
+		for _, name := range []string{"output-forward", "output-ch"} {
+			waitOutputIdle(t, v, filepath.Join(dataDir, "journal", "cursors", name))
+		}
+	}
+	idle()
+	if got := rcv.count(); got != len(lines) {
+		t.Fatalf("the receiver got %d messages, want %d", got, len(lines))
+	}
+	v.kill(t)
+	v = startVigil(t, opts)
+	defer v.stop(t)
+	idle()
+	// One more message after the restart: once it arrives, anything sent
+	// again from before the crash would have arrived before it.
+	sendLines(t, fmt.Sprintf("127.0.0.1:%d", syslogPort), []string{crashMsg("idle", len(lines))})
+	for deadline := time.Now().Add(waitTimeout); rcv.count() < len(lines)+1 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := rcv.count(); got != len(lines)+1 {
+		t.Errorf("after kill -9 and restart the receiver has %d messages, want %d: an idle output sent again what it had delivered", got, len(lines)+1)
+	}
+	db, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.addr}, Protocol: clickhouse.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows, ids uint64
+	for deadline := time.Now().Add(waitTimeout); ; {
+		err = db.QueryRow(context.Background(), "SELECT count(), uniqExact(event_id) FROM vigil.events").Scan(&rows, &ids)
+		if err == nil && ids >= uint64(len(lines)+1) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ids != uint64(len(lines)+1) || rows != ids {
+		t.Errorf("ClickHouse after kill -9 and restart: %d rows, %d distinct event ids, want %d of each (%v)", rows, ids, len(lines)+1, err)
+	}
+}
+
+// TestThreatTableAfterOutage: an alert raised while ClickHouse is down and
+// Vigil is then stopped cleanly reaches the threat table once both are
+// started again (alerts wait in the alert journal, not in memory), and the
+// threat-table writer is counted like any output.
+func TestThreatTableAfterOutage(t *testing.T) {
+	var ch clickhouseServer
+	ch.start(t)
+	ch.stop()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	syslogPort := freePort(t)
+	cfg := fmt.Sprintf(`
+inputs:
+  syslog:
+    - addr: 127.0.0.1:%d
+outputs:
+  clickhouse:
+    - name: ch
+      address: %s
+`, syslogPort, ch.addr)
+	opts := vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg}
+	v := startVigil(t, opts)
+	now := time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Second)
+	var lines []string
+	for i := range 30 {
+		lines = append(lines, imapLine(now.Add(time.Duration(i)*time.Second), "203.0.113.99", "u"+strconv.Itoa(i), false))
+	}
+	sendLines(t, fmt.Sprintf("127.0.0.1:%d", syslogPort), lines)
+	a := v.waitOne(t, "event.dataset:vigil.alert rule.id:brute-force-source source.ip:203.0.113.99")
+	if m := v.metrics(t); m[`vigil_output_errors_total{output="ch-alerts"}`] == 0 {
+		v.waitMetric(t, `vigil_output_errors_total{output="ch-alerts"}`, 1)
+	}
+	if code := v.stop(t); code != 0 {
+		t.Fatalf("vigil exit code after SIGTERM = %d, want 0", code)
+	}
+
+	ch.start(t)
+	v = startVigil(t, opts)
+	defer v.stop(t)
+	db, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.addr}, Protocol: clickhouse.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n uint64
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		err := db.QueryRow(context.Background(), "SELECT count() FROM vigil.threat_table WHERE alert_id = ?", a["alert.id"]).Scan(&n)
+		if err == nil && n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the alert raised during the outage never reached the threat table (%d rows, %v)", n, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if n != 1 {
+		t.Errorf("the alert is in the threat table %d times, want once", n)
+	}
+	v.waitMetric(t, `vigil_output_records_total{output="ch-alerts"}`, 1)
+}
+
+// waitCount polls until a query counts at least n events.
+func waitCount(t *testing.T, v *vigil, q string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		got, err := v.count(q)
+		if err == nil && got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("query %q counts %d events (%v), want %d", q, got, err, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestEventIDsAcrossNodes: two Vigil nodes write to one ClickHouse events
+// table; every event has its own event_id (the journal's sequence number
+// alone collided between nodes).
+func TestEventIDsAcrossNodes(t *testing.T) {
+	var ch clickhouseServer
+	ch.start(t)
+	const perNode = 2000
+	for node := range 2 {
+		syslogPort := freePort(t)
+		cfg := fmt.Sprintf(`
+inputs:
+  syslog:
+    - addr: 127.0.0.1:%d
+detect:
+  enabled: false
+outputs:
+  clickhouse:
+    - name: ch
+      address: %s
+`, syslogPort, ch.addr)
+		v := startVigil(t, vigilOpts{dataDir: filepath.Join(t.TempDir(), "data"), syslogPort: -1, config: cfg})
+		var lines []string
+		for i := range perNode {
+			lines = append(lines, crashMsg(fmt.Sprintf("node%d", node), i))
+		}
+		sendLines(t, fmt.Sprintf("127.0.0.1:%d", syslogPort), lines)
+		waitCount(t, v, fmt.Sprintf(`"crashtest run=node%d "`, node), perNode)
+		defer v.stop(t)
+	}
+	db, err := clickhouse.Open(&clickhouse.Options{Addr: []string{ch.addr}, Protocol: clickhouse.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows, ids uint64
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		err := db.QueryRow(context.Background(), "SELECT count(), uniqExact(event_id) FROM vigil.events").Scan(&rows, &ids)
+		if err == nil && rows >= 2*perNode {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ClickHouse has %d rows (%v), want %d", rows, err, 2*perNode)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if ids != rows {
+		t.Errorf("%d rows from two nodes carry only %d distinct event ids", rows, ids)
+	}
+}
