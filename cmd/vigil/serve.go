@@ -283,6 +283,7 @@ func (s *server) open() error {
 		MaxAge:        cfg.Journal.MaxAge.D(),
 		MaxSize:       int64(cfg.Journal.MaxSize),
 		Compress:      cfg.Journal.CompressEnabled(),
+		MinFreeDisk:   int64(cfg.Journal.MinFreeDisk),
 		Logger:        s.log.With("component", "journal"),
 		Registerer:    s.reg,
 	})
@@ -350,7 +351,11 @@ func (s *server) open() error {
 			MaxMessageSize: int(ic.MaxMessageSize),
 			MaxConnections: ic.MaxConnections,
 			UDPReadBuffer:  int(ic.UDPReadBuffer),
-			IdleTimeout:    ic.IdleTimeout.D(),
+			IdleTimeout:    ic.IdleTimeoutValue(),
+
+			MaxTLSConnections:        ic.TLS.MaxConnections,
+			MaxConnectionsPerAddress: ic.MaxConnectionsPerAddress,
+			MaxBufferMemory:          int64(ic.MaxBufferMemory),
 		}, s.j, s.reg, s.log.With("component", "input"))
 		if err != nil {
 			return err

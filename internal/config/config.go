@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vigil-soc/vigil/internal/input"
 	"github.com/vigil-soc/vigil/internal/input/kafka"
 	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/output"
@@ -133,14 +134,32 @@ type Syslog struct {
 	TCP            *bool    `yaml:"tcp"`
 	TLS            TLS      `yaml:"tls"`
 	MaxMessageSize ByteSize `yaml:"max_message_size"`
-	MaxConnections int      `yaml:"max_connections"`
-	UDPReadBuffer  ByteSize `yaml:"udp_read_buffer"`
-	IdleTimeout    Duration `yaml:"idle_timeout"`
+	// MaxConnections limits plain TCP connections (TLS.MaxConnections
+	// TLS ones); MaxConnectionsPerAddress those of one transport from one
+	// IP address.
+	MaxConnections           int      `yaml:"max_connections"`
+	MaxConnectionsPerAddress int      `yaml:"max_connections_per_address"`
+	MaxBufferMemory          ByteSize `yaml:"max_buffer_memory"`
+	UDPReadBuffer            ByteSize `yaml:"udp_read_buffer"`
+	// IdleTimeout is nil when unset (the default applies); 0 means never.
+	IdleTimeout *Duration `yaml:"idle_timeout"`
 	// Timezone applies to timestamps that carry no offset (RFC3164).
 	Timezone string `yaml:"timezone"`
 	// Format names the payload format of every message on this input;
 	// "auto" (the default) detects it per message.
 	Format string `yaml:"format"`
+}
+
+// IdleTimeoutValue returns idle_timeout as input.SyslogConfig takes it:
+// 0 (its default) when unset, negative (never) when set to 0.
+func (s Syslog) IdleTimeoutValue() time.Duration {
+	switch {
+	case s.IdleTimeout == nil:
+		return 0
+	case *s.IdleTimeout == 0:
+		return -1
+	}
+	return s.IdleTimeout.D()
 }
 
 // UDPEnabled reports whether the UDP listener is on.
@@ -160,10 +179,11 @@ func (s Syslog) Location() (*time.Location, error) {
 
 // TLS configures RFC5425 syslog over TLS.
 type TLS struct {
-	Addr         string `yaml:"addr"`
-	CertFile     string `yaml:"cert_file"`
-	KeyFile      string `yaml:"key_file"`
-	ClientCAFile string `yaml:"client_ca_file"`
+	Addr           string `yaml:"addr"`
+	CertFile       string `yaml:"cert_file"`
+	KeyFile        string `yaml:"key_file"`
+	ClientCAFile   string `yaml:"client_ca_file"`
+	MaxConnections int    `yaml:"max_connections"`
 }
 
 // Journal configures the write-ahead journal and raw archive.
@@ -174,6 +194,8 @@ type Journal struct {
 	MaxAge        Duration `yaml:"max_age"`
 	MaxSize       ByteSize `yaml:"max_size"`
 	Compress      *bool    `yaml:"compress"`
+	// MinFreeDisk stops appends while the journal's disk has less free.
+	MinFreeDisk ByteSize `yaml:"min_free_disk"`
 }
 
 // CompressEnabled reports whether sealed segments are compressed.
@@ -221,6 +243,7 @@ func Default() Config {
 			FsyncInterval: Duration(time.Second),
 			MaxAge:        Duration(30 * 24 * time.Hour),
 			MaxSize:       20 << 30,
+			MinFreeDisk:   512 << 20,
 		},
 		Store: Store{
 			Retention:      Duration(30 * 24 * time.Hour),
@@ -326,7 +349,20 @@ func (c *Config) fill() {
 			s.MaxMessageSize = 64 << 10
 		}
 		if s.MaxConnections == 0 {
-			s.MaxConnections = 1000
+			s.MaxConnections = input.DefaultMaxConnections
+		}
+		if s.TLS.MaxConnections == 0 {
+			s.TLS.MaxConnections = input.DefaultMaxTLSConnections
+		}
+		if s.MaxConnectionsPerAddress == 0 {
+			s.MaxConnectionsPerAddress = input.DefaultMaxConnectionsPerAddress
+		}
+		if s.MaxBufferMemory == 0 {
+			s.MaxBufferMemory = input.DefaultMaxBufferMemory
+		}
+		if s.IdleTimeout == nil {
+			d := Duration(input.DefaultIdleTimeout)
+			s.IdleTimeout = &d
 		}
 		if s.UDPReadBuffer == 0 {
 			s.UDPReadBuffer = 8 << 20
@@ -415,6 +451,12 @@ func (c *Config) Validate() error {
 		}
 		if s.MaxMessageSize < 512 || s.MaxMessageSize > 16<<20 {
 			bad(p+".max_message_size", "%s is outside 512B..16MiB", s.MaxMessageSize)
+		}
+		if s.MaxConnections < 1 || s.TLS.MaxConnections < 1 || s.MaxConnectionsPerAddress < 1 {
+			bad(p, "max_connections, tls.max_connections and max_connections_per_address must be at least 1")
+		}
+		if s.MaxBufferMemory < 2*s.MaxMessageSize {
+			bad(p+".max_buffer_memory", "%s is less than twice max_message_size (%s)", s.MaxBufferMemory, s.MaxMessageSize)
 		}
 		if _, err := s.Location(); err != nil {
 			bad(p+".timezone", "%v", err)

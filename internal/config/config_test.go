@@ -19,6 +19,15 @@ func TestDefaultIsValidAndLoopback(t *testing.T) {
 	if cfg.Journal.Fsync != "interval" || !cfg.Journal.CompressEnabled() {
 		t.Fatalf("unexpected journal defaults %+v", cfg.Journal)
 	}
+	// The journal stops before the store's own guard runs out, leaving it
+	// room to flush (docs/durability.md).
+	if cfg.Journal.MinFreeDisk != 512<<20 || cfg.Journal.MinFreeDisk >= cfg.Store.MinFreeDisk {
+		t.Fatalf("journal.min_free_disk %s with store.min_free_disk %s", cfg.Journal.MinFreeDisk, cfg.Store.MinFreeDisk)
+	}
+	in := cfg.Inputs.Syslog[0]
+	if in.IdleTimeoutValue() != 5*time.Minute || in.MaxConnections != 1000 || in.TLS.MaxConnections != 1000 || in.MaxConnectionsPerAddress != 100 {
+		t.Fatalf("unexpected input defaults %+v", in)
+	}
 }
 
 func TestLoadFull(t *testing.T) {
@@ -35,8 +44,15 @@ func TestLoadFull(t *testing.T) {
 		{"max_message_size", p.MaxMessageSize, ByteSize(128 << 10)},
 		{"udp", p.UDPEnabled(), true},
 		{"tcp", p.TCPEnabled(), false},
-		{"idle_timeout", p.IdleTimeout.D(), 10 * time.Minute},
+		{"idle_timeout", p.IdleTimeoutValue(), 10 * time.Minute},
+		{"idle_timeout 0 is never", cfg.Inputs.Syslog[1].IdleTimeoutValue(), time.Duration(-1)},
+		{"max_connections_per_address", p.MaxConnectionsPerAddress, 20},
+		{"max_buffer_memory", p.MaxBufferMemory, ByteSize(64 << 20)},
+		{"tls.max_connections", cfg.Inputs.Syslog[1].TLS.MaxConnections, 300},
 		{"second input defaults", cfg.Inputs.Syslog[1].MaxConnections, 1000},
+		{"second input default per address", cfg.Inputs.Syslog[1].MaxConnectionsPerAddress, 100},
+		{"second input default buffer memory", cfg.Inputs.Syslog[1].MaxBufferMemory, ByteSize(256 << 20)},
+		{"journal.min_free_disk", cfg.Journal.MinFreeDisk, ByteSize(2 << 30)},
 		{"segment_size", cfg.Journal.SegmentSize, ByteSize(128 << 20)},
 		{"max_age", cfg.Journal.MaxAge.D(), 90 * 24 * time.Hour},
 		{"compress", cfg.Journal.CompressEnabled(), false},
@@ -108,6 +124,8 @@ func TestInvalid(t *testing.T) {
 		{"log level", "log:\n  level: loud\n", `line 2: log.level: "loud" is not one of debug, info, warn, error`},
 		{"not a file of keys", "- a\n- b\n", "line 1: wants keys with values (key: value), not a list"},
 		{"negative search cap", "http:\n  max_concurrent_searches: -1\n", "line 2: http.max_concurrent_searches: -1 is negative (0 picks a number from the CPUs)"},
+		{"buffer memory", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', max_message_size: 16MiB, max_buffer_memory: 16MiB}\n", "line 3: inputs.syslog[0].max_buffer_memory: 16MiB is less than twice max_message_size (16MiB)"},
+		{"connection limit", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', tls: {max_connections: -1}}\n", "line 3: inputs.syslog[0]: max_connections, tls.max_connections and max_connections_per_address must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

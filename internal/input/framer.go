@@ -24,6 +24,16 @@ const (
 // errFramerFull is returned by Fill when the caller did not drain Next first.
 var errFramerFull = errors.New("input: framer buffer full (Next not drained)")
 
+// bufAccount is asked before a Framer's buffer grows beyond minFramerBuf
+// and told when it shrinks. need says the buffer is full with one
+// incomplete frame: without growing, Fill cannot read. grow returns false
+// to keep the buffer as it is (only without need), or an error that Fill
+// returns.
+type bufAccount interface {
+	grow(n int, need bool) (bool, error)
+	shrink(n int)
+}
+
 // FramerStats counts the irregular frames a Framer met.
 type FramerStats struct {
 	// FramingErrors counts frames that started with a digit but had no valid
@@ -64,6 +74,8 @@ type Framer struct {
 	line     bool // the frame at r is known to be a line (bad octet count)
 	grow     bool // the last read filled the buffer: grow it
 	stats    FramerStats
+
+	acct bufAccount // nil: no limit
 }
 
 // NewFramer returns a Framer that cuts messages longer than maxMsg bytes
@@ -83,15 +95,18 @@ func NewFramer(maxMsg int) *Framer {
 
 // Fill reads once from rd into the Framer's buffer and returns what Read
 // returned. Messages returned earlier by Next become invalid.
+//
+// The buffer grows when it is full with one incomplete frame (doubling,
+// but not beyond what an octet-counted frame needs), and up to 256 KiB
+// when the last read filled it; it shrinks back to 256 KiB once a long
+// frame is consumed.
 func (f *Framer) Fill(rd io.Reader) (int, error) {
 	if f.r > 0 {
 		f.w = copy(f.buf, f.buf[f.r:f.w])
 		f.r = 0
 	}
-	if (f.w == len(f.buf) || f.grow) && len(f.buf) < f.limit {
-		nb := make([]byte, min(f.limit, 2*len(f.buf)))
-		copy(nb, f.buf[:f.w])
-		f.buf = nb
+	if err := f.resize(); err != nil {
+		return 0, err
 	}
 	f.grow = false
 	if f.w == len(f.buf) {
@@ -104,6 +119,60 @@ func (f *Framer) Fill(rd io.Reader) (int, error) {
 	f.w += n
 	f.grow = f.w == len(f.buf)
 	return n, err
+}
+
+// resize grows or shrinks the buffer before a read, asking f.acct.
+func (f *Framer) resize() error {
+	size := len(f.buf)
+	need := f.w == size
+	switch {
+	case need && size < f.limit:
+		size = min(f.limit, 2*size)
+		if n := f.frameSize(); n > len(f.buf) && n < size {
+			size = n
+		}
+	case f.grow && size < maxFramerBuf:
+		// Read more per call from a busy connection; only long frames
+		// make the buffer larger than maxFramerBuf.
+		size = min(maxFramerBuf, 2*size)
+	case size > maxFramerBuf && f.w <= maxFramerBuf/2:
+		size = maxFramerBuf
+	default:
+		return nil
+	}
+	if f.acct != nil {
+		// Only the bytes beyond minFramerBuf are accounted for.
+		old, nw := max(len(f.buf), minFramerBuf), max(size, minFramerBuf)
+		if nw < old {
+			f.acct.shrink(old - nw)
+		} else if nw > old {
+			ok, err := f.acct.grow(nw-old, need)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return nil
+			}
+		}
+	}
+	nb := make([]byte, size)
+	copy(nb, f.buf[:f.w])
+	f.buf = nb
+	return nil
+}
+
+// frameSize returns the buffer size the octet-counted frame at the start
+// of the buffer needs (header and message, or its first max bytes), or 0
+// when the frame is not octet-counted or its header is incomplete.
+func (f *Framer) frameSize() int {
+	if f.r != 0 || f.skip > 0 || f.skipLine || f.line || f.w == 0 || f.buf[0] < '1' || f.buf[0] > '9' {
+		return 0
+	}
+	n, hdr, st := parseCount(f.buf[:f.w])
+	if st != countOK {
+		return 0
+	}
+	return hdr + min(n, f.max)
 }
 
 // Buffered returns the number of unread bytes in the buffer.

@@ -20,8 +20,12 @@ const (
 // Reasons used in the reason labels.
 const (
 	reasonSinkError    = "sink_error"    // the sink failed to store the batch
-	reasonLimit        = "limit"         // MaxConnections reached
+	reasonJournalFull  = "journal_full"  // the journal refused the batch for lack of disk space
+	reasonLimit        = "limit"         // the transport's connection limit reached
+	reasonAddrLimit    = "address_limit" // the per-address connection limit reached
 	reasonTLSHandshake = "tls_handshake" // the TLS handshake failed
+	reasonIdle         = "idle_timeout"  // nothing received for IdleTimeout
+	reasonMemory       = "buffer_memory" // closed to free buffer memory for others
 )
 
 // metrics holds the collectors shared by all transports of one input.
@@ -34,7 +38,11 @@ type metrics struct {
 	dropped     *prometheus.CounterVec
 	conns       *prometheus.GaugeVec
 	rejected    *prometheus.CounterVec
+	closed      *prometheus.CounterVec
+	paused      *prometheus.GaugeVec
 	udpRcvbuf   *prometheus.GaugeVec
+	bufBytes    *prometheus.GaugeVec
+	bufWaits    *prometheus.CounterVec
 }
 
 // transportMetrics holds one transport's children, resolved once so that
@@ -47,9 +55,15 @@ type transportMetrics struct {
 	truncFrames prometheus.Counter
 	framing     prometheus.Counter
 	dropped     prometheus.Counter // reason sink_error
+	droppedFull prometheus.Counter // reason journal_full
 	conns       prometheus.Gauge
+	paused      prometheus.Gauge
 	rejLimit    prometheus.Counter
+	rejAddr     prometheus.Counter
 	rejTLS      prometheus.Counter
+	closedIdle  prometheus.Counter
+	// closedMemory counts connections closed to free buffer memory.
+	closedMemory prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -87,6 +101,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "vigil_input_connections_rejected_total",
 			Help: "Connections closed right after accept, by reason.",
 		}, []string{"input", "transport", "reason"}),
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_input_connections_closed_total",
+			Help: "Connections Vigil closed, by reason: idle_timeout (nothing received for idle_timeout), buffer_memory (stalled with a partial frame while others waited for buffer memory).",
+		}, []string{"input", "transport", "reason"}),
+		paused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vigil_input_paused_connections",
+			Help: "Connections not read from because the journal is full; their senders wait (TCP flow control).",
+		}, labels),
+		bufBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vigil_input_buffer_bytes",
+			Help: "Receive buffer memory the input's TCP and TLS connections hold beyond 16 KiB each (bounded by max_buffer_memory).",
+		}, []string{"input"}),
+		bufWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_input_buffer_waits_total",
+			Help: "Times a connection stopped reading to wait for buffer memory (max_buffer_memory in use).",
+		}, []string{"input"}),
 		udpRcvbuf: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "vigil_input_udp_receive_buffer_bytes",
 			Help: "Socket receive buffer size the kernel granted (SO_RCVBUF as reported).",
@@ -101,6 +131,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	promreg.Register(reg, &m.dropped, &err)
 	promreg.Register(reg, &m.conns, &err)
 	promreg.Register(reg, &m.rejected, &err)
+	promreg.Register(reg, &m.closed, &err)
+	promreg.Register(reg, &m.paused, &err)
+	promreg.Register(reg, &m.bufBytes, &err)
+	promreg.Register(reg, &m.bufWaits, &err)
 	promreg.Register(reg, &m.udpRcvbuf, &err)
 	if err != nil {
 		return nil, fmt.Errorf("input: register metrics: %w", err)
@@ -110,16 +144,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 func (m *metrics) transport(input, name string) *transportMetrics {
 	return &transportMetrics{
-		name:        name,
-		messages:    m.messages.WithLabelValues(input, name),
-		bytes:       m.bytes.WithLabelValues(input, name),
-		truncated:   m.truncated.WithLabelValues(input, name),
-		truncFrames: m.truncFrames.WithLabelValues(input, name),
-		framing:     m.framing.WithLabelValues(input, name),
-		dropped:     m.dropped.WithLabelValues(input, name, reasonSinkError),
-		conns:       m.conns.WithLabelValues(input, name),
-		rejLimit:    m.rejected.WithLabelValues(input, name, reasonLimit),
-		rejTLS:      m.rejected.WithLabelValues(input, name, reasonTLSHandshake),
+		name:         name,
+		messages:     m.messages.WithLabelValues(input, name),
+		bytes:        m.bytes.WithLabelValues(input, name),
+		truncated:    m.truncated.WithLabelValues(input, name),
+		truncFrames:  m.truncFrames.WithLabelValues(input, name),
+		framing:      m.framing.WithLabelValues(input, name),
+		dropped:      m.dropped.WithLabelValues(input, name, reasonSinkError),
+		droppedFull:  m.dropped.WithLabelValues(input, name, reasonJournalFull),
+		conns:        m.conns.WithLabelValues(input, name),
+		paused:       m.paused.WithLabelValues(input, name),
+		rejLimit:     m.rejected.WithLabelValues(input, name, reasonLimit),
+		rejAddr:      m.rejected.WithLabelValues(input, name, reasonAddrLimit),
+		rejTLS:       m.rejected.WithLabelValues(input, name, reasonTLSHandshake),
+		closedIdle:   m.closed.WithLabelValues(input, name, reasonIdle),
+		closedMemory: m.closed.WithLabelValues(input, name, reasonMemory),
 	}
 }
 

@@ -1,6 +1,7 @@
 package input
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -19,15 +20,21 @@ import (
 
 // Defaults for SyslogConfig fields left zero.
 const (
-	DefaultMaxMessageSize = 65536
-	DefaultMaxConnections = 1000
-	DefaultUDPReadBuffer  = 8 << 20
+	DefaultMaxMessageSize           = 65536
+	DefaultMaxConnections           = 1000
+	DefaultMaxTLSConnections        = 1000
+	DefaultMaxConnectionsPerAddress = 100
+	DefaultUDPReadBuffer            = 8 << 20
+	DefaultIdleTimeout              = 5 * time.Minute
+	DefaultMaxBufferMemory          = 256 << 20
 )
 
 const (
 	maxBatch         = 256              // records per Append
 	handshakeTimeout = 30 * time.Second // TLS handshake limit
 	logEvery         = 10 * time.Second // rate limit of repeated warnings
+	maxNameLen       = 256              // input names (the journal keeps one per record)
+	bufWait          = 5 * time.Second  // see bufBudget
 )
 
 // SyslogConfig configures a syslog input.
@@ -51,14 +58,24 @@ type SyslogConfig struct {
 	// MaxOctetCount. Longer messages are cut to it, flagged
 	// journal.FlagTruncated and counted; the rest of the frame is discarded.
 	MaxMessageSize int
-	// MaxConnections limits open TCP and TLS connections together, default
-	// 1000. Extra connections are accepted, closed at once and counted.
-	MaxConnections int
+	// MaxConnections limits open plain TCP connections, default 1000, and
+	// MaxTLSConnections open TLS connections, default 1000: each transport
+	// has its own budget. MaxConnectionsPerAddress limits the connections
+	// of one transport from one IP address, default 100. Extra
+	// connections are accepted, closed at once and counted.
+	MaxConnections, MaxTLSConnections, MaxConnectionsPerAddress int
+	// MaxBufferMemory bounds the receive buffer memory of all TCP and TLS
+	// connections together (see bufBudget), default 256 MiB; it must hold
+	// at least one message of MaxMessageSize.
+	MaxBufferMemory int64
 	// UDPReadBuffer is the socket receive buffer to request, default 8 MiB.
 	UDPReadBuffer int
 	// IdleTimeout closes TCP and TLS connections that send nothing for this
-	// long; 0 means never.
+	// long. Zero means DefaultIdleTimeout, a negative value never.
 	IdleTimeout time.Duration
+
+	// bufWait replaces bufWait (tests).
+	bufWait time.Duration
 }
 
 // Syslog receives syslog messages over UDP, TCP (RFC 6587) and TLS
@@ -82,7 +99,10 @@ type Syslog struct {
 	tlsLn net.Listener
 
 	udpInode atomic.Uint64 // socket inode of udp, for the kernel's drop counter
-	active   atomic.Int64  // open TCP and TLS connections
+	tcpLim   *connLimit
+	tlsLim   *connLimit
+	bufs     *bufBudget
+	paused   atomic.Int64 // connections waiting for room in the journal
 
 	mu       sync.Mutex
 	listened bool
@@ -96,6 +116,7 @@ type Syslog struct {
 	logSink      logLimiter
 	logRead      logLimiter
 	logTLS       logLimiter
+	logMemory    logLimiter
 }
 
 // NewSyslog validates cfg, fills in defaults, loads the TLS files and
@@ -123,6 +144,9 @@ func NewSyslog(cfg SyslogConfig, sink Sink, reg prometheus.Registerer, log *slog
 		logSink:      logLimiter{every: logEvery},
 		logRead:      logLimiter{every: logEvery},
 		logTLS:       logLimiter{every: logEvery},
+		logMemory:    logLimiter{every: logEvery},
+		tcpLim:       newConnLimit(cfg.MaxConnections, cfg.MaxConnectionsPerAddress),
+		tlsLim:       newConnLimit(cfg.MaxTLSConnections, cfg.MaxConnectionsPerAddress),
 	}
 	if cfg.TLSAddr != "" {
 		tc, err := loadTLS(cfg)
@@ -139,6 +163,7 @@ func NewSyslog(cfg SyslogConfig, sink Sink, reg prometheus.Registerer, log *slog
 	s.udpM = m.transport(cfg.Name, transportUDP)
 	s.tcpM = m.transport(cfg.Name, transportTCP)
 	s.tlsM = m.transport(cfg.Name, transportTLS)
+	s.bufs = newBufBudget(cfg.MaxBufferMemory, cfg.bufWait, m, cfg.Name)
 	if cfg.UDP {
 		if err := s.registerUDPStats(reg); err != nil {
 			return nil, err
@@ -172,23 +197,27 @@ func (c *SyslogConfig) validate() error {
 		return fmt.Errorf("input: syslog %s: no address to listen on", c.Name)
 	}
 	switch {
+	case len(c.Name) > maxNameLen:
+		return fmt.Errorf("input: syslog %.20s...: name longer than %d bytes", c.Name, maxNameLen)
 	case c.MaxMessageSize < 0 || c.MaxMessageSize > MaxOctetCount:
 		return fmt.Errorf("input: syslog %s: max message size %d out of range 1..%d", c.Name, c.MaxMessageSize, MaxOctetCount)
-	case c.MaxConnections < 0:
-		return fmt.Errorf("input: syslog %s: negative max connections %d", c.Name, c.MaxConnections)
+	case c.MaxConnections < 0 || c.MaxTLSConnections < 0 || c.MaxConnectionsPerAddress < 0:
+		return fmt.Errorf("input: syslog %s: negative connection limit", c.Name)
+	case c.MaxBufferMemory < 0:
+		return fmt.Errorf("input: syslog %s: negative max buffer memory %d", c.Name, c.MaxBufferMemory)
 	case c.UDPReadBuffer < 0:
 		return fmt.Errorf("input: syslog %s: negative udp read buffer %d", c.Name, c.UDPReadBuffer)
-	case c.IdleTimeout < 0:
-		return fmt.Errorf("input: syslog %s: negative idle timeout %v", c.Name, c.IdleTimeout)
 	}
-	if c.MaxMessageSize == 0 {
-		c.MaxMessageSize = DefaultMaxMessageSize
-	}
-	if c.MaxConnections == 0 {
-		c.MaxConnections = DefaultMaxConnections
-	}
-	if c.UDPReadBuffer == 0 {
-		c.UDPReadBuffer = DefaultUDPReadBuffer
+	c.MaxMessageSize = cmp.Or(c.MaxMessageSize, DefaultMaxMessageSize)
+	c.MaxConnections = cmp.Or(c.MaxConnections, DefaultMaxConnections)
+	c.MaxTLSConnections = cmp.Or(c.MaxTLSConnections, DefaultMaxTLSConnections)
+	c.MaxConnectionsPerAddress = cmp.Or(c.MaxConnectionsPerAddress, DefaultMaxConnectionsPerAddress)
+	c.MaxBufferMemory = cmp.Or(c.MaxBufferMemory, DefaultMaxBufferMemory)
+	c.UDPReadBuffer = cmp.Or(c.UDPReadBuffer, DefaultUDPReadBuffer)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, DefaultIdleTimeout)
+	c.bufWait = cmp.Or(c.bufWait, bufWait)
+	if frame := int64(c.MaxMessageSize + 2*maxHeaderLen); c.MaxBufferMemory < frame {
+		return fmt.Errorf("input: syslog %s: max buffer memory %d cannot hold one message of max message size %d", c.Name, c.MaxBufferMemory, c.MaxMessageSize)
 	}
 	return nil
 }
@@ -344,14 +373,14 @@ func (s *Syslog) Serve(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.acceptLoop(ctx, s.tcpLn, s.tcpM)
+			s.acceptLoop(ctx, s.tcpLn, s.tcpM, s.tcpLim)
 		}()
 	}
 	if s.tlsLn != nil {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.acceptLoop(ctx, s.tlsLn, s.tlsM)
+			s.acceptLoop(ctx, s.tlsLn, s.tlsM, s.tlsLim)
 		}()
 	}
 
@@ -368,8 +397,8 @@ func (s *Syslog) Serve(ctx context.Context) error {
 	return nil
 }
 
-// acceptLoop accepts connections on ln until it is closed.
-func (s *Syslog) acceptLoop(ctx context.Context, ln net.Listener, tm *transportMetrics) {
+// acceptLoop accepts connections on ln until it is closed, within lim.
+func (s *Syslog) acceptLoop(ctx context.Context, ln net.Listener, tm *transportMetrics, lim *connLimit) {
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -392,21 +421,25 @@ func (s *Syslog) acceptLoop(ctx context.Context, ln net.Listener, tm *transportM
 			continue
 		}
 		delay = 0
-		if s.active.Add(1) > int64(s.cfg.MaxConnections) {
-			s.active.Add(-1)
+		ip := remoteIP(c)
+		if reason := lim.acquire(ip); reason != "" {
 			c.Close()
-			tm.rejLimit.Inc()
+			if reason == reasonLimit {
+				tm.rejLimit.Inc()
+			} else {
+				tm.rejAddr.Inc()
+			}
 			if n, ok := s.logConnLimit.allow(); ok {
 				s.log.Warn("syslog: too many connections, closed a new one",
-					"transport", tm.name, "peer", c.RemoteAddr().String(),
-					"max_connections", s.cfg.MaxConnections, "suppressed", n)
+					"transport", tm.name, "peer", c.RemoteAddr().String(), "reason", reason,
+					"max_connections", lim.max, "max_connections_per_address", lim.perAddr, "suppressed", n)
 			}
 			continue
 		}
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
-			s.active.Add(-1)
+			lim.release(ip)
 			c.Close()
 			return
 		}
@@ -419,7 +452,7 @@ func (s *Syslog) acceptLoop(ctx context.Context, ln net.Listener, tm *transportM
 			s.serveConn(ctx, c, tm)
 			c.Close()
 			tm.conns.Dec()
-			s.active.Add(-1)
+			lim.release(ip)
 			s.mu.Lock()
 			delete(s.conns, c)
 			s.mu.Unlock()
@@ -451,6 +484,17 @@ func (s *Syslog) serveConn(ctx context.Context, c net.Conn, tm *transportMetrics
 	}
 	s.log.Debug("syslog: connection open", "transport", tm.name, "peer", peer)
 	cr := connReader{s: s, c: c, rd: rd, tm: tm, peer: peer}
-	err := cr.run()
+	buf := s.bufs.holder(ctx.Done(), func() { s.evicted(c, tm, peer) }, tm)
+	defer buf.release()
+	err := cr.run(ctx, buf)
 	s.log.Debug("syslog: connection closed", "transport", tm.name, "peer", peer, "reason", err)
+}
+
+// evicted closes c, which bufBudget chose to free memory.
+func (s *Syslog) evicted(c net.Conn, tm *transportMetrics, peer string) {
+	c.Close()
+	if n, ok := s.logMemory.allow(); ok {
+		s.log.Warn("syslog: closed a stalled connection holding a partial frame, to free buffer memory for others (max_buffer_memory)",
+			"transport", tm.name, "peer", peer, "max_buffer_memory", s.cfg.MaxBufferMemory, "suppressed", n)
+	}
 }

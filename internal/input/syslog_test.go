@@ -56,7 +56,8 @@ func (s *recSink) Append(recs []journal.Record) error {
 		if r.Seq != 0 || r.Time.IsZero() {
 			panic("bad record")
 		}
-		s.recs = append(s.recs, r) // Data is ours to keep; the slice is not
+		r.Data = bytes.Clone(r.Data) // neither Data nor the slice is ours to keep
+		s.recs = append(s.recs, r)
 	}
 	return nil
 }
@@ -210,7 +211,12 @@ func TestConfigValidation(t *testing.T) {
 		{"huge size", SyslogConfig{Addr: "127.0.0.1:0", TCP: true, MaxMessageSize: MaxOctetCount + 1}, false},
 		{"negative conns", SyslogConfig{Addr: "127.0.0.1:0", TCP: true, MaxConnections: -1}, false},
 		{"negative buffer", SyslogConfig{Addr: "127.0.0.1:0", UDP: true, UDPReadBuffer: -1}, false},
-		{"negative idle", SyslogConfig{Addr: "127.0.0.1:0", TCP: true, IdleTimeout: -1}, false},
+		{"negative idle: never", SyslogConfig{Addr: "127.0.0.1:0", TCP: true, IdleTimeout: -1}, true},
+		{"negative tls conns", SyslogConfig{Addr: "127.0.0.1:0", TCP: true, MaxTLSConnections: -1}, false},
+		{"negative per address", SyslogConfig{Addr: "127.0.0.1:0", TCP: true, MaxConnectionsPerAddress: -1}, false},
+		{"negative buffer memory", SyslogConfig{Addr: "127.0.0.1:0", TCP: true, MaxBufferMemory: -1}, false},
+		{"buffer memory below one message", SyslogConfig{Addr: "127.0.0.1:0", TCP: true, MaxMessageSize: 1 << 20, MaxBufferMemory: 1 << 20}, false},
+		{"long name", SyslogConfig{Name: strings.Repeat("n", maxNameLen+1), Addr: "127.0.0.1:0", TCP: true}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,9 +225,12 @@ func TestConfigValidation(t *testing.T) {
 				t.Fatalf("NewSyslog: err %v, want ok %v", err, tt.ok)
 			}
 			if err == nil {
-				if s.cfg.MaxMessageSize != DefaultMaxMessageSize || s.cfg.MaxConnections != DefaultMaxConnections ||
-					s.cfg.UDPReadBuffer != DefaultUDPReadBuffer || s.cfg.Name != "syslog" {
-					t.Fatalf("defaults not applied: %+v", s.cfg)
+				c := s.cfg
+				if c.MaxMessageSize != DefaultMaxMessageSize || c.MaxConnections != DefaultMaxConnections ||
+					c.MaxTLSConnections != DefaultMaxTLSConnections || c.MaxConnectionsPerAddress != DefaultMaxConnectionsPerAddress ||
+					c.MaxBufferMemory != DefaultMaxBufferMemory || c.UDPReadBuffer != DefaultUDPReadBuffer || c.Name != "syslog" ||
+					(c.IdleTimeout != DefaultIdleTimeout && c.IdleTimeout >= 0) {
+					t.Fatalf("defaults not applied: %+v", c)
 				}
 			}
 		})
@@ -543,6 +552,9 @@ func TestIdleTimeout(t *testing.T) {
 	want := []msg{{"whole", 0}, {"partial", 0}}
 	if got := s.sink.msgs(""); !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
+	}
+	if v := s.metric(t, "vigil_input_connections_closed_total", "transport", "tcp", "reason", "idle_timeout"); v != 1 {
+		t.Errorf("closed{idle_timeout} = %v, want 1", v)
 	}
 }
 

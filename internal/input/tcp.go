@@ -1,6 +1,7 @@
 package input
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,10 @@ import (
 	"github.com/vigil-soc/vigil/internal/journal"
 )
 
+// maxPauseBackoff is the longest wait between two appends of a batch that
+// the journal refused for lack of disk space.
+const maxPauseBackoff = time.Second
+
 // connReader frames one stream connection and stores its messages.
 type connReader struct {
 	s    *Syslog
@@ -19,21 +24,28 @@ type connReader struct {
 	tm   *transportMetrics
 	peer string
 
+	ctx  context.Context // the input's: done when it stops
+	buf  *bufHolder
 	f    *Framer
 	recs []journal.Record
 	size int // bytes of Data in recs
 }
 
 // run reads until the connection ends and returns why it ended.
-func (r *connReader) run() error {
+func (r *connReader) run(ctx context.Context, buf *bufHolder) error {
+	r.ctx, r.buf = ctx, buf
 	r.f = NewFramer(r.s.cfg.MaxMessageSize)
+	r.f.acct = buf
 	r.recs = make([]journal.Record, 0, maxBatch)
 	idle := r.s.cfg.IdleTimeout
 	for {
 		if idle > 0 {
 			r.c.SetReadDeadline(time.Now().Add(idle))
 		}
-		_, rerr := r.f.Fill(r.rd)
+		n, rerr := r.f.Fill(r.rd)
+		if n > 0 {
+			buf.touch()
+		}
 		now := time.Now()
 		for {
 			msg, flags, ok := r.f.Next()
@@ -59,6 +71,7 @@ func (r *connReader) run() error {
 				return err
 			}
 			if errors.Is(rerr, os.ErrDeadlineExceeded) {
+				r.tm.closedIdle.Inc()
 				return errors.New("idle timeout")
 			}
 			return rerr
@@ -90,28 +103,22 @@ func (r *connReader) add(msg []byte, flags uint8, now time.Time) error {
 	return nil
 }
 
-// flush copies the queued messages out of the framer's buffer into one new
-// slab and appends them to the sink. After a sink error it counts the
-// batch and everything still buffered as dropped and closes the
-// connection, so that the sender notices.
+// flush appends the queued messages to the sink (their Data points into the
+// framer's buffer, which stays as it is until the next Fill), waiting while
+// the journal is full. After any other sink error, or when the input stops
+// while the journal is full, it counts the batch and everything still
+// buffered as dropped and closes the connection, so that the sender
+// notices.
 func (r *connReader) flush() error {
 	if len(r.recs) == 0 {
 		return nil
-	}
-	slab := make([]byte, r.size)
-	off := 0
-	for i := range r.recs {
-		d := r.recs[i].Data
-		n := copy(slab[off:], d)
-		r.recs[i].Data = slab[off : off+n : off+n]
-		off += n
 	}
 	n, size := len(r.recs), r.size
 	// Received counts precede the append: what the sink refuses is then
 	// counted again as dropped.
 	r.tm.messages.Add(float64(n))
 	r.tm.bytes.Add(float64(size))
-	err := r.s.sink.Append(r.recs)
+	err := r.append()
 	clear(r.recs)
 	r.recs = r.recs[:0]
 	r.size = 0
@@ -126,7 +133,11 @@ func (r *connReader) flush() error {
 		}
 		n++
 	}
-	r.tm.dropped.Add(float64(n))
+	if errors.Is(err, journal.ErrFull) {
+		r.tm.droppedFull.Add(float64(n))
+	} else {
+		r.tm.dropped.Add(float64(n))
+	}
 	r.tm.addStats(r.f.TakeStats())
 	if k, ok := r.s.logSink.allow(); ok {
 		r.s.log.Error("syslog: sink failed, closing connection", "transport", r.tm.name,
@@ -134,4 +145,47 @@ func (r *connReader) flush() error {
 	}
 	r.c.Close()
 	return fmt.Errorf("sink: %w", err)
+}
+
+// append appends r.recs to the sink. While the journal refuses them for
+// lack of disk space it retries with a growing delay, without reading from
+// the connection meanwhile: the socket buffers fill up and the sender
+// waits (TCP flow control), so nothing it sent is lost. It gives up only
+// when the input stops.
+func (r *connReader) append() error {
+	err := r.s.sink.Append(r.recs)
+	if err == nil || !errors.Is(err, journal.ErrFull) {
+		return err
+	}
+	r.s.pause(r.tm, 1)
+	defer r.s.pause(r.tm, -1)
+	// Waiting for the journal is no reason to lose buffer memory.
+	r.buf.journalWait(true)
+	defer r.buf.journalWait(false)
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, maxPauseBackoff) {
+		t := time.NewTimer(delay)
+		select {
+		case <-r.ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		err = r.s.sink.Append(r.recs)
+		if err == nil || !errors.Is(err, journal.ErrFull) {
+			return err
+		}
+	}
+}
+
+// pause counts a connection that starts (d = 1) or stops (d = -1) waiting
+// for room in the journal, and logs when the first one starts and the last
+// one stops.
+func (s *Syslog) pause(tm *transportMetrics, d int64) {
+	tm.paused.Add(float64(d))
+	switch n := s.paused.Add(d); {
+	case d > 0 && n == 1:
+		s.log.Warn("syslog: journal full; not reading from TCP and TLS senders until it has room again (they wait, nothing is dropped)")
+	case d < 0 && n == 0:
+		s.log.Info("syslog: journal has room again; reading from all TCP and TLS senders")
+	}
 }

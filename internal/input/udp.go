@@ -115,6 +115,7 @@ func (s *Syslog) batchUDP(q <-chan datagram) {
 			Data:  d.data,
 		})
 	}
+	fullDrops := 0 // datagrams dropped since the journal became full
 	for d := range q {
 		add(d)
 	drain:
@@ -147,12 +148,23 @@ func (s *Syslog) batchUDP(q <-chan datagram) {
 		err := s.sink.Append(recs)
 		clear(recs)
 		recs = recs[:0]
-		if err != nil {
+		switch {
+		case errors.Is(err, journal.ErrFull):
+			// UDP cannot make the sender wait: count, and log when it
+			// starts and ends.
+			tm.droppedFull.Add(float64(n))
+			if fullDrops == 0 {
+				s.log.Warn("syslog: journal full; dropping UDP datagrams until it has room again", "err", err)
+			}
+			fullDrops += n
+		case err != nil:
 			tm.dropped.Add(float64(n))
 			if k, ok := s.logSink.allow(); ok {
 				s.log.Error("syslog: sink failed, udp messages dropped", "dropped", n, "err", err, "suppressed", k)
 			}
-			continue
+		case fullDrops > 0:
+			s.log.Info("syslog: journal has room again; storing UDP datagrams", "dropped_while_full", fullDrops)
+			fullDrops = 0
 		}
 	}
 }

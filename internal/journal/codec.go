@@ -17,8 +17,10 @@ const (
 	fixedBodySize = 17
 	// minBodySize is the smallest valid body: the fixed part and three empty fields.
 	minBodySize = fixedBodySize + 3
-	// maxBodySize is the largest body accepted by Append and by the decoder.
-	maxBodySize = 16 << 20
+	// maxBodySize is the largest body accepted by Append and by the decoder:
+	// room for 16 MiB of Data (an input's largest message) and 4 KiB for the
+	// rest (seq, time, flags, Input, Peer and the length prefixes).
+	maxBodySize = 16<<20 + 4<<10
 )
 
 // castagnoli is the CRC-32C table. It is computed once and never modified.

@@ -22,6 +22,22 @@
 // all of its bytes were written, and under FsyncAlways only after they were
 // fsynced.
 //
+// # Disk space
+//
+// The journal never writes its disk full on purpose: while the free space
+// of its file system (statfs, checked at most every second, every MiB
+// written, or before a write that may cross the limit) is below
+// [Options.MinFreeDisk], Append refuses records with an error wrapping
+// [ErrFull] and writes nothing. A write that fails with ENOSPC or EDQUOT
+// anyway (another process filled the disk) is cut back to the last whole
+// record and refused the same way, so the journal stays usable. The
+// condition is logged once when it starts and once when it ends, shown by
+// vigil_journal_full and counted in vigil_journal_append_refused_total;
+// Append accepts records again by itself once space returns. A failed
+// fsync is different: the kernel may have dropped the written pages, so
+// the journal can no longer tell what is on disk and refuses every later
+// Append until it is reopened (Open's recovery cuts whatever is damaged).
+//
 // # Directory layout
 //
 //	LOCK                               flock(2)ed while a process has the journal open
@@ -49,7 +65,7 @@
 // record is
 //
 //	offset  size  field
-//	0       4     body length n, little-endian uint32 (20 <= n <= 16 MiB)
+//	0       4     body length n, little-endian uint32 (20 <= n <= 16 MiB + 4 KiB)
 //	4       4     CRC-32C (Castagnoli) of the body, little-endian
 //	8       n     body:
 //	                seq            8 bytes, little-endian uint64

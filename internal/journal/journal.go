@@ -43,7 +43,8 @@ var (
 	// ErrCorrupt is wrapped by errors about records that fail to decode.
 	ErrCorrupt = errors.New("journal: corrupt record")
 	// ErrTooLarge is wrapped by Append's error for a record whose encoding
-	// exceeds 16 MiB.
+	// exceeds 16 MiB + 4 KiB (16 MiB of Data fit with up to 4 KiB less 40
+	// bytes of Input and Peer).
 	ErrTooLarge = errors.New("journal: record too large")
 
 	// errSeqExhausted is returned when seqs would overflow (only possible
@@ -68,6 +69,11 @@ type Options struct {
 	MaxSize int64
 	// Compress zstd-compresses sealed segments in the background.
 	Compress bool
+	// MinFreeDisk makes Append refuse records (with an error wrapping
+	// ErrFull) while the journal's file system has fewer bytes free, so
+	// that the journal never writes the disk full. 0 disables the check;
+	// a write that fails with ENOSPC is refused the same way regardless.
+	MinFreeDisk int64
 	// Logger receives the journal's logs. Nil discards them.
 	Logger *slog.Logger
 	// Registerer registers the journal's metrics. Nil means no metrics. Close
@@ -78,6 +84,11 @@ type Options struct {
 	now func() time.Time
 	// maintainEvery is the retention period. Default 1 minute.
 	maintainEvery time.Duration
+	// files does the active segment's writes (tests inject failures).
+	files fileOps
+	// statfs returns a directory's free bytes (tests fake it); nil on a
+	// system without statfs.
+	statfs func(dir string) (int64, error)
 }
 
 // withDefaults returns o with defaults filled in, or an error for invalid values.
@@ -95,8 +106,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.FsyncInterval <= 0 {
 		o.FsyncInterval = time.Second
 	}
-	if o.MaxAge < 0 || o.MaxSize < 0 {
-		return o, errors.New("journal: negative MaxAge or MaxSize")
+	if o.MaxAge < 0 || o.MaxSize < 0 || o.MinFreeDisk < 0 {
+		return o, errors.New("journal: negative MaxAge, MaxSize or MinFreeDisk")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -106,6 +117,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.maintainEvery <= 0 {
 		o.maintainEvery = time.Minute
+	}
+	if o.files == nil {
+		o.files = osFiles{}
+	}
+	if o.statfs == nil && canStatfs {
+		o.statfs = diskFree
 	}
 	return o, nil
 }
@@ -118,6 +135,8 @@ type Journal struct {
 	log  *slog.Logger
 	m    *metrics
 	lock *os.File
+
+	space *spaceGuard // refuses appends while the disk is too full
 
 	// Append state, guarded by mu. Appenders encode into pend; one of them at
 	// a time (the leader, flushing == true) takes pend, writes it without
@@ -207,6 +226,7 @@ func Open(dir string, opts Options) (*Journal, error) {
 	}
 	j.cond.L = &j.mu
 	j.m = newMetrics(j)
+	j.space = newSpaceGuard(dir, opts)
 	fail := func(err error) (*Journal, error) {
 		if j.act != nil {
 			j.act.f.Close()
@@ -506,30 +526,56 @@ func (j *Journal) setNext(next uint64) {
 // the process after Append returned loses nothing, and under FsyncAlways after
 // they were fsynced. On error none of the records was appended (except when
 // an fsync fails under FsyncAlways, which breaks the journal: the records may
-// be in the file). Append returns ErrClosed after Close. It is safe for
-// concurrent use; concurrent calls share writes and fsyncs.
+// be in the file). Append returns ErrClosed after Close, and an error
+// wrapping ErrFull while the disk is too full (see ErrFull: retry later). It
+// is safe for concurrent use; concurrent calls share writes and fsyncs.
 func (j *Journal) Append(recs []Record) error {
+	err := j.append(recs)
+	if err != nil && errors.Is(err, ErrFull) {
+		j.m.refused.Inc()
+	}
+	return err
+}
+
+func (j *Journal) append(recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	size := 0
 	for i := range recs {
-		if n := bodyLen(&recs[i]); n > maxBodySize {
+		n := bodyLen(&recs[i])
+		if n > maxBodySize {
 			return fmt.Errorf("journal: append: %w: record %d encodes to %d bytes", ErrTooLarge, i, n)
 		}
+		size += headerSize + n
+	}
+	if err := j.space.admit(); err != nil {
+		return err
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.closed {
-		return ErrClosed
-	}
-	if j.broken != nil {
-		return j.broken
+	for {
+		if j.closed {
+			return ErrClosed
+		}
+		if j.broken != nil {
+			return j.broken
+		}
+		// While the leader writes, wait rather than pile up more than
+		// maxPending encoded bytes for the next write.
+		if !j.flushing || len(j.pend) == 0 || len(j.pend)+size <= maxPending {
+			break
+		}
+		j.cond.Wait()
 	}
 	if j.nextSeq > math.MaxUint64-uint64(len(recs))-reserveBlock {
 		return errSeqExhausted
 	}
 	if end := j.nextSeq + uint64(len(recs)); end > j.meta.reserved {
 		if err := j.reserveLocked(end); err != nil {
+			if isNoSpace(err) {
+				return j.space.noSpace(0, err)
+			}
 			return fmt.Errorf("journal: append: %w", err)
 		}
 	}
@@ -567,6 +613,12 @@ func (j *Journal) Append(recs []Record) error {
 		j.cond.Wait()
 	}
 }
+
+// maxPending bounds the records encoded for the next write while the
+// leader writes (one Append call may exceed it alone): without it, many
+// appenders of long messages during a slow write hold a copy of all of
+// them at once.
+const maxPending = 16 << 20
 
 // flushLocked makes the caller the leader: it writes the pending records, and
 // fsyncs if sync is set. j.mu must be held and j.flushing false; j.mu is
@@ -612,11 +664,18 @@ func (j *Journal) flushLocked(sync bool) {
 func (j *Journal) writeOut(buf []byte, nrec int, maxTime int64, end uint64, sync bool) (wrote, synced bool, err error) {
 	a := j.act
 	if len(buf) > 0 {
-		if _, err := a.f.WriteAt(buf, a.size); err != nil {
-			err = fmt.Errorf("journal: write %s: %w", a.f.Name(), err)
+		if err := j.space.reserve(len(buf)); err != nil {
+			return false, false, err
+		}
+		if _, err := j.opts.files.WriteAt(a.f, buf, a.size); err != nil {
+			if isNoSpace(err) {
+				err = j.space.noSpace(len(buf), err)
+			} else {
+				err = fmt.Errorf("journal: write %s: %w", a.f.Name(), err)
+			}
 			// Cut whatever part was written so the next write starts at a
-			// record boundary.
-			if terr := a.f.Truncate(a.size); terr != nil {
+			// record boundary: the journal stays usable.
+			if terr := j.opts.files.Truncate(a.f, a.size); terr != nil {
 				j.setBroken(fmt.Errorf("%w; truncate after failed write: %w", err, terr))
 			}
 			return false, false, err
@@ -670,7 +729,7 @@ func (j *Journal) setBroken(err error) {
 // fsync fsyncs f and records the metrics.
 func (j *Journal) fsync(f *os.File) error {
 	start := time.Now()
-	err := f.Sync()
+	err := j.opts.files.Sync(f)
 	j.m.fsyncs.Inc()
 	j.m.fsyncDuration.Observe(time.Since(start).Seconds())
 	return err
@@ -790,11 +849,17 @@ type Stats struct {
 	NextSeq  uint64 `json:"next_seq"`
 	// Consumers maps each durable consumer to its committed cursor.
 	Consumers map[string]uint64 `json:"consumers"`
+	// Full is true while Append refuses records for lack of disk space.
+	Full bool `json:"full"`
+	// FreeDiskBytes is the free space last seen on the journal's file
+	// system, -1 if unknown.
+	FreeDiskBytes int64 `json:"free_disk_bytes"`
 }
 
 // Stats returns the journal's current state.
 func (j *Journal) Stats() Stats {
 	st := Stats{NextSeq: j.NextSeq(), Consumers: map[string]uint64{}}
+	st.Full, st.FreeDiskBytes = j.space.state()
 	j.pubMu.Lock()
 	st.Segments = len(j.segs)
 	st.FirstSeq = j.segs[0].first

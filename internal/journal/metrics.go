@@ -16,6 +16,7 @@ type metrics struct {
 	corruptTail     prometheus.Counter
 	deleted         *prometheus.CounterVec
 	lost            *prometheus.CounterVec
+	refused         prometheus.Counter
 
 	reg        prometheus.Registerer
 	registered []prometheus.Collector
@@ -52,6 +53,10 @@ func newMetrics(j *Journal) *metrics {
 			Name: "vigil_journal_consumer_lost_records_total",
 			Help: "Records a durable consumer skipped because they were deleted by retention or unreadable.",
 		}, []string{"consumer"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_journal_append_refused_total",
+			Help: "Append calls refused for lack of disk space (ErrFull); an input that retries counts once per attempt.",
+		}),
 	}
 }
 
@@ -63,7 +68,7 @@ func (m *metrics) register(reg prometheus.Registerer, j *Journal) error {
 	m.reg = reg
 	for _, c := range []prometheus.Collector{
 		m.appendedRecords, m.appendedBytes, m.fsyncs, m.fsyncDuration,
-		m.corruptTail, m.deleted, m.lost, &stateCollector{j: j},
+		m.corruptTail, m.deleted, m.lost, m.refused, &stateCollector{j: j},
 	} {
 		if err := reg.Register(c); err != nil {
 			m.unregister()
@@ -94,6 +99,10 @@ var (
 	lagDesc = prometheus.NewDesc("vigil_journal_consumer_lag_records",
 		"Records appended but not yet committed by a durable consumer (NextSeq - committed cursor).",
 		[]string{"consumer"}, nil)
+	fullDesc = prometheus.NewDesc("vigil_journal_full",
+		"1 while the journal refuses appends for lack of disk space (below journal.min_free_disk, or a write failed with ENOSPC).", nil, nil)
+	freeDesc = prometheus.NewDesc("vigil_journal_free_disk_bytes",
+		"Free bytes on the journal's file system when last checked.", nil, nil)
 )
 
 // stateCollector exports gauges computed from the journal's state at scrape time.
@@ -106,6 +115,8 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- firstSeqDesc
 	ch <- nextSeqDesc
 	ch <- lagDesc
+	ch <- fullDesc
+	ch <- freeDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -115,6 +126,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(segmentsDesc, prometheus.GaugeValue, float64(st.Segments))
 	ch <- prometheus.MustNewConstMetric(firstSeqDesc, prometheus.GaugeValue, float64(st.FirstSeq))
 	ch <- prometheus.MustNewConstMetric(nextSeqDesc, prometheus.GaugeValue, float64(st.NextSeq))
+	full := 0.0
+	if st.Full {
+		full = 1
+	}
+	ch <- prometheus.MustNewConstMetric(fullDesc, prometheus.GaugeValue, full)
+	if st.FreeDiskBytes >= 0 {
+		ch <- prometheus.MustNewConstMetric(freeDesc, prometheus.GaugeValue, float64(st.FreeDiskBytes))
+	}
 	for name, committed := range st.Consumers {
 		lag := uint64(0)
 		if st.NextSeq > committed {
