@@ -294,6 +294,9 @@ func (s *server) open() error {
 		// Alerts are recorded in a journal of their own, read by the
 		// store, the alert channels and the outputs from their cursors.
 		s.alerts, err = journal.Open(filepath.Join(cfg.DataDir, "alerts"), journal.Options{
+			// Alerts are still recorded for a while after a full disk
+			// paused ingest, never down to the last byte.
+			MinFreeDisk:   int64(cfg.Journal.MinFreeDisk) / 2,
 			SegmentSize:   8 << 20,
 			Fsync:         journal.FsyncPolicy(cfg.Journal.Fsync),
 			FsyncInterval: cfg.Journal.FsyncInterval.D(),
