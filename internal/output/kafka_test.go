@@ -1,11 +1,14 @@
 package output
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,15 +102,22 @@ func TestKafkaOutputOutage(t *testing.T) {
 	}
 }
 
-// BenchmarkKafkaOutput: normalized events through the runner into an
-// in-process broker (the broker shares the CPUs), per event.
+// BenchmarkKafkaOutput: normalized events through the runner into a
+// broker, per event. The broker is in-process (sharing the CPUs and the Go
+// runtime) unless VIGIL_BENCH_KAFKA names one (host:port, such as a
+// cmd/vigil-kfake process: scripts/bench-kafka-output.sh); the topic is then
+// VIGIL_BENCH_KAFKA_TOPIC, default "bench".
 func BenchmarkKafkaOutput(b *testing.B) {
-	c, err := kfake.NewCluster(kfake.SeedTopics(3, "bench"))
-	if err != nil {
-		b.Fatal(err)
+	brokers, topic := []string{os.Getenv("VIGIL_BENCH_KAFKA")}, cmp.Or(os.Getenv("VIGIL_BENCH_KAFKA_TOPIC"), "bench")
+	if brokers[0] == "" {
+		c, err := kfake.NewCluster(kfake.SeedTopics(3, topic))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		brokers = c.ListenAddrs()
 	}
-	defer c.Close()
-	snd, err := NewKafka(KafkaConfig{Name: "bench", Brokers: c.ListenAddrs(), Topic: "bench"}, parse.Options{})
+	snd, err := NewKafka(KafkaConfig{Name: "bench", Brokers: brokers, Topic: topic}, parse.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -137,11 +147,24 @@ func benchRunner(b *testing.B, kind, target string, snd Sender) {
 			recs = recs[:0]
 		}
 	}
+	cpu0 := cpuTime(b)
 	b.ResetTimer()
 	stop := runInBackground(ru)
 	for ru.Status().Sent < uint64(b.N) {
 		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
 	stop()
+}
+
+// cpuTime is the CPU time the process has used (user and system), in
+// nanoseconds: the runner's, the client's and an in-process broker's.
+func cpuTime(tb testing.TB) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
