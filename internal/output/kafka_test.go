@@ -8,12 +8,16 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
@@ -167,4 +171,165 @@ func cpuTime(tb testing.TB) int64 {
 		tb.Fatal(err)
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// TestKafkaOutputTopicRecreated deletes the output's topic, and creates it
+// again or lets the output's client create it: the client fails the old
+// topic's records with UNKNOWN_TOPIC_ID until it forgets the old topic, and
+// the output then delivers everything journaled since to the new topic.
+func TestKafkaOutputTopicRecreated(t *testing.T) {
+	for _, recreate := range []bool{true, false} {
+		name := "re-created"
+		if !recreate {
+			name = "deleted"
+		}
+		t.Run(name, func(t *testing.T) {
+			j, err := journal.Open(t.TempDir(), journal.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.Close()
+			c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "vigil-events"),
+				kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			cfg := KafkaConfig{Name: "events", Brokers: c.ListenAddrs(), Topic: "vigil-events"}
+			snd, err := NewKafka(cfg, parse.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ru, err := NewRunner(j, cfg.Name, "kafka", snd.Target(), snd, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer runInBackground(ru)()
+			appendEvents := func(from, n int) {
+				t.Helper()
+				recs := make([]journal.Record, n)
+				for i := range recs {
+					recs[i] = journal.Record{Time: time.Now(), Input: "syslog",
+						Data: []byte(fmt.Sprintf(`{"ip":"203.0.113.%d","statuscode":401,"request_uri":"/owa/auth.owa","n":%d}`, i%3, from+i))}
+				}
+				if err := j.Append(recs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			appendEvents(0, 100)
+			if got := readTopic(t, c.ListenAddrs(), "vigil-events", 100); len(got) != 100 {
+				t.Fatalf("%d of 100 events in the topic", len(got))
+			}
+
+			if err := c.DeleteTopic("vigil-events"); err != nil {
+				t.Fatal(err)
+			}
+			if recreate {
+				if err := c.CreateTopic("vigil-events", 2, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			appendEvents(100, 100)
+			got := readTopic(t, c.ListenAddrs(), "vigil-events", 100)
+			for n := 100; n < 200; n++ {
+				if !got[n] {
+					t.Fatalf("event %d missing from the new topic (%d of 100 there)", n, len(got))
+				}
+			}
+			if st := ru.Status(); st.Errors == 0 || !strings.Contains(st.LastError, "re-created") {
+				t.Errorf("status after the re-creation: errors %d, last error %q", st.Errors, st.LastError)
+			}
+		})
+	}
+}
+
+// readTopic reads topic from its start until it has want distinct events
+// (their "n") or a generous deadline passed, and returns them.
+func readTopic(t *testing.T, brokers []string, topic string, want int) map[int]bool {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[int]bool{}
+	for deadline := time.Now().Add(60 * time.Second); len(seen) < want && time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			var ev map[string]string
+			if err := json.Unmarshal(r.Value, &ev); err != nil {
+				t.Fatalf("value %q: %v", r.Value, err)
+			}
+			n, _ := strconv.Atoi(ev["n"])
+			seen[n] = true
+		})
+	}
+	return seen
+}
+
+// TestKafkaOutputRefusedBatches: the broker refuses two produce requests
+// (the third and the eighth) while other batches are in flight; the runner sends again from the first
+// record not acknowledged, so every event arrives, and the cursor ends past
+// them all.
+func TestKafkaOutputRefusedBatches(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "vigil-events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var produces atomic.Int64
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if n := produces.Add(1); n != 3 && n != 8 {
+			return nil, nil, false
+		}
+		return refuseProduce(req.(*kmsg.ProduceRequest)), nil, true
+	})
+	cfg := KafkaConfig{Name: "events", Brokers: c.ListenAddrs(), Topic: "vigil-events"}
+	snd, err := NewKafka(cfg, parse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2*kafkaBatch + 1000 // three batches
+	recs := make([]journal.Record, n)
+	for i := range recs {
+		recs[i] = journal.Record{Time: time.Now(), Input: "syslog",
+			Data: []byte(fmt.Sprintf(`{"ip":"203.0.113.%d","statuscode":200,"request_uri":"/owa/","n":%d}`, i%250, i))}
+	}
+	if err := j.Append(recs); err != nil {
+		t.Fatal(err)
+	}
+	ru := runUntilSent(t, j, cfg.Name, snd, n)
+	got := readTopic(t, c.ListenAddrs(), "vigil-events", n)
+	if len(got) != n {
+		t.Fatalf("%d of %d events in the topic", len(got), n)
+	}
+	if st := ru.Status(); st.Sent != n || st.Position != n+1 || st.Errors == 0 {
+		t.Fatalf("status: sent %d position %d errors %d, want %d, %d and some errors", st.Sent, st.Position, st.Errors, n, n+1)
+	}
+}
+
+// refuseProduce answers a produce request with a non-retriable error for
+// every partition.
+func refuseProduce(req *kmsg.ProduceRequest) *kmsg.ProduceResponse {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.ErrorCode = kerr.InvalidRecord.Code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
 }
