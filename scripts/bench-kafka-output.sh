@@ -2,7 +2,7 @@
 # Measures the Kafka output's throughput against kcat producing the same
 # records to the same broker.
 #
-#   scripts/bench-kafka-output.sh [-n RECORDS] [-r ROUNDS] [-b TESTBIN] [-k]
+#   scripts/bench-kafka-output.sh [-n RECORDS] [-r ROUNDS] [-b TESTBIN] [-q PCT] [-k]
 #
 #   -n RECORDS  records per run (default 500000)
 #   -r ROUNDS   rounds, each a Vigil run then a kcat run (default 3; this
@@ -11,6 +11,9 @@
 #   -b TESTBIN  run this test binary of ./internal/output (go test -c)
 #               instead of building one from the tree (to compare a change
 #               against the tree: build both, pass each in turn)
+#   -q PCT      before each run, wait (up to 10 minutes) until the machine
+#               was less than PCT% busy over 3 s: on a machine shared with
+#               other work, runs then start alike
 #   -k          keep the work directory
 #
 # Every run gets a fresh broker: cmd/vigil-kfake as its own process (one
@@ -44,19 +47,22 @@ cd "$(dirname "$0")/.."
 N=500000
 ROUNDS=3
 TESTBIN=""
+QUIET=0
 KEEP=0
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "n:r:b:kh" opt; do
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while getopts "n:r:b:q:kh" opt; do
   case $opt in
     n) N=$OPTARG ;;
     r) ROUNDS=$OPTARG ;;
     b) TESTBIN=$OPTARG ;;
+    q) QUIET=$OPTARG ;;
     k) KEEP=1 ;;
     *) usage ;;
   esac
 done
 [[ $N =~ ^[1-9][0-9]*$ ]] || { echo "bench-kafka-output: -n must be a positive number" >&2; exit 2; }
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench-kafka-output: -r must be a positive number" >&2; exit 2; }
+[[ $QUIET =~ ^[0-9]+$ ]] || { echo "bench-kafka-output: -q must be a percentage" >&2; exit 2; }
 
 scripts/install-test-deps.sh # kcat
 for cmd in go kcat ss awk; do
@@ -86,6 +92,21 @@ NCPU=$(grep -c '^cpu[0-9]' /proc/stat)
 log() { echo "bench-kafka-output: $*" >&2; }
 die() { log "$*"; exit 1; }
 busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+
+# wait_quiet waits until the machine was less than QUIET% busy over 3 s.
+wait_quiet() {
+  [ "$QUIET" -gt 0 ] || return 0
+  local a b
+  for _ in $(seq 200); do
+    a=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit}' /proc/stat)
+    sleep 3
+    b=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit}' /proc/stat)
+    if awk -v q="$QUIET" '{ busy = $3 - $1; idle = $4 - $2; exit !(100 * busy < q * (busy + idle)) }' <<<"$a $b"; then
+      return 0
+    fi
+  done
+  log "the machine stayed busier than $QUIET% for 10 minutes; running anyway"
+}
 
 free_port() {
   local p
@@ -147,6 +168,7 @@ record() { # ROUND TARGET WALL_S CPU_S BUSY_TICKS SPAN_NS (the span the ticks we
 
 for round in $(seq "$ROUNDS"); do
   # Vigil's output.
+  wait_quiet
   start_broker
   b0=$(busy_ticks)
   t0=$(date +%s%N)
@@ -170,6 +192,7 @@ for round in $(seq "$ROUNDS"); do
   stop_broker
 
   # kcat, the same records.
+  wait_quiet
   start_broker
   b0=$(busy_ticks)
   t0=$(date +%s%N)
