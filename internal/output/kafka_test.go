@@ -44,25 +44,9 @@ func TestKafkaOutputOutage(t *testing.T) {
 	defer j.Close()
 	port := freeTCPPort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cfg := KafkaConfig{Name: "events", Brokers: []string{addr}, Topic: "vigil-events"}
-	snd, err := NewKafka(cfg, parse.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ru, err := NewRunner(j, cfg.Name, "kafka", snd.Target(), snd, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer runInBackground(ru)()
-
-	var recs []journal.Record
-	for i := range 300 {
-		recs = append(recs, journal.Record{Time: time.Now(), Input: "syslog",
-			Data: []byte(fmt.Sprintf(`{"ip":"203.0.113.%d","statuscode":401,"request_uri":"/owa/auth.owa","n":%d}`, i%3, i))})
-	}
-	if err := j.Append(recs); err != nil {
-		t.Fatal(err)
-	}
+	ru, stop := startKafkaOutput(t, j, []string{addr})
+	defer stop()
+	appendEvents(t, j, 0, 300)
 	time.Sleep(500 * time.Millisecond) // the output waits for a broker
 	if st := ru.Status(); st.Sent != 0 || st.Lag != 300 {
 		t.Fatalf("status with the broker down: %+v", st)
@@ -73,36 +57,48 @@ func TestKafkaOutputOutage(t *testing.T) {
 	}
 	defer c.Close()
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("vigil-events"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	partitionOf := map[string]int32{}
+	seen := readTopic(t, []string{addr}, "vigil-events", 300, func(r *kgo.Record, ev map[string]string) {
+		if string(r.Key) != ev["source.ip"] || ev["http.response.status_code"] != "401" {
+			t.Fatalf("record key %q for %v", r.Key, ev)
+		}
+		if p, ok := partitionOf[string(r.Key)]; ok && p != r.Partition {
+			t.Errorf("source %s in partitions %d and %d", r.Key, p, r.Partition)
+		}
+		partitionOf[string(r.Key)] = r.Partition
+	})
+	if len(seen) != 300 {
+		t.Fatalf("%d of 300 events arrived", len(seen))
+	}
+}
+
+// startKafkaOutput runs a Kafka output from j to the topic vigil-events
+// until the returned stop is called (before j is closed).
+func startKafkaOutput(t *testing.T, j *journal.Journal, brokers []string) (ru *Runner, stop func()) {
+	t.Helper()
+	cfg := KafkaConfig{Name: "events", Brokers: brokers, Topic: "vigil-events"}
+	snd, err := NewKafka(cfg, parse.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
-	seen := map[int]bool{}
-	partitionOf := map[string]int32{}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(seen) < 300 && time.Now().Before(deadline) {
-		pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
-		fs := cl.PollFetches(pctx)
-		pcancel()
-		fs.EachRecord(func(r *kgo.Record) {
-			var ev map[string]string
-			if err := json.Unmarshal(r.Value, &ev); err != nil {
-				t.Fatalf("value %q: %v", r.Value, err)
-			}
-			n, _ := strconv.Atoi(ev["n"])
-			seen[n] = true
-			if string(r.Key) != ev["source.ip"] || ev["http.response.status_code"] != "401" {
-				t.Fatalf("record key %q for %v", r.Key, ev)
-			}
-			if p, ok := partitionOf[string(r.Key)]; ok && p != r.Partition {
-				t.Errorf("source %s in partitions %d and %d", r.Key, p, r.Partition)
-			}
-			partitionOf[string(r.Key)] = r.Partition
-		})
+	ru, err = NewRunner(j, cfg.Name, "kafka", snd.Target(), snd, nil, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(seen) != 300 {
-		t.Fatalf("%d of 300 events arrived", len(seen))
+	return ru, runInBackground(ru)
+}
+
+// appendEvents journals n nginx JSON events numbered from (field "n"),
+// with three source addresses, all of them HTTP 401.
+func appendEvents(t *testing.T, j *journal.Journal, from, n int) {
+	t.Helper()
+	recs := make([]journal.Record, n)
+	for i := range recs {
+		recs[i] = journal.Record{Time: time.Now(), Input: "syslog",
+			Data: []byte(fmt.Sprintf(`{"ip":"203.0.113.%d","statuscode":401,"request_uri":"/owa/auth.owa","n":%d}`, i%3, from+i))}
+	}
+	if err := j.Append(recs); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -195,29 +191,10 @@ func TestKafkaOutputTopicRecreated(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			cfg := KafkaConfig{Name: "events", Brokers: c.ListenAddrs(), Topic: "vigil-events"}
-			snd, err := NewKafka(cfg, parse.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ru, err := NewRunner(j, cfg.Name, "kafka", snd.Target(), snd, nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer runInBackground(ru)()
-			appendEvents := func(from, n int) {
-				t.Helper()
-				recs := make([]journal.Record, n)
-				for i := range recs {
-					recs[i] = journal.Record{Time: time.Now(), Input: "syslog",
-						Data: []byte(fmt.Sprintf(`{"ip":"203.0.113.%d","statuscode":401,"request_uri":"/owa/auth.owa","n":%d}`, i%3, from+i))}
-				}
-				if err := j.Append(recs); err != nil {
-					t.Fatal(err)
-				}
-			}
-			appendEvents(0, 100)
-			if got := readTopic(t, c.ListenAddrs(), "vigil-events", 100); len(got) != 100 {
+			ru, stop := startKafkaOutput(t, j, c.ListenAddrs())
+			defer stop()
+			appendEvents(t, j, 0, 100)
+			if got := readTopic(t, c.ListenAddrs(), "vigil-events", 100, nil); len(got) != 100 {
 				t.Fatalf("%d of 100 events in the topic", len(got))
 			}
 
@@ -229,8 +206,8 @@ func TestKafkaOutputTopicRecreated(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			appendEvents(100, 100)
-			got := readTopic(t, c.ListenAddrs(), "vigil-events", 100)
+			appendEvents(t, j, 100, 100)
+			got := readTopic(t, c.ListenAddrs(), "vigil-events", 100, nil)
 			for n := 100; n < 200; n++ {
 				if !got[n] {
 					t.Fatalf("event %d missing from the new topic (%d of 100 there)", n, len(got))
@@ -244,8 +221,9 @@ func TestKafkaOutputTopicRecreated(t *testing.T) {
 }
 
 // readTopic reads topic from its start until it has want distinct events
-// (their "n") or a generous deadline passed, and returns them.
-func readTopic(t *testing.T, brokers []string, topic string, want int) map[int]bool {
+// (their "n") or a generous deadline passed, and returns them. check, if
+// not nil, is called with every record and its event.
+func readTopic(t *testing.T, brokers []string, topic string, want int, check func(*kgo.Record, map[string]string)) map[int]bool {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -264,6 +242,9 @@ func readTopic(t *testing.T, brokers []string, topic string, want int) map[int]b
 			}
 			n, _ := strconv.Atoi(ev["n"])
 			seen[n] = true
+			if check != nil {
+				check(r, ev)
+			}
 		})
 	}
 	return seen
@@ -298,16 +279,9 @@ func TestKafkaOutputRefusedBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 2*kafkaBatch + 1000 // three batches
-	recs := make([]journal.Record, n)
-	for i := range recs {
-		recs[i] = journal.Record{Time: time.Now(), Input: "syslog",
-			Data: []byte(fmt.Sprintf(`{"ip":"203.0.113.%d","statuscode":200,"request_uri":"/owa/","n":%d}`, i%250, i))}
-	}
-	if err := j.Append(recs); err != nil {
-		t.Fatal(err)
-	}
+	appendEvents(t, j, 0, n)
 	ru := runUntilSent(t, j, cfg.Name, snd, n)
-	got := readTopic(t, c.ListenAddrs(), "vigil-events", n)
+	got := readTopic(t, c.ListenAddrs(), "vigil-events", n, nil)
 	if len(got) != n {
 		t.Fatalf("%d of %d events in the topic", len(got), n)
 	}
