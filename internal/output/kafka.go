@@ -90,21 +90,31 @@ func codec(name string) (kgo.CompressionCodec, error) {
 	return kgo.NoCompression(), fmt.Errorf("compression %q: want none, gzip, snappy, lz4 or zstd", name)
 }
 
-// Kafka produces journal records to a topic. It is a Pipeliner: the
-// client sends one batch while the runner reads and encodes the next, and
-// a batch is encoded on several CPUs.
+// Kafka produces journal records to a topic. It is a Pipeliner: Start
+// hands a batch to a worker goroutine, which encodes it (on several CPUs)
+// and produces it while the runner reads the next batch and the client
+// sends the one before.
 type Kafka struct {
 	cfg    KafkaConfig
 	topic  string // where the records go
 	client *kgo.Client
 	encs   []*encoder     // one per CPU, up to maxEncoders
 	free   []*kafkaBuffer // buffers of acknowledged batches, for reuse
+	jobs   chan kafkaJob  // batches for the worker, in order; nil until the first Start
+	worker sync.WaitGroup // the worker: runs from the first Start to Close
+}
+
+// kafkaJob is a batch for the worker to encode and produce.
+type kafkaJob struct {
+	ctx context.Context
+	b   *kafkaBuffer
+	p   *produced
 }
 
 const (
 	// kafkaBatch is the most records the runner hands over at once; two
 	// batches are in flight at most.
-	kafkaBatch = 8192
+	kafkaBatch = 4096
 	// maxEncoders bounds the goroutines that encode one batch, and
 	// minChunk is the fewest records worth a goroutine of its own.
 	maxEncoders = 4
@@ -180,20 +190,24 @@ func (k *Kafka) Send(ctx context.Context, recs []journal.Record) error {
 	return wait()
 }
 
-// Start implements Pipeliner: it encodes recs and hands them to the
-// client, and wait reports whether the brokers acknowledged every one of
-// them (acks=all). Any failure fails the whole batch; the runner sends it
-// again (at least once).
+// Start implements Pipeliner: it copies recs and hands them to the
+// worker, which encodes them and hands them to the client; wait reports
+// whether the brokers acknowledged every one of them (acks=all). Any
+// failure fails the whole batch; the runner sends it again (at least
+// once). Start and the waits run on the runner's goroutine, one at a time.
 func (k *Kafka) Start(ctx context.Context, recs []journal.Record) (wait func() error, err error) {
-	b := k.buffer(len(recs))
-	k.encode(b, recs)
-	p := &produced{done: make(chan struct{})}
-	p.left.Store(int64(len(b.recs)))
-	if len(b.recs) == 0 {
-		close(p.done)
+	if k.jobs == nil {
+		k.jobs = make(chan kafkaJob, 2) // the runner keeps two batches in flight
+		k.worker.Go(k.work)
 	}
-	for i := range b.recs {
-		k.client.Produce(ctx, &b.recs[i], p.promise)
+	b := k.buffer(len(recs))
+	b.hold(recs)
+	p := &produced{done: make(chan struct{})}
+	p.left.Store(int64(len(recs)))
+	if len(recs) == 0 {
+		close(p.done)
+	} else {
+		k.jobs <- kafkaJob{ctx: ctx, b: b, p: p}
 	}
 	return func() error {
 		<-p.done
@@ -202,15 +216,46 @@ func (k *Kafka) Start(ctx context.Context, recs []journal.Record) (wait func() e
 	}, nil
 }
 
-// kafkaBuffer holds one batch's records and the bytes of their keys and
-// values (one slab per encoder), reused once the batch is acknowledged.
+// work encodes and produces the batches Start hands over, in order.
+func (k *Kafka) work() {
+	for j := range k.jobs {
+		k.encode(j.b, j.b.in)
+		for i := range j.b.recs {
+			k.client.Produce(j.ctx, &j.b.recs[i], j.p.promise)
+		}
+	}
+}
+
+// kafkaBuffer holds one batch: a copy of its journal records, and the
+// Kafka records with the bytes of their keys and values (one slab per
+// encoder). It is reused once the batch is acknowledged.
 type kafkaBuffer struct {
+	in    []journal.Record // a copy of the batch
+	data  []byte           // the data of in
 	recs  []kgo.Record
 	slabs [][]byte
 }
 
-// buffer returns a buffer for n records, reused if one is free. Start and
-// the waits it returns run on the runner's goroutine, one at a time.
+// hold copies recs and their data into b.
+func (b *kafkaBuffer) hold(recs []journal.Record) {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Data)
+	}
+	if cap(b.data) < n {
+		b.data = make([]byte, 0, n+n/8)
+	}
+	data := b.data[:0]
+	b.in = append(b.in[:0], recs...)
+	for i := range b.in {
+		start := len(data)
+		data = append(data, b.in[i].Data...)
+		b.in[i].Data = data[start:len(data):len(data)]
+	}
+	b.data = data
+}
+
+// buffer returns a buffer for n records, reused if one is free.
 func (k *Kafka) buffer(n int) *kafkaBuffer {
 	var b *kafkaBuffer
 	if i := len(k.free) - 1; i >= 0 {
@@ -225,8 +270,7 @@ func (k *Kafka) buffer(n int) *kafkaBuffer {
 	return b
 }
 
-// encode fills b.recs from recs, in chunks encoded in parallel. Nothing
-// refers to recs afterwards.
+// encode fills b.recs from recs, in chunks encoded in parallel.
 func (k *Kafka) encode(b *kafkaBuffer, recs []journal.Record) {
 	n := min(len(k.encs), max(len(recs)/minChunk, 1))
 	chunk := (len(recs) + n - 1) / n
@@ -320,8 +364,12 @@ func (p *produced) promise(_ *kgo.Record, err error) {
 	}
 }
 
-// Close flushes and closes the client.
+// Close stops the worker and closes the client. No Start may follow.
 func (k *Kafka) Close() error {
+	if k.jobs != nil {
+		close(k.jobs)
+		k.worker.Wait()
+	}
 	k.client.Close()
 	return nil
 }
