@@ -27,10 +27,13 @@ func TestWarnLoosePerms(t *testing.T) {
 		}
 	}
 	must(os.Chmod(cfg.DataDir, 0o700))
-	for dir, mode := range map[string]os.FileMode{"journal": 0o755, "journal/cursors": 0o700, "store": 0o750} {
-		p := filepath.Join(cfg.DataDir, dir)
+	for _, d := range []struct { // in order: a parent before its child
+		dir  string
+		mode os.FileMode
+	}{{"journal", 0o755}, {"journal/cursors", 0o700}, {"store", 0o750}} {
+		p := filepath.Join(cfg.DataDir, d.dir)
 		must(os.Mkdir(p, 0o700))
-		must(os.Chmod(p, mode))
+		must(os.Chmod(p, d.mode))
 	}
 	must(os.WriteFile(filepath.Join(cfg.DataDir, tokenFileName), []byte("t\n"), 0o600))
 	must(os.Chmod(filepath.Join(cfg.DataDir, tokenFileName), 0o640))

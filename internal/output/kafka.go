@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/vigil-soc/vigil/internal/api"
@@ -86,13 +90,36 @@ func codec(name string) (kgo.CompressionCodec, error) {
 	return kgo.NoCompression(), fmt.Errorf("compression %q: want none, gzip, snappy, lz4 or zstd", name)
 }
 
-// Kafka produces journal records to a topic.
+// Kafka produces journal records to a topic. It is a Pipeliner: Start
+// hands a batch to a worker goroutine, which encodes it (on several CPUs)
+// and produces it while the runner reads the next batch and the client
+// sends the one before.
 type Kafka struct {
 	cfg    KafkaConfig
+	topic  string // where the records go
 	client *kgo.Client
-	parser *parse.Parser
-	row    store.Row
+	encs   []*encoder     // one per CPU, up to maxEncoders
+	free   []*kafkaBuffer // buffers of acknowledged batches, for reuse
+	jobs   chan kafkaJob  // batches for the worker, in order; nil until the first Start
+	worker sync.WaitGroup // the worker: runs from the first Start to Close
 }
+
+// kafkaJob is a batch for the worker to encode and produce.
+type kafkaJob struct {
+	ctx context.Context
+	b   *kafkaBuffer
+	p   *produced
+}
+
+const (
+	// kafkaBatch is the most records the runner hands over at once; two
+	// batches are in flight at most.
+	kafkaBatch = 4096
+	// maxEncoders bounds the goroutines that encode one batch, and
+	// minChunk is the fewest records worth a goroutine of its own.
+	maxEncoders = 4
+	minChunk    = 512
+)
 
 // NewKafka returns a Kafka sender. popts configure the parser (payload
 // json, and the key field).
@@ -113,11 +140,18 @@ func NewKafka(c KafkaConfig, popts parse.Options) (*Kafka, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(c.Brokers...),
 		kgo.ClientID(c.ClientID),
-		kgo.DefaultProduceTopic(c.Topic),
 		kgo.ProducerBatchCompression(cc),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.AllowAutoTopicCreation(),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		// A batch is handed over whole: send at once rather than
+		// linger (10 ms by default) for records that come only with
+		// the next batch. Records gather into larger requests while
+		// earlier ones are in flight.
+		kgo.ProducerLinger(0),
+		// Room for both batches in flight, so that handing over the
+		// second does not wait for the first.
+		kgo.MaxBufferedRecords(3 * kafkaBatch),
 		// A broker outage surfaces as an error (status, metrics) every
 		// 30 s while the runner retries the batch.
 		kgo.RecordDeliveryTimeout(30 * time.Second),
@@ -130,46 +164,212 @@ func NewKafka(c KafkaConfig, popts parse.Options) (*Kafka, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka output %s: %w", c.Name, err)
 	}
-	return &Kafka{cfg: c, client: client, parser: parse.New(popts)}, nil
+	k := &Kafka{cfg: c, topic: c.Topic, client: client}
+	for range min(runtime.GOMAXPROCS(0), maxEncoders) {
+		k.encs = append(k.encs, &encoder{parser: parse.New(popts), key: c.Key, json: c.Payload == "json", grow: 2})
+	}
+	return k, nil
 }
 
 // Target is where the output sends, for the status.
 func (k *Kafka) Target() string {
-	return "kafka://" + strings.Join(k.cfg.Brokers, ",") + "/" + k.cfg.Topic
+	return "kafka://" + strings.Join(k.cfg.Brokers, ",") + "/" + k.topic
 }
+
+// BatchSize implements Batcher.
+func (k *Kafka) BatchSize() int { return kafkaBatch }
 
 // Send produces every record and waits for the brokers to acknowledge
 // all of them; any failure fails the whole batch (it is sent again: at
 // least once).
 func (k *Kafka) Send(ctx context.Context, recs []journal.Record) error {
-	out := make([]*kgo.Record, 0, len(recs))
+	wait, err := k.Start(ctx, recs)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// Start implements Pipeliner: it copies recs and hands them to the
+// worker, which encodes them and hands them to the client; wait reports
+// whether the brokers acknowledged every one of them (acks=all). Any
+// failure fails the whole batch; the runner sends it again (at least
+// once). Start and the waits run on the runner's goroutine, one at a time.
+func (k *Kafka) Start(ctx context.Context, recs []journal.Record) (wait func() error, err error) {
+	if k.jobs == nil {
+		k.jobs = make(chan kafkaJob, 2) // the runner keeps two batches in flight
+		k.worker.Go(k.work)
+	}
+	b := k.buffer(len(recs))
+	b.hold(recs)
+	p := &produced{done: make(chan struct{})}
+	p.left.Store(int64(len(recs)))
+	if len(recs) == 0 {
+		close(p.done)
+	} else {
+		k.jobs <- kafkaJob{ctx: ctx, b: b, p: p}
+	}
+	return func() error {
+		<-p.done
+		k.free = append(k.free, b) // the client is done with its records
+		return k.failed(p.err)
+	}, nil
+}
+
+// work encodes and produces the batches Start hands over, in order.
+func (k *Kafka) work() {
+	for j := range k.jobs {
+		k.encode(j.b, j.b.in)
+		for i := range j.b.recs {
+			k.client.Produce(j.ctx, &j.b.recs[i], j.p.promise)
+		}
+	}
+}
+
+// kafkaBuffer holds one batch: a copy of its journal records, and the
+// Kafka records with the bytes of their keys and values (one slab per
+// encoder). It is reused once the batch is acknowledged.
+type kafkaBuffer struct {
+	in    []journal.Record // a copy of the batch
+	data  []byte           // the data of in
+	recs  []kgo.Record
+	slabs [][]byte
+}
+
+// hold copies recs and their data into b.
+func (b *kafkaBuffer) hold(recs []journal.Record) {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Data)
+	}
+	if cap(b.data) < n {
+		b.data = make([]byte, 0, n+n/8)
+	}
+	data := b.data[:0]
+	b.in = append(b.in[:0], recs...)
+	for i := range b.in {
+		start := len(data)
+		data = append(data, b.in[i].Data...)
+		b.in[i].Data = data[start:len(data):len(data)]
+	}
+	b.data = data
+}
+
+// buffer returns a buffer for n records, reused if one is free.
+func (k *Kafka) buffer(n int) *kafkaBuffer {
+	var b *kafkaBuffer
+	if i := len(k.free) - 1; i >= 0 {
+		b, k.free = k.free[i], k.free[:i]
+	} else {
+		b = &kafkaBuffer{slabs: make([][]byte, len(k.encs))}
+	}
+	if cap(b.recs) < n {
+		b.recs = make([]kgo.Record, n)
+	}
+	b.recs = b.recs[:n]
+	return b
+}
+
+// encode fills b.recs from recs, in chunks encoded in parallel.
+func (k *Kafka) encode(b *kafkaBuffer, recs []journal.Record) {
+	n := min(len(k.encs), max(len(recs)/minChunk, 1))
+	chunk := (len(recs) + n - 1) / n
+	var wg sync.WaitGroup
+	for w := range n {
+		lo, hi := w*chunk, min((w+1)*chunk, len(recs))
+		wg.Go(func() { b.slabs[w] = k.encs[w].encode(recs[lo:hi], b.recs[lo:hi], k.topic, b.slabs[w]) })
+	}
+	wg.Wait()
+}
+
+// encoder turns journal records into Kafka records, on one goroutine at a
+// time.
+type encoder struct {
+	parser *parse.Parser
+	row    store.Row
+	key    string  // the field that keys records
+	json   bool    // payload json: the normalized event
+	grow   float64 // bytes out per byte in, from the last chunk
+}
+
+// encode sets out[i] from recs[i], with the keys and values in slab
+// (reused from its start), and returns the slab.
+func (e *encoder) encode(recs []journal.Record, out []kgo.Record, topic string, slab []byte) []byte {
 	size := 0
 	for i := range recs {
 		size += len(recs[i].Data)
 	}
-	k.parser.Reset(2*size + 64)
+	// The parsed strings are copied into the slab: the parser's arena
+	// is reused from one chunk to the next.
+	e.parser.ResetWith(e.parser.Buffer(), 2*size+64)
+	if want := int(float64(size)*e.grow) + 64; cap(slab) < want {
+		slab = make([]byte, 0, want+want/8)
+	}
+	buf := slab[:0]
 	for i := range recs {
 		rec := &recs[i]
-		k.parser.Parse(rec, &k.row)
-		r := &kgo.Record{}
-		if key := k.row.Get(k.cfg.Key); key != "" {
-			r.Key = []byte(key)
+		e.parser.Parse(rec, &e.row)
+		r := kgo.Record{Topic: topic}
+		start := len(buf)
+		if key := e.row.Get(e.key); key != "" {
+			buf = append(buf, key...)
+			r.Key = buf[start:len(buf):len(buf)]
+			start = len(buf)
 		}
-		if k.cfg.Payload == "json" {
-			r.Value = api.AppendRowJSON(nil, &k.row)
+		if e.json {
+			buf = api.AppendRowJSON(buf, &e.row)
 		} else {
-			r.Value = append([]byte(nil), rec.Data...)
+			buf = append(buf, rec.Data...)
 		}
-		out = append(out, r)
+		// If buf grew, it moved: r.Value is in the new array, earlier
+		// records keep the old one.
+		r.Value = buf[start:len(buf):len(buf)]
+		out[i] = r
 	}
-	if err := k.client.ProduceSync(ctx, out...).FirstErr(); err != nil {
-		return fmt.Errorf("kafka output %s: %w", k.cfg.Name, err)
+	if size > 0 {
+		e.grow = float64(len(buf)) / float64(size)
 	}
-	return nil
+	return buf
 }
 
-// Close flushes and closes the client.
+// failed wraps a produce error. UNKNOWN_TOPIC_ID means the topic was
+// deleted and created again: the client keeps failing records for it until
+// it forgets the old topic, and produces to the new one after that (the
+// runner sends the batch again from its first record not acknowledged).
+func (k *Kafka) failed(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, kerr.UnknownTopicID) {
+		k.client.PurgeTopicsFromProducing(k.topic)
+		return fmt.Errorf("kafka output %s: topic %s was deleted or re-created; producing to the new topic from the first record not acknowledged: %w", k.cfg.Name, k.topic, err)
+	}
+	return fmt.Errorf("kafka output %s: %w", k.cfg.Name, err)
+}
+
+// produced tracks the acknowledgements of one batch.
+type produced struct {
+	left atomic.Int64
+	once sync.Once
+	err  error // the first failure, set before done is closed
+	done chan struct{}
+}
+
+func (p *produced) promise(_ *kgo.Record, err error) {
+	if err != nil {
+		p.once.Do(func() { p.err = err })
+	}
+	if p.left.Add(-1) == 0 {
+		close(p.done)
+	}
+}
+
+// Close stops the worker and closes the client. No Start may follow.
 func (k *Kafka) Close() error {
+	if k.jobs != nil {
+		close(k.jobs)
+		k.worker.Wait()
+	}
 	k.client.Close()
 	return nil
 }

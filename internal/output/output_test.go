@@ -196,7 +196,7 @@ func TestSyslogMessage(t *testing.T) {
 }
 
 // runUntilSent runs an output runner for snd on j until it has delivered
-// n records (or 15 s passed), then stops it and returns it.
+// n records (or a generous 60 s passed), then stops it and returns it.
 func runUntilSent(t *testing.T, j *journal.Journal, name string, snd Sender, n uint64) *Runner {
 	t.Helper()
 	ru, err := NewRunner(j, name, "test", "-", snd, nil, nil)
@@ -204,7 +204,7 @@ func runUntilSent(t *testing.T, j *journal.Journal, name string, snd Sender, n u
 		t.Fatal(err)
 	}
 	stop := runInBackground(ru)
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for ru.Status().Sent < n && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -6,16 +6,23 @@
 // Offsets are committed only after the records are in the journal, so a
 // crash makes the group read the uncommitted tail again (duplicates) and
 // never skips a record.
+//
+// A topic that is deleted and created again under the same name is a new
+// topic (a new topic id). The input notices (the brokers answer
+// UNKNOWN_TOPIC_ID for the old one), subscribes to the topic again and
+// reads the new topic from its first record.
 package kafka
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,7 +30,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -44,6 +53,10 @@ const (
 	minBackoff      = 100 * time.Millisecond
 	maxBackoff      = 5 * time.Second
 	logEvery        = 10 * time.Second
+	// recheckEvery is how often a topic that fails with UNKNOWN_TOPIC_ID
+	// is looked up again while the brokers still report its old id.
+	recheckEvery  = time.Second
+	lookupTimeout = 10 * time.Second
 )
 
 // Appender stores records durably. Append returns after the records are in
@@ -63,12 +76,17 @@ type Input struct {
 
 	records   atomic.Uint64
 	bytes     atomic.Uint64
+	recreated atomic.Uint64
 	running   atomic.Bool
 	mu        sync.Mutex // guards the fields below
 	lastErr   string
 	lastErrAt time.Time
 	lastLog   time.Time // rate limit of repeated error logs
 	lag       map[topicPartition]int64
+	// renewed holds the topics subscribed to again after they were
+	// deleted or re-created: their partitions without a committed offset
+	// start at the first record whatever StartOffset says.
+	renewed map[string]bool
 
 	// beforeCommit, when set (tests), runs after a batch was appended and
 	// before its offsets are committed.
@@ -94,6 +112,9 @@ type Status struct {
 	// Lag is the number of records behind the partitions' high watermarks
 	// as of the latest fetches, summed over assigned partitions.
 	Lag int64 `json:"lag"`
+	// Recreated counts the times a topic was found deleted or re-created
+	// (a new topic id) and subscribed to again.
+	Recreated uint64 `json:"topics_recreated"`
 	// LastError is the latest error (append, commit, fetch), empty if none.
 	LastError     string    `json:"last_error,omitempty"`
 	LastErrorTime time.Time `json:"last_error_time,omitzero"`
@@ -119,11 +140,12 @@ func New(cfg Config, app Appender, reg prometheus.Registerer, log *slog.Logger) 
 		return nil, err
 	}
 	in := &Input{
-		cfg: cfg,
-		app: app,
-		log: log,
-		m:   m,
-		lag: make(map[topicPartition]int64),
+		cfg:     cfg,
+		app:     app,
+		log:     log,
+		m:       m,
+		lag:     make(map[topicPartition]int64),
+		renewed: make(map[string]bool),
 	}
 	opts, err := in.clientOpts()
 	if err != nil {
@@ -150,6 +172,7 @@ func (in *Input) clientOpts() ([]kgo.Opt, error) {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsRevoked(in.dropLag),
 		kgo.OnPartitionsLost(in.dropLag),
+		kgo.AdjustFetchOffsetsFn(in.adjustOffsets),
 		kgo.WithLogger(kgoLogger{in}),
 	}
 	sec, err := SecurityOpts(cfg.TLS, cfg.SASL)
@@ -234,8 +257,9 @@ func saslMechanism(c SASLConfig) (sasl.Mechanism, error) {
 // records are appended to the journal, and only then their offsets are
 // committed and the group is allowed to rebalance. An append error is
 // logged and retried with backoff on the same records, which are never
-// skipped. When ctx is done, Run commits what it appended, leaves the group
-// and returns nil.
+// skipped. A topic deleted or re-created meanwhile is subscribed to again
+// (see renew). When ctx is done, Run commits what it appended, leaves the
+// group and returns nil.
 func (in *Input) Run(ctx context.Context) error {
 	cl, err := kgo.NewClient(in.opts...)
 	if err != nil {
@@ -246,24 +270,47 @@ func (in *Input) Run(ctx context.Context) error {
 	defer cl.Close()
 	in.log.Info("kafka: consuming", "brokers", in.cfg.Brokers, "topics", in.cfg.Topics, "group", in.cfg.Group)
 	b := newBatcher(in)
+	w := newWatcher()
 	for {
 		fetches := cl.PollRecords(ctx, in.cfg.MaxPollRecords)
 		if fetches.IsClientClosed() {
 			cl.AllowRebalance()
 			return nil
 		}
+		// Topics failing with UNKNOWN_TOPIC_ID: the client fails a
+		// topic's fetches and commits with it once the topic has a new
+		// id (deleted, maybe re-created), and never reads it again.
+		var unknown []string
+		suspect := func(topic string) {
+			if !slices.Contains(unknown, topic) {
+				unknown = append(unknown, topic)
+			}
+		}
 		fetches.EachError(func(topic string, part int32, err error) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
+			if errors.Is(err, kerr.UnknownTopicID) {
+				suspect(topic)
+			}
 			in.noteErr("fetch", fmt.Errorf("topic %s partition %d: %w", topic, part, err))
 		})
+		w.saw(fetches)
 		in.updateLag(fetches)
 		recs := fetches.Records()
 		if len(recs) > 0 {
 			done := b.store(ctx, recs)
 			if done > 0 {
-				in.commit(cl, recs[:done])
+				if err := in.commit(cl, recs[:done]); errors.Is(err, kerr.UnknownTopicID) {
+					for _, r := range recs[:done] {
+						suspect(r.Topic)
+					}
+				}
+			}
+		}
+		for _, topic := range unknown {
+			if ctx.Err() == nil {
+				in.check(ctx, cl, w, topic)
 			}
 		}
 		cl.AllowRebalance()
@@ -274,19 +321,142 @@ func (in *Input) Run(ctx context.Context) error {
 	}
 }
 
+// watcher keeps what Run knows of the topics' ids.
+type watcher struct {
+	ids     map[string][16]byte  // id of each topic as last fetched
+	checked map[string]time.Time // last lookup of a failing topic
+}
+
+func newWatcher() *watcher {
+	return &watcher{ids: make(map[string][16]byte), checked: make(map[string]time.Time)}
+}
+
+// saw notes the ids of the topics that records came from (brokers from
+// Kafka 3.1 send them).
+func (w *watcher) saw(fetches kgo.Fetches) {
+	fetches.EachTopic(func(t kgo.FetchTopic) {
+		if t.TopicID != ([16]byte{}) {
+			w.ids[t.Topic] = t.TopicID
+		}
+	})
+}
+
+// check looks up topic, whose fetches fail with UNKNOWN_TOPIC_ID, and
+// subscribes to it again if it is gone or has a new id. While the brokers
+// still report the id it was read under, the error is a broker lagging
+// behind and the client retries by itself; the lookup is then repeated at
+// most once per recheckEvery.
+func (in *Input) check(ctx context.Context, cl *kgo.Client, w *watcher, topic string) {
+	now := time.Now()
+	if now.Sub(w.checked[topic]) < recheckEvery {
+		return
+	}
+	w.checked[topic] = now
+	id, exists, err := lookupTopic(ctx, cl, topic)
+	if err != nil {
+		in.noteErr("metadata", fmt.Errorf("topic %s: %w", topic, err))
+		return
+	}
+	old, known := w.ids[topic]
+	if exists && known && id == old {
+		return
+	}
+	in.renew(cl, topic, old, id, exists)
+	delete(w.ids, topic)
+	delete(w.checked, topic)
+}
+
+// renew drops everything the client holds of a topic that was deleted or
+// re-created and subscribes to it again, as franz-go documents for a topic
+// re-creation: the client never moves a topic to a new id by itself, and
+// fails the old one with UNKNOWN_TOPIC_ID until then. The brokers dropped
+// the group's offsets with the old topic, so the new topic's partitions
+// have none and start at their first record (adjustOffsets), even with
+// start_offset latest: they hold only what was written since the
+// re-creation. Records of the old topic that were not read yet went with
+// it.
+func (in *Input) renew(cl *kgo.Client, topic string, old, id [16]byte, exists bool) {
+	in.mu.Lock()
+	in.renewed[topic] = true
+	in.mu.Unlock()
+	cl.PurgeTopicsFromClient(topic)
+	in.dropTopicLag(topic)
+	cl.AddConsumeTopics(topic)
+	in.recreated.Add(1)
+	in.m.recreated.WithLabelValues(in.cfg.Name, strings.ToValidUTF8(topic, "\uFFFD")).Inc()
+	now := "none (deleted; waiting for it to be created)"
+	if exists {
+		now = hex.EncodeToString(id[:])
+	}
+	was := "unknown"
+	if old != ([16]byte{}) {
+		was = hex.EncodeToString(old[:])
+	}
+	in.log.Warn("kafka: topic was deleted or re-created; subscribed again, reading the new topic from its start",
+		"topic", topic, "old_id", was, "new_id", now)
+}
+
+// lookupTopic asks the brokers for topic's id; exists is false when they
+// do not know the topic.
+func lookupTopic(ctx context.Context, cl *kgo.Client, topic string) (id [16]byte, exists bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return id, false, err
+	}
+	for _, t := range resp.Topics {
+		if t.Topic == nil || *t.Topic != topic {
+			continue
+		}
+		switch err := kerr.ErrorForCode(t.ErrorCode); {
+		case errors.Is(err, kerr.UnknownTopicOrPartition):
+			return id, false, nil
+		case err != nil:
+			return id, false, err
+		}
+		return t.TopicID, true, nil
+	}
+	return id, false, nil
+}
+
+// adjustOffsets starts the partitions of renewed topics that have no
+// committed offset at their first record.
+func (in *Input) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for topic, parts := range offsets {
+		if !in.renewed[topic] {
+			continue
+		}
+		for p, o := range parts {
+			if o.EpochOffset().Offset < 0 { // no commit: the reset offset
+				parts[p] = kgo.NewOffset().AtStart()
+			}
+		}
+	}
+	return offsets, nil
+}
+
 // commit commits the offsets of recs, which are in the journal. A failure
-// is counted and logged: the records may be read again after a restart or
-// a rebalance, and a later commit covers them.
-func (in *Input) commit(cl *kgo.Client, recs []*kgo.Record) {
+// is counted, logged and returned: the records may be read again after a
+// restart or a rebalance, and a later commit covers them.
+func (in *Input) commit(cl *kgo.Client, recs []*kgo.Record) error {
 	if in.beforeCommit != nil {
 		in.beforeCommit()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
-	if err := cl.CommitRecords(ctx, recs...); err != nil {
+	err := cl.CommitRecords(ctx, recs...)
+	if err != nil {
 		in.m.commitErrors.WithLabelValues(in.cfg.Name).Inc()
 		in.noteErr("commit", err)
 	}
+	return err
 }
 
 // setErr records err as the latest error.
@@ -342,6 +512,18 @@ func (in *Input) dropLag(_ context.Context, _ *kgo.Client, parts map[string][]in
 	}
 }
 
+// dropTopicLag forgets the lag of all partitions of topic.
+func (in *Input) dropTopicLag(topic string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for tp := range in.lag {
+		if tp.topic == topic {
+			delete(in.lag, tp)
+			in.m.lag.DeleteLabelValues(in.cfg.Name, strings.ToValidUTF8(topic, "\uFFFD"), strconv.Itoa(int(tp.partition)))
+		}
+	}
+}
+
 // Status returns a snapshot of the input's state. It is safe to call
 // concurrently with Run.
 func (in *Input) Status() Status {
@@ -360,6 +542,7 @@ func (in *Input) Status() Status {
 		Records:       in.records.Load(),
 		Bytes:         in.bytes.Load(),
 		Lag:           lag,
+		Recreated:     in.recreated.Load(),
 		LastError:     in.lastErr,
 		LastErrorTime: in.lastErrAt,
 	}

@@ -3,11 +3,13 @@ package kafka
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -187,51 +189,59 @@ func TestConsume(t *testing.T) {
 	}
 }
 
-// TestAppendErrorRetried makes the journal refuse the first appends: the
-// same records are retried until they are stored, nothing is committed
-// before that, and each record is stored once.
+// TestAppendErrorRetried makes the journal refuse the first appends, with
+// any error (a full disk among them): the input pauses and retries the
+// same records with backoff until they are stored, commits nothing before
+// that, and stores each record once.
 func TestAppendErrorRetried(t *testing.T) {
-	_, addr := newCluster(t, 2, "logs")
-	want := lines("r", 500)
-	produce(t, addr, "logs", want)
+	for _, appendErr := range []error{
+		errors.New("journal: write failed"),
+		fmt.Errorf("journal: append: %w", syscall.ENOSPC),
+	} {
+		t.Run(appendErr.Error(), func(t *testing.T) {
+			_, addr := newCluster(t, 2, "logs")
+			want := lines("r", 500)
+			produce(t, addr, "logs", want)
 
-	var badCommit atomic.Value
-	app := &memAppender{}
-	app.fail = func(call, stored int) error {
-		// Whatever is committed must already be stored.
-		if c := sum(committed(t, addr, "g", "logs")); c > int64(stored) {
-			badCommit.Store("committed " + strconv.FormatInt(c, 10) + " records, only " + strconv.Itoa(stored) + " appended")
-		}
-		if call <= 3 {
-			return errors.New("disk full")
-		}
-		return nil
-	}
-	in, err := New(Config{Brokers: []string{addr}, Topics: []string{"logs"}, Group: "g", MaxPollRecords: 100},
-		app, prometheus.NewRegistry(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runInput(t, in)
-	waitFor(t, "all records", func() bool { return app.len() >= len(want) })
-	waitFor(t, "commit", func() bool { return sum(committed(t, addr, "g", "logs")) == int64(len(want)) })
-	if st := in.Status(); !strings.Contains(st.LastError, "disk full") {
-		t.Errorf("Status().LastError = %q, want the append error", st.LastError)
-	}
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	if s, ok := badCommit.Load().(string); ok {
-		t.Fatal(s)
-	}
-	got := app.counts()
-	for _, v := range want {
-		if got[string(v)] != 1 {
-			t.Fatalf("%s", describe(want, got))
-		}
-	}
-	if n := testutil.ToFloat64(in.m.appendErrors.WithLabelValues("kafka")); n != 3 {
-		t.Errorf("append_errors_total = %v, want 3", n)
+			var badCommit atomic.Value
+			app := &memAppender{}
+			app.fail = func(call, stored int) error {
+				// Whatever is committed must already be stored.
+				if c := sum(committed(t, addr, "g", "logs")); c > int64(stored) {
+					badCommit.Store("committed " + strconv.FormatInt(c, 10) + " records, only " + strconv.Itoa(stored) + " appended")
+				}
+				if call <= 3 {
+					return appendErr
+				}
+				return nil
+			}
+			in, err := New(Config{Brokers: []string{addr}, Topics: []string{"logs"}, Group: "g", MaxPollRecords: 100},
+				app, prometheus.NewRegistry(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := runInput(t, in)
+			waitFor(t, "all records", func() bool { return app.len() >= len(want) })
+			waitFor(t, "commit", func() bool { return sum(committed(t, addr, "g", "logs")) == int64(len(want)) })
+			if st := in.Status(); !strings.Contains(st.LastError, appendErr.Error()) {
+				t.Errorf("Status().LastError = %q, want the append error", st.LastError)
+			}
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			if s, ok := badCommit.Load().(string); ok {
+				t.Fatal(s)
+			}
+			got := app.counts()
+			for _, v := range want {
+				if got[string(v)] != 1 {
+					t.Fatalf("%s", describe(want, got))
+				}
+			}
+			if n := testutil.ToFloat64(in.m.appendErrors.WithLabelValues("kafka")); n != 3 {
+				t.Errorf("append_errors_total = %v, want 3", n)
+			}
+		})
 	}
 }
 

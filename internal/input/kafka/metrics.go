@@ -17,6 +17,7 @@ type metrics struct {
 	commitErrors *prometheus.CounterVec
 	appendErrors *prometheus.CounterVec
 	lag          *prometheus.GaugeVec
+	recreated    *prometheus.CounterVec
 }
 
 // topicMetrics holds one topic's children, resolved once.
@@ -55,6 +56,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "vigil_input_kafka_lag",
 			Help: "Records behind the partition's high watermark as of the latest fetch.",
 		}, []string{"input", "topic", "partition"}),
+		recreated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_input_kafka_topic_recreated_total",
+			Help: "Times a topic was found deleted or re-created (a new topic id) and subscribed to again; the new topic is read from its start.",
+		}, lt),
 	}
 	var err error
 	promreg.Register(reg, &m.records, &err)
@@ -64,6 +69,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	promreg.Register(reg, &m.commitErrors, &err)
 	promreg.Register(reg, &m.appendErrors, &err)
 	promreg.Register(reg, &m.lag, &err)
+	promreg.Register(reg, &m.recreated, &err)
 	if err != nil {
 		return nil, fmt.Errorf("kafka input: register metrics: %w", err)
 	}
