@@ -423,12 +423,14 @@ func (s *Syslog) acceptLoop(ctx context.Context, ln net.Listener, tm *transportM
 		delay = 0
 		ip := remoteIP(c)
 		if reason := lim.acquire(ip); reason != "" {
-			c.Close()
+			// Counted before the close, so whoever sees the close sees
+			// the count.
 			if reason == reasonLimit {
 				tm.rejLimit.Inc()
 			} else {
 				tm.rejAddr.Inc()
 			}
+			c.Close()
 			if n, ok := s.logConnLimit.allow(); ok {
 				s.log.Warn("syslog: too many connections, closed a new one",
 					"transport", tm.name, "peer", c.RemoteAddr().String(), "reason", reason,
