@@ -550,6 +550,20 @@ func (s *server) openDetect() error {
 		}
 		s.alertOutputs = append(s.alertOutputs, o)
 	}
+	for _, oc := range s.cfg.Outputs.Kafka {
+		if oc.AlertsTopic == "" {
+			continue
+		}
+		k, err := output.NewKafkaAlerts(oc)
+		if err != nil {
+			return err
+		}
+		o, err := output.NewRunner(s.alerts, oc.Name+"-alerts", "kafka-alerts", k.Target(), k, s.reg, s.log.With("component", "output"))
+		if err != nil {
+			return err
+		}
+		s.alertOutputs = append(s.alertOutputs, o)
+	}
 	var builtin fs.FS
 	if cfg.BuiltinOn() {
 		builtin = rules.FS

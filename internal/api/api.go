@@ -195,7 +195,8 @@ func (s *Server) raw(w http.ResponseWriter, r *http.Request) {
 
 // AppendRecordJSON appends a journal record as one JSON object of strings,
 // like search results: seq, received (receive time), input, peer,
-// truncated, and data, the message as received.
+// truncated, origin (a Kafka record's topic, partition, offset and
+// timestamp; only when known), and data, the message as received.
 // Data that is not valid UTF-8 is given as data_base64 instead, so the
 // bytes survive exactly.
 func AppendRecordJSON(b []byte, rec *journal.Record) []byte {
@@ -210,6 +211,10 @@ func AppendRecordJSON(b []byte, rec *journal.Record) []byte {
 	b = append(b, `,"truncated":"`...)
 	b = strconv.AppendBool(b, rec.Flags&journal.FlagTruncated != 0)
 	b = append(b, '"')
+	if len(rec.Origin) > 0 {
+		b = append(b, `,"origin":`...)
+		b = appendJSONString(b, string(rec.Origin))
+	}
 	if utf8.Valid(rec.Data) {
 		b = append(b, `,"data":`...)
 		b = appendJSONString(b, string(rec.Data))

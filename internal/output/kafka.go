@@ -2,6 +2,7 @@ package output
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -33,6 +34,10 @@ type KafkaConfig struct {
 	Key string `yaml:"key"`
 	// Payload is "json" (default: the normalized event) or "original".
 	Payload string `yaml:"payload"`
+	// AlertsTopic, when set, receives every alert (its JSON, keyed by
+	// alert.id) from the alert journal, through a runner of its own
+	// ("NAME-alerts").
+	AlertsTopic string `yaml:"alerts_topic"`
 	// Compression: none, gzip, snappy, lz4 or zstd (default).
 	Compression string           `yaml:"compression"`
 	ClientID    string           `yaml:"client_id"`
@@ -56,6 +61,11 @@ func (c KafkaConfig) Validate() error {
 	}
 	if err := kafka.CheckTopic(c.Topic); err != nil {
 		errs = append(errs, fmt.Errorf("topic: %w", err))
+	}
+	if c.AlertsTopic != "" {
+		if err := kafka.CheckTopic(c.AlertsTopic); err != nil {
+			errs = append(errs, fmt.Errorf("alerts_topic: %w", err))
+		}
 	}
 	switch c.Payload {
 	case "", "json", "original":
@@ -121,9 +131,27 @@ const (
 	minChunk    = 512
 )
 
+// EventIDHeader is the Kafka record header that carries an event's
+// event.id, so a consumer recognises a record produced twice.
+const EventIDHeader = "vigil-event-id"
+
 // NewKafka returns a Kafka sender. popts configure the parser (payload
 // json, and the key field).
 func NewKafka(c KafkaConfig, popts parse.Options) (*Kafka, error) {
+	return newKafka(c, c.Topic, false, popts)
+}
+
+// NewKafkaAlerts returns the Kafka sender of an output's alerts_topic: it
+// produces the records of the alert journal (each an alert's JSON) as
+// they are, keyed by alert.id.
+func NewKafkaAlerts(c KafkaConfig) (*Kafka, error) {
+	if c.AlertsTopic == "" {
+		return nil, fmt.Errorf("kafka output %s: no alerts_topic", c.Name)
+	}
+	return newKafka(c, c.AlertsTopic, true, parse.Options{})
+}
+
+func newKafka(c KafkaConfig, topic string, alerts bool, popts parse.Options) (*Kafka, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka output %s: %w", c.Name, err)
 	}
@@ -164,9 +192,9 @@ func NewKafka(c KafkaConfig, popts parse.Options) (*Kafka, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka output %s: %w", c.Name, err)
 	}
-	k := &Kafka{cfg: c, topic: c.Topic, client: client}
+	k := &Kafka{cfg: c, topic: topic, client: client}
 	for range min(runtime.GOMAXPROCS(0), maxEncoders) {
-		k.encs = append(k.encs, &encoder{parser: parse.New(popts), key: c.Key, json: c.Payload == "json", grow: 2})
+		k.encs = append(k.encs, &encoder{parser: parse.New(popts), key: c.Key, json: c.Payload == "json", alerts: alerts, grow: 2})
 	}
 	return k, nil
 }
@@ -233,6 +261,7 @@ type kafkaBuffer struct {
 	in    []journal.Record // a copy of the batch
 	data  []byte           // the data of in
 	recs  []kgo.Record
+	hdrs  []kgo.RecordHeader // one per record: its event id
 	slabs [][]byte
 }
 
@@ -265,8 +294,9 @@ func (k *Kafka) buffer(n int) *kafkaBuffer {
 	}
 	if cap(b.recs) < n {
 		b.recs = make([]kgo.Record, n)
+		b.hdrs = make([]kgo.RecordHeader, n)
 	}
-	b.recs = b.recs[:n]
+	b.recs, b.hdrs = b.recs[:n], b.hdrs[:n]
 	return b
 }
 
@@ -277,7 +307,7 @@ func (k *Kafka) encode(b *kafkaBuffer, recs []journal.Record) {
 	var wg sync.WaitGroup
 	for w := range n {
 		lo, hi := w*chunk, min((w+1)*chunk, len(recs))
-		wg.Go(func() { b.slabs[w] = k.encs[w].encode(recs[lo:hi], b.recs[lo:hi], k.topic, b.slabs[w]) })
+		wg.Go(func() { b.slabs[w] = k.encs[w].encode(recs[lo:hi], b.recs[lo:hi], b.hdrs[lo:hi], k.topic, b.slabs[w]) })
 	}
 	wg.Wait()
 }
@@ -289,12 +319,17 @@ type encoder struct {
 	row    store.Row
 	key    string  // the field that keys records
 	json   bool    // payload json: the normalized event
+	alerts bool    // the records are alerts: sent as they are, keyed by alert.id
 	grow   float64 // bytes out per byte in, from the last chunk
 }
 
 // encode sets out[i] from recs[i], with the keys and values in slab
-// (reused from its start), and returns the slab.
-func (e *encoder) encode(recs []journal.Record, out []kgo.Record, topic string, slab []byte) []byte {
+// (reused from its start), and returns the slab. An event's record gets
+// the header hdrs[i] with its event id.
+func (e *encoder) encode(recs []journal.Record, out []kgo.Record, hdrs []kgo.RecordHeader, topic string, slab []byte) []byte {
+	if e.alerts {
+		return encodeAlerts(recs, out, topic, slab)
+	}
 	size := 0
 	for i := range recs {
 		size += len(recs[i].Data)
@@ -324,10 +359,36 @@ func (e *encoder) encode(recs []journal.Record, out []kgo.Record, topic string, 
 		// If buf grew, it moved: r.Value is in the new array, earlier
 		// records keep the old one.
 		r.Value = buf[start:len(buf):len(buf)]
+		start = len(buf)
+		buf = append(buf, e.row.Get(parse.FieldEventID)...)
+		hdrs[i] = kgo.RecordHeader{Key: EventIDHeader, Value: buf[start:len(buf):len(buf)]}
+		r.Headers = hdrs[i : i+1 : i+1]
 		out[i] = r
 	}
 	if size > 0 {
 		e.grow = float64(len(buf)) / float64(size)
+	}
+	return buf
+}
+
+// encodeAlerts sets out[i] to the alert JSON of recs[i], keyed by its
+// alert.id, with the bytes in slab.
+func encodeAlerts(recs []journal.Record, out []kgo.Record, topic string, slab []byte) []byte {
+	buf := slab[:0]
+	for i := range recs {
+		var id struct {
+			ID string `json:"alert.id"`
+		}
+		_ = json.Unmarshal(recs[i].Data, &id) // a record without an id goes unkeyed
+		start := len(buf)
+		buf = append(buf, id.ID...)
+		key := buf[start:len(buf):len(buf)]
+		start = len(buf)
+		buf = append(buf, recs[i].Data...)
+		out[i] = kgo.Record{Topic: topic, Key: key, Value: buf[start:len(buf):len(buf)]}
+		if len(key) == 0 {
+			out[i].Key = nil
+		}
 	}
 	return buf
 }

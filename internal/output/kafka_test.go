@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
 )
@@ -61,6 +62,9 @@ func TestKafkaOutputOutage(t *testing.T) {
 	seen := readTopic(t, []string{addr}, "vigil-events", 300, func(r *kgo.Record, ev map[string]string) {
 		if string(r.Key) != ev["source.ip"] || ev["http.response.status_code"] != "401" {
 			t.Fatalf("record key %q for %v", r.Key, ev)
+		}
+		if len(r.Headers) != 1 || r.Headers[0].Key != EventIDHeader || string(r.Headers[0].Value) != ev["event.id"] || len(ev["event.id"]) != parse.EventIDLen {
+			t.Fatalf("record headers %v for event %s", r.Headers, ev["event.id"])
 		}
 		if p, ok := partitionOf[string(r.Key)]; ok && p != r.Partition {
 			t.Errorf("source %s in partitions %d and %d", r.Key, p, r.Partition)
@@ -306,4 +310,62 @@ func refuseProduce(req *kmsg.ProduceRequest) *kmsg.ProduceResponse {
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// TestKafkaAlertsTopic: an output's alerts_topic gets the alert journal's
+// alerts as they are (the alert JSON), keyed by alert.id.
+func TestKafkaAlertsTopic(t *testing.T) {
+	aj, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aj.Close()
+	c, err := kfake.NewCluster(kfake.SeedTopics(1, "vigil-alerts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	want := map[string]string{}
+	var recs []journal.Record
+	for i := range 5 {
+		a := &alert.Alert{ID: fmt.Sprintf("id%d", i), RuleID: "brute-force-source", Level: alert.LevelHigh, TS: time.Now(), SrcIP: "203.0.113.9"}
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, journal.Record{Input: "alert", Data: b})
+		want[a.ID] = string(b)
+	}
+	if err := aj.Append(recs); err != nil {
+		t.Fatal(err)
+	}
+	snd, err := NewKafkaAlerts(KafkaConfig{Name: "k", Brokers: c.ListenAddrs(), Topic: "vigil-events", AlertsTopic: "vigil-alerts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ru, err := NewRunner(aj, "k-alerts", "kafka", snd.Target(), snd, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runInBackground(ru)
+	defer stop()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("vigil-alerts"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	got := map[string]string{}
+	for deadline := time.Now().Add(30 * time.Second); len(got) < len(want) && time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got[string(r.Key)] = string(r.Value) })
+		cancel()
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d of %d alerts arrived", len(got), len(want))
+	}
+	for id, v := range want {
+		if got[id] != v {
+			t.Errorf("alert %s: record %q, want %q", id, got[id], v)
+		}
+	}
 }

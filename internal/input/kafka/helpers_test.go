@@ -93,6 +93,7 @@ func (a *memAppender) Append(recs []journal.Record) error {
 	defer a.mu.Unlock()
 	for _, r := range recs {
 		r.Data = append([]byte(nil), r.Data...)
+		r.Origin = append([]byte(nil), r.Origin...) // the input reuses its memory
 		r.Seq = uint64(len(a.recs))
 		a.recs = append(a.recs, r)
 	}

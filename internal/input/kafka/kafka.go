@@ -552,8 +552,11 @@ func (in *Input) Status() Status {
 type batcher struct {
 	in   *Input
 	recs []journal.Record
-	tm   map[string]*topicMetrics
-	peer map[topicPartition]string
+	// origins holds the queued records' Origin bytes (the journal copies
+	// them at Append).
+	origins []byte
+	tm      map[string]*topicMetrics
+	peer    map[topicPartition]string
 }
 
 func newBatcher(in *Input) *batcher {
@@ -598,13 +601,32 @@ func (b *batcher) add(r *kgo.Record, now time.Time) {
 		data, flags = data[:MaxMessageSize:MaxMessageSize], journal.FlagTruncated
 		tm.truncated.Inc()
 	}
+	start := len(b.origins)
+	b.origins = AppendOrigin(b.origins, r)
 	b.recs = append(b.recs, journal.Record{
-		Time:  now,
-		Input: b.in.cfg.Name,
-		Peer:  b.peerOf(r.Topic, r.Partition),
-		Flags: flags,
-		Data:  data,
+		Time:   now,
+		Input:  b.in.cfg.Name,
+		Peer:   b.peerOf(r.Topic, r.Partition),
+		Flags:  flags,
+		Data:   data,
+		Origin: b.origins[start:len(b.origins):len(b.origins)],
 	})
+}
+
+// AppendOrigin appends the origin of a Kafka record to dst:
+// "kafka:TOPIC/PARTITION/OFFSET@TIMESTAMP" (Unix milliseconds). A record
+// read twice, by one node or by two, has the same origin; its event id
+// is made from it (parse.AppendEventID). The timestamp tells a topic
+// deleted and re-created, whose offsets start again, from the old one.
+func AppendOrigin(dst []byte, r *kgo.Record) []byte {
+	dst = append(dst, "kafka:"...)
+	dst = append(dst, r.Topic...)
+	dst = append(dst, '/')
+	dst = strconv.AppendInt(dst, int64(r.Partition), 10)
+	dst = append(dst, '/')
+	dst = strconv.AppendInt(dst, r.Offset, 10)
+	dst = append(dst, '@')
+	return strconv.AppendInt(dst, r.Timestamp.UnixMilli(), 10)
 }
 
 // flush appends the queued records, retrying with backoff until the
@@ -627,7 +649,7 @@ func (b *batcher) flush(ctx context.Context) bool {
 		case <-ctx.Done():
 			t.Stop()
 			clear(b.recs)
-			b.recs = b.recs[:0]
+			b.recs, b.origins = b.recs[:0], b.origins[:0]
 			return false
 		case <-t.C:
 		}
@@ -645,7 +667,7 @@ func (b *batcher) flush(ctx context.Context) bool {
 	in.records.Add(n)
 	in.bytes.Add(size)
 	clear(b.recs)
-	b.recs = b.recs[:0]
+	b.recs, b.origins = b.recs[:0], b.origins[:0]
 	return true
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -121,6 +122,8 @@ func TestNewErrors(t *testing.T) {
 // TestConsume reads three partitions and checks every record arrives once
 // with the input name, peer and receive time, and that the group's
 // committed offsets cover them all.
+var originRE = regexp.MustCompile(`^kafka:[^/]+/[0-9]+/[0-9]+@[0-9]+$`)
+
 func TestConsume(t *testing.T) {
 	_, addr := newCluster(t, 3, "logs")
 	want := lines("line", 3000)
@@ -157,11 +160,19 @@ func TestConsume(t *testing.T) {
 		}
 	}
 	peers := map[string]int{}
+	origins := map[string]bool{}
 	for _, r := range app.recs {
 		if r.Input != "k1" || r.Flags != 0 || r.Time.Before(before) || r.Time.After(time.Now()) {
 			t.Fatalf("bad record %+v", r)
 		}
 		peers[r.Peer]++
+		// Each record names where it came from: topic, partition,
+		// offset and timestamp (its event id is made from that).
+		o := string(r.Origin)
+		if !originRE.MatchString(o) || !strings.HasPrefix(o, "kafka:logs/"+strings.TrimPrefix(r.Peer, "kafka://logs/")+"/") || origins[o] {
+			t.Fatalf("record %q: origin %q", r.Data, o)
+		}
+		origins[o] = true
 	}
 	for p := range 3 {
 		if peers["kafka://logs/"+strconv.Itoa(p)] == 0 {
