@@ -91,7 +91,8 @@ CLK_TCK=$(getconf CLK_TCK)
 NCPU=$(grep -c '^cpu[0-9]' /proc/stat)
 log() { echo "bench-kafka-output: $*" >&2; }
 die() { log "$*"; exit 1; }
-busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 
 # wait_quiet waits until the machine was less than QUIET% busy over 3 s.
 wait_quiet() {
@@ -106,18 +107,6 @@ wait_quiet() {
     fi
   done
   log "the machine stayed busier than $QUIET% for 10 minutes; running anyway"
-}
-
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
-    if [ -z "$(ss -Hant "( sport = :$p )")" ]; then
-      echo "$p"
-      return
-    fi
-  done
-  die "no free port found"
 }
 
 # start_broker starts a fresh vigil-kfake and sets BROKER and BROKER_PID.
