@@ -151,11 +151,13 @@ func waitOutputIdle(t *testing.T, v *vigil, cursorFile string) {
 // TestIdleOutputNoResend: an output that has delivered everything and
 // waits commits its cursor, so a crash afterwards sends nothing again (an
 // idle output used to re-send everything since its last busy moment:
-// 10,000 duplicate ClickHouse rows).
+// 10,000 duplicate ClickHouse rows, 22,352 Kafka records).
 func TestIdleOutputNoResend(t *testing.T) {
+	kcat := requireProgram(t, "kcat")
 	rcv, rcvAddr := lineCollector(t)
 	var ch clickhouseServer
 	ch.start(t)
+	broker := startKfake(t, "vigil-events")
 	dataDir := filepath.Join(t.TempDir(), "data")
 	syslogPort := freePort(t)
 	cfg := fmt.Sprintf(`
@@ -171,7 +173,11 @@ outputs:
   clickhouse:
     - name: ch
       address: %s
-`, syslogPort, rcvAddr, ch.addr)
+  kafka:
+    - name: k
+      brokers: [%s]
+      topic: vigil-events
+`, syslogPort, rcvAddr, ch.addr, broker)
 	opts := vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg}
 	v := startVigil(t, opts)
 	var lines []string
@@ -180,7 +186,7 @@ outputs:
 	}
 	sendLines(t, fmt.Sprintf("127.0.0.1:%d", syslogPort), lines)
 	idle := func() {
-		for _, name := range []string{"output-forward", "output-ch"} {
+		for _, name := range []string{"output-forward", "output-ch", "output-k"} {
 			waitOutputIdle(t, v, filepath.Join(dataDir, "journal", "cursors", name))
 		}
 	}
@@ -216,6 +222,26 @@ outputs:
 	}
 	if ids != uint64(len(lines)+1) || rows != ids {
 		t.Errorf("ClickHouse after kill -9 and restart: %d rows, %d distinct event ids, want %d of each (%v)", rows, ids, len(lines)+1, err)
+	}
+	var records int
+	kids := map[string]bool{}
+	for deadline := time.Now().Add(waitTimeout); ; {
+		out, err := exec.Command(kcat, "-C", "-b", broker, "-t", "vigil-events", "-o", "beginning", "-e", "-q", "-f", "%h\n").Output()
+		if err != nil {
+			t.Fatalf("kcat -C: %v", err)
+		}
+		got := strings.Split(strings.TrimSpace(string(out)), "\n")
+		records = len(got)
+		for _, h := range got {
+			kids[h] = true
+		}
+		if len(kids) >= len(lines)+1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if len(kids) != len(lines)+1 || records != len(kids) {
+		t.Errorf("Kafka after kill -9 and restart: %d records, %d distinct event ids, want %d of each", records, len(kids), len(lines)+1)
 	}
 }
 
