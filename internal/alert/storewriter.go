@@ -43,15 +43,10 @@ type StoreWriter struct {
 	held map[string]bool // replay: alert ids the store held at start
 	// heldUntil: held covers the alert journal below it.
 	heldUntil uint64
-	marks     []storeMark   // handed-over positions not yet committed
-	done      atomic.Uint64 // next alert journal seq not yet handed over
+	persisted store.Persisted // handed-over positions not yet committed
+	done      atomic.Uint64   // next alert journal seq not yet handed over
 
 	added, skipped, errs prometheus.Counter
-}
-
-type storeMark struct {
-	pos uint64
-	at  time.Time
 }
 
 // NewStoreWriter opens the store writer's cursor in the alert journal j.
@@ -69,7 +64,7 @@ func NewStoreWriter(j *journal.Journal, st store.Store, opts StoreWriterOptions,
 	if err != nil {
 		return nil, fmt.Errorf("alert store writer: %w", err)
 	}
-	w := &StoreWriter{j: j, r: r, st: st, opts: opts, log: log,
+	w := &StoreWriter{j: j, r: r, st: st, opts: opts, log: log, persisted: store.Persisted{Delay: opts.CommitDelay},
 		added: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_alert_store_added_total",
 			Help: "Alerts added to the embedded store."}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_alert_store_replay_skipped_total",
@@ -124,7 +119,7 @@ func (w *StoreWriter) Run(ctx context.Context, drain time.Duration) error {
 				return nil
 			}
 			next := recs[len(recs)-1].Seq + 1
-			w.marks = append(w.marks, storeMark{pos: next, at: w.opts.Now()})
+			w.persisted.Handed(next, w.opts.Now())
 			w.done.Store(next)
 		}
 		if err := w.commitDelayed(w.opts.Now()); err != nil {
@@ -162,43 +157,29 @@ func (w *StoreWriter) add(ctx context.Context, rows []store.Row) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
-		err := w.st.Add(rows)
-		if err == nil {
-			w.added.Add(float64(len(rows)))
-			return nil
-		}
+	err := store.AddRetrying(ctx, w.st, rows, func(err error, retryIn time.Duration) {
 		w.errs.Inc()
-		w.log.Error("alert store writer: store alerts; retrying, the alert journal keeps them", "err", err, "retry_in", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+		w.log.Error("alert store writer: store alerts; retrying, the alert journal keeps them", "err", err, "retry_in", retryIn)
+	})
+	if err == nil {
+		w.added.Add(float64(len(rows)))
 	}
+	return err
 }
 
 // commitDelayed commits the newest position handed to the store at least
 // CommitDelay ago.
 func (w *StoreWriter) commitDelayed(now time.Time) error {
-	i := 0
-	for i < len(w.marks) && now.Sub(w.marks[i].at) >= w.opts.CommitDelay {
-		i++
+	if pos, ok := w.persisted.Due(now); ok {
+		return w.r.Commit(pos)
 	}
-	if i == 0 {
-		return nil
-	}
-	pos := w.marks[i-1].pos
-	w.marks = append(w.marks[:0], w.marks[i:]...)
-	return w.r.Commit(pos)
+	return nil
 }
 
 // Commit commits the position of everything handed to the store. Call
 // it only after the store was closed (flushed to disk) and Run returned.
 func (w *StoreWriter) Commit() error {
-	w.marks = w.marks[:0]
+	w.persisted.Reset()
 	return w.r.Commit(w.done.Load())
 }
 

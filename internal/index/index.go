@@ -122,17 +122,12 @@ type Indexer struct {
 	m    metrics
 	// seen lists, sorted by seq, the records past the cursor that the
 	// store already held at start (replay); nil when there are none.
-	seen  []storedRec
-	marks []mark        // handed-off positions not yet committed
-	done  atomic.Uint64 // next seq not yet handed to the store
+	seen      []storedRec
+	persisted store.Persisted // handed-off positions not yet committed
+	done      atomic.Uint64   // next seq not yet handed to the store
 	// storeFrom: records below it are in the store already (the reader
 	// was rewound for the detector).
 	storeFrom uint64
-}
-
-type mark struct {
-	pos uint64
-	at  time.Time
 }
 
 // storedRec is a record the store held at start: its journal sequence
@@ -172,7 +167,8 @@ func New(j *journal.Journal, st store.Store, opts Options, reg prometheus.Regist
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
-	ix := &Indexer{j: j, r: r, st: st, p: parse.New(opts.Parse), opts: opts, log: log}
+	ix := &Indexer{j: j, r: r, st: st, p: parse.New(opts.Parse), opts: opts, log: log,
+		persisted: store.Persisted{Delay: opts.CommitDelay}}
 	ix.done.Store(r.Position())
 	ix.storeFrom = r.Position()
 	if d := opts.Detector; d != nil {
@@ -342,7 +338,7 @@ func (ix *Indexer) Run(ctx context.Context, drain time.Duration) error {
 				ix.m.delay.Observe(now.Sub(b.received).Seconds())
 				ix.m.records.Add(float64(len(b.rows)))
 				if b.next > ix.storeFrom {
-					ix.marks = append(ix.marks, mark{pos: b.next, at: now})
+					ix.persisted.Handed(b.next, now)
 					ix.done.Store(b.next)
 				}
 				if detCh != nil {
@@ -575,40 +571,25 @@ const rowFields = 48
 
 // add stores rows, retrying store errors until ctx is done.
 func (ix *Indexer) add(ctx context.Context, rows []store.Row) error {
-	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 10*time.Second) {
-		err := ix.st.Add(rows)
-		if err == nil {
-			return nil
-		}
+	return store.AddRetrying(ctx, ix.st, rows, func(err error, retryIn time.Duration) {
 		ix.m.storeErrors.Inc()
-		ix.log.Error("index: store rows; retrying, the journal keeps them", "err", err, "retry_in", delay)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
-		}
-	}
+		ix.log.Error("index: store rows; retrying, the journal keeps them", "err", err, "retry_in", retryIn)
+	})
 }
 
 // commitDelayed commits the newest position handed to the store at least
 // CommitDelay ago.
 func (ix *Indexer) commitDelayed(now time.Time) error {
-	i := 0
-	for i < len(ix.marks) && now.Sub(ix.marks[i].at) >= ix.opts.CommitDelay {
-		i++
+	if pos, ok := ix.persisted.Due(now); ok {
+		return ix.r.Commit(pos)
 	}
-	if i == 0 {
-		return nil
-	}
-	pos := ix.marks[i-1].pos
-	ix.marks = append(ix.marks[:0], ix.marks[i:]...)
-	return ix.r.Commit(pos)
+	return nil
 }
 
 // Commit commits the position of everything handed to the store. Call it
 // only after the store was closed (flushed to disk) and Run has returned.
 func (ix *Indexer) Commit() error {
-	ix.marks = ix.marks[:0]
+	ix.persisted.Reset()
 	return ix.r.Commit(ix.done.Load())
 }
 
