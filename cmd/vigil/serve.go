@@ -331,6 +331,7 @@ func (s *server) open() error {
 		CommitInterval: cfg.Store.CommitInterval.D(),
 		Parse:          popts,
 	}
+	iopts.Parse.OriginEventIDs = true // outputs get every event's id; the store has vigil.seq
 	if cfg.Detect.On() {
 		if err := s.openDetect(); err != nil {
 			return err

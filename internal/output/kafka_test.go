@@ -255,7 +255,7 @@ func readTopic(t *testing.T, brokers []string, topic string, want int, check fun
 }
 
 // TestKafkaOutputRefusedBatches: the broker refuses two produce requests
-// (the third and the eighth) while other batches are in flight; the runner sends again from the first
+// (the first and the fourth) while other batches are in flight; the runner sends again from the first
 // record not acknowledged, so every event arrives, and the cursor ends past
 // them all.
 func TestKafkaOutputRefusedBatches(t *testing.T) {
@@ -272,7 +272,10 @@ func TestKafkaOutputRefusedBatches(t *testing.T) {
 	var produces atomic.Int64
 	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
-		if n := produces.Add(1); n != 3 && n != 8 {
+		// The first request is refused whatever the load (records
+		// gather into fewer, larger requests on a busy machine), and a
+		// later one too when there are enough.
+		if n := produces.Add(1); n != 1 && n != 4 {
 			return nil, nil, false
 		}
 		return refuseProduce(req.(*kmsg.ProduceRequest)), nil, true

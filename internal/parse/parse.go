@@ -94,8 +94,13 @@ type Options struct {
 	// fields, next to them (for searches written against the old names).
 	KeepSourceKeys bool
 	// JournalID is the id of the journal the records come from; with a
-	// record's seq it makes the record's event.id (see EventID).
+	// record's seq it makes the record's event.id (see AppendEventID).
 	JournalID uint64
+	// OriginEventIDs sets event.id only for records with an origin (a
+	// Kafka record's topic, partition and offset). The store needs no
+	// other: there an event's id is the journal's id and its vigil.seq,
+	// and storing it cost 5 bytes per event on disk (9%).
+	OriginEventIDs bool
 }
 
 // Parser parses records. It reuses memory between calls and is not safe for
@@ -234,10 +239,12 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	row.Fields = append(row.Fields,
 		store.Field{Name: FieldMsg, Value: p.text(payload, valid)},
 		store.Field{Name: FieldSeq, Value: strconv.FormatUint(rec.Seq, 10)},
-		store.Field{Name: FieldEventID, Value: p.eventID(rec)},
 		store.Field{Name: FieldInput, Value: rec.Input},
 		store.Field{Name: FieldReceived, Value: p.received(rec.Time)},
 	)
+	if len(rec.Origin) > 0 || !p.opts.OriginEventIDs {
+		row.Fields = append(row.Fields, store.Field{Name: FieldEventID, Value: p.eventID(rec)})
+	}
 	if rec.Peer != "" {
 		row.Fields = append(row.Fields, store.Field{Name: FieldPeer, Value: rec.Peer})
 	}
