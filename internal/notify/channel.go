@@ -80,6 +80,7 @@ type channel struct {
 	m                  chanMetrics
 	log                *slog.Logger
 	wake               chan struct{} // capacity 1: "the queue may have items"
+	now                func() time.Time
 
 	// Following the alert journal (r != nil): done is the alert journal
 	// position up to which every alert is finished (delivered, given up
@@ -104,7 +105,7 @@ type channel struct {
 	dropQuiet uint64    // drops since that line
 }
 
-func newChannel(name, kind, target, minLevel string, d Delivery, s sender, m chanMetrics, log *slog.Logger) *channel {
+func newChannel(name, kind, target, minLevel string, d Delivery, s sender, m chanMetrics, log *slog.Logger, now func() time.Time) *channel {
 	d = d.withDefaults()
 	c := &channel{
 		name:   name,
@@ -116,6 +117,7 @@ func newChannel(name, kind, target, minLevel string, d Delivery, s sender, m cha
 		m:      m,
 		log:    log.With("channel", name, "kind", kind),
 		wake:   make(chan struct{}, 1),
+		now:    now,
 		buf:    make([]item, d.QueueSize),
 	}
 	if f, ok := s.(filter); ok {
@@ -243,7 +245,7 @@ func (c *channel) run(ctx context.Context, drain <-chan struct{}) {
 // deliver tries it until it is sent, fails for good or ctx is done.
 func (c *channel) deliver(ctx context.Context, it item) {
 	deadline := it.at.Add(c.d.MaxAge.D())
-	if !time.Now().Before(deadline) {
+	if !c.now().Before(deadline) {
 		c.giveUp(it, errors.New("waited in the queue longer than max_age"))
 		return
 	}
@@ -272,7 +274,7 @@ func (c *channel) deliver(ctx context.Context, it item) {
 		if errors.As(err, &ra) && ra.after > wait {
 			wait = ra.after
 		}
-		if time.Now().Add(wait).After(deadline) {
+		if c.now().Add(wait).After(deadline) {
 			c.giveUp(it, fmt.Errorf("%w (max_age reached after %d attempts)", err, attempt))
 			return
 		}
@@ -331,7 +333,7 @@ func (c *channel) follow(ctx context.Context, j *journal.Journal, drain <-chan s
 				}
 			}
 			c.done.Store(rec.Seq + 1)
-			if time.Since(c.lastCommit) >= commitEvery {
+			if c.now().Sub(c.lastCommit) >= commitEvery {
 				c.commit()
 			}
 		}
@@ -359,7 +361,7 @@ func (c *channel) commit() {
 	if err := c.r.Commit(done); err != nil && !errors.Is(err, journal.ErrClosed) {
 		c.log.Error("notify: commit cursor", "err", err)
 	}
-	c.lastCommit = time.Now()
+	c.lastCommit = c.now()
 }
 
 // backoff is the wait after the given failed attempt: Backoff doubled per
@@ -379,7 +381,7 @@ func (c *channel) backoff(attempt int) time.Duration {
 func (c *channel) success() {
 	c.mu.Lock()
 	c.sent++
-	c.lastOK = time.Now()
+	c.lastOK = c.now()
 	wasDown := c.down
 	c.down = false
 	c.mu.Unlock()
@@ -393,7 +395,7 @@ func (c *channel) attemptFailed(err error) {
 	c.mu.Lock()
 	c.errs++
 	c.lastErr = err.Error()
-	c.lastErrAt = time.Now()
+	c.lastErrAt = c.now()
 	wasDown := c.down
 	c.down = true
 	c.mu.Unlock()
@@ -408,7 +410,7 @@ func (c *channel) giveUp(it item, err error) {
 	c.mu.Lock()
 	c.failed++
 	c.lastErr = err.Error()
-	c.lastErrAt = time.Now()
+	c.lastErrAt = c.now()
 	c.mu.Unlock()
 	c.m.failed.Inc()
 	c.log.Warn("notify: alert not delivered", "alert_id", it.a.ID, "rule", it.a.RuleID, "err", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +122,48 @@ func TestFollowAlertJournal(t *testing.T) {
 	}
 	if got := h.ids(t)[before:]; !slices.Equal(got, left) {
 		t.Fatalf("after the cut stop delivered %v, want %v", got, left)
+	}
+}
+
+// TestFollowGivesUpOldAlerts: an alert recorded longer ago than max_age,
+// by the notifier's clock, is given up and counted without an attempt
+// (after a long outage a channel does not flood its receiver with stale
+// alerts); the next one is delivered.
+func TestFollowGivesUpOldAlerts(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	t0 := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return t0.Add(2 * time.Hour) }
+	var recs []journal.Record
+	for i, at := range []time.Time{t0, t0.Add(90 * time.Minute)} {
+		b, err := json.Marshal(&alert.Alert{ID: fmt.Sprintf("a%d", i), RuleID: "r", Level: alert.LevelHigh, TS: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, journal.Record{Time: at, Input: "alert", Data: b})
+	}
+	if err := j.Append(recs); err != nil {
+		t.Fatal(err)
+	}
+	h := newHookServer(t)
+	cfg := Config{Webhooks: []WebhookConfig{{Name: "hook", URL: h.URL, Delivery: Delivery{MaxAge: units.Duration(time.Hour)}}}}
+	n, err := start(cfg, j, nil, nil, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCount(t, h, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ids := h.ids(t); !slices.Equal(ids, []string{"a1"}) {
+		t.Fatalf("delivered %v, want only a1 (a0 is older than max_age)", ids)
+	}
+	if st := n.Status()[0]; st.Failed != 1 || st.Sent != 1 || !strings.Contains(st.LastError, "max_age") {
+		t.Fatalf("status %+v", st)
 	}
 }

@@ -52,17 +52,19 @@ var _ alert.Sink = (*Notifier)(nil)
 // reg means no metrics, a nil log discards log output. Close stops the
 // workers.
 func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Notifier, error) {
-	return start(cfg, nil, reg, log)
+	return start(cfg, nil, reg, log, time.Now)
 }
 
 // NewFollowing validates cfg and starts one worker per channel that
 // follows the alert journal j from the channel's cursor (consumer
 // "notify-<name>"). Send is not used.
 func NewFollowing(cfg Config, j *journal.Journal, reg prometheus.Registerer, log *slog.Logger) (*Notifier, error) {
-	return start(cfg, j, reg, log)
+	return start(cfg, j, reg, log, time.Now)
 }
 
-func start(cfg Config, j *journal.Journal, reg prometheus.Registerer, log *slog.Logger) (*Notifier, error) {
+// start is New and NewFollowing, with the clock that max_age and the
+// status go by (tests set it).
+func start(cfg Config, j *journal.Journal, reg prometheus.Registerer, log *slog.Logger, now func() time.Time) (*Notifier, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -78,7 +80,7 @@ func start(cfg Config, j *journal.Journal, reg prometheus.Registerer, log *slog.
 		if name == "" {
 			name = defaultName(kind, i)
 		}
-		n.chans = append(n.chans, newChannel(name, kind, target, minLevel, d, s, m.channel(name), log))
+		n.chans = append(n.chans, newChannel(name, kind, target, minLevel, d, s, m.channel(name), log, now))
 	}
 	fail := func(err error) (*Notifier, error) {
 		for _, c := range n.chans {
@@ -154,7 +156,7 @@ func (n *Notifier) Send(a *alert.Alert) {
 			continue
 		}
 		if now.IsZero() {
-			now = time.Now()
+			now = c.now()
 		}
 		c.offer(item{a: a, at: now})
 	}
