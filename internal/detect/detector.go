@@ -162,7 +162,7 @@ func NewDetector(opts DetectorOptions, reg prometheus.Registerer) (*Detector, er
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_detect_position",
 			Help: "Next journal sequence number the detector will process."}),
 		delay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_detect_alert_delay_seconds",
-			Help:    "Time from receiving the oldest record of the batch that raised an alert to handing the alert to its channels.",
+			Help:    "Time from receiving the oldest record of the batch that raised an alert to recording the alert in the alert journal.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2, 5, 10, 30, 60}}),
 	}
 	if reg != nil {
