@@ -198,31 +198,17 @@ func (w *StoreWriter) loadReplay(ctx context.Context) error {
 	if from >= end {
 		return nil
 	}
-	r, err := w.j.ReaderAt(from)
+	var first, last time.Time
+	_, err := ScanJournal(w.j, from, func(a *Alert) {
+		if first.IsZero() || a.TS.Before(first) {
+			first = a.TS
+		}
+		if a.TS.After(last) {
+			last = a.TS
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("alert store writer: %w", err)
-	}
-	defer r.Close()
-	poll, cancel := context.WithCancel(ctx)
-	cancel() // Next becomes a non-blocking poll
-	var first, last time.Time
-	var recs []journal.Record
-	for r.Position() < end {
-		if recs, err = r.Next(poll, recs[:0], 1000); err != nil || len(recs) == 0 {
-			break
-		}
-		for i := range recs {
-			var a Alert
-			if json.Unmarshal(recs[i].Data, &a) != nil {
-				continue
-			}
-			if first.IsZero() || a.TS.Before(first) {
-				first = a.TS
-			}
-			if a.TS.After(last) {
-				last = a.TS
-			}
-		}
 	}
 	if first.IsZero() {
 		return nil

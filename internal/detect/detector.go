@@ -54,7 +54,7 @@ type DetectorOptions struct {
 }
 
 // AlertInput is the input name of the alert journal's records.
-const AlertInput = "alert"
+const AlertInput = alert.Input
 
 // Detector runs the engine behind the indexer (it implements
 // index.Detector): one goroutine feeds it parsed batches in journal order.
@@ -320,31 +320,16 @@ func (d *Detector) restore() error {
 // loadReplayed reads the ids of the alerts recorded from alert journal
 // position from on: those a replay raises again.
 func (d *Detector) loadReplayed(from uint64) error {
-	aj := d.opts.Alerts
-	if aj == nil || from >= aj.NextSeq() {
+	if d.opts.Alerts == nil {
 		return nil
 	}
-	r, err := aj.ReaderAt(from)
-	if err != nil {
-		return fmt.Errorf("detect: read alert journal: %w", err)
-	}
-	defer r.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // Next becomes a non-blocking poll
 	d.replayed = map[string]bool{}
-	var recs []journal.Record
-	for end := aj.NextSeq(); r.Position() < end; {
-		if recs, err = r.Next(ctx, recs[:0], 1024); err != nil || len(recs) == 0 {
-			break
-		}
-		for i := range recs {
-			var a alert.Alert
-			if err := json.Unmarshal(recs[i].Data, &a); err != nil {
-				d.log.Warn("detect: unreadable record in the alert journal", "seq", recs[i].Seq, "err", err)
-				continue
-			}
-			d.replayed[a.ID] = true
-		}
+	bad, err := alert.ScanJournal(d.opts.Alerts, from, func(a *alert.Alert) { d.replayed[a.ID] = true })
+	if err != nil {
+		return fmt.Errorf("detect: %w", err)
+	}
+	if bad > 0 {
+		d.log.Warn("detect: unreadable records in the alert journal", "records", bad)
 	}
 	if d.opts.Journal != nil {
 		d.replayUntil = d.opts.Journal.NextSeq()
