@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real components Vigil's tests drive: nginx (sends its access
-# log over syslog), rsyslog (forwards files over TCP), logger (bsdutils), and
-# node and npm (fetch the GeoIP test database and chDB, and run chDB).
+# log over syslog), rsyslog (forwards files over TCP), logger (bsdutils),
+# node and npm (fetch the GeoIP test database and chDB, and run chDB), and
+# chromium with a CJK font (the console's browser tests; without the font
+# Chinese renders as empty boxes).
 # Idempotent: installs only what is missing. Needs root (or sudo) and apt.
 set -euo pipefail
 
@@ -14,6 +16,8 @@ command -v kcat     >/dev/null 2>&1 || need+=(kcat)
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server)
 command -v node     >/dev/null 2>&1 || need+=(nodejs)
 command -v npm      >/dev/null 2>&1 || need+=(npm)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || need+=(fonts-noto-cjk fontconfig)
 # Debian's python3 (a pyenv python3 on PATH does not see Debian's modules).
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3 python3-aiosmtpd)
 
