@@ -24,8 +24,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vigil-soc/vigil/internal/httpx"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/search"
+	"github.com/vigil-soc/vigil/internal/service"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -137,7 +139,9 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		if ok {
 			for _, t := range s.opts.Tokens {
 				if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
-					next.ServeHTTP(w, r)
+					// A configured token acts as an administrator.
+					next.ServeHTTP(w, httpx.WithActor(r, service.Actor{Name: "token", Role: service.RoleAdmin,
+						Via: "api", Remote: httpx.ClientIP(r)}))
 					return
 				}
 			}
