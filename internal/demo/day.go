@@ -159,7 +159,7 @@ func (b *builder) add(at time.Time, k Kind, text string) {
 	if at.Before(b.from) || at.After(b.end) {
 		return
 	}
-	b.lines = append(b.lines, Line{At: at.Truncate(time.Second), Kind: k, Text: text})
+	b.lines = append(b.lines, Line{At: at.Truncate(time.Second).UTC(), Kind: k, Text: text})
 }
 
 // jitter returns a random duration in [0, d).

@@ -40,6 +40,14 @@ type Status struct {
 			Rules    int    `json:"rules"`
 			Position uint64 `json:"position"`
 		} `json:"engine"`
+		Alerts struct {
+			Journal struct {
+				NextSeq uint64 `json:"next_seq"`
+			} `json:"journal"`
+			Store struct {
+				Position uint64 `json:"position"`
+			} `json:"store"`
+		} `json:"alerts"`
 		Lists struct {
 			Dir          string    `json:"dir"`
 			LastReload   time.Time `json:"last_reload"`
@@ -147,8 +155,9 @@ func (s *Server) WaitLists(ctx context.Context, since time.Time) error {
 }
 
 // WaitCaughtUp waits until the indexer and the detector have read every
-// journal record appended so far; sent is the number of lines sent, so
-// that lines still in flight on the connection count too.
+// journal record appended since first, at least sent of them (lines still
+// in flight on the connection count too), and the alerts raised are in
+// the store.
 func (s *Server) WaitCaughtUp(ctx context.Context, first uint64, sent int) error {
 	return poll(ctx, 250*time.Millisecond, func() (bool, error) {
 		st, err := s.Status(ctx)
@@ -159,7 +168,11 @@ func (s *Server) WaitCaughtUp(ctx context.Context, first uint64, sent int) error
 		if end < first+uint64(sent) {
 			return false, nil
 		}
-		return st.Index.Position >= end && (!st.Detect.Enabled || st.Detect.Engine.Position >= end-1), nil
+		if st.Index.Position < end {
+			return false, nil
+		}
+		d := st.Detect
+		return !d.Enabled || d.Engine.Position >= end && d.Alerts.Store.Position >= d.Alerts.Journal.NextSeq, nil
 	})
 }
 

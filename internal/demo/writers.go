@@ -56,6 +56,16 @@ func bsd(at time.Time, hostname, tag, msg string) string {
 	return fmt.Sprintf("<134>%s %s %s: %s", at.UTC().Format(time.Stamp), hostname, tag, msg)
 }
 
+// marshal encodes v as JSON the way nginx (escape=json) and nxlog do:
+// without escaping <, > and & for HTML.
+func marshal(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // cannot fail: strings, numbers and maps of them
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
 // request is one HTTP request to the mail front end.
 type request struct {
 	method, path, query string
@@ -98,8 +108,7 @@ func nginxLine(at time.Time, proxy host, r request) string {
 		Bytes: r.bytes, UA: r.ua, URI: uri, Took: float64(r.ms) / 1000, Gzip: "-", Query: r.query,
 		Location: r.location,
 	}
-	b, _ := json.Marshal(m) // cannot fail: strings and numbers only
-	return bsd(at, proxy.name, "nginx", string(b))
+	return bsd(at, proxy.name, "nginx", marshal(m))
 }
 
 // iisFields is the Exchange servers' IIS log header: Exchange's default
@@ -124,13 +133,10 @@ func iisLine(at time.Time, server host, peer netip.Addr, r request) string {
 	if peer != r.client {
 		xff = r.client.String()
 	}
-	status, sub, win32 := r.status, r.sub, r.win32
-	if status == 302 && r.location != "" {
-		status = 302 // IIS does not log the redirect target
-	}
+	// IIS does not log the redirect target (r.location).
 	msg := fmt.Sprintf("%s %s %s %s %s 443 %s %s %s - %d %d %d %d %s",
 		at.UTC().Format("2006-01-02 15:04:05"), server.ip, r.method, r.path, dash(r.query),
-		dash(r.user), peer, dash(r.ua), status, sub, win32, r.ms, xff)
+		dash(r.user), peer, dash(r.ua), r.status, r.sub, r.win32, r.ms, xff)
 	return bsd(at, server.name, "IIS", msg)
 }
 
@@ -158,8 +164,7 @@ func windowsEvent(at time.Time, fields map[string]any) string {
 	for k, v := range fields {
 		m[k] = v
 	}
-	b, _ := json.Marshal(m) // map keys are sorted: the bytes are stable
-	return bsd(at, dc.name, "nxlog", string(b))
+	return bsd(at, dc.name, "nxlog", marshal(m)) // map keys are sorted: the bytes are stable
 }
 
 // lockoutEvent is event 4740: the domain controller locked user's
@@ -196,6 +201,5 @@ func auditEvent(at time.Time, server host, caller, cmdlet, params string) string
 		"Message":    fmt.Sprintf("Cmdlet succeeded. Cmdlet %s, parameters %s.", cmdlet, params),
 		"EventXML":   xml,
 	}
-	b, _ := json.Marshal(m)
-	return bsd(at, server.name, "nxlog", string(b))
+	return bsd(at, server.name, "nxlog", marshal(m))
 }
