@@ -202,8 +202,8 @@ func (b *builder) imap(at time.Time, server string, client netip.Addr, user stri
 // activeSync returns an ActiveSync request of user's device.
 func activeSync(u *User, d *Device, client netip.Addr, cmd string, status int) request {
 	r := request{method: "POST", path: "/Microsoft-Server-ActiveSync/default.eas",
-		query:  fmt.Sprintf("User=%s&DeviceId=%s&DeviceType=%s&Cmd=%s", u.Name, d.ID, d.Type, cmd),
-		user:   `CORP\` + u.Name, client: client, ua: d.UA, status: status, bytes: 300, ms: 40}
+		query: fmt.Sprintf("User=%s&DeviceId=%s&DeviceType=%s&Cmd=%s", u.Name, d.ID, d.Type, cmd),
+		user:  `CORP\` + u.Name, client: client, ua: d.UA, status: status, bytes: 300, ms: 40}
 	switch status {
 	case 200:
 		if cmd == "Ping" {

@@ -127,15 +127,15 @@ func group(kv ...string) string {
 // (RFC 5737); those that log in must sit in a stable country of the GeoIP
 // database: Alibaba Cloud in China, a Tor exit in Germany.
 var (
-	owaAttacker      = netip.MustParseAddr("198.51.100.23")
-	imapSprayer      = netip.MustParseAddr("203.0.113.77")
-	easSprayer       = netip.MustParseAddr("198.51.100.140")
-	flooder          = netip.MustParseAddr("198.51.100.200")
-	guesser          = netip.MustParseAddr("47.92.13.58")
-	foreignLogin     = netip.MustParseAddr("185.220.101.47")
-	foreignCountry   = "DE"
-	sprayDevice      = &Device{ID: "3C5F9E11B0A2D4C7E8F60A1B2C3D4E5F", Type: "Android", UA: "Android/8.0.0-EAS-2.0"}
-	botnet           = []netip.Prefix{mustPrefix("192.0.2.0/24"), mustPrefix("198.51.100.0/24"), mustPrefix("203.0.113.0/24")}
+	owaAttacker    = netip.MustParseAddr("198.51.100.23")
+	imapSprayer    = netip.MustParseAddr("203.0.113.77")
+	easSprayer     = netip.MustParseAddr("198.51.100.140")
+	flooder        = netip.MustParseAddr("198.51.100.200")
+	guesser        = netip.MustParseAddr("47.92.13.58")
+	foreignLogin   = netip.MustParseAddr("185.220.101.47")
+	foreignCountry = "DE"
+	sprayDevice    = &Device{ID: "3C5F9E11B0A2D4C7E8F60A1B2C3D4E5F", Type: "Android", UA: "Android/8.0.0-EAS-2.0"}
+	botnet         = []netip.Prefix{mustPrefix("192.0.2.0/24"), mustPrefix("198.51.100.0/24"), mustPrefix("203.0.113.0/24")}
 )
 
 func (b *builder) lostPhone(at time.Time, c *cast) []Alert {

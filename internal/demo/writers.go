@@ -88,20 +88,20 @@ func nginxLine(at time.Time, proxy host, r request) string {
 		uri += "?" + r.query
 	}
 	m := struct {
-		Source    string  `json:"source"`
-		IP        string  `json:"ip"`
-		User      string  `json:"user"`
-		Time      string  `json:"time_local"`
-		Method    string  `json:"request_method"`
-		Status    int     `json:"statuscode"`
-		Bytes     int     `json:"bytes_sent"`
-		Referer   string  `json:"http_referer"`
-		UA        string  `json:"http_user_agent"`
-		URI       string  `json:"request_uri"`
-		Took      float64 `json:"request_time"`
-		Gzip      string  `json:"gzip_ration"`
-		Query     string  `json:"query_string"`
-		Location  string  `json:"sent_http_location"`
+		Source   string  `json:"source"`
+		IP       string  `json:"ip"`
+		User     string  `json:"user"`
+		Time     string  `json:"time_local"`
+		Method   string  `json:"request_method"`
+		Status   int     `json:"statuscode"`
+		Bytes    int     `json:"bytes_sent"`
+		Referer  string  `json:"http_referer"`
+		UA       string  `json:"http_user_agent"`
+		URI      string  `json:"request_uri"`
+		Took     float64 `json:"request_time"`
+		Gzip     string  `json:"gzip_ration"`
+		Query    string  `json:"query_string"`
+		Location string  `json:"sent_http_location"`
 	}{
 		Source: proxy.ip.String(), IP: r.client.String(), User: r.user,
 		Time: at.In(cst).Format("02/Jan/2006:15:04:05 -0700"), Method: r.method, Status: r.status,
