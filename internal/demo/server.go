@@ -52,22 +52,20 @@ type Status struct {
 			Dir          string    `json:"dir"`
 			LastReload   time.Time `json:"last_reload"`
 			ReloadErrors int       `json:"reload_errors"`
-			Files        []struct {
-				File string `json:"file"`
-				List string `json:"list"`
-			} `json:"files"`
+			Files        []ListFile `json:"files"`
 		} `json:"lists"`
 	} `json:"detect"`
 }
 
+// ListFile is a list file the server loaded.
+type ListFile struct {
+	File string `json:"file"`
+	List string `json:"list"`
+}
+
 // HasList reports whether the server loaded a list of that name.
 func (st *Status) HasList(name string) bool {
-	return slices.ContainsFunc(st.Detect.Lists.Files, func(f struct {
-		File string `json:"file"`
-		List string `json:"list"`
-	}) bool {
-		return f.List == name
-	})
+	return slices.ContainsFunc(st.Detect.Lists.Files, func(f ListFile) bool { return f.List == name })
 }
 
 func (s *Server) get(ctx context.Context, path string) (*http.Response, error) {
