@@ -49,9 +49,9 @@ type Status struct {
 			} `json:"store"`
 		} `json:"alerts"`
 		Lists struct {
-			Dir          string    `json:"dir"`
-			LastReload   time.Time `json:"last_reload"`
-			ReloadErrors int       `json:"reload_errors"`
+			Dir          string     `json:"dir"`
+			LastReload   time.Time  `json:"last_reload"`
+			ReloadErrors int        `json:"reload_errors"`
 			Files        []ListFile `json:"files"`
 		} `json:"lists"`
 	} `json:"detect"`
