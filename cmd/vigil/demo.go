@@ -27,9 +27,7 @@ the server raised.`
 // demoCmd generates the demo day and sends it to a running server.
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", demoSynopsis, demoAbout, stderr)
-	server := fs.String("server", envOr("VIGIL_SERVER", "http://127.0.0.1:8514"), "Vigil API base URL (env VIGIL_SERVER)")
-	token := fs.String("token", "", "API token (default: env VIGIL_TOKEN, else the token file in --data)")
-	data := fs.String("data", "vigil-data", "data directory whose api-token file is used when no token is given")
+	server, token, data := apiFlags(fs)
 	listsDir := fs.String("lists", "", "the server's detect.lists_dir: write the demo's devices.yaml and admins.txt there first")
 	syslogAddr := fs.String("syslog", "", "the server's TCP syslog address (default: its first TCP syslog input, from /api/v1/status)")
 	seed := fs.Uint64("seed", 1, "seed of the people, habits and addresses")
