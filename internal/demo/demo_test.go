@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,9 +21,21 @@ import (
 // end is a fixed end of the day: no test depends on the calendar.
 var end = time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
 
+// day1 is the default day of seed 1, generated once for the tests that
+// only read it.
+var day1 = sync.OnceValues(func() (*Scenario, error) { return Generate(Options{Seed: 1, End: end}) })
+
 func generate(t *testing.T, seed uint64) *Scenario {
 	t.Helper()
-	s, err := Generate(Options{Seed: seed, End: end})
+	var (
+		s   *Scenario
+		err error
+	)
+	if seed == 1 {
+		s, err = day1()
+	} else {
+		s, err = Generate(Options{Seed: seed, End: end, Users: 100})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +139,17 @@ func TestEpisodeCounts(t *testing.T) {
 		if got := len(linesWith(s, tt.kind, tt.subs...)); got != tt.want {
 			t.Errorf("%s: %d lines, want %d", tt.name, got, tt.want)
 		}
+	}
+
+	// Typos at home: single failures before a success, which raise
+	// nothing (e2e/demo_test.go checks that no other alert comes).
+	typos := 0
+	for _, u := range s.Users {
+		typos += len(linesWith(s, KindIMAP, u.Home.String()+":", "NO LOGIN"))
+		typos += len(linesWith(s, KindNginx, `"ip":"`+u.Home.String()+`"`, "reason=2"))
+	}
+	if typos < 5 {
+		t.Errorf("%d typos at home in the day, want a few", typos)
 	}
 
 	// Slow guessing: 12 addresses, 2 or 3 tries each, none private.
