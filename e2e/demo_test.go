@@ -69,7 +69,7 @@ detect:
 	}
 
 	stdout, stderr, code := runVigil(t, "demo", "--server", v.httpURL, "--data", dataDir, "--lists", listsDir,
-		"--seed", fmt.Sprint(seed), "--end", end.Format(time.RFC3339), "--rate", "0")
+		"--seed", fmt.Sprint(seed), "--end", end.Format(time.RFC3339), "--rate", "0", "--wait", "40s")
 	if code != 0 {
 		t.Fatalf("vigil demo exited %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}

@@ -31,7 +31,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listsDir := fs.String("lists", "", "the server's detect.lists_dir: write the demo's devices.yaml and admins.txt there first")
 	syslogAddr := fs.String("syslog", "", "the server's TCP syslog address (default: its first TCP syslog input, from /api/v1/status)")
 	seed := fs.Uint64("seed", 1, "seed of the people, habits and addresses")
-	users := fs.Int("users", demo.DefaultUsers, "mailboxes (100 or more)")
+	users := fs.Int("users", demo.DefaultUsers, "mailboxes (100 to 2000)")
 	rate := fs.Int("rate", 20000, "most lines a second (0: as fast as the server takes them)")
 	endFlag := fs.String("end", "", "when the simulated day ends, RFC 3339 (default: now; not in the future)")
 	print := fs.Bool("print", false, "print the lines to standard output instead of sending them")

@@ -19,6 +19,10 @@ import (
 // Defaults of Options.
 const (
 	DefaultUsers = 300
+	// MaxUsers bounds Options.Users: beyond it the phones' traffic at
+	// the proxies is so high that the flood no longer stands out five
+	// times above it (request-flood).
+	MaxUsers = 2000
 	// History is how far back the thin history before the day goes: the
 	// evening IMAP logins of the users who read mail at home, so that
 	// rules that learn for two weeks (login-new-country) have learned.
@@ -36,7 +40,8 @@ type Options struct {
 	// by the real clock).
 	End time.Time
 	// Users is the number of mailboxes; 0 means DefaultUsers. At least
-	// 100 (the episodes need their cast and the spraying its victims).
+	// 100 (the episodes need their cast and the spraying its victims), at
+	// most MaxUsers.
 	Users int
 }
 
@@ -107,8 +112,8 @@ func Generate(o Options) (*Scenario, error) {
 	if o.Users == 0 {
 		o.Users = DefaultUsers
 	}
-	if o.Users < 100 || o.Users > 100_000 {
-		return nil, fmt.Errorf("demo: %d users: want 100 to 100000", o.Users)
+	if o.Users < 100 || o.Users > MaxUsers {
+		return nil, fmt.Errorf("demo: %d users: want 100 to %d", o.Users, MaxUsers)
 	}
 	if o.End.IsZero() {
 		return nil, fmt.Errorf("demo: no end time")

@@ -74,7 +74,7 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestOptions(t *testing.T) {
-	for _, o := range []Options{{End: end, Users: 99}, {End: end, Users: 100_001}, {}} {
+	for _, o := range []Options{{End: end, Users: 99}, {End: end, Users: MaxUsers + 1}, {}} {
 		if _, err := Generate(o); err == nil {
 			t.Errorf("Generate(%+v): no error", o)
 		}
