@@ -37,6 +37,8 @@ import (
 	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/preflight"
 	"github.com/vigil-soc/vigil/internal/search"
+	"github.com/vigil-soc/vigil/internal/service"
+	"github.com/vigil-soc/vigil/internal/storage"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
 	"github.com/vigil-soc/vigil/rules"
 )
@@ -130,6 +132,7 @@ type server struct {
 	notify *notify.Notifier
 	lists  *lists.Set
 	geo    *geoip.DB
+	state  *storage.DB // data/state.db
 	// bg ends background helpers (list reloads) at shutdown.
 	bg      context.Context
 	stopBg  context.CancelFunc
@@ -274,6 +277,9 @@ func (s *server) open() error {
 	}
 	tokens, err := s.tokens()
 	if err != nil {
+		return err
+	}
+	if s.state, err = storage.Open(filepath.Join(cfg.DataDir, storage.FileName)); err != nil {
 		return err
 	}
 	s.j, err = journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
@@ -429,6 +435,8 @@ func (s *server) open() error {
 		Gatherer:    s.reg,
 		Hosts:       hosts,
 		Registerer:  s.reg,
+		Lists:       s.listService(),
+		Rules:       s.ruleService(),
 	}, s.log.With("component", "api"))
 	if err != nil {
 		return err
@@ -569,10 +577,15 @@ func (s *server) openDetect() error {
 	if cfg.BuiltinOn() {
 		builtin = rules.FS
 	}
+	states, err := s.state.RuleStates()
+	if err != nil {
+		return err
+	}
 	s.det, err = detect.NewDetector(detect.DetectorOptions{
 		Dir:             filepath.Join(s.cfg.DataDir, "detect"),
 		Builtin:         builtin,
 		Disable:         cfg.Disable,
+		Enabled:         service.Overrides(states),
 		RulesDir:        cfg.RulesDir,
 		Engine:          detect.Options{Lateness: cfg.Lateness.D(), MaxClockSkew: cfg.MaxClockSkew.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo},
 		Journal:         s.j,
@@ -612,7 +625,28 @@ func (s *server) closeStorage() error {
 	if s.alerts != nil {
 		errs = append(errs, s.alerts.Close())
 	}
+	if s.state != nil {
+		errs = append(errs, s.state.Close())
+	}
 	return errors.Join(errs...)
+}
+
+// listService serves the lists and the device registry: the detector's
+// own Set, so that a change applies to the next event.
+func (s *server) listService() *service.Lists {
+	var set service.ListSet
+	if s.lists != nil {
+		set = s.lists
+	}
+	return service.NewLists(set, s.state, nil)
+}
+
+// ruleService serves the rule pack; nil when detection is off.
+func (s *server) ruleService() *service.Rules {
+	if s.det == nil {
+		return nil
+	}
+	return service.NewRules(ruleEngine{s.det}, s.state, nil)
 }
 
 // status is the body of /api/v1/status.

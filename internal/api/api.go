@@ -55,6 +55,10 @@ type Options struct {
 	Hosts *Hosts
 	// Registerer takes the API's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Lists serves /api/v1/lists and /api/v1/devices (nil: not served).
+	Lists *service.Lists
+	// Rules serves /api/v1/rules (nil: not served).
+	Rules *service.Rules
 }
 
 // Server is the HTTP handler of the API.
@@ -106,6 +110,8 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	if opts.Raw != nil {
 		s.mux.Handle("GET /api/v1/journal", s.auth(http.HandlerFunc(s.raw)))
 	}
+	s.routeLists()
+	s.routeRules()
 	if opts.Gatherer != nil {
 		var h http.Handler = promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
 		if opts.MetricsAuth {

@@ -232,6 +232,16 @@ func (d *Detector) SetEnabled(overrides map[string]bool) {
 		m[k] = v
 	}
 	d.overrides.Store(&m)
+	// The pack shows the new states at once; the rules run them from the
+	// next reload.
+	if p := d.pack.Load(); p != nil {
+		rules := make([]*Rule, len(p.Rules))
+		for i, r := range p.Rules {
+			rules[i] = r.Rule
+		}
+		pack, _ := Decide(rules, d.opts.Disable, m)
+		d.pack.Store(&Pack{Rules: pack, Errors: p.Errors, Loaded: p.Loaded})
+	}
 	d.pending.Store(true)
 }
 
