@@ -23,7 +23,9 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/console"
 	"github.com/vigil-soc/vigil/internal/detect"
 	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/index"
@@ -132,7 +134,6 @@ type server struct {
 	notify *notify.Notifier
 	lists  *lists.Set
 	geo    *geoip.DB
-	state  *storage.DB // data/state.db
 	// bg ends background helpers (list reloads) at shutdown.
 	bg      context.Context
 	stopBg  context.CancelFunc
@@ -145,7 +146,11 @@ type server struct {
 	alertOutputs []*output.Runner
 	httpSrv      *http.Server
 	httpLn       net.Listener
-	started      time.Time
+	// state holds users, sessions and the audit trail (state.db).
+	state   *storage.DB
+	listSvc *service.Lists
+	ruleSvc *service.Rules
+	started time.Time
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
@@ -425,7 +430,13 @@ func (s *server) open() error {
 		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
+	sessions, con, err := s.openConsole()
+	if err != nil {
+		return err
+	}
 	h, err := api.New(searches, api.Options{
+		Sessions:    sessions,
+		Console:     con,
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
 		MaxLimit:    cfg.HTTP.MaxSearchLimit,
@@ -453,6 +464,29 @@ func (s *server) open() error {
 	}
 	warnLoosePerms(s.log, privatePaths(cfg))
 	return nil
+}
+
+// openConsole creates the first administrator when there is no user,
+// and builds the console (the state file is open: the detector reads the
+// rules' states from it).
+func (s *server) openConsole() (*auth.Sessions, *console.Console, error) {
+	if _, err := auth.EnsureAdmin(s.state, time.Now(), s.log); err != nil {
+		return nil, nil, fmt.Errorf("console: first user: %w", err)
+	}
+	zone, _ := s.cfg.Console.Location() // validated by config.Load
+	sessions := auth.NewSessions(s.state, auth.Options{
+		Idle:   s.cfg.Console.SessionIdle.D(),
+		Max:    s.cfg.Console.SessionMax.D(),
+		Secure: s.cfg.HTTP.CertFile != "",
+	})
+	con, err := console.New(console.Options{
+		DB:         s.state,
+		Sessions:   sessions,
+		Zone:       zone,
+		Registerer: s.reg,
+		Log:        s.log.With("component", "console"),
+	})
+	return sessions, con, err
 }
 
 // parseOptions returns the parser's options from the configuration.
@@ -631,22 +665,26 @@ func (s *server) closeStorage() error {
 	return errors.Join(errs...)
 }
 
-// listService serves the lists and the device registry: the detector's
+// listService serves the lists and the device registry to the API and
+// the console (one service: it serializes the changes): the detector's
 // own Set, so that a change applies to the next event.
 func (s *server) listService() *service.Lists {
-	var set service.ListSet
-	if s.lists != nil {
-		set = s.lists
+	if s.listSvc == nil {
+		var set service.ListSet
+		if s.lists != nil {
+			set = s.lists
+		}
+		s.listSvc = service.NewLists(set, s.state, nil)
 	}
-	return service.NewLists(set, s.state, nil)
+	return s.listSvc
 }
 
 // ruleService serves the rule pack; nil when detection is off.
 func (s *server) ruleService() *service.Rules {
-	if s.det == nil {
-		return nil
+	if s.det != nil && s.ruleSvc == nil {
+		s.ruleSvc = service.NewRules(ruleEngine{s.det}, s.state, nil)
 	}
-	return service.NewRules(ruleEngine{s.det}, s.state, nil)
+	return s.ruleSvc
 }
 
 // status is the body of /api/v1/status.

@@ -13,24 +13,20 @@ import (
 	"github.com/vigil-soc/vigil/internal/service"
 )
 
-// routeLists serves the lists and the device registry (Options.Lists).
-func (s *Server) routeLists() { s.routeListsWith(s.auth) }
-
-// routeListsWith registers the list and device endpoints behind wrap,
-// which authenticates (tests put an actor on the request instead).
-func (s *Server) routeListsWith(wrap func(http.Handler) http.Handler) {
+// routeLists serves the lists and the device registry (Options.Lists):
+// viewers read, analysts change.
+func (s *Server) routeLists() {
 	if s.opts.Lists == nil {
 		return
 	}
-	h := func(pattern string, fn http.HandlerFunc) { s.mux.Handle(pattern, wrap(fn)) }
-	h("GET /api/v1/lists", s.getLists)
-	h("GET /api/v1/lists/{name}", s.getList)
-	h("POST /api/v1/lists/{name}/entries", s.addEntry)
-	h("DELETE /api/v1/lists/{name}/entries/{value...}", s.removeEntry)
-	h("PATCH /api/v1/lists/{name}/entries/{value...}", s.expireEntry)
-	h("GET /api/v1/devices", s.getDevices)
-	h("POST /api/v1/devices", s.registerDevice)
-	h("POST /api/v1/devices/{id}/revoke", s.revokeDevice)
+	s.mux.HandleFunc("GET /api/v1/lists", service.PermRead, s.getLists)
+	s.mux.HandleFunc("GET /api/v1/lists/{name}", service.PermRead, s.getList)
+	s.mux.HandleFunc("POST /api/v1/lists/{name}/entries", service.PermLists, s.addEntry)
+	s.mux.HandleFunc("DELETE /api/v1/lists/{name}/entries/{value...}", service.PermLists, s.removeEntry)
+	s.mux.HandleFunc("PATCH /api/v1/lists/{name}/entries/{value...}", service.PermLists, s.expireEntry)
+	s.mux.HandleFunc("GET /api/v1/devices", service.PermRead, s.getDevices)
+	s.mux.HandleFunc("POST /api/v1/devices", service.PermLists, s.registerDevice)
+	s.mux.HandleFunc("POST /api/v1/devices/{id}/revoke", service.PermLists, s.revokeDevice)
 }
 
 // actor returns the request's acting user (set by the authentication).

@@ -14,17 +14,29 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/httpx"
+	"github.com/vigil-soc/vigil/internal/httpx/httpxtest"
 	"github.com/vigil-soc/vigil/internal/lists"
 	"github.com/vigil-soc/vigil/internal/service"
 	"github.com/vigil-soc/vigil/internal/storage"
 )
 
-// asRole authenticates every request as a user of the role named in the
-// X-Test-Role header (the real authentication is tested in api_test.go).
-func asRole(next http.Handler) http.Handler {
+// asRole authenticates a request as a user of the role named in its
+// X-Test-Role header (401 without) and checks the route's permission, as
+// the server's guard does with tokens and sessions (tested in
+// roles_test.go).
+func asRole(p service.Perm, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		role := service.Role(r.Header.Get("X-Test-Role"))
-		next.ServeHTTP(w, httpx.WithActor(r, service.Actor{Name: "u-" + string(role), Role: role, Via: "api"}))
+		if role == "" {
+			writeError(w, http.StatusUnauthorized, "no role")
+			return
+		}
+		a := service.Actor{Name: "u-" + string(role), Role: role, Via: "api"}
+		if err := a.Check(p); err != nil {
+			writeError(w, http.StatusForbidden, err.Error())
+			return
+		}
+		next.ServeHTTP(w, httpx.WithActor(r, a))
 	})
 }
 
@@ -49,6 +61,14 @@ func (e *ruleStub) SetEnabled(m map[string]bool)            { e.enabled = m }
 // list files and a real state store.
 func newListsServer(t *testing.T) (*httptest.Server, string) {
 	t.Helper()
+	s, dir := newListsAPI(t)
+	ts := httptest.NewServer(s.mux)
+	t.Cleanup(ts.Close)
+	return ts, dir
+}
+
+func newListsAPI(t *testing.T) (*Server, string) {
+	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
 		"blocked.yaml": "name: blocked\nkind: ip\nrole: block\nentries: [203.0.113.0/24]\n",
@@ -68,15 +88,29 @@ func newListsServer(t *testing.T) (*httptest.Server, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	s := &Server{log: slog.New(slog.DiscardHandler), mux: http.NewServeMux(), opts: Options{
+	s := &Server{log: slog.New(slog.DiscardHandler), mux: httpx.NewMux(asRole), opts: Options{
 		Lists: service.NewLists(set, db, nil),
 		Rules: service.NewRules(&ruleStub{}, db, nil),
 	}}
-	s.routeListsWith(asRole)
-	s.routeRulesWith(asRole)
-	ts := httptest.NewServer(s.mux)
-	t.Cleanup(ts.Close)
-	return ts, dir
+	s.routeLists()
+	s.routeRules()
+	return s, dir
+}
+
+// TestListsRoutesRoles walks every list, device and rule route: none
+// answers without credentials, each role is refused exactly where its
+// permission is missing.
+func TestListsRoutesRoles(t *testing.T) {
+	s, _ := newListsAPI(t)
+	if n := len(s.mux.Routes()); n != 11 {
+		t.Fatalf("%d routes", n)
+	}
+	httpxtest.Check(t, httpxtest.Roles{
+		Handler:   s.mux,
+		Routes:    s.mux.Routes(),
+		Anonymous: func(resp *http.Response) bool { return resp.StatusCode == http.StatusUnauthorized },
+		As:        func(_ *testing.T, req *http.Request, role service.Role) { req.Header.Set("X-Test-Role", string(role)) },
+	})
 }
 
 func do(t *testing.T, ts *httptest.Server, role, method, path, body string) (int, string) {

@@ -7,17 +7,15 @@ import (
 	"github.com/vigil-soc/vigil/internal/service"
 )
 
-// routeRules serves the rule pack (Options.Rules).
-func (s *Server) routeRules() { s.routeRulesWith(s.auth) }
-
-// routeRulesWith registers the rule endpoints behind wrap.
-func (s *Server) routeRulesWith(wrap func(http.Handler) http.Handler) {
+// routeRules serves the rule pack (Options.Rules): viewers read, admins
+// turn rules on and off.
+func (s *Server) routeRules() {
 	if s.opts.Rules == nil {
 		return
 	}
-	s.mux.Handle("GET /api/v1/rules", wrap(http.HandlerFunc(s.getRules)))
-	s.mux.Handle("GET /api/v1/rules/{id}", wrap(http.HandlerFunc(s.getRule)))
-	s.mux.Handle("PATCH /api/v1/rules/{id}", wrap(http.HandlerFunc(s.patchRule)))
+	s.mux.HandleFunc("GET /api/v1/rules", service.PermRead, s.getRules)
+	s.mux.HandleFunc("GET /api/v1/rules/{id}", service.PermRead, s.getRule)
+	s.mux.HandleFunc("PATCH /api/v1/rules/{id}", service.PermRules, s.patchRule)
 }
 
 func (s *Server) getRules(w http.ResponseWriter, r *http.Request) {
