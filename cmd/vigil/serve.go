@@ -485,6 +485,8 @@ func (s *server) openConsole() (*auth.Sessions, *console.Console, error) {
 		Zone:       zone,
 		Registerer: s.reg,
 		Log:        s.log.With("component", "console"),
+		Lists:      s.listService(),
+		Rules:      s.ruleService(),
 	})
 	return sessions, con, err
 }

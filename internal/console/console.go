@@ -44,6 +44,10 @@ type Options struct {
 	LoginLimitUser, LoginLimitAddress int
 	// Users changes users and their settings.
 	Users *service.Users
+	// Lists views and edits the lists and the device registry.
+	Lists *service.Lists
+	// Rules shows the rule pack and turns rules on and off.
+	Rules *service.Rules
 	// Registerer takes the console's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Log is the console's log; nil discards.
