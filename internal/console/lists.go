@@ -19,8 +19,7 @@ func (c *Console) listsRoutes(mux *Mux) {
 	mux.HandleFunc("GET /lists", PermRead, c.listsPage)
 	mux.HandleFunc("GET /lists/{name}", PermRead, c.listPage)
 	mux.HandleFunc("POST /lists/{name}/add", PermLists, c.listAdd)
-	mux.HandleFunc("POST /lists/{name}/remove", PermLists, c.listRemove)
-	mux.HandleFunc("POST /lists/{name}/expire", PermLists, c.listExpire)
+	mux.HandleFunc("POST /lists/{name}/entry", PermLists, c.listEntry)
 	mux.HandleFunc("GET /devices", PermRead, c.devicesPage)
 	mux.HandleFunc("POST /devices", PermLists, c.deviceRegister)
 	mux.HandleFunc("POST /devices/revoke", PermLists, c.deviceRevoke)
@@ -144,25 +143,28 @@ func (c *Console) listAdd(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/lists/"+url.PathEscape(name), http.StatusSeeOther)
 }
 
-func (c *Console) listRemove(w http.ResponseWriter, r *http.Request) {
+// listEntry removes an entry (do=remove) or ends it now (do=expire).
+func (c *Console) listEntry(w http.ResponseWriter, r *http.Request) {
 	a, _ := httpx.Actor(r)
-	name := r.PathValue("name")
-	if err := c.o.Lists.RemoveEntry(r.Context(), a, name, r.PostFormValue("value")); err != nil {
+	name, value := r.PathValue("name"), r.PostFormValue("value")
+	var (
+		err   error
+		flash string
+	)
+	switch r.PostFormValue("do") {
+	case "remove":
+		err, flash = c.o.Lists.RemoveEntry(r.Context(), a, name, value), "lists.remove.done"
+	case "expire":
+		_, err = c.o.Lists.ExpireEntry(r.Context(), a, name, value, time.Time{})
+		flash = "lists.expire.done"
+	default:
+		err = service.Invalidf("do: want remove or expire")
+	}
+	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	c.flash(w, "lists.remove.done")
-	http.Redirect(w, r, "/lists/"+url.PathEscape(name), http.StatusSeeOther)
-}
-
-func (c *Console) listExpire(w http.ResponseWriter, r *http.Request) {
-	a, _ := httpx.Actor(r)
-	name := r.PathValue("name")
-	if _, err := c.o.Lists.ExpireEntry(r.Context(), a, name, r.PostFormValue("value"), time.Time{}); err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	c.flash(w, "lists.expire.done")
+	c.flash(w, flash)
 	http.Redirect(w, r, "/lists/"+url.PathEscape(name), http.StatusSeeOther)
 }
 
