@@ -23,7 +23,9 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/console"
 	"github.com/vigil-soc/vigil/internal/detect"
 	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/index"
@@ -37,6 +39,8 @@ import (
 	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/preflight"
 	"github.com/vigil-soc/vigil/internal/search"
+	"github.com/vigil-soc/vigil/internal/service"
+	"github.com/vigil-soc/vigil/internal/storage"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
 	"github.com/vigil-soc/vigil/rules"
 )
@@ -142,7 +146,11 @@ type server struct {
 	alertOutputs []*output.Runner
 	httpSrv      *http.Server
 	httpLn       net.Listener
-	started      time.Time
+	// state holds users, sessions and the audit trail (state.db).
+	state   *storage.DB
+	listSvc *service.Lists
+	ruleSvc *service.Rules
+	started time.Time
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
@@ -274,6 +282,9 @@ func (s *server) open() error {
 	}
 	tokens, err := s.tokens()
 	if err != nil {
+		return err
+	}
+	if s.state, err = storage.Open(filepath.Join(cfg.DataDir, storage.FileName)); err != nil {
 		return err
 	}
 	s.j, err = journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
@@ -419,7 +430,13 @@ func (s *server) open() error {
 		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
+	sessions, con, err := s.openConsole()
+	if err != nil {
+		return err
+	}
 	h, err := api.New(searches, api.Options{
+		Sessions:    sessions,
+		Console:     con,
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
 		MaxLimit:    cfg.HTTP.MaxSearchLimit,
@@ -429,6 +446,8 @@ func (s *server) open() error {
 		Gatherer:    s.reg,
 		Hosts:       hosts,
 		Registerer:  s.reg,
+		Lists:       s.listService(),
+		Rules:       s.ruleService(),
 	}, s.log.With("component", "api"))
 	if err != nil {
 		return err
@@ -445,6 +464,31 @@ func (s *server) open() error {
 	}
 	warnLoosePerms(s.log, privatePaths(cfg))
 	return nil
+}
+
+// openConsole creates the first administrator when there is no user,
+// and builds the console (the state file is open: the detector reads the
+// rules' states from it).
+func (s *server) openConsole() (*auth.Sessions, *console.Console, error) {
+	if _, err := auth.EnsureAdmin(s.state, time.Now(), s.log); err != nil {
+		return nil, nil, fmt.Errorf("console: first user: %w", err)
+	}
+	zone, _ := s.cfg.Console.Location() // validated by config.Load
+	sessions := auth.NewSessions(s.state, auth.Options{
+		Idle:   s.cfg.Console.SessionIdle.D(),
+		Max:    s.cfg.Console.SessionMax.D(),
+		Secure: s.cfg.HTTP.CertFile != "",
+	})
+	con, err := console.New(console.Options{
+		DB:         s.state,
+		Sessions:   sessions,
+		Zone:       zone,
+		Registerer: s.reg,
+		Log:        s.log.With("component", "console"),
+		Lists:      s.listService(),
+		Rules:      s.ruleService(),
+	})
+	return sessions, con, err
 }
 
 // parseOptions returns the parser's options from the configuration.
@@ -569,10 +613,15 @@ func (s *server) openDetect() error {
 	if cfg.BuiltinOn() {
 		builtin = rules.FS
 	}
+	states, err := s.state.RuleStates()
+	if err != nil {
+		return err
+	}
 	s.det, err = detect.NewDetector(detect.DetectorOptions{
 		Dir:             filepath.Join(s.cfg.DataDir, "detect"),
 		Builtin:         builtin,
 		Disable:         cfg.Disable,
+		Enabled:         service.Overrides(states),
 		RulesDir:        cfg.RulesDir,
 		Engine:          detect.Options{Lateness: cfg.Lateness.D(), MaxClockSkew: cfg.MaxClockSkew.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo},
 		Journal:         s.j,
@@ -612,7 +661,32 @@ func (s *server) closeStorage() error {
 	if s.alerts != nil {
 		errs = append(errs, s.alerts.Close())
 	}
+	if s.state != nil {
+		errs = append(errs, s.state.Close())
+	}
 	return errors.Join(errs...)
+}
+
+// listService serves the lists and the device registry to the API and
+// the console (one service: it serializes the changes): the detector's
+// own Set, so that a change applies to the next event.
+func (s *server) listService() *service.Lists {
+	if s.listSvc == nil {
+		var set service.ListSet
+		if s.lists != nil {
+			set = s.lists
+		}
+		s.listSvc = service.NewLists(set, s.state, nil)
+	}
+	return s.listSvc
+}
+
+// ruleService serves the rule pack; nil when detection is off.
+func (s *server) ruleService() *service.Rules {
+	if s.det != nil && s.ruleSvc == nil {
+		s.ruleSvc = service.NewRules(ruleEngine{s.det}, s.state, nil)
+	}
+	return s.ruleSvc
 }
 
 // status is the body of /api/v1/status.
