@@ -536,7 +536,7 @@ func (s *server) openDetect() error {
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
-	s.alertStore, err = alert.NewStoreWriter(s.alerts, s.st, alert.StoreWriterOptions{}, s.reg, s.log.With("component", "alert-store"))
+	s.alertStore, err = alert.NewStoreWriter(s.alerts, s.st.Alerts(), alert.StoreWriterOptions{}, s.reg, s.log.With("component", "alert-store"))
 	if err != nil {
 		return err
 	}

@@ -62,9 +62,10 @@ func (a *Alert) Row() store.Row {
 	return store.Row{Time: a.TS, Fields: f}
 }
 
-// StoreSink adds alerts to the embedded store, where they are searched
-// like events (event.dataset:vigil.alert).
+// StoreSink adds alerts to the embedded store.
 type StoreSink struct {
+	// Store is the store's alerts side (store.Alerts), which keeps them
+	// apart from the events.
 	Store store.Store
 	// OnError is told about a failed write (may be nil).
 	OnError func(error)

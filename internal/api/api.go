@@ -230,8 +230,8 @@ func AppendRecordJSON(b []byte, rec *journal.Record) []byte {
 	return append(b, '}')
 }
 
-// search streams matching events as JSON lines:
-// GET /api/v1/search?q=LogsQL&start=&end=&limit=&order=desc|asc|none
+// search streams matching events (or alerts, scope=alerts) as JSON lines:
+// GET /api/v1/search?q=LogsQL&start=&end=&limit=&order=desc|asc|none&scope=events|alerts
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	q, err := s.parseQuery(r)
 	if err != nil {
@@ -326,6 +326,9 @@ func (s *Server) parseQuery(r *http.Request) (store.Query, error) {
 			return q, fmt.Errorf("limit: must be between 1 and %d (http.max_search_limit)", s.opts.MaxLimit)
 		}
 		q.Limit = n
+	}
+	if q.Scope, err = store.ParseScope(v.Get("scope")); err != nil {
+		return q, fmt.Errorf("scope: %w", err)
 	}
 	switch v.Get("order") {
 	case "", "desc":
