@@ -54,6 +54,8 @@ type Options struct {
 	Hosts *Hosts
 	// Registerer takes the API's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Alerts serves /api/v1/alerts and /api/v1/incidents; nil disables them.
+	Alerts *service.Alerts
 }
 
 // Server is the HTTP handler of the API.
@@ -99,6 +101,7 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	}
 	s.mux.HandleFunc("GET /healthz", s.health)
 	s.mux.Handle("GET /api/v1/search", s.auth(http.HandlerFunc(s.search)))
+	s.routeAlerts()
 	if opts.Status != nil {
 		s.mux.Handle("GET /api/v1/status", s.auth(http.HandlerFunc(s.status)))
 	}

@@ -1,0 +1,222 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-soc/vigil/internal/httpx"
+	"github.com/vigil-soc/vigil/internal/service"
+)
+
+// routeAlerts serves the alerts and incidents (docs/api.md, "Alerts and
+// incidents").
+func (s *Server) routeAlerts() {
+	if s.opts.Alerts == nil {
+		return
+	}
+	for pattern, h := range s.alertHandlers() {
+		s.mux.Handle(pattern, s.auth(h))
+	}
+}
+
+// alertHandlers returns the handlers of routeAlerts by route pattern.
+func (s *Server) alertHandlers() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"GET /api/v1/alerts":           s.listAlerts,
+		"GET /api/v1/alerts/{id}":      s.getAlert,
+		"PATCH /api/v1/alerts/{id}":    s.patchAlert,
+		"GET /api/v1/incidents":        s.listIncidents,
+		"GET /api/v1/incidents/{id}":   s.getIncident,
+		"PATCH /api/v1/incidents/{id}": s.patchIncident,
+	}
+}
+
+// actor returns the request's acting user; without one it answers 401.
+func actor(w http.ResponseWriter, r *http.Request) (service.Actor, bool) {
+	a, ok := httpx.Actor(r)
+	if !ok {
+		httpx.Error(w, http.StatusUnauthorized, "not signed in")
+	}
+	return a, ok
+}
+
+// listParams reads the filters alerts and incidents share.
+type listParams struct {
+	status, level        []string
+	user, source, device string
+	start, end           time.Time
+	offset, limit        int
+}
+
+func (s *Server) parseList(v url.Values) (listParams, error) {
+	var p listParams
+	var err error
+	p.status, p.level = splitList(v["status"]), splitList(v["level"])
+	p.user, p.source, p.device = v.Get("user"), v.Get("source"), v.Get("device")
+	now := s.opts.Now()
+	if p.start, err = ParseTime(v.Get("start"), now); err != nil {
+		return p, service.Invalidf("start: %v", err)
+	}
+	if p.end, err = ParseTime(v.Get("end"), now); err != nil {
+		return p, service.Invalidf("end: %v", err)
+	}
+	for _, n := range []struct {
+		name string
+		to   *int
+	}{{"offset", &p.offset}, {"limit", &p.limit}} {
+		if s := v.Get(n.name); s != "" {
+			if *n.to, err = strconv.Atoi(s); err != nil {
+				return p, service.Invalidf("%s: %q is not a number", n.name, s)
+			}
+		}
+	}
+	return p, nil
+}
+
+// splitList reads a parameter given as repeated values, comma-separated
+// values, or both.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// GET /api/v1/alerts?status=&level=&rule=&user=&source=&device=&start=&end=&offset=&limit=
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
+	a, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	p, err := s.parseList(r.URL.Query())
+	if err != nil {
+		httpx.Fail(w, s.log, r, err)
+		return
+	}
+	page, err := s.opts.Alerts.List(r.Context(), a, service.AlertFilter{Status: p.status, Level: p.level,
+		Rule: r.URL.Query().Get("rule"), User: p.user, Source: p.source, Device: p.device,
+		Start: p.start, End: p.end, Offset: p.offset, Limit: p.limit})
+	if err != nil {
+		httpx.Fail(w, s.log, r, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, page)
+}
+
+// GET /api/v1/alerts/{id}
+func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
+	a, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	d, err := s.opts.Alerts.Get(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		httpx.Fail(w, s.log, r, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, d)
+}
+
+// PATCH /api/v1/alerts/{id} {"status":"acknowledged","assignee":"...","comment":"..."}
+func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request) {
+	a, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	c, err := readChange(r)
+	if err != nil {
+		httpx.Fail(w, s.log, r, err)
+		return
+	}
+	it, err := s.opts.Alerts.Update(r.Context(), a, r.PathValue("id"), c)
+	if err != nil {
+		httpx.Fail(w, s.log, r, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, it)
+}
+
+// maxChangeBody bounds the body of a PATCH.
+const maxChangeBody = 64 << 10
+
+// readChange reads a triage change: a JSON object with status, assignee
+// and comment, nothing else.
+func readChange(r *http.Request) (service.AlertChange, error) {
+	var c service.AlertChange
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxChangeBody+1))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return c, service.Invalidf("empty body: want a JSON object with status, assignee or comment")
+		}
+		return c, service.Invalidf("body: %v (want a JSON object with status, assignee or comment, at most %d bytes)", err, maxChangeBody)
+	}
+	if dec.More() {
+		return c, service.Invalidf("body: one JSON object only")
+	}
+	return c, nil
+}
+
+// GET /api/v1/incidents?status=&level=&user=&source=&device=&start=&end=&offset=&limit=
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
+	a, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	p, err := s.parseList(r.URL.Query())
+	if err != nil {
+		httpx.Fail(w, s.log, r, err)
+		return
+	}
+	page, err := s.opts.Alerts.Incidents(r.Context(), a, service.IncidentFilter{Status: p.status, Level: p.level,
+		User: p.user, Source: p.source, Device: p.device, Start: p.start, End: p.end, Offset: p.offset, Limit: p.limit})
+	if err != nil {
+		httpx.Fail(w, s.log, r, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, page)
+}
+
+// GET /api/v1/incidents/{id}
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) {
+	a, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	in, err := s.opts.Alerts.Incident(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		httpx.Fail(w, s.log, r, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, in)
+}
+
+// PATCH /api/v1/incidents/{id}: the change applies to each of its alerts.
+func (s *Server) patchIncident(w http.ResponseWriter, r *http.Request) {
+	a, ok := actor(w, r)
+	if !ok {
+		return
+	}
+	c, err := readChange(r)
+	if err != nil {
+		httpx.Fail(w, s.log, r, err)
+		return
+	}
+	in, err := s.opts.Alerts.UpdateIncident(r.Context(), a, r.PathValue("id"), c)
+	if err != nil {
+		httpx.Fail(w, s.log, r, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, in)
+}
