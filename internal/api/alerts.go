@@ -15,26 +15,17 @@ import (
 )
 
 // routeAlerts serves the alerts and incidents (docs/api.md, "Alerts and
-// incidents").
+// incidents"): every role reads them, triage needs PermTriage.
 func (s *Server) routeAlerts() {
 	if s.opts.Alerts == nil {
 		return
 	}
-	for pattern, h := range s.alertHandlers() {
-		s.mux.Handle(pattern, s.auth(h))
-	}
-}
-
-// alertHandlers returns the handlers of routeAlerts by route pattern.
-func (s *Server) alertHandlers() map[string]http.HandlerFunc {
-	return map[string]http.HandlerFunc{
-		"GET /api/v1/alerts":           s.listAlerts,
-		"GET /api/v1/alerts/{id}":      s.getAlert,
-		"PATCH /api/v1/alerts/{id}":    s.patchAlert,
-		"GET /api/v1/incidents":        s.listIncidents,
-		"GET /api/v1/incidents/{id}":   s.getIncident,
-		"PATCH /api/v1/incidents/{id}": s.patchIncident,
-	}
+	s.mux.HandleFunc("GET /api/v1/alerts", service.PermRead, s.listAlerts)
+	s.mux.HandleFunc("GET /api/v1/alerts/{id}", service.PermRead, s.getAlert)
+	s.mux.HandleFunc("PATCH /api/v1/alerts/{id}", service.PermTriage, s.patchAlert)
+	s.mux.HandleFunc("GET /api/v1/incidents", service.PermRead, s.listIncidents)
+	s.mux.HandleFunc("GET /api/v1/incidents/{id}", service.PermRead, s.getIncident)
+	s.mux.HandleFunc("PATCH /api/v1/incidents/{id}", service.PermTriage, s.patchIncident)
 }
 
 // actor returns the request's acting user; without one it answers 401.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
-	"github.com/vigil-soc/vigil/internal/httpx"
+	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/service"
 	"github.com/vigil-soc/vigil/internal/storage"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -43,8 +43,19 @@ func alertServer(t *testing.T) (*Server, *storage.DB, []*alert.Alert) {
 		t.Fatal(err)
 	}
 	st.Flush()
+	err = db.Update(func(tx *storage.Tx) error {
+		for _, r := range service.Roles {
+			if err := tx.PutUser(&storage.User{Name: string(r), Role: string(r), Hash: "-"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	clock := func() time.Time { return now }
-	s, err := New(st, Options{Tokens: []string{token}, Now: clock,
+	s, err := New(st, Options{Tokens: []string{token}, Now: clock, Sessions: auth.NewSessions(db, auth.Options{}),
 		Alerts: service.NewAlerts(st, db, service.AlertsOptions{Now: clock})}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -70,10 +81,10 @@ func TestAlertsRoles(t *testing.T) {
 		{service.RoleViewer, "GET", "/api/v1/alerts?start=soon", "", 400, "start"},
 		{service.RoleViewer, "GET", "/api/v1/alerts/" + id, "", 200, `"events":[]`},
 		{service.RoleViewer, "GET", "/api/v1/alerts/ffff", "", 404, "not found"},
-		{service.RoleViewer, "PATCH", "/api/v1/alerts/" + id, `{"status":"acknowledged"}`, 403, "may not triage"},
+		{service.RoleViewer, "PATCH", "/api/v1/alerts/" + id, `{"status":"acknowledged"}`, 403, "triage"},
 		{service.RoleViewer, "GET", "/api/v1/incidents", "", 200, `"total":1`},
 		{service.RoleViewer, "GET", "/api/v1/incidents/" + id, "", 200, `"timeline"`},
-		{service.RoleViewer, "PATCH", "/api/v1/incidents/" + id, `{"status":"resolved"}`, 403, "may not triage"},
+		{service.RoleViewer, "PATCH", "/api/v1/incidents/" + id, `{"status":"resolved"}`, 403, "triage"},
 		{service.RoleAnalyst, "PATCH", "/api/v1/alerts/" + id, `{"status":"acknowledged","assignee":"ann","comment":"mine"}`, 200, `"status":"acknowledged"`},
 		{service.RoleAnalyst, "PATCH", "/api/v1/alerts/" + id, `{"status":"closed"}`, 400, "status"},
 		{service.RoleAnalyst, "PATCH", "/api/v1/alerts/" + id, `{"state":"closed"}`, 400, "unknown field"},
@@ -83,22 +94,23 @@ func TestAlertsRoles(t *testing.T) {
 		{service.RoleAnalyst, "GET", "/api/v1/alerts?status=resolved", "", 200, `"total":2`},
 	}
 	for _, tt := range tests {
-		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
-		req = httpx.WithActor(req, service.Actor{Name: string(tt.role) + "1", Role: tt.role, Via: "api"})
-		w := httptest.NewRecorder()
-		// The handlers behind the routes, with the actor the session or
-		// token middleware sets.
-		mux := http.NewServeMux()
-		for pattern, h := range s.alertHandlers() {
-			mux.HandleFunc(pattern, h)
+		// A console session of a user with the role, as the browser sends it.
+		id, ident, err := s.opts.Sessions.Start(string(tt.role), "")
+		if err != nil {
+			t.Fatal(err)
 		}
-		mux.ServeHTTP(w, req)
+		req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+		req.Host = "127.0.0.1:8514"
+		req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: id})
+		req.Header.Set("X-CSRF-Token", ident.Session.CSRF)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
 		if w.Code != tt.code || !strings.Contains(w.Body.String(), tt.want) {
 			t.Errorf("%s %s %s as %s: %d %s; want %d with %q", tt.method, tt.path, tt.body, tt.role, w.Code, w.Body, tt.code, tt.want)
 		}
 	}
 	audit, err := db.Audit(storage.AuditFilter{})
-	if err != nil || len(audit) != 4 || audit[0].Action != "incident.update" || audit[3].Actor != "analyst1" {
+	if err != nil || len(audit) != 4 || audit[0].Action != "incident.update" || audit[3].Actor != "analyst" || audit[3].Via != "api" {
 		t.Errorf("audit: %+v %v", audit, err)
 	}
 }
