@@ -39,6 +39,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/preflight"
 	"github.com/vigil-soc/vigil/internal/search"
+	"github.com/vigil-soc/vigil/internal/service"
 	"github.com/vigil-soc/vigil/internal/storage"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
 	"github.com/vigil-soc/vigil/rules"
@@ -146,8 +147,10 @@ type server struct {
 	httpSrv      *http.Server
 	httpLn       net.Listener
 	// state holds users, sessions and the audit trail (state.db).
-	state   *storage.DB
-	started time.Time
+	state *storage.DB
+	// alertSvc lists and triages alerts and incidents (API and console).
+	alertSvc *service.Alerts
+	started  time.Time
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
@@ -424,13 +427,14 @@ func (s *server) open() error {
 		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
-	sessions, con, err := s.openConsole()
+	sessions, con, err := s.openConsole(searches)
 	if err != nil {
 		return err
 	}
 	h, err := api.New(searches, api.Options{
 		Sessions:    sessions,
 		Console:     con,
+		Alerts:      s.alertSvc,
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
 		MaxLimit:    cfg.HTTP.MaxSearchLimit,
@@ -460,7 +464,7 @@ func (s *server) open() error {
 
 // openConsole opens the state file, creates the first administrator
 // when there is no user, and builds the console.
-func (s *server) openConsole() (*auth.Sessions, *console.Console, error) {
+func (s *server) openConsole(searches *search.Service) (*auth.Sessions, *console.Console, error) {
 	var err error
 	s.state, err = storage.Open(filepath.Join(s.cfg.DataDir, storage.FileName))
 	if err != nil {
@@ -475,9 +479,11 @@ func (s *server) openConsole() (*auth.Sessions, *console.Console, error) {
 		Max:    s.cfg.Console.SessionMax.D(),
 		Secure: s.cfg.HTTP.CertFile != "",
 	})
+	s.alertSvc = service.NewAlerts(searches, s.state, service.AlertsOptions{IncidentWindow: s.cfg.Console.IncidentWindow.D()})
 	con, err := console.New(console.Options{
 		DB:         s.state,
 		Sessions:   sessions,
+		Alerts:     s.alertSvc,
 		Zone:       zone,
 		Registerer: s.reg,
 		Log:        s.log.With("component", "console"),

@@ -44,6 +44,8 @@ type Options struct {
 	LoginLimitUser, LoginLimitAddress int
 	// Users changes users and their settings.
 	Users *service.Users
+	// Alerts lists and triages alerts and incidents.
+	Alerts *service.Alerts
 	// Registerer takes the console's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Log is the console's log; nil discards.

@@ -25,10 +25,25 @@ type Entity struct {
 	Value string `json:"value"`
 }
 
-// entities returns the entities an alert names, user first.
-func entities(a *alert.Alert) []Entity {
+// EntitiesOf returns the entities an alert is about, user first: those
+// of its group key (a per-address rule's alert is about the address, not
+// the user of the event that tripped it), or, when its group key names
+// none, every user, address and device it names.
+func EntitiesOf(a *alert.Alert) []Entity {
+	named := []Entity{{EntityUser, a.User}, {EntityIP, a.SrcIP}, {EntityDevice, a.DeviceID}}
+	fields := map[string]string{"user.name": EntityUser, "source.ip": EntityIP, "device.id": EntityDevice}
+	var grouped []Entity
+	for _, kv := range parseGroup(a.Group) {
+		if kind, ok := fields[kv[0]]; ok && kv[1] != "" {
+			grouped = append(grouped, Entity{kind, kv[1]})
+		}
+	}
+	if len(grouped) > 0 {
+		slices.SortStableFunc(grouped, func(a, b Entity) int { return cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)) })
+		return grouped
+	}
 	var out []Entity
-	for _, e := range []Entity{{EntityUser, a.User}, {EntityIP, a.SrcIP}, {EntityDevice, a.DeviceID}} {
+	for _, e := range named {
 		if e.Value != "" {
 			out = append(out, e)
 		}
@@ -38,7 +53,7 @@ func entities(a *alert.Alert) []Entity {
 
 // GroupIncidents groups alerts into incidents. Taking the alerts in time
 // order (alert time, then id), an alert joins the incident of an entity
-// it names (user, source address or device) when it comes at most window
+// it is about (EntitiesOf: user, source address or device) when it comes at most window
 // after that incident's last alert and at most span after its first;
 // otherwise it starts an incident. An alert that joins several incidents
 // (a user's and an address's) merges them into the earliest. So a
@@ -64,7 +79,7 @@ func GroupIncidents(alerts []*alert.Alert, window, span time.Duration) [][]*aler
 	var all []*group
 	byEntity := map[Entity]*group{}
 	for _, a := range sorted {
-		ents := entities(a)
+		ents := EntitiesOf(a)
 		var joined []*group
 		for _, e := range ents {
 			g, ok := byEntity[e]
@@ -166,7 +181,7 @@ type Incident struct {
 // triage states.
 func newIncident(items []AlertItem) *Incident {
 	in := &Incident{ID: items[0].Alert.ID, Level: items[0].Alert.Level, Statuses: map[string]int{}, Alerts: len(items)}
-	seen := map[Entity]bool{}
+	seen := map[Entity]int{}
 	var updated time.Time
 	for _, it := range items {
 		a := it.Alert
@@ -174,11 +189,11 @@ func newIncident(items []AlertItem) *Incident {
 			in.Level = a.Level
 		}
 		in.Statuses[it.Status]++
-		for _, e := range entities(a) {
-			if !seen[e] {
-				seen[e] = true
+		for _, e := range EntitiesOf(a) {
+			if seen[e] == 0 {
 				in.Entities = append(in.Entities, e)
 			}
+			seen[e]++
 		}
 		if i := slices.IndexFunc(in.Rules, func(r RuleRef) bool { return r.ID == a.RuleID }); i >= 0 {
 			in.Rules[i].Alerts++
@@ -199,7 +214,13 @@ func newIncident(items []AlertItem) *Incident {
 			updated, in.Assignee = it.Updated, it.Assignee
 		}
 	}
-	slices.SortStableFunc(in.Entities, func(a, b Entity) int { return cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)) })
+	// The entities most of its alerts are about first, users first.
+	slices.SortStableFunc(in.Entities, func(a, b Entity) int {
+		if c := cmp.Compare(seen[b], seen[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(kindRank(a.Kind), kindRank(b.Kind))
+	})
 	switch s := in.Statuses; {
 	case s[storage.StatusNew] > 0:
 		in.Status = storage.StatusNew
