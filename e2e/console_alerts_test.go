@@ -86,7 +86,7 @@ func TestConsoleAlerts(t *testing.T) {
 		all := v.alertsAPI(t, "/api/v1/alerts")
 		t.Fatalf("incidents: %+v; alerts: %+v", inc, all)
 	}
-	account := inc.Incidents[0].ID
+	account, other := inc.Incidents[0].ID, inc.Incidents[1].ID
 	al := v.alertsAPI(t, "/api/v1/alerts?rule=login-after-failures")
 	if al.Total != 1 || al.Alerts[0].Alert.User != "zhangwei" || al.Alerts[0].Status != "new" {
 		t.Fatalf("login-after-failures alerts: %+v", al)
@@ -142,17 +142,41 @@ func TestConsoleAlerts(t *testing.T) {
 		t.Fatalf("after the form, the API: %+v", al)
 	}
 
+	// Bulk: acknowledge the other incident from the queue.
+	b.switchLanguage("en")
+	b.visit("/alerts")
+	b.do(
+		chromedp.Click(chromedp.CSS(`table.queue tbody tr:nth-child(2) input[name="id"]`)),
+		chromedp.Click(chromedp.CSS(`.bulkbar button[value="acknowledged"]`)),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+	)
+	b.screenshot("alerts-queue-after-bulk")
+	inc = v.alertsAPI(t, "/api/v1/incidents?status=acknowledged")
+	if len(inc.Incidents) != 1 || inc.Incidents[0].ID != other {
+		t.Errorf("acknowledged incidents after the bulk action: %+v", inc)
+	}
+
 	// The status survives a restart, and the change is in the audit trail.
 	v.stop(t)
 	db, err := storage.Open(filepath.Join(dataDir, storage.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	audit, err := db.Audit(storage.AuditFilter{Action: "alert."})
+	audit, err := db.Audit(storage.AuditFilter{})
 	db.Close()
-	if err != nil || len(audit) != 1 || audit[0].Actor != "admin" || audit[0].Via != "console" || audit[0].Target != "alert "+success ||
-		!strings.Contains(audit[0].Detail, "status new -> acknowledged") {
+	// Newest first: the incident, its alerts, then the alert's own change.
+	if err != nil || len(audit) < 3 || audit[0].Action != "incident.update" || audit[0].Target != "incident "+other {
 		t.Errorf("audit: %+v %v", audit, err)
+	}
+	var form *storage.AuditEntry
+	for i := range audit {
+		if audit[i].Target == "alert "+success && strings.Contains(audit[i].Detail, `comment "calling zhangwei"`) {
+			form = &audit[i]
+		}
+	}
+	if form == nil || form.Actor != "admin" || form.Via != "console" || form.Action != "alert.update" ||
+		!strings.Contains(form.Detail, "status new -> acknowledged") {
+		t.Errorf("audit of the form: %+v in %+v", form, audit)
 	}
 	v = startVigil(t, vigilOpts{dataDir: dataDir})
 	code, body, err := v.get("/api/v1/alerts/"+success, true)
