@@ -488,9 +488,15 @@ func (v *vigil) waitAlerts(t *testing.T, q string, n int) []event {
 // waitAlert polls a query of the alerts until it returns exactly one.
 func (v *vigil) waitAlert(t *testing.T, q string) event {
 	t.Helper()
-	evs := v.waitAlerts(t, q, 1)
+	return onlyOne(t, q, v.waitAlerts(t, q, 1))
+}
+
+// onlyOne returns the one result of query q, failing the test when there
+// are more.
+func onlyOne(t *testing.T, q string, evs []event) event {
+	t.Helper()
 	if len(evs) != 1 {
-		t.Fatalf("alerts query %q: got %d alerts, want 1: %v", q, len(evs), evs)
+		t.Fatalf("query %q: got %d results, want 1: %v", q, len(evs), evs)
 	}
 	return evs[0]
 }
@@ -520,11 +526,7 @@ func (v *vigil) waitScope(t *testing.T, scope, q string, n int) []event {
 // waitOne polls a query until it returns exactly one event.
 func (v *vigil) waitOne(t *testing.T, q string) event {
 	t.Helper()
-	evs := v.waitEvents(t, q, 1)
-	if len(evs) != 1 {
-		t.Fatalf("query %q: got %d events, want 1: %v", q, len(evs), evs)
-	}
-	return evs[0]
+	return onlyOne(t, q, v.waitEvents(t, q, 1))
 }
 
 // count returns the result of `QUERY | stats count() as n`.

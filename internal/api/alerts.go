@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -28,13 +29,20 @@ func (s *Server) routeAlerts() {
 	s.mux.HandleFunc("PATCH /api/v1/incidents/{id}", service.PermTriage, s.patchIncident)
 }
 
-// actor returns the request's acting user; without one it answers 401.
-func actor(w http.ResponseWriter, r *http.Request) (service.Actor, bool) {
+// answer runs fn as the request's actor and answers its result as JSON,
+// or its error in the API's error shape.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, fn func(context.Context, service.Actor) (any, error)) {
 	a, ok := httpx.Actor(r)
 	if !ok {
 		httpx.Error(w, http.StatusUnauthorized, "not signed in")
+		return
 	}
-	return a, ok
+	v, err := fn(r.Context(), a)
+	if err != nil {
+		httpx.Fail(w, s.log, r, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, v)
 }
 
 // listParams reads the filters alerts and incidents share.
@@ -86,56 +94,33 @@ func splitList(vals []string) []string {
 
 // GET /api/v1/alerts?status=&level=&rule=&user=&source=&device=&start=&end=&offset=&limit=
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
-	a, ok := actor(w, r)
-	if !ok {
-		return
-	}
-	p, err := s.parseList(r.URL.Query())
-	if err != nil {
-		httpx.Fail(w, s.log, r, err)
-		return
-	}
-	page, err := s.opts.Alerts.List(r.Context(), a, service.AlertFilter{Status: p.status, Level: p.level,
-		Rule: r.URL.Query().Get("rule"), User: p.user, Source: p.source, Device: p.device,
-		Start: p.start, End: p.end, Offset: p.offset, Limit: p.limit})
-	if err != nil {
-		httpx.Fail(w, s.log, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, page)
+	s.answer(w, r, func(ctx context.Context, a service.Actor) (any, error) {
+		p, err := s.parseList(r.URL.Query())
+		if err != nil {
+			return nil, err
+		}
+		return s.opts.Alerts.List(ctx, a, service.AlertFilter{Status: p.status, Level: p.level,
+			Rule: r.URL.Query().Get("rule"), User: p.user, Source: p.source, Device: p.device,
+			Start: p.start, End: p.end, Offset: p.offset, Limit: p.limit})
+	})
 }
 
 // GET /api/v1/alerts/{id}
 func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
-	a, ok := actor(w, r)
-	if !ok {
-		return
-	}
-	d, err := s.opts.Alerts.Get(r.Context(), a, r.PathValue("id"))
-	if err != nil {
-		httpx.Fail(w, s.log, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, d)
+	s.answer(w, r, func(ctx context.Context, a service.Actor) (any, error) {
+		return s.opts.Alerts.Get(ctx, a, r.PathValue("id"))
+	})
 }
 
 // PATCH /api/v1/alerts/{id} {"status":"acknowledged","assignee":"...","comment":"..."}
 func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request) {
-	a, ok := actor(w, r)
-	if !ok {
-		return
-	}
-	c, err := readChange(r)
-	if err != nil {
-		httpx.Fail(w, s.log, r, err)
-		return
-	}
-	it, err := s.opts.Alerts.Update(r.Context(), a, r.PathValue("id"), c)
-	if err != nil {
-		httpx.Fail(w, s.log, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, it)
+	s.answer(w, r, func(ctx context.Context, a service.Actor) (any, error) {
+		c, err := readChange(r)
+		if err != nil {
+			return nil, err
+		}
+		return s.opts.Alerts.Update(ctx, a, r.PathValue("id"), c)
+	})
 }
 
 // maxChangeBody bounds the body of a PATCH.
@@ -161,53 +146,30 @@ func readChange(r *http.Request) (service.AlertChange, error) {
 
 // GET /api/v1/incidents?status=&level=&user=&source=&device=&start=&end=&offset=&limit=
 func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
-	a, ok := actor(w, r)
-	if !ok {
-		return
-	}
-	p, err := s.parseList(r.URL.Query())
-	if err != nil {
-		httpx.Fail(w, s.log, r, err)
-		return
-	}
-	page, err := s.opts.Alerts.Incidents(r.Context(), a, service.IncidentFilter{Status: p.status, Level: p.level,
-		User: p.user, Source: p.source, Device: p.device, Start: p.start, End: p.end, Offset: p.offset, Limit: p.limit})
-	if err != nil {
-		httpx.Fail(w, s.log, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, page)
+	s.answer(w, r, func(ctx context.Context, a service.Actor) (any, error) {
+		p, err := s.parseList(r.URL.Query())
+		if err != nil {
+			return nil, err
+		}
+		return s.opts.Alerts.Incidents(ctx, a, service.IncidentFilter{Status: p.status, Level: p.level,
+			User: p.user, Source: p.source, Device: p.device, Start: p.start, End: p.end, Offset: p.offset, Limit: p.limit})
+	})
 }
 
 // GET /api/v1/incidents/{id}
 func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) {
-	a, ok := actor(w, r)
-	if !ok {
-		return
-	}
-	in, err := s.opts.Alerts.Incident(r.Context(), a, r.PathValue("id"))
-	if err != nil {
-		httpx.Fail(w, s.log, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, in)
+	s.answer(w, r, func(ctx context.Context, a service.Actor) (any, error) {
+		return s.opts.Alerts.Incident(ctx, a, r.PathValue("id"))
+	})
 }
 
 // PATCH /api/v1/incidents/{id}: the change applies to each of its alerts.
 func (s *Server) patchIncident(w http.ResponseWriter, r *http.Request) {
-	a, ok := actor(w, r)
-	if !ok {
-		return
-	}
-	c, err := readChange(r)
-	if err != nil {
-		httpx.Fail(w, s.log, r, err)
-		return
-	}
-	in, err := s.opts.Alerts.UpdateIncident(r.Context(), a, r.PathValue("id"), c)
-	if err != nil {
-		httpx.Fail(w, s.log, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, in)
+	s.answer(w, r, func(ctx context.Context, a service.Actor) (any, error) {
+		c, err := readChange(r)
+		if err != nil {
+			return nil, err
+		}
+		return s.opts.Alerts.UpdateIncident(ctx, a, r.PathValue("id"), c)
+	})
 }

@@ -43,17 +43,7 @@ func alertServer(t *testing.T) (*Server, *storage.DB, []*alert.Alert) {
 		t.Fatal(err)
 	}
 	st.Flush()
-	err = db.Update(func(tx *storage.Tx) error {
-		for _, r := range service.Roles {
-			if err := tx.PutUser(&storage.User{Name: string(r), Role: string(r), Hash: "-"}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	putRoleUsers(t, db)
 	clock := func() time.Time { return now }
 	s, err := New(st, Options{Tokens: []string{token}, Now: clock, Sessions: auth.NewSessions(db, auth.Options{}),
 		Alerts: service.NewAlerts(st, db, service.AlertsOptions{Now: clock})}, nil)

@@ -32,17 +32,7 @@ func sessionServer(t *testing.T, metricsAuth bool) (*Server, *auth.Sessions) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	err = db.Update(func(tx *storage.Tx) error {
-		for _, r := range service.Roles {
-			if err := tx.PutUser(&storage.User{Name: string(r), Role: string(r), Hash: "-"}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	putRoleUsers(t, db)
 	sessions := auth.NewSessions(db, auth.Options{})
 	s, err := New(st, Options{
 		Tokens:      []string{token},
@@ -58,6 +48,22 @@ func sessionServer(t *testing.T, metricsAuth bool) (*Server, *auth.Sessions) {
 		t.Fatal(err)
 	}
 	return s, sessions
+}
+
+// putRoleUsers adds one user per role, named after the role.
+func putRoleUsers(t *testing.T, db *storage.DB) {
+	t.Helper()
+	err := db.Update(func(tx *storage.Tx) error {
+		for _, r := range service.Roles {
+			if err := tx.PutUser(&storage.User{Name: string(r), Role: string(r), Hash: "-"}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRoutesRoles(t *testing.T) {

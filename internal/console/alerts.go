@@ -206,6 +206,15 @@ type alertView struct {
 // CommentList is the alert's comments, oldest first.
 func (v alertView) CommentList() []storage.Comment { return v.D.Comments }
 
+// TriageAction, TriageStatus and TriageAssignee fill the triage form.
+func (v alertView) TriageAction() string { return "/alerts/" + url.PathEscape(v.D.Alert.ID) }
+
+// TriageStatus is the alert's status.
+func (v alertView) TriageStatus() string { return v.D.Status }
+
+// TriageAssignee is the alert's assignee.
+func (v alertView) TriageAssignee() string { return v.D.Assignee }
+
 // entityLinks gives the alert pages {{$.EntityURL kind value}}.
 type entityLinks struct{}
 
@@ -326,6 +335,15 @@ type incidentView struct {
 
 // CommentList is the comments of the incident's alerts, oldest first.
 func (v incidentView) CommentList() []storage.Comment { return v.Comments }
+
+// TriageAction is where the incident's triage form goes.
+func (v incidentView) TriageAction() string { return "/incidents/" + url.PathEscape(v.In.ID) }
+
+// TriageStatus is the incident's status.
+func (v incidentView) TriageStatus() string { return v.In.Status }
+
+// TriageAssignee is the incident's assignee.
+func (v incidentView) TriageAssignee() string { return v.In.Assignee }
 
 func (c *Console) incidentPage(w http.ResponseWriter, r *http.Request) {
 	a, _ := httpx.Actor(r)

@@ -107,11 +107,9 @@ type AlertFilter struct {
 	Offset, Limit int
 }
 
-// AlertPage is one page of alerts, sorted by level (highest first), then
-// time (newest first).
-type AlertPage struct {
-	Alerts []AlertItem `json:"alerts"`
-	// Total is the number of matching alerts of those read.
+// Paging tells which part of a listing a page is.
+type Paging struct {
+	// Total is the number of matching rows of those read.
 	Total  int `json:"total"`
 	Offset int `json:"offset"`
 	Limit  int `json:"limit"`
@@ -122,18 +120,19 @@ type AlertPage struct {
 	End       time.Time `json:"end"`
 }
 
+// AlertPage is one page of alerts, sorted by level (highest first), then
+// time (newest first).
+type AlertPage struct {
+	Alerts []AlertItem `json:"alerts"`
+	Paging
+}
+
 // List returns a page of the alerts f selects.
 func (s *Alerts) List(ctx context.Context, actor Actor, f AlertFilter) (*AlertPage, error) {
 	if err := actor.Check(PermRead); err != nil {
 		return nil, err
 	}
-	if err := s.page(&f.Start, &f.End, &f.Offset, &f.Limit); err != nil {
-		return nil, err
-	}
-	if err := checkIn("status", f.Status, storage.Statuses); err != nil {
-		return nil, err
-	}
-	if err := checkLevels(f.Level); err != nil {
+	if err := s.checkList(&f.Start, &f.End, &f.Offset, &f.Limit, f.Status, f.Level); err != nil {
 		return nil, err
 	}
 	terms := []string{}
@@ -157,8 +156,8 @@ func (s *Alerts) List(ctx context.Context, actor Actor, f AlertFilter) (*AlertPa
 		items = slices.DeleteFunc(items, func(it AlertItem) bool { return !slices.Contains(f.Status, it.Status) })
 	}
 	slices.SortFunc(items, func(a, b AlertItem) int { return byLevelTime(a.Alert, b.Alert) })
-	return &AlertPage{Alerts: pageOf(items, f.Offset, f.Limit), Total: len(items), Offset: f.Offset, Limit: f.Limit,
-		Truncated: truncated, Start: f.Start, End: f.End}, nil
+	return &AlertPage{Alerts: pageOf(items, f.Offset, f.Limit), Paging: Paging{Total: len(items), Offset: f.Offset, Limit: f.Limit,
+		Truncated: truncated, Start: f.Start, End: f.End}}, nil
 }
 
 // byLevelTime orders alerts by level, highest first, then newest first.
@@ -172,8 +171,17 @@ func byLevelTime(a, b *alert.Alert) int {
 	return strings.Compare(a.ID, b.ID)
 }
 
-// page applies a listing's defaults to its range and page and checks them.
-func (s *Alerts) page(start, end *time.Time, offset, limit *int) error {
+// checkList applies a listing's defaults to its range and page and
+// checks them and its statuses and levels.
+func (s *Alerts) checkList(start, end *time.Time, offset, limit *int, statuses, levels []string) error {
+	if err := checkIn("status", statuses, storage.Statuses); err != nil {
+		return err
+	}
+	for _, l := range levels {
+		if alert.Severity(l) < 0 {
+			return Invalidf("level: %q is not one of info, low, medium, high, critical", l)
+		}
+	}
 	if end.IsZero() {
 		*end = s.opts.Now()
 	}
@@ -206,15 +214,6 @@ func checkIn(name string, got, valid []string) error {
 	for _, g := range got {
 		if !slices.Contains(valid, g) {
 			return Invalidf("%s: %q is not one of %s", name, g, strings.Join(valid, ", "))
-		}
-	}
-	return nil
-}
-
-func checkLevels(levels []string) error {
-	for _, l := range levels {
-		if alert.Severity(l) < 0 {
-			return Invalidf("level: %q is not one of info, low, medium, high, critical", l)
 		}
 	}
 	return nil

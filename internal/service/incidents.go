@@ -255,13 +255,7 @@ type IncidentFilter struct {
 // then last activity (newest first).
 type IncidentPage struct {
 	Incidents []*Incident `json:"incidents"`
-	Total     int         `json:"total"`
-	Offset    int         `json:"offset"`
-	Limit     int         `json:"limit"`
-	// Truncated: the range held more alerts than the service reads.
-	Truncated bool      `json:"truncated"`
-	Start     time.Time `json:"start"`
-	End       time.Time `json:"end"`
+	Paging
 }
 
 // Incidents returns a page of the incidents f selects.
@@ -269,13 +263,7 @@ func (s *Alerts) Incidents(ctx context.Context, actor Actor, f IncidentFilter) (
 	if err := actor.Check(PermRead); err != nil {
 		return nil, err
 	}
-	if err := s.page(&f.Start, &f.End, &f.Offset, &f.Limit); err != nil {
-		return nil, err
-	}
-	if err := checkIn("status", f.Status, storage.Statuses); err != nil {
-		return nil, err
-	}
-	if err := checkLevels(f.Level); err != nil {
+	if err := s.checkList(&f.Start, &f.End, &f.Offset, &f.Limit, f.Status, f.Level); err != nil {
 		return nil, err
 	}
 	// Incidents that reach into the range may have started a span before.
@@ -307,8 +295,8 @@ func (s *Alerts) Incidents(ctx context.Context, actor Actor, f IncidentFilter) (
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return &IncidentPage{Incidents: pageOf(out, f.Offset, f.Limit), Total: len(out), Offset: f.Offset, Limit: f.Limit,
-		Truncated: truncated, Start: f.Start, End: f.End}, nil
+	return &IncidentPage{Incidents: pageOf(out, f.Offset, f.Limit), Paging: Paging{Total: len(out), Offset: f.Offset, Limit: f.Limit,
+		Truncated: truncated, Start: f.Start, End: f.End}}, nil
 }
 
 // groups reads the alerts in [start, end] and groups them into incidents
