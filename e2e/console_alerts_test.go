@@ -98,6 +98,14 @@ func TestConsoleAlerts(t *testing.T) {
 		t.Errorf("events of 203.0.113.66: %d %v, want 26", n, err)
 	}
 
+	// vigil search finds the alert with --scope alerts only.
+	for scope, want := range map[string]bool{"alerts": true, "events": false} {
+		out, errOut, code := runVigil(t, "search", "--server", v.httpURL, "--token", v.token, "--scope", scope, `rule.id:"login-after-failures"`)
+		if code != 0 || strings.Contains(out, `"alert.id":"`+success+`"`) != want {
+			t.Errorf("vigil search --scope %s: exit %d, stdout %q, stderr %q", scope, code, out, errOut)
+		}
+	}
+
 	b := startBrowser(t, v)
 	b.login("admin", adminPassword(t, v))
 	b.visit("/alerts")
