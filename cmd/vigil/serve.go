@@ -150,7 +150,9 @@ type server struct {
 	state   *storage.DB
 	listSvc *service.Lists
 	ruleSvc *service.Rules
-	started time.Time
+	// alertSvc lists and triages alerts and incidents (API and console).
+	alertSvc *service.Alerts
+	started  time.Time
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
@@ -430,13 +432,14 @@ func (s *server) open() error {
 		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
-	sessions, con, err := s.openConsole()
+	sessions, con, err := s.openConsole(searches)
 	if err != nil {
 		return err
 	}
 	h, err := api.New(searches, api.Options{
 		Sessions:    sessions,
 		Console:     con,
+		Alerts:      s.alertSvc,
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
 		MaxLimit:    cfg.HTTP.MaxSearchLimit,
@@ -469,7 +472,7 @@ func (s *server) open() error {
 // openConsole creates the first administrator when there is no user,
 // and builds the console (the state file is open: the detector reads the
 // rules' states from it).
-func (s *server) openConsole() (*auth.Sessions, *console.Console, error) {
+func (s *server) openConsole(searches *search.Service) (*auth.Sessions, *console.Console, error) {
 	if _, err := auth.EnsureAdmin(s.state, time.Now(), s.log); err != nil {
 		return nil, nil, fmt.Errorf("console: first user: %w", err)
 	}
@@ -479,9 +482,11 @@ func (s *server) openConsole() (*auth.Sessions, *console.Console, error) {
 		Max:    s.cfg.Console.SessionMax.D(),
 		Secure: s.cfg.HTTP.CertFile != "",
 	})
+	s.alertSvc = service.NewAlerts(searches, s.state, service.AlertsOptions{IncidentWindow: s.cfg.Console.IncidentWindow.D()})
 	con, err := console.New(console.Options{
 		DB:         s.state,
 		Sessions:   sessions,
+		Alerts:     s.alertSvc,
 		Zone:       zone,
 		Registerer: s.reg,
 		Log:        s.log.With("component", "console"),
@@ -580,7 +585,7 @@ func (s *server) openDetect() error {
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
-	s.alertStore, err = alert.NewStoreWriter(s.alerts, s.st, alert.StoreWriterOptions{}, s.reg, s.log.With("component", "alert-store"))
+	s.alertStore, err = alert.NewStoreWriter(s.alerts, s.st.Alerts(), alert.StoreWriterOptions{}, s.reg, s.log.With("component", "alert-store"))
 	if err != nil {
 		return err
 	}
