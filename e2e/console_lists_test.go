@@ -82,7 +82,7 @@ func TestConsoleLists(t *testing.T) {
 		lines = append(lines, easSync(now.Add(time.Duration(i)*time.Second), d[0], d[1])...)
 	}
 	sendTCP(t, addr, lines)
-	v.waitOne(t, "event.dataset:vigil.alert rule.id:activesync-unregistered-device")
+	v.waitAlert(t, "event.dataset:vigil.alert rule.id:activesync-unregistered-device")
 
 	b := startBrowser(t, v)
 	b.login("admin", adminPassword(t, v))

@@ -87,7 +87,7 @@ func TestRevokeDevice(t *testing.T) {
 
 	// The next sync from the lost phone alerts, without a restart.
 	sendTCP(t, addr, []byte(easSync(now.Add(time.Minute), "zhangwei", "LOSTPHONE1")))
-	a := v.waitOne(t, "event.dataset:vigil.alert rule.id:"+rule)
+	a := v.waitAlert(t, "event.dataset:vigil.alert rule.id:"+rule)
 	if a["device.id"] != "LOSTPHONE1" || a["user.name"] != "zhangwei" {
 		t.Fatalf("alert %v", a)
 	}
