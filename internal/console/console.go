@@ -42,8 +42,10 @@ type Options struct {
 	// per minute for one user name and from one client address
 	// (defaults 5 and 20); then the login form answers 429.
 	LoginLimitUser, LoginLimitAddress int
-	// Users changes users and their settings.
+	// Users changes users and their settings; Audit reads the audit
+	// trail (nil: made over DB).
 	Users *service.Users
+	Audit *service.Audit
 	// Registerer takes the console's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Log is the console's log; nil discards.
@@ -96,6 +98,9 @@ func New(o Options) (*Console, error) {
 	}
 	if o.Users == nil {
 		o.Users = service.NewUsers(o.DB, auth.Passwords{}, o.Now)
+	}
+	if o.Audit == nil {
+		o.Audit = service.NewAudit(o.DB)
 	}
 	c := &Console{o: o, log: o.Log,
 		byUser: auth.NewLimiter(o.LoginLimitUser, time.Minute, o.Now),

@@ -117,7 +117,7 @@ func TestRoutesRoles(t *testing.T) {
 		Handler: tc,
 		Routes:  tc.Routes(),
 		Public:  []string{"GET /static/{file...}", "GET /login", "POST /login", "POST /login/lang"},
-		Own:     []string{"POST /logout", "POST /settings/lang"},
+		Own:     []string{"POST /logout", "POST /settings/lang", "POST /settings", "POST /settings/password"},
 		Anonymous: func(resp *http.Response) bool {
 			return resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/login")
 		},
