@@ -186,7 +186,9 @@ func (l *localUsers) add(ctx context.Context, name, role, pw string) error {
 func (l *localUsers) passwd(ctx context.Context, name, pw string) error {
 	return l.u.SetPassword(ctx, l.a, name, "", pw, "")
 }
-func (l *localUsers) delete(ctx context.Context, name string) error { return l.u.Delete(ctx, l.a, name) }
+func (l *localUsers) delete(ctx context.Context, name string) error {
+	return l.u.Delete(ctx, l.a, name)
+}
 
 // remoteUsers goes through /api/v1/users.
 type remoteUsers struct {
