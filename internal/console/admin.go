@@ -101,8 +101,9 @@ func (c *Console) deleteUser(w http.ResponseWriter, r *http.Request) {
 // auditView is the data of /admin/audit.
 type auditView struct {
 	View
-	Entries       []storage.AuditEntry
-	Actor, Action string
+	Entries []storage.AuditEntry
+	// The filters (View.Actor is the signed-in user).
+	FilterActor, FilterAction string
 	// Next is the link to older entries ("" on the last page); Newest
 	// the link back to the newest.
 	Next, Newest string
@@ -128,7 +129,7 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	v := auditView{View: c.view(r), Entries: es, Actor: f.Actor, Action: f.Action}
+	v := auditView{View: c.view(r), Entries: es, FilterActor: f.Actor, FilterAction: f.Action}
 	link := url.Values{}
 	if f.Actor != "" {
 		link.Set("actor", f.Actor)
@@ -171,8 +172,9 @@ func (c *Console) showSettings(w http.ResponseWriter, r *http.Request, code int,
 		c.fail(w, r, err)
 		return
 	}
-	c.renderStatus(w, r, code, "settings", settingsView{View: c.view(r), User: u, Zones: zoneSuggestions,
-		DefaultZone: c.o.Zone.String(), Error: msg})
+	v := c.view(r)
+	c.renderStatus(w, r, code, "settings", settingsView{View: v, User: u, Zones: zoneSuggestions,
+		DefaultZone: v.zoneLabel(c.o.Zone), Error: msg})
 }
 
 func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request) {

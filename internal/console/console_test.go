@@ -436,3 +436,17 @@ func TestTemplateKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPages renders every page as admin, with content, so that a template
+// error shows here rather than in a browser.
+func TestPages(t *testing.T) {
+	tc := newTestConsole(t)
+	for _, path := range []string{"/", "/admin/users", "/admin/audit", "/admin/audit?actor=ann&action=session.", "/settings", "/no-such-page"} {
+		req := httptest.NewRequest("GET", path, nil)
+		tc.as(t, req, service.RoleAdmin)
+		resp, body := tc.do(req)
+		if (resp.StatusCode != 200 && path != "/no-such-page") || !strings.Contains(body, "</html>") {
+			t.Errorf("GET %s: %d\n%s", path, resp.StatusCode, body)
+		}
+	}
+}
