@@ -297,6 +297,14 @@ func TestBrowserAdmin(t *testing.T) {
 	b.screenshot("shell-admin-audit")
 	b.visit("/settings")
 	b.screenshot("shell-settings")
+	b.switchLanguage("zh-CN")
+	b.visit("/admin/users")
+	b.screenshot("shell-admin-users-zh-CN")
+	b.visit("/settings")
+	b.screenshot("shell-settings-zh-CN")
+	// The switch is also remembered by the browser (the login page
+	// and users without a setting follow it): back to English.
+	b.switchLanguage("en")
 	b.logout()
 
 	b.login("lihua", "viewer-password-1")
@@ -304,7 +312,7 @@ func TestBrowserAdmin(t *testing.T) {
 		t.Errorf("a viewer's navigation shows admin pages: %q", nav)
 	}
 	b.visit("/admin/users")
-	if h := b.text("h1"); !strings.Contains(h, "403") {
+	if h := b.text("main"); !strings.Contains(h, "403") || !strings.Contains(h, "Your role (viewer) does not allow this") {
 		t.Errorf("a viewer on /admin/users sees %q, want 403", h)
 	}
 	b.screenshot("shell-forbidden")

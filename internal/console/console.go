@@ -369,9 +369,15 @@ type errorPage struct {
 // else is logged and shown as an internal error.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code, msg := httpx.Status(err)
-	if code >= 500 {
+	switch {
+	case code >= 500:
 		c.log.Error("console: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = c.view(r).T("shell.error.internal")
+	case code == http.StatusForbidden:
+		if a, ok := httpx.Actor(r); ok {
+			v := c.view(r)
+			msg = v.T("shell.error.role", v.T("common.role."+string(a.Role)))
+		}
 	}
 	c.failCode(w, r, code, msg)
 }

@@ -450,3 +450,93 @@ func TestPages(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminForms drives the users and settings forms as their users do.
+func TestAdminForms(t *testing.T) {
+	tc := newTestConsole(t)
+	post := func(role service.Role, path string, form url.Values) (*http.Response, string) {
+		req := httptest.NewRequest("POST", path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		tc.as(t, req, role)
+		return tc.do(req)
+	}
+	for _, c := range []struct {
+		path string
+		form url.Values
+		code int
+		want string // in the body (a refusal) or the flash cookie (success)
+	}{
+		{"/admin/users", url.Values{"name": {"dora"}, "role": {"analyst"}, "password": {"password-dora"}}, 303, "shell.users.added"},
+		{"/admin/users", url.Values{"name": {"dora"}, "role": {"analyst"}, "password": {"password-dora"}}, 400, "exists already"},
+		{"/admin/users", url.Values{"name": {"eve"}, "role": {"viewer"}, "password": {"short"}}, 400, "at least 8 characters"},
+		{"/admin/users/dora/role", url.Values{"role": {"viewer"}}, 303, "common.saved"},
+		{"/admin/users/ann/role", url.Values{"role": {"viewer"}}, 400, "last administrator"},
+		{"/admin/users/dora/password", url.Values{"password": {"password-new"}}, 303, "shell.users.password_set"},
+		{"/admin/users/ann/password", url.Values{"password": {"password-new"}}, 400, "in the settings"},
+		{"/admin/users/ann/delete", nil, 400, "cannot delete yourself"},
+		{"/admin/users/dora/delete", nil, 303, "shell.users.deleted"},
+		{"/admin/users/dora/delete", nil, 404, "dora"},
+		{"/settings", url.Values{"lang": {"en"}, "zone": {"Europe/Berlin"}}, 303, "common.saved"},
+		{"/settings", url.Values{"zone": {"Mars/Base"}}, 400, "Mars/Base"},
+		{"/settings/password", url.Values{"old": {"nope"}, "password": {"password-x1"}, "password2": {"password-x1"}}, 400, "current password is wrong"},
+		{"/settings/password", url.Values{"old": {"password-ann"}, "password": {"password-x1"}, "password2": {"password-x2"}}, 400, "differ"},
+	} {
+		resp, body := post(service.RoleAdmin, c.path, c.form)
+		got := body
+		for _, ck := range resp.Cookies() {
+			if ck.Name == flashCookie {
+				got = ck.Value
+			}
+		}
+		if resp.StatusCode != c.code || !strings.Contains(got, c.want) {
+			t.Errorf("POST %s %v: %d, want %d with %q\n%.300s", c.path, c.form, resp.StatusCode, c.code, c.want, got)
+		}
+	}
+	// The flash shows once, translated.
+	req := httptest.NewRequest("GET", "/settings", nil)
+	tc.as(t, req, service.RoleAdmin)
+	req.AddCookie(&http.Cookie{Name: flashCookie, Value: "common.saved"})
+	resp, body := tc.do(req)
+	if !strings.Contains(body, `<div class="flash" role="status">Saved.</div>`) || !strings.Contains(body, "Europe/Berlin") {
+		t.Errorf("settings page after saving lacks the flash or the zone")
+	}
+	if cks := resp.Cookies(); len(cks) != 1 || cks[0].Name != flashCookie || cks[0].MaxAge >= 0 {
+		t.Errorf("the flash cookie is not cleared: %v", cks)
+	}
+
+	// Changing one's password keeps this session and ends the others.
+	other, _, err := tc.sessions.Start("ann", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	this, ident, err := tc.sessions.Start("ann", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"old": {"password-ann"}, "password": {"password-x1"}, "password2": {"password-x1"}, "csrf": {ident.Session.CSRF}}
+	req = httptest.NewRequest("POST", "/settings/password", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: this})
+	if resp, _ := tc.do(req); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("password change: %d", resp.StatusCode)
+	}
+	for id, want := range map[string]int{this: 200, other: 303} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: id})
+		if resp, _ := tc.do(req); resp.StatusCode != want {
+			t.Errorf("after the password change a session answers %d, want %d", resp.StatusCode, want)
+		}
+	}
+	// Every change is in the audit trail, newest first.
+	es, err := tc.db.Audit(storage.AuditFilter{Action: "user."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Action+" "+e.Target)
+	}
+	if want := "user.password user ann,user.settings user ann,user.delete user dora,user.password user dora,user.role user dora,user.add user dora"; strings.Join(got, ",") != want {
+		t.Errorf("audit %q\nwant   %q", strings.Join(got, ","), want)
+	}
+}
