@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,4 +83,40 @@ func runVigilStdin(t *testing.T, stdin string, args ...string) (stdout, stderr s
 		t.Fatalf("run vigil %v: %v", args, err)
 	}
 	return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+}
+
+// TestConsoleUnauthenticated: on the real binary, nothing but /healthz,
+// /metrics, the login page and /static answers without a login.
+func TestConsoleUnauthenticated(t *testing.T) {
+	v := startVigil(t, vigilOpts{})
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, c := range []struct {
+		method, path string
+		code         int
+		location     string
+	}{
+		{"GET", "/healthz", 200, ""},
+		{"GET", "/metrics", 200, ""},
+		{"GET", "/login", 200, ""},
+		{"GET", "/static/app.css", 200, ""},
+		{"GET", "/", 303, "/login?next=%2F"},
+		{"GET", "/search?q=owa", 303, "/login?next=%2Fsearch%3Fq%3Dowa"},
+		{"GET", "/admin/users", 303, "/login?next=%2Fadmin%2Fusers"},
+		{"GET", "/anything/else", 303, "/login?next=%2Fanything%2Felse"},
+		{"POST", "/admin/users", 303, "/login?next=%2F"},
+		{"GET", "/api/v1/users", 401, ""},
+		{"GET", "/api/v1/session", 401, ""},
+		{"POST", "/api/v1/users", 401, ""},
+		{"GET", "/api/v1/no-such-thing", 401, ""},
+	} {
+		req, _ := http.NewRequest(c.method, v.httpURL+c.path, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.code || resp.Header.Get("Location") != c.location {
+			t.Errorf("%s %s: %d %q, want %d %q", c.method, c.path, resp.StatusCode, resp.Header.Get("Location"), c.code, c.location)
+		}
+	}
 }
