@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -60,54 +59,18 @@ func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 // loadRuleSet reads the built-in pack (unless off), the configured rule
 // folder and the extra paths (files or folders), later ones overriding
-// earlier ones by id, without the disabled ids.
+// earlier ones by id, without the disabled ids: the detector's loader
+// (detect.Loader), so lint reports what the server would.
 func loadRuleSet(cfg config.Config, builtin bool, paths []string) ([]*detect.Rule, []error) {
-	var sets [][]*detect.Rule
-	var errs []error
+	var l detect.Loader
 	if builtin && cfg.Detect.BuiltinOn() {
-		rs, e := detect.LoadRules(rules.FS, ".")
-		sets, errs = append(sets, rs), append(errs, e...)
+		l.Builtin = rules.FS
 	}
 	if cfg.Detect.RulesDir != "" {
 		paths = append([]string{cfg.Detect.RulesDir}, paths...)
 	}
-	for _, p := range paths {
-		info, err := os.Stat(p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		var rs []*detect.Rule
-		var e []error
-		if info.IsDir() {
-			rs, e = detect.LoadRules(os.DirFS(p), ".")
-			for _, r := range rs {
-				r.File = filepath.Join(p, r.File)
-			}
-		} else {
-			rs, e = detect.LoadRules(os.DirFS(filepath.Dir(p)), ".")
-			kept := rs[:0]
-			for _, r := range rs {
-				if r.File == filepath.Base(p) {
-					r.File = p
-					kept = append(kept, r)
-				}
-			}
-			rs = kept
-			var mine []error
-			for _, err := range e {
-				var re *detect.RuleError
-				if errors.As(err, &re) && re.File == filepath.Base(p) {
-					re.File = p
-					mine = append(mine, re)
-				}
-			}
-			e = mine
-		}
-		sets, errs = append(sets, rs), append(errs, e...)
-	}
-	all, e := detect.Merge(sets...)
-	errs = append(errs, e...)
+	l.Paths = paths
+	all, errs := l.Load()
 	return detect.Without(all, cfg.Detect.Disable), errs
 }
 
@@ -232,11 +195,6 @@ func rulesLint(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ruleSet, errs := loadRuleSet(cfg, !*noBuiltin, fs.Args())
-	for _, r := range ruleSet {
-		if err := detect.Compile(r); err != nil {
-			errs = append(errs, &detect.RuleError{File: r.File, ID: r.ID, Err: err})
-		}
-	}
 	if len(errs) > 0 {
 		for _, err := range errs {
 			fmt.Fprintln(stdout, err)

@@ -148,6 +148,8 @@ type server struct {
 	httpLn       net.Listener
 	// state holds users, sessions and the audit trail (state.db).
 	state   *storage.DB
+	listSvc *service.Lists
+	ruleSvc *service.Rules
 	started time.Time
 }
 
@@ -280,6 +282,9 @@ func (s *server) open() error {
 	}
 	tokens, err := s.tokens()
 	if err != nil {
+		return err
+	}
+	if s.state, err = storage.Open(filepath.Join(cfg.DataDir, storage.FileName)); err != nil {
 		return err
 	}
 	s.j, err = journal.Open(filepath.Join(cfg.DataDir, "journal"), journal.Options{
@@ -435,6 +440,8 @@ func (s *server) open() error {
 		Gatherer:    s.reg,
 		Hosts:       hosts,
 		Registerer:  s.reg,
+		Lists:       s.listService(),
+		Rules:       s.ruleService(),
 	}
 	if err := s.openConsole(&opts); err != nil {
 		return err
@@ -457,15 +464,11 @@ func (s *server) open() error {
 	return nil
 }
 
-// openConsole opens the state file, creates the first administrator
-// when there is no user, and builds the console and the services of the
-// API's users, audit and session endpoints into o.
+// openConsole creates the first administrator when there is no user, and
+// builds the console and the services of the API's users, audit and
+// session endpoints into o (the state file is open: the detector reads the
+// rules' states from it).
 func (s *server) openConsole(o *api.Options) error {
-	var err error
-	s.state, err = storage.Open(filepath.Join(s.cfg.DataDir, storage.FileName))
-	if err != nil {
-		return err
-	}
 	if _, err := auth.EnsureAdmin(s.state, time.Now(), s.log); err != nil {
 		return fmt.Errorf("console: first user: %w", err)
 	}
@@ -485,6 +488,8 @@ func (s *server) openConsole(o *api.Options) error {
 		Zone:       zone,
 		Registerer: s.reg,
 		Log:        s.log.With("component", "console"),
+		Lists:      s.listService(),
+		Rules:      s.ruleService(),
 	})
 	o.Console = con
 	return err
@@ -612,10 +617,15 @@ func (s *server) openDetect() error {
 	if cfg.BuiltinOn() {
 		builtin = rules.FS
 	}
+	states, err := s.state.RuleStates()
+	if err != nil {
+		return err
+	}
 	s.det, err = detect.NewDetector(detect.DetectorOptions{
 		Dir:             filepath.Join(s.cfg.DataDir, "detect"),
 		Builtin:         builtin,
 		Disable:         cfg.Disable,
+		Enabled:         service.Overrides(states),
 		RulesDir:        cfg.RulesDir,
 		Engine:          detect.Options{Lateness: cfg.Lateness.D(), MaxClockSkew: cfg.MaxClockSkew.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo},
 		Journal:         s.j,
@@ -659,6 +669,28 @@ func (s *server) closeStorage() error {
 		errs = append(errs, s.state.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// listService serves the lists and the device registry to the API and
+// the console (one service: it serializes the changes): the detector's
+// own Set, so that a change applies to the next event.
+func (s *server) listService() *service.Lists {
+	if s.listSvc == nil {
+		var set service.ListSet
+		if s.lists != nil {
+			set = s.lists
+		}
+		s.listSvc = service.NewLists(set, s.state, nil)
+	}
+	return s.listSvc
+}
+
+// ruleService serves the rule pack; nil when detection is off.
+func (s *server) ruleService() *service.Rules {
+	if s.det != nil && s.ruleSvc == nil {
+		s.ruleSvc = service.NewRules(ruleEngine{s.det}, s.state, nil)
+	}
+	return s.ruleSvc
 }
 
 // status is the body of /api/v1/status.

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -18,19 +17,9 @@ func (s *Server) routeUsers() {
 	s.mux.HandleFunc("GET /api/v1/audit", service.PermAudit, s.listAudit)
 }
 
-// decodeBody reads a JSON request body of at most 64 KiB into v.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return service.Invalidf("body: want a JSON object: %v", err)
-	}
-	return nil
-}
-
 // GET /api/v1/users: {"users": [...]}
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
-	a, _ := httpx.Actor(r)
+	a := actor(r)
 	us, err := s.opts.Users.List(r.Context(), a)
 	if err != nil {
 		httpx.Fail(w, s.log, r, err)
@@ -53,9 +42,9 @@ type userChange struct {
 
 // POST /api/v1/users {"name", "role", "password"}: 201 with the user.
 func (s *Server) addUser(w http.ResponseWriter, r *http.Request) {
-	a, _ := httpx.Actor(r)
+	a := actor(r)
 	var c userChange
-	if err := decodeBody(w, r, &c); err != nil {
+	if err := decodeBody(w, r, &c, false); err != nil {
 		httpx.Fail(w, s.log, r, err)
 		return
 	}
@@ -74,10 +63,10 @@ func (s *Server) addUser(w http.ResponseWriter, r *http.Request) {
 
 // PATCH /api/v1/users/{name} {"role"} and/or {"password"}: the user.
 func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
-	a, _ := httpx.Actor(r)
+	a := actor(r)
 	name := r.PathValue("name")
 	var c userChange
-	if err := decodeBody(w, r, &c); err != nil {
+	if err := decodeBody(w, r, &c, false); err != nil {
 		httpx.Fail(w, s.log, r, err)
 		return
 	}
@@ -107,7 +96,7 @@ func (s *Server) changeUser(w http.ResponseWriter, r *http.Request) {
 
 // DELETE /api/v1/users/{name}: 204.
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
-	a, _ := httpx.Actor(r)
+	a := actor(r)
 	if err := s.opts.Users.Delete(r.Context(), a, r.PathValue("name")); err != nil {
 		httpx.Fail(w, s.log, r, err)
 		return
@@ -119,7 +108,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 // first, {"entries": [...], "next": SEQ} (next: the before of the next
 // page, absent on the last).
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
-	a, _ := httpx.Actor(r)
+	a := actor(r)
 	f, err := auditFilter(r)
 	if err != nil {
 		httpx.Fail(w, s.log, r, err)

@@ -46,6 +46,10 @@ type Options struct {
 	// trail (nil: made over DB).
 	Users *service.Users
 	Audit *service.Audit
+	// Lists views and edits the lists and the device registry.
+	Lists *service.Lists
+	// Rules shows the rule pack and turns rules on and off.
+	Rules *service.Rules
 	// Registerer takes the console's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Log is the console's log; nil discards.

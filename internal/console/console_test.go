@@ -115,7 +115,12 @@ func (tc *testConsole) do(req *http.Request) (*http.Response, string) {
 }
 
 func TestRoutesRoles(t *testing.T) {
-	tc := newTestConsole(t)
+	checkRoutesRoles(t, newTestConsole(t))
+}
+
+// checkRoutesRoles walks every route of tc's console with each role.
+func checkRoutesRoles(t *testing.T, tc *testConsole) {
+	t.Helper()
 	httpxtest.Check(t, httpxtest.Roles{
 		Handler: tc,
 		Routes:  tc.Routes(),

@@ -8,6 +8,8 @@ func (c *Console) routes(mux *Mux) {
 	c.shellRoutes(mux)
 	c.adminRoutes(mux)
 	// The slices, one line each (above the fallbacks):
+	c.listsRoutes(mux)
+	c.rulesRoutes(mux)
 
 	// Fallbacks, after the slices: the overview page until one is
 	// registered, and a 404 page for any other path (signed in).

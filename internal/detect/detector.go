@@ -10,10 +10,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +31,9 @@ type DetectorOptions struct {
 	// not to run.
 	Builtin fs.FS
 	Disable []string
+	// Enabled are run-time overrides (rule id -> enabled) that win over
+	// Disable and the rules' own disabled key; see SetEnabled.
+	Enabled map[string]bool
 	// RulesDir is the user's rule folder, reloaded when it changes.
 	RulesDir string
 	// Engine options; Emit and Payloads are set by the detector.
@@ -91,8 +94,11 @@ type Detector struct {
 	alertRecs  []journal.Record
 
 	rulesSig  string
-	good      map[string][]*Rule // user rule file -> last version that loaded
-	mu        sync.Mutex         // guards status
+	loader    Loader
+	pack      atomic.Pointer[Pack]
+	overrides atomic.Pointer[map[string]bool] // SetEnabled's
+	pending   atomic.Bool                     // overrides changed, not applied yet
+	mu        sync.Mutex                      // guards status
 	status    Status
 	m         detectorMetrics
 	alertsBuf []*alert.Alert
@@ -145,7 +151,14 @@ func NewDetector(opts DetectorOptions, reg prometheus.Registerer) (*Detector, er
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
 	}
-	d := &Detector{opts: opts, log: opts.Log, good: map[string][]*Rule{}}
+	d := &Detector{opts: opts, log: opts.Log}
+	d.loader.Builtin = opts.Builtin
+	if opts.RulesDir != "" {
+		d.loader.Paths = []string{opts.RulesDir}
+	}
+	if opts.Enabled != nil {
+		d.overrides.Store(&opts.Enabled)
+	}
 	d.m = detectorMetrics{
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_detect_checkpoints_total",
 			Help: "Detection state checkpoints written."}),
@@ -187,59 +200,64 @@ func NewDetector(opts DetectorOptions, reg prometheus.Registerer) (*Detector, er
 	return d, nil
 }
 
-// loadRules reads the built-in pack and the user's folder; a user file that
-// fails keeps its last good version.
+// loadRules reads the built-in pack and the user's folder (a user file
+// that fails keeps its last good version), publishes the pack and returns
+// the rules to run: without the disabled ones, with the run-time
+// overrides applied.
 func (d *Detector) loadRules() ([]*Rule, []error) {
-	var errs []error
-	var builtin []*Rule
-	if d.opts.Builtin != nil {
-		var e []error
-		builtin, e = LoadRules(d.opts.Builtin, ".")
-		errs = append(errs, e...)
-	}
-	var user []*Rule
 	if d.opts.RulesDir != "" {
 		d.rulesSig = dirSignature(d.opts.RulesDir)
-		rs, e := LoadRules(os.DirFS(d.opts.RulesDir), ".")
-		byFile := map[string][]*Rule{}
-		for _, r := range rs {
-			// A rule whose expressions do not compile breaks its file like
-			// a YAML error does: the file's previous version stays.
-			if err := Compile(r); err != nil {
-				e = append(e, &RuleError{File: r.File, ID: r.ID, Err: err})
-				continue
-			}
-			byFile[r.File] = append(byFile[r.File], r)
-		}
-		for _, err := range e {
-			var re *RuleError
-			if errors.As(err, &re) {
-				delete(byFile, re.File) // all or nothing per file
-			}
-		}
-		for _, err := range e {
-			var re *RuleError
-			if errors.As(err, &re) {
-				if prev, ok := d.good[re.File]; ok {
-					byFile[re.File] = prev
-					err = fmt.Errorf("%w (the previous version keeps running)", err)
-				}
-			}
-			errs = append(errs, err)
-		}
-		d.good = byFile
-		files := make([]string, 0, len(byFile))
-		for f := range byFile {
-			files = append(files, f)
-		}
-		sort.Strings(files)
-		for _, f := range files {
-			user = append(user, byFile[f]...)
-		}
 	}
-	rules, e := Merge(builtin, user)
-	errs = append(errs, e...)
-	return Without(rules, d.opts.Disable), errs
+	all, errs := d.loader.Load()
+	var over map[string]bool
+	if p := d.overrides.Load(); p != nil {
+		over = *p
+	}
+	pack, run := Decide(all, d.opts.Disable, over)
+	msgs := make([]string, len(errs))
+	for i, err := range errs {
+		msgs[i] = err.Error()
+	}
+	d.pack.Store(&Pack{Rules: pack, Errors: msgs, Loaded: d.opts.Now()})
+	return run, errs
+}
+
+// SetEnabled turns a rule on or off at run time, overriding its file and
+// detect.disable; the change applies within about a second (the
+// detector's goroutine reloads the rules). overrides is the complete set
+// (rule id -> enabled), e.g. as kept in the state store.
+func (d *Detector) SetEnabled(overrides map[string]bool) {
+	m := make(map[string]bool, len(overrides))
+	for k, v := range overrides {
+		m[k] = v
+	}
+	d.overrides.Store(&m)
+	// The pack shows the new states at once; the rules run them from the
+	// next reload.
+	if p := d.pack.Load(); p != nil {
+		rules := make([]*Rule, len(p.Rules))
+		for i, r := range p.Rules {
+			rules[i] = r.Rule
+		}
+		pack, _ := Decide(rules, d.opts.Disable, m)
+		d.pack.Store(&Pack{Rules: pack, Errors: p.Errors, Loaded: p.Loaded})
+	}
+	d.pending.Store(true)
+}
+
+// Pack returns the rule pack as last loaded (safe from any goroutine):
+// every rule with whether it runs, and the loader's problems.
+func (d *Detector) Pack() *Pack { return d.pack.Load() }
+
+// RuleStats returns each running rule's counters (safe from any
+// goroutine, without stopping detection).
+func (d *Detector) RuleStats() map[string]RuleStats { return d.eng.Stats() }
+
+// applyPending reloads the rules when SetEnabled changed them.
+func (d *Detector) applyPending() {
+	if d.pending.CompareAndSwap(true, false) {
+		d.Reload()
+	}
 }
 
 func (d *Detector) noteRuleErrors(errs []error) {
@@ -342,6 +360,7 @@ func (d *Detector) Position() uint64 { return d.loaded }
 
 // Process implements index.Detector.
 func (d *Detector) Process(ctx context.Context, b *index.Batch) {
+	d.applyPending()
 	now := d.opts.Now()
 	if d.lastCheckpoint.IsZero() && d.loaded == 0 && len(b.Seqs) > 0 {
 		// The first batch ever: record where detection starts before
@@ -396,6 +415,7 @@ func (d *Detector) Process(ctx context.Context, b *index.Batch) {
 // when nothing arrives (so a source that fell silent is noticed even when
 // every source did), reloads changed rules and checkpoints.
 func (d *Detector) Idle(ctx context.Context, now time.Time) {
+	d.applyPending()
 	if !d.lastEventWall.IsZero() {
 		d.eng.Advance(d.lastEventTime.Add(now.Sub(d.lastEventWall)).Add(-d.eng.opts.Lateness))
 		if len(d.alertsBuf) > 0 {

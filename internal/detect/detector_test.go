@@ -221,3 +221,58 @@ func TestDetectorReloadKeepsGoodVersion(t *testing.T) {
 		t.Fatalf("the previous version did not run: %d alerts", n)
 	}
 }
+
+// TestDetectorSetEnabled: a rule turned off at run time stops raising
+// alerts at the next batch, turned on again it raises them; the pack
+// shows its state and the stats its hits and alerts.
+func TestDetectorSetEnabled(t *testing.T) {
+	rules := t.TempDir()
+	rule := "id: mine\ntitle: Mine\ntype: match\nmatch: {event.outcome: failure}\n"
+	if err := os.WriteFile(filepath.Join(rules, "mine.yaml"), []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	aj := alertJournal(t, filepath.Join(dir, "alerts"))
+	d, err := NewDetector(DetectorOptions{Dir: dir, RulesDir: rules, Alerts: aj, Enabled: map[string]bool{"mine": false}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, ok := d.Pack().Rule("mine")
+	if !ok || pr.Enabled || pr.State != StateOverride || !strings.Contains(pr.Source, "id: mine") {
+		t.Fatalf("pack rule: %+v", pr)
+	}
+	d.Process(context.Background(), failures(1, 1, "203.0.113.2", t0))
+	if n := len(recorded(t, aj)); n != 0 {
+		t.Fatalf("disabled rule raised %d alerts", n)
+	}
+	d.SetEnabled(map[string]bool{"mine": true})
+	d.Process(context.Background(), failures(2, 1, "203.0.113.3", t0.Add(time.Minute)))
+	if n := len(recorded(t, aj)); n != 1 {
+		t.Fatalf("enabled rule raised %d alerts", n)
+	}
+	if pr, _ := d.Pack().Rule("mine"); !pr.Enabled {
+		t.Fatalf("pack after enabling: %+v", pr)
+	}
+	st := d.RuleStats()["mine"]
+	if st.Hits != 1 || st.Alerts != 1 || !st.LastAlert.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("stats: %+v", st)
+	}
+	d.SetEnabled(nil)
+	d.Idle(context.Background(), t0)
+	if pr, _ := d.Pack().Rule("mine"); !pr.Enabled || pr.State != StateDefault {
+		t.Fatalf("pack without overrides: %+v", pr)
+	}
+}
+
+func TestSplitDocuments(t *testing.T) {
+	a := "id: a\ntitle: A\ntype: match\nwhen: 'true'\n"
+	b := "id: b\ntitle: B\ntype: match\nwhen: 'true'\n"
+	data := "# pack\n---\n" + a + "---   # second\n" + b
+	rs, err := ParseRules("x.yaml", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[0].Source != a || rs[1].Source != b {
+		t.Fatalf("sources: %q", []string{rs[0].Source, rs[1].Source})
+	}
+}

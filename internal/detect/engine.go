@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"text/template"
 	"time"
 
@@ -138,6 +139,8 @@ type Engine struct {
 	m            *metrics
 	vm           vm.VM  // reused for every expression run
 	memo         []int8 // per event: the result of each condition (by cond.id)
+	// stats holds each rule's counters by id (stats.go).
+	stats atomic.Pointer[map[string]*ruleStats]
 }
 
 // Condition results in Engine.memo.
@@ -247,6 +250,7 @@ func (e *Engine) SetRules(rules []*Rule) []error {
 			delete(old, r.ID)
 		}
 		c.groups.budget = e.budget
+		c.st = e.statsFor(r.ID)
 		out = append(out, c)
 	}
 	for id, o := range old {
@@ -298,6 +302,7 @@ type compiled struct {
 
 	alerts, evicted, allowed, evalErrs prometheus.Counter
 	ngroups                            prometheus.Gauge
+	st                                 *ruleStats
 }
 
 type compiledStep struct {
@@ -493,7 +498,9 @@ func (e *Engine) Advance(now time.Time) {
 	e.tick = wm
 	for _, r := range e.rules {
 		r.timers(e, wm)
-		r.ngroups.Set(float64(r.groups.len()))
+		n := r.groups.len()
+		r.ngroups.Set(float64(n))
+		r.st.groups.Store(int64(n))
 	}
 }
 
@@ -554,6 +561,9 @@ func (e *Engine) run(r *compiled, c *cond) (b, ok bool) {
 	out, err := e.vm.Run(c.prog, nil)
 	if err != nil {
 		r.evalErrs.Inc()
+		r.st.evalErrs.Add(1)
+		msg := err.Error()
+		r.st.lastErr.Store(&msg)
 		return false, false
 	}
 	b, _ = out.(bool)
@@ -706,6 +716,7 @@ func (e *Engine) processRule(r *compiled, ev *Event, t, now int64) {
 	if r.start == 0 {
 		r.start = t
 	}
+	r.st.hits.Add(1)
 	g := r.groups.get(key, t)
 	g.observe(ev.Seq, t, r.Payloads, r.capture(g, ev.Raw, t), e.budget)
 	if g.Until != 0 && now >= g.Until {
@@ -904,6 +915,8 @@ func (e *Engine) payloads(seqs []uint64, texts []string) []string {
 
 func (e *Engine) emit(r *compiled, a *alert.Alert) {
 	r.alerts.Inc()
+	r.st.alerts.Add(1)
+	r.st.lastAlert.Store(a.TS.UnixNano())
 	e.opts.Emit(a)
 }
 

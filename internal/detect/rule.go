@@ -94,9 +94,12 @@ type Rule struct {
 	// Payloads caps the contributing events kept in an alert.
 	Payloads int `yaml:"payloads"`
 
-	// File is where the rule was loaded from.
-	File string `yaml:"-"`
-	hash string
+	// File is where the rule was loaded from; Source is its YAML text
+	// (its document of the file, or the whole file when the documents
+	// cannot be told apart).
+	File   string `yaml:"-"`
+	Source string `yaml:"-"`
+	hash   string
 }
 
 // Step is one step of a sequence rule.
@@ -305,7 +308,33 @@ func ParseRules(name string, data []byte) ([]*Rule, error) {
 		r.hash = hashRule(&r)
 		out = append(out, &r)
 	}
+	docs := splitDocuments(data)
+	for i, r := range out {
+		if len(docs) == len(out) {
+			r.Source = docs[i]
+		} else {
+			r.Source = string(data)
+		}
+	}
 	return out, nil
+}
+
+// docSep matches a YAML document separator line.
+var docSep = regexp.MustCompile(`(?m)^---[ \t]*(?:#.*)?$\n?`)
+
+// splitDocuments splits a YAML file's text at its "---" lines, leaving
+// out the parts with nothing but blank lines and comments.
+func splitDocuments(data []byte) []string {
+	var out []string
+	for _, part := range docSep.Split(string(data), -1) {
+		for _, line := range strings.Split(part, "\n") {
+			if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
+				out = append(out, strings.TrimLeft(part, "\n"))
+				break
+			}
+		}
+	}
+	return out
 }
 
 func hashRule(r *Rule) string {

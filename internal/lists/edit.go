@@ -26,6 +26,29 @@ func (s *Set) ownerLocked(name string) (*fileState, *list, error) {
 	return f, l, nil
 }
 
+// Entry returns the named list's entry for value (an address or prefix,
+// a user name in any case, or "user/DeviceId"), expired or not.
+func (s *Set) Entry(name, value string) (Entry, error) {
+	if s == nil {
+		return Entry{}, fmt.Errorf("lists: %q: %w", name, ErrNoList)
+	}
+	l := s.snap.Load().lists[name]
+	if l == nil {
+		return Entry{}, fmt.Errorf("lists: %q: %w", name, ErrNoList)
+	}
+	ne, err := normEntry(l.kind, Entry{Value: value})
+	if err != nil {
+		return Entry{}, fmt.Errorf("lists: %q: %w", name, err)
+	}
+	key := entryKey(l.kind, ne)
+	for _, e := range l.entries {
+		if entryKey(l.kind, e) == key {
+			return e, nil
+		}
+	}
+	return Entry{}, fmt.Errorf("lists: %q in %q: %w", value, name, ErrNotFound)
+}
+
 // Add puts e on the named list, replacing an entry with the same value
 // (same prefix, user name in any case, or user and DeviceId in any
 // case). A zero e.Added becomes the current time. The change applies to
@@ -210,18 +233,22 @@ type savedList struct {
 }
 
 type savedEntry struct {
-	Value   string `yaml:"value,omitempty"`
-	User    string `yaml:"user,omitempty"`
-	Device  string `yaml:"device,omitempty"`
-	Note    string `yaml:"note,omitempty"`
-	Owner   string `yaml:"owner,omitempty"`
-	Added   string `yaml:"added,omitempty"`
-	Expires string `yaml:"expires,omitempty"`
+	Value     string `yaml:"value,omitempty"`
+	User      string `yaml:"user,omitempty"`
+	Device    string `yaml:"device,omitempty"`
+	Model     string `yaml:"model,omitempty"`
+	Note      string `yaml:"note,omitempty"`
+	Owner     string `yaml:"owner,omitempty"`
+	By        string `yaml:"by,omitempty"`
+	Added     string `yaml:"added,omitempty"`
+	Expires   string `yaml:"expires,omitempty"`
+	Revoked   string `yaml:"revoked,omitempty"`
+	RevokedBy string `yaml:"revoked_by,omitempty"`
 }
 
 // MarshalYAML writes an entry with nothing but a value as that value.
 func (e savedEntry) MarshalYAML() (any, error) {
-	if e.User == "" && e.Device == "" && e.Note == "" && e.Owner == "" && e.Added == "" && e.Expires == "" {
+	if e == (savedEntry{Value: e.Value}) {
 		return e.Value, nil
 	}
 	type plain savedEntry
@@ -246,9 +273,10 @@ func MarshalList(l *List) ([]byte, error) {
 		Entries:     make([]savedEntry, 0, len(l.Entries)),
 	}
 	for _, e := range l.Entries {
-		ye := savedEntry{Note: e.Note, Owner: e.Owner, Added: formatTime(e.Added), Expires: formatTime(e.Expires)}
+		ye := savedEntry{Note: e.Note, Owner: e.Owner, By: e.By, Added: formatTime(e.Added), Expires: formatTime(e.Expires),
+			Revoked: formatTime(e.Revoked), RevokedBy: e.RevokedBy}
 		if l.Kind == KindDevice {
-			ye.User, ye.Device = e.User, e.Device
+			ye.User, ye.Device, ye.Model = e.User, e.Device, e.Model
 		} else {
 			ye.Value = e.Value
 		}

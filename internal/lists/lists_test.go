@@ -784,3 +784,36 @@ func TestFolderGone(t *testing.T) {
 		t.Fatalf("DirError = %q after the folder came back", st.DirError)
 	}
 }
+
+// TestEntryFieldsRoundTrip: who added an entry, a device's model and its
+// revocation are written to the file and read back; a revoked device
+// (its expiry set at the revocation) is not registered.
+func TestEntryFieldsRoundTrip(t *testing.T) {
+	dir := copyDir(t, "set")
+	s := loadSet(t, dir)
+	e := Entry{User: "erin", Device: "ApplNEW1", Model: "iPhone 15", Note: "issued", By: "analyst1",
+		Revoked: testNow, RevokedBy: "admin", Expires: testNow}
+	if err := s.Add("devices", e); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Device("erin", "ApplNEW1"); ok {
+		t.Fatal("revoked device registered")
+	}
+	if err := s.Save("devices"); err != nil {
+		t.Fatal(err)
+	}
+	s2 := loadSet(t, dir)
+	got, err := s2.Entry("devices", "ERIN/applnew1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Model != "iPhone 15" || got.By != "analyst1" || got.RevokedBy != "admin" || !got.Revoked.Equal(testNow) || !got.Expires.Equal(testNow) {
+		t.Fatalf("read back %+v", got)
+	}
+	if _, err := s2.Entry("devices", "erin/other"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Entry(missing) = %v", err)
+	}
+	if _, err := s2.Entry("nope", "x"); !errors.Is(err, ErrNoList) {
+		t.Fatalf("Entry(unknown list) = %v", err)
+	}
+}

@@ -47,9 +47,18 @@ type Entry struct {
 	User, Device string
 	// Note and Owner are free text: why the entry is there and who asked.
 	Note, Owner string
+	// Model is a device's type or model ("iPhone 15"; device lists only).
+	Model string
+	// By is who added the entry (a console user, "token", "cli").
+	By string
 	// Added is when the entry was added; Expires when it stops matching
 	// (zero: never).
 	Added, Expires time.Time
+	// Revoked is when a device was revoked (a lost phone) and RevokedBy
+	// who did it. Revoking sets Expires too, which is what stops the
+	// entry matching; these two say why it did.
+	Revoked   time.Time
+	RevokedBy string
 }
 
 // List is the content of one list file.
@@ -115,7 +124,8 @@ func ValidName(name string) bool {
 //
 // The YAML format is one mapping with name, kind, role, description,
 // rules and entries; an entry is a scalar (the value) or a mapping with
-// value (or user and device), note, owner, added and expires. Times are
+// value (or user and device), model, note, owner, by, added, expires,
+// revoked and revoked_by. Times are
 // RFC 3339 or a date; an expiry date means the end of that day (UTC).
 func ParseFile(file string, data []byte) (*List, error) {
 	base := filepath.Base(file)
@@ -350,7 +360,7 @@ func checkText(what, s string) error {
 // normEntry validates e for a list of kind k and puts its value in
 // canonical form.
 func normEntry(k Kind, e Entry) (Entry, error) {
-	for _, f := range [...]struct{ what, s string }{{"note", e.Note}, {"owner", e.Owner}} {
+	for _, f := range [...]struct{ what, s string }{{"note", e.Note}, {"owner", e.Owner}, {"model", e.Model}, {"by", e.By}, {"revoked_by", e.RevokedBy}} {
 		if f.s != "" {
 			if err := checkText(f.what, f.s); err != nil {
 				return Entry{}, err
@@ -359,14 +369,14 @@ func normEntry(k Kind, e Entry) (Entry, error) {
 	}
 	switch k {
 	case KindIP:
-		e.User, e.Device = "", ""
+		e.User, e.Device, e.Model = "", "", ""
 		p, err := parseIP(strings.TrimSpace(e.Value))
 		if err != nil {
 			return Entry{}, err
 		}
 		e.Value = ipValue(p)
 	case KindUser:
-		e.User, e.Device = "", ""
+		e.User, e.Device, e.Model = "", "", ""
 		e.Value = strings.TrimSpace(e.Value)
 		if err := checkText("user name", e.Value); err != nil {
 			return Entry{}, err
@@ -619,8 +629,16 @@ func yamlEntry(n *yaml.Node) (Entry, error) {
 			e.Added, err = parseTime(v.Value, false)
 		case "expires":
 			e.Expires, err = parseTime(v.Value, true)
+		case "model":
+			e.Model = v.Value
+		case "by":
+			e.By = v.Value
+		case "revoked":
+			e.Revoked, err = parseTime(v.Value, false)
+		case "revoked_by":
+			e.RevokedBy = v.Value
 		default:
-			return Entry{}, fmt.Errorf("entry: unknown key %q (want value, user, device, note, owner, added, expires)", k.Value)
+			return Entry{}, fmt.Errorf("entry: unknown key %q (want value, user, device, model, note, owner, by, added, expires, revoked, revoked_by)", k.Value)
 		}
 		if err != nil {
 			return Entry{}, fmt.Errorf("entry: %s: %v", k.Value, err)

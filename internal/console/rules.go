@@ -1,0 +1,83 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/vigil-soc/vigil/internal/httpx"
+	"github.com/vigil-soc/vigil/internal/service"
+)
+
+// rulesRoutes serves the rule pack.
+func (c *Console) rulesRoutes(mux *Mux) {
+	if c.o.Rules == nil {
+		return
+	}
+	mux.HandleFunc("GET /rules", PermRead, c.rulesPage)
+	mux.HandleFunc("GET /rules/{id}", PermRead, c.rulePage)
+	mux.HandleFunc("POST /rules/{id}/enabled", PermRules, c.ruleEnabled)
+}
+
+type rulesView struct {
+	View
+	Pack   service.RulePack
+	Rules  []service.RuleView // after the filter
+	Filter string
+}
+
+func (c *Console) rulesPage(w http.ResponseWriter, r *http.Request) {
+	a, _ := httpx.Actor(r)
+	p, err := c.o.Rules.Pack(r.Context(), a)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	rv := rulesView{View: c.view(r), Pack: p, Filter: strings.TrimSpace(r.URL.Query().Get("filter"))}
+	f := strings.ToLower(rv.Filter)
+	for _, ru := range p.Rules {
+		if f == "" || strings.Contains(ru.ID, f) || strings.Contains(strings.ToLower(ru.Title), f) {
+			rv.Rules = append(rv.Rules, ru)
+		}
+	}
+	c.render(w, r, "rules", rv)
+}
+
+type ruleView struct {
+	View
+	Rule service.RuleView
+	// AlertsURL and SearchURL find the rule's alerts.
+	AlertsURL, SearchURL string
+}
+
+func (c *Console) rulePage(w http.ResponseWriter, r *http.Request) {
+	a, _ := httpx.Actor(r)
+	ru, err := c.o.Rules.Rule(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.render(w, r, "rule", ruleView{View: c.view(r), Rule: ru,
+		AlertsURL: "/alerts?rule=" + url.QueryEscape(ru.ID),
+		SearchURL: "/search?" + url.Values{"q": {"rule.id:" + ru.ID}, "start": {"7d"}}.Encode()})
+}
+
+func (c *Console) ruleEnabled(w http.ResponseWriter, r *http.Request) {
+	a, _ := httpx.Actor(r)
+	id := r.PathValue("id")
+	on := r.PostFormValue("enabled") == "true"
+	if _, err := c.o.Rules.SetEnabled(r.Context(), a, id, on); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if on {
+		c.flash(w, "rules.enabled.done")
+	} else {
+		c.flash(w, "rules.disabled.done")
+	}
+	back := "/rules/" + url.PathEscape(id)
+	if next := r.PostFormValue("next"); strings.HasPrefix(next, "/rules") {
+		back = next
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
