@@ -43,7 +43,7 @@ func TestClockSkew(t *testing.T) {
 		attack = append(attack, imapLine(now.Add(time.Duration(i)*time.Second), "203.0.113.77", fmt.Sprintf("user%d", i), false))
 	}
 	sendLines(t, addr, attack)
-	a := v.waitOne(t, `event.dataset:vigil.alert rule.id:"brute-force-source" source.ip:"203.0.113.77"`)
+	a := v.waitAlert(t, `event.dataset:vigil.alert rule.id:"brute-force-source" source.ip:"203.0.113.77"`)
 	if a["alert.count"] != "20" {
 		t.Errorf("brute force alert: %v", a)
 	}

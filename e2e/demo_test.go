@@ -74,7 +74,7 @@ detect:
 		t.Fatalf("vigil demo exited %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	t.Logf("vigil demo:\n%s", stderr)
-	for _, s := range []string{fmt.Sprintf("Sent %d lines", len(sc.Lines)), v.httpURL + "/", "event.dataset:vigil.alert"} {
+	for _, s := range []string{fmt.Sprintf("Sent %d lines", len(sc.Lines)), v.httpURL + "/", "vigil search --scope alerts"} {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("the demo's summary lacks %q", s)
 		}
@@ -89,7 +89,7 @@ detect:
 	var got []event
 	deadline := time.Now().Add(2 * waitTimeout)
 	for {
-		got, err = v.search("event.dataset:vigil.alert", searchParams{limit: 10000, start: "30d"})
+		got, err = v.search("event.dataset:vigil.alert", searchParams{limit: 10000, start: "30d", scope: "alerts"})
 		firsts := map[string]bool{}
 		for _, a := range got {
 			if a["alert.follow_up"] != "true" {
@@ -110,7 +110,7 @@ detect:
 		time.Sleep(250 * time.Millisecond)
 	}
 	waitDetectorCaughtUp(t, v)
-	if got, err = v.search("event.dataset:vigil.alert", searchParams{limit: 10000, start: "30d"}); err != nil {
+	if got, err = v.search("event.dataset:vigil.alert", searchParams{limit: 10000, start: "30d", scope: "alerts"}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -131,13 +131,18 @@ alerts:
 	}
 	sendLines(t, addr, lines)
 
-	got := v.waitEvents(t, "event.dataset:vigil.alert", 1)
+	got := v.waitAlerts(t, "event.dataset:vigil.alert", 1)
 	a := got[0]
 	if a["rule.id"] != "e2e-brute-force" || a["source.ip"] != "203.0.113.7" || a["alert.count"] != "5" || a["level"] != "medium" {
 		t.Fatalf("alert in the store: %v", a)
 	}
 	if !strings.Contains(a["alert.payloads"], "user0") {
 		t.Errorf("alert payloads lack the first contributing line: %q", a["alert.payloads"])
+	}
+	// Alerts are kept apart: an event search or count of the attacking
+	// address sees its 6 events only.
+	if n, err := v.count("source.ip:203.0.113.7"); n != 6 || err != nil {
+		t.Errorf("events of 203.0.113.7: %d (%v), want 6 (the alert kept apart)", n, err)
 	}
 	hooks.wait(t, "webhook", func(s string) bool {
 		var m map[string]any
@@ -180,11 +185,11 @@ alerts:
 		rest = append(rest, imapLine(now.Add(time.Duration(40+i)*time.Second), "198.51.100.77", "zhangwei", false))
 	}
 	sendLines(t, addr, rest)
-	got = v.waitEvents(t, "event.dataset:vigil.alert source.ip:198.51.100.77", 1)
+	got = v.waitAlerts(t, "event.dataset:vigil.alert source.ip:198.51.100.77", 1)
 	if got[0]["alert.count"] != "5" {
 		t.Errorf("alert after restart: %v", got[0])
 	}
-	if n, _ := v.count("event.dataset:vigil.alert"); n != 2 {
+	if n, _ := v.countAlerts("event.dataset:vigil.alert"); n != 2 {
 		t.Errorf("%d alerts in the store, want 2", n)
 	}
 
@@ -215,7 +220,7 @@ alerts:
 		t.Fatalf("offline alerts: %v", offline)
 	}
 	for _, m := range offline {
-		live := v.waitOne(t, "event.dataset:vigil.alert source.ip:"+m["source.ip"].(string))
+		live := v.waitAlert(t, "event.dataset:vigil.alert source.ip:"+m["source.ip"].(string))
 		if live["alert.first"] != m["alert.first"] || live["alert.count"] != fmt.Sprint(m["alert.count"]) {
 			t.Errorf("live alert %v differs from offline %v", live, m)
 		}
@@ -371,7 +376,7 @@ alerts:
 	v := startVigil(t, vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg})
 	sendLines(t, addr, lines[:half])
 	waitCount(t, v, "event.dataset:exchange.imap", half)
-	waitCount(t, v, "event.dataset:vigil.alert", 200)
+	waitAlertCount(t, v, "event.dataset:vigil.alert", 200)
 	waitCursorsAt(t, v, dataDir)
 	v.kill(t)
 
@@ -409,7 +414,7 @@ alerts:
 	if len(want) != 500 { // 100 sources x 25 failures / 5 = 5 alerts each
 		t.Fatalf("offline run raised %d distinct alerts, want 500", len(want))
 	}
-	waitCount(t, v, "event.dataset:vigil.alert", len(want))
+	waitAlertCount(t, v, "event.dataset:vigil.alert", len(want))
 	waitCursorsAt(t, v, dataDir)
 	if n := v.metrics(t)["vigil_detect_alerts_replayed_total"]; n != 200 {
 		t.Errorf("vigil_detect_alerts_replayed_total = %v after the crash, want 200 (the first part's alerts, raised again)", n)
@@ -419,7 +424,7 @@ alerts:
 		t.Fatalf("vigil exit code after SIGTERM = %d, want 0", code)
 	}
 	v = startVigil(t, vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg})
-	evs, err := v.search("event.dataset:vigil.alert", searchParams{limit: 1000})
+	evs, err := v.search("event.dataset:vigil.alert", searchParams{limit: 1000, scope: "alerts"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -602,8 +607,8 @@ alerts:
 	// ... and holds nothing up.
 	sendLines(t, addr, []string{lockoutLine(now.Add(time.Second), "liwei")})
 	waitMail("liwei")
-	v.waitEvents(t, `event.dataset:vigil.alert rule.id:"e2e-lockout"`, 2)
-	if n, _ := v.count(`event.dataset:vigil.alert rule.id:"e2e-lockout"`); n != 2 {
+	v.waitAlerts(t, `event.dataset:vigil.alert rule.id:"e2e-lockout"`, 2)
+	if n, _ := v.countAlerts(`event.dataset:vigil.alert rule.id:"e2e-lockout"`); n != 2 {
 		t.Errorf("%d lockout alerts stored, want 2", n)
 	}
 }

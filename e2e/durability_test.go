@@ -272,7 +272,7 @@ outputs:
 		lines = append(lines, imapLine(now.Add(time.Duration(i)*time.Second), "203.0.113.99", "u"+strconv.Itoa(i), false))
 	}
 	sendLines(t, fmt.Sprintf("127.0.0.1:%d", syslogPort), lines)
-	a := v.waitOne(t, "event.dataset:vigil.alert rule.id:brute-force-source source.ip:203.0.113.99")
+	a := v.waitAlert(t, "event.dataset:vigil.alert rule.id:brute-force-source source.ip:203.0.113.99")
 	if m := v.metrics(t); m[`vigil_output_errors_total{output="ch-alerts"}`] == 0 {
 		v.waitMetric(t, `vigil_output_errors_total{output="ch-alerts"}`, 1)
 	}
@@ -308,9 +308,20 @@ outputs:
 // waitCount polls until a query counts at least n events.
 func waitCount(t *testing.T, v *vigil, q string, n int) {
 	t.Helper()
+	waitCountOf(t, v.count, q, n)
+}
+
+// waitAlertCount polls until a query of the alerts counts at least n.
+func waitAlertCount(t *testing.T, v *vigil, q string, n int) {
+	t.Helper()
+	waitCountOf(t, v.countAlerts, q, n)
+}
+
+func waitCountOf(t *testing.T, count func(string) (int, error), q string, n int) {
+	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		got, err := v.count(q)
+		got, err := count(q)
 		if err == nil && got >= n {
 			return
 		}

@@ -131,7 +131,7 @@ func TestKafkaInput(t *testing.T) {
 		t.Errorf("event from Kafka: %v", e)
 	}
 	// The built-in rules see Kafka events too: 500 failures from one address.
-	v.waitOne(t, `event.dataset:vigil.alert rule.id:"brute-force-source" source.ip:203.0.113.80`)
+	v.waitAlert(t, `event.dataset:vigil.alert rule.id:"brute-force-source" source.ip:203.0.113.80`)
 
 	// Stop, produce more while Vigil is down, start again: the group
 	// resumes at its committed offsets.

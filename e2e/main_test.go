@@ -375,6 +375,7 @@ type searchParams struct {
 	order string
 	start string
 	end   string
+	scope string // "alerts" searches the alerts; "" the events
 }
 
 // search runs one query through the HTTP API.
@@ -391,6 +392,9 @@ func (v *vigil) search(q string, p searchParams) ([]event, error) {
 	}
 	if p.end != "" {
 		vals.Set("end", p.end)
+	}
+	if p.scope != "" {
+		vals.Set("scope", p.scope)
 	}
 	status, body, err := v.get("/api/v1/search?"+vals.Encode(), true)
 	if err != nil {
@@ -471,13 +475,41 @@ func (v *vigil) raw(t *testing.T, seq string) event {
 
 func (v *vigil) waitEvents(t *testing.T, q string, n int) []event {
 	t.Helper()
+	return v.waitScope(t, "", q, n)
+}
+
+// waitAlerts polls a query of the alerts (scope=alerts) until it returns
+// at least n alerts and returns them.
+func (v *vigil) waitAlerts(t *testing.T, q string, n int) []event {
+	t.Helper()
+	return v.waitScope(t, "alerts", q, n)
+}
+
+// waitAlert polls a query of the alerts until it returns exactly one.
+func (v *vigil) waitAlert(t *testing.T, q string) event {
+	t.Helper()
+	return onlyOne(t, q, v.waitAlerts(t, q, 1))
+}
+
+// onlyOne returns the one result of query q, failing the test when there
+// are more.
+func onlyOne(t *testing.T, q string, evs []event) event {
+	t.Helper()
+	if len(evs) != 1 {
+		t.Fatalf("query %q: got %d results, want 1: %v", q, len(evs), evs)
+	}
+	return evs[0]
+}
+
+func (v *vigil) waitScope(t *testing.T, scope, q string, n int) []event {
+	t.Helper()
 	var (
 		evs []event
 		err error
 	)
 	deadline := time.Now().Add(waitTimeout)
 	for {
-		evs, err = v.search(q, searchParams{})
+		evs, err = v.search(q, searchParams{scope: scope})
 		if err == nil && len(evs) >= n {
 			return evs
 		}
@@ -494,16 +526,18 @@ func (v *vigil) waitEvents(t *testing.T, q string, n int) []event {
 // waitOne polls a query until it returns exactly one event.
 func (v *vigil) waitOne(t *testing.T, q string) event {
 	t.Helper()
-	evs := v.waitEvents(t, q, 1)
-	if len(evs) != 1 {
-		t.Fatalf("query %q: got %d events, want 1: %v", q, len(evs), evs)
-	}
-	return evs[0]
+	return onlyOne(t, q, v.waitEvents(t, q, 1))
 }
 
 // count returns the result of `QUERY | stats count() as n`.
-func (v *vigil) count(q string) (int, error) {
-	evs, err := v.search(q+" | stats count() as n", searchParams{})
+func (v *vigil) count(q string) (int, error) { return v.countScope("", q) }
+
+// countAlerts returns the result of `QUERY | stats count() as n` over the
+// alerts.
+func (v *vigil) countAlerts(q string) (int, error) { return v.countScope("alerts", q) }
+
+func (v *vigil) countScope(scope, q string) (int, error) {
+	evs, err := v.search(q+" | stats count() as n", searchParams{scope: scope})
 	if err != nil {
 		return 0, err
 	}

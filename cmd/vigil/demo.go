@@ -145,7 +145,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stderr, "\nWaiting for the server to index and check the day ...\n")
 	if err := srv.WaitCaughtUp(wctx, first, sent); err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
-			fmt.Fprintf(stderr, "vigil demo: the server had not caught up after %s; check later with: vigil search 'event.dataset:vigil.alert'\n", *wait)
+			fmt.Fprintf(stderr, "vigil demo: the server had not caught up after %s; check later with: vigil search --scope alerts '*'\n", *wait)
 		} else {
 			return err
 		}
@@ -167,6 +167,6 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	base := strings.TrimRight(*server, "/")
-	fmt.Fprintf(stderr, "\nOpen the console at %s/ or list the alerts with:\n  vigil search --start 2d 'event.dataset:vigil.alert'\n", base)
+	fmt.Fprintf(stderr, "\nOpen the console at %s/ or list the alerts with:\n  vigil search --scope alerts --start 2d '*'\n", base)
 	return nil
 }

@@ -17,10 +17,11 @@ import (
 )
 
 const (
-	searchSynopsis = "vigil search [--server URL] [--token TOKEN] [--start T] [--end T] [--limit N] [--order desc|asc|none] QUERY"
+	searchSynopsis = "vigil search [--server URL] [--token TOKEN] [--start T] [--end T] [--limit N] [--order desc|asc|none] [--scope events|alerts] QUERY"
 	searchAbout    = `Searches a running Vigil (LogsQL, docs/api.md) and prints the events as JSON
-lines, newest first. When more events match than --limit, it says so on
-standard error. A query that starts with '-' goes after --.`
+lines, newest first; --scope alerts searches the alerts instead, which are
+kept apart from the events. When more events match than --limit, it says so
+on standard error. A query that starts with '-' goes after --.`
 )
 
 // searchCmd queries a running server and prints the events as JSON lines.
@@ -31,6 +32,7 @@ func searchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	end := fs.String("end", "", "newest event time, same forms as --start")
 	limit := fs.Int("limit", 100, "most events to print")
 	order := fs.String("order", "desc", "desc (newest first), asc or none (unordered, fastest)")
+	scope := fs.String("scope", "events", "events, or alerts (the detection engine's alerts, kept apart from the events)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -49,6 +51,9 @@ func searchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	v := url.Values{}
 	v.Set("q", strings.Join(fs.Args(), " "))
 	v.Set("order", *order)
+	if *scope != "events" {
+		v.Set("scope", *scope)
+	}
 	if *start != "" {
 		v.Set("start", *start)
 	}

@@ -150,7 +150,9 @@ type server struct {
 	state   *storage.DB
 	listSvc *service.Lists
 	ruleSvc *service.Rules
-	started time.Time
+	// alertSvc lists and triages alerts and incidents (API and console).
+	alertSvc *service.Alerts
+	started  time.Time
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
@@ -443,7 +445,7 @@ func (s *server) open() error {
 		Lists:       s.listService(),
 		Rules:       s.ruleService(),
 	}
-	if err := s.openConsole(&opts); err != nil {
+	if err := s.openConsole(&opts, searches); err != nil {
 		return err
 	}
 	h, err := api.New(searches, opts, s.log.With("component", "api"))
@@ -465,10 +467,10 @@ func (s *server) open() error {
 }
 
 // openConsole creates the first administrator when there is no user, and
-// builds the console and the services of the API's users, audit and
-// session endpoints into o (the state file is open: the detector reads the
+// builds the console and the services of the API's users, audit, session
+// and alert endpoints into o (the state file is open: the detector reads the
 // rules' states from it).
-func (s *server) openConsole(o *api.Options) error {
+func (s *server) openConsole(o *api.Options, searches *search.Service) error {
 	if _, err := auth.EnsureAdmin(s.state, time.Now(), s.log); err != nil {
 		return fmt.Errorf("console: first user: %w", err)
 	}
@@ -480,11 +482,14 @@ func (s *server) openConsole(o *api.Options) error {
 	})
 	o.Users = service.NewUsers(s.state, auth.Passwords{}, nil)
 	o.Audit = service.NewAudit(s.state)
+	s.alertSvc = service.NewAlerts(searches, s.state, service.AlertsOptions{IncidentWindow: s.cfg.Console.IncidentWindow.D()})
+	o.Alerts = s.alertSvc
 	con, err := console.New(console.Options{
 		DB:         s.state,
 		Sessions:   o.Sessions,
 		Users:      o.Users,
 		Audit:      o.Audit,
+		Alerts:     s.alertSvc,
 		Zone:       zone,
 		Registerer: s.reg,
 		Log:        s.log.With("component", "console"),
@@ -584,7 +589,7 @@ func (s *server) openDetect() error {
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
-	s.alertStore, err = alert.NewStoreWriter(s.alerts, s.st, alert.StoreWriterOptions{}, s.reg, s.log.With("component", "alert-store"))
+	s.alertStore, err = alert.NewStoreWriter(s.alerts, s.st.Alerts(), alert.StoreWriterOptions{}, s.reg, s.log.With("component", "alert-store"))
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,11 @@ func TestOneSchema(t *testing.T) {
 	if string(b2) != string(b) {
 		t.Errorf("round trip:\n got %s\nwant %s", b2, b)
 	}
+	// The stored row reads back into the same alert too.
+	b3, _ := json.Marshal(FromRow(row))
+	if string(b3) != string(b) {
+		t.Errorf("row round trip:\n got %s\nwant %s", b3, b)
+	}
 }
 
 func TestMakeIDStable(t *testing.T) {

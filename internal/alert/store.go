@@ -62,9 +62,10 @@ func (a *Alert) Row() store.Row {
 	return store.Row{Time: a.TS, Fields: f}
 }
 
-// StoreSink adds alerts to the embedded store, where they are searched
-// like events (event.dataset:vigil.alert).
+// StoreSink adds alerts to the embedded store.
 type StoreSink struct {
+	// Store is the store's alerts side (store.Alerts), which keeps them
+	// apart from the events.
 	Store store.Store
 	// OnError is told about a failed write (may be nil).
 	OnError func(error)
@@ -75,4 +76,63 @@ func (s *StoreSink) Send(a *Alert) {
 	if err := s.Store.Add([]store.Row{a.Row()}); err != nil && s.OnError != nil {
 		s.OnError(err)
 	}
+}
+
+// FromRow reads an alert back from its stored row (what Row writes); the
+// row's strings are copied.
+func FromRow(r store.Row) *Alert {
+	a := &Alert{TS: r.Time}
+	for _, f := range r.Fields {
+		v := strings.Clone(f.Value)
+		switch f.Name {
+		case "_msg":
+			a.Message = v
+		case FieldID:
+			a.ID = v
+		case FieldRuleID:
+			a.RuleID = v
+		case FieldRuleName:
+			a.RuleTitle = v
+		case "threat":
+			a.Threat = v
+		case "level":
+			a.Level = v
+		case "type":
+			a.Type = v
+		case FieldGroup:
+			a.Group = v
+		case FieldCount:
+			a.Count, _ = strconv.Atoi(v)
+		case FieldFirst:
+			a.First, _ = time.Parse(time.RFC3339Nano, v)
+		case FieldLast:
+			a.Last, _ = time.Parse(time.RFC3339Nano, v)
+		case FieldFollowUp:
+			a.FollowUp = v == "true"
+		case "source.ip":
+			a.SrcIP = v
+		case "destination.ip":
+			a.DstIP = v
+		case "source.port":
+			a.SrcPort, _ = strconv.Atoi(v)
+		case "destination.port":
+			a.DstPort, _ = strconv.Atoi(v)
+		case "user.name":
+			a.User = v
+		case "device.id":
+			a.DeviceID = v
+		case FieldNotify:
+			a.Notify = strings.Split(v, ",")
+		case FieldPayloads:
+			a.Payloads = strings.Split(v, "\n")
+		default:
+			if name, ok := strings.CutPrefix(f.Name, FieldsPrefix); ok {
+				if a.Fields == nil {
+					a.Fields = map[string]string{}
+				}
+				a.Fields[strings.Clone(name)] = v
+			}
+		}
+	}
+	return a
 }

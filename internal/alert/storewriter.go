@@ -50,6 +50,8 @@ type StoreWriter struct {
 }
 
 // NewStoreWriter opens the store writer's cursor in the alert journal j.
+// st is the store's alerts side (vlstore's Alerts, store.Alerts scope),
+// which keeps alerts apart from the events they describe.
 func NewStoreWriter(j *journal.Journal, st store.Store, opts StoreWriterOptions, reg prometheus.Registerer, log *slog.Logger) (*StoreWriter, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -214,7 +216,8 @@ func (w *StoreWriter) loadReplay(ctx context.Context) error {
 		return nil
 	}
 	held := map[string]bool{}
-	q := store.Query{Text: "event.dataset:" + Dataset + " | fields " + FieldID, Start: first.Add(-time.Second), End: last.Add(time.Second), Order: store.Unordered}
+	q := store.Query{Text: "event.dataset:" + Dataset + " | fields " + FieldID, Scope: store.Alerts,
+		Start: first.Add(-time.Second), End: last.Add(time.Second), Order: store.Unordered}
 	err = w.st.Search(ctx, q, func(row store.Row) error {
 		if id := row.Get(FieldID); id != "" {
 			held[strings.Clone(id)] = true

@@ -63,8 +63,16 @@ func storedAlerts(t *testing.T, st *vlstore.Store) map[string]int {
 	t.Helper()
 	st.Flush()
 	got := map[string]int{}
-	err := st.Search(context.Background(), store.Query{Text: "event.dataset:" + Dataset, Order: store.Unordered}, func(r store.Row) error {
+	err := st.Search(context.Background(), store.Query{Text: "event.dataset:" + Dataset, Scope: store.Alerts, Order: store.Unordered}, func(r store.Row) error {
 		got[strings.Clone(r.Get(FieldID))]++ // the store reuses its buffers
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The alerts are apart from the events.
+	err = st.Search(context.Background(), store.Query{Text: "*"}, func(r store.Row) error {
+		t.Errorf("an alert among the events: %v", r)
 		return nil
 	})
 	if err != nil {
@@ -91,7 +99,7 @@ func TestStoreWriterExactlyOnce(t *testing.T) {
 	}
 	st := open()
 	record(t, j, 0, 40)
-	w := runWriter(t, j, st, nil)
+	w := runWriter(t, j, st.Alerts(), nil)
 	w.Close()
 	st.Close() // the rows are on disk; the cursor was never committed
 
@@ -99,7 +107,7 @@ func TestStoreWriterExactlyOnce(t *testing.T) {
 	defer st.Close()
 	record(t, j, 40, 10)
 	reg := prometheus.NewRegistry()
-	w = runWriter(t, j, st, reg)
+	w = runWriter(t, j, st.Alerts(), reg)
 	defer w.Close()
 	got := storedAlerts(t, st)
 	if len(got) != 50 {

@@ -76,6 +76,8 @@ type Options struct {
 	// Console serves every path outside /api/, /healthz, /metrics and
 	// /debug/; nil serves none.
 	Console http.Handler
+	// Alerts serves /api/v1/alerts and /api/v1/incidents; nil disables them.
+	Alerts *service.Alerts
 }
 
 // Server is the HTTP handler of the API.
@@ -124,6 +126,7 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	s.mux = httpx.NewMux(s.guard)
 	s.mux.Public("GET /healthz", http.HandlerFunc(s.health))
 	s.mux.HandleFunc("GET /api/v1/search", service.PermRead, s.search)
+	s.routeAlerts()
 	if opts.Status != nil {
 		s.mux.HandleFunc("GET /api/v1/status", service.PermRead, s.status)
 	}
@@ -272,8 +275,8 @@ func (s *Server) raw(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// search streams matching events as JSON lines:
-// GET /api/v1/search?q=LogsQL&start=&end=&limit=&order=desc|asc|none
+// search streams matching events (or alerts, scope=alerts) as JSON lines:
+// GET /api/v1/search?q=LogsQL&start=&end=&limit=&order=desc|asc|none&scope=events|alerts
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	q, err := s.parseQuery(r)
 	if err != nil {
@@ -368,6 +371,9 @@ func (s *Server) parseQuery(r *http.Request) (store.Query, error) {
 			return q, fmt.Errorf("limit: must be between 1 and %d (http.max_search_limit)", s.opts.MaxLimit)
 		}
 		q.Limit = n
+	}
+	if q.Scope, err = store.ParseScope(v.Get("scope")); err != nil {
+		return q, fmt.Errorf("scope: %w", err)
 	}
 	switch v.Get("order") {
 	case "", "desc":

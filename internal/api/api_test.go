@@ -40,6 +40,10 @@ func newServer(t *testing.T, now time.Time) *httptest.Server {
 	if err := st.Add(rows); err != nil {
 		t.Fatal(err)
 	}
+	alert := store.Row{Time: now.Add(-time.Minute), Fields: []store.Field{{Name: "_msg", Value: "an alert"}, {Name: "event.kind", Value: "alert"}}}
+	if err := st.AddAlerts([]store.Row{alert}); err != nil {
+		t.Fatal(err)
+	}
 	st.Flush()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_test_total", Help: "t"}))
@@ -98,6 +102,9 @@ func TestSearch(t *testing.T) {
 		{"bad time", url.Values{"start": {"yesterday-ish"}}, token, 400, nil, "start:"},
 		{"limit over max", url.Values{"limit": {"11"}}, token, 400, nil, "max_search_limit"},
 		{"bad order", url.Values{"order": {"random"}}, token, 400, nil, "order"},
+		{"events scope", url.Values{"q": {"alert"}, "scope": {"events"}}, token, 200, nil, ""},
+		{"alerts scope", url.Values{"q": {"*"}, "scope": {"alerts"}}, token, 200, []string{"an alert"}, ""},
+		{"bad scope", url.Values{"scope": {"everything"}}, token, 400, nil, "scope"},
 		{"no token", url.Values{"q": {"*"}}, "", 401, nil, "bearer token"},
 		{"wrong token", url.Values{"q": {"*"}}, "wrong-token-0123456789", 401, nil, "bearer token"},
 	}

@@ -32,7 +32,30 @@ func sessionServer(t *testing.T, metricsAuth bool) (*Server, *auth.Sessions) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	err = db.Update(func(tx *storage.Tx) error {
+	putRoleUsers(t, db)
+	sessions := auth.NewSessions(db, auth.Options{})
+	s, err := New(st, Options{
+		Tokens:      []string{token},
+		Sessions:    sessions,
+		MetricsAuth: metricsAuth,
+		Gatherer:    prometheus.NewRegistry(),
+		Status:      func() any { return map[string]string{"ok": "yes"} },
+		Debug:       true,
+		Console:     http.NotFoundHandler(),
+		Alerts:      service.NewAlerts(st, db, service.AlertsOptions{}),
+		Users:       service.NewUsers(db, auth.Passwords{}, nil),
+		Audit:       service.NewAudit(db),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, sessions
+}
+
+// putRoleUsers adds one user per role, named after the role.
+func putRoleUsers(t *testing.T, db *storage.DB) {
+	t.Helper()
+	err := db.Update(func(tx *storage.Tx) error {
 		for _, r := range service.Roles {
 			if err := tx.PutUser(&storage.User{Name: string(r), Role: string(r), Hash: "-"}); err != nil {
 				return err
@@ -43,22 +66,6 @@ func sessionServer(t *testing.T, metricsAuth bool) (*Server, *auth.Sessions) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions := auth.NewSessions(db, auth.Options{})
-	s, err := New(st, Options{
-		Tokens:      []string{token},
-		Sessions:    sessions,
-		MetricsAuth: metricsAuth,
-		Gatherer:    prometheus.NewRegistry(),
-		Status:      func() any { return map[string]string{"ok": "yes"} },
-		Debug:       true,
-		Console:     http.NotFoundHandler(),
-		Users:       service.NewUsers(db, auth.Passwords{}, nil),
-		Audit:       service.NewAudit(db),
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, sessions
 }
 
 func TestRoutesRoles(t *testing.T) {

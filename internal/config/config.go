@@ -130,6 +130,9 @@ type Console struct {
 	// Timezone is the zone times are shown in for users who chose none
 	// (an IANA name); empty: the machine's.
 	Timezone string `yaml:"timezone"`
+	// IncidentWindow: alerts about the same user, address or device at
+	// most this far apart are one incident (docs/api.md).
+	IncidentWindow Duration `yaml:"incident_window"`
 }
 
 // Location returns the console's default zone.
@@ -274,7 +277,7 @@ func Default() Config {
 			CommitInterval: Duration(time.Second),
 		},
 		Parse:   Parse{MaxFields: 500},
-		Console: Console{SessionIdle: Duration(12 * time.Hour), SessionMax: Duration(7 * 24 * time.Hour)},
+		Console: Console{SessionIdle: Duration(12 * time.Hour), SessionMax: Duration(7 * 24 * time.Hour), IncidentWindow: Duration(time.Hour)},
 		Detect:  Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
 	}
 }
@@ -439,6 +442,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Console.SessionMax < c.Console.SessionIdle {
 		bad("console.session_max", "must be at least console.session_idle (%s)", c.Console.SessionIdle.D())
+	}
+	if c.Console.IncidentWindow <= 0 || c.Console.IncidentWindow > Duration(24*time.Hour) {
+		bad("console.incident_window", "must be more than 0 and at most 24h (the longest an incident lasts)")
 	}
 	if _, err := c.Console.Location(); err != nil {
 		bad("console.timezone", "%q is not a time zone name (like Asia/Shanghai or UTC): %v", c.Console.Timezone, err)

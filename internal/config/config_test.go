@@ -125,6 +125,7 @@ func TestInvalid(t *testing.T) {
 		{"not a file of keys", "- a\n- b\n", "line 1: wants keys with values (key: value), not a list"},
 		{"negative search cap", "http:\n  max_concurrent_searches: -1\n", "line 2: http.max_concurrent_searches: -1 is negative (0 picks a number from the CPUs)"},
 		{"buffer memory", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', max_message_size: 16MiB, max_buffer_memory: 16MiB}\n", "line 3: inputs.syslog[0].max_buffer_memory: 16MiB is less than twice max_message_size (16MiB)"},
+		{"incident window", "console:\n  incident_window: 48h\n", "line 2: console.incident_window: must be more than 0 and at most 24h"},
 		{"connection limit", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', tls: {max_connections: -1}}\n", "line 3: inputs.syslog[0]: max_connections, tls.max_connections and max_connections_per_address must be at least 1"},
 	}
 	for _, tt := range tests {

@@ -50,6 +50,8 @@ type Options struct {
 	Lists *service.Lists
 	// Rules shows the rule pack and turns rules on and off.
 	Rules *service.Rules
+	// Alerts lists and triages alerts and incidents.
+	Alerts *service.Alerts
 	// Registerer takes the console's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Log is the console's log; nil discards.

@@ -55,7 +55,7 @@ type testConsole struct {
 
 var roleUsers = map[service.Role]string{service.RoleAdmin: "ann", service.RoleAnalyst: "bob", service.RoleViewer: "vic"}
 
-func newTestConsole(t *testing.T) *testConsole {
+func newTestConsole(t *testing.T, opts ...func(*Options)) *testConsole {
 	t.Helper()
 	db, err := storage.Open(filepath.Join(t.TempDir(), storage.FileName))
 	if err != nil {
@@ -72,7 +72,12 @@ func newTestConsole(t *testing.T) *testConsole {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{DB: db, Sessions: sessions, Now: clk.Now, Zone: shanghai, Registerer: reg})
+	o := Options{DB: db, Sessions: sessions, Now: clk.Now, Zone: shanghai, Registerer: reg,
+		Alerts: service.NewAlerts(noAlerts{}, db, service.AlertsOptions{Now: clk.Now})}
+	for _, f := range opts {
+		f(&o)
+	}
+	c, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

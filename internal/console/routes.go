@@ -10,6 +10,7 @@ func (c *Console) routes(mux *Mux) {
 	// The slices, one line each (above the fallbacks):
 	c.listsRoutes(mux)
 	c.rulesRoutes(mux)
+	c.alertsRoutes(mux)
 
 	// Fallbacks, after the slices: the overview page until one is
 	// registered, and a 404 page for any other path (signed in).

@@ -185,9 +185,9 @@ type StoredAlert struct {
 }
 
 // Alerts returns the alerts stored with event times from start on
-// (event.dataset:vigil.alert), oldest first.
+// (scope=alerts, event.dataset:vigil.alert), oldest first.
 func (s *Server) Alerts(ctx context.Context, start time.Time) ([]StoredAlert, error) {
-	v := url.Values{"q": {"event.dataset:vigil.alert"}, "start": {start.UTC().Format(time.RFC3339)}, "limit": {"10000"}, "order": {"asc"}}
+	v := url.Values{"q": {"event.dataset:vigil.alert"}, "scope": {"alerts"}, "start": {start.UTC().Format(time.RFC3339)}, "limit": {"10000"}, "order": {"asc"}}
 	resp, err := s.get(ctx, "/api/v1/search?"+v.Encode())
 	if err != nil {
 		return nil, err

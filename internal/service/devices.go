@@ -88,7 +88,7 @@ func (s *Lists) Devices(_ context.Context, a Actor, q DeviceQuery) (DevicePage, 
 		}
 		return strings.Compare(strings.ToLower(x.Device), strings.ToLower(y.Device))
 	})
-	page, off := pageOf(views, q.Offset, q.Limit)
+	page, off := clampPage(views, q.Offset, q.Limit)
 	p := DevicePage{Devices: page, Total: len(views), Offset: off}
 	if slices.Contains(names, RegistryList) {
 		p.Registry = RegistryList

@@ -171,12 +171,12 @@ func (s *Lists) List(_ context.Context, a Actor, name string, q EntryQuery) (Lis
 			views = append(views, v)
 		}
 	}
-	page, off := pageOf(views, q.Offset, q.Limit)
+	page, off := clampPage(views, q.Offset, q.Limit)
 	return ListPage{List: listView(li), Entries: page, Total: len(views), Offset: off}, nil
 }
 
-// pageOf cuts one page out of vs.
-func pageOf[T any](vs []T, offset, limit int) ([]T, int) {
+// clampPage cuts one page out of vs, bounding offset and limit.
+func clampPage[T any](vs []T, offset, limit int) ([]T, int) {
 	if limit <= 0 {
 		limit = defaultPage
 	}

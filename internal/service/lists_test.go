@@ -16,9 +16,6 @@ import (
 
 var (
 	testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	admin   = Actor{Name: "ann", Role: RoleAdmin, Via: "api", Remote: "127.0.0.1"}
-	analyst = Actor{Name: "al", Role: RoleAnalyst, Via: "console", Remote: "127.0.0.1"}
-	viewer  = Actor{Name: "vi", Role: RoleViewer, Via: "console"}
 )
 
 // clock is a settable test clock.
@@ -101,7 +98,7 @@ func TestListsAddRemoveExpire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.By != "al" || !e.Added.Equal(testNow) || e.State != EntryActive {
+	if e.By != "ann" || !e.Added.Equal(testNow) || e.State != EntryActive {
 		t.Fatalf("added %+v", e)
 	}
 	// In effect at once, for the detector's Set.
@@ -114,11 +111,11 @@ func TestListsAddRemoveExpire(t *testing.T) {
 		t.Fatalf("blocked.yaml: %v, %v", fi, err)
 	}
 	got, err := f.reread(t).Entry("blocked", "198.51.100.0/24")
-	if err != nil || got.By != "al" || got.Note != "phishing kit" || !got.Expires.Equal(exp) {
+	if err != nil || got.By != "ann" || got.Note != "phishing kit" || !got.Expires.Equal(exp) {
 		t.Fatalf("read back %+v, %v", got, err)
 	}
 	au := f.audit(t)
-	if len(au) != 1 || au[0].Action != "list.add" || au[0].Actor != "al" || au[0].Target != "list blocked" || !strings.Contains(au[0].Detail, "198.51.100.0/24") {
+	if len(au) != 1 || au[0].Action != "list.add" || au[0].Actor != "ann" || au[0].Target != "list blocked" || !strings.Contains(au[0].Detail, "198.51.100.0/24") {
 		t.Fatalf("audit %+v", au)
 	}
 
@@ -205,7 +202,7 @@ func TestDevicesRegisterRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.State != EntryRevoked || v.RevokedBy != "al" || !v.Revoked.Equal(testNow) || v.List != "devices" || v.Note != "revoked: lost on the metro" {
+	if v.State != EntryRevoked || v.RevokedBy != "ann" || !v.Revoked.Equal(testNow) || v.List != "devices" || v.Note != "revoked: lost on the metro" {
 		t.Fatalf("revoked %+v", v)
 	}
 	// Unregistered for the detector's next lookup, and after a restart.
@@ -214,7 +211,7 @@ func TestDevicesRegisterRevoke(t *testing.T) {
 		t.Fatal("revoked device still registered")
 	}
 	got, err := f.reread(t).Entry("devices", "zhangwei/3B6F9E2C1A7D4E58")
-	if err != nil || got.RevokedBy != "al" || got.Model != "iPhone 15" {
+	if err != nil || got.RevokedBy != "ann" || got.Model != "iPhone 15" {
 		t.Fatalf("read back %+v, %v", got, err)
 	}
 	if _, err := f.svc.Revoke(ctx, analyst, "zhangwei", "3B6F9E2C1A7D4E58", ""); !IsInvalid(err) {
@@ -235,7 +232,7 @@ func TestDevicesRegisterRevoke(t *testing.T) {
 		t.Fatal("registered again but not registered")
 	}
 	p, err := f.svc.Devices(ctx, viewer, DeviceQuery{User: "ZHANGWEI"})
-	if err != nil || p.Total != 2 || p.Registry != "devices" || p.Devices[1].Device != "NEWPHONE1" || p.Devices[1].Model != "Pixel 9" || p.Devices[1].By != "al" {
+	if err != nil || p.Total != 2 || p.Registry != "devices" || p.Devices[1].Device != "NEWPHONE1" || p.Devices[1].Model != "Pixel 9" || p.Devices[1].By != "ann" {
 		t.Fatalf("devices %+v, %v", p, err)
 	}
 	if p, _ := f.svc.Devices(ctx, viewer, DeviceQuery{Filter: "pixel"}); p.Total != 1 {

@@ -72,7 +72,7 @@ func TestRules(t *testing.T) {
 	}
 	clk.add(time.Minute)
 	r, err = svc.SetEnabled(ctx, admin, "brute", false)
-	if err != nil || r.Enabled || r.State != StateOverride || r.ChangedBy != "ann" || !r.ChangedAt.Equal(testNow.Add(time.Minute)) {
+	if err != nil || r.Enabled || r.State != StateOverride || r.ChangedBy != "root" || !r.ChangedAt.Equal(testNow.Add(time.Minute)) {
 		t.Fatalf("disabled %+v, %v", r, err)
 	}
 	if len(eng.set) != 1 || eng.set[0]["brute"] {
@@ -80,7 +80,7 @@ func TestRules(t *testing.T) {
 	}
 	// Durable: the state store has it, for the next start.
 	states, err := db.RuleStates()
-	if err != nil || states["brute"].Enabled || states["brute"].By != "ann" {
+	if err != nil || states["brute"].Enabled || states["brute"].By != "root" {
 		t.Fatalf("stored %+v, %v", states, err)
 	}
 	au, _ := db.Audit(storage.AuditFilter{})

@@ -113,7 +113,21 @@ func fit(fields []logstorage.Field) ([]logstorage.Field, bool) {
 	return out, false
 }
 
-var tenant = logstorage.TenantID{}
+// The engine keeps each tenant's rows apart: events go to one, the
+// alerts the detection engine raised to another, so that an event search,
+// facet or dashboard never counts alerts (see store.Scope).
+var (
+	eventsTenant = logstorage.TenantID{}
+	alertsTenant = logstorage.TenantID{ProjectID: 1}
+)
+
+// tenantOf returns the tenant that holds a scope's rows.
+func tenantOf(s store.Scope) logstorage.TenantID {
+	if s == store.Alerts {
+		return alertsTenant
+	}
+	return eventsTenant
+}
 
 // sorter hands rows to the engine with their fields ordered by name,
 // the order it stores them in: it sorts every row it is given, which
@@ -228,23 +242,47 @@ func Open(cfg Config, reg prometheus.Registerer, log *slog.Logger) (st *Store, e
 			err = fmt.Errorf("store: open %s: %v", cfg.Path, r)
 		}
 	}()
-	s := logstorage.MustOpenStorage(cfg.Path, &logstorage.StorageConfig{
+	scfg := &logstorage.StorageConfig{
 		Retention:              cfg.Retention,
 		MaxBackfillAge:         cfg.Retention,
 		FutureRetention:        cfg.FutureLimit,
 		MaxDiskSpaceUsageBytes: cfg.MaxDiskBytes,
 		MinFreeDiskSpaceBytes:  cfg.MinFreeDiskBytes,
 		FlushInterval:          time.Second,
-	})
+	}
+	s := logstorage.MustOpenStorage(cfg.Path, scfg)
 	st = &Store{cfg: cfg, log: log, s: s, windows: defaultWindows}
+	st.moveAlerts(scfg)
 	if reg != nil {
 		reg.MustRegister(st)
 	}
 	return st, nil
 }
 
-// Add stores rows. Rows outside the retention window are counted and skipped.
-func (st *Store) Add(rows []store.Row) (err error) {
+// Add stores event rows. Rows outside the retention window are counted
+// and skipped.
+func (st *Store) Add(rows []store.Row) error { return st.add(eventsTenant, rows) }
+
+// AddAlerts stores alert rows apart from the events (store.Alerts).
+func (st *Store) AddAlerts(rows []store.Row) error { return st.add(alertsTenant, rows) }
+
+// Alerts returns the store's alerts side as a store.Store: its Add adds
+// alerts (AddAlerts) and its Search searches alerts whatever the query's
+// Scope. Its Close does nothing; close the Store.
+func (st *Store) Alerts() store.Store { return alertsView{st} }
+
+type alertsView struct{ st *Store }
+
+func (v alertsView) Add(rows []store.Row) error { return v.st.AddAlerts(rows) }
+
+func (v alertsView) Search(ctx context.Context, q store.Query, fn func(store.Row) error) error {
+	q.Scope = store.Alerts
+	return v.st.Search(ctx, q, fn)
+}
+
+func (v alertsView) Close() error { return nil }
+
+func (st *Store) add(tenant logstorage.TenantID, rows []store.Row) (err error) {
 	st.mu.Lock()
 	closed := st.closed
 	st.mu.Unlock()
@@ -317,6 +355,7 @@ func (st *Store) Search(ctx context.Context, q store.Query, fn func(store.Row) e
 	}
 	pipes, plain := splitPipes(pq, now)
 	w := &rowWriter{fn: fn, limit: q.Limit, keepStream: strings.Contains(pipes, "_stream")}
+	tenant := tenantOf(q.Scope)
 	if !q.Start.IsZero() || !q.End.IsZero() {
 		start, end := int64(minTime), int64(maxTime)
 		if !q.Start.IsZero() {
@@ -328,7 +367,7 @@ func (st *Store) Search(ctx context.Context, q store.Query, fn func(store.Row) e
 		pq.AddTimeFilter(start, end)
 	}
 	if plain && q.Limit > 0 && q.Order != store.Unordered {
-		return st.searchWindows(ctx, pq, q.Order == store.Newest, now, w)
+		return st.searchWindows(ctx, tenant, pq, q.Order == store.Newest, now, w)
 	}
 	switch q.Order {
 	case store.Newest:
@@ -345,7 +384,7 @@ func (st *Store) Search(ctx context.Context, q store.Query, fn func(store.Row) e
 	if q.Limit > 0 {
 		pq.AddPipeOffsetLimit(0, uint64(q.Limit))
 	}
-	return st.run(ctx, pq, w.write)
+	return st.run(ctx, tenant, pq, w.write)
 }
 
 // splitPipes returns the pipes of a query as text ("" when it has none),
@@ -389,12 +428,12 @@ var defaultWindows = windows{first: 1000, bytes: 8 << 20, min: 16, max: 50000}
 // rows themselves, window by window in time, the first window first. A
 // window holds about windowBytes of rows; rows that share a time are never
 // split over two windows.
-func (st *Store) searchWindows(ctx context.Context, pq *logstorage.Query, desc bool, now int64, w *rowWriter) error {
+func (st *Store) searchWindows(ctx context.Context, tenant logstorage.TenantID, pq *logstorage.Query, desc bool, now int64, w *rowWriter) error {
 	order := "sort by (_time)"
 	if desc {
 		order = "sort by (_time desc)"
 	}
-	times, err := st.times(ctx, pq, order, now, w.limit)
+	times, err := st.times(ctx, tenant, pq, order, now, w.limit)
 	if err != nil {
 		return err
 	}
@@ -414,7 +453,7 @@ func (st *Store) searchWindows(ctx context.Context, pq *logstorage.Query, desc b
 		}
 		wq.AddTimeFilter(min(times[i], times[j]), max(times[i], times[j]))
 		sent, bytes := w.sent, w.bytes
-		if err := st.run(ctx, wq, w.write); err != nil || w.full() {
+		if err := st.run(ctx, tenant, wq, w.write); err != nil || w.full() {
 			return err
 		}
 		if n := w.sent - sent; n > 0 {
@@ -427,13 +466,13 @@ func (st *Store) searchWindows(ctx context.Context, pq *logstorage.Query, desc b
 
 // times returns the times of the first n rows of pq in the given order,
 // oldest first. The engine sorts only the times.
-func (st *Store) times(ctx context.Context, pq *logstorage.Query, order string, now int64, n int) ([]int64, error) {
+func (st *Store) times(ctx context.Context, tenant logstorage.TenantID, pq *logstorage.Query, order string, now int64, n int) ([]int64, error) {
 	tq, err := withPipes(pq, now, fmt.Sprintf("%s | limit %d | fields _time", order, n))
 	if err != nil {
 		return nil, err
 	}
 	var ts []int64
-	err = st.run(ctx, tq, func(db *logstorage.DataBlock) error {
+	err = st.run(ctx, tenant, tq, func(db *logstorage.DataBlock) error {
 		var ok bool
 		if ts, ok = db.GetTimestamps(ts); !ok {
 			return errors.New("store: search: rows without a valid _time")
@@ -447,7 +486,7 @@ func (st *Store) times(ctx context.Context, pq *logstorage.Query, order string, 
 // run runs one query, handing its blocks to write one at a time, and
 // returns the first error: write's (errLimit is none), the engine's or
 // the context's.
-func (st *Store) run(ctx context.Context, pq *logstorage.Query, write func(*logstorage.DataBlock) error) error {
+func (st *Store) run(ctx context.Context, tenant logstorage.TenantID, pq *logstorage.Query, write func(*logstorage.DataBlock) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
