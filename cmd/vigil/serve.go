@@ -432,14 +432,7 @@ func (s *server) open() error {
 		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
-	sessions, con, err := s.openConsole(searches)
-	if err != nil {
-		return err
-	}
-	h, err := api.New(searches, api.Options{
-		Sessions:    sessions,
-		Console:     con,
-		Alerts:      s.alertSvc,
+	opts := api.Options{
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
 		MaxLimit:    cfg.HTTP.MaxSearchLimit,
@@ -451,7 +444,11 @@ func (s *server) open() error {
 		Registerer:  s.reg,
 		Lists:       s.listService(),
 		Rules:       s.ruleService(),
-	}, s.log.With("component", "api"))
+	}
+	if err := s.openConsole(&opts, searches); err != nil {
+		return err
+	}
+	h, err := api.New(searches, opts, s.log.With("component", "api"))
 	if err != nil {
 		return err
 	}
@@ -469,23 +466,29 @@ func (s *server) open() error {
 	return nil
 }
 
-// openConsole creates the first administrator when there is no user,
-// and builds the console (the state file is open: the detector reads the
+// openConsole creates the first administrator when there is no user, and
+// builds the console and the services of the API's users, audit, session
+// and alert endpoints into o (the state file is open: the detector reads the
 // rules' states from it).
-func (s *server) openConsole(searches *search.Service) (*auth.Sessions, *console.Console, error) {
+func (s *server) openConsole(o *api.Options, searches *search.Service) error {
 	if _, err := auth.EnsureAdmin(s.state, time.Now(), s.log); err != nil {
-		return nil, nil, fmt.Errorf("console: first user: %w", err)
+		return fmt.Errorf("console: first user: %w", err)
 	}
 	zone, _ := s.cfg.Console.Location() // validated by config.Load
-	sessions := auth.NewSessions(s.state, auth.Options{
+	o.Sessions = auth.NewSessions(s.state, auth.Options{
 		Idle:   s.cfg.Console.SessionIdle.D(),
 		Max:    s.cfg.Console.SessionMax.D(),
 		Secure: s.cfg.HTTP.CertFile != "",
 	})
+	o.Users = service.NewUsers(s.state, auth.Passwords{}, nil)
+	o.Audit = service.NewAudit(s.state)
 	s.alertSvc = service.NewAlerts(searches, s.state, service.AlertsOptions{IncidentWindow: s.cfg.Console.IncidentWindow.D()})
+	o.Alerts = s.alertSvc
 	con, err := console.New(console.Options{
 		DB:         s.state,
-		Sessions:   sessions,
+		Sessions:   o.Sessions,
+		Users:      o.Users,
+		Audit:      o.Audit,
 		Alerts:     s.alertSvc,
 		Zone:       zone,
 		Registerer: s.reg,
@@ -493,7 +496,8 @@ func (s *server) openConsole(searches *search.Service) (*auth.Sessions, *console
 		Lists:      s.listService(),
 		Rules:      s.ruleService(),
 	})
-	return sessions, con, err
+	o.Console = con
+	return err
 }
 
 // parseOptions returns the parser's options from the configuration.

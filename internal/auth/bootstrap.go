@@ -15,6 +15,16 @@ const FirstAdmin = "admin"
 // no user at all, and logs the password once, as a warning: only its hash
 // is kept. It reports whether it created the user.
 func EnsureAdmin(db *storage.DB, now time.Time, log *slog.Logger) (bool, error) {
+	// Hashing costs about 100 ms: only when there is nobody.
+	var n int
+	err := db.View(func(tx *storage.Tx) error {
+		users, err := tx.Users()
+		n = len(users)
+		return err
+	})
+	if err != nil || n > 0 {
+		return false, err
+	}
 	pw := RandomPassword()
 	hash, err := HashPassword(pw)
 	if err != nil {
