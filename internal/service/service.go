@@ -63,6 +63,10 @@ const (
 
 var permNames = [...]string{"read", "triage", "lists", "rules", "users", "audit"}
 
+// permActs say what each permission allows, for error messages.
+var permActs = [...]string{"read", "triage alerts", "change lists and devices", "turn rules on and off",
+	"manage users", "read the audit trail"}
+
 func (p Perm) String() string {
 	if int(p) < len(permNames) {
 		return permNames[p]
@@ -100,7 +104,11 @@ func (a Actor) Check(p Perm) error {
 	if a.Role.Can(p) {
 		return nil
 	}
-	return fmt.Errorf("%w: %s (role %s) may not %s", ErrForbidden, a.Name, a.Role, p)
+	act := p.String()
+	if int(p) < len(permActs) {
+		act = permActs[p]
+	}
+	return fmt.Errorf("%w: %s (role %s) may not %s", ErrForbidden, a.Name, a.Role, act)
 }
 
 // Errors the front ends answer with 404 and 403.
