@@ -429,6 +429,7 @@ func (s *server) open() error {
 		Gatherer:    s.reg,
 		Hosts:       hosts,
 		Registerer:  s.reg,
+		Dashboards:  s.dashboards(searches),
 	}, s.log.With("component", "api"))
 	if err != nil {
 		return err

@@ -55,6 +55,9 @@ type Options struct {
 	Hosts *Hosts
 	// Registerer takes the API's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Dashboards serves /api/v1/entities and /api/v1/overview; nil
+	// disables them.
+	Dashboards *service.Dashboards
 }
 
 // Server is the HTTP handler of the API.
@@ -106,6 +109,7 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	if opts.Raw != nil {
 		s.mux.Handle("GET /api/v1/journal", s.auth(http.HandlerFunc(s.raw)))
 	}
+	s.routeDashboards()
 	if opts.Gatherer != nil {
 		var h http.Handler = promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
 		if opts.MetricsAuth {
