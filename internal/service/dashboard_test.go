@@ -151,6 +151,9 @@ func TestEntityUser(t *testing.T) {
 		e.Failures[0].Protocol != "activesync" || e.Failures[0].Country != "CN" {
 		t.Errorf("first failure group %+v, want the registered phone with 30", e.Failures)
 	}
+	if e.Hint != "" {
+		t.Errorf("hint %q: the phone and the guessing are both there", e.Hint)
+	}
 	devs := map[string]bool{}
 	for _, d := range e.Devices {
 		devs[d.ID] = d.Registered
@@ -196,6 +199,9 @@ func TestEntityIPAndDevice(t *testing.T) {
 	}
 	if len(e.Users) != 1 || e.Users[0].Name != "zhangwei" || len(e.Addresses) != 1 || e.Devices != nil {
 		t.Errorf("device page: users %+v addresses %+v", e.Users, e.Addresses)
+	}
+	if e.Hint != HintStaleDevice || e.HintDevice != "PHONE1" {
+		t.Errorf("device page: hint %q %q, want the stale phone", e.Hint, e.HintDevice)
 	}
 }
 
@@ -325,5 +331,25 @@ func TestOverviewCache(t *testing.T) {
 	}
 	if _, err := f.d.Overview(ctx, viewer, OverviewQuery{Range: time.Second}); !IsInvalid(err) {
 		t.Errorf("range 1s: %v", err)
+	}
+}
+
+func TestHint(t *testing.T) {
+	phone := FailureGroup{DeviceID: "P", Registered: true, SourceIP: "1.1.1.1", Count: 40}
+	for _, tc := range []struct {
+		name   string
+		groups []FailureGroup
+		want   string
+	}{
+		{"none", nil, ""},
+		{"phone", []FailureGroup{phone, {SourceIP: "2.2.2.2", Count: 5}}, HintStaleDevice},
+		{"unregistered phone", []FailureGroup{{DeviceID: "P", SourceIP: "1.1.1.1", Count: 40}}, ""},
+		{"guessing", []FailureGroup{{SourceIP: "1.0.0.1", Count: 9}, {SourceIP: "1.0.0.2", Count: 9}, {SourceIP: "1.0.0.3", Count: 9},
+			{SourceIP: "1.0.0.4", Count: 9}, {SourceIP: "1.0.0.5", Count: 9}, phone}, HintManySources},
+		{"mixed", []FailureGroup{phone, {SourceIP: "1.0.0.2", Count: 30}}, ""},
+	} {
+		if got, _ := hint(tc.groups); got != tc.want {
+			t.Errorf("%s: hint %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

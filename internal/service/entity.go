@@ -73,6 +73,10 @@ type Entity struct {
 	// old password (one device, one address, a steady rate) from an
 	// attack (many addresses, no device, bursts).
 	Failures []FailureGroup `json:"failures"`
+	// Hint reads the failures: HintStaleDevice or HintManySources, ""
+	// when they say neither; HintDevice is the device of a stale one.
+	Hint       string `json:"hint,omitempty"`
+	HintDevice string `json:"hint_device,omitempty"`
 	// Recent are the newest events, newest first.
 	Recent []EventSummary `json:"recent"`
 	// Alerts are the alerts about the entity, newest first.
@@ -166,6 +170,48 @@ type AlertSummary struct {
 	User     string    `json:"user,omitempty"`
 	SourceIP string    `json:"source_ip,omitempty"`
 	DeviceID string    `json:"device_id,omitempty"`
+}
+
+// Hints on an entity's failures.
+const (
+	// HintStaleDevice: most failures (80% or more) come from one
+	// registered device: a phone that keeps an old password, most likely.
+	HintStaleDevice = "stale_device"
+	// HintManySources: the failures come from 5 or more addresses and
+	// mostly without a device: password guessing, most likely.
+	HintManySources = "many_sources"
+)
+
+// hint reads failure groups (the largest first) for Entity.Hint.
+func hint(groups []FailureGroup) (string, string) {
+	var total, noDevice int64
+	byDevice := map[string]int64{}
+	addrs := map[string]bool{}
+	registered := map[string]bool{}
+	for _, g := range groups {
+		total += g.Count
+		if g.DeviceID == "" {
+			noDevice += g.Count
+		} else {
+			byDevice[g.DeviceID] += g.Count
+			registered[g.DeviceID] = registered[g.DeviceID] || g.Registered
+		}
+		if g.SourceIP != "" {
+			addrs[g.SourceIP] = true
+		}
+	}
+	if total == 0 {
+		return "", ""
+	}
+	for id, n := range byDevice {
+		if registered[id] && n*5 >= total*4 {
+			return HintStaleDevice, id
+		}
+	}
+	if len(addrs) >= 5 && noDevice*2 > total {
+		return HintManySources, ""
+	}
+	return "", ""
 }
 
 // ParseEntityKind reads an entity kind: user, ip or device.
@@ -283,6 +329,7 @@ func (d *Dashboards) Entity(ctx context.Context, a Actor, q EntityQuery) (*Entit
 	if e.Errors, err = p.wait(); err != nil {
 		return nil, err
 	}
+	e.Hint, e.HintDevice = hint(e.Failures)
 	for i, name := range []string{"addresses", "devices", "users", "failures", "alerts"} {
 		if trunc[i] {
 			e.Truncated = append(e.Truncated, name)
