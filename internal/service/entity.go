@@ -454,14 +454,10 @@ func (d *Dashboards) events(ctx context.Context, filter string, start, end time.
 
 // summarize copies the listed fields of an event.
 func summarize(r *store.Row) EventSummary {
-	msg := r.Get("_msg")
-	if len(msg) > maxMessage {
-		msg = strings.ToValidUTF8(msg[:maxMessage], "") + "…"
-	}
 	return EventSummary{Time: r.Time, Dataset: get(r, "event.dataset"), Action: get(r, "event.action"),
 		Outcome: get(r, "event.outcome"), Protocol: get(r, "network.protocol"), SourceIP: get(r, "source.ip"),
 		User: get(r, "user.name"), DeviceID: get(r, "device.id"), Host: firstOf(r, "host.name", "host.hostname"),
-		Reason: get(r, "event.reason"), Seq: get(r, "vigil.seq"), Message: strings.Clone(msg)}
+		Reason: get(r, "event.reason"), Seq: get(r, "vigil.seq"), Message: clip(r.Get("_msg"))}
 }
 
 func firstOf(r *store.Row, names ...string) string {
@@ -488,11 +484,15 @@ func (d *Dashboards) alerts(ctx context.Context, filter string, start, end time.
 }
 
 func alertSummary(r *store.Row) AlertSummary {
-	msg := r.Get("_msg")
-	if len(msg) > maxMessage {
-		msg = strings.ToValidUTF8(msg[:maxMessage], "") + "…"
-	}
 	return AlertSummary{ID: get(r, "alert.id"), Time: r.Time, RuleID: get(r, "rule.id"), Rule: get(r, "rule.name"),
-		Level: get(r, "level"), Message: strings.Clone(msg), User: get(r, "user.name"), SourceIP: get(r, "source.ip"),
+		Level: get(r, "level"), Message: clip(r.Get("_msg")), User: get(r, "user.name"), SourceIP: get(r, "source.ip"),
 		DeviceID: get(r, "device.id")}
+}
+
+// clip returns a copy of an event's message, cut to maxMessage bytes.
+func clip(msg string) string {
+	if len(msg) > maxMessage {
+		return strings.ToValidUTF8(msg[:maxMessage], "") + "…"
+	}
+	return strings.Clone(msg)
 }
