@@ -13,8 +13,8 @@ func (s *Server) routeDashboards() {
 	if s.opts.Dashboards == nil {
 		return
 	}
-	s.mux.Handle("GET /api/v1/entities/{kind}/{value}", s.auth(http.HandlerFunc(s.entity)))
-	s.mux.Handle("GET /api/v1/overview", s.auth(http.HandlerFunc(s.overview)))
+	s.mux.HandleFunc("GET /api/v1/entities/{kind}/{value}", service.PermRead, s.entity)
+	s.mux.HandleFunc("GET /api/v1/overview", service.PermRead, s.overview)
 }
 
 // entity answers what Vigil knows about a user, an address or a device:
