@@ -39,6 +39,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/preflight"
 	"github.com/vigil-soc/vigil/internal/search"
+	"github.com/vigil-soc/vigil/internal/service"
 	"github.com/vigil-soc/vigil/internal/storage"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
 	"github.com/vigil-soc/vigil/rules"
@@ -424,7 +425,8 @@ func (s *server) open() error {
 		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
-	sessions, con, err := s.openConsole()
+	dash := s.dashboards(searches)
+	sessions, con, err := s.openConsole(dash)
 	if err != nil {
 		return err
 	}
@@ -440,7 +442,7 @@ func (s *server) open() error {
 		Gatherer:    s.reg,
 		Hosts:       hosts,
 		Registerer:  s.reg,
-		Dashboards:  s.dashboards(searches),
+		Dashboards:  dash,
 	}, s.log.With("component", "api"))
 	if err != nil {
 		return err
@@ -461,7 +463,7 @@ func (s *server) open() error {
 
 // openConsole opens the state file, creates the first administrator
 // when there is no user, and builds the console.
-func (s *server) openConsole() (*auth.Sessions, *console.Console, error) {
+func (s *server) openConsole(dash *service.Dashboards) (*auth.Sessions, *console.Console, error) {
 	var err error
 	s.state, err = storage.Open(filepath.Join(s.cfg.DataDir, storage.FileName))
 	if err != nil {
@@ -480,6 +482,7 @@ func (s *server) openConsole() (*auth.Sessions, *console.Console, error) {
 		DB:         s.state,
 		Sessions:   sessions,
 		Zone:       zone,
+		Dashboards: dash,
 		Registerer: s.reg,
 		Log:        s.log.With("component", "console"),
 	})

@@ -44,6 +44,9 @@ type Options struct {
 	LoginLimitUser, LoginLimitAddress int
 	// Users changes users and their settings.
 	Users *service.Users
+	// Dashboards serves the overview dashboard (/) and the entity pages
+	// (/entity/...); nil leaves them out.
+	Dashboards *service.Dashboards
 	// Registerer takes the console's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Log is the console's log; nil discards.
