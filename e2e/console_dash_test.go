@@ -7,8 +7,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 // dashFixture starts vigil with a device registry (zhangwei's PHONE1) and
@@ -30,7 +33,7 @@ func dashFixture(t *testing.T) *vigil {
 	}
 	port := freePort(t)
 	v := startVigil(t, vigilOpts{syslogPort: -1, config: fmt.Sprintf(
-		"inputs:\n  syslog:\n    - addr: 127.0.0.1:%d\n      timezone: UTC\ndetect:\n  lists_dir: %s\n", port, lists)})
+		"inputs:\n  syslog:\n    - addr: 127.0.0.1:%d\n      timezone: UTC\ndetect:\n  lists_dir: %s\nconsole:\n  timezone: Asia/Shanghai\n", port, lists)})
 	v.syslogAddr = fmt.Sprintf("127.0.0.1:%d", port)
 
 	now := time.Now().UTC()
@@ -191,4 +194,46 @@ func TestDashAPI(t *testing.T) {
 	if d.Hint != "stale_device" {
 		t.Errorf("PHONE1's hint %q, want stale_device", d.Hint)
 	}
+}
+
+// TestBrowserDash logs in, sees the overview, opens zhangwei's page from
+// the top failing accounts, and saves screenshots of the overview (in
+// English and Chinese), a user, an address and a device page.
+func TestBrowserDash(t *testing.T) {
+	v := dashFixture(t)
+	b := startBrowser(t, v)
+	b.login("admin", adminPassword(t, v))
+	b.visit("/")
+	acc := `section[aria-labelledby="h-acc"] a[href="/entity/user/zhangwei"]`
+	b.do(chromedp.WaitVisible(chromedp.CSS(acc)))
+	if h := b.text("h1"); h != "Mail service overview" {
+		t.Errorf("overview heading %q", h)
+	}
+	b.screenshot("dash-overview")
+	b.do(chromedp.Click(chromedp.CSS(acc)), chromedp.WaitVisible(chromedp.CSS(`section[aria-labelledby="h-fsrc"]`)))
+	if loc := b.location(); loc != "/entity/user/zhangwei" {
+		t.Errorf("the top failing account's link went to %s", loc)
+	}
+	if h := b.text("h1"); !strings.Contains(h, "zhangwei") {
+		t.Errorf("entity heading %q", h)
+	}
+	if txt := b.text(`section[aria-labelledby="h-fsrc"] tbody tr`); !strings.Contains(txt, "PHONE1") || !strings.Contains(txt, "registered") {
+		t.Errorf("first failure group %q: want the registered PHONE1", txt)
+	}
+	b.screenshot("dash-user")
+	b.visit("/entity/ip/198.51.100.1")
+	b.screenshot("dash-ip")
+	b.visit("/entity/device/PHONE1")
+	if txt := b.text(".dash-hint"); !strings.Contains(txt, "PHONE1") {
+		t.Errorf("device hint %q", txt)
+	}
+	b.screenshot("dash-device")
+	b.visit("/")
+	b.switchLanguage("zh-CN")
+	if h := b.text("h1"); h != "邮件服务概览" {
+		t.Errorf("Chinese overview heading %q", h)
+	}
+	b.screenshot("dash-overview-zh")
+	b.visit("/entity/user/zhangwei")
+	b.screenshot("dash-user-zh")
 }

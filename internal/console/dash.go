@@ -11,6 +11,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/console/chart"
 	"github.com/vigil-soc/vigil/internal/httpx"
 	"github.com/vigil-soc/vigil/internal/service"
+	"github.com/vigil-soc/vigil/internal/units"
 )
 
 // dashRoutes registers the overview dashboard and the entity pages.
@@ -26,7 +27,7 @@ func (c *Console) dashRoutes(mux *Mux) {
 var dashRanges = []string{"24h", "1h", "6h", "7d", "30d"}
 
 // entityRanges are the entity pages' ranges; the first is the default.
-var entityRanges = []string{"7d", "24h", "30d"}
+var entityRanges = []string{"24h", "7d", "30d"}
 
 // dashRefresh is the auto-refresh a wall dashboard may ask for (?refresh=1).
 const dashRefresh = 60
@@ -67,9 +68,22 @@ func protoColor(p string) string {
 	return chart.Palette[len(chart.Palette)-1]
 }
 
+// DashTime is a time for the dense tables of the dashboard pages: month,
+// day and minute in the user's zone (the page names the zone), the full
+// time and how long ago on hover.
+func (v View) DashTime(t time.Time) TimeView {
+	if t.IsZero() {
+		return TimeView{Text: "-"}
+	}
+	return TimeView{ISO: t.UTC().Format(time.RFC3339), Text: t.In(v.Zone).Format("01-02 15:04"), Ago: v.Time(t) + ", " + v.Ago(t)}
+}
+
+// Bytes writes a size: 14.2 KiB.
+func (v View) Bytes(n int64) string { return units.ByteSize(n).String() }
+
 // loginCharts draws a timeline as two stacked charts: successful and
-// failed logins by protocol.
-func loginCharts(v View, id string, tl *service.Timeline, emptyKey string) (ok, failed template.HTML) {
+// failed logins by protocol, width pixels wide.
+func loginCharts(v View, id string, tl *service.Timeline, emptyKey string, width int) (ok, failed template.HTML) {
 	var succ, fail []chart.Series
 	for _, s := range tl.Series {
 		name := v.T("dash.proto." + s.Protocol)
@@ -82,9 +96,9 @@ func loginCharts(v View, id string, tl *service.Timeline, emptyKey string) (ok, 
 	}
 	step := time.Duration(tl.StepSec) * time.Second
 	ok = (&chart.TimeSeries{ID: id + "-ok", Title: v.T("dash.chart.logins"), Times: tl.Buckets, Step: step, Series: succ,
-		Stacked: true, Loc: v.Zone, Width: 440, Height: 170, Empty: v.T(emptyKey)}).SVG()
+		Stacked: true, Loc: v.Zone, Width: width, Height: 170, Empty: v.T(emptyKey)}).SVG()
 	failed = (&chart.TimeSeries{ID: id + "-fail", Title: v.T("dash.chart.failures"), Times: tl.Buckets, Step: step, Series: fail,
-		Stacked: true, Loc: v.Zone, Width: 440, Height: 170, Empty: v.T(emptyKey)}).SVG()
+		Stacked: true, Loc: v.Zone, Width: width, Height: 170, Empty: v.T(emptyKey)}).SVG()
 	return ok, failed
 }
 
@@ -146,7 +160,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("refresh") == "1" {
 		p.Refresh = dashRefresh
 	}
-	p.Logins, p.Failures = loginCharts(v, "ov", ov.Timeline, "dash.empty.logins")
+	p.Logins, p.Failures = loginCharts(v, "ov", ov.Timeline, "dash.empty.logins", 440)
 	for _, s := range ov.Timeline.Series {
 		p.TotalSuccess += s.TotalSuccess
 		p.TotalFailure += s.TotalFailure
@@ -222,6 +236,6 @@ func (c *Console) entity(w http.ResponseWriter, r *http.Request) {
 	p := entityPage{View: v, pageLinks: pageLinks{start: e.Start, end: e.End}, Range: rng, Ranges: entityRanges, E: e}
 	field := map[service.EntityKind]string{service.EntityUser: "user.name", service.EntityIP: "source.ip", service.EntityDevice: "device.id"}[e.Kind]
 	p.Filter = field + ":=" + strconv.Quote(e.Value)
-	p.Logins, p.Failures = loginCharts(v, "en", e.Timeline, "entity.empty.logins")
+	p.Logins, p.Failures = loginCharts(v, "en", e.Timeline, "entity.empty.logins", 660)
 	c.render(w, r, "entity", p)
 }
