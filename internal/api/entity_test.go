@@ -75,7 +75,7 @@ func TestEntityAPI(t *testing.T) {
 		}
 	}
 	_, body := get(t, ts, "/api/v1/entities/user/ZhangWei?start=1h", token)
-	var e service.Entity
+	var e service.EntityPage
 	if err := json.Unmarshal([]byte(body), &e); err != nil {
 		t.Fatal(err)
 	}

@@ -210,7 +210,7 @@ type entityPage struct {
 	pageLinks
 	Range  string
 	Ranges []string
-	E      *service.Entity
+	E      *service.EntityPage
 	// Filter is the entity's search query.
 	Filter           string
 	Logins, Failures template.HTML
@@ -234,7 +234,7 @@ func (c *Console) entity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := entityPage{View: v, pageLinks: pageLinks{start: e.Start, end: e.End}, Range: rng, Ranges: entityRanges, E: e}
-	field := map[service.EntityKind]string{service.EntityUser: "user.name", service.EntityIP: "source.ip", service.EntityDevice: "device.id"}[e.Kind]
+	field := map[service.EntityKind]string{service.EntityKindUser: "user.name", service.EntityKindIP: "source.ip", service.EntityKindDevice: "device.id"}[e.Kind]
 	p.Filter = field + ":=" + strconv.Quote(e.Value)
 	p.Logins, p.Failures = loginCharts(v, "en", e.Timeline, "entity.empty.logins", 660)
 	c.render(w, r, "entity", p)

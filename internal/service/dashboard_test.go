@@ -132,7 +132,7 @@ var viewer = Actor{Name: "v", Role: RoleViewer}
 
 func TestEntityUser(t *testing.T) {
 	f := newFixture(t)
-	e, err := f.d.Entity(context.Background(), viewer, EntityQuery{Kind: EntityUser, Value: "ZhangWei", Start: f.now.Add(-24 * time.Hour), End: f.now.Add(time.Second), Loc: f.loc})
+	e, err := f.d.Entity(context.Background(), viewer, EntityQuery{Kind: EntityKindUser, Value: "ZhangWei", Start: f.now.Add(-24 * time.Hour), End: f.now.Add(time.Second), Loc: f.loc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,14 +201,14 @@ func TestEntityUser(t *testing.T) {
 func TestEntityIPAndDevice(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	e, err := f.d.Entity(ctx, viewer, EntityQuery{Kind: EntityIP, Value: "198.51.100.1", End: f.now.Add(time.Second)})
+	e, err := f.d.Entity(ctx, viewer, EntityQuery{Kind: EntityKindIP, Value: "198.51.100.1", End: f.now.Add(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e.Country != "RU" || len(e.Users) != 2 || e.Users[0].Failures != 6 || e.Addresses != nil {
 		t.Errorf("ip page: country %q users %+v addresses %v", e.Country, e.Users, e.Addresses)
 	}
-	e, err = f.d.Entity(ctx, viewer, EntityQuery{Kind: EntityDevice, Value: "PHONE1", End: f.now.Add(time.Second)})
+	e, err = f.d.Entity(ctx, viewer, EntityQuery{Kind: EntityKindDevice, Value: "PHONE1", End: f.now.Add(time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,19 +229,19 @@ func TestEntityRefused(t *testing.T) {
 		q    EntityQuery
 		want func(error) bool
 	}{
-		{"no role", Actor{Name: "x"}, EntityQuery{Kind: EntityUser, Value: "a"}, func(err error) bool { return errors.Is(err, ErrForbidden) }},
+		{"no role", Actor{Name: "x"}, EntityQuery{Kind: EntityKindUser, Value: "a"}, func(err error) bool { return errors.Is(err, ErrForbidden) }},
 		{"bad kind", viewer, EntityQuery{Kind: "host", Value: "a"}, IsInvalid},
-		{"bad ip", viewer, EntityQuery{Kind: EntityIP, Value: "1.2.3"}, IsInvalid},
-		{"empty", viewer, EntityQuery{Kind: EntityUser, Value: " "}, IsInvalid},
-		{"control", viewer, EntityQuery{Kind: EntityDevice, Value: "a\nb"}, IsInvalid},
-		{"range", viewer, EntityQuery{Kind: EntityUser, Value: "a", Start: f.now, End: f.now.Add(-time.Hour)}, IsInvalid},
+		{"bad ip", viewer, EntityQuery{Kind: EntityKindIP, Value: "1.2.3"}, IsInvalid},
+		{"empty", viewer, EntityQuery{Kind: EntityKindUser, Value: " "}, IsInvalid},
+		{"control", viewer, EntityQuery{Kind: EntityKindDevice, Value: "a\nb"}, IsInvalid},
+		{"range", viewer, EntityQuery{Kind: EntityKindUser, Value: "a", Start: f.now, End: f.now.Add(-time.Hour)}, IsInvalid},
 	} {
 		if _, err := f.d.Entity(ctx, tc.a, tc.q); !tc.want(err) {
 			t.Errorf("%s: err %v", tc.name, err)
 		}
 	}
 	// A quote in a value stays inside the query's string.
-	e, err := f.d.Entity(ctx, viewer, EntityQuery{Kind: EntityUser, Value: `x" or user.name:*`})
+	e, err := f.d.Entity(ctx, viewer, EntityQuery{Kind: EntityKindUser, Value: `x" or user.name:*`})
 	if err != nil || len(e.Recent) != 0 {
 		t.Errorf("injected value: %d events, err %v", len(e.Recent), err)
 	}

@@ -19,9 +19,9 @@ type EntityKind string
 
 // Entity kinds.
 const (
-	EntityUser   EntityKind = "user"   // user.name
-	EntityIP     EntityKind = "ip"     // source.ip
-	EntityDevice EntityKind = "device" // device.id
+	EntityKindUser   EntityKind = "user"   // user.name
+	EntityKindIP     EntityKind = "ip"     // source.ip
+	EntityKindDevice EntityKind = "device" // device.id
 )
 
 // Bounds of an entity page.
@@ -46,9 +46,9 @@ type EntityQuery struct {
 	Loc *time.Location
 }
 
-// Entity is what Vigil knows about a user, an address or a device in a
+// EntityPage is what Vigil knows about a user, an address or a device in a
 // time range. Lists are bounded (Truncated says which were cut).
-type Entity struct {
+type EntityPage struct {
 	Kind  EntityKind `json:"kind"`
 	Value string     `json:"value"`
 	Start time.Time  `json:"start"`
@@ -182,7 +182,7 @@ const (
 	HintManySources = "many_sources"
 )
 
-// hint reads failure groups (the largest first) for Entity.Hint.
+// hint reads failure groups (the largest first) for EntityPage.Hint.
 func hint(groups []FailureGroup) (string, string) {
 	var total, noDevice int64
 	byDevice := map[string]int64{}
@@ -217,7 +217,7 @@ func hint(groups []FailureGroup) (string, string) {
 // ParseEntityKind reads an entity kind: user, ip or device.
 func ParseEntityKind(s string) (EntityKind, error) {
 	switch k := EntityKind(s); k {
-	case EntityUser, EntityIP, EntityDevice:
+	case EntityKindUser, EntityKindIP, EntityKindDevice:
 		return k, nil
 	}
 	return "", Invalidf("unknown entity kind %q: want user, ip or device", s)
@@ -226,9 +226,9 @@ func ParseEntityKind(s string) (EntityKind, error) {
 // entityField is the field an entity kind is found by.
 func (k EntityKind) field() string {
 	switch k {
-	case EntityIP:
+	case EntityKindIP:
 		return "source.ip"
-	case EntityDevice:
+	case EntityKindDevice:
 		return "device.id"
 	}
 	return "user.name"
@@ -244,20 +244,20 @@ func normEntity(k EntityKind, v string) (string, error) {
 		return "", Invalidf("%s: not a valid value", k)
 	}
 	switch k {
-	case EntityIP:
+	case EntityKindIP:
 		a, err := netip.ParseAddr(v)
 		if err != nil {
 			return "", Invalidf("%q is not an IP address", v)
 		}
 		return a.Unmap().WithZone("").String(), nil
-	case EntityUser:
+	case EntityKindUser:
 		return strings.ToLower(v), nil // user.name is lower case (docs/schema.md)
 	}
 	return v, nil
 }
 
 // Entity returns the page of one user, address or device.
-func (d *Dashboards) Entity(ctx context.Context, a Actor, q EntityQuery) (*Entity, error) {
+func (d *Dashboards) Entity(ctx context.Context, a Actor, q EntityQuery) (*EntityPage, error) {
 	if err := a.Check(PermRead); err != nil {
 		return nil, err
 	}
@@ -275,9 +275,9 @@ func (d *Dashboards) Entity(ctx context.Context, a Actor, q EntityQuery) (*Entit
 	if q.Loc == nil {
 		q.Loc = time.UTC
 	}
-	e := &Entity{Kind: kind, Value: v, Start: q.Start.UTC(), End: q.End.UTC(), Registry: d.opts.Registered != nil,
+	e := &EntityPage{Kind: kind, Value: v, Start: q.Start.UTC(), End: q.End.UTC(), Registry: d.opts.Registered != nil,
 		Lockouts: []EventSummary{}, Failures: []FailureGroup{}, Recent: []EventSummary{}, Alerts: []AlertSummary{}}
-	if kind == EntityIP {
+	if kind == EntityKindIP {
 		e.Country = d.country(v)
 	}
 	f := kind.field() + ":=" + quote(v)
@@ -288,7 +288,7 @@ func (d *Dashboards) Entity(ctx context.Context, a Actor, q EntityQuery) (*Entit
 	p.run("timeline", func(ctx context.Context) error {
 		return d.fillTimeline(ctx, tl, f, q.Start, q.End, q.Loc)
 	})
-	if kind != EntityIP {
+	if kind != EntityKindIP {
 		p.run("addresses", func(ctx context.Context) error {
 			var err error
 			e.Addresses, trunc[0], err = d.addresses(ctx, f, q.Start, q.End)
@@ -296,14 +296,14 @@ func (d *Dashboards) Entity(ctx context.Context, a Actor, q EntityQuery) (*Entit
 			return err
 		})
 	}
-	if kind != EntityDevice {
+	if kind != EntityKindDevice {
 		p.run("devices", func(ctx context.Context) error {
 			var err error
 			e.Devices, trunc[1], err = d.devices(ctx, f, q.Start, q.End)
 			return err
 		})
 	}
-	if kind != EntityUser {
+	if kind != EntityKindUser {
 		p.run("users", func(ctx context.Context) error {
 			var err error
 			e.Users, trunc[2], err = d.users(ctx, f, q.Start, q.End)
