@@ -175,18 +175,18 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	p.Proxy = (&chart.TimeSeries{ID: "ov-proxy", Title: v.T("dash.chart.proxy"), Times: ov.ProxyRate.Buckets,
 		Step: time.Duration(ov.ProxyRate.StepSec) * time.Second, Series: proxy, Loc: v.Zone, Width: 440, Height: 170,
 		Empty: v.T("dash.empty.proxy")}).SVG()
-	var bars []chart.Bar
+	var bars []chart.BarItem
 	for _, s := range ov.TopSources {
 		note := v.T("dash.users_n", s.Users)
 		if s.Country != "" {
 			note = s.Country + " · " + note
 		}
-		bars = append(bars, chart.Bar{Label: s.IP, Value: float64(s.Failures), Href: p.IPURL(s.IP), Note: note})
+		bars = append(bars, chart.BarItem{Label: s.IP, Value: float64(s.Failures), Href: p.IPURL(s.IP), Note: note})
 	}
 	p.TopSources = (&chart.Bars{ID: "ov-src", Title: v.T("dash.top_sources"), Bars: bars, Color: chart.Palette[5], Empty: v.T("dash.empty.failures")}).SVG()
 	bars = nil
 	for _, s := range ov.TopAccounts {
-		bars = append(bars, chart.Bar{Label: s.User, Value: float64(s.Failures), Href: p.UserURL(s.User), Note: v.T("dash.sources_n", s.Sources)})
+		bars = append(bars, chart.BarItem{Label: s.User, Value: float64(s.Failures), Href: p.UserURL(s.User), Note: v.T("dash.sources_n", s.Sources)})
 	}
 	p.TopAccounts = (&chart.Bars{ID: "ov-acc", Title: v.T("dash.top_accounts"), Bars: bars, Color: chart.Palette[5], Empty: v.T("dash.empty.failures")}).SVG()
 	bars = nil
@@ -195,7 +195,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		if name == "" {
 			name = v.T("dash.country.unknown")
 		}
-		bars = append(bars, chart.Bar{Label: name, Value: float64(s.Events), Note: v.T("dash.addresses_n", s.Addresses)})
+		bars = append(bars, chart.BarItem{Label: name, Value: float64(s.Events), Note: v.T("dash.addresses_n", s.Addresses)})
 		if len(bars) == 10 {
 			break
 		}

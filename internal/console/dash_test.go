@@ -75,7 +75,7 @@ func newDashConsole(t *testing.T, withEvents bool) *testConsole {
 	return tc
 }
 
-func (tc *testConsole) page(t *testing.T, path, lang string) (int, string) {
+func (tc *testConsole) dashGet(t *testing.T, path, lang string) (int, string) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, path, nil)
 	tc.as(t, req, service.RoleViewer)
@@ -101,7 +101,7 @@ func TestDashPages(t *testing.T) {
 			{"/entity/ip/203.0.113.7", []string{`href="/entity/user/zhangwei"`}},
 			{"/entity/device/PHONE1?range=30d", []string{`href="/entity/user/zhangwei"`, `href="/entity/ip/203.0.113.7"`}},
 		} {
-			code, body := tc.page(t, tt.path, lang)
+			code, body := tc.dashGet(t, tt.path, lang)
 			if code != http.StatusOK {
 				t.Fatalf("%s %s: %d\n%s", lang, tt.path, code, body)
 			}
@@ -120,14 +120,14 @@ func TestDashPages(t *testing.T) {
 			}
 		}
 	}
-	_, body := tc.page(t, "/entity/user/zhangwei", "zh-CN")
+	_, body := tc.dashGet(t, "/entity/user/zhangwei", "zh-CN")
 	if !strings.Contains(body, "按协议的失败登录") || !strings.Contains(body, "已登记") {
 		t.Error("the Chinese page is not in Chinese")
 	}
-	if code, _ := tc.page(t, "/entity/ip/not-an-ip", "en"); code != http.StatusBadRequest {
+	if code, _ := tc.dashGet(t, "/entity/ip/not-an-ip", "en"); code != http.StatusBadRequest {
 		t.Errorf("a bad address: %d, want 400", code)
 	}
-	if code, _ := tc.page(t, "/entity/host/x", "en"); code != http.StatusBadRequest {
+	if code, _ := tc.dashGet(t, "/entity/host/x", "en"); code != http.StatusBadRequest {
 		t.Errorf("a bad kind: %d, want 400", code)
 	}
 }
@@ -135,13 +135,13 @@ func TestDashPages(t *testing.T) {
 // TestDashEmpty: without events every panel says so.
 func TestDashEmpty(t *testing.T) {
 	tc := newDashConsole(t, false)
-	_, body := tc.page(t, "/", "en")
+	_, body := tc.dashGet(t, "/", "en")
 	for _, w := range []string{"No logins in this range", "No failed logins in this range", "No account locked out today", "No admin actions in this range"} {
 		if !strings.Contains(body, w) {
 			t.Errorf("overview: no %q", w)
 		}
 	}
-	_, body = tc.page(t, "/entity/user/nobody", "en")
+	_, body = tc.dashGet(t, "/entity/user/nobody", "en")
 	for _, w := range []string{"No lockouts in this range", "No events in this range", "No alerts in this range"} {
 		if !strings.Contains(body, w) {
 			t.Errorf("entity: no %q", w)

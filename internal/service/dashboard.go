@@ -124,23 +124,23 @@ const alertFilter = `event.dataset:="vigil.alert"`
 // scopes will make it redundant.
 const notAlerts = `-event.dataset:="vigil.alert"`
 
-// steps are the bucket widths a timeline picks from.
-var steps = []time.Duration{time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+// dashSteps are the bucket widths a timeline picks from.
+var dashSteps = []time.Duration{time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
 	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
 
-// maxBuckets bounds a timeline.
-const maxBuckets = 200
+// dashMaxBuckets bounds a timeline.
+const dashMaxBuckets = 200
 
 // pickStep returns the smallest step that cuts [start, end) into at most
 // about want buckets.
 func pickStep(start, end time.Time, want int) time.Duration {
 	d := end.Sub(start)
-	for _, s := range steps {
+	for _, s := range dashSteps {
 		if d/s <= time.Duration(want) {
 			return s
 		}
 	}
-	return steps[len(steps)-1]
+	return dashSteps[len(dashSteps)-1]
 }
 
 // bucketOffset is the offset of buckets of step (their start times are
@@ -164,7 +164,7 @@ func newTimeline(start, end time.Time, step time.Duration, loc *time.Location) *
 		first = first.Add(-step)
 	}
 	tl := &Timeline{Step: step, StepSec: int64(step / time.Second)}
-	for t := first; t.Before(end) && len(tl.Buckets) < maxBuckets; t = t.Add(step) {
+	for t := first; t.Before(end) && len(tl.Buckets) < dashMaxBuckets; t = t.Add(step) {
 		tl.Buckets = append(tl.Buckets, t.UTC())
 	}
 	return tl

@@ -27,11 +27,11 @@ func (c *countingStore) Search(ctx context.Context, q store.Query, fn func(store
 	return c.DashboardStore.Search(ctx, q, fn)
 }
 
-// fixture is a store with a mail-service morning: zhangwei's phone with an
+// dashFixture is a store with a mail-service morning: zhangwei's phone with an
 // old password failing over ActiveSync, an attacker guessing over OWA,
 // a lockout today and one yesterday, an admin cmdlet, proxy requests, a
 // parse error and alerts.
-type fixture struct {
+type dashFixture struct {
 	st    *countingStore
 	now   time.Time
 	loc   *time.Location // local noon at now
@@ -47,7 +47,7 @@ func ev(t time.Time, kv ...string) store.Row {
 	return r
 }
 
-func newFixture(t *testing.T) *fixture {
+func newDashFixture(t *testing.T) *dashFixture {
 	t.Helper()
 	now := time.Now().Truncate(time.Second)
 	vs, err := vlstore.Open(vlstore.Config{Path: t.TempDir(), Retention: 30 * 24 * time.Hour,
@@ -102,7 +102,7 @@ func newFixture(t *testing.T) *fixture {
 			"rule.id", "log-source-silent", "rule.name", "A log source fell silent", "level", "high"),
 	)
 	vs.Flush()
-	f := &fixture{now: now, loc: loc, st: &countingStore{DashboardStore: search.New(vs, search.Limits{MaxConcurrent: 4, QueueWait: time.Minute}, nil)}}
+	f := &dashFixture{now: now, loc: loc, st: &countingStore{DashboardStore: search.New(vs, search.Limits{MaxConcurrent: 4, QueueWait: time.Minute}, nil)}}
 	f.clock.Store(&now)
 	f.d = NewDashboards(f.st, DashboardOptions{
 		Registered: func(user, id string) bool { return user == "zhangwei" && id == "PHONE1" },
@@ -131,7 +131,7 @@ func addAlerts(t *testing.T, st store.Store, rows ...store.Row) {
 var viewer = Actor{Name: "v", Role: RoleViewer}
 
 func TestEntityUser(t *testing.T) {
-	f := newFixture(t)
+	f := newDashFixture(t)
 	e, err := f.d.Entity(context.Background(), viewer, EntityQuery{Kind: EntityKindUser, Value: "ZhangWei", Start: f.now.Add(-24 * time.Hour), End: f.now.Add(time.Second), Loc: f.loc})
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestEntityUser(t *testing.T) {
 }
 
 func TestEntityIPAndDevice(t *testing.T) {
-	f := newFixture(t)
+	f := newDashFixture(t)
 	ctx := context.Background()
 	e, err := f.d.Entity(ctx, viewer, EntityQuery{Kind: EntityKindIP, Value: "198.51.100.1", End: f.now.Add(time.Second)})
 	if err != nil {
@@ -221,7 +221,7 @@ func TestEntityIPAndDevice(t *testing.T) {
 }
 
 func TestEntityRefused(t *testing.T) {
-	f := newFixture(t)
+	f := newDashFixture(t)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
@@ -248,7 +248,7 @@ func TestEntityRefused(t *testing.T) {
 }
 
 func TestOverview(t *testing.T) {
-	f := newFixture(t)
+	f := newDashFixture(t)
 	ov, err := f.d.Overview(context.Background(), viewer, OverviewQuery{Range: 24 * time.Hour, Loc: f.loc})
 	if err != nil {
 		t.Fatal(err)
@@ -304,7 +304,7 @@ func TestOverview(t *testing.T) {
 }
 
 func TestOverviewCache(t *testing.T) {
-	f := newFixture(t)
+	f := newDashFixture(t)
 	ctx := context.Background()
 	q := OverviewQuery{Range: 6 * time.Hour, Loc: f.loc}
 	var wg sync.WaitGroup

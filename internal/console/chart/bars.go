@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Bar is one row of a bar chart.
-type Bar struct {
+// BarItem is one row of a bar chart.
+type BarItem struct {
 	Label string
 	Value float64
 	// Href links the label (a path on this server; others are dropped).
@@ -20,7 +20,7 @@ type Bar struct {
 type Bars struct {
 	ID          string
 	Title, Desc string
-	Bars        []Bar
+	Bars        []BarItem
 	// Width is the drawing's width (it scales to its box); 0 means 420.
 	// Rows are 18 pixels high.
 	Width int

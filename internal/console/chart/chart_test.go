@@ -153,7 +153,7 @@ func TestTimeSeriesSVG(t *testing.T) {
 }
 
 func TestBarsSVG(t *testing.T) {
-	c := &Bars{ID: "top", Title: "Top failing accounts", Bars: []Bar{
+	c := &Bars{ID: "top", Title: "Top failing accounts", Bars: []BarItem{
 		{Label: "zhangwei", Value: 42, Href: "/entity/user/zhangwei", Note: "3 sources"},
 		{Label: "lili", Value: 12, Href: "javascript:alert(1)"},
 		{Label: "a-very-long-user-name-that-does-not-fit@corp.example", Value: 1},
