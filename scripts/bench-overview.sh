@@ -136,17 +136,23 @@ ONE
 chmod +x "$WORK/one.sh"
 wall=()
 serial=()
+: >"$WORK/each"
 for i in $(seq 0 "$ROUNDS"); do
   t0=$(date +%s.%N)
   xargs -d '\n' -P 2 -n 1 "$WORK/one.sh" "$HP" <"$WORK/queries" >/dev/null
   t1=$(date +%s.%N)
-  sum=$(xargs -d '\n' -n 1 "$WORK/one.sh" "$HP" <"$WORK/queries" | awk '{s += $1} END {print s}')
+  xargs -d '\n' -n 1 "$WORK/one.sh" "$HP" <"$WORK/queries" >"$WORK/round"
   [ "$i" = 0 ] && continue
   wall+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')")
-  serial+=("$sum")
+  serial+=("$(awk '{s += $1} END {print s}' "$WORK/round")")
+  awk '{print NR "\t" $1}' "$WORK/round" >>"$WORK/each"
 done
 printf '%s\n' "${wall[@]}" | result vl-2way
 printf '%s\n' "${serial[@]}" | result vl-serial
+# Each query's median on its own, by its place in the list above.
+for n in $(seq "$(wc -l <"$WORK/queries")"); do
+  log "query $n: median $(awk -v n="$n" '$1 == n {print $2}' "$WORK/each" | median)s: $(sed -n "${n}p" "$WORK/queries" | cut -f3 | cut -c1-90)"
+done
 stop "$PID"
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
