@@ -2,6 +2,7 @@ package console
 
 import (
 	"html/template"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -102,6 +103,14 @@ func loginCharts(v View, id string, tl *service.Timeline, emptyKey string, width
 	return ok, failed
 }
 
+// perSecond writes a rate for the axis and tooltips: 0.5/s, 12/s, 1.2k/s.
+func perSecond(v float64) string {
+	if v > 0 && v < 10 {
+		return strconv.FormatFloat(v, 'f', 1, 64) + "/s"
+	}
+	return chart.FormatCount(math.Round(v)) + "/s"
+}
+
 func floats(n []int64) []float64 {
 	out := make([]float64, len(n))
 	for i, v := range n {
@@ -168,13 +177,18 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	for _, e := range ov.ParseErrors {
 		p.ParseErrors += e.Count
 	}
+	// Requests per second: each bucket's count over its width.
 	var proxy []chart.Series
 	for i, s := range ov.ProxyRate.Series {
-		proxy = append(proxy, chart.Series{Name: s.Name, Values: floats(s.Counts), Color: chart.Palette[(i+3)%len(chart.Palette)]})
+		vals := floats(s.Counts)
+		for j := range vals {
+			vals[j] /= float64(max(ov.ProxyRate.StepSec, 1))
+		}
+		proxy = append(proxy, chart.Series{Name: s.Name, Values: vals, Color: chart.Palette[(i+3)%len(chart.Palette)]})
 	}
 	p.Proxy = (&chart.TimeSeries{ID: "ov-proxy", Title: v.T("dash.chart.proxy"), Times: ov.ProxyRate.Buckets,
 		Step: time.Duration(ov.ProxyRate.StepSec) * time.Second, Series: proxy, Loc: v.Zone, Width: 440, Height: 170,
-		Empty: v.T("dash.empty.proxy")}).SVG()
+		Empty: v.T("dash.empty.proxy"), Format: perSecond}).SVG()
 	var bars []chart.BarItem
 	for _, s := range ov.TopSources {
 		note := v.T("dash.users_n", s.Users)

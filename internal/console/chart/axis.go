@@ -79,7 +79,8 @@ func TimeTicks(start, end time.Time, loc *time.Location, max int) []TimeTick {
 }
 
 // ValueTicks returns round tick values from 0 to at least max, about n
-// of them (steps of 1, 2 or 5 times a power of ten; whole numbers).
+// of them (steps of 1, 2 or 5 times a power of ten; whole numbers unless
+// max is below 1, a rate).
 func ValueTicks(max float64, n int) []float64 {
 	if n < 1 {
 		n = 1
@@ -96,11 +97,12 @@ func ValueTicks(max float64, n int) []float64 {
 			break
 		}
 	}
-	if step < 1 {
-		step = 1
+	if step < 1 && max >= 1 {
+		step = 1 // counts: whole numbers
 	}
 	var ticks []float64
-	for v := 0.0; ; v += step {
+	for i := 0; ; i++ {
+		v := float64(i) * step
 		ticks = append(ticks, v)
 		if v >= max {
 			break

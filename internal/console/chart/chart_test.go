@@ -99,7 +99,8 @@ func TestValueTicks(t *testing.T) {
 		{3, []float64{0, 1, 2, 3}},
 		{97, []float64{0, 50, 100}},
 		{1234, []float64{0, 500, 1000, 1500}},
-		{0.3, []float64{0, 1}},
+		{1.5, []float64{0, 1, 2}},
+		{0.3, []float64{0, 0.1, 0.2, 0.30000000000000004}},
 	} {
 		if got := ValueTicks(tc.max, 4); !slices.Equal(got, tc.want) {
 			t.Errorf("ValueTicks(%v) = %v, want %v", tc.max, got, tc.want)
