@@ -3,9 +3,11 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -366,5 +368,64 @@ func TestHint(t *testing.T) {
 		if got, _ := hint(tc.groups); got != tc.want {
 			t.Errorf("%s: hint %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// gateStore tracks how many searches run at once and fails the queries
+// that contain failOn with a refusal of the search limits.
+type gateStore struct {
+	DashboardStore
+	failOn        string
+	mu            sync.Mutex
+	running, peak int
+}
+
+func (g *gateStore) Search(ctx context.Context, q store.Query, fn func(store.Row) error) error {
+	g.mu.Lock()
+	g.running++
+	g.peak = max(g.peak, g.running)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.running--
+		g.mu.Unlock()
+	}()
+	time.Sleep(5 * time.Millisecond) // let the others start if they may
+	if g.failOn != "" && strings.Contains(q.Text, g.failOn) {
+		return fmt.Errorf("too many searches: %w", &search.LimitError{Reason: search.ReasonBusy})
+	}
+	return g.DashboardStore.Search(ctx, q, fn)
+}
+
+// TestOverviewLimits: the overview runs at most MaxParallel queries at
+// once, and a panel refused by the search limits is named while the
+// others still answer; when every panel fails, the overview fails.
+func TestOverviewLimits(t *testing.T) {
+	f := newDashFixture(t)
+	g := &gateStore{DashboardStore: f.st, failOn: "count_uniq(user.name)"}
+	d := NewDashboards(g, DashboardOptions{Now: f.d.opts.Now})
+	ov, err := d.Overview(context.Background(), viewer, OverviewQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.peak != 2 {
+		t.Errorf("%d queries ran at once, want 2", g.peak)
+	}
+	if len(ov.Errors) != 1 || ov.Errors["top_sources"] == "" || len(ov.TopAccounts) != 2 {
+		t.Errorf("errors %v, top accounts %v: want only top_sources failed", ov.Errors, ov.TopAccounts)
+	}
+	g.failOn = " " // every query
+	d = NewDashboards(g, DashboardOptions{Now: f.d.opts.Now, MaxParallel: 3})
+	var le *search.LimitError
+	if _, err := d.Overview(context.Background(), viewer, OverviewQuery{}); !errors.As(err, &le) {
+		t.Errorf("every panel refused: err %v, want the limit's", err)
+	}
+	if g.peak != 3 {
+		t.Errorf("MaxParallel 3: %d at once", g.peak)
+	}
+	// The refused overview was not cached.
+	g.failOn = ""
+	if ov, err := d.Overview(context.Background(), viewer, OverviewQuery{}); err != nil || len(ov.Errors) != 0 {
+		t.Errorf("after the refusal: %v %v", err, ov.Errors)
 	}
 }
