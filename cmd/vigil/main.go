@@ -5,6 +5,7 @@
 //	vigil serve   [--config FILE] [--data DIR] [--http ADDR] [--syslog ADDR]
 //	vigil search  [--server URL] [--token T] [--start T] [--end T] [--limit N] QUERY
 //	vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]
+//	vigil users list|add|passwd|delete [--data DIR | --server URL] [NAME]
 //	vigil parse [--format NAME] [--config FILE] [FILE...]
 //	vigil rules test|lint|list ...
 //	vigil config check [--config FILE]
@@ -33,6 +34,7 @@ Usage:
   vigil serve   [--config FILE] [--data DIR] [--http ADDR] [--syslog ADDR]
   vigil search  [--server URL] [--token TOKEN] [--start T] [--end T] [--limit N] [--order desc|asc|none] QUERY
   vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]
+  vigil users   list|add|passwd|delete [--role R] [--password-file F] [--data DIR | --server URL] [NAME]
   vigil parse   [--format NAME] [--config FILE] [FILE...]
   vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--in-order] FILE...
   vigil rules lint [--config FILE] [--no-builtin] [PATH...]
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = rulesCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "journal":
 		err = journalCmd(ctx, args[1:], stdout, stderr)
+	case "users":
+		err = usersCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "config":
 		err = configCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -108,24 +108,33 @@ func (e *apiError) Error() string { return e.text + ": " + e.msg }
 // than 200 is an *apiError.
 func searchRequest(ctx context.Context, server, token string, v url.Values, limit int) (*http.Response, error) {
 	v.Set("limit", strconv.Itoa(limit))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/api/v1/search?"+v.Encode(), nil)
+	return apiRequest(ctx, http.MethodGet, server, "/api/v1/search?"+v.Encode(), token, nil)
+}
+
+// apiRequest sends a request to the API with the bearer token; body, when
+// not nil, is sent as JSON. An answer other than 2xx is an *apiError.
+func apiRequest(ctx context.Context, method, server, path, token string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(server, "/")+path, body)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode == http.StatusOK {
+	if resp.StatusCode/100 == 2 {
 		return resp, nil
 	}
 	defer resp.Body.Close()
 	e := &apiError{status: resp.StatusCode, text: resp.Status}
-	var body struct{ Error string }
+	var eb struct{ Error string }
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if json.Unmarshal(b, &body) == nil && body.Error != "" {
-		e.msg = body.Error
+	if json.Unmarshal(b, &eb) == nil && eb.Error != "" {
+		e.msg = eb.Error
 	} else {
 		e.msg = strings.TrimSpace(string(b))
 	}

@@ -425,14 +425,7 @@ func (s *server) open() error {
 		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
-	dash := s.dashboards(searches)
-	sessions, con, err := s.openConsole(dash)
-	if err != nil {
-		return err
-	}
-	h, err := api.New(searches, api.Options{
-		Sessions:    sessions,
-		Console:     con,
+	opts := api.Options{
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
 		MaxLimit:    cfg.HTTP.MaxSearchLimit,
@@ -442,8 +435,12 @@ func (s *server) open() error {
 		Gatherer:    s.reg,
 		Hosts:       hosts,
 		Registerer:  s.reg,
-		Dashboards:  dash,
-	}, s.log.With("component", "api"))
+		Dashboards:  s.dashboards(searches),
+	}
+	if err := s.openConsole(&opts); err != nil {
+		return err
+	}
+	h, err := api.New(searches, opts, s.log.With("component", "api"))
 	if err != nil {
 		return err
 	}
@@ -462,31 +459,37 @@ func (s *server) open() error {
 }
 
 // openConsole opens the state file, creates the first administrator
-// when there is no user, and builds the console.
-func (s *server) openConsole(dash *service.Dashboards) (*auth.Sessions, *console.Console, error) {
+// when there is no user, and builds the console and the services of the
+// API's users, audit and session endpoints into o.
+func (s *server) openConsole(o *api.Options) error {
 	var err error
 	s.state, err = storage.Open(filepath.Join(s.cfg.DataDir, storage.FileName))
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	if _, err := auth.EnsureAdmin(s.state, time.Now(), s.log); err != nil {
-		return nil, nil, fmt.Errorf("console: first user: %w", err)
+		return fmt.Errorf("console: first user: %w", err)
 	}
 	zone, _ := s.cfg.Console.Location() // validated by config.Load
-	sessions := auth.NewSessions(s.state, auth.Options{
+	o.Sessions = auth.NewSessions(s.state, auth.Options{
 		Idle:   s.cfg.Console.SessionIdle.D(),
 		Max:    s.cfg.Console.SessionMax.D(),
 		Secure: s.cfg.HTTP.CertFile != "",
 	})
+	o.Users = service.NewUsers(s.state, auth.Passwords{}, nil)
+	o.Audit = service.NewAudit(s.state)
 	con, err := console.New(console.Options{
 		DB:         s.state,
-		Sessions:   sessions,
+		Sessions:   o.Sessions,
+		Users:      o.Users,
+		Audit:      o.Audit,
+		Dashboards: o.Dashboards,
 		Zone:       zone,
-		Dashboards: dash,
 		Registerer: s.reg,
 		Log:        s.log.With("component", "console"),
 	})
-	return sessions, con, err
+	o.Console = con
+	return err
 }
 
 // parseOptions returns the parser's options from the configuration.

@@ -69,6 +69,10 @@ type Options struct {
 	// Sessions, when set, lets a console session cookie authenticate
 	// API calls.
 	Sessions *auth.Sessions
+	// Users and Audit serve /api/v1/users and /api/v1/audit (both or
+	// neither).
+	Users *service.Users
+	Audit *service.Audit
 	// Console serves every path outside /api/, /healthz, /metrics and
 	// /debug/; nil serves none.
 	Console http.Handler
@@ -130,6 +134,9 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 		s.routeSession()
 	}
 	s.routeDashboards()
+	if opts.Users != nil {
+		s.routeUsers()
+	}
 	if opts.Gatherer != nil {
 		h := promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
 		if opts.MetricsAuth {

@@ -52,6 +52,8 @@ func sessionServer(t *testing.T, metricsAuth bool) (*Server, *auth.Sessions) {
 		Status:      func() any { return map[string]string{"ok": "yes"} },
 		Debug:       true,
 		Console:     http.NotFoundHandler(),
+		Users:       service.NewUsers(db, auth.Passwords{}, nil),
+		Audit:       service.NewAudit(db),
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -131,5 +133,41 @@ func TestSessionAuth(t *testing.T) {
 	// Cross-origin browser changes are refused before anything else.
 	if code, _ := do("POST", "/api/v1/nothing", ident.Session.CSRF, "https://evil.example", false); code != 403 {
 		t.Errorf("cross-origin POST: %d, want 403", code)
+	}
+}
+
+func TestUsersAPI(t *testing.T) {
+	s, _ := sessionServer(t, false)
+	do := func(method, path, body string) (int, string) {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Host = "127.0.0.1"
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	for _, c := range []struct {
+		method, path, body string
+		code               int
+		want               string
+	}{
+		{"POST", "/api/v1/users", `{"name":"dora","role":"analyst","password":"password-dora"}`, 201, `"name":"dora","role":"analyst"`},
+		{"POST", "/api/v1/users", `{"name":"dora","role":"analyst","password":"password-dora"}`, 400, `exists already`},
+		{"POST", "/api/v1/users", `{"name":"eve","role":"analyst","password":"short"}`, 400, `at least 8 characters`},
+		{"POST", "/api/v1/users", `{"name":"eve","bogus":1}`, 400, `unknown field`},
+		{"PATCH", "/api/v1/users/dora", `{"role":"viewer"}`, 200, `"role":"viewer"`},
+		{"PATCH", "/api/v1/users/dora", `{"password":"password-new"}`, 200, `"name":"dora"`},
+		{"PATCH", "/api/v1/users/nobody", `{"role":"viewer"}`, 404, `nobody`},
+		{"GET", "/api/v1/users", ``, 200, `"name":"dora"`},
+		{"DELETE", "/api/v1/users/dora", ``, 204, ``},
+		{"DELETE", "/api/v1/users/dora", ``, 404, ``},
+		{"GET", "/api/v1/audit?limit=2", ``, 200, `"action":"user.delete","target":"user dora"`},
+		{"GET", "/api/v1/audit?actor=token&action=user.&limit=2", ``, 200, `"next":3`},
+		{"GET", "/api/v1/audit?limit=100000", ``, 400, `limit`},
+	} {
+		code, body := do(c.method, c.path, c.body)
+		if code != c.code || !strings.Contains(body, c.want) {
+			t.Errorf("%s %s %s: %d %s, want %d with %q", c.method, c.path, c.body, code, body, c.code, c.want)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package auth
 import (
 	"bytes"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -96,5 +98,17 @@ func TestLimiter(t *testing.T) {
 	l.Reset("k")
 	if b, _ := l.Blocked("k"); b {
 		t.Error("blocked after Reset")
+	}
+}
+
+func TestCookies(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		s := NewSessions(openDB(t), Options{Secure: secure, Max: 48 * time.Hour})
+		rec := httptest.NewRecorder()
+		s.SetCookie(rec, "id")
+		c := rec.Result().Cookies()[0]
+		if c.Name != SessionCookie || c.Secure != secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.MaxAge != 48*3600 {
+			t.Errorf("secure=%v: cookie %+v", secure, c)
+		}
 	}
 }

@@ -42,8 +42,10 @@ type Options struct {
 	// per minute for one user name and from one client address
 	// (defaults 5 and 20); then the login form answers 429.
 	LoginLimitUser, LoginLimitAddress int
-	// Users changes users and their settings.
+	// Users changes users and their settings; Audit reads the audit
+	// trail (nil: made over DB).
 	Users *service.Users
+	Audit *service.Audit
 	// Dashboards serves the overview dashboard (/) and the entity pages
 	// (/entity/...); nil leaves them out.
 	Dashboards *service.Dashboards
@@ -99,6 +101,9 @@ func New(o Options) (*Console, error) {
 	}
 	if o.Users == nil {
 		o.Users = service.NewUsers(o.DB, auth.Passwords{}, o.Now)
+	}
+	if o.Audit == nil {
+		o.Audit = service.NewAudit(o.DB)
 	}
 	c := &Console{o: o, log: o.Log,
 		byUser: auth.NewLimiter(o.LoginLimitUser, time.Minute, o.Now),
@@ -367,9 +372,15 @@ type errorPage struct {
 // else is logged and shown as an internal error.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code, msg := httpx.Status(err)
-	if code >= 500 {
+	switch {
+	case code >= 500:
 		c.log.Error("console: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = c.view(r).T("shell.error.internal")
+	case code == http.StatusForbidden:
+		if a, ok := httpx.Actor(r); ok {
+			v := c.view(r)
+			msg = v.T("shell.error.role", v.T("common.role."+string(a.Role)))
+		}
 	}
 	c.failCode(w, r, code, msg)
 }

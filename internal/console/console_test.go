@@ -63,21 +63,8 @@ func newTestConsole(t *testing.T) *testConsole {
 	}
 	t.Cleanup(func() { db.Close() })
 	clk := &clock{t: time.Date(2026, 12, 6, 0, 15, 2, 0, time.UTC)}
-	err = db.Update(func(tx *storage.Tx) error {
-		for role, name := range roleUsers {
-			// The cheapest cost: these tests are about the console.
-			h, err := bcrypt.GenerateFromPassword([]byte("password-"+name), bcrypt.MinCost)
-			if err != nil {
-				return err
-			}
-			if err := tx.PutUser(&storage.User{Name: name, Role: string(role), Hash: string(h)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	for role, name := range roleUsers {
+		putUser(t, db, name, role)
 	}
 	sessions := auth.NewSessions(db, auth.Options{Now: clk.Now})
 	reg := prometheus.NewRegistry()
@@ -90,6 +77,22 @@ func newTestConsole(t *testing.T) *testConsole {
 		t.Fatal(err)
 	}
 	return &testConsole{Console: c, db: db, sessions: sessions, clock: clk, reg: reg}
+}
+
+// putUser stores a user with the password "password-<name>", hashed at
+// bcrypt's lowest cost: these tests are about the console.
+func putUser(t *testing.T, db *storage.DB, name string, role service.Role) {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte("password-"+name), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *storage.Tx) error {
+		return tx.PutUser(&storage.User{Name: name, Role: string(role), Hash: string(h)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // as adds a fresh session of role's user to req, and its CSRF token.
@@ -117,7 +120,7 @@ func TestRoutesRoles(t *testing.T) {
 		Handler: tc,
 		Routes:  tc.Routes(),
 		Public:  []string{"GET /static/{file...}", "GET /login", "POST /login", "POST /login/lang"},
-		Own:     []string{"POST /logout", "POST /settings/lang"},
+		Own:     []string{"POST /logout", "POST /settings/lang", "POST /settings", "POST /settings/password"},
 		Anonymous: func(resp *http.Response) bool {
 			return resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/login")
 		},
@@ -242,7 +245,13 @@ func TestLogin(t *testing.T) {
 func TestLoginRateLimit(t *testing.T) {
 	tc := newTestConsole(t)
 	for i := range 5 {
-		if resp, _ := tc.do(loginForm(tc, t, "Bob", "wrong-password", "/")); resp.StatusCode != http.StatusUnauthorized {
+		// The limit is per name whatever its case ("BOB" is no user:
+		// the same refusal).
+		name := "bob"
+		if i == 0 {
+			name = "BOB"
+		}
+		if resp, _ := tc.do(loginForm(tc, t, name, "wrong-password", "/")); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d", i+1, resp.StatusCode)
 		}
 	}
@@ -264,8 +273,15 @@ func TestLoginRateLimit(t *testing.T) {
 		t.Errorf("bob's login a minute later: %d", resp.StatusCode)
 	}
 	// ...but 20 failures from one address block every name from it.
-	for i := range 20 {
-		tc.do(loginForm(tc, t, "user"+string(rune('a'+i)), "x-password", "/"))
+	// (Existing users: an unknown name costs a full bcrypt comparison.)
+	for i := range 4 {
+		name := "user" + string(rune('a'+i))
+		putUser(t, tc.db, name, service.RoleViewer)
+		for range 5 {
+			if resp, _ := tc.do(loginForm(tc, t, name, "x-password", "/")); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("failure of %s: %d", name, resp.StatusCode)
+			}
+		}
 	}
 	if resp, _ := tc.do(loginForm(tc, t, "ann", "password-ann", "/")); resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("login after 20 failures from the address: %d, want 429", resp.StatusCode)
@@ -434,5 +450,109 @@ func TestTemplateKeys(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPages renders every page as admin, with content, so that a template
+// error shows here rather than in a browser.
+func TestPages(t *testing.T) {
+	tc := newTestConsole(t)
+	for _, path := range []string{"/", "/admin/users", "/admin/audit", "/admin/audit?actor=ann&action=session.", "/settings", "/no-such-page"} {
+		req := httptest.NewRequest("GET", path, nil)
+		tc.as(t, req, service.RoleAdmin)
+		resp, body := tc.do(req)
+		if (resp.StatusCode != 200 && path != "/no-such-page") || !strings.Contains(body, "</html>") {
+			t.Errorf("GET %s: %d\n%s", path, resp.StatusCode, body)
+		}
+	}
+}
+
+// TestAdminForms drives the users and settings forms as their users do.
+func TestAdminForms(t *testing.T) {
+	tc := newTestConsole(t)
+	post := func(role service.Role, path string, form url.Values) (*http.Response, string) {
+		req := httptest.NewRequest("POST", path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		tc.as(t, req, role)
+		return tc.do(req)
+	}
+	for _, c := range []struct {
+		path string
+		form url.Values
+		code int
+		want string // in the body (a refusal) or the flash cookie (success)
+	}{
+		{"/admin/users", url.Values{"name": {"dora"}, "role": {"analyst"}, "password": {"password-dora"}}, 303, "shell.users.added"},
+		{"/admin/users", url.Values{"name": {"dora"}, "role": {"analyst"}, "password": {"password-dora"}}, 400, "exists already"},
+		{"/admin/users", url.Values{"name": {"eve"}, "role": {"viewer"}, "password": {"short"}}, 400, "at least 8 characters"},
+		{"/admin/users/dora/role", url.Values{"role": {"viewer"}}, 303, "common.saved"},
+		{"/admin/users/ann/role", url.Values{"role": {"viewer"}}, 400, "last administrator"},
+		{"/admin/users/dora/password", url.Values{"password": {"password-new"}}, 303, "shell.users.password_set"},
+		{"/admin/users/ann/password", url.Values{"password": {"password-new"}}, 400, "in the settings"},
+		{"/admin/users/ann/delete", nil, 400, "cannot delete yourself"},
+		{"/admin/users/dora/delete", nil, 303, "shell.users.deleted"},
+		{"/admin/users/dora/delete", nil, 404, "dora"},
+		{"/settings", url.Values{"lang": {"en"}, "zone": {"Europe/Berlin"}}, 303, "common.saved"},
+		{"/settings", url.Values{"zone": {"Mars/Base"}}, 400, "Mars/Base"},
+		{"/settings/password", url.Values{"old": {"nope"}, "password": {"password-x1"}, "password2": {"password-x1"}}, 400, "current password is wrong"},
+		{"/settings/password", url.Values{"old": {"password-ann"}, "password": {"password-x1"}, "password2": {"password-x2"}}, 400, "differ"},
+	} {
+		resp, body := post(service.RoleAdmin, c.path, c.form)
+		got := body
+		for _, ck := range resp.Cookies() {
+			if ck.Name == flashCookie {
+				got = ck.Value
+			}
+		}
+		if resp.StatusCode != c.code || !strings.Contains(got, c.want) {
+			t.Errorf("POST %s %v: %d, want %d with %q\n%.300s", c.path, c.form, resp.StatusCode, c.code, c.want, got)
+		}
+	}
+	// The flash shows once, translated.
+	req := httptest.NewRequest("GET", "/settings", nil)
+	tc.as(t, req, service.RoleAdmin)
+	req.AddCookie(&http.Cookie{Name: flashCookie, Value: "common.saved"})
+	resp, body := tc.do(req)
+	if !strings.Contains(body, `<div class="flash" role="status">Saved.</div>`) || !strings.Contains(body, "Europe/Berlin") {
+		t.Errorf("settings page after saving lacks the flash or the zone")
+	}
+	if cks := resp.Cookies(); len(cks) != 1 || cks[0].Name != flashCookie || cks[0].MaxAge >= 0 {
+		t.Errorf("the flash cookie is not cleared: %v", cks)
+	}
+
+	// Changing one's password keeps this session and ends the others.
+	other, _, err := tc.sessions.Start("ann", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	this, ident, err := tc.sessions.Start("ann", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"old": {"password-ann"}, "password": {"password-x1"}, "password2": {"password-x1"}, "csrf": {ident.Session.CSRF}}
+	req = httptest.NewRequest("POST", "/settings/password", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: this})
+	if resp, _ := tc.do(req); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("password change: %d", resp.StatusCode)
+	}
+	for id, want := range map[string]int{this: 200, other: 303} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(&http.Cookie{Name: auth.SessionCookie, Value: id})
+		if resp, _ := tc.do(req); resp.StatusCode != want {
+			t.Errorf("after the password change a session answers %d, want %d", resp.StatusCode, want)
+		}
+	}
+	// Every change is in the audit trail, newest first.
+	es, err := tc.db.Audit(storage.AuditFilter{Action: "user."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Action+" "+e.Target)
+	}
+	if want := "user.password user ann,user.settings user ann,user.delete user dora,user.password user dora,user.role user dora,user.add user dora"; strings.Join(got, ",") != want {
+		t.Errorf("audit %q\nwant   %q", strings.Join(got, ","), want)
 	}
 }

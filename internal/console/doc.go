@@ -37,7 +37,11 @@
 // the role test (TestRoutesRoles) walks every route of the mux, so it
 // covers yours without an edit: no route but the public ones answers
 // without a session, a change route must not be PermRead, and each role
-// gets 403 exactly where its permission is missing.
+// gets 403 exactly where its permission is missing (and is not refused
+// where it has it; the test sends each route an empty request with
+// wildcards set to "x", so answering 400 or 404 to that is fine). The
+// overview dashboard registers "GET /{$}" (exactly /): the shell's
+// placeholder home page steps aside when that pattern exists.
 //
 // 2. The service: add ONE field to Options (Alerts *service.Alerts) and
 // set it in cmd/vigil/serve.go's openConsole; the handler stays thin over
@@ -119,9 +123,15 @@
 // style attributes are allowed but prefer classes of app.css.
 //
 // 7. Tests: handler tests with newTestConsole (console_test.go: a real
-// state file, users of each role, logged-in clients), and a browser test
-// in e2e/console_<slice>_test.go with e2e/browser_test.go's harness
-// (startBrowser, login, visit, screenshot, switchLanguage).
+// state file, a user of each role: ann admin, bob analyst, vic viewer;
+// tc.as(t, req, service.RoleAnalyst) signs a request in with the CSRF
+// header, tc.do(req) serves it; the console's zone is Asia/Shanghai and
+// its clock tc.clock starts at 2026-12-06 00:15:02 UTC), and a browser
+// test in e2e/console_<slice>_test.go with e2e/browser_test.go's harness:
+// startVigil, startBrowser, b.login("admin", adminPassword(t, v)),
+// addUser(t, v, "bob", "analyst") (returns the password), b.visit,
+// b.do(chromedp actions), run(b, action) for a value, b.text(css),
+// b.screenshot(name), b.switchLanguage("zh-CN"), b.logout.
 //
 // # JSON API routes
 //

@@ -6,6 +6,8 @@ import "net/http"
 // own c.<slice>Routes(mux), defined in its own file (see doc.go).
 func (c *Console) routes(mux *Mux) {
 	c.shellRoutes(mux)
+	c.adminRoutes(mux)
+	// The slices, one line each (above the fallbacks):
 	c.dashRoutes(mux)
 
 	// Fallbacks, after the slices: the overview page until one is

@@ -72,10 +72,16 @@ func (v View) Active(path string) bool {
 }
 
 // ZoneName returns the user's zone as "Asia/Shanghai (CST, UTC+08:00)".
-func (v View) ZoneName() string {
-	t := v.Now.In(v.Zone)
+func (v View) ZoneName() string { return v.zoneLabel(v.Zone) }
+
+func (v View) zoneLabel(loc *time.Location) string {
+	t := v.Now.In(loc)
 	abbr, _ := t.Zone()
-	return fmt.Sprintf("%s (%s, UTC%s)", v.Zone.String(), abbr, t.Format("-07:00"))
+	name := loc.String()
+	if name == "Local" {
+		name = v.T("shell.zone.local")
+	}
+	return fmt.Sprintf("%s (%s, UTC%s)", name, abbr, t.Format("-07:00"))
 }
 
 // TimeFormat is how the console shows times: in the user's zone, with

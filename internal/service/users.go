@@ -85,12 +85,8 @@ func (s *Users) Get(_ context.Context, a Actor, name string) (UserInfo, error) {
 	}
 	var u storage.User
 	err := s.db.View(func(tx *storage.Tx) error {
-		var ok bool
 		var err error
-		u, ok, err = tx.User(name)
-		if err == nil && !ok {
-			err = fmt.Errorf("%w: user %q", ErrNotFound, name)
-		}
+		u, err = getUser(tx, name)
 		return err
 	})
 	return info(u), err
@@ -212,12 +208,9 @@ func (s *Users) Delete(_ context.Context, a Actor, name string) error {
 		return Invalidf("you cannot delete yourself")
 	}
 	return s.db.Update(func(tx *storage.Tx) error {
-		u, ok, err := tx.User(name)
+		u, err := getUser(tx, name)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: user %q", ErrNotFound, name)
 		}
 		if u.Role == string(RoleAdmin) {
 			if err := lastAdmin(tx, name); err != nil {
@@ -229,6 +222,15 @@ func (s *Users) Delete(_ context.Context, a Actor, name string) error {
 		}
 		return tx.AppendAudit(s.audit(a, "user.delete", name, "role="+u.Role))
 	})
+}
+
+// getUser reads the user called name; ErrNotFound when there is none.
+func getUser(tx *storage.Tx, name string) (storage.User, error) {
+	u, ok, err := tx.User(name)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: user %q", ErrNotFound, name)
+	}
+	return u, err
 }
 
 // lastAdmin refuses a change that would leave no administrator but name.
@@ -249,12 +251,9 @@ func lastAdmin(tx *storage.Tx, name string) error {
 // audit entry; fn returning a nil entry changes nothing.
 func (s *Users) change(name string, fn func(*storage.Tx, *storage.User) (*storage.AuditEntry, error)) error {
 	return s.db.Update(func(tx *storage.Tx) error {
-		u, ok, err := tx.User(name)
+		u, err := getUser(tx, name)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: user %q", ErrNotFound, name)
 		}
 		e, err := fn(tx, &u)
 		if err != nil || e == nil {
