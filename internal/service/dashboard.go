@@ -37,7 +37,9 @@ type DashboardOptions struct {
 	// dashboard never takes every slot from analysts and ingest.
 	MaxParallel int
 	// CacheTTL is how long an overview is served from memory; 0 means
-	// 30s. Ten open dashboards that refresh cost one set of queries.
+	// 30s. Ten open dashboards that refresh cost one set of queries; after
+	// it, one caller computes the next while the others get the previous
+	// one (up to 10 times CacheTTL old).
 	CacheTTL time.Duration
 }
 
@@ -49,7 +51,7 @@ type Dashboards struct {
 	opts DashboardOptions
 
 	mu    sync.Mutex
-	cache map[string]*overviewEntry
+	cache map[string]*overviewSlot
 }
 
 // NewDashboards returns Dashboards over st.
@@ -63,7 +65,7 @@ func NewDashboards(st DashboardStore, opts DashboardOptions) *Dashboards {
 	if opts.CacheTTL <= 0 {
 		opts.CacheTTL = 30 * time.Second
 	}
-	return &Dashboards{st: st, opts: opts, cache: map[string]*overviewEntry{}}
+	return &Dashboards{st: st, opts: opts, cache: map[string]*overviewSlot{}}
 }
 
 // Protocols are the groups of the login timelines, in display order:

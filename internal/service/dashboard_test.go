@@ -22,10 +22,15 @@ import (
 type countingStore struct {
 	DashboardStore
 	n atomic.Int64
+	// hold, when set, keeps every search waiting until it is closed.
+	hold atomic.Pointer[chan struct{}]
 }
 
 func (c *countingStore) Search(ctx context.Context, q store.Query, fn func(store.Row) error) error {
 	c.n.Add(1)
+	if h := c.hold.Load(); h != nil {
+		<-*h
+	}
 	return c.DashboardStore.Search(ctx, q, fn)
 }
 
@@ -342,6 +347,46 @@ func TestOverviewCache(t *testing.T) {
 	}
 	if n := f.st.n.Load(); n != 2*one || !ov.Generated.Equal(later.UTC()) {
 		t.Errorf("after the TTL: %d searches (want %d), generated %s", n, 2*one, ov.Generated)
+	}
+	// After the TTL, one caller computes the next overview; the others
+	// get the previous one meanwhile instead of waiting.
+	stale := ov.Generated
+	later = f.now.Add(62 * time.Second)
+	f.clock.Store(&later)
+	hold := make(chan struct{})
+	f.st.hold.Store(&hold)
+	n := f.st.n.Load()
+	fresh := make(chan *Overview, 1)
+	go func() {
+		ov, err := f.d.Overview(ctx, viewer, q)
+		if err != nil {
+			t.Error(err)
+		}
+		fresh <- ov
+	}()
+	for deadline := time.Now().Add(10 * time.Second); f.st.n.Load() == n; {
+		if time.Now().After(deadline) {
+			t.Fatal("the refresh did not start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	got := make(chan *Overview, 1)
+	go func() {
+		ov, _ := f.d.Overview(ctx, viewer, q)
+		got <- ov
+	}()
+	select {
+	case ov := <-got:
+		if ov == nil || !ov.Generated.Equal(stale) {
+			t.Errorf("during the refresh: %+v, want the previous overview of %s", ov, stale)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("a caller waited for the refresh although a previous overview was there")
+	}
+	close(hold)
+	f.st.hold.Store(nil)
+	if ov := <-fresh; ov == nil || !ov.Generated.Equal(later.UTC()) {
+		t.Errorf("the refresh gave %+v, want an overview of %s", ov, later)
 	}
 	if _, err := f.d.Overview(ctx, Actor{Name: "x"}, q); !errors.Is(err, ErrForbidden) {
 		t.Errorf("no role: %v", err)

@@ -198,11 +198,19 @@ type DetectHealth struct {
 	NewestEvent time.Time `json:"newest_event_time,omitzero"`
 }
 
-// overviewEntry is one cached overview; done is closed when ov or err
-// is set.
-type overviewEntry struct {
-	done chan struct{}
+// overviewSlot caches the overview of one range, end and zone: the
+// last one computed (good, whose queries ran at at) and the run under
+// way, if any.
+type overviewSlot struct {
+	good *Overview
 	at   time.Time
+	run  *overviewRun
+}
+
+// overviewRun is one run of the queries; done is closed when ov or err
+// is set.
+type overviewRun struct {
+	done chan struct{}
 	ov   *Overview
 	err  error
 }
@@ -211,8 +219,10 @@ type overviewEntry struct {
 const maxCached = 32
 
 // Overview returns the overview dashboard. Callers asking for the same
-// range and zone within CacheTTL share one run of the queries, those
-// that ask while it runs included.
+// range and zone share one run of the queries: within CacheTTL they get
+// its result; after it, the first caller runs the queries again while
+// the others get the previous result (for up to 10 times CacheTTL, then
+// they wait for the run). Health is read on every call.
 func (d *Dashboards) Overview(ctx context.Context, a Actor, q OverviewQuery) (*Overview, error) {
 	if err := a.Check(PermRead); err != nil {
 		return nil, err
@@ -232,62 +242,83 @@ func (d *Dashboards) Overview(ctx context.Context, a Actor, q OverviewQuery) (*O
 	}
 	now := d.opts.Now()
 	d.mu.Lock()
-	e := d.cache[key]
-	if e == nil || isDone(e.done) && now.Sub(e.at) >= d.opts.CacheTTL {
-		e = &overviewEntry{done: make(chan struct{}), at: now}
+	s := d.cache[key]
+	if s == nil {
 		d.evictLocked(now)
-		d.cache[key] = e
+		s = &overviewSlot{}
+		d.cache[key] = s
+	}
+	age := now.Sub(s.at)
+	switch {
+	case s.good != nil && age < d.opts.CacheTTL:
+		ov := s.good
 		d.mu.Unlock()
-		// The run serves every caller that waits for it: one leaving does
-		// not cancel it (the search timeout bounds it).
-		e.ov, e.err = d.overview(context.WithoutCancel(ctx), q, now)
-		if e.err != nil {
-			d.mu.Lock()
-			delete(d.cache, key)
-			d.mu.Unlock()
-		}
-		close(e.done)
-	} else {
+		return d.withHealth(ov), nil
+	case s.run != nil && s.good != nil && age < d.staleTTL():
+		// Another caller refreshes it: the previous one meanwhile.
+		ov := s.good
+		d.mu.Unlock()
+		return d.withHealth(ov), nil
+	case s.run != nil:
+		run := s.run
 		d.mu.Unlock()
 		select {
-		case <-e.done:
+		case <-run.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		if run.err != nil {
+			return nil, run.err
+		}
+		return d.withHealth(run.ov), nil
 	}
-	if e.err != nil {
-		return nil, e.err
+	run := &overviewRun{done: make(chan struct{})}
+	s.run = run
+	d.mu.Unlock()
+	// The run serves every caller that waits for it: one leaving does not
+	// cancel it (the search timeout bounds it).
+	run.ov, run.err = d.overview(context.WithoutCancel(ctx), q, now)
+	d.mu.Lock()
+	s.run = nil
+	if run.err == nil {
+		s.good, s.at = run.ov, now
 	}
-	ov := *e.ov
+	d.mu.Unlock()
+	close(run.done)
+	if run.err != nil {
+		return nil, run.err
+	}
+	return d.withHealth(run.ov), nil
+}
+
+// staleTTL is how long a previous overview is served while a new one is
+// computed.
+func (d *Dashboards) staleTTL() time.Duration { return 10 * d.opts.CacheTTL }
+
+// withHealth returns a copy of a cached overview with the pipeline's
+// health now.
+func (d *Dashboards) withHealth(cached *Overview) *Overview {
+	ov := *cached
 	if d.opts.Health != nil {
 		h := d.opts.Health()
 		ov.Health = &h
 	}
-	return &ov, nil
+	return &ov
 }
 
-func isDone(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}
-
-// evictLocked drops expired entries, and all finished ones when the
-// cache is still full.
+// evictLocked drops the slots that serve nothing any more, and every idle
+// one when the cache is still full.
 func (d *Dashboards) evictLocked(now time.Time) {
-	for k, e := range d.cache {
-		if isDone(e.done) && now.Sub(e.at) >= d.opts.CacheTTL {
+	for k, s := range d.cache {
+		if s.run == nil && (s.good == nil || now.Sub(s.at) >= d.staleTTL()) {
 			delete(d.cache, k)
 		}
 	}
 	if len(d.cache) < maxCached {
 		return
 	}
-	for k, e := range d.cache {
-		if isDone(e.done) {
+	for k, s := range d.cache {
+		if s.run == nil {
 			delete(d.cache, k)
 		}
 	}
