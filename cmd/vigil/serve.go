@@ -444,6 +444,7 @@ func (s *server) open() error {
 		Registerer:  s.reg,
 		Lists:       s.listService(),
 		Rules:       s.ruleService(),
+		Dashboards:  s.dashboards(searches),
 	}
 	if err := s.openConsole(&opts, searches); err != nil {
 		return err
@@ -490,6 +491,7 @@ func (s *server) openConsole(o *api.Options, searches *search.Service) error {
 		Users:      o.Users,
 		Audit:      o.Audit,
 		Alerts:     s.alertSvc,
+		Dashboards: o.Dashboards,
 		Zone:       zone,
 		Registerer: s.reg,
 		Log:        s.log.With("component", "console"),

@@ -66,6 +66,9 @@ type Options struct {
 	Lists *service.Lists
 	// Rules serves /api/v1/rules (nil: not served).
 	Rules *service.Rules
+	// Dashboards serves /api/v1/entities and /api/v1/overview; nil
+	// disables them.
+	Dashboards *service.Dashboards
 	// Sessions, when set, lets a console session cookie authenticate
 	// API calls.
 	Sessions *auth.Sessions
@@ -136,6 +139,7 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	if opts.Sessions != nil {
 		s.routeSession()
 	}
+	s.routeDashboards()
 	if opts.Users != nil {
 		s.routeUsers()
 	}

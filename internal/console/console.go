@@ -52,6 +52,9 @@ type Options struct {
 	Rules *service.Rules
 	// Alerts lists and triages alerts and incidents.
 	Alerts *service.Alerts
+	// Dashboards serves the overview dashboard (/) and the entity pages
+	// (/entity/...); nil leaves them out.
+	Dashboards *service.Dashboards
 	// Registerer takes the console's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Log is the console's log; nil discards.

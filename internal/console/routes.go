@@ -11,6 +11,7 @@ func (c *Console) routes(mux *Mux) {
 	c.listsRoutes(mux)
 	c.rulesRoutes(mux)
 	c.alertsRoutes(mux)
+	c.dashRoutes(mux)
 
 	// Fallbacks, after the slices: the overview page until one is
 	// registered, and a 404 page for any other path (signed in).

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"net/netip"
+
+	"github.com/vigil-soc/vigil/internal/output"
+	"github.com/vigil-soc/vigil/internal/search"
+	"github.com/vigil-soc/vigil/internal/service"
+)
+
+// dashboards returns the entity pages' and the overview's service.
+func (s *server) dashboards(searches *search.Service) *service.Dashboards {
+	opts := service.DashboardOptions{Health: s.health}
+	if s.lists != nil {
+		opts.Registered = func(user, id string) bool {
+			_, ok := s.lists.Device(user, id)
+			return ok
+		}
+	}
+	if s.geo != nil {
+		opts.Country = func(ip netip.Addr) string { return s.geo.Lookup(ip).Country }
+	}
+	return service.NewDashboards(searches, opts)
+}
+
+// health is the pipeline's state for the overview, from the sources of
+// /api/v1/status.
+func (s *server) health() service.PipelineHealth {
+	js := s.j.Stats()
+	h := service.PipelineHealth{
+		JournalNextSeq:   js.NextSeq,
+		JournalDiskBytes: js.DiskBytes,
+		JournalFull:      js.Full,
+		FreeDiskBytes:    js.FreeDiskBytes,
+		IndexLag:         s.j.NextSeq() - s.ix.Position(),
+		Outputs:          []service.OutputHealth{},
+		AlertChannels:    []service.ChannelHealth{},
+	}
+	for _, in := range s.kafka {
+		st := in.Status()
+		h.Kafka = append(h.Kafka, service.KafkaHealth{Name: st.Name, Running: st.Running, Lag: st.Lag, LastError: st.LastError})
+	}
+	for _, o := range append(append([]*output.Runner(nil), s.outputs...), s.alertOutputs...) {
+		st := o.Status()
+		h.Outputs = append(h.Outputs, service.OutputHealth{Name: st.Name, Kind: st.Kind, Lag: st.Lag, Errors: st.Errors,
+			LastError: st.LastError, LastErrorTime: st.LastErrorTime})
+	}
+	if s.det == nil {
+		return h
+	}
+	for _, c := range s.notify.Status() {
+		h.AlertChannels = append(h.AlertChannels, service.ChannelHealth{Name: c.Name, Kind: c.Kind, Sent: c.Sent, Failed: c.Failed,
+			Dropped: c.Dropped, Queued: c.Queued, LastError: c.LastError, LastErrorTime: c.LastErrorTime})
+	}
+	h.AlertStoreLag = s.alerts.NextSeq() - s.alertStore.Position()
+	ds := s.det.Status()
+	h.Detect = &service.DetectHealth{Rules: ds.Rules, RuleErrors: len(ds.RuleErrors), Alerts: ds.Alerts, NewestEvent: ds.NewestEvent}
+	return h
+}
