@@ -54,10 +54,6 @@ type Query struct {
 	// Limit caps the number of rows; 0 means no limit.
 	Limit int
 	Order Order
-	// Scope is which rows to search: "" or "events" for events, "alerts"
-	// for the alerts Vigil raised. Stores that keep both together ignore
-	// it, and the query itself selects.
-	Scope string
 }
 
 // QueryError is returned for a query the store cannot parse. The API answers
