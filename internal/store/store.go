@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -45,10 +46,48 @@ const (
 	Unordered
 )
 
+// Scope is the side of the store a query searches: the events, or the
+// alerts the detection engine raised. The two are kept apart so that
+// event searches, facets and dashboards count events only.
+type Scope int
+
+// Scopes.
+const (
+	// Events are the stored log events (the default).
+	Events Scope = iota
+	// Alerts are the stored alerts (event.kind=alert, event.dataset=vigil.alert).
+	Alerts
+)
+
+// String returns the scope's name as the API and CLI spell it.
+func (s Scope) String() string {
+	switch s {
+	case Events:
+		return "events"
+	case Alerts:
+		return "alerts"
+	}
+	return fmt.Sprintf("scope(%d)", int(s))
+}
+
+// ParseScope reads a scope as the API and CLI spell it: "events" (also
+// "") or "alerts".
+func ParseScope(s string) (Scope, error) {
+	switch s {
+	case "", "events":
+		return Events, nil
+	case "alerts":
+		return Alerts, nil
+	}
+	return 0, fmt.Errorf("unknown scope %q: want events or alerts", s)
+}
+
 // Query is a search request.
 type Query struct {
 	// Text is a LogsQL query ("*" matches everything).
 	Text string
+	// Scope selects events (the default) or alerts.
+	Scope Scope
 	// Start and End bound the event time; zero means unbounded.
 	Start, End time.Time
 	// Limit caps the number of rows; 0 means no limit.
