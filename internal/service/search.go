@@ -24,25 +24,14 @@ type SearchStore interface {
 // RawReader calls fn for up to count journal records from seq from on.
 type RawReader func(ctx context.Context, from uint64, count int, fn func(*journal.Record) error) error
 
-// Scope is which rows a search looks at: events (the default) or the
-// alerts Vigil raised. It is passed down to the store (store.Query.Scope).
-type Scope string
-
-// Scopes.
-const (
-	ScopeEvents Scope = "events"
-	ScopeAlerts Scope = "alerts"
-)
-
-// ParseScope returns the scope named s; "" is ScopeEvents.
-func ParseScope(s string) (Scope, error) {
-	switch Scope(s) {
-	case "", ScopeEvents:
-		return ScopeEvents, nil
-	case ScopeAlerts:
-		return ScopeAlerts, nil
+// ParseScope returns the scope named s (store.ParseScope) as an
+// *InvalidError when it names none.
+func ParseScope(s string) (store.Scope, error) {
+	sc, err := store.ParseScope(s)
+	if err != nil {
+		return 0, Invalidf("scope: %v", err)
 	}
-	return "", Invalidf("scope: %q is not events or alerts", s)
+	return sc, nil
 }
 
 // Bounds of the search pages, exports and tails.
@@ -121,7 +110,8 @@ type SearchRequest struct {
 	Query string
 	// Start and End bound the event time (both inclusive).
 	Start, End time.Time
-	Scope      Scope
+	// Scope is events (the default) or alerts, passed to the store.
+	Scope store.Scope
 }
 
 // DefaultRange is the time range of a search that names no start.
@@ -174,9 +164,10 @@ func (r *SearchRequest) text(extraFilter, extraPipes string) string {
 	} else {
 		filter = ""
 	}
-	if r.Scope == ScopeAlerts {
+	if r.Scope == store.Alerts {
 		// Alerts carry event.kind "alert" (alert.Row): the store's scope
-		// selects where they are kept, this the rows themselves.
+		// selects where they are kept, this the rows themselves where
+		// the store keeps them with the events.
 		filter += " event.kind:=alert"
 	}
 	if extraFilter != "" {
@@ -188,7 +179,7 @@ func (r *SearchRequest) text(extraFilter, extraPipes string) string {
 // query returns the store query of the request with more filters and pipes.
 func (r *SearchRequest) query(extraFilter, extraPipes string, limit int, order store.Order) store.Query {
 	return store.Query{Text: r.text(extraFilter, extraPipes), Start: r.Start, End: r.End,
-		Limit: limit, Order: order, Scope: string(r.Scope)}
+		Limit: limit, Order: order, Scope: r.Scope}
 }
 
 // pipeIndex returns the index of the first "|" of q outside quotes, or -1.
