@@ -37,6 +37,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/preflight"
 	"github.com/vigil-soc/vigil/internal/search"
+	"github.com/vigil-soc/vigil/internal/service"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
 	"github.com/vigil-soc/vigil/rules"
 )
@@ -429,6 +430,8 @@ func (s *server) open() error {
 		Gatherer:    s.reg,
 		Hosts:       hosts,
 		Registerer:  s.reg,
+		Searches: service.NewSearches(searches, service.SearchOptions{Raw: s.raw, JournalID: s.j.ID(),
+			ExportRows: cfg.HTTP.MaxSearchLimit}),
 	}, s.log.With("component", "api"))
 	if err != nil {
 		return err

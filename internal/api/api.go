@@ -54,6 +54,9 @@ type Options struct {
 	Hosts *Hosts
 	// Registerer takes the API's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Searches serves the console's search endpoints (search_console.go);
+	// nil leaves them out.
+	Searches *service.Searches
 }
 
 // Server is the HTTP handler of the API.
@@ -105,6 +108,7 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	if opts.Raw != nil {
 		s.mux.Handle("GET /api/v1/journal", s.auth(http.HandlerFunc(s.raw)))
 	}
+	s.routeSearch()
 	if opts.Gatherer != nil {
 		var h http.Handler = promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
 		if opts.MetricsAuth {

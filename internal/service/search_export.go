@@ -84,8 +84,11 @@ func (s *Searches) Export(ctx context.Context, a Actor, req SearchRequest, forma
 		n++
 		return write(r)
 	})
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
+	if err == nil || n > 0 {
+		// An error before the first row leaves w untouched.
+		if ferr := bw.Flush(); err == nil {
+			err = ferr
+		}
 	}
 	return n, explain(q.Text, err)
 }
