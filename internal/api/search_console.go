@@ -182,7 +182,7 @@ func (s *Server) searchFields(w http.ResponseWriter, r *http.Request) {
 	}
 	var fs *service.FieldStats
 	if err == nil {
-		fs, err = s.opts.Searches.Fields(r.Context(), a, req, top)
+		fs, err = s.opts.Searches.Fields(r.Context(), a, req, top, nil)
 	}
 	if err != nil {
 		httpx.Fail(w, s.log, r, err)

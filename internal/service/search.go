@@ -182,6 +182,9 @@ func (r *SearchRequest) query(extraFilter, extraPipes string, limit int, order s
 		Limit: limit, Order: order, Scope: r.Scope}
 }
 
+// HasPipes reports whether a LogsQL query has pipes (a "|" outside quotes).
+func HasPipes(q string) bool { return pipeIndex(q) >= 0 }
+
 // pipeIndex returns the index of the first "|" of q outside quotes, or -1.
 func pipeIndex(q string) int {
 	var quote byte
@@ -505,17 +508,21 @@ var hiddenFields = map[string]bool{"_time": true, "_msg": true, "_stream": true,
 // when the histogram shows more than the sample in the range, the range
 // is narrowed to the newest buckets holding about that many. Fields with
 // more than 10,000 distinct values or values over 200 bytes are left
-// out; Top counts one field without those bounds.
-func (s *Searches) Fields(ctx context.Context, a Actor, req SearchRequest, top int) (*FieldStats, error) {
+// out; Top counts one field without those bounds. hist is the request's
+// histogram when the caller has it already; nil makes Fields count.
+func (s *Searches) Fields(ctx context.Context, a Actor, req SearchRequest, top int, hist *Histogram) (*FieldStats, error) {
 	if err := a.Check(PermRead); err != nil {
 		return nil, err
 	}
 	if top <= 0 || top > MaxTopValues {
 		return nil, Invalidf("top: between 1 and %d", MaxTopValues)
 	}
-	h, err := s.Histogram(ctx, a, req, 0)
-	if err != nil {
-		return nil, err
+	h := hist
+	if h == nil {
+		var err error
+		if h, err = s.Histogram(ctx, a, req, 0); err != nil {
+			return nil, err
+		}
 	}
 	fs := &FieldStats{From: req.Start}
 	if h.Total > uint64(s.opt.FacetSample) {
@@ -530,7 +537,7 @@ func (s *Searches) Fields(ctx context.Context, a Actor, req SearchRequest, top i
 		}
 	}
 	q := req.query("", fmt.Sprintf("| facets %d max_values_per_field 10000 max_value_len 200 keep_const_fields", top), 0, store.Unordered)
-	err = s.st.Search(ctx, q, func(r store.Row) error {
+	err := s.st.Search(ctx, q, func(r store.Row) error {
 		name := r.Get("field_name")
 		if hiddenFields[name] {
 			return nil

@@ -195,7 +195,7 @@ func TestHistogramStep(t *testing.T) {
 
 func TestSearchFields(t *testing.T) {
 	f := mailDay(t)
-	fs, err := f.s.Fields(context.Background(), viewer, f.req(t, "", "2h"), 5)
+	fs, err := f.s.Fields(context.Background(), viewer, f.req(t, "", "2h"), 5, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestSearchFields(t *testing.T) {
 
 	// A sample of 50 counts only the newest minutes.
 	f.s.opt.FacetSample = 50
-	fs, err = f.s.Fields(context.Background(), viewer, f.req(t, "", "2h"), 5)
+	fs, err = f.s.Fields(context.Background(), viewer, f.req(t, "", "2h"), 5, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func TestSearchPermissions(t *testing.T) {
 	for name, call := range map[string]func() error{
 		"page":      func() error { _, err := f.s.Page(ctx, nobody, req, 10, ""); return err },
 		"histogram": func() error { _, err := f.s.Histogram(ctx, nobody, req, 0); return err },
-		"fields":    func() error { _, err := f.s.Fields(ctx, nobody, req, 5); return err },
+		"fields":    func() error { _, err := f.s.Fields(ctx, nobody, req, 5, nil); return err },
 		"top":       func() error { _, err := f.s.Top(ctx, nobody, req, "a", 5); return err },
 		"event":     func() error { _, err := f.s.Event(ctx, nobody, strings.Repeat("0", 32), time.Time{}); return err },
 		"tail":      func() error { _, err := f.s.Tail(ctx, nobody, req, "", 0); return err },
