@@ -23,7 +23,9 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/console"
 	"github.com/vigil-soc/vigil/internal/detect"
 	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/index"
@@ -38,6 +40,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/preflight"
 	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/service"
+	"github.com/vigil-soc/vigil/internal/storage"
 	"github.com/vigil-soc/vigil/internal/store/vlstore"
 	"github.com/vigil-soc/vigil/rules"
 )
@@ -143,7 +146,9 @@ type server struct {
 	alertOutputs []*output.Runner
 	httpSrv      *http.Server
 	httpLn       net.Listener
-	started      time.Time
+	// state holds users, sessions and the audit trail (state.db).
+	state   *storage.DB
+	started time.Time
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
@@ -420,7 +425,13 @@ func (s *server) open() error {
 		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
+	sessions, con, err := s.openConsole()
+	if err != nil {
+		return err
+	}
 	h, err := api.New(searches, api.Options{
+		Sessions:    sessions,
+		Console:     con,
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
 		MaxLimit:    cfg.HTTP.MaxSearchLimit,
@@ -448,6 +459,33 @@ func (s *server) open() error {
 	}
 	warnLoosePerms(s.log, privatePaths(cfg))
 	return nil
+}
+
+// openConsole opens the state file, creates the first administrator
+// when there is no user, and builds the console.
+func (s *server) openConsole() (*auth.Sessions, *console.Console, error) {
+	var err error
+	s.state, err = storage.Open(filepath.Join(s.cfg.DataDir, storage.FileName))
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := auth.EnsureAdmin(s.state, time.Now(), s.log); err != nil {
+		return nil, nil, fmt.Errorf("console: first user: %w", err)
+	}
+	zone, _ := s.cfg.Console.Location() // validated by config.Load
+	sessions := auth.NewSessions(s.state, auth.Options{
+		Idle:   s.cfg.Console.SessionIdle.D(),
+		Max:    s.cfg.Console.SessionMax.D(),
+		Secure: s.cfg.HTTP.CertFile != "",
+	})
+	con, err := console.New(console.Options{
+		DB:         s.state,
+		Sessions:   sessions,
+		Zone:       zone,
+		Registerer: s.reg,
+		Log:        s.log.With("component", "console"),
+	})
+	return sessions, con, err
 }
 
 // parseOptions returns the parser's options from the configuration.
@@ -614,6 +652,9 @@ func (s *server) closeStorage() error {
 	}
 	if s.alerts != nil {
 		errs = append(errs, s.alerts.Close())
+	}
+	if s.state != nil {
+		errs = append(errs, s.state.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -1,8 +1,15 @@
 // Package api serves Vigil's HTTP API: search, status, health and metrics.
 //
-// Every /api/ endpoint needs a bearer token; /healthz never does, and
-// /metrics does when so configured. Every request but /healthz must name
-// a host Vigil serves (see Hosts).
+// Every /api/ endpoint needs a bearer token (which acts as an admin) or a
+// console session cookie (then a change also needs the session's CSRF
+// token in the X-CSRF-Token header); /healthz never does, and /metrics
+// does when so configured. Every request but /healthz must name a host
+// Vigil serves (see Hosts). Cross-origin browser requests that change
+// something are refused (http.CrossOriginProtection).
+//
+// Routes are registered on an httpx.Mux with the permission they need
+// (s.mux.HandleFunc(pattern, service.PermX, h)): the role test walks them
+// all. Paths the API does not serve go to Options.Console.
 package api
 
 import (
@@ -23,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/httpx"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/search"
@@ -54,6 +62,12 @@ type Options struct {
 	Hosts *Hosts
 	// Registerer takes the API's metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Sessions, when set, lets a console session cookie authenticate
+	// API calls.
+	Sessions *auth.Sessions
+	// Console serves every path outside /api/, /healthz, /metrics and
+	// /debug/; nil serves none.
+	Console http.Handler
 	// Searches serves the console's search endpoints (search_console.go);
 	// nil leaves them out.
 	Searches *service.Searches
@@ -64,7 +78,9 @@ type Server struct {
 	st      search.Searcher
 	opts    Options
 	log     *slog.Logger
-	mux     *http.ServeMux
+	mux     *httpx.Mux
+	cop     *http.CrossOriginProtection
+	handler http.Handler
 	badHost prometheus.Counter
 }
 
@@ -94,33 +110,47 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	if opts.Hosts == nil {
 		opts.Hosts, _ = NewHosts("", nil)
 	}
-	s := &Server{st: st, opts: opts, log: log, mux: http.NewServeMux(),
+	s := &Server{st: st, opts: opts, log: log, cop: http.NewCrossOriginProtection(),
 		badHost: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_api_host_rejected_total",
 			Help: "Requests refused because their Host header names no host Vigil serves (http.allowed_hosts)."})}
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(s.badHost)
 	}
-	s.mux.HandleFunc("GET /healthz", s.health)
-	s.mux.Handle("GET /api/v1/search", s.auth(http.HandlerFunc(s.search)))
+	s.mux = httpx.NewMux(s.guard)
+	s.mux.Public("GET /healthz", http.HandlerFunc(s.health))
+	s.mux.HandleFunc("GET /api/v1/search", service.PermRead, s.search)
 	if opts.Status != nil {
-		s.mux.Handle("GET /api/v1/status", s.auth(http.HandlerFunc(s.status)))
+		s.mux.HandleFunc("GET /api/v1/status", service.PermRead, s.status)
 	}
 	if opts.Raw != nil {
-		s.mux.Handle("GET /api/v1/journal", s.auth(http.HandlerFunc(s.raw)))
+		s.mux.HandleFunc("GET /api/v1/journal", service.PermRead, s.raw)
+	}
+	if opts.Sessions != nil {
+		s.routeSession()
 	}
 	s.routeSearch()
 	if opts.Gatherer != nil {
-		var h http.Handler = promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
+		h := promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
 		if opts.MetricsAuth {
-			h = s.auth(h)
+			s.mux.Handle("GET /metrics", service.PermRead, h)
+		} else {
+			s.mux.Public("GET /metrics", h)
 		}
-		s.mux.Handle("GET /metrics", h)
 	}
 	if opts.Debug {
-		s.mux.Handle("GET /debug/pprof/", s.auth(http.HandlerFunc(pprof.Index)))
-		s.mux.Handle("GET /debug/pprof/profile", s.auth(http.HandlerFunc(pprof.Profile)))
-		s.mux.Handle("GET /debug/pprof/trace", s.auth(http.HandlerFunc(pprof.Trace)))
+		s.mux.HandleFunc("GET /debug/pprof/", service.PermAudit, pprof.Index)
+		s.mux.HandleFunc("GET /debug/pprof/profile", service.PermAudit, pprof.Profile)
+		s.mux.HandleFunc("GET /debug/pprof/trace", service.PermAudit, pprof.Trace)
 	}
+	// Any other /api/ path: 401 without credentials, else 404 (after
+	// the more specific patterns above, whatever the method).
+	s.mux.HandleFunc("/api/", service.PermRead, func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path+" (docs/api.md)")
+	})
+	if opts.Console != nil {
+		s.mux.Public("/", opts.Console)
+	}
+	s.handler = s.cop.Handler(s.mux)
 	return s, nil
 }
 
@@ -133,25 +163,58 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"host %q is not one this server answers to: add it to http.allowed_hosts (docs/configuration.md)", r.Host))
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, r)
 }
 
-func (s *Server) auth(next http.Handler) http.Handler {
+// Routes returns the API's routes (the console's is one public "/": it
+// checks its own).
+func (s *Server) Routes() []httpx.Route { return s.mux.Routes() }
+
+// guard authenticates a request by its bearer token or its session
+// cookie and checks that the actor has p.
+func (s *Server) guard(p service.Perm, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if ok {
-			for _, t := range s.opts.Tokens {
-				if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
-					// A configured token acts as an administrator.
-					next.ServeHTTP(w, httpx.WithActor(r, service.Actor{Name: "token", Role: service.RoleAdmin,
-						Via: "api", Remote: httpx.ClientIP(r)}))
-					return
-				}
+		actor, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		if err := actor.Check(p); err != nil {
+			writeError(w, http.StatusForbidden, err.Error())
+			return
+		}
+		next.ServeHTTP(w, httpx.WithActor(r, actor))
+	})
+}
+
+// authenticate returns the request's actor, or answers 401 (403 for a
+// session change without its CSRF token) and reports false.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (service.Actor, bool) {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if ok {
+		for _, t := range s.opts.Tokens {
+			if subtle.ConstantTimeCompare([]byte(got), []byte(t)) == 1 {
+				// A configured token acts as an administrator.
+				return service.Actor{Name: "token", Role: service.RoleAdmin, Via: "api", Remote: httpx.ClientIP(r)}, true
 			}
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
-		writeError(w, http.StatusUnauthorized, "missing or invalid bearer token (see the token file in the data directory)")
-	})
+	} else if s.opts.Sessions != nil {
+		id, err := s.opts.Sessions.Authenticate(r)
+		switch {
+		case err == nil:
+			if auth.Unsafe(r.Method) && !auth.Equal(r.Header.Get("X-CSRF-Token"), id.Session.CSRF) {
+				writeError(w, http.StatusForbidden, "a change made with a session cookie needs the session's CSRF token in the X-CSRF-Token header (GET /api/v1/session gives it)")
+				return service.Actor{}, false
+			}
+			return id.Actor("api", httpx.ClientIP(r)), true
+		case !errors.Is(err, auth.ErrNoSession):
+			s.log.Error("api: session lookup", "err", err)
+			writeError(w, http.StatusInternalServerError, "internal error: session lookup failed")
+			return service.Actor{}, false
+		}
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
+	writeError(w, http.StatusUnauthorized, "missing or invalid bearer token (see the token file in the data directory) or console session")
+	return service.Actor{}, false
 }
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request) {

@@ -36,6 +36,8 @@ type Config struct {
 	Alerts notify.Config `yaml:"alerts"`
 	// Outputs forward journaled messages (docs/outputs.md).
 	Outputs Outputs `yaml:"outputs"`
+	// Console configures the web console's sessions and defaults.
+	Console Console `yaml:"console"`
 
 	// src is where the configuration was read from (nil: the defaults).
 	src *source
@@ -117,6 +119,25 @@ type HTTP struct {
 	AllowedHosts []string `yaml:"allowed_hosts"`
 	// Debug serves Go's profiler under /debug/pprof/ (token required).
 	Debug bool `yaml:"debug"`
+}
+
+// Console configures the web console (docs/console.md).
+type Console struct {
+	// SessionIdle ends a session unused this long; SessionMax any
+	// session this long after its login.
+	SessionIdle Duration `yaml:"session_idle"`
+	SessionMax  Duration `yaml:"session_max"`
+	// Timezone is the zone times are shown in for users who chose none
+	// (an IANA name); empty: the machine's.
+	Timezone string `yaml:"timezone"`
+}
+
+// Location returns the console's default zone.
+func (c Console) Location() (*time.Location, error) {
+	if c.Timezone == "" {
+		return time.Local, nil
+	}
+	return time.LoadLocation(c.Timezone)
 }
 
 // Inputs lists the network inputs.
@@ -252,8 +273,9 @@ func Default() Config {
 			FlushBatch:     4096,
 			CommitInterval: Duration(time.Second),
 		},
-		Parse:  Parse{MaxFields: 500},
-		Detect: Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
+		Parse:   Parse{MaxFields: 500},
+		Console: Console{SessionIdle: Duration(12 * time.Hour), SessionMax: Duration(7 * 24 * time.Hour)},
+		Detect:  Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
 	}
 }
 
@@ -411,6 +433,15 @@ func (c *Config) Validate() error {
 	}
 	if err := checkAddr(c.HTTP.Addr); err != nil {
 		bad("http.addr", "%v", err)
+	}
+	if c.Console.SessionIdle <= 0 {
+		bad("console.session_idle", "must be more than 0")
+	}
+	if c.Console.SessionMax < c.Console.SessionIdle {
+		bad("console.session_max", "must be at least console.session_idle (%s)", c.Console.SessionIdle.D())
+	}
+	if _, err := c.Console.Location(); err != nil {
+		bad("console.timezone", "%q is not a time zone name (like Asia/Shanghai or UTC): %v", c.Console.Timezone, err)
 	}
 	for i, tok := range c.HTTP.Tokens {
 		if len(tok) < 16 {
