@@ -135,7 +135,7 @@ log "data: $lines lines from $start to $END; store $(du -sh "$DIR/vigil-data/sto
 
 enc() { jq -rn --arg q "$1" '$q|@uri'; }
 RARE='user_agent.original:"python-requests"'
-USER_Q='user.name:="anna.mueller"'
+USER_Q='user.name:="zoe.moeller"'
 R="start=$start&end=$END"
 
 # The requests of each search: "vigil PATH" and "vl PATH".

@@ -129,11 +129,13 @@ type server struct {
 	j      *journal.Journal
 	alerts *journal.Journal // the alert journal
 	st     *vlstore.Store
-	ix     *index.Indexer
-	det    *detect.Detector // nil when detection is off
-	notify *notify.Notifier
-	lists  *lists.Set
-	geo    *geoip.DB
+	// searches serves the search endpoints and the console's search page.
+	searches *service.Searches
+	ix       *index.Indexer
+	det      *detect.Detector // nil when detection is off
+	notify   *notify.Notifier
+	lists    *lists.Set
+	geo      *geoip.DB
 	// bg ends background helpers (list reloads) at shutdown.
 	bg      context.Context
 	stopBg  context.CancelFunc
@@ -425,6 +427,8 @@ func (s *server) open() error {
 		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
+	s.searches = service.NewSearches(searches, service.SearchOptions{Raw: s.raw, JournalID: s.j.ID(),
+		ExportRows: cfg.HTTP.MaxSearchLimit})
 	sessions, con, err := s.openConsole()
 	if err != nil {
 		return err
@@ -441,8 +445,7 @@ func (s *server) open() error {
 		Gatherer:    s.reg,
 		Hosts:       hosts,
 		Registerer:  s.reg,
-		Searches: service.NewSearches(searches, service.SearchOptions{Raw: s.raw, JournalID: s.j.ID(),
-			ExportRows: cfg.HTTP.MaxSearchLimit}),
+		Searches:    s.searches,
 	}, s.log.With("component", "api"))
 	if err != nil {
 		return err
@@ -484,6 +487,7 @@ func (s *server) openConsole() (*auth.Sessions, *console.Console, error) {
 		Zone:       zone,
 		Registerer: s.reg,
 		Log:        s.log.With("component", "console"),
+		Searches:   s.searches,
 	})
 	return sessions, con, err
 }

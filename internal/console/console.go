@@ -44,6 +44,8 @@ type Options struct {
 	LoginLimitUser, LoginLimitAddress int
 	// Users changes users and their settings.
 	Users *service.Users
+	// Searches serves the search page; nil leaves it out.
+	Searches *service.Searches
 	// Registerer takes the console's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Log is the console's log; nil discards.

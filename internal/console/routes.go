@@ -6,6 +6,7 @@ import "net/http"
 // own c.<slice>Routes(mux), defined in its own file (see doc.go).
 func (c *Console) routes(mux *Mux) {
 	c.shellRoutes(mux)
+	c.searchRoutes(mux)
 
 	// Fallbacks, after the slices: the overview page until one is
 	// registered, and a 404 page for any other path (signed in).
