@@ -79,12 +79,15 @@ func (h *Histogram) SVG() template.HTML {
 	}
 	fmt.Fprintf(&sb, ` data-left="%d" data-right="%d" data-step="%d">`, padLeft, w-padRight, h.Step.Milliseconds())
 
-	// Grid: zero, half and the top of the count axis.
+	// Grid: zero, half and the top of the count axis, labelled where
+	// the count is whole and the axis has any.
 	for _, f := range []float64{0, 0.5, 1} {
 		y := float64(padTop) + plotH*(1-f)
 		fmt.Fprintf(&sb, `<line class="grid" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/>`, padLeft, w-padRight, y, y)
-		fmt.Fprintf(&sb, `<text class="ylabel" x="%d" y="%.1f" text-anchor="end">%s</text>`,
-			padLeft-4, y+4, compact(uint64(f*float64(yMax))))
+		if yMax > 0 && (f != 0.5 || yMax%2 == 0) {
+			fmt.Fprintf(&sb, `<text class="ylabel" x="%d" y="%.1f" text-anchor="end">%s</text>`,
+				padLeft-4, y+4, compact(uint64(f*float64(yMax))))
+		}
 	}
 	for i, b := range h.Bars {
 		x := float64(padLeft) + float64(i)*bw
