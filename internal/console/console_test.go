@@ -55,7 +55,8 @@ type testConsole struct {
 
 var roleUsers = map[service.Role]string{service.RoleAdmin: "ann", service.RoleAnalyst: "bob", service.RoleViewer: "vic"}
 
-func newTestConsole(t *testing.T) *testConsole {
+// newTestConsole returns the console; opts set the Options of slices.
+func newTestConsole(t *testing.T, opts ...func(*Options)) *testConsole {
 	t.Helper()
 	db, err := storage.Open(filepath.Join(t.TempDir(), storage.FileName))
 	if err != nil {
@@ -85,7 +86,11 @@ func newTestConsole(t *testing.T) *testConsole {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{DB: db, Sessions: sessions, Now: clk.Now, Zone: shanghai, Registerer: reg})
+	o := Options{DB: db, Sessions: sessions, Now: clk.Now, Zone: shanghai, Registerer: reg}
+	for _, f := range opts {
+		f(&o)
+	}
+	c, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
