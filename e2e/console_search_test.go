@@ -106,6 +106,30 @@ func TestBrowserSearch(t *testing.T) {
 		t.Errorf("after a drag at %s", loc)
 	}
 
+	// Live tail: a new event appears on top without reloading.
+	b.visit("/search?q=" + url.QueryEscape(`user.name:="tailuser"`))
+	b.do(chromedp.Click(chromedp.ID("tail-toggle"), chromedp.NodeVisible))
+	run(b, chromedp.Poll[bool](`document.getElementById("tail-toggle").getAttribute("aria-pressed") === "true"`))
+	// The first tail call sets the cursor at the newest event; then a new
+	// one arrives.
+	time.Sleep(1500 * time.Millisecond) // not an assertion: lets the first tail call answer before the event is sent
+	sendTCP(t, v.syslogAddr, nginxLine(time.Now(), "198.51.100.7", "tailuser", 401, "/owa/auth.owa"))
+	run(b, chromedp.Poll[bool](`document.querySelectorAll("table.events tr.tailed").length === 1`, chromedp.WithPollingTimeout(60*time.Second)))
+	if row := b.text("table.events tr.tailed"); !strings.Contains(row, "tailuser") || !strings.Contains(row, "198.51.100.7") {
+		t.Errorf("tailed row: %q", row)
+	}
+	b.screenshot("search-tail")
+	b.do(chromedp.Click(chromedp.ID("tail-toggle")))
+
+	// In Chinese.
+	b.switchLanguage("zh-CN")
+	b.visit("/search?q=" + url.QueryEscape(`user.name:*`))
+	if got := b.text(".summary strong"); got != "81 条事件" {
+		t.Errorf("Chinese summary says %q", got)
+	}
+	b.screenshot("search-results-zh-CN")
+	b.switchLanguage("en")
+
 	// A query that does not parse is explained.
 	b.visit("/search?q=" + url.QueryEscape(`user.name:"zhang`))
 	if msg := b.text(".search-error pre"); !strings.Contains(msg, "double quote is not closed") {

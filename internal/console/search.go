@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"errors"
 	"html/template"
 	"net/http"
@@ -79,6 +80,21 @@ type searchPage struct {
 	ExportCSV, ExportJSONL string
 	ExportMax              string
 	TailSrc, TailColumns   string
+}
+
+// TailZone names the user's zone for the browser's clock (Intl): its
+// IANA name, or for the machine's zone ("Local") the Etc/GMT zone of its
+// offset now.
+func (p *searchPage) TailZone() string {
+	if name := p.Zone.String(); name != "Local" {
+		return name
+	}
+	_, off := p.Now.In(p.Zone).Zone()
+	if off == 0 || off%3600 != 0 {
+		return "UTC"
+	}
+	// Etc/GMT zones count the other way: Etc/GMT-8 is UTC+08:00.
+	return fmt.Sprintf("Etc/GMT%+d", -off/3600)
 }
 
 type linkView struct {

@@ -113,9 +113,15 @@
     var table = $("table.events tbody"), status = $("#tail-status");
     var on = false, cursor = "", ctl = null, timer = null;
     var cols = JSON.parse(btn.getAttribute("data-columns") || "[]");
-    var fmt = new Intl.DateTimeFormat("sv-SE", {timeZone: btn.getAttribute("data-zone") || undefined,
-      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
-      timeZoneName: "short"});
+    var opts = {year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      second: "2-digit", timeZoneName: "short", timeZone: btn.getAttribute("data-zone") || undefined};
+    var fmt;
+    try {
+      fmt = new Intl.DateTimeFormat("sv-SE", opts);
+    } catch (e) { // a zone this browser does not know: UTC, named
+      opts.timeZone = "UTC";
+      fmt = new Intl.DateTimeFormat("sv-SE", opts);
+    }
     function add(ev) {
       var tr = document.createElement("tr");
       tr.className = "tailed";
