@@ -3,8 +3,8 @@ package console
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
