@@ -61,12 +61,7 @@ done
 WORK=$(mktemp -d /tmp/vigil-bench-console.XXXXXX)
 PIDS=()
 cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  stop_all
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -172,8 +167,15 @@ measure() {
     times+=("${out##* }")
   done
   local rows
-  rows=$(wc -l <"$WORK/body")
-  if [ "$target" = vigil ]; then rows=$(jq -r '(.events // .buckets // .values // .fields) | length' "$WORK/body" 2>/dev/null || echo "?"); fi
+  # Rows of the answer: events, buckets, values or fields (Vigil); lines,
+  # buckets with hits (hits) or fields (facets) (VictoriaLogs).
+  if [ "$target" = vigil ]; then
+    rows=$(jq -r '(.events // .buckets // .values // .fields) | length' "$WORK/body" 2>/dev/null || echo "?")
+  elif [ "$(head -c1 "$WORK/body")" = "{" ] && jq -e '.hits // .facets' "$WORK/body" >/dev/null 2>&1; then
+    rows=$(jq -r 'if .hits then (.hits | map(.timestamps | length) | add // 0) else (.facets | length) end' "$WORK/body")
+  else
+    rows=$(wc -l <"$WORK/body")
+  fi
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$search" "$(echo "${codes%,}" | tr ',' '\n' | sort | uniq -c | awk '{printf "%s%dx%s", (NR > 1 ? "," : ""), $1, $2}')" \
     "$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" \
     "$(printf '%s\n' "${times[@]}" | sort -n | head -1)" "$(printf '%s\n' "${times[@]}" | sort -n | tail -1)" "$rows" |
