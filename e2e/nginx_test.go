@@ -128,7 +128,7 @@ func TestNginx(t *testing.T) {
 		}
 		// _msg summarises the request; the journal has the JSON text
 		// nginx wrote, byte for byte.
-		if want := ev["url.path"] + " " + ev["http.response.status_code"]; ev["_msg"] != want {
+		if want := ev["http.request.method"] + " " + ev["url.path"] + " " + ev["http.response.status_code"]; ev["_msg"] != want {
 			t.Errorf("_msg = %q, want %q", ev["_msg"], want)
 		}
 		rec := v.raw(t, ev["vigil.seq"])

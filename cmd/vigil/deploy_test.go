@@ -29,7 +29,7 @@ func TestNginxExampleSearches(t *testing.T) {
 	line := strings.NewReplacer(
 		"$remote_addr", "203.0.113.7", "$remote_user", "zhangwei", "$time_local", "28/Nov/2026:10:00:00 +0000",
 		"$status", "401", "$bytes_sent", "512", "$http_referer", "-", "$http_user_agent", "curl/8.0",
-		"$request_uri", "/owa/auth.owa", "$request_time", "1.500", "$gzip_ratio", "-", "$query_string", "",
+		"$request_method", "POST", "$request_uri", "/owa/auth.owa", "$sent_http_location", "https://mail.example.com/owa/auth/logon.aspx?reason=2", "$request_time", "1.500", "$gzip_ratio", "-", "$query_string", "",
 	).Replace(m[1])
 	if strings.Contains(line, "$") {
 		t.Fatalf("a variable of the log_format has no sample value: %s", line)

@@ -7,7 +7,7 @@ import (
 	"io"
 	"path/filepath"
 
-	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/journal"
 )
 
@@ -68,7 +68,7 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 			rec := &recs[i]
 			if *asJSON {
-				line = api.AppendRecordJSON(line[:0], rec)
+				line = eventjson.AppendRecord(line[:0], rec)
 				w.Write(line)
 			} else {
 				w.Write(rec.Data)

@@ -4,6 +4,7 @@
 //
 //	vigil serve   [--config FILE] [--data DIR] [--http ADDR] [--syslog ADDR]
 //	vigil search  [--server URL] [--token T] [--start T] [--end T] [--limit N] QUERY
+//	vigil demo    [--server URL] [--data DIR] [--lists DIR] [--seed N]
 //	vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]
 //	vigil parse [--format NAME] [--config FILE] [FILE...]
 //	vigil rules test|lint|list ...
@@ -32,6 +33,7 @@ const usage = `Vigil: a journal-first SOC log platform.
 Usage:
   vigil serve   [--config FILE] [--data DIR] [--http ADDR] [--syslog ADDR]
   vigil search  [--server URL] [--token TOKEN] [--start T] [--end T] [--limit N] [--order desc|asc|none] QUERY
+  vigil demo    [--server URL] [--token TOKEN] [--data DIR] [--lists DIR] [--seed N] [--rate N]
   vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]
   vigil parse   [--format NAME] [--config FILE] [FILE...]
   vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--in-order] FILE...
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serveCmd(ctx, args[1:], stdout, stderr)
 	case "search":
 		err = searchCmd(ctx, args[1:], stdout, stderr)
+	case "demo":
+		err = demoCmd(ctx, args[1:], stdout, stderr)
 	case "parse":
 		err = parseCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "rules":

@@ -9,8 +9,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/vigil-soc/vigil/internal/api"
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -95,7 +95,7 @@ func parseStream(ctx context.Context, p *parse.Parser, name string, in io.Reader
 			rec.Flags |= journal.FlagTruncated
 		}
 		p.Parse(&rec, &row)
-		out = api.AppendRowJSON(out[:0], &row)
+		out = eventjson.AppendRow(out[:0], &row)
 		out = append(out, '\n')
 		if _, err := w.Write(out); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,9 +26,7 @@ standard error. A query that starts with '-' goes after --.`
 // searchCmd queries a running server and prints the events as JSON lines.
 func searchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("search", searchSynopsis, searchAbout, stderr)
-	server := fs.String("server", envOr("VIGIL_SERVER", "http://127.0.0.1:8514"), "Vigil API base URL (env VIGIL_SERVER)")
-	token := fs.String("token", "", "API token (default: env VIGIL_TOKEN, else the token file in --data)")
-	data := fs.String("data", "vigil-data", "data directory whose api-token file is used when no token is given")
+	server, token, data := apiFlags(fs)
 	start := fs.String("start", "", "oldest event time: RFC3339, a date, Unix seconds or a duration back from now (1h, 7d)")
 	end := fs.String("end", "", "newest event time, same forms as --start")
 	limit := fs.Int("limit", 100, "most events to print")
@@ -130,6 +129,15 @@ func searchRequest(ctx context.Context, server, token string, v url.Values, limi
 		e.msg = strings.TrimSpace(string(b))
 	}
 	return nil, e
+}
+
+// apiFlags adds the flags of the commands that talk to a running server:
+// --server, --token and --data (whose token file findToken reads).
+func apiFlags(fs *flag.FlagSet) (server, token, data *string) {
+	server = fs.String("server", envOr("VIGIL_SERVER", "http://127.0.0.1:8514"), "Vigil API base URL (env VIGIL_SERVER)")
+	token = fs.String("token", "", "API token (default: env VIGIL_TOKEN, else the token file in --data)")
+	data = fs.String("data", "vigil-data", "data directory whose api-token file is used when no token is given")
+	return server, token, data
 }
 
 // findToken returns the API token: the flag, then $VIGIL_TOKEN, then the

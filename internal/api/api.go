@@ -15,7 +15,6 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,12 +24,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/httpx"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/search"
@@ -252,48 +251,15 @@ func (s *Server) raw(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	var buf []byte
 	err = s.opts.Raw(r.Context(), from, count, func(rec *journal.Record) error {
-		buf = append(AppendRecordJSON(buf[:0], rec), '\n')
+		buf = append(eventjson.AppendRecord(buf[:0], rec), '\n')
 		_, err := w.Write(buf)
 		return err
 	})
 	if err != nil && r.Context().Err() == nil {
 		s.log.Error("api: read journal", "from", from, "err", err)
-		buf = appendJSONString(append(buf[:0], `{"error":`...), err.Error())
+		buf = eventjson.AppendString(append(buf[:0], `{"error":`...), err.Error())
 		_, _ = w.Write(append(buf, "}\n"...))
 	}
-}
-
-// AppendRecordJSON appends a journal record as one JSON object of strings,
-// like search results: seq, received (receive time), input, peer,
-// truncated, origin (a Kafka record's topic, partition, offset and
-// timestamp; only when known), and data, the message as received.
-// Data that is not valid UTF-8 is given as data_base64 instead, so the
-// bytes survive exactly.
-func AppendRecordJSON(b []byte, rec *journal.Record) []byte {
-	b = append(b, `{"seq":"`...)
-	b = strconv.AppendUint(b, rec.Seq, 10)
-	b = append(b, `","received":"`...)
-	b = rec.Time.UTC().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","input":`...)
-	b = appendJSONString(b, rec.Input)
-	b = append(b, `,"peer":`...)
-	b = appendJSONString(b, rec.Peer)
-	b = append(b, `,"truncated":"`...)
-	b = strconv.AppendBool(b, rec.Flags&journal.FlagTruncated != 0)
-	b = append(b, '"')
-	if len(rec.Origin) > 0 {
-		b = append(b, `,"origin":`...)
-		b = appendJSONString(b, string(rec.Origin))
-	}
-	if utf8.Valid(rec.Data) {
-		b = append(b, `,"data":`...)
-		b = appendJSONString(b, string(rec.Data))
-	} else {
-		b = append(b, `,"data_base64":"`...)
-		b = base64.StdEncoding.AppendEncode(b, rec.Data)
-		b = append(b, '"')
-	}
-	return append(b, '}')
 }
 
 // search streams matching events as JSON lines:
@@ -321,7 +287,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	}
 	err = s.st.Search(ctx, q, func(row store.Row) error {
 		start()
-		buf = AppendRowJSON(buf[:0], &row)
+		buf = eventjson.AppendRow(buf[:0], &row)
 		buf = append(buf, '\n')
 		if _, err := w.Write(buf); err != nil {
 			return fmt.Errorf("write response: %w", err)
@@ -362,7 +328,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// Headers are out: say so in a last line a client can recognise.
-	buf = appendJSONString(append(buf[:0], `{"error":`...), err.Error())
+	buf = eventjson.AppendString(append(buf[:0], `{"error":`...), err.Error())
 	_, _ = w.Write(append(buf, "}\n"...))
 }
 
@@ -412,78 +378,6 @@ func ParseTime(s string, now time.Time) (time.Time, error) { return service.Pars
 func writeError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	b := appendJSONString([]byte(`{"error":`), msg)
+	b := eventjson.AppendString([]byte(`{"error":`), msg)
 	_, _ = w.Write(append(b, "}\n"...))
-}
-
-// AppendRowJSON appends row as one JSON object: _time first (RFC3339Nano,
-// UTC), then the fields in the store's order. All values are strings.
-func AppendRowJSON(b []byte, row *store.Row) []byte {
-	b = append(b, '{')
-	if !row.Time.IsZero() {
-		b = append(b, `"_time":"`...)
-		b = row.Time.UTC().AppendFormat(b, time.RFC3339Nano)
-		b = append(b, '"')
-	}
-	for i, f := range row.Fields {
-		if i > 0 || !row.Time.IsZero() {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, f.Name)
-		b = append(b, ':')
-		b = appendJSONString(b, f.Value)
-	}
-	return append(b, '}')
-}
-
-const hex = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, `\u202`...)
-			b = append(b, hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/httpx"
 	"github.com/vigil-soc/vigil/internal/service"
 )
@@ -72,7 +73,7 @@ type eventJSON struct {
 func (j eventJSON) MarshalJSON() ([]byte, error) {
 	b := append([]byte(nil), '{')
 	if j.e.ID != "" {
-		b = appendJSONString(append(b, `"id":`...), j.e.ID)
+		b = eventjson.AppendString(append(b, `"id":`...), j.e.ID)
 		b = append(b, ',')
 	}
 	b = append(b, `"time":"`...)
@@ -82,8 +83,8 @@ func (j eventJSON) MarshalJSON() ([]byte, error) {
 		if !first {
 			b = append(b, ',')
 		}
-		b = append(appendJSONString(b, name), ':')
-		b = appendJSONString(b, value)
+		b = append(eventjson.AppendString(b, name), ':')
+		b = eventjson.AppendString(b, value)
 	}
 	if len(j.columns) == 0 {
 		for i, f := range j.e.Fields {
@@ -291,7 +292,7 @@ func (s *Server) searchExport(w http.ResponseWriter, r *http.Request) {
 			b, _ := json.Marshal(err.Error())
 			_, _ = w.Write(append(append([]byte("#error,"), b...), '\n'))
 		} else {
-			_, _ = w.Write(append(appendJSONString([]byte(`{"error":`), err.Error()), "}\n"...))
+			_, _ = w.Write(append(eventjson.AppendString([]byte(`{"error":`), err.Error()), "}\n"...))
 		}
 	}
 }
@@ -339,10 +340,10 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request) {
 	b, _ := eventJSON{e: &d.Event}.MarshalJSON()
 	b = b[:len(b)-1]
 	if d.Raw != nil {
-		b = AppendRecordJSON(append(b, `,"raw":`...), d.Raw)
+		b = eventjson.AppendRecord(append(b, `,"raw":`...), d.Raw)
 	}
 	if d.RawNote != "" {
-		b = appendJSONString(append(b, `,"raw_note":`...), d.RawNote)
+		b = eventjson.AppendString(append(b, `,"raw_note":`...), d.RawNote)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(append(b, "}\n"...))

@@ -12,7 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -354,7 +354,7 @@ func (ch *ClickHouse) appendRow(b driver.Batch, rec *journal.Record) error {
 			ch.scratch.Fields = append(ch.scratch.Fields, f)
 		}
 	}
-	ch.buf = api.AppendRowJSON(ch.buf[:0], &ch.scratch)
+	ch.buf = eventjson.AppendRow(ch.buf[:0], &ch.scratch)
 	ts := r.Time.UTC()
 	return b.Append( // []byte values are copied by the driver
 		c.id, ts, ts, rec.Time.UTC(), rec.Input,

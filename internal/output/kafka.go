@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/input/kafka"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
@@ -352,7 +352,7 @@ func (e *encoder) encode(recs []journal.Record, out []kgo.Record, hdrs []kgo.Rec
 			start = len(buf)
 		}
 		if e.json {
-			buf = api.AppendRowJSON(buf, &e.row)
+			buf = eventjson.AppendRow(buf, &e.row)
 		} else {
 			buf = append(buf, rec.Data...)
 		}

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/vigil-soc/vigil/internal/api"
+	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -190,7 +190,7 @@ func (s *Syslog) message(rec *journal.Record) []byte {
 	if s.parser != nil {
 		s.parser.Reset(2*len(rec.Data) + 64)
 		s.parser.Parse(rec, &s.row)
-		body = api.AppendRowJSON(nil, &s.row)
+		body = eventjson.AppendRow(nil, &s.row)
 		msgid = "event"
 	} else {
 		body = rec.Data

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -131,9 +132,8 @@ func (o orderedRow) MarshalJSON() ([]byte, error) {
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
-		k, _ := json.Marshal(name)
-		v, _ := json.Marshal(value)
-		b = append(append(append(b, k...), ':'), v...)
+		b = append(eventjson.AppendString(b, name), ':')
+		b = eventjson.AppendString(b, value)
 	}
 	if !o.row.Time.IsZero() && (len(o.columns) == 0 || slices.Contains(o.columns, "_time")) {
 		add("_time", o.row.Time.UTC().Format(time.RFC3339Nano))
