@@ -16,9 +16,10 @@
 # The input is cmd/vigil-loadgen's (nginx JSON access logs in BSD syslog,
 # one attack line in 100,000), spread over the 24 hours that ended two
 # hours ago. Vigil (detect.enabled: false) ingests it once over TCP. Then
-# each search runs ROUNDS times on a running Vigil, through the console's
-# endpoints (docs/api.md, "Search for the console"), and on a running
-# victoria-logs server on the copy, through its own endpoints:
+# Vigil and a victoria-logs server on the copy run side by side, and each
+# search runs ROUNDS times on each, alternating: on Vigil through the
+# console's endpoints (docs/api.md, "Search for the console"), on
+# VictoriaLogs through its own:
 #
 #   rare       a term in one event in 100,000 (the attack's user agent),
 #              newest 100: Vigil /api/v1/search/hits (a page of 100),
@@ -35,8 +36,8 @@
 #              them all, /select/logsql/facets)
 #
 # Times are wall seconds per request (curl's time_total), the median of
-# the rounds after one warm-up; the server runs alone on the machine
-# meanwhile. Every process started here is stopped on exit.
+# the rounds after one warm-up of each. Every process started here is
+# stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -155,41 +156,65 @@ vl_url() {
 
 RESULTS=$WORK/results.tsv
 printf 'target\tsearch\tcodes\tmedian_s\tmin_s\tmax_s\trows\n' >"$RESULTS"
-# measure TARGET SEARCH URL [AUTH]
-measure() {
-  local target=$1 search=$2 u=$3 times=() codes="" i out
+AUTH=(-H "Authorization: Bearer $(cat "$DIR/vigil-data/api-token")")
+
+# get TARGET URL: one request; prints "CODE SECONDS", the body in $WORK/body.TARGET.
+get() {
   local auth=()
-  [ "$target" = vl ] || auth=(-H "Authorization: Bearer $(cat "$DIR/vigil-data/api-token")")
-  for i in $(seq 0 "$ROUNDS"); do
-    out=$(curl -s --max-time 300 "${auth[@]}" -o "$WORK/body" -w '%{http_code} %{time_total}' "http://127.0.0.1:$HP$u")
-    [ "$i" = 0 ] && continue # warm-up
-    codes+="${out%% *},"
-    times+=("${out##* }")
-  done
-  local rows
-  # Rows of the answer: events, buckets, values or fields (Vigil); lines,
-  # buckets with hits (hits) or fields (facets) (VictoriaLogs).
-  if [ "$target" = vigil ]; then
-    rows=$(jq -r '(.events // .buckets // .values // .fields) | length' "$WORK/body" 2>/dev/null || echo "?")
-  elif [ "$(head -c1 "$WORK/body")" = "{" ] && jq -e '.hits // .facets' "$WORK/body" >/dev/null 2>&1; then
-    rows=$(jq -r 'if .hits then (.hits | map(.timestamps | length) | add // 0) else (.facets | length) end' "$WORK/body")
+  [ "$1" = vl ] || auth=("${AUTH[@]}")
+  curl -s --max-time 300 "${auth[@]}" -o "$WORK/body.$1" -w '%{http_code} %{time_total}' "$2"
+}
+
+# rows TARGET: the rows of the last answer: events, buckets, values or
+# fields (Vigil); lines, buckets with hits or fields (VictoriaLogs).
+rows() {
+  local f=$WORK/body.$1
+  if [ "$1" = vigil ]; then
+    jq -r '(.events // .buckets // .values // .fields) | length' "$f" 2>/dev/null || echo "?"
   else
-    rows=$(wc -l <"$WORK/body")
+    jq -s 'if length == 1 and (.[0].hits | type) == "array" then (.[0].hits | map(.timestamps | length) | add // 0)
+      elif length == 1 and (.[0].facets | type) == "array" then (.[0].facets | length) else length end' "$f" 2>/dev/null || echo "?"
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$search" "$(echo "${codes%,}" | tr ',' '\n' | sort | uniq -c | awk '{printf "%s%dx%s", (NR > 1 ? "," : ""), $1, $2}')" \
-    "$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" \
-    "$(printf '%s\n' "${times[@]}" | sort -n | head -1)" "$(printf '%s\n' "${times[@]}" | sort -n | tail -1)" "$rows" |
+}
+
+# report TARGET SEARCH CODES TIMES...: one row of the results.
+report() {
+  local target=$1 search=$2 codes=$3
+  shift 3
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$search" \
+    "$(echo "${codes%,}" | tr ',' '\n' | sort | uniq -c | awk '{printf "%s%dx%s", (NR > 1 ? "," : ""), $1, $2}')" \
+    "$(printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" \
+    "$(printf '%s\n' "$@" | sort -n | head -1)" "$(printf '%s\n' "$@" | sort -n | tail -1)" "$(rows "$target")" |
     tee -a "$RESULTS" | tr '\t' ' ' | sed 's/^/bench-console: result: /' >&2
+}
+
+# measure SEARCH: a warm-up of each, then ROUNDS requests to Vigil and
+# to VictoriaLogs, alternating, so both see the same machine.
+measure() {
+  local s=$1 vu lu i out vt=() lt=() vc="" lc=""
+  vu="http://127.0.0.1:$VHP$(vigil_url "$s")"
+  lu="http://127.0.0.1:$LHP$(vl_url "$s")"
+  get vigil "$vu" >/dev/null
+  get vl "$lu" >/dev/null
+  for i in $(seq "$ROUNDS"); do
+    out=$(get vigil "$vu")
+    vc+="${out%% *},"
+    vt+=("${out##* }")
+    out=$(get vl "$lu")
+    lc+="${out%% *},"
+    lt+=("${out##* }")
+  done
+  report vigil "$s" "$vc" "${vt[@]}"
+  report vl "$s" "$lc" "${lt[@]}"
 }
 
 SEARCHES="rare histogram page top10 sidebar"
 log "$(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 start_vigil
-for s in $SEARCHES; do measure vigil "$s" "$(vigil_url "$s")"; done
-stop "$PID"
+VHP=$HP
 start_vl
-for s in $SEARCHES; do measure vl "$s" "$(vl_url "$s")"; done
-stop "$PID"
+LHP=$HP
+for s in $SEARCHES; do measure "$s"; done
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 column -t -s $'\t' "$RESULTS"
