@@ -739,6 +739,9 @@ func (s *Searches) Tail(ctx context.Context, a Actor, req SearchRequest, cursor 
 	if _, pipes := req.parts(); pipes != "" {
 		return nil, Invalidf("live tail: only for a query without pipes")
 	}
+	if req.Scope == store.Alerts {
+		return nil, Invalidf("live tail: follows events, in the order the journal took them; alerts have no journal sequence (search them with a range instead)")
+	}
 	wait = min(max(wait, 0), MaxTailWait)
 	var after uint64
 	if cursor != "" {

@@ -311,6 +311,10 @@ func TestSearchTail(t *testing.T) {
 	if _, err := f.s.Tail(ctx, viewer, f.req(t, "* | count()", ""), "5", 0); !IsInvalid(err) {
 		t.Errorf("tail with pipes: %v", err)
 	}
+	alerts, _ := f.s.NewSearchRequest("", "", "", "alerts")
+	if _, err := f.s.Tail(ctx, viewer, alerts, "5", 0); !IsInvalid(err) {
+		t.Errorf("tail of alerts: %v", err)
+	}
 }
 
 func TestSearchExport(t *testing.T) {
