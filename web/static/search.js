@@ -138,6 +138,10 @@
         tr.appendChild(cell);
       });
       table.insertBefore(tr, table.firstChild);
+      var empty = $(".results .empty");
+      if (empty) {
+        empty.hidden = true; // "no events match" no longer holds
+      }
       while (table.rows.length > 500) {
         table.deleteRow(table.rows.length - 1);
       }
