@@ -83,11 +83,13 @@ type searchPage struct {
 }
 
 // TailZone names the user's zone for the browser's clock (Intl): its
-// IANA name, or for the machine's zone ("Local") the Etc/GMT zone of its
-// offset now.
+// IANA name, or for the machine's zone ("Local") and unnamed zones the
+// Etc/GMT zone of its offset now (UTC for offsets of part hours).
 func (p *searchPage) TailZone() string {
-	if name := p.Zone.String(); name != "Local" {
-		return name
+	if name := p.Zone.String(); name != "Local" && name != "" {
+		if _, err := time.LoadLocation(name); err == nil {
+			return name
+		}
 	}
 	_, off := p.Now.In(p.Zone).Zone()
 	if off == 0 || off%3600 != 0 {

@@ -130,3 +130,33 @@ func TestSearchPageRoles(t *testing.T) {
 		As: tc.as,
 	})
 }
+
+func TestSearchHelpers(t *testing.T) {
+	shanghai, _ := time.LoadLocation("Asia/Shanghai")
+	for in, want := range map[string]string{
+		"2026-12-06 08:00":     "2026-12-06T08:00:00+08:00",
+		"2026-12-06 08:00:05":  "2026-12-06T08:00:05+08:00",
+		"2026-12-06T08:00":     "2026-12-06T08:00:00+08:00",
+		"24h":                  "24h",
+		"2026-12-06T00:00:00Z": "2026-12-06T00:00:00Z",
+	} {
+		if got := localTime(in, shanghai); got != want {
+			t.Errorf("localTime(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for d, want := range map[time.Duration]string{time.Second: "1s", 30 * time.Second: "30s", 15 * time.Minute: "15m",
+		2 * time.Hour: "2h", 48 * time.Hour: "2d"} {
+		if got := stepText(d); got != want {
+			t.Errorf("stepText(%s) = %s, want %s", d, got, want)
+		}
+	}
+	now := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	for loc, want := range map[*time.Location]string{shanghai: "Asia/Shanghai", time.FixedZone("", 0): "UTC", time.FixedZone("CST", 8*3600): "Etc/GMT-8"} {
+		if got := (&searchPage{View: View{Zone: loc, Now: now}}).TailZone(); got != want {
+			t.Errorf("TailZone(%s) = %s, want %s", loc, got, want)
+		}
+	}
+	if got := columnsOf("_time, user.name,,user.name,_msg"); strings.Join(got, ",") != "user.name,_msg" {
+		t.Errorf("columnsOf: %v", got)
+	}
+}
