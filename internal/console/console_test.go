@@ -117,7 +117,12 @@ func (tc *testConsole) do(req *http.Request) (*http.Response, string) {
 }
 
 func TestRoutesRoles(t *testing.T) {
-	tc := newTestConsole(t)
+	newTestConsole(t).checkRoles(t)
+}
+
+// checkRoles walks every route of the console with each role.
+func (tc *testConsole) checkRoles(t *testing.T) {
+	t.Helper()
 	httpxtest.Check(t, httpxtest.Roles{
 		Handler: tc,
 		Routes:  tc.Routes(),

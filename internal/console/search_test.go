@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-soc/vigil/internal/httpx/httpxtest"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/service"
@@ -118,17 +117,7 @@ func TestSearchPage(t *testing.T) {
 func attr(u string) string { return strings.ReplaceAll(html.EscapeString(u), "+", "&#43;") }
 
 func TestSearchPageRoles(t *testing.T) {
-	tc := newSearchConsole(t)
-	httpxtest.Check(t, httpxtest.Roles{
-		Handler: tc,
-		Routes:  tc.Routes(),
-		Public:  []string{"GET /static/{file...}", "GET /login", "POST /login", "POST /login/lang"},
-		Own:     []string{"POST /logout", "POST /settings/lang"},
-		Anonymous: func(resp *http.Response) bool {
-			return resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/login")
-		},
-		As: tc.as,
-	})
+	newSearchConsole(t).checkRoles(t)
 }
 
 func TestSearchHelpers(t *testing.T) {
