@@ -21,6 +21,17 @@ peak_rss_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 # busy_ticks prints the CPU ticks the whole machine spent not idle.
 busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
 
+# stop_all: SIGTERM to every process of PIDS, then SIGKILL to those that
+# have not exited within 10 s (the exit traps of the scripts).
+stop_all() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
 # stop PID: SIGTERM, then wait (bounded) for a clean exit; PID is then
 # forgotten, so the exit trap never signals a number the kernel reused.
 stop() {

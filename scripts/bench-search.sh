@@ -68,12 +68,7 @@ done
 WORK=$(mktemp -d /tmp/vigil-bench-search.XXXXXX)
 PIDS=()
 cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  stop_all
   if [ "$KEEP" = 1 ]; then echo "bench-search: work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT

@@ -129,11 +129,13 @@ type server struct {
 	j      *journal.Journal
 	alerts *journal.Journal // the alert journal
 	st     *vlstore.Store
-	ix     *index.Indexer
-	det    *detect.Detector // nil when detection is off
-	notify *notify.Notifier
-	lists  *lists.Set
-	geo    *geoip.DB
+	// searches serves the search endpoints and the console's search page.
+	searches *service.Searches
+	ix       *index.Indexer
+	det      *detect.Detector // nil when detection is off
+	notify   *notify.Notifier
+	lists    *lists.Set
+	geo      *geoip.DB
 	// bg ends background helpers (list reloads) at shutdown.
 	bg      context.Context
 	stopBg  context.CancelFunc
@@ -432,6 +434,8 @@ func (s *server) open() error {
 		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
+	s.searches = service.NewSearches(searches, service.SearchOptions{Raw: s.raw, JournalID: s.j.ID(),
+		ExportRows: cfg.HTTP.MaxSearchLimit})
 	opts := api.Options{
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
@@ -445,6 +449,7 @@ func (s *server) open() error {
 		Lists:       s.listService(),
 		Rules:       s.ruleService(),
 		Dashboards:  s.dashboards(searches),
+		Searches:    s.searches,
 	}
 	if err := s.openConsole(&opts, searches); err != nil {
 		return err
@@ -497,6 +502,7 @@ func (s *server) openConsole(o *api.Options, searches *search.Service) error {
 		Log:        s.log.With("component", "console"),
 		Lists:      s.listService(),
 		Rules:      s.ruleService(),
+		Searches:   s.searches,
 	})
 	o.Console = con
 	return err

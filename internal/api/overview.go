@@ -14,7 +14,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	var q service.OverviewQuery
 	if rg := v.Get("range"); rg != "" {
-		d, ok := parseAgo(rg)
+		d, ok := service.ParseAgo(rg)
 		if !ok {
 			httpx.Error(w, http.StatusBadRequest, "range: "+rg+" is not a duration like 1h, 24h or 7d")
 			return

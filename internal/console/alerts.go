@@ -169,10 +169,10 @@ func (c *Console) alertsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.Offset > 0 {
-		v.Prev = "/alerts?" + f.query(max(f.Offset-service.DefaultPageSize, 0))
+		v.Prev = "/alerts?" + f.query(max(f.Offset-service.DefaultAlertPage, 0))
 	}
-	if f.Offset+service.DefaultPageSize < v.Total {
-		v.Next = "/alerts?" + f.query(f.Offset+service.DefaultPageSize)
+	if f.Offset+service.DefaultAlertPage < v.Total {
+		v.Next = "/alerts?" + f.query(f.Offset+service.DefaultAlertPage)
 	}
 	v.Back = "/alerts?" + f.query(f.Offset)
 	c.render(w, r, "alerts", v)
@@ -297,8 +297,8 @@ func (c *Console) alertsBulk(w http.ResponseWriter, r *http.Request) {
 	status := r.PostFormValue("status")
 	ch := service.AlertChange{Status: &status}
 	ids := r.PostForm["id"]
-	if len(ids) > service.MaxPageSize {
-		c.failCode(w, r, http.StatusBadRequest, c.view(r).T("alerts.error.bulk", service.MaxPageSize))
+	if len(ids) > service.MaxAlertPage {
+		c.failCode(w, r, http.StatusBadRequest, c.view(r).T("alerts.error.bulk", service.MaxAlertPage))
 		return
 	}
 	for _, id := range ids {

@@ -55,6 +55,8 @@ type Options struct {
 	// Dashboards serves the overview dashboard (/) and the entity pages
 	// (/entity/...); nil leaves them out.
 	Dashboards *service.Dashboards
+	// Searches serves the search page; nil leaves it out.
+	Searches *service.Searches
 	// Registerer takes the console's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Log is the console's log; nil discards.

@@ -55,6 +55,7 @@ type testConsole struct {
 
 var roleUsers = map[service.Role]string{service.RoleAdmin: "ann", service.RoleAnalyst: "bob", service.RoleViewer: "vic"}
 
+// newTestConsole returns the console; opts set the Options of slices.
 func newTestConsole(t *testing.T, opts ...func(*Options)) *testConsole {
 	t.Helper()
 	db, err := storage.Open(filepath.Join(t.TempDir(), storage.FileName))

@@ -12,6 +12,7 @@ func (c *Console) routes(mux *Mux) {
 	c.rulesRoutes(mux)
 	c.alertsRoutes(mux)
 	c.dashRoutes(mux)
+	c.searchRoutes(mux)
 
 	// Fallbacks, after the slices: the overview page until one is
 	// registered, and a 404 page for any other path (signed in).

@@ -73,10 +73,8 @@ func NewAlerts(st Searcher, db *storage.DB, opts AlertsOptions) *Alerts {
 
 // Paging defaults and bounds of alert and incident listings.
 const (
-	DefaultPageSize = 50
-	MaxPageSize     = 500
-	// DefaultRange is the time range of a listing without a start.
-	DefaultRange = 24 * time.Hour
+	DefaultAlertPage = 50
+	MaxAlertPage     = 500
 )
 
 // AlertItem is an alert with its triage state.
@@ -192,10 +190,10 @@ func (s *Alerts) checkList(start, end *time.Time, offset, limit *int, statuses, 
 		return Invalidf("end is before start")
 	}
 	if *limit == 0 {
-		*limit = DefaultPageSize
+		*limit = DefaultAlertPage
 	}
-	if *limit < 0 || *limit > MaxPageSize {
-		return Invalidf("limit: must be between 1 and %d", MaxPageSize)
+	if *limit < 0 || *limit > MaxAlertPage {
+		return Invalidf("limit: must be between 1 and %d", MaxAlertPage)
 	}
 	if *offset < 0 {
 		return Invalidf("offset: must not be negative")
@@ -305,21 +303,21 @@ func (s *Alerts) find(ctx context.Context, id string) (*alert.Alert, error) {
 	return a, nil
 }
 
-// Event is one stored event; its JSON is a search result's (all values
-// strings, _time first).
-type Event struct {
+// FlatEvent is one stored event whose JSON is a search result's (all
+// values strings, _time first), as GET /api/v1/search writes it.
+type FlatEvent struct {
 	Time   time.Time
 	Fields []store.Field
 }
 
 // Get returns the value of the named field, or "".
-func (e *Event) Get(name string) string {
+func (e *FlatEvent) Get(name string) string {
 	r := store.Row{Time: e.Time, Fields: e.Fields}
 	return r.Get(name)
 }
 
 // MarshalJSON writes the event as a search result.
-func (e Event) MarshalJSON() ([]byte, error) {
+func (e FlatEvent) MarshalJSON() ([]byte, error) {
 	return eventjson.AppendRow(nil, &store.Row{Time: e.Time, Fields: e.Fields}), nil
 }
 
@@ -339,7 +337,7 @@ type AlertDetail struct {
 	// (its rule's group_by key, else its user, source address and
 	// device) between alert.first and alert.last, oldest first, at most
 	// MaxEvents; EventsTruncated tells there were more.
-	Events          []Event `json:"events"`
+	Events          []FlatEvent `json:"events"`
 	EventsTruncated bool    `json:"events_truncated"`
 	// Search finds the group's events from 15 minutes before the alert
 	// to 15 minutes after.
@@ -367,7 +365,7 @@ func (s *Alerts) Get(ctx context.Context, actor Actor, id string) (*AlertDetail,
 	}); err != nil {
 		return nil, err
 	}
-	d := &AlertDetail{AlertItem: newItem(a, t), Events: []Event{}}
+	d := &AlertDetail{AlertItem: newItem(a, t), Events: []FlatEvent{}}
 	first, last := a.First, a.Last
 	if first.IsZero() {
 		first = a.TS
@@ -398,8 +396,8 @@ func (s *Alerts) Get(ctx context.Context, actor Actor, id string) (*AlertDetail,
 	return d, nil
 }
 
-func copyEvent(r store.Row) Event {
-	e := Event{Time: r.Time, Fields: make([]store.Field, len(r.Fields))}
+func copyEvent(r store.Row) FlatEvent {
+	e := FlatEvent{Time: r.Time, Fields: make([]store.Field, len(r.Fields))}
 	for i, f := range r.Fields {
 		e.Fields[i] = store.Field{Name: strings.Clone(f.Name), Value: strings.Clone(f.Value)}
 	}
