@@ -164,12 +164,6 @@ func (r *SearchRequest) text(extraFilter, extraPipes string) string {
 	} else {
 		filter = ""
 	}
-	if r.Scope == store.Alerts {
-		// Alerts carry event.kind "alert" (alert.Row): the store's scope
-		// selects where they are kept, this the rows themselves where
-		// the store keeps them with the events.
-		filter += " event.kind:=alert"
-	}
 	if extraFilter != "" {
 		filter += " " + extraFilter
 	}
