@@ -36,44 +36,8 @@ func geoipTestDB(t *testing.T) string {
 // and group once, and no other rule or group (follow-ups of the expected
 // ones aside).
 func TestDemo(t *testing.T) {
-	dir := t.TempDir()
-	listsDir := filepath.Join(dir, "lists")
-	if err := os.MkdirAll(listsDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	syslogPort := freePort(t)
-	cfg := fmt.Sprintf(`
-inputs:
-  syslog:
-    - addr: 127.0.0.1:%d
-detect:
-  geoip: %s
-  lists_dir: %s
-`, syslogPort, geoipTestDB(t), listsDir)
-	dataDir := filepath.Join(dir, "data")
-	v := startVigil(t, vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg})
-
-	// The day ends now; the test fixes it to know what to expect.
-	end := time.Now().UTC().Truncate(time.Second)
-	const seed = 42
-	sc, err := demo.Generate(demo.Options{Seed: seed, End: end})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]bool{}
-	for _, a := range sc.Expected() {
-		want[a.Rule+" "+a.Group] = true
-	}
-	if len(want) < 15 {
-		t.Fatalf("the scenario expects %d alerts: %v", len(want), want)
-	}
-
-	stdout, stderr, code := runVigil(t, "demo", "--server", v.httpURL, "--data", dataDir, "--lists", listsDir,
-		"--seed", fmt.Sprint(seed), "--end", end.Format(time.RFC3339), "--rate", "0", "--wait", "40s")
-	if code != 0 {
-		t.Fatalf("vigil demo exited %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
-	}
-	t.Logf("vigil demo:\n%s", stderr)
+	v, sc, stderr := runDemo(t)
+	want := demoWant(t, sc)
 	for _, s := range []string{fmt.Sprintf("Sent %d lines", len(sc.Lines)), v.httpURL + "/", "vigil search --scope alerts"} {
 		if !strings.Contains(stderr, s) {
 			t.Errorf("the demo's summary lacks %q", s)
@@ -82,37 +46,7 @@ detect:
 	if strings.Contains(stderr, "missing:") || strings.Contains(stderr, "unexpected:") || strings.Contains(stderr, "twice:") {
 		t.Errorf("the demo's own check found differences:\n%s", stderr)
 	}
-
-	// Every line is searchable and every expected alert is there; then the
-	// alerts are compared once the detector has read the whole journal.
-	waitCount(t, v, "vigil.input:syslog", len(sc.Lines))
-	var got []event
-	deadline := time.Now().Add(2 * waitTimeout)
-	for {
-		got, err = v.search("event.dataset:vigil.alert", searchParams{limit: 10000, start: "30d", scope: "alerts"})
-		firsts := map[string]bool{}
-		for _, a := range got {
-			if a["alert.follow_up"] != "true" {
-				firsts[a["rule.id"]+" "+a["alert.group"]] = true
-			}
-		}
-		all := err == nil
-		for k := range want {
-			all = all && firsts[k]
-		}
-		if all {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("expected alerts missing after %s (err %v); have %v", 2*waitTimeout, err, keys(firsts))
-			break // the comparison below says which
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	waitDetectorCaughtUp(t, v)
-	if got, err = v.search("event.dataset:vigil.alert", searchParams{limit: 10000, start: "30d", scope: "alerts"}); err != nil {
-		t.Fatal(err)
-	}
+	got := waitDemoAlerts(t, v, sc, want)
 
 	firsts := map[string]int{}
 	for _, a := range got {
@@ -136,6 +70,97 @@ detect:
 	if n := v.metrics(t)["vigil_detect_late_events_total"]; n != 0 {
 		t.Errorf("%v of the demo's events were late for detection, want none", n)
 	}
+}
+
+// demoSeed is the seed of the e2e tests' demo day.
+const demoSeed = 42
+
+// runDemo starts a server with the built-in rule pack, the GeoIP test
+// database and an empty lists folder (the demo writes its device registry
+// and admins list there), and runs `vigil demo` on it with a day that ends
+// now. It returns the server, the day the demo sent and the demo's
+// summary (its standard error).
+func runDemo(t *testing.T) (*vigil, *demo.Scenario, string) {
+	t.Helper()
+	dir := t.TempDir()
+	listsDir := filepath.Join(dir, "lists")
+	if err := os.MkdirAll(listsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	syslogPort := freePort(t)
+	cfg := fmt.Sprintf(`
+inputs:
+  syslog:
+    - addr: 127.0.0.1:%d
+detect:
+  geoip: %s
+  lists_dir: %s
+`, syslogPort, geoipTestDB(t), listsDir)
+	dataDir := filepath.Join(dir, "data")
+	v := startVigil(t, vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg})
+
+	// The day ends now; the test fixes it to know what to expect.
+	end := time.Now().UTC().Truncate(time.Second)
+	sc, err := demo.Generate(demo.Options{Seed: demoSeed, End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runVigil(t, "demo", "--server", v.httpURL, "--data", dataDir, "--lists", listsDir,
+		"--seed", fmt.Sprint(demoSeed), "--end", end.Format(time.RFC3339), "--rate", "0", "--wait", "40s")
+	if code != 0 {
+		t.Fatalf("vigil demo exited %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	t.Logf("vigil demo:\n%s", stderr)
+	return v, sc, stderr
+}
+
+// demoWant returns the "rule group" of each alert the day should raise.
+func demoWant(t *testing.T, sc *demo.Scenario) map[string]bool {
+	t.Helper()
+	want := map[string]bool{}
+	for _, a := range sc.Expected() {
+		want[a.Rule+" "+a.Group] = true
+	}
+	if len(want) < 15 {
+		t.Fatalf("the scenario expects %d alerts: %v", len(want), want)
+	}
+	return want
+}
+
+// waitDemoAlerts waits until every line of the day is searchable, every
+// alert in want is there, and the detector has read the whole journal;
+// it returns the alerts then.
+func waitDemoAlerts(t *testing.T, v *vigil, sc *demo.Scenario, want map[string]bool) []event {
+	t.Helper()
+	waitCount(t, v, "vigil.input:syslog", len(sc.Lines))
+	deadline := time.Now().Add(2 * waitTimeout)
+	for {
+		got, err := v.search("event.dataset:vigil.alert", searchParams{limit: 10000, start: "30d", scope: "alerts"})
+		firsts := map[string]bool{}
+		for _, a := range got {
+			if a["alert.follow_up"] != "true" {
+				firsts[a["rule.id"]+" "+a["alert.group"]] = true
+			}
+		}
+		all := err == nil
+		for k := range want {
+			all = all && firsts[k]
+		}
+		if all {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("expected alerts missing after %s (err %v); have %v", 2*waitTimeout, err, keys(firsts))
+			break // the caller's comparison says which
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	waitDetectorCaughtUp(t, v)
+	got, err := v.search("event.dataset:vigil.alert", searchParams{limit: 10000, start: "30d", scope: "alerts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // waitDetectorCaughtUp polls the status until the detector has read the
