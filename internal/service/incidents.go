@@ -59,7 +59,8 @@ func EntitiesOf(a *alert.Alert) []Entity {
 // (a user's and an address's) merges them into the earliest. So a
 // compromised account that trips five rules from one address within the
 // window is one incident, and an alert that names no entity is one of
-// its own. The result depends only on the set of alerts, not on their
+// its own. A follow-up (alert.follow_up) also joins the incident of its
+// rule's alert about the same group within span, after the window too. The result depends only on the set of alerts, not on their
 // order: incidents ordered by their first alert, each one's alerts in
 // time order.
 func GroupIncidents(alerts []*alert.Alert, window, span time.Duration) [][]*alert.Alert {
@@ -78,9 +79,20 @@ func GroupIncidents(alerts []*alert.Alert, window, span time.Duration) [][]*aler
 	}
 	var all []*group
 	byEntity := map[Entity]*group{}
+	// A follow-up joins the incident of its rule's earlier alert about the
+	// same group within span, however long after the window it comes: it
+	// reports more of the same attack.
+	type ruleGroup struct{ rule, group string }
+	byRule := map[ruleGroup]*group{}
 	for _, a := range sorted {
 		ents := EntitiesOf(a)
 		var joined []*group
+		rg := ruleGroup{a.RuleID, a.Group}
+		if g, ok := byRule[rg]; ok && a.FollowUp {
+			if g = resolve(g); a.TS.Sub(g.first) <= span {
+				joined = append(joined, g)
+			}
+		}
 		for _, e := range ents {
 			g, ok := byEntity[e]
 			if !ok {
@@ -109,6 +121,7 @@ func GroupIncidents(alerts []*alert.Alert, window, span time.Duration) [][]*aler
 		for _, e := range ents {
 			byEntity[e] = g
 		}
+		byRule[rg] = g
 	}
 	var out [][]*alert.Alert
 	for _, g := range all {

@@ -99,6 +99,44 @@ func TestGroupIncidents(t *testing.T) {
 	}
 }
 
+// TestGroupIncidentsFollowUps: a follow-up joins its first alert's
+// incident within the span, however long after the window it comes.
+func TestGroupIncidentsFollowUps(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	mk := func(id, rule, user string, hours float64, follow bool) *alert.Alert {
+		return &alert.Alert{ID: id, RuleID: rule, User: user, Group: "user.name=" + user, FollowUp: follow,
+			TS: t0.Add(time.Duration(hours * float64(time.Hour)))}
+	}
+	for _, tt := range []struct {
+		name   string
+		alerts []*alert.Alert
+		want   string
+	}{
+		{"follow-up six hours later", []*alert.Alert{
+			mk("a1", "travel", "grace", 0, false), mk("a2", "travel", "grace", 6, true)}, "a1,a2"},
+		{"a first alert of the same rule later is a new incident", []*alert.Alert{
+			mk("b1", "travel", "grace", 0, false), mk("b2", "travel", "grace", 6, false)}, "b1|b2"},
+		{"a follow-up of another rule's group does not join", []*alert.Alert{
+			mk("c1", "travel", "grace", 0, false), mk("c2", "country", "grace", 6, true)}, "c1|c2"},
+		{"not beyond the span", []*alert.Alert{
+			mk("d1", "travel", "grace", 0, false), mk("d2", "travel", "grace", 25, true)}, "d1|d2"},
+		{"a follow-up brings later alerts of its entity along", []*alert.Alert{
+			mk("e1", "travel", "grace", 0, false), mk("e2", "travel", "grace", 6, true), mk("e3", "country", "grace", 6.5, false)}, "e1,e2,e3"},
+	} {
+		var got []string
+		for _, g := range GroupIncidents(tt.alerts, time.Hour, 24*time.Hour) {
+			var ids []string
+			for _, a := range g {
+				ids = append(ids, a.ID)
+			}
+			got = append(got, strings.Join(ids, ","))
+		}
+		if s := strings.Join(got, "|"); s != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.name, s, tt.want)
+		}
+	}
+}
+
 func TestParseGroup(t *testing.T) {
 	tests := []struct {
 		key  string
