@@ -95,6 +95,8 @@ inputs:
 detect:
   geoip: %s
   lists_dir: %s
+console:
+  timezone: Asia/Shanghai
 `, syslogPort, geoipTestDB(t), listsDir)
 	dataDir := filepath.Join(dir, "data")
 	v := startVigil(t, vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfg})
