@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/search"
@@ -10,7 +11,13 @@ import (
 
 // dashboards returns the entity pages' and the overview's service.
 func (s *server) dashboards(searches *search.Service) *service.Dashboards {
-	opts := service.DashboardOptions{Health: s.health}
+	opts := service.DashboardOptions{Health: s.health, Log: s.log.With("component", "dashboards"),
+		// Events up to detect.max_clock_skew late are expected; the store
+		// shows what it was given within a second.
+		Settle: s.cfg.Detect.MaxClockSkew.D() + time.Second, BlockBytes: int64(s.cfg.Console.OverviewBlockMemory)}
+	if opts.BlockBytes == 0 {
+		opts.BlockBytes = -1
+	}
 	if s.lists != nil {
 		opts.Registered = func(user, id string) bool {
 			_, ok := s.lists.Device(user, id)
@@ -20,7 +27,8 @@ func (s *server) dashboards(searches *search.Service) *service.Dashboards {
 	if s.geo != nil {
 		opts.Country = func(ip netip.Addr) string { return s.geo.Lookup(ip).Country }
 	}
-	return service.NewDashboards(searches, opts)
+	s.dash = service.NewDashboards(searches, opts)
+	return s.dash
 }
 
 // health is the pipeline's state for the overview, from the sources of

@@ -152,7 +152,10 @@ type server struct {
 	ruleSvc *service.Rules
 	// alertSvc lists and triages alerts and incidents (API and console).
 	alertSvc *service.Alerts
-	started  time.Time
+	// dash serves the entity pages and the overview; its warmer runs
+	// while the HTTP server does.
+	dash    *service.Dashboards
+	started time.Time
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
@@ -236,6 +239,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 		}
 	})
 
+	warmCtx, stopWarm := context.WithCancel(context.Background())
+	defer stopWarm()
+	httpWG.Go(func() { s.dash.Warm(warmCtx) })
+
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -252,6 +259,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = s.httpSrv.Shutdown(shCtx)
 	cancel()
+	stopWarm()
 	httpWG.Wait()
 	stopInputs()
 	inWG.Wait()

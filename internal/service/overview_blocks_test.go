@@ -248,3 +248,112 @@ func TestOverviewBlockPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestOverviewBlockCap: a block with more groups than the cap makes its
+// panels query the whole range, and says so.
+func TestOverviewBlockCap(t *testing.T) {
+	f := newBlockFixture(t)
+	f.blocks.cap = 5 // some of the fixture's blocks have more addresses and failure pairs
+	warm(t, f.blocks)
+	q := OverviewQuery{Range: 24 * time.Hour}
+	got, want := overviewOf(t, f.blocks, q), overviewOf(t, f.live, q)
+	samePanels(t, "cap 5", got, want)
+	if !slices.Equal(got.BlockFallback, []string{"countries", "top_accounts", "top_sources"}) {
+		t.Errorf("fallback %v, want the top panels", got.BlockFallback)
+	}
+	if got.CachedBlocks == 0 {
+		t.Error("the timeline took no block")
+	}
+	// A live span with more groups than the cap falls back too.
+	f.blocks.cap = 1
+	got = overviewOf(t, f.blocks, OverviewQuery{Range: 24 * time.Hour, End: f.now.Add(-7 * time.Minute)})
+	samePanels(t, "cap 1", got, overviewOf(t, f.live, OverviewQuery{Range: 24 * time.Hour, End: f.now.Add(-7 * time.Minute)}))
+	if !slices.Contains(got.BlockFallback, "countries") {
+		t.Errorf("cap 1: fallback %v", got.BlockFallback)
+	}
+}
+
+// TestOverviewLateEvents: an event that arrives after its block was
+// computed is counted once the block is computed again, an hour after
+// its end (each block is computed at most twice).
+func TestOverviewLateEvents(t *testing.T) {
+	f := newBlockFixture(t)
+	warm(t, f.blocks)
+	q := OverviewQuery{Range: 24 * time.Hour, End: f.now}
+	before := overviewOf(t, f.blocks, q)
+	// Late: timed 30 minutes ago, in a closed block computed already.
+	at := f.now.Add(-30 * time.Minute)
+	if err := f.vs.Add([]store.Row{ev(at, "event.category", "authentication", "event.outcome", "failure",
+		"network.protocol", "owa", "event.dataset", "nginx.access", "user.name", "late", "source.ip", "192.0.2.99")}); err != nil {
+		t.Fatal(err)
+	}
+	f.vs.Flush()
+	stale := overviewOf(t, f.blocks, q)
+	if stale.Timeline.Series[0].TotalFailure != before.Timeline.Series[0].TotalFailure {
+		t.Errorf("the cached block changed by itself")
+	}
+	if n := warm(t, f.blocks); n != 0 {
+		t.Errorf("within the hour: %d blocks computed again", n)
+	}
+	// Its recheck is due an hour after its end.
+	f.set(f.now.Add(2 * time.Hour))
+	if n := warm(t, f.blocks); n == 0 {
+		t.Fatal("no block computed again")
+	}
+	fresh := overviewOf(t, f.blocks, q)
+	if fresh.Timeline.Series[0].TotalFailure != before.Timeline.Series[0].TotalFailure+1 {
+		t.Errorf("after the recheck: %d failures over OWA, want %d", fresh.Timeline.Series[0].TotalFailure, before.Timeline.Series[0].TotalFailure+1)
+	}
+	samePanels(t, "after the recheck", fresh, overviewOf(t, f.live, q))
+	// An hour later: the 4 blocks that closed since and the 8 computed
+	// less than an hour after their end at +2h, no other.
+	f.set(f.now.Add(3 * time.Hour))
+	if n := warm(t, f.blocks); n > 3*(4+8) {
+		t.Errorf("an hour later: %d blocks computed, want at most %d", n, 3*(4+8))
+	}
+	f.set(f.now.Add(10 * time.Hour))
+	warm(t, f.blocks)
+	if n := warm(t, f.blocks); n != 0 {
+		t.Errorf("a block computed a third time: %d", n)
+	}
+}
+
+// TestOverviewWarm: the warmer computes the default range's blocks in
+// the background and ends with its context; an overview then takes
+// them.
+func TestOverviewWarm(t *testing.T) {
+	f := newBlockFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		f.blocks.Warm(ctx)
+		close(done)
+	}()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if _, _, ok := f.blocks.nextBlock(f.now); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not warm after a minute: %+v", f.blocks.BlockStats())
+		}
+	}
+	// 24 hours of closed 15-minute blocks, three kinds.
+	if st := f.blocks.BlockStats(); st.Blocks < 3*(96-2) || st.Bytes == 0 {
+		t.Errorf("warm: %+v", st)
+	}
+	ov, err := f.blocks.Overview(context.Background(), viewer, OverviewQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ov.CachedBlocks < 4*(96-2) {
+		t.Errorf("cached blocks %d", ov.CachedBlocks)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the warmer did not end with its context")
+	}
+	// Without blocks (BlockBytes < 0) Warm returns at once.
+	f.live.Warm(context.Background())
+}
