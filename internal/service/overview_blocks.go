@@ -132,21 +132,25 @@ func (c *blockCache) get(k blockKey) *block {
 	return b
 }
 
-func (c *blockCache) put(b *block) {
+// put adds b; full is true when that took the room of other blocks (or
+// b does not fit at all).
+func (c *blockCache) put(b *block) (full bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.m[b.key]; old != nil {
 		c.removeLocked(old)
 	}
 	if b.size > c.max {
-		return
+		return true
 	}
 	b.elem = c.lru.PushFront(b)
 	c.m[b.key] = b
 	c.bytes += b.size
 	for c.bytes > c.max {
 		c.removeLocked(c.lru.Back().Value.(*block))
+		full = true
 	}
+	return full
 }
 
 // dropBefore forgets the blocks that start before t.
@@ -514,7 +518,9 @@ func (d *Dashboards) nextBlock(now time.Time) (kind blockKind, t time.Time, ok b
 }
 
 // warmOnce computes the next block the warmer should; it reports whether
-// there was one.
+// it should go on at once: false when there was nothing to do or the
+// memory bound is reached (computing more would only drop other blocks
+// the warmer would then compute again).
 func (d *Dashboards) warmOnce(ctx context.Context) (bool, error) {
 	now := d.opts.Now()
 	d.blocks.dropBefore(now.Add(-blockKeep))
@@ -526,7 +532,10 @@ func (d *Dashboards) warmOnce(ctx context.Context) (bool, error) {
 	if err != nil {
 		return true, err
 	}
-	d.blocks.put(b)
+	if d.blocks.put(b) {
+		d.opts.Log.Warn("overview: console.overview_block_memory is full; the rest of the range is queried live", "bytes", d.blocks.max)
+		return false, nil
+	}
 	return true, nil
 }
 

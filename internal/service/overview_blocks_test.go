@@ -357,3 +357,34 @@ func TestOverviewWarm(t *testing.T) {
 	// Without blocks (BlockBytes < 0) Warm returns at once.
 	f.live.Warm(context.Background())
 }
+
+// TestOverviewBlockMemory: the blocks stay within their memory bound,
+// dropping the least recently used, and the warmer stops when the bound
+// is reached instead of computing the dropped blocks again.
+func TestOverviewBlockMemory(t *testing.T) {
+	c := blockCache{max: 300, m: map[blockKey]*block{}}
+	for i := range 3 {
+		if full := c.put(&block{key: blockKey{kindLogins, int64(i)}, size: 100}); full {
+			t.Errorf("block %d: full", i)
+		}
+	}
+	c.get(blockKey{kindLogins, 0}) // used: 1 is now the least recently used
+	if !c.put(&block{key: blockKey{kindLogins, 3}, size: 100}) {
+		t.Error("no room was taken")
+	}
+	if c.get(blockKey{kindLogins, 1}) != nil || c.get(blockKey{kindLogins, 0}) == nil || c.bytes != 300 {
+		t.Errorf("kept %d bytes, block 1 %v", c.bytes, c.get(blockKey{kindLogins, 1}))
+	}
+	if !c.put(&block{key: blockKey{kindLogins, 9}, size: 301}) || c.get(blockKey{kindLogins, 9}) != nil {
+		t.Error("a block larger than the bound was kept")
+	}
+
+	f := newBlockFixture(t)
+	f.blocks.blocks.max = 20 << 10
+	n := warm(t, f.blocks)
+	if st := f.blocks.BlockStats(); st.Bytes > 20<<10 || n > st.Blocks+1 {
+		t.Errorf("bound 20KiB: %d computed, %+v kept", n, st)
+	}
+	q := OverviewQuery{Range: 24 * time.Hour}
+	samePanels(t, "bound 20KiB", overviewOf(t, f.blocks, q), overviewOf(t, f.live, q))
+}
