@@ -7,6 +7,8 @@ import (
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/service"
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/store/vlstore"
 )
 
 // dashboards returns the entity pages' and the overview's service.
@@ -29,6 +31,23 @@ func (s *server) dashboards(searches *search.Service) *service.Dashboards {
 	}
 	s.dash = service.NewDashboards(searches, opts)
 	return s.dash
+}
+
+// notifyStore is the store as the indexer writes to it: the overview's
+// cached blocks hear of every batch, so that events arriving late are
+// counted (service.Dashboards.Added).
+type notifyStore struct {
+	*vlstore.Store
+	s *server
+}
+
+// Add adds rows to the store, then tells the overview.
+func (n notifyStore) Add(rows []store.Row) error {
+	err := n.Store.Add(rows)
+	if n.s.dash != nil {
+		n.s.dash.Added(rows)
+	}
+	return err
 }
 
 // health is the pipeline's state for the overview, from the sources of

@@ -359,7 +359,7 @@ func (s *server) open() error {
 		}
 		iopts.Detector = s.det
 	}
-	s.ix, err = index.New(s.j, s.st, iopts, s.reg, s.log.With("component", "index"))
+	s.ix, err = index.New(s.j, notifyStore{s.st, s}, iopts, s.reg, s.log.With("component", "index"))
 	if err != nil {
 		return err
 	}

@@ -42,10 +42,9 @@ type DashboardOptions struct {
 	// it, one caller computes the next while the others get the previous
 	// one (up to 10 times CacheTTL old).
 	CacheTTL time.Duration
-	// Settle is how long after its end a block of the overview is
-	// computed and kept (docs/console.md): events timed in it that arrive
-	// later are counted only when it is computed once more, an hour after
-	// its end. The server passes detect.max_clock_skew plus a second.
+	// Settle is how long after its end a block of the overview is first
+	// computed (docs/console.md); events that arrive later drop it
+	// (Added). The server passes detect.max_clock_skew plus a second.
 	Settle time.Duration
 	// BlockBytes bounds the memory of the overview's blocks; 0 means
 	// DefaultBlockBytes, below 0 keeps no blocks (every overview queries
@@ -94,7 +93,7 @@ func NewDashboards(st DashboardStore, opts DashboardOptions) *Dashboards {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Dashboards{st: st, opts: opts, cache: map[string]*overviewSlot{},
-		blocks: blockCache{max: opts.BlockBytes, m: map[blockKey]*block{}},
+		blocks: blockCache{max: opts.BlockBytes, m: map[blockKey]*block{}, dirty: map[int64]time.Time{}},
 		wants:  map[string]want{}, wake: make(chan struct{}, 1), cap: blockCap}
 }
 

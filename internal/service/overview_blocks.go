@@ -38,6 +38,10 @@ const (
 	// DefaultBlockBytes bounds the blocks' memory unless
 	// DashboardOptions.BlockBytes says otherwise.
 	DefaultBlockBytes = 64 << 20
+	// blockQuiet is how long the warmer leaves a block alone after rows
+	// arrived for it (they become searchable within a second; a backlog
+	// brings more).
+	blockQuiet = time.Minute
 	// maxWants bounds the ranges the warmer keeps computing.
 	maxWants = 8
 	// wantIdle is how long the warmer keeps computing a range nobody
@@ -120,6 +124,8 @@ type blockCache struct {
 	bytes int64
 	m     map[blockKey]*block
 	lru   list.List // of *block, most recently used first
+	// dirty is when rows last arrived for a block start (Unix seconds).
+	dirty map[int64]time.Time
 }
 
 func (c *blockCache) get(k blockKey) *block {
@@ -137,6 +143,9 @@ func (c *blockCache) get(k blockKey) *block {
 func (c *blockCache) put(b *block) (full bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if at, ok := c.dirty[b.key.start]; ok && !at.Before(b.computed.Add(-time.Second)) {
+		return false // rows arrived while it was computed: it may lack them
+	}
 	if old := c.m[b.key]; old != nil {
 		c.removeLocked(old)
 	}
@@ -162,6 +171,59 @@ func (c *blockCache) dropBefore(t time.Time) {
 			c.removeLocked(b)
 		}
 	}
+	for k := range c.dirty {
+		if k < t.Unix() {
+			delete(c.dirty, k)
+		}
+	}
+}
+
+// Added drops the cached blocks that rows (just added to the store) fall
+// in: they are queried live until the warmer computes them again, at
+// least blockQuiet later. The server calls it for every batch the
+// indexer stores, so events that arrive late are counted.
+func (d *Dashboards) Added(rows []store.Row) {
+	if d.blocks.max == 0 {
+		return
+	}
+	now := d.opts.Now()
+	last := int64(-1 << 63)
+	for i := range rows {
+		t := rows[i].Time.Truncate(blockSize).Unix()
+		if t == last {
+			continue
+		}
+		last = t
+		d.blocks.drop(t, now)
+	}
+}
+
+// drop forgets the blocks of every kind at start t.
+func (c *blockCache) drop(t int64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range blockKinds {
+		if b := c.m[blockKey{k, t}]; b != nil {
+			c.removeLocked(b)
+		}
+	}
+	c.dirty[t] = now
+}
+
+// quiet reports whether the warmer may compute the blocks at t: no rows
+// arrived for them lately.
+func (c *blockCache) quiet(t int64, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	at, ok := c.dirty[t]
+	if !ok {
+		return true
+	}
+	if now.Sub(at) < blockQuiet {
+		return false
+	}
+	delete(c.dirty, t)
+	return true
 }
 
 func (c *blockCache) removeLocked(b *block) {
@@ -503,7 +565,7 @@ func (d *Dashboards) nextBlock(now time.Time) (kind blockKind, t time.Time, ok b
 		}
 		first := end.Add(-w.rng)
 		for t := end.Truncate(blockSize); !t.Before(first) && !t.Before(old); t = t.Add(-blockSize) {
-			if !d.closed(t, now) || t.Add(blockSize).After(end) {
+			if !d.closed(t, now) || t.Add(blockSize).After(end) || !d.blocks.quiet(t.Unix(), now) {
 				continue
 			}
 			for _, k := range blockKinds {

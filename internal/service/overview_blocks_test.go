@@ -362,7 +362,7 @@ func TestOverviewWarm(t *testing.T) {
 // dropping the least recently used, and the warmer stops when the bound
 // is reached instead of computing the dropped blocks again.
 func TestOverviewBlockMemory(t *testing.T) {
-	c := blockCache{max: 300, m: map[blockKey]*block{}}
+	c := blockCache{max: 300, m: map[blockKey]*block{}, dirty: map[int64]time.Time{}}
 	for i := range 3 {
 		if full := c.put(&block{key: blockKey{kindLogins, int64(i)}, size: 100}); full {
 			t.Errorf("block %d: full", i)
@@ -387,4 +387,49 @@ func TestOverviewBlockMemory(t *testing.T) {
 	}
 	q := OverviewQuery{Range: 24 * time.Hour}
 	samePanels(t, "bound 20KiB", overviewOf(t, f.blocks, q), overviewOf(t, f.live, q))
+}
+
+// TestOverviewAdded: rows the indexer stores drop the blocks they fall
+// in, so late events are counted at once (live) and in the block
+// computed again a minute later; a block computed while rows arrived
+// for it is not kept.
+func TestOverviewAdded(t *testing.T) {
+	f := newBlockFixture(t)
+	warm(t, f.blocks)
+	q := OverviewQuery{Range: 24 * time.Hour, End: f.now}
+	before := overviewOf(t, f.blocks, q)
+	late := []store.Row{ev(f.now.Add(-5*time.Hour), "event.category", "authentication", "event.outcome", "failure",
+		"network.protocol", "owa", "event.dataset", "nginx.access", "user.name", "late", "source.ip", "192.0.2.99")}
+	if err := f.vs.Add(late); err != nil {
+		t.Fatal(err)
+	}
+	f.blocks.Added(late)
+	f.vs.Flush()
+	got := overviewOf(t, f.blocks, q)
+	if got.CachedBlocks != before.CachedBlocks-4 {
+		t.Errorf("cached blocks %d, want %d (the late event's dropped)", got.CachedBlocks, before.CachedBlocks-4)
+	}
+	samePanels(t, "late event", got, overviewOf(t, f.live, q))
+	if n := warm(t, f.blocks); n != 0 {
+		t.Errorf("computed %d blocks again while rows arrive", n)
+	}
+	f.set(f.now.Add(blockQuiet))
+	if n := warm(t, f.blocks); n != 3 {
+		t.Errorf("a minute later: %d blocks computed, want 3", n)
+	}
+	got = overviewOf(t, f.blocks, q)
+	if got.CachedBlocks != before.CachedBlocks {
+		t.Errorf("cached blocks %d, want %d", got.CachedBlocks, before.CachedBlocks)
+	}
+	samePanels(t, "late event, block computed again", got, overviewOf(t, f.live, q))
+	// Rows for a block while it is computed: the result is not kept.
+	at := f.now.Add(blockQuiet - 3*time.Hour).Truncate(blockSize)
+	f.blocks.Added([]store.Row{{Time: at}})
+	b, err := f.blocks.computeBlock(context.Background(), kindLogins, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.blocks.blocks.put(b); f.blocks.blocks.get(b.key) != nil {
+		t.Error("a block computed while rows arrived for it was kept")
+	}
 }
