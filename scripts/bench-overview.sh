@@ -11,8 +11,12 @@
 #               DIR/meta); run scripts/bench-console.sh first to make it
 #
 # Vigil: the overview of the data set's 24 hours, each round with another
-# end second so that its cache (30 s) never answers ("cold"), then once
-# more with the same end ("cached"). VictoriaLogs: the same LogsQL
+# end second so that its cache (30 s) never answers: without the block
+# cache (console.overview_block_memory: 0, "cold": every panel queries the
+# whole range), then on a server whose warmer computed the range's closed
+# 15-minute blocks ("warm": the live spans at the range's edges are
+# queried, the blocks merged; the steady state of an open dashboard), and
+# once more with the same end ("cached"). VictoriaLogs: the same LogsQL
 # queries as internal/service/overview.go runs (no device registry, so
 # no unregistered-devices query), two at a time as Vigil runs them
 # ("vl-2way", wall time of the set), and one after the other
@@ -56,6 +60,7 @@ die() { log "$*"; exit 1; }
 go build -o "$WORK/vigil" ./cmd/vigil
 build_victorialogs
 printf 'detect:\n  enabled: false\nhttp:\n  max_concurrent_searches: 2\n' >"$WORK/vigil.yaml"
+printf 'console:\n  overview_block_memory: 0\n' | cat "$WORK/vigil.yaml" - >"$WORK/vigil-cold.yaml"
 wait_http() {
   local deadline=$((SECONDS + 120))
   until curl -sf --max-time 2 -o /dev/null "$1"; do
@@ -80,24 +85,49 @@ result() { # NAME < times
     tee -a "$RESULTS" | tr '\t' ' ' | sed 's/^/bench-overview: result: /' >&2
 }
 
-HP=$(free_port)
-SP=$(free_port)
-"$WORK/vigil" serve --config "$WORK/vigil.yaml" --data "$DIR/vigil-data" --http "127.0.0.1:$HP" --syslog "127.0.0.1:$SP" >>"$DIR/vigil-overview.log" 2>&1 &
-PID=$!
-PIDS+=("$PID")
-wait_http "http://127.0.0.1:$HP/healthz"
+start_vigil() { # CONFIG
+  HP=$(free_port)
+  SP=$(free_port)
+  "$WORK/vigil" serve --config "$1" --data "$DIR/vigil-data" --http "127.0.0.1:$HP" --syslog "127.0.0.1:$SP" >>"$DIR/vigil-overview.log" 2>&1 &
+  PID=$!
+  PIDS+=("$PID")
+  wait_http "http://127.0.0.1:$HP/healthz"
+}
 TOKEN=$(cat "$DIR/vigil-data/api-token")
 ov() { curl -s --max-time 300 -H "Authorization: Bearer $TOKEN" -o "$WORK/body" -w '%{http_code} %{time_total}\n' \
   "http://127.0.0.1:$HP/api/v1/overview?range=24h&end=$(iso "$1")"; }
-times=()
-for i in $(seq 0 "$ROUNDS"); do
-  out=$(ov $((END - i)))
-  [ "${out%% *}" = 200 ] || die "overview answered ${out%% *}: $(cat "$WORK/body")"
-  jq -e '.errors == null' "$WORK/body" >/dev/null || die "overview panels failed: $(jq -c .errors "$WORK/body")"
-  [ "$i" = 0 ] || times+=("${out##* }")
+rounds() { # NAME FIRST: ROUNDS+1 overviews, each with another end second (the first is not counted)
+  local i out times=()
+  for i in $(seq 0 "$ROUNDS"); do
+    out=$(ov $((END - $2 - i)))
+    [ "${out%% *}" = 200 ] || die "overview answered ${out%% *}: $(cat "$WORK/body")"
+    jq -e '.errors == null' "$WORK/body" >/dev/null || die "overview panels failed: $(jq -c .errors "$WORK/body")"
+    [ "$i" = 0 ] || times+=("${out##* }")
+  done
+  printf '%s\n' "${times[@]}" | result "$1"
+  log "$1: $(jq -c '{cached_blocks, block_fallback, failures: ([.timeline.series[].total_failure] | add), logins: ([.timeline.series[].total_success] | add), top_sources: (.top_sources | length), top_accounts: (.top_accounts | length), proxy: ([.proxy_rate.series[].total] | add)}' "$WORK/body")"
+}
+panels() { jq -S '{timeline, top_sources, top_accounts, countries}' "$WORK/body"; }
+start_vigil "$WORK/vigil-cold.yaml"
+rounds vigil-cold 0
+panels >"$WORK/cold.json" # of the last round's end, END - ROUNDS
+stop "$PID"
+
+start_vigil "$WORK/vigil.yaml"
+# The warmer computes the blocks of the ranges asked for: ask once, then
+# wait until the range's 95 whole blocks (4 panels) come from memory.
+t0=$SECONDS
+ov "$END" >/dev/null
+until [ "$(ov $((END - 100)) >/dev/null; jq .cached_blocks "$WORK/body")" -ge 380 ]; do
+  [ $((SECONDS - t0)) -lt 1800 ] || die "blocks not computed within 30 minutes: $(jq -c .cached_blocks "$WORK/body")"
+  sleep 5
 done
-printf '%s\n' "${times[@]}" | result vigil-cold
-log "overview: $(jq -c '{failures: ([.timeline.series[].total_failure] | add), logins: ([.timeline.series[].total_success] | add), top_sources: (.top_sources | length), top_accounts: (.top_accounts | length), proxy: ([.proxy_rate.series[].total] | add)}' "$WORK/body")"
+log "warm-up: the blocks were computed within $((SECONDS - t0)) s"
+rounds vigil-warm 200
+# The blocks give what the whole-range queries gave.
+ov $((END - ROUNDS)) >/dev/null
+panels | cmp -s - "$WORK/cold.json" || die "warm and cold overviews differ: $(panels | diff - "$WORK/cold.json" | head -20)"
+log "warm: the overview of $(iso $((END - ROUNDS))) from blocks ($(jq .cached_blocks "$WORK/body") cached) equals the cold one"
 times=()
 for _ in $(seq "$ROUNDS"); do out=$(ov "$END"); times+=("${out##* }"); done
 printf '%s\n' "${times[@]}" | result vigil-cached

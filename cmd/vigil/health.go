@@ -2,15 +2,24 @@ package main
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/service"
+	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/store/vlstore"
 )
 
 // dashboards returns the entity pages' and the overview's service.
 func (s *server) dashboards(searches *search.Service) *service.Dashboards {
-	opts := service.DashboardOptions{Health: s.health}
+	opts := service.DashboardOptions{Health: s.health, Log: s.log.With("component", "dashboards"),
+		// Events up to detect.max_clock_skew late are expected; the store
+		// shows what it was given within a second.
+		Settle: s.cfg.Detect.MaxClockSkew.D() + time.Second, BlockBytes: int64(s.cfg.Console.OverviewBlockMemory)}
+	if opts.BlockBytes == 0 {
+		opts.BlockBytes = -1
+	}
 	if s.lists != nil {
 		opts.Registered = func(user, id string) bool {
 			_, ok := s.lists.Device(user, id)
@@ -20,7 +29,25 @@ func (s *server) dashboards(searches *search.Service) *service.Dashboards {
 	if s.geo != nil {
 		opts.Country = func(ip netip.Addr) string { return s.geo.Lookup(ip).Country }
 	}
-	return service.NewDashboards(searches, opts)
+	s.dash = service.NewDashboards(searches, opts)
+	return s.dash
+}
+
+// notifyStore is the store as the indexer writes to it: the overview's
+// cached blocks hear of every batch, so that events arriving late are
+// counted (service.Dashboards.Added).
+type notifyStore struct {
+	*vlstore.Store
+	s *server
+}
+
+// Add adds rows to the store, then tells the overview.
+func (n notifyStore) Add(rows []store.Row) error {
+	err := n.Store.Add(rows)
+	if n.s.dash != nil {
+		n.s.dash.Added(rows)
+	}
+	return err
 }
 
 // health is the pipeline's state for the overview, from the sources of

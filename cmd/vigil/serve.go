@@ -154,7 +154,10 @@ type server struct {
 	ruleSvc *service.Rules
 	// alertSvc lists and triages alerts and incidents (API and console).
 	alertSvc *service.Alerts
-	started  time.Time
+	// dash serves the entity pages and the overview; its warmer runs
+	// while the HTTP server does.
+	dash    *service.Dashboards
+	started time.Time
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
@@ -238,6 +241,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 		}
 	})
 
+	warmCtx, stopWarm := context.WithCancel(context.Background())
+	defer stopWarm()
+	httpWG.Go(func() { s.dash.Warm(warmCtx) })
+
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -254,6 +261,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = s.httpSrv.Shutdown(shCtx)
 	cancel()
+	stopWarm()
 	httpWG.Wait()
 	stopInputs()
 	inWG.Wait()
@@ -353,7 +361,7 @@ func (s *server) open() error {
 		}
 		iopts.Detector = s.det
 	}
-	s.ix, err = index.New(s.j, s.st, iopts, s.reg, s.log.With("component", "index"))
+	s.ix, err = index.New(s.j, notifyStore{s.st, s}, iopts, s.reg, s.log.With("component", "index"))
 	if err != nil {
 		return err
 	}

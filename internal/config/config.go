@@ -133,6 +133,9 @@ type Console struct {
 	// IncidentWindow: alerts about the same user, address or device at
 	// most this far apart are one incident (docs/api.md).
 	IncidentWindow Duration `yaml:"incident_window"`
+	// OverviewBlockMemory bounds the overview's cached blocks
+	// (docs/console.md); 0 keeps none.
+	OverviewBlockMemory ByteSize `yaml:"overview_block_memory"`
 }
 
 // Location returns the console's default zone.
@@ -276,9 +279,10 @@ func Default() Config {
 			FlushBatch:     4096,
 			CommitInterval: Duration(time.Second),
 		},
-		Parse:   Parse{MaxFields: 500},
-		Console: Console{SessionIdle: Duration(12 * time.Hour), SessionMax: Duration(7 * 24 * time.Hour), IncidentWindow: Duration(time.Hour)},
-		Detect:  Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
+		Parse: Parse{MaxFields: 500},
+		Console: Console{SessionIdle: Duration(12 * time.Hour), SessionMax: Duration(7 * 24 * time.Hour), IncidentWindow: Duration(time.Hour),
+			OverviewBlockMemory: 64 << 20},
+		Detect: Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
 	}
 }
 

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -41,6 +42,16 @@ type DashboardOptions struct {
 	// it, one caller computes the next while the others get the previous
 	// one (up to 10 times CacheTTL old).
 	CacheTTL time.Duration
+	// Settle is how long after its end a block of the overview is first
+	// computed (docs/console.md); events that arrive later drop it
+	// (Added). The server passes detect.max_clock_skew plus a second.
+	Settle time.Duration
+	// BlockBytes bounds the memory of the overview's blocks; 0 means
+	// DefaultBlockBytes, below 0 keeps no blocks (every overview queries
+	// its whole range).
+	BlockBytes int64
+	// Log receives the warmer's errors; nil discards them.
+	Log *slog.Logger
 }
 
 // Dashboards answers the entity pages and the overview dashboard: a few
@@ -52,6 +63,13 @@ type Dashboards struct {
 
 	mu    sync.Mutex
 	cache map[string]*overviewSlot
+
+	// The overview's blocks, and the ranges the warmer computes.
+	blocks blockCache
+	wmu    sync.Mutex
+	wants  map[string]want
+	wake   chan struct{}
+	cap    int // the most groups a block keeps (blockCap)
 }
 
 // NewDashboards returns Dashboards over st.
@@ -65,7 +83,18 @@ func NewDashboards(st DashboardStore, opts DashboardOptions) *Dashboards {
 	if opts.CacheTTL <= 0 {
 		opts.CacheTTL = 30 * time.Second
 	}
-	return &Dashboards{st: st, opts: opts, cache: map[string]*overviewSlot{}}
+	switch {
+	case opts.BlockBytes == 0:
+		opts.BlockBytes = DefaultBlockBytes
+	case opts.BlockBytes < 0:
+		opts.BlockBytes = 0
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Dashboards{st: st, opts: opts, cache: map[string]*overviewSlot{},
+		blocks: blockCache{max: opts.BlockBytes, m: map[blockKey]*block{}, dirty: map[int64]time.Time{}},
+		wants:  map[string]want{}, wake: make(chan struct{}, 1), cap: blockCap}
 }
 
 // Protocols are the groups of the login timelines, in display order:
@@ -188,8 +217,10 @@ func (tl *Timeline) bucket(t time.Time) int {
 func (tl *Timeline) stepPipe(loc *time.Location) string {
 	g := "_time:" + formatStep(tl.Step)
 	if len(tl.Buckets) > 0 {
+		// LogsQL's offset moves the buckets back: "_time:1h offset 15m"
+		// starts them at :45.
 		if off := bucketOffset(tl.Step, loc, tl.Buckets[0]); off > 0 {
-			g += " offset " + formatStep(off)
+			g += " offset " + formatStep(tl.Step-off)
 		}
 	}
 	return g
@@ -203,32 +234,9 @@ func formatStep(d time.Duration) string {
 // fillTimeline runs the login timeline query for filter.
 func (d *Dashboards) fillTimeline(ctx context.Context, tl *Timeline, filter string, start, end time.Time, loc *time.Location) error {
 	q := filter + " " + authFilter + " | stats by (" + tl.stepPipe(loc) + ", network.protocol, event.dataset, event.outcome) count() n"
-	series := map[string]*ProtocolSeries{}
-	err := d.rows(ctx, q, start, end, func(r *store.Row) {
-		i := tl.bucket(r.Time)
-		if i < 0 {
-			return
-		}
-		p := protocolOf(r.Get("network.protocol"), r.Get("event.dataset"))
-		s := series[p]
-		if s == nil {
-			s = &ProtocolSeries{Protocol: p, Success: make([]int64, len(tl.Buckets)), Failure: make([]int64, len(tl.Buckets))}
-			series[p] = s
-		}
-		n := num(r.Get("n"))
-		if r.Get("event.outcome") == "failure" {
-			s.Failure[i] += n
-			s.TotalFailure += n
-		} else {
-			s.Success[i] += n
-			s.TotalSuccess += n
-		}
-	})
-	for _, p := range Protocols {
-		if s := series[p]; s != nil {
-			tl.Series = append(tl.Series, *s)
-		}
-	}
+	sum := newTLSum(tl)
+	err := d.rows(ctx, q, start, end, sum.row)
+	sum.done()
 	return err
 }
 

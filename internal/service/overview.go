@@ -40,6 +40,13 @@ type Overview struct {
 	End   time.Time `json:"end"`
 	// Generated is when the queries ran (an overview is cached briefly).
 	Generated time.Time `json:"generated"`
+	// CachedBlocks counts the closed blocks of time whose results the
+	// timeline, top and country panels took from memory instead of
+	// querying them (docs/console.md); BlockFallback names the panels
+	// that queried their whole range because a block had more than
+	// 50 000 groups.
+	CachedBlocks  int      `json:"cached_blocks"`
+	BlockFallback []string `json:"block_fallback,omitempty"`
 	// Timeline is logins and failures over time by protocol.
 	Timeline *Timeline `json:"timeline"`
 	// TopSources and TopAccounts are the addresses and accounts with the
@@ -241,6 +248,7 @@ func (d *Dashboards) Overview(ctx context.Context, a Actor, q OverviewQuery) (*O
 		key += "|" + q.End.UTC().Format(time.RFC3339Nano)
 	}
 	now := d.opts.Now()
+	d.wantRange(q.Range, q.End, now)
 	d.mu.Lock()
 	s := d.cache[key]
 	if s == nil {
@@ -350,36 +358,67 @@ func (d *Dashboards) overview(ctx context.Context, q OverviewQuery, now time.Tim
 			tmu.Unlock()
 		}
 	}
-	const failed = "event.category:authentication event.outcome:failure"
 	p := d.panels(ctx)
+	use := &blockUse{}
 	p.run("timeline", func(ctx context.Context) error {
-		return d.fillTimeline(ctx, ov.Timeline, "", start, end, q.Loc)
+		return d.timelinePanel(ctx, ov.Timeline, start, end, now, q.Loc, use)
 	})
 	p.run("top_sources", func(ctx context.Context) error {
-		err := d.rows(ctx, failed+" source.ip:* | stats by (source.ip) count() n, count_uniq(user.name) users | sort by (n desc) | limit "+strconv.Itoa(overviewTop), start, end, func(r *store.Row) {
-			ip := get(r, "source.ip")
-			ov.TopSources = append(ov.TopSources, SourceFailures{IP: ip, Country: d.country(ip), Failures: num(r.Get("n")), Users: num(r.Get("users"))})
-		})
+		sums, ok, err := d.groupPanel(ctx, kindFailures, "top_sources", start, end, now, use)
+		if err != nil || !ok {
+			if err == nil {
+				err = d.rows(ctx, failedFilter+" source.ip:* | stats by (source.ip) count() n, count_uniq(user.name) users | sort by (n desc) | limit "+strconv.Itoa(overviewTop), start, end, func(r *store.Row) {
+					ov.TopSources = append(ov.TopSources, SourceFailures{IP: get(r, "source.ip"), Failures: num(r.Get("n")), Users: num(r.Get("users"))})
+				})
+			}
+		} else {
+			for _, k := range topOf(sums, 0, overviewTop) {
+				ov.TopSources = append(ov.TopSources, SourceFailures{IP: k.key, Failures: k.n, Users: k.uniq})
+			}
+		}
+		for i := range ov.TopSources {
+			ov.TopSources[i].Country = d.country(ov.TopSources[i].IP)
+		}
 		slices.SortStableFunc(ov.TopSources, func(a, b SourceFailures) int { return cmp.Compare(b.Failures, a.Failures) })
 		return err
 	})
 	p.run("top_accounts", func(ctx context.Context) error {
-		err := d.rows(ctx, failed+" user.name:* | stats by (user.name) count() n, count_uniq(source.ip) sources | sort by (n desc) | limit "+strconv.Itoa(overviewTop), start, end, func(r *store.Row) {
-			ov.TopAccounts = append(ov.TopAccounts, AccountFailures{User: get(r, "user.name"), Failures: num(r.Get("n")), Sources: num(r.Get("sources"))})
-		})
+		sums, ok, err := d.groupPanel(ctx, kindFailures, "top_accounts", start, end, now, use)
+		if err != nil || !ok {
+			if err == nil {
+				err = d.rows(ctx, failedFilter+" user.name:* | stats by (user.name) count() n, count_uniq(source.ip) sources | sort by (n desc) | limit "+strconv.Itoa(overviewTop), start, end, func(r *store.Row) {
+					ov.TopAccounts = append(ov.TopAccounts, AccountFailures{User: get(r, "user.name"), Failures: num(r.Get("n")), Sources: num(r.Get("sources"))})
+				})
+			}
+		} else {
+			for _, k := range topOf(sums, 1, overviewTop) {
+				ov.TopAccounts = append(ov.TopAccounts, AccountFailures{User: k.key, Failures: k.n, Sources: k.uniq})
+			}
+		}
 		slices.SortStableFunc(ov.TopAccounts, func(a, b AccountFailures) int { return cmp.Compare(b.Failures, a.Failures) })
 		return err
 	})
 	p.run("countries", func(ctx context.Context) error {
 		var addrs []AddressUse
-		err := d.rows(ctx, "event.category:authentication event.outcome:success source.ip:* | stats by (source.ip) count() n | sort by (n desc) | limit "+strconv.Itoa(overviewCountryIP+1), start, end, func(r *store.Row) {
+		add := func(ip string, n int64) {
 			if len(addrs) == overviewCountryIP {
 				cut("countries", true)
 				return
 			}
-			ip := get(r, "source.ip")
-			addrs = append(addrs, AddressUse{IP: ip, Country: d.country(ip), Events: num(r.Get("n"))})
-		})
+			addrs = append(addrs, AddressUse{IP: ip, Country: d.country(ip), Events: n})
+		}
+		sums, ok, err := d.groupPanel(ctx, kindLogins, "countries", start, end, now, use)
+		if err != nil || !ok {
+			if err == nil {
+				err = d.rows(ctx, loginFilter+" | stats by (source.ip) count() n | sort by (n desc) | limit "+strconv.Itoa(overviewCountryIP+1), start, end, func(r *store.Row) {
+					add(get(r, "source.ip"), num(r.Get("n")))
+				})
+			}
+		} else {
+			for _, k := range topOf(sums, 0, overviewCountryIP+1) {
+				add(k.key, k.n)
+			}
+		}
 		ov.Countries = countries(addrs)
 		if ov.Countries == nil {
 			ov.Countries = []CountryUse{}
@@ -483,5 +522,7 @@ func (d *Dashboards) overview(ctx context.Context, q OverviewQuery, now time.Tim
 		ov.Truncated = append(ov.Truncated, name)
 	}
 	slices.Sort(ov.Truncated)
+	ov.CachedBlocks, ov.BlockFallback = use.cached, use.fallback
+	slices.Sort(ov.BlockFallback)
 	return ov, nil
 }
