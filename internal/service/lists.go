@@ -118,6 +118,9 @@ type EntryInput struct {
 	Note    string    `json:"note,omitempty"`
 	Owner   string    `json:"owner,omitempty"`
 	Expires time.Time `json:"expires,omitzero"`
+	// ExpiresIn is the expiry as a duration from now ("12h", "30d"), an
+	// alternative to Expires.
+	ExpiresIn string `json:"expires_in,omitempty"`
 }
 
 // Lists describes every list, sorted by name.
@@ -218,6 +221,16 @@ func (s *Lists) AddEntry(ctx context.Context, a Actor, name string, in EntryInpu
 		return EntryView{}, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
+	if in.ExpiresIn != "" {
+		d, ok := ParseAgo(in.ExpiresIn)
+		switch {
+		case !in.Expires.IsZero():
+			return EntryView{}, Invalidf("give expires or expires_in, not both")
+		case !ok || d <= 0 || strings.HasPrefix(strings.TrimSpace(in.ExpiresIn), "-"):
+			return EntryView{}, Invalidf("expires_in: want a duration like 12h or 30d, got %q", in.ExpiresIn)
+		}
+		in.Expires = now.Add(d)
+	}
 	if !in.Expires.IsZero() && !in.Expires.After(now) {
 		return EntryView{}, Invalidf("expiry %s is not in the future", in.Expires.Format(time.RFC3339))
 	}

@@ -289,3 +289,29 @@ func TestListsFailureUndoes(t *testing.T) {
 		}
 	})
 }
+
+func TestListsExpiresIn(t *testing.T) {
+	f := newListFixture(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		in   EntryInput
+		want time.Time // zero: refused
+	}{
+		{EntryInput{Value: "198.51.100.1", ExpiresIn: "30d"}, testNow.Add(30 * 24 * time.Hour)},
+		{EntryInput{Value: "198.51.100.2", ExpiresIn: "12h"}, testNow.Add(12 * time.Hour)},
+		{EntryInput{Value: "198.51.100.3", ExpiresIn: "soon"}, time.Time{}},
+		{EntryInput{Value: "198.51.100.4", ExpiresIn: "-1h"}, time.Time{}},
+		{EntryInput{Value: "198.51.100.5", ExpiresIn: "1h", Expires: testNow.Add(time.Hour)}, time.Time{}},
+	} {
+		e, err := f.svc.AddEntry(ctx, analyst, "blocked", c.in)
+		if c.want.IsZero() {
+			if !IsInvalid(err) {
+				t.Errorf("%+v: %v, want refused", c.in, err)
+			}
+			continue
+		}
+		if err != nil || !e.Expires.Equal(c.want) {
+			t.Errorf("%+v: expires %v, %v; want %v", c.in, e.Expires, err, c.want)
+		}
+	}
+}
