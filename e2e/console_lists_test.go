@@ -96,21 +96,29 @@ func TestConsoleLists(t *testing.T) {
 	}
 	b.screenshot("lists")
 
-	// Add a block-list entry that expires, with a comment.
+	// Add a block-list entry that expires in a month, with a comment
+	// (the form reads the wall time in the user's zone and shows it so).
+	expires := time.Now().AddDate(0, 1, 0)
 	b.visit("/lists/blocked")
 	b.do(
 		chromedp.SendKeys(chromedp.CSS(`input[name=value]`), "198.51.100.0/24"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=note]`), "phishing kit host"),
-		chromedp.SetValue(chromedp.CSS(`input[name=expires]`), "2027-01-31T18:00"),
+		chromedp.SetValue(chromedp.CSS(`input[name=expires]`), expires.Format("2006-01-02")+"T18:00"),
 		chromedp.Click(chromedp.CSS(`form[action="/lists/blocked/add"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(".flash")),
 	)
-	if got := b.text("main table"); !strings.Contains(got, "198.51.100.0/24") || !strings.Contains(got, "phishing kit host") || !strings.Contains(got, "2027-01-31 18:00") {
+	if got := b.text("main table"); !strings.Contains(got, "198.51.100.0/24") || !strings.Contains(got, "phishing kit host") || !strings.Contains(got, expires.Format("2006-01-02")+" 18:00") {
 		t.Errorf("entry after adding: %q", got)
 	}
 	b.screenshot("list-blocked")
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, m, d := expires.Date()
+	expiresUTC := time.Date(y, m, d, 18, 0, 0, 0, shanghai).UTC().Format(time.RFC3339)
 	data, _ := os.ReadFile(filepath.Join(listsDir, "blocked.yaml"))
-	if !strings.Contains(string(data), "198.51.100.0/24") || !strings.Contains(string(data), "2027-01-31T10:00:00Z") || !strings.Contains(string(data), "by: admin") {
+	if !strings.Contains(string(data), "198.51.100.0/24") || !strings.Contains(string(data), expiresUTC) || !strings.Contains(string(data), "by: admin") {
 		t.Errorf("blocked.yaml after adding:\n%s", data)
 	}
 
