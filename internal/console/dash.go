@@ -103,10 +103,16 @@ func loginCharts(v View, id string, tl *service.Timeline, emptyKey string, width
 	return ok, failed
 }
 
-// perSecond writes a rate for the axis and tooltips: 0.5/s, 12/s, 1.2k/s.
+// perSecond writes a rate for the axis and tooltips: 0.002/s, 0.5/s,
+// 12/s, 1.2k/s (below 10, two significant digits).
 func perSecond(v float64) string {
 	if v > 0 && v < 10 {
-		return strconv.FormatFloat(v, 'f', 1, 64) + "/s"
+		decimals := min(int(-math.Floor(math.Log10(v)))+1, 6)
+		s := strconv.FormatFloat(v, 'f', decimals, 64)
+		if strings.Contains(s, ".") {
+			s = strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
+		}
+		return s + "/s"
 	}
 	return chart.FormatCount(math.Round(v)) + "/s"
 }

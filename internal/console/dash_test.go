@@ -172,3 +172,14 @@ func TestDashRoutesRoles(t *testing.T) {
 		As: tc.as,
 	})
 }
+
+func TestPerSecond(t *testing.T) {
+	for v, want := range map[float64]string{
+		0: "0/s", 0.002: "0.002/s", 0.0025: "0.0025/s", 0.5: "0.5/s", 0.25: "0.25/s", 5: "5/s", 9.5: "9.5/s",
+		12: "12/s", 1234: "1.2k/s",
+	} {
+		if got := perSecond(v); got != want {
+			t.Errorf("perSecond(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
