@@ -47,6 +47,12 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer r.Close()
 	end := j.NextSeq()
+	// Nothing appends while this command holds the journal: a reader that
+	// would wait for more is at the end (after a cut tail, the numbers up
+	// to end can be a recorded gap with no record). A done context makes
+	// Next return instead of waiting.
+	atEnd, cancel := context.WithCancel(ctx)
+	cancel()
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	var (
@@ -55,11 +61,11 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		line    []byte
 	)
 	for r.Position() < end && (*count == 0 || printed < *count) {
-		recs, err = r.Next(ctx, recs[:0], 1024)
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return nil
-			}
+		if ctx.Err() != nil {
+			return nil
+		}
+		recs, err = r.Next(atEnd, recs[:0], 1024)
+		if err != nil && !errors.Is(err, context.Canceled) {
 			return err
 		}
 		for i := range recs {
@@ -75,6 +81,9 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			}
 			w.WriteByte('\n')
 			printed++
+		}
+		if err != nil {
+			return nil // at the end
 		}
 	}
 	return nil
