@@ -115,8 +115,10 @@ func TestSearchLimits(t *testing.T) {
 		if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(string(body), "http.search_timeout") {
 			t.Fatalf("HTTP %d %s %v, want 503 naming http.search_timeout", code, body, err)
 		}
-		if got := v.metrics(t)[`vigil_api_search_rejected_total{reason="timeout"}`]; got != 1 {
-			t.Errorf(`vigil_api_search_rejected_total{reason="timeout"} = %v, want 1`, got)
+		// At least this one: the overview's background blocks are searches
+		// within the same limits and may have timed out too.
+		if got := v.metrics(t)[`vigil_api_search_rejected_total{reason="timeout"}`]; got < 1 {
+			t.Errorf(`vigil_api_search_rejected_total{reason="timeout"} = %v, want at least 1`, got)
 		}
 	})
 	t.Run("max bytes", func(t *testing.T) {
