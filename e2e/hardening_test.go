@@ -144,8 +144,8 @@ func TestSearchLimits(t *testing.T) {
 			!strings.Contains(last, "http.search_max_bytes") {
 			t.Fatalf("HTTP %d, %d lines, last %s (%v); want some events, then an error line naming http.search_max_bytes", code, len(lines), last, err)
 		}
-		if got := v.metrics(t)[`vigil_api_search_rejected_total{reason="too_large"}`]; got != 1 {
-			t.Errorf(`vigil_api_search_rejected_total{reason="too_large"} = %v, want 1`, got)
+		if got := v.metrics(t)[`vigil_api_search_rejected_total{reason="too_large"}`]; got < 1 {
+			t.Errorf(`vigil_api_search_rejected_total{reason="too_large"} = %v, want at least 1`, got)
 		}
 	})
 }
