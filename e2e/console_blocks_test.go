@@ -36,4 +36,11 @@ func TestOverviewBlocksServe(t *testing.T) {
 	if len(ov.TopSources) == 0 || ov.TopSources[0].IP != "203.0.113.7" || ov.TopSources[0].Failures != 20 {
 		t.Errorf("top sources %s", fmt.Sprint(ov.TopSources))
 	}
+	// The cache's size is in the metrics.
+	m := v.metrics(t)
+	t.Logf("%v blocks, %v bytes", m["vigil_console_overview_blocks"], m["vigil_console_overview_block_bytes"])
+	if m["vigil_console_overview_blocks"] < 80 || m["vigil_console_overview_block_bytes"] <= 0 {
+		t.Errorf("vigil_console_overview_blocks = %v, vigil_console_overview_block_bytes = %v; want the day's blocks and their size",
+			m["vigil_console_overview_blocks"], m["vigil_console_overview_block_bytes"])
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/service"
@@ -30,6 +32,14 @@ func (s *server) dashboards(searches *search.Service) *service.Dashboards {
 		opts.Country = func(ip netip.Addr) string { return s.geo.Lookup(ip).Country }
 	}
 	s.dash = service.NewDashboards(searches, opts)
+	d := s.dash
+	s.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vigil_console_overview_blocks",
+			Help: "Blocks of the overview's costly panels held in memory (console.overview_block_memory)."},
+			func() float64 { return float64(d.BlockStats().Blocks) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "vigil_console_overview_block_bytes",
+			Help: "Estimated bytes the overview's cached blocks take (at most console.overview_block_memory)."},
+			func() float64 { return float64(d.BlockStats().Bytes) }))
 	return s.dash
 }
 

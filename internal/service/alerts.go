@@ -338,7 +338,7 @@ type AlertDetail struct {
 	// device) between alert.first and alert.last, oldest first, at most
 	// MaxEvents; EventsTruncated tells there were more.
 	Events          []FlatEvent `json:"events"`
-	EventsTruncated bool    `json:"events_truncated"`
+	EventsTruncated bool        `json:"events_truncated"`
 	// Search finds the group's events from 15 minutes before the alert
 	// to 15 minutes after.
 	Search SearchLink `json:"search"`
