@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,9 +154,16 @@ func (b *browser) logout() {
 // switchLanguage picks lang ("en", "zh-CN") in the header's switch.
 func (b *browser) switchLanguage(lang string) {
 	b.t.Helper()
+	// The form is submitted from a timer, after the evaluation returned:
+	// an action that holds the select's node while the page navigates away
+	// fails now and then ("No node with given id found").
 	b.do(
-		chromedp.SetValue(chromedp.ID("lang-select"), lang),
-		chromedp.Submit(chromedp.ID("lang-select")),
+		chromedp.WaitReady(chromedp.ID("lang-select")),
+		chromedp.Evaluate[chromedp.Void](`(function () {
+			var s = document.getElementById("lang-select");
+			s.value = `+strconv.Quote(lang)+`;
+			setTimeout(function () { s.form.submit(); }, 0);
+		})()`),
 		chromedp.WaitReady(chromedp.CSS(`html[lang="`+lang+`"]`)),
 	)
 }
