@@ -201,6 +201,8 @@ func (s *Alerts) checkList(start, end *time.Time, offset, limit *int, statuses, 
 	return nil
 }
 
+// pageOf cuts the page [offset, offset+limit) out of all; past the end it
+// is empty, never nil (a JSON list, not null).
 func pageOf[T any](all []T, offset, limit int) []T {
 	if offset >= len(all) {
 		return []T{}

@@ -185,11 +185,7 @@ func clampPage[T any](vs []T, offset, limit int) ([]T, int) {
 	}
 	limit = min(limit, maxPage)
 	offset = min(max(offset, 0), len(vs))
-	out := vs[offset:min(offset+limit, len(vs))]
-	if out == nil {
-		out = []T{}
-	}
-	return out, offset
+	return pageOf(vs, offset, limit), offset
 }
 
 func entryView(e lists.Entry, now time.Time) EntryView {
