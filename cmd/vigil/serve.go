@@ -488,7 +488,7 @@ func (s *server) openConsole(o *api.Options, searches *search.Service) error {
 	if _, err := auth.EnsureAdmin(s.state, time.Now(), s.log); err != nil {
 		return fmt.Errorf("console: first user: %w", err)
 	}
-	zone, _ := s.cfg.Console.Location() // validated by config.Load
+	zone, _ := s.cfg.Display.Location() // validated by config.Load
 	o.Sessions = auth.NewSessions(s.state, auth.Options{
 		Idle:   s.cfg.Console.SessionIdle.D(),
 		Max:    s.cfg.Console.SessionMax.D(),
@@ -601,7 +601,10 @@ func (s *server) openDetect() error {
 			return fmt.Errorf("detect.geoip: %w", err)
 		}
 	}
-	s.notify, err = notify.NewFollowing(s.cfg.Alerts, s.alerts, s.reg, s.log.With("component", "alerts"))
+	acfg := s.cfg.Alerts
+	acfg.Location, _ = s.cfg.Display.Location() // validated by config.Load
+	acfg.Language = s.cfg.Display.Language
+	s.notify, err = notify.NewFollowing(acfg, s.alerts, s.reg, s.log.With("component", "alerts"))
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}

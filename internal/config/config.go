@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/input"
 	"github.com/vigil-soc/vigil/internal/input/kafka"
+	"github.com/vigil-soc/vigil/internal/locale"
 	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/parse"
@@ -38,6 +39,8 @@ type Config struct {
 	Outputs Outputs `yaml:"outputs"`
 	// Console configures the web console's sessions and defaults.
 	Console Console `yaml:"console"`
+	// Display sets the zone and language times and texts are shown in.
+	Display Display `yaml:"display"`
 
 	// src is where the configuration was read from (nil: the defaults).
 	src *source
@@ -127,8 +130,7 @@ type Console struct {
 	// session this long after its login.
 	SessionIdle Duration `yaml:"session_idle"`
 	SessionMax  Duration `yaml:"session_max"`
-	// Timezone is the zone times are shown in for users who chose none
-	// (an IANA name); empty: the machine's.
+	// Timezone is the older name of Display.Timezone, still accepted.
 	Timezone string `yaml:"timezone"`
 	// IncidentWindow: alerts about the same user, address or device at
 	// most this far apart are one incident (docs/api.md).
@@ -138,12 +140,24 @@ type Console struct {
 	OverviewBlockMemory ByteSize `yaml:"overview_block_memory"`
 }
 
-// Location returns the console's default zone.
-func (c Console) Location() (*time.Location, error) {
-	if c.Timezone == "" {
+// Display sets how times and texts are shown to people (docs/configuration.md).
+type Display struct {
+	// Timezone is the zone (an IANA name) of the times in alert texts,
+	// in the CLI's output and in the console for users who chose none;
+	// empty: the machine's.
+	Timezone string `yaml:"timezone"`
+	// Language is the language of alert texts (messages, mails, chat
+	// robots) and of the console for users whose browser asks for none
+	// it has: one of locale.Languages.
+	Language string `yaml:"language"`
+}
+
+// Location returns the display zone.
+func (d Display) Location() (*time.Location, error) {
+	if d.Timezone == "" {
 		return time.Local, nil
 	}
-	return time.LoadLocation(c.Timezone)
+	return time.LoadLocation(d.Timezone)
 }
 
 // Inputs lists the network inputs.
@@ -279,7 +293,8 @@ func Default() Config {
 			FlushBatch:     4096,
 			CommitInterval: Duration(time.Second),
 		},
-		Parse: Parse{MaxFields: 500},
+		Parse:   Parse{MaxFields: 500},
+		Display: Display{Language: "en"},
 		Console: Console{SessionIdle: Duration(12 * time.Hour), SessionMax: Duration(7 * 24 * time.Hour), IncidentWindow: Duration(time.Hour),
 			OverviewBlockMemory: 64 << 20},
 		Detect: Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
@@ -418,6 +433,14 @@ func (c *Config) fill() {
 	if c.Parse.MaxFields <= 0 {
 		c.Parse.MaxFields = def.Parse.MaxFields
 	}
+	if c.Display.Timezone == "" {
+		c.Display.Timezone = c.Console.Timezone
+	}
+	if c.Display.Language == "" {
+		c.Display.Language = def.Display.Language
+	} else if l := locale.Supported(c.Display.Language); l != "" {
+		c.Display.Language = l // "zh", "zh-Hans", ... name zh-CN
+	}
 }
 
 // Validate checks values that would otherwise fail late or silently. The
@@ -450,8 +473,14 @@ func (c *Config) Validate() error {
 	if c.Console.IncidentWindow <= 0 || c.Console.IncidentWindow > Duration(24*time.Hour) {
 		bad("console.incident_window", "must be more than 0 and at most 24h (the longest an incident lasts)")
 	}
-	if _, err := c.Console.Location(); err != nil {
-		bad("console.timezone", "%q is not a time zone name (like Asia/Shanghai or UTC): %v", c.Console.Timezone, err)
+	if c.Console.Timezone != "" && c.Console.Timezone != c.Display.Timezone {
+		bad("console.timezone", "%q differs from display.timezone %q: console.timezone is the older name of display.timezone; keep one", c.Console.Timezone, c.Display.Timezone)
+	}
+	if _, err := c.Display.Location(); err != nil {
+		bad("display.timezone", "%q is not a time zone name (like Asia/Shanghai or UTC): %v", c.Display.Timezone, err)
+	}
+	if locale.Supported(c.Display.Language) != c.Display.Language {
+		bad("display.language", "%q is not one of %s", c.Display.Language, strings.Join(locale.Languages, ", "))
 	}
 	for i, tok := range c.HTTP.Tokens {
 		if len(tok) < 16 {

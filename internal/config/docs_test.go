@@ -222,6 +222,12 @@ func describeValue(v reflect.Value) any {
 
 // TestExampleIsDefaults: deploy/vigil.yaml ("every key at its default")
 // names every key and gives each its default, but data_dir.
+// aliases are older names of keys, still accepted and documented but left
+// out of deploy/vigil.yaml, which shows the current names.
+var aliases = map[string]string{
+	"console.timezone": "display.timezone",
+}
+
 func TestExampleIsDefaults(t *testing.T) {
 	defaults, err := Load("")
 	if err != nil {
@@ -232,7 +238,7 @@ func TestExampleIsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range leafKeys(reflect.TypeFor[Config](), "") {
-		if p == "data_dir" {
+		if _, ok := aliases[p]; ok || p == "data_dir" {
 			continue
 		}
 		got, ok1 := valueAt(reflect.ValueOf(example), p)

@@ -26,6 +26,13 @@ type Config struct {
 	Syslog   []SyslogConfig  `yaml:"syslog"`
 	Webhooks []WebhookConfig `yaml:"webhooks"`
 	SMTP     []SMTPConfig    `yaml:"smtp"`
+
+	// Location is the zone of the times in alert texts (display.timezone);
+	// nil: UTC.
+	Location *time.Location `yaml:"-"`
+	// Language is the language of alert texts (display.language, one of
+	// locale.Languages); "": English.
+	Language string `yaml:"-"`
 }
 
 // Validate checks every channel and that channel names are unique.
