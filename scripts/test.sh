@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A run killed during the clock-ahead pass leaves the clock ahead: put it back first.
+scripts/clock-ahead.sh --restore
+
 scripts/install-test-deps.sh
 # The GeoIP test database (about 8 MB from npm) for the geographic rules.
 if [ -z "${VIGIL_GEOIP_TESTDB:-}" ]; then
