@@ -53,14 +53,7 @@ var dingtalkColors = map[string]string{
 
 func (dingtalk) payload(m *chatMessage, _, _ string) any {
 	var b strings.Builder
-	b.WriteString("#### ")
-	if c, ok := dingtalkColors[m.level]; ok {
-		fmt.Fprintf(&b, `<font color="%s">%s</font> `, c, m.mdMark)
-	} else {
-		b.WriteString(m.mdMark + " ")
-	}
-	b.WriteString(mdEscape(m.title))
-	b.WriteString("\n\n")
+	b.WriteString("#### " + fontMark(m, dingtalkColors) + " " + mdEscape(m.title) + "\n\n")
 	for _, r := range m.rows {
 		// Two spaces before the newline break the line (DingTalk's
 		// markdown joins single newlines otherwise).
@@ -133,13 +126,7 @@ var wecomColors = map[string]string{
 
 func (wecom) payload(m *chatMessage, _, _ string) any {
 	var b strings.Builder
-	b.WriteString("**")
-	if c, ok := wecomColors[m.level]; ok {
-		fmt.Fprintf(&b, `<font color="%s">%s</font>`, c, m.mdMark)
-	} else {
-		b.WriteString(m.mdMark)
-	}
-	b.WriteString(" " + mdEscape(m.title) + "**\n")
+	b.WriteString("**" + fontMark(m, wecomColors) + " " + mdEscape(m.title) + "**\n")
 	for _, r := range m.rows {
 		fmt.Fprintf(&b, "> %s: %s\n", r.label, mdEscape(r.value))
 	}
@@ -168,6 +155,15 @@ func (wecom) rates() []rateLimit { return []rateLimit{{20, time.Minute}} }
 // minute. -1 (system busy) and other codes are retried.
 func (wecom) answer(body []byte) error {
 	return errcodeAnswer("wecom", body, []int{93000, 40058}, map[int]time.Duration{45009: time.Minute})
+}
+
+// fontMark is m's level marker in the colour colors give its level, as
+// DingTalk's and WeCom's <font color=...>.
+func fontMark(m *chatMessage, colors map[string]string) string {
+	if c, ok := colors[m.level]; ok {
+		return `<font color="` + c + `">` + m.mdMark + `</font>`
+	}
+	return m.mdMark
 }
 
 // errcodeAnswer reads DingTalk's and WeCom's {errcode, errmsg}.
