@@ -604,6 +604,7 @@ func (s *server) openDetect() error {
 	acfg := s.cfg.Alerts
 	acfg.Location, _ = s.cfg.Display.Location() // validated by config.Load
 	acfg.Language = s.cfg.Display.Language
+	acfg.ConsoleURL = s.cfg.HTTP.ExternalURL
 	s.notify, err = notify.NewFollowing(acfg, s.alerts, s.reg, s.log.With("component", "alerts"))
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)

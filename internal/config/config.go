@@ -7,6 +7,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -122,6 +123,10 @@ type HTTP struct {
 	AllowedHosts []string `yaml:"allowed_hosts"`
 	// Debug serves Go's profiler under /debug/pprof/ (token required).
 	Debug bool `yaml:"debug"`
+	// ExternalURL is the address people reach the console at (through a
+	// proxy, say): chat alerts link to the alert's page under it. Empty:
+	// no link.
+	ExternalURL string `yaml:"external_url"`
 }
 
 // Console configures the web console (docs/console.md).
@@ -490,6 +495,9 @@ func (c *Config) Validate() error {
 	if (c.HTTP.CertFile == "") != (c.HTTP.KeyFile == "") {
 		bad("http", "cert_file and key_file go together")
 	}
+	if err := checkExternalURL(c.HTTP.ExternalURL); err != nil {
+		bad("http.external_url", "%v", err)
+	}
 	if c.HTTP.MaxConcurrentSearches < 0 {
 		bad("http.max_concurrent_searches", "%d is negative (0 picks a number from the CPUs)", c.HTTP.MaxConcurrentSearches)
 	}
@@ -611,6 +619,28 @@ func (c *Config) checkNamed(p, name string, names map[string]bool, validate func
 		ps = append(ps, c.Problem(p+".name", "%q must be letters, digits, '-' or '_'", name))
 	}
 	return append(ps, c.problemsOf(p, validate())...)
+}
+
+// checkExternalURL checks http.external_url: empty, or an absolute http
+// or https URL without credentials, query or fragment.
+func checkExternalURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: want an absolute http or https URL, like https://vigil.corp.example", s)
+	case u.Host == "":
+		return fmt.Errorf("%q: the host is missing", s)
+	case u.User != nil:
+		return fmt.Errorf("%q: must not hold a user name or password", s)
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#"):
+		return fmt.Errorf("%q: must not have a query or fragment", s)
+	}
+	return nil
 }
 
 func checkAddr(addr string) error {

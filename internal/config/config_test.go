@@ -73,6 +73,8 @@ func TestLoadFull(t *testing.T) {
 		{"alert syslog", cfg.Alerts.Syslog[0].Address, "siem.corp.example:6514"},
 		{"alert webhook", cfg.Alerts.Webhooks[0].Headers["Authorization"], "Bearer x"},
 		{"alert smtp", cfg.Alerts.SMTP[0].To[0], "soc@corp.example"},
+		{"chat webhook", cfg.Alerts.Webhooks[1].Format, "dingtalk"},
+		{"external_url", cfg.HTTP.ExternalURL, "https://vigil.corp.example/"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -126,6 +128,11 @@ func TestInvalid(t *testing.T) {
 		{"negative search cap", "http:\n  max_concurrent_searches: -1\n", "line 2: http.max_concurrent_searches: -1 is negative (0 picks a number from the CPUs)"},
 		{"buffer memory", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', max_message_size: 16MiB, max_buffer_memory: 16MiB}\n", "line 3: inputs.syslog[0].max_buffer_memory: 16MiB is less than twice max_message_size (16MiB)"},
 		{"incident window", "console:\n  incident_window: 48h\n", "line 2: console.incident_window: must be more than 0 and at most 24h"},
+		{"external url relative", "http:\n  external_url: vigil.corp.example\n", `line 2: http.external_url: "vigil.corp.example": want an absolute http or https URL`},
+		{"external url with query", "http:\n  external_url: https://vigil.corp.example/?a=b\n", `line 2: http.external_url: "https://vigil.corp.example/?a=b": must not have a query or fragment`},
+		{"external url with password", "http:\n  external_url: https://u:p@vigil.corp.example\n", `line 2: http.external_url: "https://u:p@vigil.corp.example": must not hold a user name or password`},
+		{"chat format", "alerts:\n  webhooks:\n    - {url: 'https://x', format: slack}\n", `line 3: alerts.webhooks[0]: format "slack": want json, dingtalk, wecom or feishu`},
+		{"secret for json", "alerts:\n  webhooks:\n    - {url: 'https://x', secret: SECx}\n", `line 3: alerts.webhooks[0]: secret: only dingtalk and feishu robots sign their requests, not format "json"`},
 		{"connection limit", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', tls: {max_connections: -1}}\n", "line 3: inputs.syslog[0]: max_connections, tls.max_connections and max_connections_per_address must be at least 1"},
 	}
 	for _, tt := range tests {

@@ -1,5 +1,5 @@
-// Package locale translates the console's text: English and Simplified
-// Chinese.
+// Package locale translates the console's text, and the labels of chat
+// alerts (internal/notify): English and Simplified Chinese.
 //
 // Catalogs are flat JSON objects (key -> text) in catalog/, one pair of
 // files per slice of the console: <slice>.en.json and <slice>.zh-CN.json,

@@ -33,6 +33,10 @@ type Config struct {
 	// Language is the language of alert texts (display.language, one of
 	// locale.Languages); "": English.
 	Language string `yaml:"-"`
+	// ConsoleURL is the console's address as people reach it
+	// (http.external_url); chat messages link to the alert's page there.
+	// "": no link.
+	ConsoleURL string `yaml:"-"`
 }
 
 // Validate checks every channel and that channel names are unique.

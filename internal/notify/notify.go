@@ -1,6 +1,7 @@
 // Package notify delivers alerts to the network channels: syslog
 // (RFC5424 or RFC3164 over UDP, TCP or TLS), webhooks (HTTP POST of the
-// alert JSON) and mail (SMTP).
+// alert JSON, or the message of a DingTalk, WeCom or Feishu group robot)
+// and mail (SMTP).
 //
 // In the server every channel follows the alert journal (NewFollowing):
 // its worker reads the alerts the detector recorded there from the
@@ -98,8 +99,17 @@ func start(cfg Config, j *journal.Journal, reg prometheus.Registerer, log *slog.
 		}
 		add(kindSyslog, i, sc.Name, s.target(), sc.MinLevel, sc.Delivery, s)
 	}
+	var style chatStyle
+	for _, wc := range cfg.Webhooks {
+		if wc.Format != "" && wc.Format != FormatJSON {
+			if style, err = newChatStyle(cfg); err != nil {
+				return fail(err)
+			}
+			break
+		}
+	}
 	for i, wc := range cfg.Webhooks {
-		s, err := newWebhookSender(wc)
+		s, err := newWebhookSender(wc, style, now)
 		if err != nil {
 			return fail(fmt.Errorf("notify: webhooks[%d]: %w", i, err))
 		}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +21,8 @@ import (
 // DefaultWebhookTimeout bounds one webhook request.
 const DefaultWebhookTimeout = 10 * time.Second
 
-// WebhookConfig posts each alert's JSON to a URL.
+// WebhookConfig posts each alert to a URL: its JSON, or the message of a
+// chat robot (Format).
 type WebhookConfig struct {
 	// Name identifies the channel in metrics and status (default webhookN).
 	Name string `yaml:"name"`
@@ -33,6 +36,15 @@ type WebhookConfig struct {
 	Timeout units.Duration `yaml:"timeout"`
 	// MinLevel is the lowest alert level posted (default: all).
 	MinLevel string `yaml:"min_level"`
+	// Format is json (default: the alert JSON), or dingtalk, wecom or
+	// feishu: the markdown message of that platform's group robot, in the
+	// display language and zone, checked against the robot's answer.
+	Format string `yaml:"format"`
+	// Secret (or SecretFile, whose content is trimmed) signs the requests
+	// of a dingtalk or feishu robot whose security setting is signing
+	// (加签, 签名校验). SecretFile must not be readable by other users.
+	Secret     string `yaml:"secret"`
+	SecretFile string `yaml:"secret_file"`
 	// TLS configures https.
 	TLS      TLSConfig `yaml:"tls"`
 	Delivery `yaml:",inline"`
@@ -67,6 +79,9 @@ func (c WebhookConfig) Validate() error {
 	if err := validLevel(c.MinLevel); err != nil {
 		return err
 	}
+	if err := c.validateFormat(); err != nil {
+		return err
+	}
 	if u.Scheme == "https" {
 		if err := c.TLS.validate(); err != nil {
 			return err
@@ -75,6 +90,68 @@ func (c WebhookConfig) Validate() error {
 		return errors.New("tls: applies to https URLs only")
 	}
 	return c.Delivery.validate()
+}
+
+func (c WebhookConfig) validateFormat() error {
+	switch c.Format {
+	case "", FormatJSON, FormatDingTalk, FormatWeCom, FormatFeishu:
+	default:
+		return fmt.Errorf("format %q: want json, dingtalk, wecom or feishu", c.Format)
+	}
+	if c.Secret == "" && c.SecretFile == "" {
+		return nil
+	}
+	switch {
+	case c.Secret != "" && c.SecretFile != "":
+		return errors.New("secret and secret_file: set one, not both")
+	case c.Format != FormatDingTalk && c.Format != FormatFeishu:
+		return fmt.Errorf("secret: only dingtalk and feishu robots sign their requests, not format %q", c.formatName())
+	case c.SecretFile != "":
+		_, err := readSecretFile(c.SecretFile)
+		return err
+	}
+	return nil
+}
+
+func (c WebhookConfig) formatName() string {
+	if c.Format == "" {
+		return FormatJSON
+	}
+	return c.Format
+}
+
+// secret returns the signing secret, read from SecretFile if set.
+func (c WebhookConfig) secret() (string, error) {
+	if c.SecretFile != "" {
+		return readSecretFile(c.SecretFile)
+	}
+	return c.Secret, nil
+}
+
+// readSecretFile reads a secret from a file that other users cannot
+// read, trimmed of surrounding white space.
+func readSecretFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("secret_file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("secret_file: %w", err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o007 != 0 {
+		return "", fmt.Errorf("secret_file %s: mode %#o lets other users read the secret; chmod 600 (or 640 for a group) %s", path, fi.Mode().Perm(), path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	if err != nil {
+		return "", fmt.Errorf("secret_file: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("secret_file %s: empty", path)
+	}
+	return s, nil
 }
 
 // validHeaderName reports whether k is an HTTP token (RFC 9110 5.6.2).
@@ -99,15 +176,27 @@ type webhookSender struct {
 	reqHost string // a configured Host header
 	client  *http.Client
 	tr      *http.Transport
+	chat    *chat // nil: the alert JSON
 }
 
-func newWebhookSender(c WebhookConfig) (*webhookSender, error) {
+// newWebhookSender makes the sender of c; style and now serve a chat
+// robot's messages and signatures.
+func newWebhookSender(c WebhookConfig, style chatStyle, now func() time.Time) (*webhookSender, error) {
 	u, err := url.Parse(c.URL)
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}
 	s := &webhookSender{url: c.URL, host: u.Scheme + "://" + u.Host, headers: make(http.Header)}
 	s.headers.Set("Content-Type", "application/json")
+	if c.Format != "" && c.Format != FormatJSON {
+		secret, err := c.secret()
+		if err != nil {
+			return nil, err
+		}
+		s.chat = newChat(c.Format, secret, style, now)
+		// DingTalk asks for UTF-8 to be named; the others accept it.
+		s.headers.Set("Content-Type", "application/json; charset=utf-8")
+	}
 	s.headers.Set("User-Agent", "vigil-notify")
 	for k, v := range c.Headers {
 		if http.CanonicalHeaderKey(k) == "Host" {
@@ -141,11 +230,26 @@ func newWebhookSender(c WebhookConfig) (*webhookSender, error) {
 func (s *webhookSender) target() string { return s.host }
 
 func (s *webhookSender) send(ctx context.Context, it item) error {
-	body, err := it.a.MarshalJSON()
-	if err != nil {
-		return permanent(fmt.Errorf("webhook: encode alert: %w", err))
+	target := s.url
+	var body []byte
+	var err error
+	if s.chat != nil {
+		// Wait for the robot's rate limits first, so that a signature's
+		// timestamp is the time of sending.
+		if err := s.chat.pace.wait(ctx); err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
+		target, body, err = s.chat.request(it.a, s.url)
+	} else {
+		body, err = it.a.MarshalJSON()
+		if err != nil {
+			err = permanent(fmt.Errorf("encode alert: %w", err))
+		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return permanent(fmt.Errorf("webhook: POST %s: %w", s.host, err))
 	}
@@ -164,11 +268,19 @@ func (s *webhookSender) send(ctx context.Context, it item) error {
 		}
 		return fmt.Errorf("webhook: POST %s: %w", s.host, err)
 	}
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	snippet := answer[:min(len(answer), 512)]
 	code := resp.StatusCode
 	if code >= 200 && code < 300 {
+		if s.chat != nil {
+			// A robot answers HTTP 200 and tells in the body whether it
+			// took the message.
+			if err := s.chat.r.answer(answer); err != nil {
+				return fmt.Errorf("webhook: POST %s: %w", s.host, err)
+			}
+		}
 		return nil
 	}
 	err = fmt.Errorf("webhook: POST %s: HTTP %s%s", s.host, resp.Status, excerpt(snippet))
