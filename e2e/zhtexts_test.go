@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,39 +152,20 @@ alerts:
 // returns its decoded subject and body.
 func waitMailTo(t *testing.T, dir, rcpt string) (subject, body string) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for time.Now().Before(deadline) {
-		files, _ := filepath.Glob(filepath.Join(dir, "msg-*.json"))
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				continue
-			}
-			var m struct {
-				RcptTos []string `json:"rcpt_tos"`
-				Data    string   `json:"data"`
-			}
-			if json.Unmarshal(b, &m) != nil || !strings.Contains(strings.Join(m.RcptTos, ","), rcpt) {
-				continue
-			}
-			msg, err := mail.ReadMessage(strings.NewReader(m.Data))
-			if err != nil {
-				t.Fatalf("mail %s: %v", f, err)
-			}
-			subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-			if err != nil {
-				t.Fatalf("mail %s: subject: %v", f, err)
-			}
-			text, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-			if err != nil {
-				t.Fatalf("mail %s: body: %v", f, err)
-			}
-			return subject, strings.ReplaceAll(string(text), "\r\n", "\n")
-		}
-		time.Sleep(100 * time.Millisecond)
+	m := waitMailIn(t, dir, "a mail to "+rcpt, func(m smtpMail) bool { return slices.Contains(m.RcptTos, rcpt) })
+	msg, err := mail.ReadMessage(strings.NewReader(m.Data))
+	if err != nil {
+		t.Fatalf("mail to %s: %v", rcpt, err)
 	}
-	t.Fatalf("no mail to %s arrived", rcpt)
-	return "", ""
+	subject, err = new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		t.Fatalf("mail to %s: subject: %v", rcpt, err)
+	}
+	text, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		t.Fatalf("mail to %s: body: %v", rcpt, err)
+	}
+	return subject, strings.ReplaceAll(string(text), "\r\n", "\n")
 }
 
 // console is a signed-in console session over plain HTTP.
