@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/vigil-soc/vigil/internal/detect"
+	"github.com/vigil-soc/vigil/internal/locale"
 	"github.com/vigil-soc/vigil/rules"
 )
 
@@ -41,6 +43,25 @@ func TestPack(t *testing.T) {
 			if r.Description == "" || r.Message == "" {
 				t.Errorf("description and message are required in the built-in pack")
 			}
+			// Every text exists in every language: the rule's own in
+			// English, a complete translation into the others (the
+			// loader checks completeness; internal/detect's TestCases
+			// renders the messages of each case in Chinese).
+			for _, s := range []string{r.Title, r.Description, r.Message} {
+				if hasHan(s) {
+					t.Errorf("the rule's own texts are English; Chinese goes to translations: %q", s)
+				}
+			}
+			for _, lang := range locale.Languages[1:] {
+				tr, ok := r.Translations[lang]
+				if !ok {
+					t.Errorf("no %s translation", lang)
+					continue
+				}
+				if lang == "zh-CN" && !(hasHan(tr.Title) && hasHan(tr.Description) && hasHan(tr.Message)) {
+					t.Errorf("the zh-CN translation is not in Chinese: %+v", tr)
+				}
+			}
 			if !strings.Contains(string(doc), "## "+r.ID) && !strings.Contains(string(doc), "`"+r.ID+"`") {
 				t.Errorf("docs/rule-pack.md does not describe %s", r.ID)
 			}
@@ -56,6 +77,16 @@ func TestPack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hasHan reports whether s has a Chinese character.
+func hasHan(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Han, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestFilesAreRules makes sure nothing but rule files is embedded.

@@ -17,20 +17,23 @@ import (
 	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/lists"
+	"github.com/vigil-soc/vigil/internal/locale"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/rules"
 )
 
 const (
-	rulesTestSynopsis = "vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--in-order] FILE..."
+	rulesTestSynopsis = "vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--in-order] [--language LANG] FILE..."
 	rulesLintSynopsis = "vigil rules lint [--config FILE] [--no-builtin] [PATH...]"
-	rulesListSynopsis = "vigil rules list [--config FILE] [--rules PATH]... [--no-builtin]"
+	rulesListSynopsis = "vigil rules list [--config FILE] [--rules PATH]... [--no-builtin] [--language LANG]"
 	rulesTestAbout    = `Runs log files (or standard input) through the server's parsers and the
-rules, offline and in event time, and prints the alerts as JSON lines.`
+rules, offline and in event time, and prints the alerts as JSON lines (their
+titles and messages in display.language, or --language).`
 	rulesLintAbout = `Checks rule files (the built-in pack, detect.rules_dir and the PATHs, files
 or folders): YAML keys, values, expressions, templates and unique ids.`
-	rulesListAbout = `Lists the rules that would run: id, type, level and title.`
-	rulesUsage     = "Usage:\n  " + rulesTestSynopsis + "\n  " + rulesLintSynopsis + "\n  " + rulesListSynopsis +
+	rulesListAbout = `Lists the rules that would run: id, type, level and title (in
+display.language, or --language).`
+	rulesUsage = "Usage:\n  " + rulesTestSynopsis + "\n  " + rulesLintSynopsis + "\n  " + rulesListSynopsis +
 		"\n\nRun 'vigil rules COMMAND --help' for a command's flags.\n"
 )
 
@@ -84,6 +87,7 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	noBuiltin := fs.Bool("no-builtin", false, "do not load the built-in rule pack")
 	formatName := fs.String("format", "auto", "format of every line (auto: detect per line)")
 	inOrder := fs.Bool("in-order", false, "feed events in input order instead of sorting them by event time")
+	lang := fs.String("language", "", "language of the alerts' titles and messages: "+strings.Join(locale.Languages, " or ")+" (default: display.language)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -91,6 +95,10 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 	cfg, err := config.Load(*cfgFile)
+	if err != nil {
+		return err
+	}
+	language, err := displayLanguage(cfg, *lang)
 	if err != nil {
 		return err
 	}
@@ -136,7 +144,7 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	eopts := detect.Options{Lateness: cfg.Detect.Lateness.D(), MaxClockSkew: cfg.Detect.MaxClockSkew.D()}
+	eopts := detect.Options{Lateness: cfg.Detect.Lateness.D(), MaxClockSkew: cfg.Detect.MaxClockSkew.D(), Language: language}
 	if cfg.Detect.ListsDir != "" {
 		ls, err := lists.Load(cfg.Detect.ListsDir)
 		if ls == nil {
@@ -212,6 +220,7 @@ func rulesList(args []string, stdout, stderr io.Writer) error {
 	var extra stringsFlag
 	fs.Var(&extra, "rules", "rule file or folder to add (repeatable)")
 	noBuiltin := fs.Bool("no-builtin", false, "leave out the built-in rule pack")
+	lang := fs.String("language", "", "language of the titles: "+strings.Join(locale.Languages, " or ")+" (default: display.language)")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -223,6 +232,10 @@ func rulesList(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	language, err := displayLanguage(cfg, *lang)
+	if err != nil {
+		return err
+	}
 	ruleSet, errs := loadRuleSet(cfg, !*noBuiltin, extra)
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
@@ -231,12 +244,24 @@ func rulesList(args []string, stdout, stderr io.Writer) error {
 		if r.Disabled {
 			state = " (disabled)"
 		}
-		fmt.Fprintf(w, "%-40s %-12s %-9s %s%s\n", r.ID, r.Type, r.Level, r.Title, state)
+		fmt.Fprintf(w, "%-40s %-12s %-9s %s%s\n", r.ID, r.Type, r.Level, r.In(language).Title, state)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("rules do not load:\n  %w", joinLines(errs))
 	}
 	return nil
+}
+
+// displayLanguage returns the language a --language flag names, else the
+// configuration's display.language.
+func displayLanguage(cfg config.Config, flag string) (string, error) {
+	if flag == "" {
+		return cfg.Display.Language, nil
+	}
+	if l := locale.Supported(flag); l != "" {
+		return l, nil
+	}
+	return "", fmt.Errorf("--language %q: want %s", flag, strings.Join(locale.Languages, " or "))
 }
 
 // joinLines joins errors one per line.

@@ -70,3 +70,56 @@ func TestRulesTest(t *testing.T) {
 		t.Errorf("summary %q", errOut.String())
 	}
 }
+
+// TestRulesLanguage: rules test and rules list write the rules' texts in
+// display.language, or in the language --language names.
+func TestRulesLanguage(t *testing.T) {
+	dir := t.TempDir()
+	rule := filepath.Join(dir, "r.yaml")
+	os.WriteFile(rule, []byte(`id: fail
+title: A failure
+type: match
+match: {event.outcome: failure}
+message: 'failed login from {{.Field "source.ip"}}'
+translations:
+  zh-CN:
+    title: 登录失败
+    message: '来自 {{.Field "source.ip"}} 的登录失败'
+`), 0o644)
+	zhConfig := filepath.Join(dir, "vigil.yaml")
+	os.WriteFile(zhConfig, []byte("display:\n  language: zh-CN\n"), 0o644)
+	log := filepath.Join(dir, "a.log")
+	os.WriteFile(log, []byte("<134>Nov 28 10:00:00 exch01 IMAP4: 2026-11-28T10:00:00.000Z,0000000000ABC123,3,10.0.0.5:993,203.0.113.5:51234,zhangwei,12,40,30,login,,\"R=\"\"NO LOGIN failed.\"\"\"\n"), 0o644)
+	for _, tc := range []struct {
+		args         []string
+		title, msg   string
+		listContains string
+	}{
+		{nil, "A failure", "failed login from 203.0.113.5", "A failure"},
+		{[]string{"--config", zhConfig}, "登录失败", "来自 203.0.113.5 的登录失败", "登录失败"},
+		{[]string{"--language", "zh"}, "登录失败", "来自 203.0.113.5 的登录失败", "登录失败"},
+		{[]string{"--config", zhConfig, "--language", "en"}, "A failure", "failed login from 203.0.113.5", "A failure"},
+	} {
+		var out, errOut bytes.Buffer
+		args := append(append([]string{"rules", "test", "--no-builtin", "--rules", rule}, tc.args...), log)
+		if code := run(context.Background(), args, &out, &errOut); code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, errOut.String())
+		}
+		var al map[string]any
+		if err := json.Unmarshal(out.Bytes(), &al); err != nil {
+			t.Fatalf("%v: %v: %s", tc.args, err, out.String())
+		}
+		if al["rule.name"] != tc.title || al["_msg"] != tc.msg {
+			t.Errorf("%v: alert %v %v, want %q %q", tc.args, al["rule.name"], al["_msg"], tc.title, tc.msg)
+		}
+		out.Reset()
+		args = append([]string{"rules", "list", "--no-builtin", "--rules", rule}, tc.args...)
+		if code := run(context.Background(), args, &out, &errOut); code != 0 || !strings.Contains(out.String(), tc.listContains) {
+			t.Errorf("%v: rules list: exit %d, %q", tc.args, code, out.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"rules", "list", "--language", "fr"}, &out, &errOut); code == 0 || !strings.Contains(errOut.String(), `--language "fr": want en or zh-CN`) {
+		t.Errorf("--language fr: exit %d, %q", code, errOut.String())
+	}
+}

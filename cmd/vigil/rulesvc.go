@@ -20,6 +20,12 @@ func (e ruleEngine) Pack() ([]service.PackRule, []string, time.Time) {
 	for i, r := range p.Rules {
 		out[i] = service.PackRule{ID: r.ID, Title: r.Title, Description: r.Description, Type: r.Type, Threat: r.Threat,
 			Level: r.Level, File: r.File, Source: r.Source, Requires: r.Requires, Enabled: r.Enabled, State: r.State}
+		for lang, t := range r.Translations {
+			if out[i].Translations == nil {
+				out[i].Translations = make(map[string]service.RuleText, len(r.Translations))
+			}
+			out[i].Translations[lang] = service.RuleText{Title: t.Title, Description: t.Description}
+		}
 	}
 	return out, p.Errors, p.Loaded
 }

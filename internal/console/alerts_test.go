@@ -167,3 +167,52 @@ func TestAlertTriageForms(t *testing.T) {
 		t.Errorf("bulk back: %q", resp.Header.Get("Location"))
 	}
 }
+
+// packStub is a fixed rule pack.
+type packStub []service.PackRule
+
+func (p packStub) Pack() ([]service.PackRule, []string, time.Time) { return p, nil, time.Time{} }
+func (packStub) RuleStats() map[string]service.RuleStats           { return nil }
+func (packStub) SetEnabled(map[string]bool)                        {}
+
+// TestAlertRuleTitles: alert and incident pages name each alert's
+// rule in the reader's language, from the pack (its translation, else
+// its own title), and by the alert's stored rule.name when the pack no
+// longer has the rule.
+func TestAlertRuleTitles(t *testing.T) {
+	tc, alerts := alertsConsole(t)
+	o := tc.Console.o
+	o.Rules = service.NewRules(packStub{{ID: "login-after-failures", Title: "Successful login after a burst of failures",
+		Translations: map[string]service.RuleText{"zh-CN": {Title: "连续登录失败后登录成功"}}}}, tc.db, nil)
+	o.Registerer = nil
+	c, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Console = c
+	for _, path := range []string{"/alerts", "/alerts?view=alerts", "/alerts/" + alerts["success"].ID, "/incidents/" + alerts["lockout"].ID} {
+		for lang, want := range map[string][]string{
+			"en":    {"Successful login after a burst of failures"},
+			"zh-CN": {"连续登录失败后登录成功"},
+		} {
+			req := httptest.NewRequest("GET", path, nil)
+			req.Header.Set("Accept-Language", lang)
+			tc.as(t, req, service.RoleViewer)
+			resp, body := tc.do(req)
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET %s: %d", path, resp.StatusCode)
+			}
+			if path != "/alerts/"+alerts["success"].ID {
+				want = append(want, "Brute force from one address") // not in the pack: as stored
+			}
+			for _, w := range want {
+				if !strings.Contains(body, w) {
+					t.Errorf("GET %s (%s): no %q", path, lang, w)
+				}
+			}
+			if strings.Contains(body, ">Login after failures<") {
+				t.Errorf("GET %s (%s): shows the stored title of a rule the pack has", path, lang)
+			}
+		}
+	}
+}

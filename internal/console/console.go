@@ -36,6 +36,10 @@ type Options struct {
 	// Zone is the time zone of users who chose none; nil means the
 	// machine's.
 	Zone *time.Location
+	// Lang is the language of users who chose none and whose browser
+	// asks for none the console speaks (display.language); "" means
+	// English.
+	Lang string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// LoginLimitUser and LoginLimitAddress are the failed logins allowed
@@ -351,12 +355,34 @@ func (c *Console) view(r *http.Request) View {
 	if lang == "" {
 		lang = locale.Match(r.Header.Get("Accept-Language"))
 	}
+	if lang == "" {
+		lang = c.o.Lang
+	}
 	v.p = c.o.Catalog.Printer(lang)
 	v.Lang = v.p.Lang()
+	v.ruleTitle = c.ruleTitles(v.Actor, v.Lang)
 	if ck, err := r.Cookie(flashCookie); err == nil && c.o.Catalog.Has(ck.Value) {
 		v.Flash = v.T(ck.Value)
 	}
 	return v
+}
+
+// ruleTitles returns a lookup of the rules' titles in lang, which reads
+// the pack when a page first asks (once per page).
+func (c *Console) ruleTitles(a service.Actor, lang string) func(string) string {
+	if c.o.Rules == nil {
+		return nil
+	}
+	var titles map[string]string
+	return func(id string) string {
+		if titles == nil {
+			titles, _ = c.o.Rules.Titles(a, lang) // nil without a session: no titles
+			if titles == nil {
+				titles = map[string]string{}
+			}
+		}
+		return titles[id]
+	}
 }
 
 // flashCookie carries a message (a catalog key) to the next page.

@@ -368,6 +368,20 @@ func TestLanguageAndZone(t *testing.T) {
 	}
 }
 
+// TestDefaultLanguage: a browser that asks for no language the console
+// speaks gets display.language (Options.Lang); one that asks for one gets
+// it.
+func TestDefaultLanguage(t *testing.T) {
+	tc := newTestConsole(t, func(o *Options) { o.Lang = "zh-CN" })
+	for accept, want := range map[string]string{"": "登录", "fr": "登录", "zh-TW": "登录", "en-US,en;q=0.9": "Log in", "zh-CN": "登录"} {
+		req := httptest.NewRequest("GET", "/login", nil)
+		req.Header.Set("Accept-Language", accept)
+		if _, body := tc.do(req); !strings.Contains(body, "<h1>"+want+"</h1>") {
+			t.Errorf("Accept-Language %q: no %q", accept, want)
+		}
+	}
+}
+
 func TestViewFormats(t *testing.T) {
 	cat, err := locale.Load()
 	if err != nil {

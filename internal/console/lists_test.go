@@ -21,8 +21,9 @@ type ruleStub struct{ on map[string]bool }
 
 func (e *ruleStub) Pack() ([]service.PackRule, []string, time.Time) {
 	on, set := e.on["brute"]
-	r := service.PackRule{ID: "brute", Title: "Brute force on OWA", Type: "threshold", Level: "high", File: "brute.yaml",
-		Source: "id: brute\ntitle: Brute force on OWA\n", Enabled: !set || on}
+	r := service.PackRule{ID: "brute", Title: "Brute force on OWA", Description: "Many failed OWA logins.", Type: "threshold", Level: "high", File: "brute.yaml",
+		Source: "id: brute\ntitle: Brute force on OWA\n", Enabled: !set || on,
+		Translations: map[string]service.RuleText{"zh-CN": {Title: "OWA 暴力破解", Description: "大量 OWA 登录失败。"}}}
 	if set {
 		r.State = service.StateOverride
 	}
@@ -119,6 +120,26 @@ func TestListsPages(t *testing.T) {
 		// A viewer gets no forms that change anything.
 		if strings.Contains(body, `method="post" action="/lists`) || strings.Contains(body, `action="/devices`) || strings.Contains(body, `/enabled"`) {
 			t.Errorf("GET %s shows a viewer a change form", c.path)
+		}
+	}
+
+	// Rules in the reader's language; the filter finds a rule by either
+	// title.
+	for _, c := range []struct{ path, lang, want, not string }{
+		{"/rules", "en", "Brute force on OWA", "OWA 暴力破解"},
+		{"/rules", "zh-CN", "OWA 暴力破解", "Brute force on OWA"},
+		{"/rules/brute", "en", "Many failed OWA logins.", "大量 OWA 登录失败。"},
+		{"/rules/brute", "zh-CN", "大量 OWA 登录失败。", "Many failed OWA logins."},
+		{"/rules?filter=" + url.QueryEscape("暴力"), "zh-CN", `href="/rules/brute"`, ""},
+		{"/rules?filter=brute+force", "zh-CN", `href="/rules/brute"`, ""},
+		{"/rules?filter=" + url.QueryEscape("暴力"), "en", `href="/rules/brute"`, ""},
+	} {
+		req := httptest.NewRequest(http.MethodGet, c.path, nil)
+		req.Header.Set("Accept-Language", c.lang)
+		tc.as(t, req, service.RoleViewer)
+		_, body := tc.do(req)
+		if !strings.Contains(body, c.want) || c.not != "" && strings.Contains(body, c.not) {
+			t.Errorf("GET %s (%s): want %q and not %q", c.path, c.lang, c.want, c.not)
 		}
 	}
 

@@ -36,8 +36,8 @@ func (c *Console) rulesPage(w http.ResponseWriter, r *http.Request) {
 	rv := rulesView{View: c.view(r), Pack: p, Filter: strings.TrimSpace(r.URL.Query().Get("filter"))}
 	f := strings.ToLower(rv.Filter)
 	for _, ru := range p.Rules {
-		if f == "" || strings.Contains(ru.ID, f) || strings.Contains(strings.ToLower(ru.Title), f) {
-			rv.Rules = append(rv.Rules, ru)
+		if f == "" || strings.Contains(ru.ID, f) || titled(ru, f) {
+			rv.Rules = append(rv.Rules, localRule(ru, rv.Lang))
 		}
 	}
 	c.render(w, r, "rules", rv)
@@ -57,9 +57,32 @@ func (c *Console) rulePage(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	c.render(w, r, "rule", ruleView{View: c.view(r), Rule: ru,
+	v := c.view(r)
+	c.render(w, r, "rule", ruleView{View: v, Rule: localRule(ru, v.Lang),
 		AlertsURL: "/alerts?rule=" + url.QueryEscape(ru.ID),
 		SearchURL: "/search?" + url.Values{"q": {"rule.id:" + ru.ID}, "start": {"7d"}}.Encode()})
+}
+
+// titled reports whether a title of ru, its own or a translation, has
+// the lower-case text f.
+func titled(ru service.RuleView, f string) bool {
+	if strings.Contains(strings.ToLower(ru.Title), f) {
+		return true
+	}
+	for _, t := range ru.Translations {
+		if strings.Contains(strings.ToLower(t.Title), f) {
+			return true
+		}
+	}
+	return false
+}
+
+// localRule returns ru with its title and description in lang (the
+// rule's translation, else its own).
+func localRule(ru service.RuleView, lang string) service.RuleView {
+	t := ru.In(lang)
+	ru.Title, ru.Description = t.Title, t.Description
+	return ru
 }
 
 func (c *Console) ruleEnabled(w http.ResponseWriter, r *http.Request) {

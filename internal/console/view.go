@@ -31,6 +31,9 @@ type View struct {
 	Now time.Time
 
 	p *locale.Printer
+	// ruleTitle returns a rule's title in Lang by id ("" for a rule not
+	// in the pack).
+	ruleTitle func(id string) string
 }
 
 // base lets render find the View in a page's data.
@@ -41,6 +44,22 @@ func (v View) SignedIn() bool { return v.Actor.Name != "" }
 
 // T translates key with fmt-style args (internal/locale).
 func (v View) T(key string, args ...any) string { return v.p.T(key, args...) }
+
+// RuleTitle returns the title of the rule id in the page's language (the
+// rule's translation, else its own); for a rule no longer in the pack,
+// stored (an alert's rule.name, written in display.language when the
+// alert was raised), else the id.
+func (v View) RuleTitle(id, stored string) string {
+	if v.ruleTitle != nil {
+		if t := v.ruleTitle(id); t != "" {
+			return t
+		}
+	}
+	if stored != "" {
+		return stored
+	}
+	return id
+}
 
 // Can reports whether the user has the permission named perm (read,
 // triage, lists, rules, users, audit); an unknown name is an error, so a

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unsafe"
 
 	"go.yaml.in/yaml/v3"
@@ -124,9 +125,9 @@ func runCase(t *testing.T, dir string) {
 			t.Fatalf("input line seq %d does not parse: %s", ev.Seq, e)
 		}
 	}
-	run := func(restartAt int) []*alert.Alert {
+	run := func(restartAt int, lang string) []*alert.Alert {
 		var got []*alert.Alert
-		eopts := Options{Lateness: opts.Lateness, Lists: ls, Geo: geo, Payloads: off.Payloads,
+		eopts := Options{Lateness: opts.Lateness, Lists: ls, Geo: geo, Payloads: off.Payloads, Language: lang,
 			Emit: func(a *alert.Alert) { got = append(got, a) }}
 		e, errs := New(rules, eopts)
 		if len(errs) > 0 {
@@ -154,16 +155,73 @@ func runCase(t *testing.T, dir string) {
 		}
 		return got
 	}
-	got := run(-1)
+	got := run(-1, "")
 	compareAlerts(t, filepath.Join(dir, "want.jsonl"), got)
+	compareTranslated(t, rules, got, run(-1, "zh-CN"))
 	if n := len(off.Events()); n > 1 {
-		again := run(n / 2)
+		again := run(n/2, "")
 		a, _ := json.Marshal(got)
 		b, _ := json.Marshal(again)
 		if !bytes.Equal(a, b) {
 			t.Errorf("restart half-way changed the alerts:\nuninterrupted: %s\nrestarted:     %s", a, b)
 		}
 	}
+}
+
+// compareTranslated checks the alerts of a case run in Chinese against
+// the English run's: the same alerts, with the title and message of the
+// rule's translation where it has one, rendered without error, naming the
+// same addresses, users and devices as the English message.
+func compareTranslated(t *testing.T, rules []*Rule, en, zh []*alert.Alert) {
+	t.Helper()
+	if len(en) != len(zh) {
+		t.Fatalf("in zh-CN: %d alerts, in English %d", len(zh), len(en))
+	}
+	byID := map[string]*Rule{}
+	for _, r := range rules {
+		byID[r.ID] = r
+	}
+	for i := range en {
+		e, z := *en[i], *zh[i]
+		r := byID[e.RuleID]
+		tr, ok := r.Translations["zh-CN"]
+		wantTitle := e.RuleTitle
+		if ok {
+			wantTitle = tr.Title
+		}
+		if z.RuleTitle != wantTitle {
+			t.Errorf("alert %d in zh-CN: rule.name %q, want %q", i+1, z.RuleTitle, wantTitle)
+		}
+		for _, bad := range []string{"<no value>", "消息模板出错", "message template failed", "%!"} {
+			if strings.Contains(z.Message, bad) {
+				t.Errorf("alert %d in zh-CN: message %q has %q", i+1, z.Message, bad)
+			}
+		}
+		if ok && tr.Message != "" && !hasHan(z.Message) {
+			t.Errorf("alert %d in zh-CN: message %q is not Chinese", i+1, z.Message)
+		}
+		for _, v := range []string{e.SrcIP, e.User, e.DeviceID} {
+			if v != "" && strings.Contains(e.Message, v) && !strings.Contains(z.Message, v) {
+				t.Errorf("alert %d in zh-CN: message %q lacks %q (the English one has it: %q)", i+1, z.Message, v, e.Message)
+			}
+		}
+		e.RuleTitle, e.Message, z.RuleTitle, z.Message = "", "", "", ""
+		a, _ := json.Marshal(&e)
+		b, _ := json.Marshal(&z)
+		if !bytes.Equal(a, b) {
+			t.Errorf("alert %d differs in zh-CN beyond its texts:\nen: %s\nzh: %s", i+1, a, b)
+		}
+	}
+}
+
+// hasHan reports whether s has a Chinese character.
+func hasHan(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Han, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // caseRecords turns input.log into journal records: lines starting with

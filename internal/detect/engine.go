@@ -116,6 +116,12 @@ type Options struct {
 	// for alerts (default 64 MiB); beyond it only their journal sequence
 	// numbers are kept and Payloads fetches the text when an alert fires.
 	PayloadMemory int64
+	// Language is the language of alert texts (display.language, one of
+	// locale.Languages): each rule's title and message in its translation
+	// into it; a rule without one keeps its own texts (English), and so
+	// do the engine's words around them (a follow-up's, a default
+	// message). "" or an unknown language: English.
+	Language string
 	// Emit receives every alert, on the engine's goroutine.
 	Emit func(*alert.Alert)
 	// Registerer for metrics (may be nil).
@@ -217,9 +223,10 @@ func New(rules []*Rule, opts Options) (*Engine, []error) {
 }
 
 // Compile checks that a rule's expressions and templates compile, as
-// `vigil rules lint` does.
+// `vigil rules lint` does (ParseRules has parsed its translations'
+// templates).
 func Compile(r *Rule) error {
-	_, err := newEnv(nil, nil).compileRule(r, nil)
+	_, err := newEnv(nil, nil).compileRule(r, "", nil)
 	return err
 }
 
@@ -239,7 +246,7 @@ func (e *Engine) SetRules(rules []*Rule) []error {
 		if r.Disabled {
 			continue
 		}
-		c, err := e.env.compileRule(r, e.m)
+		c, err := e.env.compileRule(r, e.opts.Language, e.m)
 		if err != nil {
 			errs = append(errs, &RuleError{File: r.File, ID: r.ID, Err: err})
 			continue
@@ -285,11 +292,19 @@ func (e *Engine) Rules() []*Rule {
 // compiled is a rule ready to run.
 type compiled struct {
 	*Rule
-	match  []matcher
-	when   *cond
-	group  []keyPart
-	value  keyPart
-	steps  []compiledStep
+	match []matcher
+	when  *cond
+	group []keyPart
+	value keyPart
+	steps []compiledStep
+	// text is the rule with its title, description and message in the
+	// engine's language (Rule itself when it has no translation into it):
+	// the alert's rule.name and what message templates see as .Rule.
+	// lang is the language of those texts ("en" for the rule's own) and
+	// words the engine's words in it.
+	text   *Rule
+	lang   string
+	words  words
 	msg    *template.Template
 	notify []*template.Template
 	groups *groupTable
@@ -342,8 +357,15 @@ var plainField = func() func(string) bool {
 	}
 }()
 
-func (e *env) compileRule(r *Rule, m *metrics) (*compiled, error) {
-	c := &compiled{Rule: r, geo: r.Type == TypeTravel}
+// compileRule compiles r with its texts in lang.
+func (e *env) compileRule(r *Rule, lang string, m *metrics) (*compiled, error) {
+	c := &compiled{Rule: r, text: r, lang: "en", geo: r.Type == TypeTravel}
+	if t, ok := r.Translations[lang]; ok {
+		tr := *r
+		tr.Title, tr.Description, tr.Message = t.Title, t.Description, t.Message
+		c.text, c.lang = &tr, lang
+	}
+	c.words = wordsIn(c.lang)
 	for _, req := range r.Requires {
 		if name, ok := strings.CutPrefix(req, "list:"); ok {
 			c.lists = append(c.lists, name)
@@ -382,9 +404,9 @@ func (e *env) compileRule(r *Rule, m *metrics) (*compiled, error) {
 	if len(c.steps) > 32 {
 		return nil, fmt.Errorf("a sequence has at most 32 steps")
 	}
-	msg := r.Message
+	msg := c.text.Message
 	if msg == "" {
-		msg = defaultMessage
+		msg = c.words.defaultMessage
 	}
 	if c.msg, err = template.New(r.ID).Funcs(templateFuncs).Option("missingkey=zero").Parse(msg); err != nil {
 		return nil, fmt.Errorf("message: %w", err)
@@ -453,8 +475,6 @@ func (e *env) keyPart(s string) (keyPart, error) {
 	}
 	return keyPart{name: name, prog: p}, nil
 }
-
-const defaultMessage = `{{.Rule.Title}}: {{.Count}} events{{if .Group}} for {{.Group}}{{end}}`
 
 // Process evaluates one event. Events must come in journal order; event
 // times may be out of order within Options.Lateness of their sender's.
@@ -875,7 +895,7 @@ func (e *Engine) endSuppression(r *compiled, g *group, end int64) {
 	a.Count = g.Since
 	a.First, a.Last = time.Unix(0, g.SinceFirst).UTC(), time.Unix(0, g.SinceLast).UTC()
 	a.TS = time.Unix(0, end).UTC()
-	a.Message = fmt.Sprintf("%s (follow-up: %d more events since the previous alert)", g.Ctx.Message, g.Since)
+	a.Message = fmt.Sprintf(r.words.followUp, g.Ctx.Message, g.Since)
 	if len(g.sinceTexts) != len(g.SinceSeqs) {
 		g.sinceTexts = make([]string, len(g.SinceSeqs))
 	}
@@ -925,7 +945,7 @@ func (e *Engine) emit(r *compiled, a *alert.Alert) {
 // alerts: the group's last context is used).
 func (e *Engine) fire(r *compiled, g *group, ev *Event, t, now int64, h *hit) {
 	a := &alert.Alert{
-		RuleID: r.ID, RuleTitle: r.Title, Threat: r.Threat, Level: r.Level, Type: r.Type,
+		RuleID: r.ID, RuleTitle: r.text.Title, Threat: r.Threat, Level: r.Level, Type: r.Type,
 		First: time.Unix(0, h.first).UTC(), Last: time.Unix(0, max(t, g.Last)).UTC(), TS: time.Unix(0, t).UTC(),
 		Group: g.Key, Count: h.count, Fields: h.fields,
 	}
@@ -972,7 +992,7 @@ func (e *Engine) fire(r *compiled, g *group, ev *Event, t, now int64, h *hit) {
 	}
 	a.ID = alert.MakeID(r.ID, g.Key, first)
 	a.Payloads = e.payloads(seqs, texts)
-	data := &msgData{Alert: a, Rule: r.Rule, ev: ev, group: g}
+	data := &msgData{Alert: a, Rule: r.text, ev: ev, group: g, words: r.words, lang: r.lang}
 	a.Message = render(r.msg, data)
 	for _, n := range r.notify {
 		// A template that renders to no usable address (a user without a
@@ -1033,6 +1053,8 @@ type msgData struct {
 	Rule  *Rule
 	ev    *Event
 	group *group
+	words words
+	lang  string // of the rule's texts
 }
 
 // Field returns a field of the triggering event ("" for timer alerts).
@@ -1046,8 +1068,19 @@ func (d *msgData) Field(name string) string {
 // Value returns a rule-specific detail (Alert.Fields).
 func (d *msgData) Value(name string) string { return d.Alert.Fields[name] }
 
-// Window is the rule's window as text: "10m", "6h", "1h30m".
-func (d *msgData) Window() string { return shortDuration(time.Duration(d.Rule.Window)) }
+// Window is the rule's window as text: "10m", "6h", "1h30m"; in Chinese
+// "10 分钟", "6 小时", "1 小时 30 分钟".
+func (d *msgData) Window() string {
+	s := shortDuration(time.Duration(d.Rule.Window))
+	if d.lang == "zh-CN" {
+		s = zhDuration.Replace(s)
+		s = strings.TrimSpace(strings.ReplaceAll(s, "  ", " "))
+	}
+	return s
+}
+
+// zhDuration writes the units of a short duration in Chinese.
+var zhDuration = strings.NewReplacer("ms", " 毫秒 ", "h", " 小时 ", "m", " 分钟 ", "s", " 秒 ")
 
 // shortDuration formats d without zero trailing units.
 func shortDuration(d time.Duration) string {
@@ -1070,7 +1103,7 @@ var templateFuncs = template.FuncMap{
 func render(t *template.Template, d *msgData) string {
 	var b strings.Builder
 	if err := t.Execute(&b, d); err != nil {
-		return fmt.Sprintf("%s (message template failed: %v)", d.Rule.Title, err)
+		return fmt.Sprintf(d.words.templateFailed, d.Rule.Title, err)
 	}
 	return b.String()
 }

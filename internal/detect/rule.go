@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/locale"
 )
 
 // Rule types.
@@ -87,6 +90,11 @@ type Rule struct {
 	Suppress config.Duration `yaml:"suppress"`
 	// Message is a text/template for the alert's message.
 	Message string `yaml:"message"`
+	// Translations are the title, description and message in other
+	// languages, by language (one of locale.Languages). The engine and the
+	// console use the translation of their language, else the rule's own
+	// texts (English in the built-in pack).
+	Translations map[string]Translation `yaml:"translations,omitempty"`
 	// Notify are mail recipients (templates), e.g. the locked-out user.
 	Notify []string `yaml:"notify"`
 	// MaxGroups caps the tracked groups; the least recently seen is evicted.
@@ -100,6 +108,24 @@ type Rule struct {
 	File   string `yaml:"-"`
 	Source string `yaml:"-"`
 	hash   string
+}
+
+// Translation is a rule's title, description and message in one
+// language. Its message is a template like Rule.Message, over the same
+// data.
+type Translation struct {
+	Title       string `yaml:"title"`
+	Description string `yaml:"description"`
+	Message     string `yaml:"message"`
+}
+
+// In returns the rule's texts in lang: its translation when it has one,
+// else its own title, description and message.
+func (r *Rule) In(lang string) Translation {
+	if t, ok := r.Translations[lang]; ok {
+		return t
+	}
+	return Translation{Title: r.Title, Description: r.Description, Message: r.Message}
 }
 
 // Step is one step of a sequence rule.
@@ -262,12 +288,43 @@ func (r *Rule) validate() error {
 			bad("message: %v", err)
 		}
 	}
+	for _, lang := range slices.Sorted(maps.Keys(r.Translations)) {
+		for _, err := range r.validateTranslation(lang) {
+			bad("translations: %s: %v", lang, err)
+		}
+	}
 	for _, n := range r.Notify {
 		if _, err := template.New("n").Funcs(templateFuncs).Parse(n); err != nil {
 			bad("notify %q: %v", n, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateTranslation checks the translation into lang: a known language,
+// and every text the rule has, not blank, its message a template that
+// parses.
+func (r *Rule) validateTranslation(lang string) []error {
+	if !slices.Contains(locale.Languages, lang) {
+		if l := locale.Supported(lang); l != "" {
+			return []error{fmt.Errorf("write the language as %s", l)}
+		}
+		return []error{fmt.Errorf("unknown language: want one of %s", strings.Join(locale.Languages, ", "))}
+	}
+	t := r.Translations[lang]
+	var errs []error
+	for _, f := range []struct{ name, own, tr string }{
+		{"title", r.Title, t.Title}, {"description", r.Description, t.Description}, {"message", r.Message, t.Message}} {
+		if f.own != "" && strings.TrimSpace(f.tr) == "" {
+			errs = append(errs, fmt.Errorf("%s is missing or empty (the rule has one)", f.name))
+		}
+	}
+	if t.Message != "" {
+		if _, err := template.New("m").Funcs(templateFuncs).Parse(t.Message); err != nil {
+			errs = append(errs, fmt.Errorf("message: %w", err))
+		}
+	}
+	return errs
 }
 
 // RuleError is a rule that could not be loaded.
@@ -337,8 +394,13 @@ func splitDocuments(data []byte) []string {
 	return out
 }
 
+// hashRule identifies a rule's definition: a rule whose hash changed
+// starts with empty state. Translations are left out, so adding or
+// editing one keeps the state (what was learned, open windows).
 func hashRule(r *Rule) string {
-	b, _ := yaml.Marshal(r)
+	c := *r
+	c.Translations = nil
+	b, _ := yaml.Marshal(&c)
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:8])
 }

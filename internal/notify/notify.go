@@ -116,6 +116,7 @@ func start(cfg Config, j *journal.Journal, reg prometheus.Registerer, log *slog.
 		add(kindWebhook, i, wc.Name, s.target(), wc.MinLevel, wc.Delivery, s)
 	}
 	for i, mc := range cfg.SMTP {
+		mc.Language = cfg.Language
 		name := mc.Name
 		if name == "" {
 			name = defaultName(kindSMTP, i)

@@ -122,14 +122,18 @@ type SMTPConfig struct {
 	// Timeout bounds connecting and each message (default 30s).
 	Timeout units.Duration `yaml:"timeout"`
 	// Subject and Body are text/template templates over the alert (see
-	// DefaultSubject and DefaultBody). Functions: utc (a time as
-	// "2006-01-02 15:04:05 UTC"), hostport (an address and port) and
-	// join (strings.Join).
+	// DefaultSubject and DefaultBody, DefaultSubjectZH and DefaultBodyZH
+	// in Chinese). Functions: utc (a time as "2006-01-02 15:04:05 UTC"),
+	// hostport (an address and port), join (strings.Join) and level (a
+	// level's name in Language).
 	Subject string `yaml:"subject"`
 	Body    string `yaml:"body"`
 	// MinLevel is the lowest alert level mailed (default: all).
 	MinLevel string `yaml:"min_level"`
 	Delivery `yaml:",inline"`
+	// Language picks the default subject and body and the names the
+	// level function gives (Config.Language, display.language).
+	Language string `yaml:"-"`
 }
 
 // Validate checks the configuration, the templates included (they are run
@@ -208,16 +212,18 @@ func (c SMTPConfig) Validate() error {
 // sample alert, so that a misspelt field fails at startup.
 func (c SMTPConfig) templates() (subject, body *template.Template, err error) {
 	subj, bod := c.Subject, c.Body
+	defSubj, defBody := defaultMail(c.Language)
 	if subj == "" {
-		subj = DefaultSubject
+		subj = defSubj
 	}
 	if bod == "" {
-		bod = DefaultBody
+		bod = defBody
 	}
 	funcs := template.FuncMap{
 		"utc":      fmtUTC,
 		"hostport": hostPort,
 		"join":     strings.Join,
+		"level":    levelName(c.Language),
 	}
 	subject, err = template.New("subject").Funcs(funcs).Option("missingkey=zero").Parse(subj)
 	if err != nil {
@@ -623,7 +629,7 @@ func (s *smtpSender) message(it item, rcpt []*mail.Address) ([]byte, error) {
 		to[i] = r.String()
 	}
 	hdr("To", strings.Join(to, ",\r\n "))
-	hdr("Subject", mime.QEncoding.Encode("utf-8", subject))
+	hdr("Subject", foldWords(mime.QEncoding.Encode("utf-8", subject)))
 	hdr("Message-ID", s.messageID(it))
 	hdr("MIME-Version", "1.0")
 	hdr("Content-Type", "text/plain; charset=utf-8")

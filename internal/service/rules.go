@@ -32,6 +32,15 @@ type PackRule struct {
 	// State says what decided Enabled: StateDefault, StateFile,
 	// StateConfig or StateOverride.
 	State string
+	// Translations are the title and description in other languages, by
+	// language (docs/rules.md#translations).
+	Translations map[string]RuleText
+}
+
+// RuleText is a rule's title and description in one language.
+type RuleText struct {
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
 }
 
 // Rule states (detect.StateDefault ...).
@@ -94,6 +103,18 @@ type RuleView struct {
 	Source string `json:"source,omitempty"`
 	// Errors are the loader's problems with the rule's file.
 	Errors []string `json:"errors,omitempty"`
+	// Translations are the title and description in other languages, by
+	// language (Title and Description are the rule's own).
+	Translations map[string]RuleText `json:"translations,omitempty"`
+}
+
+// In returns the rule's title and description in lang: its translation,
+// else its own.
+func (v RuleView) In(lang string) RuleText {
+	if t, ok := v.Translations[lang]; ok {
+		return t
+	}
+	return RuleText{Title: v.Title, Description: v.Description}
 }
 
 // RulePack is the whole pack.
@@ -142,6 +163,24 @@ func (s *Rules) Rule(_ context.Context, a Actor, id string) (RuleView, error) {
 	return ruleView(r, states, s.eng.RuleStats(), errs, true), nil
 }
 
+// Titles returns the title of every rule of the pack in lang (its
+// translation, else its own), by id: what the console shows for an
+// alert's rule.
+func (s *Rules) Titles(a Actor, lang string) (map[string]string, error) {
+	if err := a.Check(PermRead); err != nil {
+		return nil, err
+	}
+	rules, _, _ := s.eng.Pack()
+	out := make(map[string]string, len(rules))
+	for _, r := range rules {
+		out[r.ID] = r.Title
+		if t, ok := r.Translations[lang]; ok {
+			out[r.ID] = t.Title
+		}
+	}
+	return out, nil
+}
+
 // find returns the rule with that id and the pack's problems.
 func (s *Rules) find(id string) (PackRule, []string, bool) {
 	rules, errs, _ := s.eng.Pack()
@@ -155,7 +194,7 @@ func (s *Rules) find(id string) (PackRule, []string, bool) {
 
 func ruleView(r PackRule, states map[string]storage.RuleState, stats map[string]RuleStats, errs []string, source bool) RuleView {
 	v := RuleView{ID: r.ID, Title: r.Title, Description: r.Description, Type: r.Type, Threat: r.Threat, Level: r.Level,
-		File: r.File, Requires: r.Requires, Enabled: r.Enabled, State: r.State, Stats: stats[r.ID]}
+		File: r.File, Requires: r.Requires, Enabled: r.Enabled, State: r.State, Stats: stats[r.ID], Translations: r.Translations}
 	if st, ok := states[r.ID]; ok && r.State == StateOverride {
 		v.ChangedBy, v.ChangedAt = st.By, st.At
 	}

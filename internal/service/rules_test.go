@@ -41,7 +41,8 @@ func TestRules(t *testing.T) {
 	}
 	defer db.Close()
 	eng := &fakeEngine{rules: []PackRule{
-		{ID: "brute", Title: "Brute force", Level: "high", File: "brute.yaml", Source: "id: brute\n", Enabled: true},
+		{ID: "brute", Title: "Brute force", Level: "high", File: "brute.yaml", Source: "id: brute\n", Enabled: true,
+			Translations: map[string]RuleText{"zh-CN": {Title: "暴力破解", Description: "多次登录失败"}}},
 		{ID: "bad", Title: "Bad", File: "/etc/vigil/rules/bad.yaml", Enabled: true},
 	}}
 	clk := newClock(testNow)
@@ -58,6 +59,16 @@ func TestRules(t *testing.T) {
 	r, err := svc.Rule(ctx, viewer, "brute")
 	if err != nil || r.Source != "id: brute\n" || r.Stats.Alerts != 2 {
 		t.Fatalf("rule %+v, %v", r, err)
+	}
+	if zh := r.In("zh-CN"); zh.Title != "暴力破解" || zh.Description != "多次登录失败" || r.In("en").Title != "Brute force" {
+		t.Fatalf("rule texts: %+v, %+v", zh, r.In("en"))
+	}
+	titles, err := svc.Titles(viewer, "zh-CN")
+	if err != nil || titles["brute"] != "暴力破解" || titles["bad"] != "Bad" {
+		t.Fatalf("titles in zh-CN: %v %v", titles, err)
+	}
+	if _, err := svc.Titles(Actor{}, "en"); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("titles without a role: %v", err)
 	}
 	if _, err := svc.Rule(ctx, viewer, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown rule = %v", err)
