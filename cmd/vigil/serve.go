@@ -527,6 +527,7 @@ func parseOptions(cfg config.Config) (parse.Options, error) {
 		Formats:        map[string]string{},
 		Users:          &format.Users{Domains: cfg.Parse.UserDomains},
 		KeepSourceKeys: cfg.Parse.KeepSourceKeys,
+		Charsets:       cfg.Charsets(),
 	}
 	o.Locations = map[string]*time.Location{}
 	for i, in := range cfg.Inputs.Syslog {
@@ -650,6 +651,7 @@ func (s *server) openDetect() error {
 		RulesDir:        cfg.RulesDir,
 		Engine:          detect.Options{Lateness: cfg.Lateness.D(), MaxClockSkew: cfg.MaxClockSkew.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo},
 		Journal:         s.j,
+		Charsets:        s.cfg.Charsets(),
 		Alerts:          s.alerts,
 		CheckpointEvery: cfg.CheckpointInterval.D(),
 		Log:             log,
