@@ -443,7 +443,7 @@ func (s *server) open() error {
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
 	s.searches = service.NewSearches(searches, service.SearchOptions{Raw: s.raw, JournalID: s.j.ID(),
-		ExportRows: cfg.HTTP.MaxSearchLimit})
+		ExportRows: cfg.HTTP.MaxSearchLimit, Charsets: cfg.Charsets()})
 	opts := api.Options{
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
