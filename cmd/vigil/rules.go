@@ -22,7 +22,7 @@ import (
 )
 
 const (
-	rulesTestSynopsis = "vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--in-order] FILE..."
+	rulesTestSynopsis = "vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--charset NAME] [--in-order] FILE..."
 	rulesLintSynopsis = "vigil rules lint [--config FILE] [--no-builtin] [PATH...]"
 	rulesListSynopsis = "vigil rules list [--config FILE] [--rules PATH]... [--no-builtin]"
 	rulesTestAbout    = `Runs log files (or standard input) through the server's parsers and the
@@ -83,6 +83,7 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	fs.Var(&extra, "rules", "rule file or folder to add (repeatable; overrides a built-in rule with the same id)")
 	noBuiltin := fs.Bool("no-builtin", false, "do not load the built-in rule pack")
 	formatName := fs.String("format", "auto", "format of every line (auto: detect per line)")
+	charsetName := fs.String("charset", "", charsetUsage)
 	inOrder := fs.Bool("in-order", false, "feed events in input order instead of sorting them by event time")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
@@ -111,6 +112,9 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	for _, f := range append(files, "stdin") {
 		popts.Formats[f] = *formatName
+	}
+	if err := setCharset(&popts, cfg, *charsetName, append(files, "stdin")); err != nil {
+		return err
 	}
 	var recs []journal.Record
 	now := time.Now()
