@@ -169,13 +169,21 @@ func FuzzDecode(f *testing.F) {
 
 var benchGBK = bytes.Repeat([]byte("\xd3\xc3\xbb\xa7 \xd5\xc5\xc8\xfd \xb5\xc7\xc2\xbc\xca\xa7\xb0\xdc, IP 10.1.2.3, "), 6)
 
-// BenchmarkDecodeGBK decodes 230 bytes of mixed GBK and ASCII, a
+// BenchmarkDecodeGBK decodes 198 bytes of mixed GBK and ASCII, a
 // Windows log message's length.
-func BenchmarkDecodeGBK(b *testing.B) {
+func BenchmarkDecodeGBK(b *testing.B) { benchDecode(b, benchGBK) }
+
+// BenchmarkDecodeGBKInvalid decodes the same with an invalid byte at its
+// end: the cost of finding where it is.
+func BenchmarkDecodeGBKInvalid(b *testing.B) {
+	benchDecode(b, append(bytes.Clone(benchGBK[:len(benchGBK)-1]), 0xff))
+}
+
+func benchDecode(b *testing.B, src []byte) {
 	var out []byte
-	b.SetBytes(int64(len(benchGBK)))
+	b.SetBytes(int64(len(src)))
 	b.ReportAllocs()
 	for b.Loop() {
-		out, _ = GBK.Decode(out[:0], benchGBK)
+		out, _ = GBK.Decode(out[:0], src)
 	}
 }
