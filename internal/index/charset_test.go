@@ -37,8 +37,8 @@ func TestCharsets(t *testing.T) {
 	hdr := "<134>1 " + now.UTC().Format(time.RFC3339Nano) + " host app - - - "
 	recs := []journal.Record{
 		{Time: now, Input: "win", Data: []byte(hdr + "n=1 \xd3\xc3\xbb\xa7 \xd5\xc5\xc8\xfd")}, // 用户 张三 in GBK
-		{Time: now, Input: "win", Data: []byte(hdr + "n=2 \xd5\xc5\xff")},                    // 张, then an invalid byte
-		{Time: now, Input: "syslog", Data: []byte(hdr + "n=3 caf\xe9")},                      // invalid UTF-8
+		{Time: now, Input: "win", Data: []byte(hdr + "n=2 \xd5\xc5\xff")},                      // 张, then an invalid byte
+		{Time: now, Input: "syslog", Data: []byte(hdr + "n=3 caf\xe9")},                        // invalid UTF-8
 		{Time: now, Input: "syslog", Data: []byte(hdr + "n=4 用户")},
 	}
 	if err := e.j.Append(recs); err != nil {
