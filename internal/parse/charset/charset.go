@@ -98,7 +98,8 @@ const gb18030FFFD = "\x84\x31\xa4\x37"
 // become U+FFFD, the rest decodes normally after them. bad is the offset in
 // src of the first invalid byte, -1 when there is none.
 //
-// For UTF-8 it appends src with each invalid sequence replaced.
+// For UTF-8 it appends src with each run of invalid bytes replaced by one
+// U+FFFD, as strings.ToValidUTF8 does.
 func (c Charset) Decode(dst, src []byte) (out []byte, bad int) {
 	t := c.decoder()
 	if t == nil {
