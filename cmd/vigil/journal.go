@@ -4,18 +4,23 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"path/filepath"
 
+	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 )
 
 const (
-	journalSynopsis = "vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]"
+	journalSynopsis = "vigil journal cat [--data DIR] [--config FILE] [--from SEQ] [--count N] [--json] [--text]"
 	journalAbout    = `Prints the raw archive: each journaled message exactly as received, one per
-line, or as JSON with its metadata. It opens the journal itself, so it works
-only while no server uses the data directory.`
+line, or as JSON with its metadata. With --text, messages of inputs with a
+charset (inputs.*.charset in --config) are printed decoded to UTF-8 instead.
+It opens the journal itself, so it works only while no server uses the data
+directory.`
 )
 
 // journalCmd reads the raw archive. It opens the journal itself, so it
@@ -29,12 +34,27 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	from := fs.Uint64("from", 0, "first sequence number to print (default: the oldest retained)")
 	count := fs.Uint64("count", 0, "most records to print (0: all)")
 	asJSON := fs.Bool("json", false, "print each record as JSON with its metadata instead of the raw message")
+	cfgFile := fs.String("config", "", "configuration file: the inputs' charsets for --text, and data_dir unless --data is given")
+	asText := fs.Bool("text", false, "print messages as UTF-8 text, decoded with their input's charset (invalid bytes as U+FFFD); with --json, add it as \"text\"")
 	if err := parseFlags(fs, args[1:], stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return errUsage
+	}
+	var charsets charset.Inputs
+	if *cfgFile != "" {
+		cfg, err := config.Load(*cfgFile)
+		if err != nil {
+			return err
+		}
+		charsets = cfg.Charsets()
+		dataSet := false
+		fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" })
+		if !dataSet {
+			*data = cfg.DataDir
+		}
 	}
 	j, err := journal.Open(filepath.Join(*data, "journal"), journal.Options{})
 	if err != nil {
@@ -73,10 +93,18 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				break
 			}
 			rec := &recs[i]
-			if *asJSON {
+			switch {
+			case *asJSON:
 				line = eventjson.AppendRecord(line[:0], rec)
+				if *asText {
+					line = eventjson.AppendString(append(line[:len(line)-1], `,"text":`...), charsets.Text(rec.Input, rec.Data))
+					line = append(line, '}')
+				}
 				w.Write(line)
-			} else {
+			case *asText:
+				line, _ = charsets.Of(rec.Input).Decode(line[:0], rec.Data)
+				w.Write(line)
+			default:
 				w.Write(rec.Data)
 			}
 			w.WriteByte('\n')

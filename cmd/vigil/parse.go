@@ -13,11 +13,12 @@ import (
 	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
 const (
-	parseSynopsis = "vigil parse [--format NAME] [--config FILE] [FILE...]"
+	parseSynopsis = "vigil parse [--format NAME] [--charset NAME] [--config FILE] [FILE...]"
 	parseAbout    = `Parses log lines (the files, or standard input; - is standard input) as the
 server would and prints one normalized event per line as JSON, in input
 order. Lines that do not parse are printed with vigil.parse_error.`
@@ -32,7 +33,8 @@ const maxParseLine = 16 << 20
 func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("parse", parseSynopsis, parseAbout, stderr)
 	formatName := fs.String("format", "auto", "format of every line (auto: detect per line); see docs/schema.md")
-	cfgFile := fs.String("config", "", "configuration file for parse.* settings and the time zone (inputs.syslog[0].timezone)")
+	cfgFile := fs.String("config", "", "configuration file for parse.* settings, the time zone and the charset (inputs.syslog[0].timezone, .charset)")
+	charsetName := fs.String("charset", "", charsetUsage)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -56,6 +58,9 @@ func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		opts.Formats[f] = *formatName
 	}
 	opts.Formats["stdin"] = *formatName
+	if err := setCharset(&opts, cfg, *charsetName, append(files, "stdin")); err != nil {
+		return err
+	}
 	p := parse.New(opts)
 	w := bufio.NewWriterSize(stdout, 256<<10)
 	defer w.Flush()
@@ -77,6 +82,28 @@ func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if err := parseStream(ctx, p, input, in, w, &seq); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// charsetUsage describes the --charset flag of parse and rules test.
+const charsetUsage = "character set of the lines: utf-8, gbk, gb18030, big5 (default: inputs.syslog[0].charset of --config, else utf-8)"
+
+// setCharset gives the inputs (files, stdin) the named charset, or the
+// first syslog input's when name is "".
+func setCharset(opts *parse.Options, cfg config.Config, name string, inputs []string) error {
+	if name == "" && len(cfg.Inputs.Syslog) > 0 {
+		name = cfg.Inputs.Syslog[0].Charset
+	}
+	cs, err := charset.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("--charset: %w", err)
+	}
+	if opts.Charsets == nil {
+		opts.Charsets = charset.Inputs{}
+	}
+	for _, in := range inputs {
+		opts.Charsets[in] = cs
 	}
 	return nil
 }

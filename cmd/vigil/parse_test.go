@@ -77,3 +77,37 @@ func TestParseCommandLongLine(t *testing.T) {
 		t.Fatalf("long line not kept whole: %d events", len(evs))
 	}
 }
+
+// TestParseCommandCharset: --charset decodes the lines (testdata/gbk.log
+// is GBK, its last line has an invalid byte); the configuration's first
+// input's charset is the default.
+func TestParseCommandCharset(t *testing.T) {
+	check := func(evs []map[string]string) {
+		t.Helper()
+		want := []string{"用户 张三 登录失败", "帐户已锁定 李四", "bad \uFFFD byte"}
+		if len(evs) != len(want) {
+			t.Fatalf("%d events, want %d", len(evs), len(want))
+		}
+		for i, w := range want {
+			if evs[i]["_msg"] != w {
+				t.Errorf("line %d: _msg %q, want %q", i+1, evs[i]["_msg"], w)
+			}
+		}
+		if !strings.Contains(evs[2]["vigil.parse_error"], "invalid GBK at byte 38") || evs[2]["vigil.raw_base64"] == "" {
+			t.Errorf("invalid byte: parse error %q, raw_base64 %q", evs[2]["vigil.parse_error"], evs[2]["vigil.raw_base64"])
+		}
+	}
+	check(runParse(t, "--charset", "gbk", "testdata/gbk.log"))
+	cfg := filepath.Join(t.TempDir(), "vigil.yaml")
+	if err := os.WriteFile(cfg, []byte("inputs:\n  syslog:\n    - charset: gbk\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check(runParse(t, "--config", cfg, "testdata/gbk.log"))
+	if evs := runParse(t, "testdata/gbk.log"); !strings.Contains(evs[0]["vigil.parse_error"], "invalid UTF-8") {
+		t.Errorf("without a charset: %v", evs[0])
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"parse", "--charset", "latin1", "testdata/gbk.log"}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), `--charset: unknown charset "latin1"`) {
+		t.Errorf("unknown charset: exit %d, stderr %q", code, stderr.String())
+	}
+}

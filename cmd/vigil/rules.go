@@ -23,7 +23,7 @@ import (
 )
 
 const (
-	rulesTestSynopsis = "vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--in-order] [--language LANG] FILE..."
+	rulesTestSynopsis = "vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--charset NAME] [--in-order] [--language LANG] FILE..."
 	rulesLintSynopsis = "vigil rules lint [--config FILE] [--no-builtin] [PATH...]"
 	rulesListSynopsis = "vigil rules list [--config FILE] [--rules PATH]... [--no-builtin] [--language LANG]"
 	rulesTestAbout    = `Runs log files (or standard input) through the server's parsers and the
@@ -86,6 +86,7 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	fs.Var(&extra, "rules", "rule file or folder to add (repeatable; overrides a built-in rule with the same id)")
 	noBuiltin := fs.Bool("no-builtin", false, "do not load the built-in rule pack")
 	formatName := fs.String("format", "auto", "format of every line (auto: detect per line)")
+	charsetName := fs.String("charset", "", charsetUsage)
 	inOrder := fs.Bool("in-order", false, "feed events in input order instead of sorting them by event time")
 	lang := fs.String("language", "", "language of the alerts' titles and messages: "+strings.Join(locale.Languages, " or ")+" (default: display.language)")
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -119,6 +120,9 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	for _, f := range append(files, "stdin") {
 		popts.Formats[f] = *formatName
+	}
+	if err := setCharset(&popts, cfg, *charsetName, append(files, "stdin")); err != nil {
+		return err
 	}
 	var recs []journal.Record
 	now := time.Now()

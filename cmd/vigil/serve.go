@@ -443,7 +443,7 @@ func (s *server) open() error {
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
 	s.searches = service.NewSearches(searches, service.SearchOptions{Raw: s.raw, JournalID: s.j.ID(),
-		ExportRows: cfg.HTTP.MaxSearchLimit})
+		ExportRows: cfg.HTTP.MaxSearchLimit, Charsets: cfg.Charsets()})
 	opts := api.Options{
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
@@ -528,6 +528,7 @@ func parseOptions(cfg config.Config) (parse.Options, error) {
 		Formats:        map[string]string{},
 		Users:          &format.Users{Domains: cfg.Parse.UserDomains},
 		KeepSourceKeys: cfg.Parse.KeepSourceKeys,
+		Charsets:       cfg.Charsets(),
 	}
 	o.Locations = map[string]*time.Location{}
 	for i, in := range cfg.Inputs.Syslog {
@@ -655,6 +656,7 @@ func (s *server) openDetect() error {
 		RulesDir:        cfg.RulesDir,
 		Engine:          detect.Options{Lateness: cfg.Lateness.D(), MaxClockSkew: cfg.MaxClockSkew.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo, Language: s.cfg.Display.Language},
 		Journal:         s.j,
+		Charsets:        s.cfg.Charsets(),
 		Alerts:          s.alerts,
 		CheckpointEvery: cfg.CheckpointInterval.D(),
 		Log:             log,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/httpx"
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 	"github.com/vigil-soc/vigil/internal/service"
 )
 
@@ -341,6 +342,11 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request) {
 	b = b[:len(b)-1]
 	if d.Raw != nil {
 		b = eventjson.AppendRecord(append(b, `,"raw":`...), d.Raw)
+		if d.RawCharset != charset.UTF8 {
+			// Its text, decoded: the record's data is the bytes as received.
+			b = eventjson.AppendString(append(b, `,"raw_text":`...), d.RawText)
+			b = eventjson.AppendString(append(b, `,"raw_charset":`...), d.RawCharset.String())
+		}
 	}
 	if d.RawNote != "" {
 		b = eventjson.AppendString(append(b, `,"raw_note":`...), d.RawNote)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/httpx"
 	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/service"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -47,9 +49,13 @@ func searchServer(t *testing.T) (*Server, *httptest.Server, time.Time) {
 	}
 	st.Flush()
 	raw := func(_ context.Context, from uint64, _ int, fn func(*journal.Record) error) error {
+		if from == 5 { // from a GBK sender: 张三
+			return fn(&journal.Record{Seq: from, Time: now, Input: "win", Data: []byte("<13>raw \xd5\xc5\xc8\xfd")})
+		}
 		return fn(&journal.Record{Seq: from, Time: now, Input: "syslog", Data: []byte("<13>raw " + strconv.FormatUint(from, 10))})
 	}
-	searches := service.NewSearches(search.New(st, search.Limits{}, nil), service.SearchOptions{Raw: raw, JournalID: 7})
+	searches := service.NewSearches(search.New(st, search.Limits{}, nil), service.SearchOptions{Raw: raw, JournalID: 7,
+		Charsets: charset.Inputs{"win": charset.GBK}})
 	s, err := New(st, Options{Tokens: []string{token}, Searches: searches}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +168,20 @@ func TestSearchEventAndRaw(t *testing.T) {
 	getJSON(t, ts, "/api/v1/events/"+id+"?at="+now.Add(-time.Minute).Format(time.RFC3339Nano), 200, &ev)
 	if ev.ID != id || ev.Fields["_msg"] != "login 2" || ev.Raw["data"] != "<13>raw 3" || ev.Raw["seq"] != "3" {
 		t.Errorf("event: %+v", ev)
+	}
+	if body := getJSON(t, ts, "/api/v1/events/"+id, 200, nil); strings.Contains(body, "raw_text") {
+		t.Errorf("an event of a UTF-8 input has raw_text: %s", body)
+	}
+	// An event of an input with a charset: the bytes as received, and
+	// their text.
+	var gbk struct {
+		Raw        map[string]string `json:"raw"`
+		RawText    string            `json:"raw_text"`
+		RawCharset string            `json:"raw_charset"`
+	}
+	getJSON(t, ts, "/api/v1/events/"+fmt.Sprintf("%016x%016x", 7, 5), 200, &gbk)
+	if gbk.RawText != "<13>raw 张三" || gbk.RawCharset != "GBK" || gbk.Raw["data_base64"] != base64.StdEncoding.EncodeToString([]byte("<13>raw \xd5\xc5\xc8\xfd")) {
+		t.Errorf("event of a GBK input: %+v", gbk)
 	}
 	getJSON(t, ts, "/api/v1/events/"+fmt.Sprintf("%016x%016x", 7, 999), 404, nil)
 	getJSON(t, ts, "/api/v1/events/xyz", 400, nil)

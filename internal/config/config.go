@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/parse"
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 )
 
 // Config is Vigil's whole configuration.
@@ -194,6 +195,10 @@ type Syslog struct {
 	// Format names the payload format of every message on this input;
 	// "auto" (the default) detects it per message.
 	Format string `yaml:"format"`
+	// Charset is the character set the senders write in (charset.Names);
+	// "" is UTF-8. Records are decoded where they are parsed: the journal
+	// keeps the bytes as received.
+	Charset string `yaml:"charset"`
 }
 
 // IdleTimeoutValue returns idle_timeout as input.SyslogConfig takes it:
@@ -221,6 +226,24 @@ func (s Syslog) Location() (*time.Location, error) {
 		return time.Local, nil
 	}
 	return time.LoadLocation(s.Timezone)
+}
+
+// Charsets returns the character set of each input that does not take
+// UTF-8 (inputs.syslog[].charset, inputs.kafka[].charset).
+func (c Config) Charsets() charset.Inputs {
+	m := charset.Inputs{}
+	add := func(input, name string) {
+		if cs, err := charset.Lookup(name); err == nil && cs != charset.UTF8 { // validated by Load
+			m[input] = cs
+		}
+	}
+	for _, s := range c.Inputs.Syslog {
+		add(s.Name, s.Charset)
+	}
+	for _, k := range c.Inputs.Kafka {
+		add(k.Name, k.Charset)
+	}
+	return m
 }
 
 // TLS configures RFC5425 syslog over TLS.
@@ -542,12 +565,18 @@ func (c *Config) Validate() error {
 		if err := parse.CheckFormat(s.Format); err != nil {
 			bad(p+".format", "%v", err)
 		}
+		if _, err := charset.Lookup(s.Charset); err != nil {
+			bad(p+".charset", "%v", err)
+		}
 	}
 	for i, k := range c.Inputs.Kafka {
 		p := fmt.Sprintf("inputs.kafka[%d]", i)
 		ps = append(ps, c.checkNamed(p, k.Name, names, k.Validate)...)
 		if err := parse.CheckFormat(k.Format); err != nil {
 			bad(p+".format", "%v", err)
+		}
+		if _, err := charset.Lookup(k.Charset); err != nil {
+			bad(p+".charset", "%v", err)
 		}
 	}
 	outNames := map[string]bool{}

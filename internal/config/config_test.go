@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 )
 
 func TestDefaultIsValidAndLoopback(t *testing.T) {
@@ -104,6 +106,8 @@ func TestInvalid(t *testing.T) {
 		{"kafka name clash", "inputs:\n  kafka:\n    - name: syslog\n      brokers: [k:9092]\n      topics: [t]\n", `line 3: inputs.kafka[0].name: "syslog" is used twice`},
 		{"kafka format", "inputs:\n  kafka:\n    - {brokers: [k:9092], topics: [t], format: ngnix}\n", `line 3: inputs.kafka[0].format: unknown format "ngnix"`},
 		{"syslog format", "inputs:\n  syslog:\n    - format: ngnix\n", `line 3: inputs.syslog[0].format: unknown format "ngnix"`},
+		{"syslog charset", "inputs:\n  syslog:\n    - charset: gb2312\n", `line 3: inputs.syslog[0].charset: unknown charset "gb2312" (known: utf-8, gbk, gb18030, big5)`},
+		{"kafka charset", "inputs:\n  kafka:\n    - {brokers: [k:9092], topics: [t], charset: latin1}\n", `line 3: inputs.kafka[0].charset: unknown charset "latin1"`},
 		{"fsync policy", "journal:\n  fsync: sometimes\n", `line 2: journal.fsync: "sometimes" is not one of interval, always, never`},
 		{"bad size", "journal:\n  segment_size: lots\n", `line 2: journal.segment_size: "lots" is not a size (e.g. 64MiB, 1GiB)`},
 		{"tiny segment", "journal:\n  segment_size: 10KiB\n", "line 2: journal.segment_size: 10KiB is below 1MiB"},
@@ -257,5 +261,19 @@ func TestProblemString(t *testing.T) {
 		if got := tt.p.String(); got != tt.want {
 			t.Errorf("%#v: %q, want %q", tt.p, got, tt.want)
 		}
+	}
+}
+
+// TestCharsets: inputs name their charsets in any case; UTF-8 inputs are
+// left out of the map.
+func TestCharsets(t *testing.T) {
+	cfg, err := ParseYAML([]byte("inputs:\n  syslog:\n    - {name: win, charset: GBK}\n    - {name: plain, addr: '127.0.0.1:1', charset: utf-8}\n" +
+		"  kafka:\n    - {name: tw, brokers: [k:9092], topics: [t], charset: big5}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.Charsets()
+	if len(got) != 2 || got["win"] != charset.GBK || got["tw"] != charset.Big5 {
+		t.Fatalf("Charsets() = %v", got)
 	}
 }

@@ -149,7 +149,7 @@ func fieldByKey(v reflect.Value, key string) (reflect.Value, bool) {
 
 // docEmptyMeans are documented defaults that say what an empty value
 // means.
-var docEmptyMeans = map[string]bool{"Local": true, "auto": true}
+var docEmptyMeans = map[string]bool{"Local": true, "auto": true, "utf-8": true}
 
 // TestDocumentedKeys: every key in docs/configuration.md's tables exists,
 // with the default the table gives, and every key of the configuration is

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/console/chart"
 	"github.com/vigil-soc/vigil/internal/httpx"
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 	"github.com/vigil-soc/vigil/internal/service"
 	"github.com/vigil-soc/vigil/internal/store"
 )
@@ -148,6 +149,8 @@ type eventView struct {
 	Block   fieldsBlock
 	Raw     string
 	RawNote string
+	// Decoded says which charset Raw was decoded from ("" for UTF-8).
+	Decoded string
 	Around  string
 	Close   string
 }
@@ -404,7 +407,10 @@ func (p *searchPage) openEvent(ctx context.Context, s *service.Searches, id, at 
 	ev := &eventView{ID: d.ID, Time: d.Time, Block: p.fieldValues(d.Fields), RawNote: d.RawNote,
 		Close: p.link(map[string]string{"event": "", "at": ""})}
 	if d.Raw != nil {
-		ev.Raw = strings.ToValidUTF8(string(d.Raw.Data), "\uFFFD")
+		ev.Raw = d.RawText
+		if d.RawCharset != charset.UTF8 {
+			ev.Decoded = p.T("search.event.raw.decoded", d.RawCharset.String())
+		}
 	}
 	ev.Around = p.link(map[string]string{"q": "", "start": d.Time.Add(-5 * time.Minute).UTC().Format(time.RFC3339),
 		"end": d.Time.Add(5 * time.Minute).UTC().Format(time.RFC3339), "cursor": "", "event": d.ID, "at": d.Time.UTC().Format(time.RFC3339Nano)})

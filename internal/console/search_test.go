@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 	"github.com/vigil-soc/vigil/internal/search"
 	"github.com/vigil-soc/vigil/internal/service"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -41,9 +42,13 @@ func newSearchConsole(t *testing.T) *testConsole {
 	}
 	st.Flush()
 	raw := func(_ context.Context, from uint64, _ int, fn func(*journal.Record) error) error {
+		if from == 5 { // from a GBK sender: 张三 登录失败
+			return fn(&journal.Record{Seq: from, Input: "win", Data: []byte("<13>\xd5\xc5\xc8\xfd \xb5\xc7\xc2\xbc\xca\xa7\xb0\xdc")})
+		}
 		return fn(&journal.Record{Seq: from, Data: []byte("<13>raw line " + strconv.FormatUint(from, 10))})
 	}
-	s := service.NewSearches(search.New(st, search.Limits{}, nil), service.SearchOptions{Raw: raw, JournalID: 1})
+	s := service.NewSearches(search.New(st, search.Limits{}, nil), service.SearchOptions{Raw: raw, JournalID: 1,
+		Charsets: charset.Inputs{"win": charset.GBK}})
 	return newTestConsole(t, func(o *Options) { o.Searches = s })
 }
 
@@ -92,6 +97,11 @@ func TestSearchPage(t *testing.T) {
 	_, body = tc.get(t, "/search?start=1h&event=00000000000000010000000000000003", service.RoleAnalyst)
 	if !strings.Contains(body, `<pre class="raw">&lt;13&gt;raw line 3</pre>`) {
 		t.Errorf("opened event lacks its raw line")
+	}
+	// One from an input with a charset shows its text, decoded, and says so.
+	_, body = tc.get(t, "/search?start=1h&event=00000000000000010000000000000005", service.RoleAnalyst)
+	if !strings.Contains(body, `<pre class="raw">&lt;13&gt;张三 登录失败</pre>`) || !strings.Contains(body, "Decoded from GBK") {
+		t.Errorf("opened event of a GBK input lacks its decoded raw line")
 	}
 	_, body = tc.get(t, "/search?event=00000000000000010000000000000999", service.RoleAdmin)
 	if !strings.Contains(body, "No event has this id") {

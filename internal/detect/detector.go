@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/index"
 	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 )
 
 // DetectorOptions configure the pipeline's detection stage.
@@ -41,6 +42,9 @@ type DetectorOptions struct {
 	// Journal serves payloads of events older than the recent batches,
 	// and tells where a replay after a crash ends.
 	Journal *journal.Journal
+	// Charsets decode those payloads for inputs whose senders do not
+	// write UTF-8 (the parser's Charsets).
+	Charsets charset.Inputs
 	// Alerts is the alert journal. Every alert raised is appended to it
 	// (its JSON, see package alert) before the checkpoint moves past the
 	// events that raised it; the store, the alert channels and the
@@ -643,7 +647,7 @@ func (d *Detector) payloads(seqs []uint64) map[uint64]string {
 				if len(data) > maxPayload {
 					data = data[:maxPayload]
 				}
-				out[rec.Seq] = string(data)
+				out[rec.Seq] = d.opts.Charsets.Text(rec.Input, data)
 				delete(want, rec.Seq)
 			}
 			if rec.Seq >= hi {

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"sort"
 	"time"
 
@@ -14,13 +15,13 @@ import (
 // payloads.
 type Offline struct {
 	events []*Event
-	raw    map[uint64]string
+	raw    map[uint64][]byte
 }
 
 // NewOffline parses recs with p (the server's parser), keeping their order
 // (the journal's order, as the live detector sees them).
 func NewOffline(p *parse.Parser, recs []journal.Record) *Offline {
-	o := &Offline{raw: make(map[uint64]string, len(recs))}
+	o := &Offline{raw: make(map[uint64][]byte, len(recs))}
 	size := 0
 	for i := range recs {
 		size += len(recs[i].Data)
@@ -30,8 +31,12 @@ func NewOffline(p *parse.Parser, recs []journal.Record) *Offline {
 		rec := &recs[i]
 		var row store.Row
 		p.Parse(rec, &row)
-		o.events = append(o.events, &Event{Seq: rec.Seq, Time: row.Time, Fields: row.Fields, Raw: rec.Data})
-		o.raw[rec.Seq] = string(rec.Data)
+		raw := rec.Data
+		if t := p.Text(); len(t) > 0 && &t[0] != &raw[0] {
+			raw = bytes.Clone(t) // decoded: Text is the record itself otherwise
+		}
+		o.events = append(o.events, &Event{Seq: rec.Seq, Time: row.Time, Fields: row.Fields, Raw: raw})
+		o.raw[rec.Seq] = raw
 	}
 	return o
 }
@@ -51,7 +56,7 @@ func (o *Offline) Payloads(seqs []uint64) map[uint64]string {
 	out := make(map[uint64]string, len(seqs))
 	for _, s := range seqs {
 		if r, ok := o.raw[s]; ok {
-			out[s] = r
+			out[s] = string(r)
 		}
 	}
 	return out

@@ -140,6 +140,7 @@ type storedRec struct {
 
 type metrics struct {
 	records, skipped, parseErrors, storeErrors prometheus.Counter
+	charsetErrors                              *prometheus.CounterVec
 	delay                                      prometheus.Histogram
 }
 
@@ -186,6 +187,9 @@ func New(j *journal.Journal, st store.Store, opts Options, reg prometheus.Regist
 			Help: "Records replayed after a crash that the store already held (not stored twice)."}),
 		parseErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_index_parse_errors_total",
 			Help: "Records stored raw with a vigil.parse_error field."}),
+		charsetErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_index_charset_errors_total",
+			Help: "Records with bytes invalid in their input's charset (inputs.*.charset, UTF-8 by default), stored with U+FFFD and their exact bytes in vigil.raw_base64."},
+			[]string{"input"}),
 		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_index_store_errors_total",
 			Help: "Failed store writes (retried; the journal keeps the records)."}),
 		delay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_index_delay_seconds",
@@ -193,7 +197,7 @@ func New(j *journal.Journal, st store.Store, opts Options, reg prometheus.Regist
 			Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
 	}
 	if reg != nil {
-		reg.MustRegister(ix.m.records, ix.m.skipped, ix.m.parseErrors, ix.m.storeErrors, ix.m.delay)
+		reg.MustRegister(ix.m.records, ix.m.skipped, ix.m.parseErrors, ix.m.charsetErrors, ix.m.storeErrors, ix.m.delay)
 	}
 	return ix, nil
 }
@@ -534,10 +538,15 @@ func (ix *Indexer) parse(recs []journal.Record, rs []store.Row, bufs reusable) *
 		ix.p.Parse(rec, row)
 		if row.Get(parse.FieldParseError) != "" && !inStore {
 			parseErrs++
+			if ix.p.InvalidText() {
+				ix.m.charsetErrors.WithLabelValues(rec.Input).Inc()
+			}
 		}
 		if det != nil {
 			det.Seqs = append(det.Seqs, rec.Seq)
-			det.raw = append(det.raw, rec.Data...)
+			// The text the rules' payloads show: decoded to UTF-8 for
+			// an input with a charset.
+			det.raw = append(det.raw, ix.p.Text()...)
 			det.ends = append(det.ends, len(det.raw))
 			if stored != nil && !inStore {
 				stored = append(stored, *row)

@@ -2,6 +2,7 @@ package output
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 )
 
 // receiver is a TCP syslog receiver (newline framing) that can be stopped
@@ -467,5 +469,21 @@ func TestClickHouseDDL(t *testing.T) {
 		if modern(v.major, v.minor) != v.modern {
 			t.Errorf("modern(%d, %d) = %v", v.major, v.minor, !v.modern)
 		}
+	}
+}
+
+// TestSyslogMessageCharset: the json payload of a record from an input
+// with a charset is UTF-8; the original payload is the bytes as received.
+func TestSyslogMessageCharset(t *testing.T) {
+	popts := parse.Options{Charsets: charset.Inputs{"win": charset.GBK}}
+	data := []byte("<13>Nov 28 10:00:00 h a: {\"user\":\"\xd5\xc5\xc8\xfd\"}") // 张三 in GBK
+	rec := &journal.Record{Seq: 1, Time: time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC), Input: "win", Data: data}
+	js, _ := NewSyslog(SyslogConfig{Name: "x", Address: "127.0.0.1:1", Payload: "json"}, popts)
+	if msg := string(js.message(rec)); !strings.Contains(msg, `"user":"张三"`) || strings.Contains(msg, "parse_error") {
+		t.Errorf("json payload %q", msg)
+	}
+	orig, _ := NewSyslog(SyslogConfig{Name: "x", Address: "127.0.0.1:1"}, popts)
+	if got := orig.message(rec); !bytes.Equal(got, data) {
+		t.Errorf("original payload %q, want the bytes as received", got)
 	}
 }

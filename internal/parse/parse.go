@@ -24,6 +24,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/store"
 	"github.com/vigil-soc/vigil/internal/syslog"
@@ -81,6 +82,11 @@ type Options struct {
 	// halves the store's CPU and disk per event; the exact bytes stay in
 	// the journal under vigil.seq either way.
 	KeepJSONText bool
+	// Charsets names the character set of inputs whose senders do not
+	// write UTF-8 (inputs.*.charset). Their records are decoded to UTF-8
+	// before anything else is read from them; invalid bytes become U+FFFD
+	// and the record keeps its exact bytes in vigil.raw_base64.
+	Charsets charset.Inputs
 	// Formats names the format of each input ("" or "auto": detect per
 	// message). Names are those of Texts and JSONs.
 	Formats map[string]string
@@ -120,6 +126,11 @@ type Parser struct {
 	// arena since its last reset ("": none).
 	recv   string
 	recvAt time.Time
+	// data is the last record as the parser read it: its own bytes, or
+	// decoded holding their UTF-8 decoding.
+	data, decoded []byte
+	// badText: the last record held bytes invalid in its charset.
+	badText bool
 }
 
 // New returns a Parser.
@@ -217,24 +228,47 @@ func (p *Parser) str(b []byte) string { return p.arena.Copy(b) }
 // Parse fills row from rec. row.Fields is reset first.
 func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	row.Fields = row.Fields[:0]
+	// A record in another charset is read as its UTF-8 decoding, the
+	// syslog header too (a GBK character's second byte can be '[', ']' or
+	// '\\'). UTF-8 records are read as they are.
+	data, valid, textErr := rec.Data, true, ""
+	if cs := p.opts.Charsets.Of(rec.Input); cs != charset.UTF8 {
+		if cap(p.decoded) > 1<<20 && cap(p.decoded) > 4*len(rec.Data) {
+			p.decoded = nil // one long message's buffer is not kept for ever
+		}
+		var bad int
+		p.decoded, bad = cs.Decode(p.decoded[:0], rec.Data)
+		data = p.decoded
+		if p.badText = bad >= 0; p.badText {
+			textErr = cs.Invalid(rec.Data, bad)
+		}
+	} else {
+		valid = utf8.Valid(data)
+		p.badText = !valid
+		if !valid {
+			textErr = invalidUTF8(data)
+		}
+	}
+	p.data = data
+	if p.badText {
+		row.Fields = append(row.Fields, store.Field{Name: FieldRawBase64, Value: base64.StdEncoding.EncodeToString(rec.Data)})
+	}
 	m := &p.msg
 	p.hdr.Location = p.location(rec.Input)
-	p.hdr.Parse(rec.Data, rec.Time, m)
+	p.hdr.Parse(data, rec.Time, m)
 
 	var errs []string
 	if m.Err != "" {
 		errs = append(errs, m.Err)
+	}
+	if textErr != "" {
+		errs = append(errs, textErr)
 	}
 
 	// Senders that frame with octet counting may still end the message
 	// with the newline of their line template (rsyslog does); receivers
 	// strip it. The journal keeps the exact bytes.
 	payload := trimNewline(m.Message)
-	valid := utf8.Valid(rec.Data)
-	if !valid {
-		errs = append(errs, invalidUTF8(rec.Data))
-		row.Fields = append(row.Fields, store.Field{Name: FieldRawBase64, Value: base64.StdEncoding.EncodeToString(rec.Data)})
-	}
 	msgIdx := len(row.Fields)
 	row.Fields = append(row.Fields,
 		store.Field{Name: FieldMsg, Value: p.text(payload, valid)},
@@ -311,6 +345,17 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 		row.Fields = append(row.Fields, store.Field{Name: FieldParseError, Value: strings.Join(errs, "; ")})
 	}
 }
+
+// Text returns the last record Parse read as the parser read it: decoded
+// to UTF-8 for an input with a charset, else the record's own bytes. It
+// is valid until the next Parse, and no longer than the record's data.
+func (p *Parser) Text() []byte { return p.data }
+
+// InvalidText reports whether the last record Parse read held bytes that
+// are invalid in its input's charset (UTF-8 by default). Such a record is
+// parsed with U+FFFD in their place and keeps its exact bytes in
+// vigil.raw_base64.
+func (p *Parser) InvalidText() bool { return p.badText }
 
 // isText reports whether name is a text format.
 func (p *Parser) isText(name string) bool {

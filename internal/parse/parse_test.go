@@ -307,17 +307,7 @@ func FuzzParse(f *testing.F) {
 
 func BenchmarkParseNginxJSON(b *testing.B) {
 	data := []byte(`<190>Nov 27 23:39:14 vm nginx: {"source":"192.168.0.8", "ip":"10.1.2.3","user":"-","time_local":"27/Nov/2026:23:39:14 +0000","statuscode":401,"bytes_sent":153,"http_referer":"https://mail.corp.example/owa/","http_user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36","request_uri":"/owa/auth.owa","request_time":0.004,"gzip_ration":"-","query_string":"-"}`)
-	p := New(Options{Location: time.UTC})
-	rec := journal.Record{Seq: 1, Time: received, Input: "syslog", Peer: "127.0.0.1:1", Data: data}
-	var row store.Row
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		p.Parse(&rec, &row)
-		if i%1024 == 0 {
-			p.Reset(0)
-		}
-	}
+	benchParse(b, New(Options{Location: time.UTC}), "syslog", data)
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }

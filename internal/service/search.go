@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -60,6 +61,9 @@ const (
 type SearchOptions struct {
 	// Raw reads the journal; nil leaves events without their raw line.
 	Raw RawReader
+	// Charsets decode the raw lines of inputs whose senders do not write
+	// UTF-8 (inputs.*.charset), for EventDetail.RawText.
+	Charsets charset.Inputs
 	// JournalID is the journal's id, the first half of the event ids
 	// of journaled events (parse.AppendEventID).
 	JournalID uint64
@@ -645,6 +649,10 @@ type EventDetail struct {
 	Event
 	// Raw is the journal record of the event (nil when not kept).
 	Raw *journal.Record
+	// RawText is Raw's bytes as text, decoded from RawCharset (its
+	// input's charset), invalid bytes as U+FFFD.
+	RawText    string
+	RawCharset charset.Charset
 	// RawNote says why Raw is nil.
 	RawNote string
 }
@@ -698,6 +706,8 @@ func (s *Searches) Event(ctx context.Context, a Actor, id string, at time.Time) 
 				c.Data = slices.Clone(r.Data)
 				c.Origin = slices.Clone(r.Origin)
 				d.Raw = &c
+				d.RawCharset = s.opt.Charsets.Of(r.Input)
+				d.RawText = d.RawCharset.Text(r.Data)
 			}
 			return nil
 		})

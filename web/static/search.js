@@ -98,7 +98,10 @@
           if (!res.ok) {
             raw.textContent = res.j.error || "error";
           } else if (res.j.raw) {
-            raw.textContent = res.j.raw.data !== undefined ? res.j.raw.data : "base64: " + res.j.raw.data_base64;
+            // raw_text: decoded from the input's charset (raw.data is
+            // then the bytes as received, often only as base64).
+            raw.textContent = res.j.raw_text !== undefined ? res.j.raw_text :
+              res.j.raw.data !== undefined ? res.j.raw.data : "base64: " + res.j.raw.data_base64;
           } else {
             raw.textContent = res.j.raw_note || "";
           }

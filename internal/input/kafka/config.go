@@ -44,6 +44,10 @@ type Config struct {
 	// --format`); "" or "auto" detects it per record. Read by the parser,
 	// not by the input.
 	Format string `yaml:"format"`
+	// Charset is the character set of the records (see
+	// inputs.syslog[].charset); "" is UTF-8. Read by the parser, not by
+	// the input: the journal keeps the bytes as received.
+	Charset string `yaml:"charset"`
 	// Brokers are the seed brokers, host:port each.
 	Brokers []string `yaml:"brokers"`
 	// Topics are the topics to consume.
