@@ -12,10 +12,12 @@ import (
 )
 
 const (
-	journalSynopsis = "vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]"
+	journalSynopsis = "vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json] [--timezone ZONE]"
 	journalAbout    = `Prints the raw archive: each journaled message exactly as received, one per
-line, or as JSON with its metadata. It opens the journal itself, so it works
-only while no server uses the data directory.`
+line, or as JSON with its metadata (its receive time in RFC 3339 with the
+offset of --timezone: default display.timezone of --config, else this
+machine's zone). It opens the journal itself, so it works only while no
+server uses the data directory.`
 )
 
 // journalCmd reads the raw archive. It opens the journal itself, so it
@@ -29,12 +31,17 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	from := fs.Uint64("from", 0, "first sequence number to print (default: the oldest retained)")
 	count := fs.Uint64("count", 0, "most records to print (0: all)")
 	asJSON := fs.Bool("json", false, "print each record as JSON with its metadata instead of the raw message")
+	cfgFile, zoneName := configZoneFlags(fs)
 	if err := parseFlags(fs, args[1:], stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return errUsage
+	}
+	loc, err := fileZone(*zoneName, *cfgFile)
+	if err != nil {
+		return err
 	}
 	j, err := journal.Open(filepath.Join(*data, "journal"), journal.Options{})
 	if err != nil {
@@ -58,6 +65,7 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var (
 		recs    []journal.Record
 		printed uint64
+		rec     []byte
 		line    []byte
 	)
 	for r.Position() < end && (*count == 0 || printed < *count) {
@@ -72,12 +80,13 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if *count != 0 && printed >= *count {
 				break
 			}
-			rec := &recs[i]
+			r := &recs[i]
 			if *asJSON {
-				line = eventjson.AppendRecord(line[:0], rec)
+				rec = eventjson.AppendRecord(rec[:0], r)
+				line = localizeJSON(line[:0], rec, loc)
 				w.Write(line)
 			} else {
-				w.Write(rec.Data)
+				w.Write(r.Data)
 			}
 			w.WriteByte('\n')
 			printed++

@@ -645,13 +645,14 @@ func (s *server) openDetect() error {
 	if err != nil {
 		return err
 	}
+	loc, _ := s.cfg.Display.Location() // validated by config.Load
 	s.det, err = detect.NewDetector(detect.DetectorOptions{
 		Dir:             filepath.Join(s.cfg.DataDir, "detect"),
 		Builtin:         builtin,
 		Disable:         cfg.Disable,
 		Enabled:         service.Overrides(states),
 		RulesDir:        cfg.RulesDir,
-		Engine:          detect.Options{Lateness: cfg.Lateness.D(), MaxClockSkew: cfg.MaxClockSkew.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo},
+		Engine:          detect.Options{Lateness: cfg.Lateness.D(), MaxClockSkew: cfg.MaxClockSkew.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo, Location: loc},
 		Journal:         s.j,
 		Alerts:          s.alerts,
 		CheckpointEvery: cfg.CheckpointInterval.D(),
