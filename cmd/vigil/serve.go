@@ -404,6 +404,7 @@ func (s *server) open() error {
 		s.outputs = append(s.outputs, o)
 	}
 	for _, oc := range cfg.Outputs.ClickHouse {
+		oc.DefaultTimezone = cfg.Display.Timezone // the zone of new tables
 		snd, err := output.NewClickHouse(oc, popts)
 		if err != nil {
 			return err
@@ -613,6 +614,7 @@ func (s *server) openDetect() error {
 		return err
 	}
 	for _, oc := range s.cfg.Outputs.ClickHouse {
+		oc.DefaultTimezone = s.cfg.Display.Timezone // the zone of new tables
 		w, err := output.NewClickHouseAlerts(oc, s.log.With("component", "output"))
 		if err != nil {
 			return err
