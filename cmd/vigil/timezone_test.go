@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/config"
+	"github.com/vigil-soc/vigil/internal/journal"
 )
 
 func zoneOf(t *testing.T, name string) *time.Location {
@@ -130,5 +131,29 @@ func TestParseTimezone(t *testing.T) {
 		if err != nil || !strings.Contains(stdout.String(), tt.want) {
 			t.Errorf("vigil parse %q: %v, stdout %s, stderr %s; want %s", tt.args, err, stdout.String(), stderr.String(), tt.want)
 		}
+	}
+}
+
+// TestJournalCatTimezone: journal cat --json prints the receive time in
+// --timezone with its offset.
+func TestJournalCatTimezone(t *testing.T) {
+	data := t.TempDir()
+	j, err := journal.Open(filepath.Join(data, "journal"), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 5, 17, 30, 0, 0, time.UTC)
+	if err := j.Append([]journal.Record{{Time: at, Input: "syslog", Data: []byte("hello")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := journalCmd(context.Background(), []string{"cat", "--data", data, "--json", "--timezone", "Asia/Shanghai"}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `"received":"2026-12-06T01:30:00+08:00"`) {
+		t.Errorf("journal cat --json: %s", stdout.String())
 	}
 }
