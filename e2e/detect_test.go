@@ -481,6 +481,35 @@ func startSMTP(t *testing.T, dir string) string {
 	return startReady(t, exec.Command(py, filepath.Join(root, "internal", "notify", "testdata", "smtpd.py"), "--port", "0", "--outdir", dir), "smtpd.py")
 }
 
+// smtpMail is a message as smtpd.py stores it.
+type smtpMail struct {
+	RcptTos []string `json:"rcpt_tos"`
+	Data    string   `json:"data"`
+}
+
+// waitMailIn waits for a message in dir (startSMTP's folder) whose data
+// contains s and returns it.
+func waitMailIn(t *testing.T, dir, s string) smtpMail {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for time.Now().Before(deadline) {
+		files, _ := filepath.Glob(filepath.Join(dir, "msg-*.json"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			var m smtpMail
+			if json.Unmarshal(b, &m) == nil && strings.Contains(m.Data, s) {
+				return m
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no mail with %q arrived", s)
+	return smtpMail{}
+}
+
 // TestAlertChannels: a lockout rule mails the locked-out user and the
 // helpdesk through a real SMTP server, while a webhook whose receiver is
 // down fails, is retried and reported in the status, and holds nothing
@@ -540,30 +569,7 @@ alerts:
 	now := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
 	sendLines(t, addr, []string{lockoutLine(now, "zhangwei")})
 
-	type mail struct {
-		RcptTos []string `json:"rcpt_tos"`
-		Data    string   `json:"data"`
-	}
-	waitMail := func(user string) mail {
-		t.Helper()
-		deadline := time.Now().Add(waitTimeout)
-		for time.Now().Before(deadline) {
-			files, _ := filepath.Glob(filepath.Join(mails, "msg-*.json"))
-			for _, f := range files {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					continue
-				}
-				var m mail
-				if json.Unmarshal(b, &m) == nil && strings.Contains(m.Data, "account "+user+" locked out") {
-					return m
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatalf("no mail about %s arrived", user)
-		return mail{}
-	}
+	waitMail := func(user string) smtpMail { return waitMailIn(t, mails, "account "+user+" locked out") }
 	m := waitMail("zhangwei")
 	rcpt := strings.Join(m.RcptTos, ",")
 	for _, want := range []string{"soc@corp.example", "zhangwei@corp.example", "helpdesk@corp.example"} {

@@ -160,20 +160,7 @@ alerts:
 	if code != 0 || !strings.Contains(out, `"alert.first":"`+in(at, shanghai)+`"`) {
 		t.Errorf("vigil search --scope alerts: exit %d, %s %s; want alert.first %s", code, out, stderr, in(at, shanghai))
 	}
-	var body string
-	deadline := time.Now().Add(waitTimeout)
-	for body == "" && time.Now().Before(deadline) {
-		files, _ := filepath.Glob(filepath.Join(mails, "msg-*.json"))
-		for _, f := range files {
-			var m struct {
-				Data string `json:"data"`
-			}
-			if b, err := os.ReadFile(f); err == nil && json.Unmarshal(b, &m) == nil && strings.Contains(m.Data, "e2e-tz") {
-				body = m.Data
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	body := waitMailIn(t, mails, "e2e-tz").Data
 	// The body is quoted-printable: "=" and long lines are encoded, the
 	// lines checked here are plain.
 	for _, want := range []string{"Fired:    " + wantText, "First:    " + wantText} {

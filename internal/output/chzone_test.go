@@ -18,15 +18,38 @@ import (
 	"github.com/vigil-soc/vigil/internal/parse"
 )
 
-// lastAt returns the latest time before now at hour:minute UTC: the
-// tests' times follow the clock, never a fixed date.
-func lastAt(now time.Time, hour, minute int) time.Time {
-	now = now.UTC()
-	t := time.Date(now.Year(), now.Month(), now.Day(), hour, minute, 0, 0, time.UTC)
-	if t.After(now) {
-		t = t.AddDate(0, 0, -1)
+// zoneTest starts a clickhouse-server and returns its address, a
+// connection, the latest 17:30 UTC before now (the tests' times follow the
+// clock, never a fixed date) and its date in Asia/Shanghai, the next day.
+func zoneTest(t *testing.T) (addr string, conn driver.Conn, at time.Time, localDay string) {
+	t.Helper()
+	addr, _ = startClickHouse(t, 0)
+	conn = chConn(t, addr)
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return t
+	now := time.Now().UTC()
+	at = time.Date(now.Year(), now.Month(), now.Day(), 17, 30, 0, 0, time.UTC)
+	if at.After(now) {
+		at = at.AddDate(0, 0, -1)
+	}
+	return addr, conn, at, at.In(shanghai).Format(time.DateOnly)
+}
+
+// createOldTables creates the database db with the tables of a Vigil that
+// recorded no zone (no comments).
+func createOldTables(t *testing.T, conn driver.Conn, db string) {
+	t.Helper()
+	for _, q := range []string{
+		"CREATE DATABASE " + db,
+		"CREATE TABLE " + db + ".events " + strings.ReplaceAll(eventDDL(18, 16, 0, "X"), " COMMENT 'date of ts in X'", ""),
+		"CREATE TABLE " + db + ".threat_table " + strings.NewReplacer(" COMMENT 'date of ts in X'", "", " COMMENT 'hour of ts in X'", "").Replace(threatDDL(18, 16, 0, "X")),
+	} {
+		if err := conn.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }
 
 // writeBoth sends one event and one alert at `at` through a ClickHouse
@@ -64,15 +87,8 @@ func writeBoth(t *testing.T, cfg ClickHouseConfig, at time.Time, id string) (evE
 // table's is refused with words that say what to do, until the table is
 // marked with the new zone.
 func TestClickHouseTimezone(t *testing.T) {
-	addr, _ := startClickHouse(t, 0)
-	conn := chConn(t, addr)
+	addr, conn, at, localDay := zoneTest(t)
 	ctx := context.Background()
-	shanghai, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := lastAt(time.Now(), 17, 30)
-	localDay := at.In(shanghai).Format(time.DateOnly) // the next day
 	utcDay := at.Format(time.DateOnly)
 	if localDay == utcDay {
 		t.Fatalf("%s: Shanghai's date should be the next day", at)
@@ -124,15 +140,7 @@ func TestClickHouseTimezone(t *testing.T) {
 	}
 
 	// Tables of an older Vigil (no comments): UTC, whatever the display.
-	for _, q := range []string{
-		"CREATE DATABASE old",
-		"CREATE TABLE old.events " + strings.ReplaceAll(eventDDL(18, 16, 0, "X"), " COMMENT 'date of ts in X'", ""),
-		"CREATE TABLE old.threat_table " + strings.NewReplacer(" COMMENT 'date of ts in X'", "", " COMMENT 'hour of ts in X'", "").Replace(threatDDL(18, 16, 0, "X")),
-	} {
-		if err := conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	createOldTables(t, conn, "old")
 	cfg = ClickHouseConfig{Name: "ch", Address: addr, Database: "old", DefaultTimezone: "Asia/Shanghai"}
 	if e, a := writeBoth(t, cfg, at, "c1"); e != nil || a != nil {
 		t.Fatalf("old tables: %v, %v", e, a)
@@ -231,24 +239,9 @@ func migrationSQL(t *testing.T) []string {
 // clickhouse-server: an older Vigil's UTC threat table gets its rows in
 // Asia/Shanghai and its mark, and the output then writes it in that zone.
 func TestClickHouseZoneMigration(t *testing.T) {
-	addr, _ := startClickHouse(t, 0)
-	conn := chConn(t, addr)
+	addr, conn, at, localDay := zoneTest(t)
 	ctx := context.Background()
-	shanghai, err := time.LoadLocation("Asia/Shanghai")
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := lastAt(time.Now(), 17, 30)
-	localDay := at.In(shanghai).Format(time.DateOnly)
-	for _, q := range []string{
-		"CREATE DATABASE vigil",
-		"CREATE TABLE vigil.events " + strings.ReplaceAll(eventDDL(18, 16, 0, "X"), " COMMENT 'date of ts in X'", ""),
-		"CREATE TABLE vigil.threat_table " + strings.NewReplacer(" COMMENT 'date of ts in X'", "", " COMMENT 'hour of ts in X'", "").Replace(threatDDL(18, 16, 0, "X")),
-	} {
-		if err := conn.Exec(ctx, q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	createOldTables(t, conn, "vigil")
 	cfg := ClickHouseConfig{Name: "ch", Address: addr}
 	if e, a := writeBoth(t, cfg, at, "old"); e != nil || a != nil {
 		t.Fatalf("older Vigil's tables: %v, %v", e, a)
