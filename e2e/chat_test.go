@@ -378,7 +378,7 @@ alerts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantTime := at.In(shanghai).Format("2006-01-02 15:04:05") + " (UTC+08:00)"
+	wantTime := at.In(shanghai).Format("2006-01-02 15:04:05") + " +08:00"
 	link := "https://vigil.corp.example/alerts/" + a["alert.id"]
 	for _, robot := range []string{"ding", "wecom", "lark"} {
 		c := farm.wait(t, robot, link)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/demo"
+	"github.com/vigil-soc/vigil/internal/service"
+	"github.com/vigil-soc/vigil/internal/timefmt"
 )
 
 const (
@@ -33,7 +35,8 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seed := fs.Uint64("seed", 1, "seed of the people, habits and addresses")
 	users := fs.Int("users", demo.DefaultUsers, "mailboxes (100 to 2000)")
 	rate := fs.Int("rate", 20000, "most lines a second (0: as fast as the server takes them)")
-	endFlag := fs.String("end", "", "when the simulated day ends, RFC 3339 (default: now; not in the future)")
+	endFlag := fs.String("end", "", "when the simulated day ends (default: now; not in the future): "+timeHelp+"; a date alone is the end of that day")
+	cfgFile, zoneName := configZoneFlags(fs)
 	print := fs.Bool("print", false, "print the lines to standard output instead of sending them")
 	wait := fs.Duration("wait", 2*time.Minute, "how long to wait for the server to index and check the day after sending")
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -43,15 +46,19 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "vigil demo: unexpected argument %q\n", fs.Arg(0))
 		return errUsage
 	}
+	loc, err := fileZone(*zoneName, *cfgFile)
+	if err != nil {
+		return err
+	}
 	end := time.Now()
 	if *endFlag != "" {
-		t, err := time.Parse(time.RFC3339, *endFlag)
+		t, err := service.ParseEnd(*endFlag, end, loc)
 		if err != nil {
-			fmt.Fprintf(stderr, "vigil demo: --end %q: want RFC 3339 (2026-12-06T09:00:00Z)\n", *endFlag)
+			fmt.Fprintf(stderr, "vigil demo: --end: %v\n", err)
 			return errUsage
 		}
 		if t.After(end) {
-			fmt.Fprintf(stderr, "vigil demo: --end %s is in the future: the server would take the day for a clock that runs ahead\n", *endFlag)
+			fmt.Fprintf(stderr, "vigil demo: --end %s is in the future: the server would take the day for a clock that runs ahead\n", timefmt.Format(t, loc))
 			return errUsage
 		}
 		end = t
@@ -115,9 +122,9 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer conn.Close()
 	first := st.Journal.NextSeq
 	fmt.Fprintf(stderr, "vigil demo: sending %d lines (%s to %s) to %s\n", len(sc.Lines),
-		sc.Start.Add(-demo.History).Format(time.RFC3339), sc.End.Format(time.RFC3339), addr)
+		timefmt.Format(sc.Start.Add(-demo.History), loc), timefmt.Format(sc.End, loc), addr)
 	sent, err := demo.Send(ctx, conn, sc.Lines, demo.SendOptions{Rate: *rate, Progress: func(n int, at time.Time) {
-		fmt.Fprintf(stderr, "  %7d lines sent, simulated time %s\n", n, at.Format("2006-01-02 15:04"))
+		fmt.Fprintf(stderr, "  %7d lines sent, simulated time %s\n", n, timefmt.Format(at, loc))
 	}})
 	if err == nil {
 		err = conn.Close()

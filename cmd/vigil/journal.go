@@ -15,11 +15,13 @@ import (
 )
 
 const (
-	journalSynopsis = "vigil journal cat [--data DIR] [--config FILE] [--from SEQ] [--count N] [--json] [--text]"
+	journalSynopsis = "vigil journal cat [--data DIR] [--config FILE] [--from SEQ] [--count N] [--json] [--text] [--timezone ZONE]"
 	journalAbout    = `Prints the raw archive: each journaled message exactly as received, one per
-line, or as JSON with its metadata. With --text, messages of inputs with a
-charset (inputs.*.charset in --config) are printed decoded to UTF-8 instead.
-It opens the journal itself, so it works only while no server uses the data
+line, or as JSON with its metadata (its receive time in RFC 3339 with the
+offset of --timezone: default display.timezone of --config, else this
+machine's zone). With --text, messages of inputs with a charset
+(inputs.*.charset in --config) are printed decoded to UTF-8 instead. It
+opens the journal itself, so it works only while no server uses the data
 directory.`
 )
 
@@ -34,7 +36,8 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	from := fs.Uint64("from", 0, "first sequence number to print (default: the oldest retained)")
 	count := fs.Uint64("count", 0, "most records to print (0: all)")
 	asJSON := fs.Bool("json", false, "print each record as JSON with its metadata instead of the raw message")
-	cfgFile := fs.String("config", "", "configuration file: the inputs' charsets for --text, and data_dir unless --data is given")
+	cfgFile := fs.String("config", "", "configuration file: the inputs' charsets for --text, display.timezone (the default --timezone), and data_dir unless --data is given")
+	zoneName := zoneFlags(fs)
 	asText := fs.Bool("text", false, "print messages as UTF-8 text, decoded with their input's charset (invalid bytes as U+FFFD); with --json, add it as \"text\"")
 	if err := parseFlags(fs, args[1:], stdout); err != nil {
 		return err
@@ -44,17 +47,23 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return errUsage
 	}
 	var charsets charset.Inputs
+	var display config.Display
 	if *cfgFile != "" {
 		cfg, err := config.Load(*cfgFile)
 		if err != nil {
 			return err
 		}
 		charsets = cfg.Charsets()
+		display = cfg.Display
 		dataSet := false
 		fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" })
 		if !dataSet {
 			*data = cfg.DataDir
 		}
+	}
+	loc, err := displayZone(*zoneName, display)
+	if err != nil {
+		return err
 	}
 	j, err := journal.Open(filepath.Join(*data, "journal"), journal.Options{})
 	if err != nil {
@@ -78,6 +87,7 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var (
 		recs    []journal.Record
 		printed uint64
+		rec     []byte
 		line    []byte
 	)
 	for r.Position() < end && (*count == 0 || printed < *count) {
@@ -92,20 +102,21 @@ func journalCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			if *count != 0 && printed >= *count {
 				break
 			}
-			rec := &recs[i]
+			r := &recs[i]
 			switch {
 			case *asJSON:
-				line = eventjson.AppendRecord(line[:0], rec)
+				rec = eventjson.AppendRecord(rec[:0], r)
 				if *asText {
-					line = eventjson.AppendString(append(line[:len(line)-1], `,"text":`...), charsets.Text(rec.Input, rec.Data))
-					line = append(line, '}')
+					rec = eventjson.AppendString(append(rec[:len(rec)-1], `,"text":`...), charsets.Text(r.Input, r.Data))
+					rec = append(rec, '}')
 				}
+				line = localizeJSON(line[:0], rec, loc)
 				w.Write(line)
 			case *asText:
-				line, _ = charsets.Of(rec.Input).Decode(line[:0], rec.Data)
+				line, _ = charsets.Of(r.Input).Decode(line[:0], r.Data)
 				w.Write(line)
 			default:
-				w.Write(rec.Data)
+				w.Write(r.Data)
 			}
 			w.WriteByte('\n')
 			printed++

@@ -3,7 +3,7 @@
 // binary.
 //
 //	vigil serve   [--config FILE] [--data DIR] [--http ADDR] [--syslog ADDR]
-//	vigil search  [--server URL] [--token T] [--start T] [--end T] [--limit N] QUERY
+//	vigil search  [--server URL] [--token T] [--start T] [--end T] [--timezone Z] [--limit N] QUERY
 //	vigil demo    [--server URL] [--data DIR] [--lists DIR] [--seed N]
 //	vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]
 //	vigil users list|add|passwd|delete [--data DIR | --server URL] [NAME]
@@ -33,7 +33,7 @@ const usage = `Vigil: a journal-first SOC log platform.
 
 Usage:
   vigil serve   [--config FILE] [--data DIR] [--http ADDR] [--syslog ADDR]
-  vigil search  [--server URL] [--token TOKEN] [--start T] [--end T] [--limit N] [--order desc|asc|none] QUERY
+  vigil search  [--server URL] [--token TOKEN] [--start T] [--end T] [--timezone ZONE] [--limit N] [--order desc|asc|none] QUERY
   vigil demo    [--server URL] [--token TOKEN] [--data DIR] [--lists DIR] [--seed N] [--rate N]
   vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]
   vigil users   list|add|passwd|delete [--role R] [--password-file F] [--data DIR | --server URL] [NAME]
@@ -46,6 +46,8 @@ Usage:
 
 Run 'vigil help COMMAND' or 'vigil COMMAND --help' for a command's flags.
 Flags may come before or after a command's other arguments; -- ends them.
+Times are printed with their offset, in --timezone (default: display.timezone
+of --config, else this machine's zone).
 `
 
 func main() {

@@ -18,10 +18,14 @@ import (
 )
 
 const (
-	parseSynopsis = "vigil parse [--format NAME] [--charset NAME] [--config FILE] [FILE...]"
+	parseSynopsis = "vigil parse [--format NAME] [--charset NAME] [--config FILE] [--timezone ZONE] [FILE...]"
 	parseAbout    = `Parses log lines (the files, or standard input; - is standard input) as the
 server would and prints one normalized event per line as JSON, in input
-order. Lines that do not parse are printed with vigil.parse_error.`
+order. Lines that do not parse are printed with vigil.parse_error. Times
+are printed in RFC 3339 with their offset, in --timezone (default:
+display.timezone of --config, else this machine's zone); times in the
+lines without an offset are read as the server reads them
+(inputs.syslog[0].timezone).`
 )
 
 // maxParseLine bounds one input line, like the largest syslog message.
@@ -33,8 +37,9 @@ const maxParseLine = 16 << 20
 func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("parse", parseSynopsis, parseAbout, stderr)
 	formatName := fs.String("format", "auto", "format of every line (auto: detect per line); see docs/schema.md")
-	cfgFile := fs.String("config", "", "configuration file for parse.* settings, the time zone and the charset (inputs.syslog[0].timezone, .charset)")
+	cfgFile := fs.String("config", "", "configuration file for parse.* settings, the time zone and the charset of the lines (inputs.syslog[0].timezone, .charset) and display.timezone")
 	charsetName := fs.String("charset", "", charsetUsage)
+	zoneName := zoneFlags(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -46,6 +51,10 @@ func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	opts, err := parseOptions(cfg)
+	if err != nil {
+		return err
+	}
+	loc, err := displayZone(*zoneName, cfg.Display)
 	if err != nil {
 		return err
 	}
@@ -79,7 +88,7 @@ func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if name == "-" {
 			input = "stdin"
 		}
-		if err := parseStream(ctx, p, input, in, w, &seq); err != nil {
+		if err := parseStream(ctx, p, input, in, w, &seq, loc); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -108,10 +117,12 @@ func setCharset(opts *parse.Options, cfg config.Config, name string, inputs []st
 	return nil
 }
 
-// parseStream parses each line of in as one record of the input name.
-func parseStream(ctx context.Context, p *parse.Parser, name string, in io.Reader, w *bufio.Writer, seq *uint64) error {
+// parseStream parses each line of in as one record of the input name and
+// prints it with its times in loc.
+func parseStream(ctx context.Context, p *parse.Parser, name string, in io.Reader, w *bufio.Writer, seq *uint64, loc *time.Location) error {
 	var (
 		row   store.Row
+		ev    []byte
 		out   []byte
 		since int // bytes parsed since the arena was reset
 	)
@@ -122,8 +133,8 @@ func parseStream(ctx context.Context, p *parse.Parser, name string, in io.Reader
 			rec.Flags |= journal.FlagTruncated
 		}
 		p.Parse(&rec, &row)
-		out = eventjson.AppendRow(out[:0], &row)
-		out = append(out, '\n')
+		ev = eventjson.AppendRow(ev[:0], &row)
+		out = append(localizeJSON(out[:0], ev, loc), '\n')
 		if _, err := w.Write(out); err != nil {
 			return err
 		}

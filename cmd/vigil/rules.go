@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,12 +24,14 @@ import (
 )
 
 const (
-	rulesTestSynopsis = "vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--charset NAME] [--in-order] [--language LANG] FILE..."
+	rulesTestSynopsis = "vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--charset NAME] [--in-order] [--language LANG] [--timezone ZONE] FILE..."
 	rulesLintSynopsis = "vigil rules lint [--config FILE] [--no-builtin] [PATH...]"
 	rulesListSynopsis = "vigil rules list [--config FILE] [--rules PATH]... [--no-builtin] [--language LANG]"
 	rulesTestAbout    = `Runs log files (or standard input) through the server's parsers and the
 rules, offline and in event time, and prints the alerts as JSON lines (their
-titles and messages in display.language, or --language).`
+titles and messages in display.language, or --language). Their times (and
+the times in their messages) are in --timezone, with their offset (default:
+display.timezone of --config, else this machine's zone).`
 	rulesLintAbout = `Checks rule files (the built-in pack, detect.rules_dir and the PATHs, files
 or folders): YAML keys, values, expressions, templates and unique ids.`
 	rulesListAbout = `Lists the rules that would run: id, type, level and title (in
@@ -89,6 +92,7 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	charsetName := fs.String("charset", "", charsetUsage)
 	inOrder := fs.Bool("in-order", false, "feed events in input order instead of sorting them by event time")
 	lang := fs.String("language", "", "language of the alerts' titles and messages: "+strings.Join(locale.Languages, " or ")+" (default: display.language)")
+	zoneName := zoneFlags(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
@@ -100,6 +104,10 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 	language, err := displayLanguage(cfg, *lang)
+	if err != nil {
+		return err
+	}
+	loc, err := displayZone(*zoneName, cfg.Display)
 	if err != nil {
 		return err
 	}
@@ -148,7 +156,7 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	eopts := detect.Options{Lateness: cfg.Detect.Lateness.D(), MaxClockSkew: cfg.Detect.MaxClockSkew.D(), Language: language}
+	eopts := detect.Options{Lateness: cfg.Detect.Lateness.D(), MaxClockSkew: cfg.Detect.MaxClockSkew.D(), Language: language, Location: loc}
 	if cfg.Detect.ListsDir != "" {
 		ls, err := lists.Load(cfg.Detect.ListsDir)
 		if ls == nil {
@@ -173,16 +181,26 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	n := 0
-	var encErr error
+	var (
+		encErr error
+		out    []byte
+	)
 	eopts.Payloads = off.Payloads
 	eopts.Emit = func(a *alert.Alert) {
 		n++
-		if err := enc.Encode(a); err != nil && encErr == nil {
-			encErr = err
+		buf.Reset()
+		if err := enc.Encode(a); err != nil {
+			if encErr == nil {
+				encErr = err
+			}
+			return
 		}
+		out = append(localizeJSON(out[:0], bytes.TrimSpace(buf.Bytes()), loc), '\n')
+		w.Write(out)
 	}
 	eng, errs := detect.New(ruleSet, eopts)
 	if len(errs) > 0 {

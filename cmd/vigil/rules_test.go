@@ -37,7 +37,7 @@ func TestRulesLint(t *testing.T) {
 func TestRulesTest(t *testing.T) {
 	dir := t.TempDir()
 	rule := filepath.Join(dir, "r.yaml")
-	os.WriteFile(rule, []byte("id: three\ntitle: Three failures\ntype: threshold\nmatch: {event.outcome: failure}\ngroup_by: [source.ip]\nwindow: 1m\nthreshold: 3\n"), 0o644)
+	os.WriteFile(rule, []byte("id: three\ntitle: Three failures\ntype: threshold\nmatch: {event.outcome: failure}\ngroup_by: [source.ip]\nwindow: 1m\nthreshold: 3\nmessage: 'first at {{local .First}}'\n"), 0o644)
 	// Two files from two sources, interleaved in event time only when sorted.
 	imap := func(ts, ip string) string {
 		return "<134>Nov 28 10:00:00 exch01 IMAP4: 2026-11-28T" + ts + ".000Z,0000000000ABC123,3,10.0.0.5:993," + ip + ":51234,zhangwei,12,40,30,login,,\"R=\"\"NO LOGIN failed.\"\"\"\n"
@@ -47,7 +47,7 @@ func TestRulesTest(t *testing.T) {
 	os.WriteFile(a, []byte(imap("10:00:00", "203.0.113.5")+imap("10:00:40", "203.0.113.5")), 0o644)
 	os.WriteFile(b, []byte(imap("10:00:20", "203.0.113.5")+imap("10:05:00", "203.0.113.6")), 0o644)
 	var out, errOut bytes.Buffer
-	if code := run(context.Background(), []string{"rules", "test", "--no-builtin", "--rules", rule, a, b}, &out, &errOut); code != 0 {
+	if code := run(context.Background(), []string{"rules", "test", "--no-builtin", "--timezone", "UTC", "--rules", rule, a, b}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -60,7 +60,7 @@ func TestRulesTest(t *testing.T) {
 	}
 	// The names of a stored alert (one schema everywhere).
 	if al["source.ip"] != "203.0.113.5" || al["alert.count"] != float64(3) || al["alert.first"] != "2026-11-28T10:00:00Z" ||
-		al["_time"] != "2026-11-28T10:00:40Z" || al["rule.id"] != "three" {
+		al["_time"] != "2026-11-28T10:00:40Z" || al["rule.id"] != "three" || al["_msg"] != "first at 2026-11-28 10:00:00 +00:00" {
 		t.Errorf("alert %v", al)
 	}
 	if p, _ := al["alert.payloads"].([]any); len(p) != 3 {
@@ -68,6 +68,21 @@ func TestRulesTest(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "4 events, 1 rule, 1 alert") {
 		t.Errorf("summary %q", errOut.String())
+	}
+
+	// In Shanghai's zone: the times and the message's with +08:00.
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), []string{"rules", "test", "--no-builtin", "--timezone", "Asia/Shanghai", "--rules", rule, a, b}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	al = nil
+	if err := json.Unmarshal(out.Bytes(), &al); err != nil {
+		t.Fatal(err)
+	}
+	if al["alert.first"] != "2026-11-28T18:00:00+08:00" || al["alert.last"] != "2026-11-28T18:00:40+08:00" ||
+		al["_time"] != "2026-11-28T18:00:40+08:00" || al["_msg"] != "first at 2026-11-28 18:00:00 +08:00" {
+		t.Errorf("alert in Asia/Shanghai %v", al)
 	}
 }
 

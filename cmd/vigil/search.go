@@ -14,22 +14,30 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 const (
-	searchSynopsis = "vigil search [--server URL] [--token TOKEN] [--start T] [--end T] [--limit N] [--order desc|asc|none] [--scope events|alerts] QUERY"
+	searchSynopsis = "vigil search [--server URL] [--token TOKEN] [--start T] [--end T] [--timezone ZONE] [--limit N] [--order desc|asc|none] [--scope events|alerts] QUERY"
 	searchAbout    = `Searches a running Vigil (LogsQL, docs/api.md) and prints the events as JSON
 lines, newest first; --scope alerts searches the alerts instead, which are
 kept apart from the events. When more events match than --limit, it says so
-on standard error. A query that starts with '-' goes after --.`
+on standard error. A query that starts with '-' goes after --.
+
+Times are printed in RFC 3339 with their offset, in --timezone (default:
+display.timezone of --config, else this machine's zone). --start and --end
+without an offset are read in that zone: --start 2026-12-05 is the moment
+that day begins, --end 2026-12-05 the end of that day (both bounds are
+inclusive), --start '2026-12-05 08:00' is 08:00 there.`
 )
 
 // searchCmd queries a running server and prints the events as JSON lines.
 func searchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("search", searchSynopsis, searchAbout, stderr)
 	server, token, data := apiFlags(fs)
-	start := fs.String("start", "", "oldest event time: RFC3339, a date, Unix seconds or a duration back from now (1h, 7d)")
-	end := fs.String("end", "", "newest event time, same forms as --start")
+	start := fs.String("start", "", "oldest event time: "+timeHelp+"; a date alone is the moment it begins")
+	end := fs.String("end", "", "newest event time (inclusive), same forms as --start; a date alone is the end of that day")
+	cfgFile, zoneName := configZoneFlags(fs)
 	limit := fs.Int("limit", 100, "most events to print")
 	order := fs.String("order", "desc", "desc (newest first), asc or none (unordered, fastest)")
 	scope := fs.String("scope", "events", "events, or alerts (the detection engine's alerts, kept apart from the events)")
@@ -44,21 +52,31 @@ func searchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "vigil search: --limit %d: want 1 or more\n", *limit)
 		return errUsage
 	}
-	tok, err := findToken(*token, *data)
+	loc, err := fileZone(*zoneName, *cfgFile)
 	if err != nil {
 		return err
 	}
 	v := url.Values{}
+	now := time.Now()
+	for name, val := range map[string]string{"start": *start, "end": *end} {
+		if val == "" {
+			continue
+		}
+		b, err := timeBound(name, val, now, loc)
+		if err != nil {
+			fmt.Fprintf(stderr, "vigil search: %v\n", err)
+			return errUsage
+		}
+		v.Set(name, b)
+	}
+	tok, err := findToken(*token, *data)
+	if err != nil {
+		return err
+	}
 	v.Set("q", strings.Join(fs.Args(), " "))
 	v.Set("order", *order)
 	if *scope != "events" {
 		v.Set("scope", *scope)
-	}
-	if *start != "" {
-		v.Set("start", *start)
-	}
-	if *end != "" {
-		v.Set("end", *end)
 	}
 	// One event more than asked tells whether more match. A server whose
 	// http.max_search_limit is exactly --limit refuses the extra one: then
@@ -78,6 +96,7 @@ func searchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	n := 0
+	var out []byte
 	for sc.Scan() {
 		line := sc.Bytes()
 		if len(line) > 9 && string(line[:9]) == `{"error":` {
@@ -93,8 +112,8 @@ func searchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return nil
 		}
 		n++
-		w.Write(line)
-		w.WriteByte('\n')
+		out = append(localizeJSON(out[:0], line, loc), '\n')
+		w.Write(out)
 	}
 	return sc.Err()
 }

@@ -404,6 +404,7 @@ func (s *server) open() error {
 		s.outputs = append(s.outputs, o)
 	}
 	for _, oc := range cfg.Outputs.ClickHouse {
+		oc.DefaultTimezone = cfg.Display.Timezone // the zone of new tables
 		snd, err := output.NewClickHouse(oc, popts)
 		if err != nil {
 			return err
@@ -616,6 +617,7 @@ func (s *server) openDetect() error {
 		return err
 	}
 	for _, oc := range s.cfg.Outputs.ClickHouse {
+		oc.DefaultTimezone = s.cfg.Display.Timezone // the zone of new tables
 		w, err := output.NewClickHouseAlerts(oc, s.log.With("component", "output"))
 		if err != nil {
 			return err
@@ -648,13 +650,14 @@ func (s *server) openDetect() error {
 	if err != nil {
 		return err
 	}
+	loc, _ := s.cfg.Display.Location() // validated by config.Load
 	s.det, err = detect.NewDetector(detect.DetectorOptions{
 		Dir:             filepath.Join(s.cfg.DataDir, "detect"),
 		Builtin:         builtin,
 		Disable:         cfg.Disable,
 		Enabled:         service.Overrides(states),
 		RulesDir:        cfg.RulesDir,
-		Engine:          detect.Options{Lateness: cfg.Lateness.D(), MaxClockSkew: cfg.MaxClockSkew.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo, Language: s.cfg.Display.Language},
+		Engine:          detect.Options{Lateness: cfg.Lateness.D(), MaxClockSkew: cfg.MaxClockSkew.D(), Lists: detect.ListsOf(s.lists), Geo: s.geo, Language: s.cfg.Display.Language, Location: loc},
 		Journal:         s.j,
 		Charsets:        s.cfg.Charsets(),
 		Alerts:          s.alerts,

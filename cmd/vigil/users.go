@@ -20,10 +20,11 @@ import (
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/service"
 	"github.com/vigil-soc/vigil/internal/storage"
+	"github.com/vigil-soc/vigil/internal/timefmt"
 )
 
 const (
-	usersSynopsis = `vigil users list   [--data DIR | --server URL [--token T]]
+	usersSynopsis = `vigil users list   [--data DIR | --server URL [--token T]] [--timezone ZONE]
        vigil users add    [--role admin|analyst|viewer] [--password-file FILE] [--data DIR | --server URL] NAME
        vigil users passwd [--password-file FILE] [--data DIR | --server URL] NAME
        vigil users delete [--data DIR | --server URL] NAME`
@@ -34,7 +35,8 @@ runs on that data directory (the file is locked by the server: then use
 --server). Changes are audited (actor "cli" when direct, "token" through the
 API). Passwords are read from --password-file (its first line), else from
 the terminal (asked twice, not echoed) or one line of standard input; never
-from the command line.`
+from the command line. list shows times with their offset, in --timezone
+(default: display.timezone of --config, else this machine's zone).`
 )
 
 // usersCmd manages console users (service.Users), directly on the state
@@ -55,6 +57,7 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	token := fs.String("token", "", "API token with --server (default: env VIGIL_TOKEN, else the token file in --data)")
 	role := fs.String("role", "viewer", "role of a new user: admin, analyst or viewer")
 	pwFile := fs.String("password-file", "", "read the password from the first line of this file")
+	cfgFile, zoneName := configZoneFlags(fs)
 	if err := parseFlags(fs, args[1:], stdout); err != nil {
 		return err
 	}
@@ -92,6 +95,10 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	switch sub {
 	case "list":
+		loc, err := fileZone(*zoneName, *cfgFile)
+		if err != nil {
+			return err
+		}
 		list, err := us.list(ctx)
 		if err != nil {
 			return err
@@ -100,7 +107,7 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintln(tw, "NAME\tROLE\tLANGUAGE\tZONE\tCREATED\tPASSWORD SET")
 		for _, u := range list {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Name, u.Role, orDash(u.Lang), orDash(u.Zone),
-				u.Created.UTC().Format("2006-01-02 15:04 UTC"), u.PasswordSet.UTC().Format("2006-01-02 15:04 UTC"))
+				timefmt.Format(u.Created, loc), timefmt.Format(u.PasswordSet, loc))
 		}
 		return tw.Flush()
 	case "add":

@@ -58,12 +58,8 @@ func (s *Server) parseList(v url.Values) (listParams, error) {
 	var err error
 	p.status, p.level = splitList(v["status"]), splitList(v["level"])
 	p.user, p.source, p.device = v.Get("user"), v.Get("source"), v.Get("device")
-	now := s.opts.Now()
-	if p.start, err = ParseTime(v.Get("start"), now); err != nil {
-		return p, service.Invalidf("start: %v", err)
-	}
-	if p.end, err = ParseTime(v.Get("end"), now); err != nil {
-		return p, service.Invalidf("end: %v", err)
+	if p.start, p.end, _, err = timeRange(v, s.opts.Now()); err != nil {
+		return p, err
 	}
 	for _, n := range []struct {
 		name string

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -358,13 +359,9 @@ func (s *Server) parseQuery(r *http.Request) (store.Query, error) {
 	if q.Text == "" {
 		q.Text = "*"
 	}
-	now := s.opts.Now()
 	var err error
-	if q.Start, err = ParseTime(v.Get("start"), now); err != nil {
-		return q, fmt.Errorf("start: %w", err)
-	}
-	if q.End, err = ParseTime(v.Get("end"), now); err != nil {
-		return q, fmt.Errorf("end: %w", err)
+	if q.Start, q.End, _, err = timeRange(v, s.opts.Now()); err != nil {
+		return q, err
 	}
 	if !q.Start.IsZero() && !q.End.IsZero() && q.End.Before(q.Start) {
 		return q, errors.New("end is before start")
@@ -397,6 +394,22 @@ func (s *Server) parseQuery(r *http.Request) (store.Query, error) {
 
 // ParseTime parses a time bound; see service.ParseTime.
 func ParseTime(s string, now time.Time) (time.Time, error) { return service.ParseTime(s, now) }
+
+// timeRange reads the start, end and tz parameters: the bounds as
+// service.ParseStart and ParseEnd read them in the zone tz (default UTC),
+// and that zone.
+func timeRange(v url.Values, now time.Time) (start, end time.Time, loc *time.Location, err error) {
+	if loc, err = zone(v.Get("tz")); err != nil {
+		return start, end, nil, err
+	}
+	if start, err = service.ParseStart(v.Get("start"), now, loc); err != nil {
+		return start, end, nil, service.Invalidf("start: %v", err)
+	}
+	if end, err = service.ParseEnd(v.Get("end"), now, loc); err != nil {
+		return start, end, nil, service.Invalidf("end: %v", err)
+	}
+	return start, end, loc, nil
+}
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")

@@ -84,6 +84,13 @@ func TestSearch(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Minute)
 	ts := newServer(t, now)
 	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// local writes a time as a person in Shanghai would, without offset.
+	local := func(d time.Duration, layout string) string { return now.Add(d).In(shanghai).Format(layout) }
+	all := []string{"delta \"quoted\"\tand\x01ctl", "gamma three", "beta two", "alpha one"}
 	tests := []struct {
 		name     string
 		params   url.Values
@@ -98,6 +105,14 @@ func TestSearch(t *testing.T) {
 		{"field", url.Values{"q": {"n:2"}}, token, 200, []string{"gamma three"}, ""},
 		{"relative start is inclusive", url.Values{"q": {"*"}, "start": {"8m"}}, token, 200, []string{"delta \"quoted\"\tand\x01ctl", "gamma three"}, ""},
 		{"rfc3339 range", url.Values{"q": {"*"}, "start": {at(-10 * time.Minute)}, "end": {at(-510 * time.Second)}}, token, 200, []string{"beta two", "alpha one"}, ""},
+		{"local range in tz", url.Values{"q": {"*"}, "tz": {"Asia/Shanghai"}, "start": {local(-10*time.Minute, "2006-01-02 15:04:05")},
+			"end": {local(-510*time.Second, "2006-01-02T15:04:05")}}, token, 200, []string{"beta two", "alpha one"}, ""},
+		{"local range without tz is UTC", url.Values{"q": {"*"}, "start": {now.Add(-10 * time.Minute).Format("2006-01-02 15:04")},
+			"end": {now.Add(-9 * time.Minute).Format("2006-01-02T15:04")}}, token, 200, []string{"beta two", "alpha one"}, ""},
+		{"local dates in tz: end is the day's end", url.Values{"q": {"*"}, "tz": {"Asia/Shanghai"}, "start": {local(-10*time.Minute, time.DateOnly)},
+			"end": {local(-7*time.Minute, time.DateOnly)}}, token, 200, all, ""},
+		{"bad tz", url.Values{"tz": {"Mars/Olympus"}}, token, 400, nil, "tz:"},
+		{"skipped local time", url.Values{"tz": {"America/New_York"}, "start": {"2026-03-08 02:30"}}, token, 400, nil, "does not exist in America/New_York"},
 		{"bad query", url.Values{"q": {"foo:(bar"}}, token, 400, nil, "bad query"},
 		{"bad time", url.Values{"start": {"yesterday-ish"}}, token, 400, nil, "start:"},
 		{"limit over max", url.Values{"limit": {"11"}}, token, 400, nil, "max_search_limit"},

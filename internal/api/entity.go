@@ -23,17 +23,8 @@ func (s *Server) entity(w http.ResponseWriter, r *http.Request) {
 	a, _ := httpx.Actor(r)
 	q := service.EntityQuery{Kind: service.EntityKind(r.PathValue("kind")), Value: r.PathValue("value")}
 	v := r.URL.Query()
-	now := s.opts.Now()
 	var err error
-	if q.Start, err = ParseTime(v.Get("start"), now); err != nil {
-		httpx.Error(w, http.StatusBadRequest, "start: "+err.Error())
-		return
-	}
-	if q.End, err = ParseTime(v.Get("end"), now); err != nil {
-		httpx.Error(w, http.StatusBadRequest, "end: "+err.Error())
-		return
-	}
-	if q.Loc, err = zone(v.Get("tz")); err != nil {
+	if q.Start, q.End, q.Loc, err = timeRange(v, s.opts.Now()); err != nil {
 		httpx.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}

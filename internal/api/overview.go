@@ -21,18 +21,16 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Range = d
 	}
-	if e := v.Get("end"); e != "" && e != "now" {
-		t, err := ParseTime(e, s.opts.Now())
-		if err != nil {
-			httpx.Error(w, http.StatusBadRequest, "end: "+err.Error())
-			return
-		}
-		q.End = t
-	}
 	var err error
 	if q.Loc, err = zone(v.Get("tz")); err != nil {
 		httpx.Error(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	if e := v.Get("end"); e != "" && e != "now" {
+		if q.End, err = service.ParseEnd(e, s.opts.Now(), q.Loc); err != nil {
+			httpx.Error(w, http.StatusBadRequest, "end: "+err.Error())
+			return
+		}
 	}
 	ov, err := s.opts.Dashboards.Overview(r.Context(), a, q)
 	if err != nil {

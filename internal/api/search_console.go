@@ -34,10 +34,15 @@ func (s *Server) routeSearch() {
 	}
 }
 
-// searchRequest reads q, start, end and scope.
+// searchRequest reads q, start, end, scope and tz (the zone of start and
+// end without an offset).
 func (s *Server) searchRequest(r *http.Request) (service.SearchRequest, error) {
 	v := r.URL.Query()
-	return s.opts.Searches.NewSearchRequest(v.Get("q"), v.Get("start"), v.Get("end"), v.Get("scope"))
+	loc, err := zone(v.Get("tz"))
+	if err != nil {
+		return service.SearchRequest{}, err
+	}
+	return s.opts.Searches.NewSearchRequestIn(v.Get("q"), v.Get("start"), v.Get("end"), v.Get("scope"), loc)
 }
 
 // intParam reads a positive number parameter, def when absent.

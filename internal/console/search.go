@@ -192,7 +192,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request) {
 	p.ExportMax = v.Num(c.o.Searches.ExportRows())
 
 	s := c.o.Searches
-	req, err := s.NewSearchRequest(p.Q, localTime(p.Start, v.Zone), localTime(p.End, v.Zone), p.Scope)
+	req, err := s.NewSearchRequestIn(p.Q, p.Start, p.End, p.Scope, v.Zone)
 	if err != nil {
 		p.Err = err.Error()
 		c.render(w, r, "search", p)
@@ -470,18 +470,6 @@ func columnsOf(s string) []string {
 		return slices.Clone(defaultColumns)
 	}
 	return cols
-}
-
-// localTime reads a time written in the user's zone ("2026-12-06 08:00")
-// as RFC 3339; anything else passes as it is (relative, RFC 3339, ...).
-func localTime(s string, loc *time.Location) string {
-	s = strings.TrimSpace(s)
-	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02T15:04"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t.Format(time.RFC3339)
-		}
-	}
-	return s
 }
 
 // stepText writes a histogram step briefly: 30s, 15m, 1h, 2d.

@@ -31,6 +31,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/store"
+	"github.com/vigil-soc/vigil/internal/timefmt"
 )
 
 // Event is one normalized event as the engine sees it.
@@ -122,6 +123,9 @@ type Options struct {
 	// do the engine's words around them (a follow-up's, a default
 	// message). "" or an unknown language: English.
 	Language string
+	// Location is the zone of the times in alert messages (the local
+	// template function; display.timezone); nil is UTC.
+	Location *time.Location
 	// Emit receives every alert, on the engine's goroutine.
 	Emit func(*alert.Alert)
 	// Registerer for metrics (may be nil).
@@ -218,6 +222,7 @@ func New(rules []*Rule, opts Options) (*Engine, []error) {
 	e := &Engine{opts: opts, env: newEnv(opts.Lists, opts.Geo), m: newMetrics(opts.Registerer),
 		budget: &payloadBudget{limit: opts.PayloadMemory}, seed: maphash.MakeSeed(),
 		srcs: newSources(opts.MaxSources, opts.Registerer)}
+	e.env.loc = opts.Location
 	errs := e.SetRules(rules)
 	return e, errs
 }
@@ -408,11 +413,12 @@ func (e *env) compileRule(r *Rule, lang string, m *metrics) (*compiled, error) {
 	if msg == "" {
 		msg = c.words.defaultMessage
 	}
-	if c.msg, err = template.New(r.ID).Funcs(templateFuncs).Option("missingkey=zero").Parse(msg); err != nil {
+	funcs := template.FuncMap{"local": localFunc(e.loc)}
+	if c.msg, err = template.New(r.ID).Funcs(templateFuncs).Funcs(funcs).Option("missingkey=zero").Parse(msg); err != nil {
 		return nil, fmt.Errorf("message: %w", err)
 	}
 	for _, n := range r.Notify {
-		t, err := template.New(r.ID).Funcs(templateFuncs).Parse(n)
+		t, err := template.New(r.ID).Funcs(templateFuncs).Funcs(funcs).Parse(n)
 		if err != nil {
 			return nil, fmt.Errorf("notify: %w", err)
 		}
@@ -1094,10 +1100,32 @@ func shortDuration(d time.Duration) string {
 	return s
 }
 
+// templateFuncs are the functions of message and notify templates; an
+// engine binds local to its Location.
 var templateFuncs = template.FuncMap{
 	"upper": strings.ToUpper,
 	"lower": strings.ToLower,
 	"join":  strings.Join,
+	"local": localFunc(nil),
+}
+
+// localFunc returns the local template function: a time (time.Time, or
+// RFC 3339 text such as .Value "silent_since") as people read it, in loc
+// with its offset (2026-12-05 09:30:00 +08:00). Text that is no time is
+// returned as it is.
+func localFunc(loc *time.Location) func(any) string {
+	return func(v any) string {
+		switch v := v.(type) {
+		case time.Time:
+			return timefmt.Format(v, loc)
+		case string:
+			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+				return timefmt.Format(t, loc)
+			}
+			return v
+		}
+		return fmt.Sprint(v)
+	}
 }
 
 func render(t *template.Template, d *msgData) string {

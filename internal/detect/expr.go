@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -52,6 +53,8 @@ type env struct {
 	srcIP, user, device ref
 	// and for each sender's event time (watermark.go)
 	hostname, peer, input, received ref
+	// loc is the zone of the local template function (Options.Location).
+	loc *time.Location
 }
 
 func newEnv(lists Lists, geo *geoip.DB) *env {

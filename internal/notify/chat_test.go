@@ -150,9 +150,9 @@ func TestChatPayloads(t *testing.T) {
 				}
 			}
 			text := string(body)
-			wantTime := "2026-11-27 23:39:14 (UTC+00:00)"
+			wantTime := "2026-11-27 23:39:14 +00:00"
 			if c.loc != nil {
-				wantTime = "2026-11-28 07:39:14 (UTC+08:00)"
+				wantTime = "2026-11-28 07:39:14 +08:00"
 			}
 			for _, w := range []string{wantTime, "alice@example.com", "203.0.113.7", "Hangzhou, Zhejiang, CN", "auth.bruteforce",
 				"Login from another city", "https://soc.example.com/alerts/" + chatAlert().ID} {
@@ -483,7 +483,7 @@ func TestChatDelivery(t *testing.T) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
 		t.Errorf("content type %q", ct)
 	}
-	if !strings.Contains(string(body), "2026-11-28 07:39:14 (UTC+08:00)") || !strings.Contains(string(body), "级别") {
+	if !strings.Contains(string(body), "2026-11-28 07:39:14 +08:00") || !strings.Contains(string(body), "级别") {
 		t.Errorf("body %s", body)
 	}
 	if r.URL.Query().Get("sign") == "" || r.URL.Query().Get("access_token") != "t" {

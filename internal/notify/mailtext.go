@@ -17,9 +17,9 @@ const (
 类型：    {{.Type}}
 分组：    {{.Group}}
 事件数：  {{.Count}}
-触发时间：{{utc .TS}}
-最早事件：{{utc .First}}
-最晚事件：{{utc .Last}}
+触发时间：{{local .TS}}
+最早事件：{{local .First}}
+最晚事件：{{local .Last}}
 {{- if .SrcIP}}
 来源：    {{hostport .SrcIP .SrcPort}}
 {{- end}}

@@ -23,11 +23,11 @@ func TestMailLanguage(t *testing.T) {
 		{"", "Brute force on mail logins", "[vigil] high Brute force on mail logins: source.ip=203.0.113.7",
 			[]string{"Rule:     Brute force on mail logins (auth.bruteforce)", "Level:    high\r\n", "Source:   203.0.113.7:51234", "Alert ID: "}, []string{"规则"}},
 		{"zh-CN", "单一来源暴力破解", "[vigil] 高 单一来源暴力破解：source.ip=203.0.113.7",
-			[]string{"规则：    单一来源暴力破解（auth.bruteforce）", "级别：    高\r\n", "来源：    203.0.113.7:51234", "触发时间：2026-11-27 23:39:14 UTC", "告警 ID： "}, []string{"Rule:", "Level:"}},
+			[]string{"规则：    单一来源暴力破解（auth.bruteforce）", "级别：    高\r\n", "来源：    203.0.113.7:51234", "触发时间：2026-11-27 23:39:14 +00:00", "告警 ID： "}, []string{"Rule:", "Level:"}},
 		{"zh-CN", long, string([]rune("[vigil] 高 " + long)[:maxSubject]), []string{"规则："}, nil},
 	}
 	for _, tc := range tests {
-		s, err := newSMTPSender(SMTPConfig{Host: "mail.example.com", From: "vigil@example.com", To: []string{"soc@example.com"}, Language: tc.lang}, nil)
+		s, err := newSMTPSender(SMTPConfig{Host: "mail.example.com", From: "vigil@example.com", To: []string{"soc@example.com"}, Language: tc.lang}, Config{}.fmtTime, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -121,7 +121,7 @@ func start(cfg Config, j *journal.Journal, reg prometheus.Registerer, log *slog.
 		if name == "" {
 			name = defaultName(kindSMTP, i)
 		}
-		s, err := newSMTPSender(mc, log.With("channel", name, "kind", kindSMTP))
+		s, err := newSMTPSender(mc, cfg.fmtTime, log.With("channel", name, "kind", kindSMTP))
 		if err != nil {
 			return fail(fmt.Errorf("notify: smtp[%d]: %w", i, err))
 		}

@@ -50,9 +50,9 @@ Level:    {{.Level}}{{if .FollowUp}} (follow-up){{end}}
 Type:     {{.Type}}
 Group:    {{.Group}}
 Count:    {{.Count}}
-Fired:    {{utc .TS}}
-First:    {{utc .First}}
-Last:     {{utc .Last}}
+Fired:    {{local .TS}}
+First:    {{local .First}}
+Last:     {{local .Last}}
 {{- if .SrcIP}}
 Source:   {{hostport .SrcIP .SrcPort}}
 {{- end}}
@@ -123,9 +123,10 @@ type SMTPConfig struct {
 	Timeout units.Duration `yaml:"timeout"`
 	// Subject and Body are text/template templates over the alert (see
 	// DefaultSubject and DefaultBody, DefaultSubjectZH and DefaultBodyZH
-	// in Chinese). Functions: utc (a time as "2006-01-02 15:04:05 UTC"),
-	// hostport (an address and port), join (strings.Join) and level (a
-	// level's name in Language).
+	// in Chinese). Functions: local (a time in the display zone with its
+	// offset, "2006-01-02 15:04:05 +08:00"), utc (a time as
+	// "2006-01-02 15:04:05 UTC"), hostport (an address and port), join
+	// (strings.Join) and level (a level's name in Language).
 	Subject string `yaml:"subject"`
 	Body    string `yaml:"body"`
 	// MinLevel is the lowest alert level mailed (default: all).
@@ -202,15 +203,16 @@ func (c SMTPConfig) Validate() error {
 	if err := validLevel(c.MinLevel); err != nil {
 		return err
 	}
-	if _, _, err := c.templates(); err != nil {
+	if _, _, err := c.templates(Config{}.fmtTime); err != nil {
 		return err
 	}
 	return c.Delivery.validate()
 }
 
-// templates parses the subject and body templates and runs them on a
-// sample alert, so that a misspelt field fails at startup.
-func (c SMTPConfig) templates() (subject, body *template.Template, err error) {
+// templates parses the subject and body templates, whose local function
+// is local (Config.fmtTime), and runs them on a sample alert, so that a
+// misspelt field fails at startup.
+func (c SMTPConfig) templates(local func(time.Time) string) (subject, body *template.Template, err error) {
 	subj, bod := c.Subject, c.Body
 	defSubj, defBody := defaultMail(c.Language)
 	if subj == "" {
@@ -220,6 +222,7 @@ func (c SMTPConfig) templates() (subject, body *template.Template, err error) {
 		bod = defBody
 	}
 	funcs := template.FuncMap{
+		"local":    local,
 		"utc":      fmtUTC,
 		"hostport": hostPort,
 		"join":     strings.Join,
@@ -307,8 +310,10 @@ type smtpSender struct {
 	conn   net.Conn
 }
 
-func newSMTPSender(c SMTPConfig, log *slog.Logger) (*smtpSender, error) {
-	subject, body, err := c.templates()
+// newSMTPSender returns the sender of c; the local function of its
+// templates is local (Config.fmtTime).
+func newSMTPSender(c SMTPConfig, local func(time.Time) string, log *slog.Logger) (*smtpSender, error) {
+	subject, body, err := c.templates(local)
 	if err != nil {
 		return nil, err
 	}

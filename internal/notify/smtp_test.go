@@ -269,8 +269,8 @@ func checkMail(t *testing.T, r received, a *alert.Alert) {
 		"Rule:     Compte verrouillé (auth.bruteforce)",
 		"Level:    high",
 		"Count:    " + itoa(a.Count),
-		"Fired:    2026-11-27 23:39:14 UTC",
-		"First:    2026-11-27 23:34:14 UTC",
+		"Fired:    2026-11-27 23:39:14 +00:00",
+		"First:    2026-11-27 23:34:14 +00:00",
 		"Source:   203.0.113.7:51234",
 		"Dest:     198.51.100.10:443",
 		"User:     alice@example.com",
@@ -396,12 +396,52 @@ func TestSMTPRecipients(t *testing.T) {
 	}
 }
 
+// TestSMTPDisplayZone: the default body shows the alert's times in the
+// display zone with their offset; a template of the user's own still has
+// utc, and local too.
+func TestSMTPDisplayZone(t *testing.T) {
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startSMTPD(t)
+	def := srv.config("default")
+	own := srv.config("own")
+	own.Subject = "{{.RuleTitle}} at {{local .TS}}"
+	own.Body = "fired {{utc .TS}} / {{local .TS}}\n"
+	n := newNotifier(t, Config{SMTP: []SMTPConfig{def, own}, Location: shanghai}, nil, 10*time.Second)
+	a := testAlert(1) // fired 2026-11-27 23:39:14 UTC
+	n.Send(a)
+	msgs := srv.messages(t, 2)
+	var texts []string
+	for _, r := range msgs {
+		m, err := mail.ReadMessage(strings.NewReader(r.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+		body, _ := io.ReadAll(quotedprintable.NewReader(m.Body))
+		texts = append(texts, subject+"\n"+string(body))
+	}
+	all := strings.Join(texts, "\n---\n")
+	for _, want := range []string{
+		"Fired:    2026-11-28 07:39:14 +08:00",
+		"First:    2026-11-28 07:34:14 +08:00",
+		"at 2026-11-28 07:39:14 +08:00",
+		"fired 2026-11-27 23:39:14 UTC / 2026-11-28 07:39:14 +08:00",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("mails lack %q:\n%s", want, all)
+		}
+	}
+}
+
 func TestSMTPMessage(t *testing.T) {
 	s, err := newSMTPSender(SMTPConfig{
 		Host: "mail.example.com", From: "vigil@example.com", To: []string{"soc@example.com"},
 		Subject: "{{.Message}}",
 		Body:    "{{.Message}}\n{{range .Payloads}}{{.}}\n{{end}}",
-	}, nil)
+	}, Config{}.fmtTime, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,17 +1,16 @@
 package notify
 
-import "time"
+import (
+	"time"
 
-// displayLayout shows a time with its offset from UTC spelled out, which
-// reads the same in every language and, unlike a zone abbreviation such
-// as CST, names one offset only.
-const displayLayout = "2006-01-02 15:04:05 (UTC-07:00)"
+	"github.com/vigil-soc/vigil/internal/timefmt"
+)
 
-// displayTime formats t in loc (nil: UTC) for people: "2026-11-28
-// 07:39:14 (UTC+08:00)".
-func displayTime(t time.Time, loc *time.Location) string {
-	if loc == nil {
-		loc = time.UTC
-	}
-	return t.In(loc).Format(displayLayout)
-}
+// displayTime formats t in loc (nil: UTC) as alert texts show times to
+// people (mails, chat robots): with its offset, "2026-12-05 09:30:00
+// +08:00", the form the CLI prints too; a zero time is "-".
+func displayTime(t time.Time, loc *time.Location) string { return timefmt.Format(t, loc) }
+
+// fmtTime is displayTime in the display zone (Location, display.timezone):
+// the local function of mail templates.
+func (c Config) fmtTime(t time.Time) string { return displayTime(t, c.Location) }

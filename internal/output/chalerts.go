@@ -19,12 +19,12 @@ const threatColumns = `date, hour, ts, src_ip, src_port, dst_ip, dst_port, threa
 	rule_id, user, device_id, count, alert_id`
 
 // threatDDL returns the threat table's columns and engine for a server
-// version (see eventDDL).
-func threatDDL(major, minor uint64, retentionDays int) string {
+// version (see eventDDL); date and hour are ts's in zone.
+func threatDDL(major, minor uint64, retentionDays int, zone string) string {
 	low, zstd, ttl := features(major, minor, retentionDays)
 	return `(
-	date Date,
-	hour UInt8,
+	date Date COMMENT '` + zoneComment("date", zone) + `',
+	hour UInt8 COMMENT '` + zoneComment("hour", zone) + `',
 	ts DateTime,
 	src_ip String,
 	src_port UInt16,
@@ -80,10 +80,14 @@ func (w *ClickHouseAlerts) Send(ctx context.Context, recs []journal.Record) erro
 		if v, err := c.conn.ServerVersion(); err == nil {
 			c.major, c.minor = v.Version.Major, v.Version.Minor
 		}
-		if err := c.createTable(ctx, c.cfg.ThreatTable, threatDDL(c.major, c.minor, c.cfg.RetentionDays)); err != nil {
+		if err := c.createTable(ctx, c.cfg.ThreatTable, threatDDL(c.major, c.minor, c.cfg.RetentionDays, c.cfg.newTableZone())); err != nil {
 			return err
 		}
-		c.ready = true
+		zone, err := c.tableZone(ctx, c.cfg.ThreatTable)
+		if err != nil {
+			return fmt.Errorf("threat table: %w", err)
+		}
+		c.zone, c.ready = zone, true
 	}
 	b, err := c.conn.PrepareBatch(ctx, c.cfg.insertSQL(c.cfg.ThreatTable, threatColumns))
 	if err != nil {
@@ -99,7 +103,8 @@ func (w *ClickHouseAlerts) Send(ctx context.Context, recs []journal.Record) erro
 		}
 		payloads, _ := json.Marshal(a.Payloads)
 		ts := a.TS.UTC()
-		if err := b.Append(ts, uint8(ts.Hour()), ts, a.SrcIP, uint16(a.SrcPort), a.DstIP, uint16(a.DstPort),
+		local := ts.In(c.zone) // date and hour in the table's zone
+		if err := b.Append(local, uint8(local.Hour()), ts, a.SrcIP, uint16(a.SrcPort), a.DstIP, uint16(a.DstPort),
 			a.Threat, a.Level, a.Type, string(payloads), a.Message, a.RuleID, a.User, a.DeviceID, uint32(a.Count), a.ID); err != nil {
 			_ = b.Abort()
 			return fmt.Errorf("threat table: %w", err)

@@ -100,10 +100,11 @@ func decodeRows[T any](t *testing.T, raw json.RawMessage) []T {
 
 // chColumn is a row of system.columns.
 type chColumn struct {
-	Table string `json:"table"`
-	Name  string `json:"name"`
-	Type  string `json:"type"`
-	Codec string `json:"compression_codec"`
+	Table   string `json:"table"`
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Codec   string `json:"compression_codec"`
+	Comment string `json:"comment"`
 }
 
 // columnNames splits a column list (eventColumns, threatColumns).
@@ -153,13 +154,13 @@ func TestClickHouseModernDDL(t *testing.T) {
 
 	create := []chStmt{
 		{SQL: cfg.createDatabaseSQL()},
-		{SQL: cfg.createTableSQL(cfg.Table, eventDDL(major, minor, cfg.RetentionDays))},
-		{SQL: cfg.createTableSQL(cfg.ThreatTable, threatDDL(major, minor, cfg.RetentionDays))},
+		{SQL: cfg.createTableSQL(cfg.Table, eventDDL(major, minor, cfg.RetentionDays, "Asia/Shanghai"))},
+		{SQL: cfg.createTableSQL(cfg.ThreatTable, threatDDL(major, minor, cfg.RetentionDays, "Asia/Shanghai"))},
 	}
 	res := e.run(t, slices.Concat(create, []chStmt{
 		{SQL: "SHOW CREATE TABLE " + events},
 		{SQL: "SHOW CREATE TABLE " + threats},
-		{SQL: "SELECT table, name, type, compression_codec FROM system.columns WHERE database = {db:String} ORDER BY table, position",
+		{SQL: "SELECT table, name, type, compression_codec, comment FROM system.columns WHERE database = {db:String} ORDER BY table, position",
 			Params: map[string]any{"db": cfg.Database}},
 	})...)
 
@@ -197,6 +198,14 @@ func TestClickHouseModernDDL(t *testing.T) {
 		}
 		if c.Codec != wantCodec {
 			t.Errorf("%s.%s: codec %q, want %q", c.Table, c.Name, c.Codec, wantCodec)
+		}
+		// The zone of date and hour is recorded in their comments.
+		wantComment := ""
+		if c.Name == "date" || c.Name == "hour" {
+			wantComment = c.Name + " of ts in Asia/Shanghai"
+		}
+		if c.Comment != wantComment {
+			t.Errorf("%s.%s: comment %q, want %q", c.Table, c.Name, c.Comment, wantComment)
 		}
 	}
 

@@ -33,9 +33,35 @@ type ClickHouseConfig struct {
 	RetentionDays int    `yaml:"retention_days"`
 	Username      string `yaml:"username"` // default "default"
 	Password      string `yaml:"password"`
+	// Timezone is the IANA zone of the date columns of both tables and
+	// of the threat table's hour. A table records its zone in the
+	// comments of those columns when it is created; one whose recorded
+	// zone differs is refused (a table without a record, made before
+	// Vigil kept one, is UTC). Empty: the zone a table records, and for a
+	// new table DefaultTimezone (docs/outputs.md#time-zone).
+	Timezone string `yaml:"timezone"`
+	// DefaultTimezone is the zone of new tables when Timezone is empty:
+	// the server sets it to display.timezone; empty or "Local" is UTC.
+	DefaultTimezone string `yaml:"-"`
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// zoneRE matches the IANA zone names Vigil puts into the DDL's comments.
+var zoneRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$`)
+
+// loadZone returns the zone named name: an IANA name (not "Local") that
+// this machine knows and that may stand in SQL text.
+func loadZone(name string) (*time.Location, error) {
+	if !zoneRE.MatchString(name) || name == "Local" {
+		return nil, fmt.Errorf("%q is not an IANA time zone name like Asia/Shanghai or UTC", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not an IANA time zone name like Asia/Shanghai or UTC: %v", name, err)
+	}
+	return loc, nil
+}
 
 // Validate checks the configuration. Database and table names are
 // identifiers: they are the only names Vigil puts into SQL text.
@@ -55,7 +81,55 @@ func (c ClickHouseConfig) Validate() error {
 	if c.RetentionDays < 0 {
 		errs = append(errs, fmt.Errorf("retention_days %d: want 0 (keep) or more", c.RetentionDays))
 	}
+	if c.Timezone != "" {
+		if _, err := loadZone(c.Timezone); err != nil {
+			errs = append(errs, fmt.Errorf("timezone: %v", err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// newTableZone is the zone a table is created with: Timezone, else
+// DefaultTimezone when it is a zone name, else UTC.
+func (c ClickHouseConfig) newTableZone() string {
+	for _, z := range []string{c.Timezone, c.DefaultTimezone} {
+		if _, err := loadZone(z); err == nil {
+			return z
+		}
+	}
+	return "UTC"
+}
+
+// zoneComment is the comment of a date or hour column (column) that
+// records its zone; zoneCommentRE reads it back.
+func zoneComment(column, zone string) string { return column + " of ts in " + zone }
+
+var zoneCommentRE = regexp.MustCompile(`^date of ts in (\S+)$`)
+
+// tableZone returns the zone the date column of table is written in: the
+// one its comment records, UTC without one (a table made by a Vigil that
+// kept no record wrote UTC). Timezone, when set, must be that zone.
+func (ch *ClickHouse) tableZone(ctx context.Context, table string) (*time.Location, error) {
+	var comment string
+	err := ch.conn.QueryRow(ctx, "SELECT comment FROM system.columns WHERE database = ? AND table = ? AND name = 'date'",
+		ch.cfg.Database, table).Scan(&comment)
+	if err != nil {
+		return nil, fmt.Errorf("read the zone of %s.%s: %w", ch.cfg.Database, table, err)
+	}
+	zone, how := "UTC", "it records no zone: made by an older Vigil, it keeps UTC"
+	if m := zoneCommentRE.FindStringSubmatch(comment); m != nil {
+		zone, how = m[1], "as its date column's comment records"
+	}
+	if ch.cfg.Timezone != "" && ch.cfg.Timezone != zone {
+		return nil, fmt.Errorf("table %s.%s keeps its dates in %s (%s), not in timezone %s: "+
+			"give this output new table names, or migrate the table (docs/outputs.md#time-zone)",
+			ch.cfg.Database, table, zone, how, ch.cfg.Timezone)
+	}
+	loc, err := loadZone(zone)
+	if err != nil {
+		return nil, fmt.Errorf("table %s.%s: the zone of its date column: %w", ch.cfg.Database, table, err)
+	}
+	return loc, nil
 }
 
 // withDefaults returns c with the default database, table names and user
@@ -119,12 +193,13 @@ func features(major, minor uint64, retentionDays int) (low, zstd, ttl string) {
 }
 
 // eventDDL returns the events table's columns and engine for a server
-// version; retention > 0 adds a TTL where the server has it.
-func eventDDL(major, minor uint64, retentionDays int) string {
+// version; retention > 0 adds a TTL where the server has it. The date
+// column (of ts in zone) records zone in its comment.
+func eventDDL(major, minor uint64, retentionDays int, zone string) string {
 	low, zstd, ttl := features(major, minor, retentionDays)
 	return `(
 	event_id String,
-	date Date,
+	date Date COMMENT '` + zoneComment("date", zone) + `',
 	ts DateTime,
 	received DateTime,
 	input ` + low + `,
@@ -153,6 +228,7 @@ func eventDDL(major, minor uint64, retentionDays int) string {
 // ClickHouse inserts normalized events into a ClickHouse table.
 type ClickHouse struct {
 	cfg          ClickHouseConfig
+	zone         *time.Location // of the date (and hour) of the table written
 	conn         driver.Conn
 	parser       *parse.Parser
 	row          store.Row
@@ -198,7 +274,10 @@ func (ch *ClickHouse) prepare(ctx context.Context) error {
 	}
 	ch.version = v.String()
 	ch.major, ch.minor = v.Version.Major, v.Version.Minor
-	if err := ch.createTable(ctx, ch.cfg.Table, eventDDL(ch.major, ch.minor, ch.cfg.RetentionDays)); err != nil {
+	if err := ch.createTable(ctx, ch.cfg.Table, eventDDL(ch.major, ch.minor, ch.cfg.RetentionDays, ch.cfg.newTableZone())); err != nil {
+		return err
+	}
+	if ch.zone, err = ch.tableZone(ctx, ch.cfg.Table); err != nil {
 		return err
 	}
 	ch.ready = true
@@ -356,8 +435,8 @@ func (ch *ClickHouse) appendRow(b driver.Batch, rec *journal.Record) error {
 	}
 	ch.buf = eventjson.AppendRow(ch.buf[:0], &ch.scratch)
 	ts := r.Time.UTC()
-	return b.Append( // []byte values are copied by the driver
-		c.id, ts, ts, rec.Time.UTC(), rec.Input,
+	return b.Append( // []byte values are copied by the driver; the date is in the table's zone
+		c.id, ts.In(ch.zone), ts, rec.Time.UTC(), rec.Input,
 		c.dataset, c.category, c.action, c.outcome, c.reason,
 		c.srcIP, port(c.srcPort), c.dstIP, port(c.dstPort),
 		c.user, c.domain, first(c.host, c.hostname), c.protocol,
@@ -368,10 +447,15 @@ func (ch *ClickHouse) appendRow(b driver.Batch, rec *journal.Record) error {
 
 // prune drops the day partitions of the events and threat tables older
 // than the retention (partition drops work on every server version; TTL
-// does not exist on 18.16). The partition names come from system.parts and
-// are dates: nothing from events reaches the SQL text.
+// does not exist on 18.16), in days of the events table's zone. The
+// partition names come from system.parts and are dates: nothing from
+// events reaches the SQL text.
 func (ch *ClickHouse) prune(ctx context.Context, now time.Time) error {
-	cutoff := now.UTC().AddDate(0, 0, -ch.cfg.RetentionDays).Format("2006-01-02")
+	zone := ch.zone
+	if zone == nil {
+		zone = time.UTC
+	}
+	cutoff := now.In(zone).AddDate(0, 0, -ch.cfg.RetentionDays).Format("2006-01-02")
 	for _, table := range []string{ch.cfg.Table, ch.cfg.ThreatTable} {
 		rows, err := ch.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active", ch.cfg.Database, table)
 		if err != nil {

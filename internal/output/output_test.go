@@ -444,21 +444,21 @@ func firstSeqs(batches [][]uint64) []uint64 {
 // TestClickHouseDDL: Debian's 18.16 gets plain types (it rejects the
 // rest); servers from 20.1 get LowCardinality, ZSTD codecs and a TTL.
 func TestClickHouseDDL(t *testing.T) {
-	for _, ddl := range []string{eventDDL(18, 16, 30), threatDDL(18, 16, 30)} {
+	for _, ddl := range []string{eventDDL(18, 16, 30, "UTC"), threatDDL(18, 16, 30, "UTC")} {
 		for _, absent := range []string{"LowCardinality", "CODEC", "TTL"} {
 			if strings.Contains(ddl, absent) {
 				t.Errorf("18.16 DDL has %s:\n%s", absent, ddl)
 			}
 		}
 	}
-	for _, ddl := range []string{eventDDL(23, 8, 30), threatDDL(23, 8, 30)} {
+	for _, ddl := range []string{eventDDL(23, 8, 30, "UTC"), threatDDL(23, 8, 30, "UTC")} {
 		for _, want := range []string{"LowCardinality(String)", "CODEC(ZSTD(1))", "TTL date + INTERVAL 30 DAY"} {
 			if !strings.Contains(ddl, want) {
 				t.Errorf("23.8 DDL lacks %s:\n%s", want, ddl)
 			}
 		}
 	}
-	if strings.Contains(eventDDL(23, 8, 0), "TTL") {
+	if strings.Contains(eventDDL(23, 8, 0, "UTC"), "TTL") {
 		t.Error("TTL without retention_days")
 	}
 	// The boundary: 20.1 is the first version with all three.

@@ -121,9 +121,16 @@ type SearchRequest struct {
 // DefaultRange is the time range of a search that names no start.
 const DefaultRange = 24 * time.Hour
 
-// NewSearchRequest resolves the parameters of a search: start and end as
-// ParseTime reads them (start defaults to DefaultRange ago, end to now).
+// NewSearchRequest resolves the parameters of a search as
+// NewSearchRequestIn does in UTC.
 func (s *Searches) NewSearchRequest(query, start, end, scope string) (SearchRequest, error) {
+	return s.NewSearchRequestIn(query, start, end, scope, time.UTC)
+}
+
+// NewSearchRequestIn resolves the parameters of a search: start and end as
+// ParseStart and ParseEnd read them in loc (start defaults to DefaultRange
+// ago, end to now).
+func (s *Searches) NewSearchRequestIn(query, start, end, scope string, loc *time.Location) (SearchRequest, error) {
 	now := s.opt.Now()
 	req := SearchRequest{Query: strings.TrimSpace(query)}
 	var err error
@@ -132,12 +139,12 @@ func (s *Searches) NewSearchRequest(query, start, end, scope string) (SearchRequ
 	}
 	if start == "" {
 		req.Start = now.Add(-DefaultRange)
-	} else if req.Start, err = ParseTime(start, now); err != nil {
+	} else if req.Start, err = ParseStart(start, now, loc); err != nil {
 		return req, Invalidf("start: %v", err)
 	}
 	if end == "" {
 		req.End = now
-	} else if req.End, err = ParseTime(end, now); err != nil {
+	} else if req.End, err = ParseEnd(end, now, loc); err != nil {
 		return req, Invalidf("end: %v", err)
 	}
 	if req.End.Before(req.Start) {
