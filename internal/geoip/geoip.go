@@ -165,12 +165,12 @@ func OpenSources(srcs ...Source) (*DB, error) {
 func load(s Source) (*version, error) {
 	f, err := os.Open(s.Path)
 	if err != nil {
-		return nil, fmt.Errorf("geoip: open %s: %w", s.Path, err)
+		return nil, fmt.Errorf("geoip: %w", err) // names the file
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("geoip: open %s: %w", s.Path, err)
+		return nil, fmt.Errorf("geoip: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("geoip: open %s: not a regular file", s.Path)

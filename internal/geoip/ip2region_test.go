@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-soc/vigil/internal/geoip/geoiptest"
 )
 
 // ip2regionTestDB is where scripts/fetch-ip2region-testdb.sh puts the
@@ -26,131 +28,20 @@ func ip2regionTestDB(tb testing.TB) string {
 }
 
 // segment is one range of an ip2region file and its region text.
-type segment struct {
-	start, end netip.Addr
-	text       string
-}
+type segment = geoiptest.Segment
 
-func seg(start, end, text string) segment {
-	return segment{netip.MustParseAddr(start), netip.MustParseAddr(end), text}
-}
+var seg = geoiptest.Seg
 
-// writeDB writes segs (sorted, IPv4) in the old .db layout: the super
-// block, the records (city id, text) and the index.
 func writeDB(tb testing.TB, path string, segs []segment) {
 	tb.Helper()
-	buf := make([]byte, 8)
-	ptrs := map[string]uint32{}
-	for _, s := range segs {
-		if _, ok := ptrs[s.text]; !ok {
-			ptrs[s.text] = uint32(len(buf))
-			buf = binary.LittleEndian.AppendUint32(buf, 7)
-			buf = append(buf, s.text...)
-		}
-	}
-	first := uint32(len(buf))
-	for _, s := range segs {
-		buf = binary.LittleEndian.AppendUint32(buf, v4(s.start))
-		buf = binary.LittleEndian.AppendUint32(buf, v4(s.end))
-		buf = binary.LittleEndian.AppendUint32(buf, ptrs[s.text]|uint32(len(s.text)+4)<<24)
-	}
-	binary.LittleEndian.PutUint32(buf, first)
-	binary.LittleEndian.PutUint32(buf[4:], uint32(len(buf))-dbEntry)
-	if err := os.WriteFile(path, buf, 0o644); err != nil {
+	if err := geoiptest.WriteDB(path, segs); err != nil {
 		tb.Fatal(err)
 	}
 }
 
-func v4(a netip.Addr) uint32 {
-	b := a.As4()
-	return binary.BigEndian.Uint32(b[:])
-}
-
-// cellEnd is the last address with the same first two bytes as a.
-func cellEnd(a netip.Addr) netip.Addr {
-	b := a.As16()
-	from := 2
-	if a.Is4() {
-		b4 := a.As4()
-		return netip.AddrFrom4([4]byte{b4[0], b4[1], 255, 255})
-	}
-	for i := from; i < 16; i++ {
-		b[i] = 255
-	}
-	return netip.AddrFrom16(b)
-}
-
-// writeXDB writes segs (sorted, one IP version) in the xdb layout of the
-// given version (2, or 3 with the IP version in the header), as
-// ip2region's maker lays it out: segments cut where the first two bytes
-// change, so that each vector index cell points at its own entries.
 func writeXDB(tb testing.TB, path string, ver int, segs []segment) {
 	tb.Helper()
-	v6 := segs[0].start.Is6()
-	buf := make([]byte, xdbHeader+xdbVector)
-	ptrs := map[string]uint32{}
-	for _, s := range segs {
-		if _, ok := ptrs[s.text]; !ok {
-			ptrs[s.text] = uint32(len(buf))
-			buf = append(buf, s.text...)
-		}
-	}
-	first := uint32(len(buf))
-	type cell struct{ first, last uint32 }
-	cells := map[[2]byte]*cell{}
-	for _, s := range segs {
-		for start := s.start; ; {
-			end := cellEnd(start)
-			if s.end.Less(end) {
-				end = s.end
-			}
-			off := uint32(len(buf))
-			if v6 {
-				a, b := start.As16(), end.As16()
-				buf = append(append(buf, a[:]...), b[:]...)
-			} else {
-				buf = binary.LittleEndian.AppendUint32(buf, v4(start))
-				buf = binary.LittleEndian.AppendUint32(buf, v4(end))
-			}
-			buf = binary.LittleEndian.AppendUint16(buf, uint16(len(s.text)))
-			buf = binary.LittleEndian.AppendUint32(buf, ptrs[s.text])
-			a := start.AsSlice()
-			k := [2]byte{a[0], a[1]}
-			if c := cells[k]; c != nil {
-				c.last = off
-			} else {
-				cells[k] = &cell{off, off}
-			}
-			if end == s.end {
-				break
-			}
-			start = end.Next()
-		}
-	}
-	for k, c := range cells {
-		v := xdbHeader + (int(k[0])*256+int(k[1]))*8
-		binary.LittleEndian.PutUint32(buf[v:], c.first)
-		binary.LittleEndian.PutUint32(buf[v+4:], c.last)
-	}
-	entry := uint32(xdbEntry4)
-	if v6 {
-		entry = xdbEntry6
-	}
-	h := buf[:xdbHeader]
-	binary.LittleEndian.PutUint16(h, uint16(ver))
-	binary.LittleEndian.PutUint16(h[2:], 1)
-	binary.LittleEndian.PutUint32(h[4:], 1700000000)
-	binary.LittleEndian.PutUint32(h[8:], first)
-	binary.LittleEndian.PutUint32(h[12:], uint32(len(buf))-entry)
-	if ver >= 3 {
-		ipv := uint16(4)
-		if v6 {
-			ipv = 6
-		}
-		binary.LittleEndian.PutUint16(h[16:], ipv)
-		binary.LittleEndian.PutUint16(h[18:], 4)
-	}
-	if err := os.WriteFile(path, buf, 0o644); err != nil {
+	if err := geoiptest.WriteXDB(path, ver, segs); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -175,7 +66,7 @@ func dbSegments(tb testing.TB, path string) []segment {
 		var s, e [4]byte
 		binary.BigEndian.PutUint32(s[:], u32(buf, off))
 		binary.BigEndian.PutUint32(e[:], u32(buf, off+4))
-		segs = append(segs, segment{netip.AddrFrom4(s), netip.AddrFrom4(e), text})
+		segs = append(segs, segment{Start: netip.AddrFrom4(s), End: netip.AddrFrom4(e), Text: text})
 	}
 	return segs
 }
@@ -250,12 +141,12 @@ func TestIP2RegionEveryRecord(t *testing.T) {
 	unmapped, noPoint, badRegion := map[string]int{}, map[string]int{}, map[string]int{}
 	seen := map[string]bool{}
 	for _, s := range segs {
-		if seen[s.text] {
+		if seen[s.Text] {
 			continue
 		}
-		seen[s.text] = true
-		loc := parseRegion(s.text, false)
-		name, _, _ := strings.Cut(s.text, "|")
+		seen[s.Text] = true
+		loc := parseRegion(s.Text, false)
+		name, _, _ := strings.Cut(s.Text, "|")
 		switch {
 		case loc.Country == "" && !nonCountries[name]:
 			unmapped[name]++
@@ -293,7 +184,7 @@ func TestXDBMatchesDB(t *testing.T) {
 		ips = append(ips, netip.AddrFrom4(b))
 	}
 	for i := 0; i < len(segs); i += 97 { // the edges of segments
-		ips = append(ips, segs[i].start, segs[i].end)
+		ips = append(ips, segs[i].Start, segs[i].End)
 	}
 	for _, ver := range []int{2, 3} {
 		xdb := filepath.Join(t.TempDir(), "ip2region.xdb")
@@ -651,7 +542,7 @@ func BenchmarkIP2RegionLookup(b *testing.B) {
 	ips := make([]netip.Addr, 4096)
 	for i := range ips {
 		s := segs[rng.IntN(len(segs))]
-		ips[i] = s.start
+		ips[i] = s.Start
 	}
 	for _, p := range []string{path, xdb} {
 		b.Run(filepath.Ext(p)[1:], func(b *testing.B) {
