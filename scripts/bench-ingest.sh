@@ -9,7 +9,8 @@
 #   -r ROUNDS   how often each configuration runs (default 2; this machine
 #               swings 25-45% between passes, so one run proves nothing)
 #   -t TARGETS  space-separated subset of
-#               "vigil vigil-nodetect rsyslog rsyslog-json victorialogs"
+#               "vigil vigil-nodetect vigil-geo rsyslog rsyslog-json victorialogs"
+#               (vigil-geo is not in the default set)
 #   -b BIN      use this vigil binary instead of building ./cmd/vigil
 #               (to compare a change against the tree: run both in turn)
 #   -a N        make every Nth line part of a password-guessing run, so the
@@ -32,6 +33,10 @@
 #                 DIR/store and DIR/journal after SIGTERM. Also logs the
 #                 alerts raised and their delay (vigil_detect_alert_delay_seconds).
 #   vigil-nodetect  the same with detect.enabled: false (what detection costs).
+#   vigil-geo     the same as vigil with geoip.databases naming the ip2region
+#                 test database ($VIGIL_IP2REGION_TESTDB, default
+#                 /var/cache/vigil-test/ip2region.db; scripts/fetch-ip2region-testdb.sh):
+#                 what placing every source address costs.
 #   rsyslog       private rsyslogd -n, imtcp -> omfile with a plain template;
 #                 done when the file has all lines. Disk: the file.
 #   rsyslog-json  the same plus mmjsonparse, writing %$!all-json%.
@@ -81,7 +86,7 @@ done
 [[ $RATE =~ ^[0-9]+$ ]] || { echo "bench-ingest: -R must be a number of lines per second" >&2; exit 2; }
 for c in $CONNS; do [[ $c == 1 || $c == 2 ]] || { echo "bench-ingest: -c must be 1 or 2" >&2; exit 2; }; done
 for t in $TARGETS; do
-  case $t in vigil|vigil-nodetect|rsyslog|rsyslog-json|victorialogs) ;; *) echo "bench-ingest: unknown target $t" >&2; exit 2 ;; esac
+  case $t in vigil|vigil-nodetect|vigil-geo|rsyslog|rsyslog-json|victorialogs) ;; *) echo "bench-ingest: unknown target $t" >&2; exit 2 ;; esac
 done
 
 scripts/install-test-deps.sh # rsyslog, curl
@@ -164,6 +169,12 @@ run_vigil() {
   if [ "$name" = vigil-nodetect ]; then
     printf 'detect:\n  enabled: false\n' >"$WORK/nodetect.yaml"
     cfg=(--config "$WORK/nodetect.yaml")
+  fi
+  if [ "$name" = vigil-geo ]; then
+    local db=${VIGIL_IP2REGION_TESTDB:-/var/cache/vigil-test/ip2region.db}
+    [ -s "$db" ] || die "vigil-geo: no $db (scripts/fetch-ip2region-testdb.sh)"
+    printf 'geoip:\n  databases: [{path: %s}]\n' "$db" >"$WORK/geo.yaml"
+    cfg=(--config "$WORK/geo.yaml")
   fi
   hp=$(free_port)
   sp=$(free_port)
@@ -323,6 +334,7 @@ for round in $(seq "$ROUNDS"); do
       case $target in
         vigil) run_vigil "$round" "$conns" ;;
         vigil-nodetect) run_vigil "$round" "$conns" vigil-nodetect ;;
+        vigil-geo) run_vigil "$round" "$conns" vigil-geo ;;
         rsyslog) run_rsyslog "$round" "$conns" 0 ;;
         rsyslog-json) run_rsyslog "$round" "$conns" 1 ;;
         victorialogs) run_victorialogs "$round" "$conns" ;;

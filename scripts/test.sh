@@ -22,6 +22,16 @@ if [ -z "${VIGIL_GEOIP_TESTDB:-}" ]; then
 fi
 export VIGIL_GEOIP_TESTDB
 scripts/fetch-geoip-testdb.sh
+# The ip2region database (about 8.7 MB from npm) for provinces and cities.
+if [ -z "${VIGIL_IP2REGION_TESTDB:-}" ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    VIGIL_IP2REGION_TESTDB=/var/cache/vigil-test/ip2region.db
+  else
+    VIGIL_IP2REGION_TESTDB=$HOME/.cache/vigil-test/ip2region.db
+  fi
+fi
+export VIGIL_IP2REGION_TESTDB
+scripts/fetch-ip2region-testdb.sh
 # chDB, ClickHouse 26.7's engine as a library (about 550 MB from npm), for the
 # ClickHouse output's DDL for modern servers; VIGIL_CHDB holds node_modules.
 if [ -z "${VIGIL_CHDB:-}" ]; then

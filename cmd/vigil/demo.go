@@ -22,8 +22,8 @@ office hours and typos, and attack episodes that each trip rules of the
 built-in pack (docs/demo.md). The day ends now; run it once, on a fresh
 server. --lists writes the device registry and the admins list the demo
 expects into the server's detect.lists_dir first; the geographic episodes
-need detect.geoip. At the end it lists the alerts it expected and the ones
-the server raised.`
+need a GeoIP database (geoip.databases). At the end it lists the alerts it
+expected and the ones the server raised.`
 )
 
 // demoCmd generates the demo day and sends it to a running server.

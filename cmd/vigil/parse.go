@@ -37,7 +37,7 @@ const maxParseLine = 16 << 20
 func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("parse", parseSynopsis, parseAbout, stderr)
 	formatName := fs.String("format", "auto", "format of every line (auto: detect per line); see docs/schema.md")
-	cfgFile := fs.String("config", "", "configuration file for parse.* settings, the time zone and the charset of the lines (inputs.syslog[0].timezone, .charset) and display.timezone")
+	cfgFile := fs.String("config", "", "configuration file for parse.* settings, the time zone and the charset of the lines (inputs.syslog[0].timezone, .charset), geoip.databases and display.timezone")
 	charsetName := fs.String("charset", "", charsetUsage)
 	zoneName := zoneFlags(fs)
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -58,6 +58,10 @@ func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
+	if opts.Geo, err = openGeo(cfg); err != nil {
+		return err
+	}
+	defer opts.Geo.Close()
 	files := fs.Args()
 	if len(files) == 0 {
 		files = []string{"-"}

@@ -15,7 +15,6 @@ import (
 	"github.com/vigil-soc/vigil/internal/alert"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/detect"
-	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/lists"
 	"github.com/vigil-soc/vigil/internal/locale"
@@ -84,7 +83,7 @@ func loadRuleSet(cfg config.Config, builtin bool, paths []string) ([]*detect.Rul
 // offline and in event time, and prints the alerts as JSON lines.
 func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("rules test", rulesTestSynopsis, rulesTestAbout, stderr)
-	cfgFile := fs.String("config", "", "configuration file (parse.*, detect.* settings)")
+	cfgFile := fs.String("config", "", "configuration file (parse.*, geoip.*, detect.* settings)")
 	var extra stringsFlag
 	fs.Var(&extra, "rules", "rule file or folder to add (repeatable; overrides a built-in rule with the same id)")
 	noBuiltin := fs.Bool("no-builtin", false, "do not load the built-in rule pack")
@@ -167,14 +166,11 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		eopts.Lists = detect.ListsOf(ls)
 	}
-	if cfg.Detect.GeoIP != "" {
-		db, err := geoip.Open(cfg.Detect.GeoIP)
-		if err != nil {
-			return fmt.Errorf("detect.geoip: %w", err)
-		}
-		defer db.Close()
-		eopts.Geo = db
+	if eopts.Geo, err = openGeo(cfg); err != nil {
+		return err
 	}
+	defer eopts.Geo.Close()
+	popts.Geo = eopts.Geo
 	off := detect.NewOffline(parse.New(popts), recs)
 	if !*inOrder {
 		off.SortByTime()

@@ -344,11 +344,18 @@ func (s *server) open() error {
 	if err != nil {
 		return err
 	}
+	if s.geo, err = openGeo(cfg); err != nil {
+		return err
+	}
+	if s.geo != nil {
+		s.watchGeo()
+	}
 	popts, err := parseOptions(cfg)
 	if err != nil {
 		return err
 	}
 	popts.JournalID = s.j.ID()
+	popts.Geo = s.geo
 	iopts := index.Options{
 		Batch:          cfg.Store.FlushBatch,
 		CommitInterval: cfg.Store.CommitInterval.D(),
@@ -582,8 +589,8 @@ func (s *server) tokens() ([]string, error) {
 	return []string{t}, nil
 }
 
-// openDetect loads lists, the GeoIP database, the alert channels and the
-// rules, and restores the detection state.
+// openDetect loads lists, the alert channels and the rules, and restores
+// the detection state.
 func (s *server) openDetect() error {
 	cfg := s.cfg.Detect
 	log := s.log.With("component", "detect")
@@ -598,11 +605,6 @@ func (s *server) openDetect() error {
 			log.Error("lists: some files do not load", "err", err)
 		}
 		go s.lists.Watch(s.bg, 5*time.Second)
-	}
-	if cfg.GeoIP != "" {
-		if s.geo, err = geoip.Open(cfg.GeoIP); err != nil {
-			return fmt.Errorf("detect.geoip: %w", err)
-		}
 	}
 	acfg := s.cfg.Alerts
 	acfg.Location, _ = s.cfg.Display.Location() // validated by config.Load

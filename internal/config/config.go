@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/input"
 	"github.com/vigil-soc/vigil/internal/input/kafka"
 	"github.com/vigil-soc/vigil/internal/locale"
@@ -34,7 +35,10 @@ type Config struct {
 	Journal Journal `yaml:"journal"`
 	Store   Store   `yaml:"store"`
 	Parse   Parse   `yaml:"parse"`
-	Detect  Detect  `yaml:"detect"`
+	// GeoIP places addresses: events get source.geo.* fields, rules
+	// country(), region(), ...
+	GeoIP  GeoIP  `yaml:"geoip"`
+	Detect Detect `yaml:"detect"`
 	// Alerts are the channels every alert is sent to besides the store.
 	Alerts notify.Config `yaml:"alerts"`
 	// Outputs forward journaled messages (docs/outputs.md).
@@ -69,7 +73,7 @@ type Detect struct {
 	RulesDir string `yaml:"rules_dir"`
 	// ListsDir holds black/white lists and the device registry.
 	ListsDir string `yaml:"lists_dir"`
-	// GeoIP is a MaxMind-format .mmdb country (or city) database.
+	// GeoIP is the older name of geoip.databases: one database.
 	GeoIP string `yaml:"geoip"`
 	// Lateness is how late (in event time, behind its sender's newest
 	// event) an event may arrive and count.
@@ -87,6 +91,45 @@ func (d Detect) On() bool { return d.Enabled == nil || *d.Enabled }
 
 // BuiltinOn reports whether the built-in rule pack is loaded.
 func (d Detect) BuiltinOn() bool { return d.Builtin == nil || *d.Builtin }
+
+// GeoIP configures the address databases (docs/configuration.md).
+type GeoIP struct {
+	// Databases are consulted in order: the first answer wins per field.
+	Databases []GeoIPDatabase `yaml:"databases"`
+}
+
+// GeoIPDatabase is one database file.
+type GeoIPDatabase struct {
+	Path string `yaml:"path"`
+	// Type is auto (recognised from the content), mmdb or ip2region.
+	Type string `yaml:"type"`
+	// Language picks the names of an MMDB city database (zh-CN, en, ...;
+	// default en).
+	Language string `yaml:"language"`
+}
+
+// GeoIPSources returns the databases to open, in lookup order:
+// geoip.databases, or detect.geoip (its older name) when that is all
+// there is. Validate rejects a detect.geoip that geoip.databases does not
+// list.
+func (c Config) GeoIPSources() []geoip.Source {
+	var out []geoip.Source
+	for _, d := range c.GeoIP.Databases {
+		out = append(out, geoip.Source{Path: d.Path, Type: d.Type, Language: d.Language})
+	}
+	if len(out) == 0 && c.Detect.GeoIP != "" {
+		out = append(out, geoip.Source{Path: c.Detect.GeoIP})
+	}
+	return out
+}
+
+// GeoIPKey returns the configuration key of the i-th of GeoIPSources.
+func (c Config) GeoIPKey(i int) string {
+	if len(c.GeoIP.Databases) == 0 {
+		return "detect.geoip"
+	}
+	return fmt.Sprintf("geoip.databases[%d].path", i)
+}
 
 // Log configures Vigil's own log output.
 type Log struct {
@@ -612,12 +655,36 @@ func (c *Config) Validate() error {
 	if c.Detect.MaxClockSkew < Duration(time.Second) || c.Detect.MaxClockSkew >= c.Store.FutureLimit {
 		bad("detect.max_clock_skew", "%s is outside 1s..store.future_limit (%s)", c.Detect.MaxClockSkew, c.Store.FutureLimit)
 	}
+	ps = append(ps, c.geoIPProblems()...)
 	if c.Detect.CheckpointInterval < Duration(time.Second) {
 		bad("detect.checkpoint_interval", "%s is below 1s", c.Detect.CheckpointInterval)
 	}
 	ps = append(ps, c.alertProblems(c.Alerts.Validate())...)
 	ps.Sort()
 	return ps.Err()
+}
+
+// geoIPProblems checks geoip.databases and its older name detect.geoip.
+func (c *Config) geoIPProblems() Problems {
+	var ps Problems
+	paths := map[string]bool{}
+	for i, d := range c.GeoIP.Databases {
+		p := fmt.Sprintf("geoip.databases[%d]", i)
+		switch {
+		case d.Path == "":
+			ps = append(ps, c.Problem(p+".path", "is required"))
+		case paths[d.Path]:
+			ps = append(ps, c.Problem(p+".path", "%s is listed twice", d.Path))
+		}
+		paths[d.Path] = true
+		if err := geoip.CheckType(d.Type); err != nil {
+			ps = append(ps, c.Problem(p+".type", "%q is not one of auto, mmdb, ip2region", d.Type))
+		}
+	}
+	if g := c.Detect.GeoIP; g != "" && len(c.GeoIP.Databases) > 0 && !paths[g] {
+		ps = append(ps, c.Problem("detect.geoip", "%s is not in geoip.databases: detect.geoip is the older name of geoip.databases; list the file there and drop detect.geoip", g))
+	}
+	return ps
 }
 
 // alertProblems places the alert channels' errors ("notify: syslog[0]:

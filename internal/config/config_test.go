@@ -137,6 +137,10 @@ func TestInvalid(t *testing.T) {
 		{"external url with password", "http:\n  external_url: https://u:p@vigil.corp.example\n", `line 2: http.external_url: "https://u:p@vigil.corp.example": must not hold a user name or password`},
 		{"chat format", "alerts:\n  webhooks:\n    - {url: 'https://x', format: slack}\n", `line 3: alerts.webhooks[0]: format "slack": want json, dingtalk, wecom or feishu`},
 		{"secret for json", "alerts:\n  webhooks:\n    - {url: 'https://x', secret: SECx}\n", `line 3: alerts.webhooks[0]: secret: only dingtalk and feishu robots sign their requests, not format "json"`},
+		{"geoip database without path", "geoip:\n  databases:\n    - type: mmdb\n", "line 3: geoip.databases[0].path: is required"},
+		{"geoip database twice", "geoip:\n  databases:\n    - path: /a\n    - path: /a\n", "line 4: geoip.databases[1].path: /a is listed twice"},
+		{"geoip type", "geoip:\n  databases:\n    - {path: /a, type: qqwry}\n", `line 3: geoip.databases[0].type: "qqwry" is not one of auto, mmdb, ip2region`},
+		{"geoip alias elsewhere", "geoip:\n  databases: [{path: /a}]\ndetect:\n  geoip: /b\n", "line 4: detect.geoip: /b is not in geoip.databases: detect.geoip is the older name"},
 		{"connection limit", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', tls: {max_connections: -1}}\n", "line 3: inputs.syslog[0]: max_connections, tls.max_connections and max_connections_per_address must be at least 1"},
 	}
 	for _, tt := range tests {
@@ -196,6 +200,41 @@ journal:
 // TestSyslogDefaults: an input entry gets the defaults of the keys it
 // leaves out; the first one listens on the default address unless it sets
 // an address (or only TLS).
+// TestGeoIPSources: geoip.databases in order, or detect.geoip alone; the
+// older name may repeat a listed file.
+func TestGeoIPSources(t *testing.T) {
+	tests := []struct {
+		yaml string
+		want []string
+		key  string
+	}{
+		{"{}", nil, ""},
+		{"detect: {geoip: /old.mmdb}", []string{"/old.mmdb:"}, "detect.geoip"},
+		{"geoip: {databases: [{path: /r.xdb, type: ip2region}, {path: /c.mmdb, language: zh-CN}]}", []string{"/r.xdb:ip2region", "/c.mmdb:"}, "geoip.databases[0].path"},
+		{"geoip: {databases: [{path: /r.xdb}, {path: /c.mmdb}]}\ndetect: {geoip: /c.mmdb}", []string{"/r.xdb:", "/c.mmdb:"}, "geoip.databases[0].path"},
+	}
+	for _, tt := range tests {
+		cfg, err := ParseYAML([]byte(tt.yaml))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.yaml, err)
+		}
+		var got []string
+		for _, s := range cfg.GeoIPSources() {
+			got = append(got, s.Path+":"+s.Type)
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("%s: sources %q, want %q", tt.yaml, got, tt.want)
+		}
+		if len(got) > 0 && cfg.GeoIPKey(0) != tt.key {
+			t.Errorf("%s: key %q, want %q", tt.yaml, cfg.GeoIPKey(0), tt.key)
+		}
+	}
+	cfg, _ := ParseYAML([]byte("geoip: {databases: [{path: /c.mmdb, language: zh-CN}]}"))
+	if l := cfg.GeoIPSources()[0].Language; l != "zh-CN" {
+		t.Errorf("language %q", l)
+	}
+}
+
 func TestSyslogDefaults(t *testing.T) {
 	cfg, err := ParseYAML([]byte("inputs:\n  syslog: [{timezone: Asia/Shanghai}]\n"))
 	if err != nil {

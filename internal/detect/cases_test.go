@@ -29,8 +29,11 @@ type caseOptions struct {
 	// the case's own rules.yaml.
 	Rules    []string      `yaml:"rules"`
 	Lateness time.Duration `yaml:"lateness"`
-	// Geo needs the GeoIP test database (scripts/fetch-geoip-testdb.sh).
-	Geo bool `yaml:"geo"`
+	// Geo needs the GeoIP test database (scripts/fetch-geoip-testdb.sh);
+	// IP2Region the ip2region one (scripts/fetch-ip2region-testdb.sh),
+	// consulted first when both are set.
+	Geo       bool `yaml:"geo"`
+	IP2Region bool `yaml:"ip2region"`
 	// Received is the time year-less syslog dates are read near; default
 	// 2026-11-28T12:00:00Z. Each line is received at its own event time
 	// unless a "// received: <RFC 3339 time>" line in input.log sets the
@@ -45,6 +48,15 @@ func geoTestDB() string {
 		return p
 	}
 	return "/var/cache/vigil-test/geo-whois-asn-country.mmdb"
+}
+
+// ip2regionTestDB is where scripts/fetch-ip2region-testdb.sh puts the
+// ip2region test database.
+func ip2regionTestDB() string {
+	if p := os.Getenv("VIGIL_IP2REGION_TESTDB"); p != "" {
+		return p
+	}
+	return "/var/cache/vigil-test/ip2region.db"
 }
 
 // TestCases runs every folder under testdata/cases: the rules in
@@ -100,13 +112,20 @@ func runCase(t *testing.T, dir string) {
 		}
 	}
 	var geo *geoip.DB
+	var srcs []geoip.Source
+	if opts.IP2Region {
+		srcs = append(srcs, geoip.Source{Path: ip2regionTestDB()})
+	}
 	if opts.Geo {
-		db, err := geoip.Open(geoTestDB())
+		srcs = append(srcs, geoip.Source{Path: geoTestDB()})
+	}
+	if len(srcs) > 0 {
+		db, err := geoip.OpenSources(srcs...)
 		if err != nil {
 			if os.Getenv("VIGIL_TEST_STRICT") != "" {
-				t.Fatalf("GeoIP test database missing (run scripts/fetch-geoip-testdb.sh): %v", err)
+				t.Fatalf("GeoIP test database missing (run scripts/fetch-geoip-testdb.sh, scripts/fetch-ip2region-testdb.sh): %v", err)
 			}
-			t.Skipf("GeoIP test database missing (run scripts/fetch-geoip-testdb.sh): %v", err)
+			t.Skipf("GeoIP test database missing (run scripts/fetch-geoip-testdb.sh, scripts/fetch-ip2region-testdb.sh): %v", err)
 		}
 		geo = db
 		defer db.Close()
@@ -119,7 +138,7 @@ func runCase(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	off := NewOffline(parse.New(parse.Options{}), recs)
+	off := NewOffline(parse.New(parse.Options{Geo: geo}), recs)
 	for _, ev := range off.Events() {
 		if e := ev.Get(parse.FieldParseError); e != "" {
 			t.Fatalf("input line seq %d does not parse: %s", ev.Seq, e)

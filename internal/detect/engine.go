@@ -107,7 +107,8 @@ type Options struct {
 	Tick time.Duration
 	// Lists are the black/white lists and the device registry (may be nil).
 	Lists Lists
-	// Geo answers country() and travel rules (may be nil).
+	// Geo answers country(), region(), city(), isp() and travel rules
+	// (may be nil).
 	Geo *geoip.DB
 	// Payloads fetches the original text of contributing events whose text
 	// was not captured on arrival (after a restart, or beyond
@@ -397,6 +398,7 @@ func (e *env) compileRule(r *Rule, lang string, m *metrics) (*compiled, error) {
 			return nil, fmt.Errorf("field %q: %w", r.Field, err)
 		}
 	}
+
 	for _, s := range r.Steps {
 		cs := compiledStep{match: e.compileMatch(s.Match), count: s.Count}
 		if s.When != "" {
@@ -487,6 +489,7 @@ func (e *env) keyPart(s string) (keyPart, error) {
 func (e *Engine) Process(ev *Event) {
 	e.m.events.Inc()
 	e.look.next(len(e.env.names.names))
+	e.env.placed = false // the databases may have been reloaded since
 	ev.look = &e.look
 	defer func() { ev.look = nil }()
 	t, late := e.place(ev, ev.Time.UnixNano())
@@ -830,7 +833,9 @@ func (r *compiled) observe(e *Engine, g *group, ev *Event, t int64, mask uint32)
 	case TypeAbsence:
 		g.absence(t)
 	case TypeTravel:
-		h = g.travel(r, e.opts.Geo, ev, t)
+		if e.opts.Geo != nil {
+			h = g.travel(r, e.env.place, ev, t)
+		}
 	}
 	return h
 }

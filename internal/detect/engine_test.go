@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/geoip"
+	"github.com/vigil-soc/vigil/internal/geoip/geoiptest"
 	"github.com/vigil-soc/vigil/internal/store"
 )
 
@@ -612,6 +615,44 @@ func TestInsertTime(t *testing.T) {
 		ts, i = insertTime(ts, tc.t)
 		if !slices.Equal(ts, tc.want) || i != tc.at {
 			t.Fatalf("insert %d: %v at %d, want %v at %d", tc.t, ts, i, tc.want, tc.at)
+		}
+	}
+}
+
+// TestGeoFunctions: country(), region(), city() and isp() answer from
+// the GeoIP databases, empty without them or for what is no address.
+func TestGeoFunctions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ip2region.db")
+	if err := geoiptest.WriteDB(path, []geoiptest.Segment{
+		geoiptest.Seg("58.250.0.0", "58.251.255.255", "中国|0|广东省|深圳市|联通"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := geoip.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tests := []struct {
+		when string
+		geo  *geoip.DB
+		want bool
+	}{
+		{`country(source.ip) == "CN" && region(source.ip) == "广东" && city(source.ip) == "深圳" && isp(source.ip) == "联通"`, db, true},
+		{`region(destination.ip) == "" && region("not an address") == "" && city("10.0.0.1") == ""`, db, true},
+		{`country(source.ip) == "" && region(source.ip) == "" && city(source.ip) == "" && isp(source.ip) == ""`, nil, true},
+	}
+	e := ev(1, t0, "source.ip", "58.251.30.115", "destination.ip", "10.0.0.5")
+	for _, tc := range tests {
+		var got []*alert.Alert
+		r := mustRules(t, "id: a\ntitle: A\ntype: match\nwhen: '"+tc.when+"'\n")
+		eng, errs := New(r, Options{Geo: tc.geo, Emit: func(a *alert.Alert) { got = append(got, a) }})
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", tc.when, errs)
+		}
+		eng.Process(e)
+		if (len(got) == 1) != tc.want {
+			t.Errorf("%s (database %v): %d alerts, want match %v", tc.when, tc.geo != nil, len(got), tc.want)
 		}
 	}
 }

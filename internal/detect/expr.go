@@ -51,6 +51,12 @@ type env struct {
 	names fieldNames
 	// the fields the engine itself reads for allow lists
 	srcIP, user, device ref
+	// placeIP and placeLoc remember the last address placed for the
+	// event being evaluated (placed: valid), since the rules of the pack
+	// ask about its source.ip several times.
+	placeIP  netip.Addr
+	placeLoc geoip.Location
+	placed   bool
 	// and for each sender's event time (watermark.go)
 	hostname, peer, input, received ref
 	// loc is the zone of the local template function (Options.Location).
@@ -67,7 +73,7 @@ func newEnv(lists Lists, geo *geoip.DB) *env {
 
 // helperNames are the functions rules may call, besides expr's builtins.
 var helperNames = []string{
-	fnString, fnNumber, "has", "in_list", "in_cidr", "is_private", "country",
+	fnString, fnNumber, "has", "in_list", "in_cidr", "is_private", "country", "region", "city", "isp",
 	"device_registered", "has_list", "first", "ip_version", "contains_any",
 }
 
@@ -134,11 +140,16 @@ func (e *env) options(src string, read map[string]bool) []expr.Option {
 			return err == nil && geoip.Private(ip.Unmap()), nil
 		}, new(func(string) bool)),
 		expr.Function("country", func(p ...any) (any, error) {
-			ip, err := netip.ParseAddr(str(p, 0))
-			if err != nil || e.geo == nil {
-				return "", nil
-			}
-			return e.geo.Lookup(ip.Unmap()).Country, nil
+			return e.place(str(p, 0)).Country, nil
+		}, new(func(string) string)),
+		expr.Function("region", func(p ...any) (any, error) {
+			return e.place(str(p, 0)).Region, nil
+		}, new(func(string) string)),
+		expr.Function("city", func(p ...any) (any, error) {
+			return e.place(str(p, 0)).City, nil
+		}, new(func(string) string)),
+		expr.Function("isp", func(p ...any) (any, error) {
+			return e.place(str(p, 0)).ISP, nil
 		}, new(func(string) string)),
 		expr.Function("ip_version", func(p ...any) (any, error) {
 			ip, err := netip.ParseAddr(str(p, 0))
@@ -168,6 +179,19 @@ func (e *env) options(src string, read map[string]bool) []expr.Option {
 			return "", nil
 		}, new(func(...string) string)),
 	}
+}
+
+// place looks an address up in the GeoIP databases; nothing without them
+// or for a text that is no address.
+func (e *env) place(s string) geoip.Location {
+	ip, err := netip.ParseAddr(s)
+	if err != nil || e.geo == nil {
+		return geoip.Location{}
+	}
+	if !e.placed || ip != e.placeIP {
+		e.placeIP, e.placeLoc, e.placed = ip, e.geo.Lookup(ip), true
+	}
+	return e.placeLoc
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

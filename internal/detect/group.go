@@ -392,16 +392,15 @@ func (g *group) absence(t int64) {
 	}
 }
 
-func (g *group) travel(r *compiled, db *geoip.DB, ev *Event, t int64) *hit {
-	if db == nil {
-		return nil
-	}
+// travel compares the event's location (place looks addresses up) with
+// the group's previous one.
+func (g *group) travel(r *compiled, place func(string) geoip.Location, ev *Event, t int64) *hit {
 	ipText := ev.Get("source.ip")
 	ip, err := netip.ParseAddr(ipText)
 	if err != nil || geoip.Private(ip.Unmap()) {
 		return nil
 	}
-	loc := db.Lookup(ip.Unmap())
+	loc := place(ipText)
 	if !loc.HasCoords {
 		return nil
 	}

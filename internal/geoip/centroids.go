@@ -1,7 +1,5 @@
 package geoip
 
-import "sort"
-
 // centroid is a rough point for one country: its capital or a central
 // city, a few tens of km off at best. It serves only distances between
 // countries ("impossible travel") when a database has no coordinates.
@@ -270,12 +268,26 @@ var centroids = [...]centroid{
 	{"ZW", -17.83, 31.05},   // Harare
 }
 
+// centroidAt indexes centroids by code: entry (c0-'A')*26 + c1-'A' holds
+// the code's index in centroids plus one (0: none). Built once, never
+// changed.
+var centroidAt = func() (t [26 * 26]uint16) {
+	for i, c := range centroids {
+		t[int(c.code[0]-'A')*26+int(c.code[1]-'A')] = uint16(i + 1)
+	}
+	return t
+}()
+
 // Centroid returns the built-in point for an ISO 3166-1 alpha-2 country
 // code (upper case), as used when a database has no coordinates.
 func Centroid(country string) (lat, lon float64, ok bool) {
-	i := sort.Search(len(centroids), func(i int) bool { return centroids[i].code >= country })
-	if i < len(centroids) && centroids[i].code == country {
-		return centroids[i].lat, centroids[i].lon, true
+	if !isCode(country) {
+		return 0, 0, false
 	}
-	return 0, 0, false
+	i := centroidAt[int(country[0]-'A')*26+int(country[1]-'A')]
+	if i == 0 {
+		return 0, 0, false
+	}
+	c := centroids[i-1]
+	return c.lat, c.lon, true
 }

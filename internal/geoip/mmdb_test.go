@@ -22,13 +22,17 @@ import (
 // mmdbEncode appends the MaxMind DB encoding of v.
 func mmdbEncode(b []byte, v any) []byte {
 	ctrl := func(b []byte, typ, size int) []byte {
+		var ext []byte
 		if size >= 29 {
-			panic("mmdbEncode: size too large for this test writer")
+			if size >= 29+256 {
+				panic("mmdbEncode: size too large for this test writer")
+			}
+			size, ext = 29, []byte{byte(size - 29)}
 		}
 		if typ <= 7 {
-			return append(b, byte(typ<<5|size))
+			return append(append(b, byte(typ<<5|size)), ext...)
 		}
-		return append(b, byte(size), byte(typ-7))
+		return append(append(b, byte(size), byte(typ-7)), ext...)
 	}
 	uint := func(b []byte, typ int, u uint64, max int) []byte {
 		var tmp [8]byte
@@ -208,16 +212,16 @@ func TestLayouts(t *testing.T) {
 		ip   string
 		want Location
 	}{
-		{"11.1.2.3", Location{"FR", 43.2965, 5.3698, true}},
+		{"11.1.2.3", Location{Country: "FR", Lat: 43.2965, Lon: 5.3698, HasCoords: true}},
 		{"12.1.2.3", centroid("DE")},
 		{"13.1.2.3", centroid("JP")},
-		{"14.1.2.3", Location{"IT", 45.5, 9.25, true}},
-		{"15.1.2.3", Location{"ES", 41.39, 2.17, true}},
+		{"14.1.2.3", Location{Country: "IT", Lat: 45.5, Lon: 9.25, HasCoords: true}},
+		{"15.1.2.3", Location{Country: "ES", Lat: 41.39, Lon: 2.17, HasCoords: true}},
 		{"16.1.2.3", centroid("PT")},
 		{"17.1.2.3", Location{}},
 		{"23.1.2.3", Location{Country: "QM"}},
 		{"18.1.2.3", Location{}},
-		{"19.1.2.3", Location{"", -33.9, 18.4, true}},
+		{"19.1.2.3", Location{Lat: -33.9, Lon: 18.4, HasCoords: true}},
 		{"20.1.2.3", Location{}},
 		{"21.1.2.3", centroid("NO")},
 		{"22.1.2.3", Location{}}, // not in the database
@@ -236,3 +240,54 @@ func TestLayouts(t *testing.T) {
 		t.Fatalf("Info = %+v", info)
 	}
 }
+
+// TestCityLayouts reads regions, cities and operators from MaxMind's city
+// and ASN layouts and ip-location-db's city layout, in the configured
+// language.
+func TestCityLayouts(t *testing.T) {
+	dir := t.TempDir()
+	city := filepath.Join(dir, "city.mmdb")
+	writeMMDB(t, city, "GeoLite2-City", map[string]map[string]any{
+		"11.0.0.0/8": {
+			"country":      map[string]any{"iso_code": "CN"},
+			"subdivisions": []any{map[string]any{"iso_code": "GD", "names": map[string]any{"en": "Guangdong", "zh-CN": "广东省"}}},
+			"city":         map[string]any{"names": map[string]any{"en": "Shenzhen", "zh-CN": "深圳市"}},
+			"location":     map[string]any{"latitude": 22.54, "longitude": 114.06},
+		},
+		// Names only in English: the English ones in any language.
+		"12.0.0.0/8": {
+			"country":      map[string]any{"iso_code": "US"},
+			"subdivisions": []any{map[string]any{"names": map[string]any{"en": "California"}}},
+			"city":         map[string]any{"names": map[string]any{"en": "San Jose"}},
+		},
+		// ip-location-db's city layout: city and state1 are strings.
+		"13.0.0.0/8": {"country_code": "DE", "state1": "Berlin", "city": "Berlin", "latitude": 52.52, "longitude": 13.4},
+	})
+	asn := filepath.Join(dir, "asn.mmdb")
+	writeMMDB(t, asn, "GeoLite2-ASN", map[string]map[string]any{
+		"11.0.0.0/8": {"autonomous_system_number": uint32(4134), "autonomous_system_organization": "CHINANET"},
+		"13.0.0.0/8": {"isp": "Deutsche Telekom"},
+	})
+	tests := []struct {
+		lang, ip string
+		want     Location
+	}{
+		{"", "11.1.1.1", Location{Country: "CN", Region: "Guangdong", City: "Shenzhen", ISP: "CHINANET", Lat: 22.54, Lon: 114.06, HasCoords: true}},
+		{"zh-CN", "11.1.1.1", Location{Country: "CN", Region: "广东", City: "深圳", ISP: "CHINANET", Lat: 22.54, Lon: 114.06, HasCoords: true}},
+		{"zh-CN", "12.1.1.1", centroidOf(Location{Country: "US", Region: "California", City: "San Jose"})},
+		{"en", "13.1.1.1", Location{Country: "DE", Region: "Berlin", City: "Berlin", ISP: "Deutsche Telekom", Lat: 52.52, Lon: 13.4, HasCoords: true}},
+	}
+	for _, tt := range tests {
+		db, err := OpenSources(Source{Path: city, Type: TypeMMDB, Language: tt.lang}, Source{Path: asn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := db.Lookup(netip.MustParseAddr(tt.ip)); got != tt.want {
+			t.Errorf("%s in %q: %+v, want %+v", tt.ip, tt.lang, got, tt.want)
+		}
+		db.Close()
+	}
+}
+
+// centroidOf is loc with its country's point.
+func centroidOf(loc Location) Location { return withCentroid(loc) }

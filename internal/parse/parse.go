@@ -23,6 +23,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse/charset"
 	"github.com/vigil-soc/vigil/internal/parse/format"
@@ -51,6 +52,11 @@ const (
 	FieldAppName    = "log.syslog.appname"
 	FieldProcID     = "log.syslog.procid"
 	FieldMsgID      = "log.syslog.msgid"
+	// The place of source.ip (Options.Geo).
+	FieldGeoCountry = "source.geo.country_iso_code"
+	FieldGeoRegion  = "source.geo.region_name"
+	FieldGeoCity    = "source.geo.city_name"
+	FieldASOrg      = "source.as.organization.name"
 	// FieldSDPrefix starts the name of each RFC5424 structured-data
 	// parameter: log.syslog.sd.<SD-ID>.<PARAM-NAME>.
 	FieldSDPrefix = "log.syslog.sd."
@@ -102,6 +108,10 @@ type Options struct {
 	// JournalID is the id of the journal the records come from; with a
 	// record's seq it makes the record's event.id (see AppendEventID).
 	JournalID uint64
+	// Geo places source.ip (nil: no database): the event gets
+	// FieldGeoCountry, FieldGeoRegion, FieldGeoCity and FieldASOrg where
+	// known.
+	Geo *geoip.DB
 	// OriginEventIDs sets event.id only for records with an origin (a
 	// Kafka record's topic, partition and offset). The store needs no
 	// other: there an event's id is the journal's id and its vigil.seq,
@@ -340,6 +350,9 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	}
 	if ev.Message != "" && !p.opts.KeepJSONText {
 		row.Fields[msgIdx].Value = ev.Message
+	}
+	if p.opts.Geo != nil {
+		p.placeSource(row)
 	}
 	if len(errs) > 0 {
 		row.Fields = append(row.Fields, store.Field{Name: FieldParseError, Value: strings.Join(errs, "; ")})

@@ -51,7 +51,8 @@ func Load(path string, override func(*config.Config)) (config.Config, error) {
 // Check checks what cfg refers to: the ids in detect.disable name rules of
 // the built-in pack or of detect.rules_dir; the rule files there load and
 // compile (tolerated problems: the server runs without such a file);
-// detect.lists_dir is a folder; detect.geoip opens; the
+// detect.lists_dir is a folder; each database of geoip.databases (or
+// detect.geoip) opens; the
 // certificates, keys, CA files and password files of the API, the inputs
 // and the outputs are readable and what they should be. The detection
 // settings are checked only when detection is on.
@@ -62,12 +63,12 @@ func Check(cfg *config.Config) config.Problems {
 		if d := cfg.Detect.ListsDir; d != "" {
 			c.dir("detect.lists_dir", d)
 		}
-		if f := cfg.Detect.GeoIP; f != "" {
-			if db, err := geoip.Open(f); err != nil {
-				c.bad("detect.geoip", "%s", strings.TrimPrefix(err.Error(), "geoip: "))
-			} else {
-				db.Close()
-			}
+	}
+	for i, src := range cfg.GeoIPSources() {
+		if db, err := geoip.OpenSources(src); err != nil {
+			c.bad(cfg.GeoIPKey(i), "%s", strings.TrimPrefix(err.Error(), "geoip: "))
+		} else {
+			db.Close()
 		}
 	}
 	c.files()

@@ -48,7 +48,11 @@ func TestLoad(t *testing.T) {
 		{"detection off", "detect:\n  enabled: false\n  rules_dir: DIR/nothing\n  disable: [nosuch]\n", nil},
 		{"lists_dir is a file", "detect:\n  lists_dir: DIR/notes.txt\n", []string{
 			"FILE:2: detect.lists_dir: DIR/notes.txt is not a directory"}},
-		{"bad geoip", "detect:\n  geoip: DIR/country.mmdb\n", []string{"FILE:2: detect.geoip: "}},
+		{"bad geoip", "detect:\n  geoip: DIR/country.mmdb\n", []string{"FILE:2: detect.geoip: open DIR/country.mmdb: neither a MaxMind DB nor an ip2region database"}},
+		{"bad geoip database", "geoip:\n  databases:\n    - path: DIR/none.xdb\n    - {path: DIR/country.mmdb, type: mmdb}\n", []string{
+			"FILE:3: geoip.databases[0].path: open DIR/none.xdb: no such file or directory",
+			"FILE:4: geoip.databases[1].path: open DIR/country.mmdb: "}},
+		{"geoip with detection off", "detect:\n  enabled: false\n  geoip: DIR/none.mmdb\n", []string{"FILE:3: detect.geoip: open DIR/none.mmdb: no such file"}},
 		{"good key pair", "http:\n  cert_file: TD/a.crt\n  key_file: TD/a.key\n", nil},
 		{"key of another certificate", "http:\n  cert_file: TD/a.crt\n  key_file: TD/b.key\n", []string{
 			"FILE:1: http: cert_file TD/a.crt and key_file TD/b.key: tls: private key does not match public key"}},
