@@ -302,6 +302,7 @@ type compiled struct {
 	when  *cond
 	group []keyPart
 	value keyPart
+	near  *vm.Program // new_value's near condition (nil: none)
 	steps []compiledStep
 	// text is the rule with its title, description and message in the
 	// engine's language (Rule itself when it has no translation into it):
@@ -398,7 +399,11 @@ func (e *env) compileRule(r *Rule, lang string, m *metrics) (*compiled, error) {
 			return nil, fmt.Errorf("field %q: %w", r.Field, err)
 		}
 	}
-
+	if r.Near != "" {
+		if c.near, err = e.compile(nearPrelude+r.Near, true); err != nil {
+			return nil, fmt.Errorf("near: %w", err)
+		}
+	}
 	for _, s := range r.Steps {
 		cs := compiledStep{match: e.compileMatch(s.Match), count: s.Count}
 		if s.When != "" {
@@ -647,6 +652,24 @@ func (e *Engine) keyValue(r *compiled, k keyPart, ev *Event) string {
 	return fmt.Sprint(out)
 }
 
+// nearPrelude names a near condition's inputs: the new value and the
+// group's known values.
+const nearPrelude = "let value = " + fnNearValue + "(); let known = " + fnNearKnown + "(); "
+
+// near runs a new_value rule's near condition for the new value v and the
+// known values; an error counts and makes it false.
+func (e *Engine) near(r *compiled, v string, known []string) bool {
+	e.env.nearValue, e.env.nearKnown = v, known
+	defer func() { e.env.nearValue, e.env.nearKnown = "", nil }()
+	out, err := e.vm.Run(r.near, nil)
+	if err != nil {
+		r.evalErrs.Inc()
+		return false
+	}
+	b, _ := out.(bool)
+	return b
+}
+
 // groupKey builds "field=value field=value" into the engine's buffer
 // (valid until the next call); ok is false when every part is empty (an
 // event without the grouping fields does not form a group).
@@ -825,7 +848,11 @@ func (r *compiled) observe(e *Engine, g *group, ev *Event, t int64, mask uint32)
 	case TypeCardinality:
 		h = g.cardinality(r, e.keyValue(r, r.value, ev), t)
 	case TypeNewValue:
-		h = g.newValue(r, e.keyValue(r, r.value, ev), t)
+		var near func(string, []string) bool
+		if r.near != nil {
+			near = func(v string, known []string) bool { return e.near(r, v, known) }
+		}
+		h = g.newValue(r, e.keyValue(r, r.value, ev), t, near)
 	case TypeSequence:
 		h = g.sequence(r, mask, t)
 	case TypeSpike:

@@ -52,6 +52,7 @@ func TestRuleValidation(t *testing.T) {
 		{"bad template", "id: a\ntitle: A\ntype: match\nwhen: 'true'\nmessage: '{{.Count'\n", "message:"},
 		{"cardinality without field", "id: a\ntitle: A\ntype: cardinality\nwindow: 1m\nthreshold: 3\nwhen: 'true'\n", "field (the value"},
 		{"spike factor", "id: a\ntitle: A\ntype: spike\nwindow: 1m\nthreshold: 3\nfactor: 1\nwhen: 'true'\n", "factor must be above 1"},
+		{"near of a threshold", "id: a\ntitle: A\ntype: threshold\nwindow: 1m\nthreshold: 3\nwhen: 'true'\nnear: 'true'\n", "near applies to new_value rules only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -653,6 +654,24 @@ func TestGeoFunctions(t *testing.T) {
 		eng.Process(e)
 		if (len(got) == 1) != tc.want {
 			t.Errorf("%s (database %v): %d alerts, want match %v", tc.when, tc.geo != nil, len(got), tc.want)
+		}
+	}
+}
+
+// TestNearCompile: a new_value rule's near condition reads value and
+// known and must be a condition.
+func TestNearCompile(t *testing.T) {
+	tests := []struct{ near, want string }{
+		{`any(known, {adjacent(#, value)}) && isp(source.ip) in ["移动"]`, ""},
+		{`len(known) > 2 && value != ""`, ""},
+		{`value`, "near:"},
+		{`any(known, `, "near:"},
+	}
+	for _, tc := range tests {
+		r := mustRules(t, "id: a\ntitle: A\ntype: new_value\nwhen: 'true'\ngroup_by: [user.name]\nfield: source.ip\nnear: '"+tc.near+"'\n")[0]
+		err := Compile(r)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("near %s: error %v, want %q", tc.near, err, tc.want)
 		}
 	}
 }
