@@ -14,17 +14,7 @@ import (
 // (failing under VIGIL_TEST_STRICT).
 func ip2regionTestDB(t *testing.T) string {
 	t.Helper()
-	path := os.Getenv("VIGIL_IP2REGION_TESTDB")
-	if path == "" {
-		path = "/var/cache/vigil-test/ip2region.db"
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("VIGIL_TEST_STRICT") != "" || os.Getenv("CI") != "" {
-			t.Fatalf("no ip2region test database (scripts/fetch-ip2region-testdb.sh): %v", err)
-		}
-		t.Skipf("no ip2region test database (scripts/fetch-ip2region-testdb.sh): %v", err)
-	}
-	return path
+	return testDB(t, "VIGIL_IP2REGION_TESTDB", "/var/cache/vigil-test/ip2region.db", "scripts/fetch-ip2region-testdb.sh")
 }
 
 // Addresses of the ip2region test database and their places.

@@ -303,7 +303,9 @@ type compiled struct {
 	group []keyPart
 	value keyPart
 	near  *vm.Program // new_value's near condition (nil: none)
-	steps []compiledStep
+	// nearFn runs near in the engine the rule belongs to (made once).
+	nearFn func(v string, known []string) bool
+	steps  []compiledStep
 	// text is the rule with its title, description and message in the
 	// engine's language (Rule itself when it has no translation into it):
 	// the alert's rule.name and what message templates see as .Rule.
@@ -848,11 +850,10 @@ func (r *compiled) observe(e *Engine, g *group, ev *Event, t int64, mask uint32)
 	case TypeCardinality:
 		h = g.cardinality(r, e.keyValue(r, r.value, ev), t)
 	case TypeNewValue:
-		var near func(string, []string) bool
-		if r.near != nil {
-			near = func(v string, known []string) bool { return e.near(r, v, known) }
+		if r.near != nil && r.nearFn == nil {
+			r.nearFn = func(v string, known []string) bool { return e.near(r, v, known) }
 		}
-		h = g.newValue(r, e.keyValue(r, r.value, ev), t, near)
+		h = g.newValue(r, e.keyValue(r, r.value, ev), t, r.nearFn)
 	case TypeSequence:
 		h = g.sequence(r, mask, t)
 	case TypeSpike:
