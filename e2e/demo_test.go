@@ -16,15 +16,23 @@ import (
 // skipping the test without it (failing under VIGIL_TEST_STRICT).
 func geoipTestDB(t *testing.T) string {
 	t.Helper()
-	path := os.Getenv("VIGIL_GEOIP_TESTDB")
+	return testDB(t, "VIGIL_GEOIP_TESTDB", "/var/cache/vigil-test/geo-whois-asn-country.mmdb", "scripts/fetch-geoip-testdb.sh")
+}
+
+// testDB returns the test database named by the environment variable env
+// (default def), skipping the test without it (failing under
+// VIGIL_TEST_STRICT or in CI); fetch is the script that fetches it.
+func testDB(t *testing.T, env, def, fetch string) string {
+	t.Helper()
+	path := os.Getenv(env)
 	if path == "" {
-		path = "/var/cache/vigil-test/geo-whois-asn-country.mmdb"
+		path = def
 	}
 	if _, err := os.Stat(path); err != nil {
 		if os.Getenv("VIGIL_TEST_STRICT") != "" || os.Getenv("CI") != "" {
-			t.Fatalf("no GeoIP test database (scripts/fetch-geoip-testdb.sh): %v", err)
+			t.Fatalf("no test database (%s): %v", fetch, err)
 		}
-		t.Skipf("no GeoIP test database (scripts/fetch-geoip-testdb.sh): %v", err)
+		t.Skipf("no test database (%s): %v", fetch, err)
 	}
 	return path
 }

@@ -14,24 +14,18 @@ import (
 // (failing under VIGIL_TEST_STRICT).
 func ip2regionTestDB(t *testing.T) string {
 	t.Helper()
-	path := os.Getenv("VIGIL_IP2REGION_TESTDB")
-	if path == "" {
-		path = "/var/cache/vigil-test/ip2region.db"
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("VIGIL_TEST_STRICT") != "" || os.Getenv("CI") != "" {
-			t.Fatalf("no ip2region test database (scripts/fetch-ip2region-testdb.sh): %v", err)
-		}
-		t.Skipf("no ip2region test database (scripts/fetch-ip2region-testdb.sh): %v", err)
-	}
-	return path
+	return testDB(t, "VIGIL_IP2REGION_TESTDB", "/var/cache/vigil-test/ip2region.db", "scripts/fetch-ip2region-testdb.sh")
 }
 
 // Addresses of the ip2region test database and their places.
 const (
-	shenzhenUnicom = "58.251.30.115" // 中国|0|广东省|深圳市|联通
-	beijingTelecom = "218.30.118.6"  // 中国|0|北京|北京市|电信
-	googleDNS      = "8.8.8.8"       // 美国|0|0|0|Level3
+	shenzhenUnicom  = "58.251.30.115"   // 中国|0|广东省|深圳市|联通
+	guangzhouMobile = "103.21.178.1"    // 中国|0|广东省|广州市|移动
+	beijingTelecom  = "218.30.118.6"    // 中国|0|北京|北京市|电信
+	kunmingMobile   = "39.128.0.1"      // 中国|0|云南省|昆明市|移动
+	nanningMobile   = "36.159.0.1"      // 中国|0|广西|南宁市|移动
+	nanjingVPN      = "114.114.114.114" // 中国|0|江苏省|南京市|0
+	googleDNS       = "8.8.8.8"         // 美国|0|0|0|Level3
 )
 
 // TestGeoRegionFields: with geoip.databases naming the ip2region test
@@ -99,4 +93,63 @@ geoip:
 		!strings.Contains(out, cfg+":5: geoip.databases[2].path: open "+r2r+": ") {
 		t.Errorf("vigil config check: exit %d, stdout\n%s", code, out)
 	}
+}
+
+// TestLoginNewRegion: the built-in rule login-new-region in a real
+// server with the ip2region test database. An account logs in from
+// Guangdong for three weeks (the rule learns for two); then through the
+// VPN, whose egress in Jiangsu is on the office list: no alert; then from
+// Guangxi over China Mobile, next to Guangdong: carrier drift, no alert;
+// then from Yunnan: one alert naming the user, the address, the new and
+// the known province. The login is stored with its province.
+func TestLoginNewRegion(t *testing.T) {
+	t.Parallel()
+	r2r := ip2regionTestDB(t)
+	dir := t.TempDir()
+	listsDir := filepath.Join(dir, "lists")
+	if err := os.Mkdir(listsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(listsDir, "office.txt"),
+		[]byte("# kind: ip\n# role: plain\n114.114.114.0/24  # VPN egress, Nanjing\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := startVigil(t, vigilOpts{config: fmt.Sprintf(`
+geoip:
+  databases: [{path: %s}]
+detect:
+  lists_dir: %s
+`, r2r, listsDir)})
+	defer v.stop(t)
+	user := token("lnr")
+	now := time.Now()
+	var lines [][]byte
+	for d := 21; d >= 1; d-- {
+		ip := shenzhenUnicom
+		if d%2 == 0 {
+			ip = guangzhouMobile
+		}
+		lines = append(lines, []byte(imapLine(now.Add(-time.Duration(d)*24*time.Hour), ip, user, true)+"\n"))
+	}
+	lines = append(lines,
+		[]byte(imapLine(now.Add(-30*time.Minute), nanjingVPN, user, true)+"\n"),
+		[]byte(imapLine(now.Add(-20*time.Minute), nanningMobile, user, true)+"\n"),
+		[]byte(imapLine(now.Add(-10*time.Minute), kunmingMobile, user, true)+"\n"))
+	sendTCP(t, v.syslogAddr, lines...)
+
+	a := v.waitAlert(t, "rule.id:login-new-region user.name:"+user)
+	checkFields(t, a, map[string]string{"source.ip": kunmingMobile, "alert.fields.value": "云南", "alert.fields.known": "广东", "level": "medium"})
+	for _, s := range []string{user, kunmingMobile, "云南", "昆明", "移动", "known provinces: 广东"} {
+		if !strings.Contains(a["_msg"], s) {
+			t.Errorf("the alert's message %q lacks %q", a["_msg"], s)
+		}
+	}
+	// The office and the drift came first in the journal: had they
+	// alerted, their alerts would be there by now.
+	if n, err := v.countAlerts("user.name:" + user); err != nil || n != 1 {
+		t.Errorf("%d alerts for %s (%v), want only login-new-region's", n, user, err)
+	}
+	ev := v.waitOne(t, "user.name:"+user+" source.geo.region_name:云南")
+	checkFields(t, ev, map[string]string{"source.ip": kunmingMobile, "source.geo.city_name": "昆明", "source.as.organization.name": "移动"})
+	v.waitOne(t, "user.name:"+user+" source.geo.region_name:江苏") // the VPN login: stored, placed, not alerted
 }

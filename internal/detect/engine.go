@@ -302,7 +302,10 @@ type compiled struct {
 	when  *cond
 	group []keyPart
 	value keyPart
-	steps []compiledStep
+	near  *vm.Program // new_value's near condition (nil: none)
+	// nearFn runs near in the engine the rule belongs to (made once).
+	nearFn func(v string, known []string) bool
+	steps  []compiledStep
 	// text is the rule with its title, description and message in the
 	// engine's language (Rule itself when it has no translation into it):
 	// the alert's rule.name and what message templates see as .Rule.
@@ -398,7 +401,11 @@ func (e *env) compileRule(r *Rule, lang string, m *metrics) (*compiled, error) {
 			return nil, fmt.Errorf("field %q: %w", r.Field, err)
 		}
 	}
-
+	if r.Near != "" {
+		if c.near, err = e.compile(nearPrelude+r.Near, true); err != nil {
+			return nil, fmt.Errorf("near: %w", err)
+		}
+	}
 	for _, s := range r.Steps {
 		cs := compiledStep{match: e.compileMatch(s.Match), count: s.Count}
 		if s.When != "" {
@@ -647,6 +654,24 @@ func (e *Engine) keyValue(r *compiled, k keyPart, ev *Event) string {
 	return fmt.Sprint(out)
 }
 
+// nearPrelude names a near condition's inputs: the new value and the
+// group's known values.
+const nearPrelude = "let value = " + fnNearValue + "(); let known = " + fnNearKnown + "(); "
+
+// near runs a new_value rule's near condition for the new value v and the
+// known values; an error counts and makes it false.
+func (e *Engine) near(r *compiled, v string, known []string) bool {
+	e.env.nearValue, e.env.nearKnown = v, known
+	defer func() { e.env.nearValue, e.env.nearKnown = "", nil }()
+	out, err := e.vm.Run(r.near, nil)
+	if err != nil {
+		r.evalErrs.Inc()
+		return false
+	}
+	b, _ := out.(bool)
+	return b
+}
+
 // groupKey builds "field=value field=value" into the engine's buffer
 // (valid until the next call); ok is false when every part is empty (an
 // event without the grouping fields does not form a group).
@@ -747,7 +772,13 @@ func (e *Engine) processRule(r *compiled, ev *Event, t, now int64) {
 	}
 	r.st.hits.Add(1)
 	g := r.groups.get(key, t)
-	g.observe(ev.Seq, t, r.Payloads, r.capture(g, ev.Raw, t), e.budget)
+	// The value a cardinality or new_value rule counts or learns,
+	// computed once for capture and observe.
+	var val string
+	if r.Type == TypeCardinality || r.Type == TypeNewValue {
+		val = e.keyValue(r, r.value, ev)
+	}
+	g.observe(ev.Seq, t, r.Payloads, r.capture(g, ev.Raw, t, val), e.budget)
 	if g.Until != 0 && now >= g.Until {
 		e.endSuppression(r, g, g.Until)
 	}
@@ -758,7 +789,7 @@ func (e *Engine) processRule(r *compiled, ev *Event, t, now int64) {
 	if quiet {
 		g.suppressed(ev.Seq, t, ev.Raw, e.budget)
 	}
-	if h := r.observe(e, g, ev, t, stepMask); h != nil && !quiet {
+	if h := r.observe(e, g, ev, t, stepMask, val); h != nil && !quiet {
 		e.fire(r, g, ev, t, now, h)
 	}
 }
@@ -767,7 +798,7 @@ func (e *Engine) processRule(r *compiled, ev *Event, t, now int64) {
 // alert: counting rules keep the text of only the events that can be
 // among the last Payloads before the count is reached (earlier ones keep
 // their sequence number), so a flood does not copy every line it sees.
-func (r *compiled) capture(g *group, raw []byte, now int64) []byte {
+func (r *compiled) capture(g *group, raw []byte, now int64, val string) []byte {
 	near := func(n int) bool { return n+1 >= r.Threshold-r.Payloads }
 	switch r.Type {
 	case TypeAbsence:
@@ -780,6 +811,12 @@ func (r *compiled) capture(g *group, raw []byte, now int64) []byte {
 		}
 	case TypeCardinality:
 		if !near(len(g.Vals)) {
+			return nil
+		}
+	case TypeNewValue:
+		// It fires only for a value it does not know: the logins from
+		// known places (nearly all of them) keep their sequence numbers.
+		if _, known := g.Vals[val]; known || val == "" {
 			return nil
 		}
 	case TypeSpike:
@@ -815,7 +852,7 @@ type hit struct {
 
 // observe updates the group's state for the rule type and returns a hit
 // when the rule fires.
-func (r *compiled) observe(e *Engine, g *group, ev *Event, t int64, mask uint32) *hit {
+func (r *compiled) observe(e *Engine, g *group, ev *Event, t int64, mask uint32, val string) *hit {
 	var h *hit
 	switch r.Type {
 	case TypeMatch:
@@ -823,9 +860,12 @@ func (r *compiled) observe(e *Engine, g *group, ev *Event, t int64, mask uint32)
 	case TypeThreshold:
 		h = g.threshold(r, t)
 	case TypeCardinality:
-		h = g.cardinality(r, e.keyValue(r, r.value, ev), t)
+		h = g.cardinality(r, val, t)
 	case TypeNewValue:
-		h = g.newValue(r, e.keyValue(r, r.value, ev), t)
+		if r.near != nil && r.nearFn == nil {
+			r.nearFn = func(v string, known []string) bool { return e.near(r, v, known) }
+		}
+		h = g.newValue(r, val, t, r.nearFn)
 	case TypeSequence:
 		h = g.sequence(r, mask, t)
 	case TypeSpike:

@@ -52,6 +52,7 @@ func TestRuleValidation(t *testing.T) {
 		{"bad template", "id: a\ntitle: A\ntype: match\nwhen: 'true'\nmessage: '{{.Count'\n", "message:"},
 		{"cardinality without field", "id: a\ntitle: A\ntype: cardinality\nwindow: 1m\nthreshold: 3\nwhen: 'true'\n", "field (the value"},
 		{"spike factor", "id: a\ntitle: A\ntype: spike\nwindow: 1m\nthreshold: 3\nfactor: 1\nwhen: 'true'\n", "factor must be above 1"},
+		{"near of a threshold", "id: a\ntitle: A\ntype: threshold\nwindow: 1m\nthreshold: 3\nwhen: 'true'\nnear: 'true'\n", "near applies to new_value rules only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -654,5 +655,64 @@ func TestGeoFunctions(t *testing.T) {
 		if (len(got) == 1) != tc.want {
 			t.Errorf("%s (database %v): %d alerts, want match %v", tc.when, tc.geo != nil, len(got), tc.want)
 		}
+	}
+}
+
+// TestNearCompile: a new_value rule's near condition reads value and
+// known and must be a condition.
+func TestNearCompile(t *testing.T) {
+	tests := []struct{ near, want string }{
+		{`any(known, {adjacent(#, value)}) && isp(source.ip) in ["移动"]`, ""},
+		{`len(known) > 2 && value != ""`, ""},
+		{`value`, "near:"},
+		{`any(known, `, "near:"},
+	}
+	for _, tc := range tests {
+		r := mustRules(t, "id: a\ntitle: A\ntype: new_value\nwhen: 'true'\ngroup_by: [user.name]\nfield: source.ip\nnear: '"+tc.near+"'\n")[0]
+		err := Compile(r)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("near %s: error %v, want %q", tc.near, err, tc.want)
+		}
+	}
+}
+
+// TestNewValueCapturesOnlyNewValues: a new_value rule keeps the text of
+// events with a value it does not know only; the alert's other payloads
+// come from the PayloadFunc by sequence number.
+func TestNewValueCapturesOnlyNewValues(t *testing.T) {
+	var got []*alert.Alert
+	var asked []uint64
+	r := mustRules(t, "id: a\ntitle: A\ntype: new_value\nmatch: {event.outcome: success}\ngroup_by: [user.name]\nfield: source.ip\nlearn: 1h\npayloads: 3\n")
+	e, errs := New(r, Options{
+		Emit: func(a *alert.Alert) { got = append(got, a) },
+		Payloads: func(seqs []uint64) map[uint64]string {
+			asked = append(asked, seqs...)
+			out := map[uint64]string{}
+			for _, s := range seqs {
+				out[s] = fmt.Sprintf("line %d", s)
+			}
+			return out
+		},
+	})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for i := range 100 {
+		ip := "192.0.2.1"
+		if i == 99 {
+			ip = "198.51.100.7" // new after the learning period
+		}
+		x := ev(uint64(i+1), t0.Add(time.Duration(i)*time.Minute), "event.outcome", "success", "user.name", "zhangwei", "source.ip", ip)
+		x.Raw = []byte(fmt.Sprintf("line %d", i+1))
+		e.Process(x)
+		if i == 98 && e.budget.used != 0 {
+			t.Fatalf("before the new value: %d bytes of text held, want none (the first event's left the ring)", e.budget.used)
+		}
+	}
+	if len(got) != 1 || len(got[0].Payloads) != 3 || got[0].Payloads[2] != "line 100" {
+		t.Fatalf("alerts %+v", got)
+	}
+	if !slices.Equal(asked, []uint64{98, 99}) {
+		t.Errorf("payloads read by sequence number: %v, want 98, 99", asked)
 	}
 }

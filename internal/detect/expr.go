@@ -28,10 +28,13 @@ var numericFields = map[string]bool{
 // IsNumericField reports whether expressions see the field as an integer.
 func IsNumericField(name string) bool { return numericFields[name] }
 
-// Names of the field accessors the patcher rewrites field references into.
+// Names of the field accessors the patcher rewrites field references into,
+// and of the functions behind a near condition's value and known.
 const (
-	fnString = "_f"
-	fnNumber = "_n"
+	fnString    = "_f"
+	fnNumber    = "_n"
+	fnNearValue = "_near_value"
+	fnNearKnown = "_near_known"
 )
 
 // env is what expressions read: the event being evaluated and the
@@ -51,6 +54,10 @@ type env struct {
 	names fieldNames
 	// the fields the engine itself reads for allow lists
 	srcIP, user, device ref
+	// nearValue and nearKnown are what a new_value rule's near condition
+	// reads as value and known, set before it runs.
+	nearValue string
+	nearKnown []string
 	// placeIP and placeLoc remember the last address placed for the
 	// event being evaluated (placed: valid), since the rules of the pack
 	// ask about its source.ip several times.
@@ -73,7 +80,7 @@ func newEnv(lists Lists, geo *geoip.DB) *env {
 
 // helperNames are the functions rules may call, besides expr's builtins.
 var helperNames = []string{
-	fnString, fnNumber, "has", "in_list", "in_cidr", "is_private", "country", "region", "city", "isp",
+	fnString, fnNumber, fnNearValue, fnNearKnown, "has", "in_list", "in_cidr", "is_private", "country", "region", "city", "isp", "adjacent",
 	"device_registered", "has_list", "first", "ip_version", "contains_any",
 }
 
@@ -151,6 +158,15 @@ func (e *env) options(src string, read map[string]bool) []expr.Option {
 		expr.Function("isp", func(p ...any) (any, error) {
 			return e.place(str(p, 0)).ISP, nil
 		}, new(func(string) string)),
+		expr.Function("adjacent", func(p ...any) (any, error) {
+			return geoip.Adjacent(str(p, 0), str(p, 1)), nil
+		}, new(func(string, string) bool)),
+		expr.Function(fnNearValue, func(p ...any) (any, error) {
+			return e.nearValue, nil
+		}, new(func() string)),
+		expr.Function(fnNearKnown, func(p ...any) (any, error) {
+			return e.nearKnown, nil
+		}, new(func() []string)),
 		expr.Function("ip_version", func(p ...any) (any, error) {
 			ip, err := netip.ParseAddr(str(p, 0))
 			switch {

@@ -266,23 +266,28 @@ func (g *group) see(v string, t int64) {
 
 // sample lists up to n values, sorted, with a count of the rest.
 func sample(vals map[string]*int64, n int) string {
-	keys := make([]string, 0, len(vals))
-	for k := range vals {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := sortedKeys(vals)
 	if len(keys) > n {
 		return strings.Join(keys[:n], ",") + fmt.Sprintf(",... (%d more)", len(keys)-n)
 	}
 	return strings.Join(keys, ",")
 }
 
-func (g *group) newValue(r *compiled, v string, t int64) *hit {
+// newValue learns v and reports it when it is new after the learning
+// period. near, when not nil, is asked about a new value first (with the
+// known values, sorted): true makes it a variant of a known value, neither
+// reported nor learned.
+func (g *group) newValue(r *compiled, v string, t int64, near func(v string, known []string) bool) *hit {
 	if v == "" {
 		return nil
 	}
 	if _, ok := g.Vals[v]; ok {
 		g.see(v, t)
+		return nil
+	}
+	learn := int64(r.Learn)
+	learning := t-r.start < learn || t-g.First < learn
+	if !learning && near != nil && near(v, sortedKeys(g.Vals)) {
 		return nil
 	}
 	known := sample(g.Vals, 10)
@@ -291,11 +296,20 @@ func (g *group) newValue(r *compiled, v string, t int64) *hit {
 	if len(g.Vals) > 1000 {
 		g.evictOldest(len(g.Vals) - 1000)
 	}
-	learn := int64(r.Learn)
-	if t-r.start < learn || t-g.First < learn {
+	if learning {
 		return nil
 	}
 	return &hit{count: 1, first: t, fields: map[string]string{"value": v, "known": known}}
+}
+
+// sortedKeys returns the values of vals, sorted.
+func sortedKeys(vals map[string]*int64) []string {
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // sequence keeps the history of step matches within the window and, when

@@ -74,6 +74,11 @@ type Rule struct {
 	// Forget drops values (new_value) or silent groups (absence) unseen
 	// this long.
 	Forget config.Duration `yaml:"forget"`
+	// Near is a new_value condition over the new value (value), the
+	// group's known values (known) and the event: when true, the value
+	// counts as a variant of a known one (a mobile carrier's address
+	// placed in the next province): no alert, and it is not learned.
+	Near string `yaml:"near"`
 	// Steps of a sequence, in order.
 	Steps []Step `yaml:"steps"`
 	// Factor: a spike window must reach Factor times the baseline.
@@ -274,6 +279,9 @@ func (r *Rule) validate() error {
 		if len(r.GroupBy) == 0 {
 			bad("group_by is required (usually user.name)")
 		}
+	}
+	if r.Near != "" && r.Type != TypeNewValue {
+		bad("near applies to new_value rules only")
 	}
 	for _, req := range r.Requires {
 		if name, ok := strings.CutPrefix(req, "list:"); !(req == "geoip" || ok && name != "") {
