@@ -349,9 +349,9 @@ func (st *Store) Search(ctx context.Context, q store.Query, fn func(store.Row) e
 	if text == "" {
 		text = "*"
 	}
-	pq, err := logstorage.ParseQueryAtTimestamp(text, now)
+	pq, err := parseQuery(text, now)
 	if err != nil {
-		return &store.QueryError{Msg: err.Error()}
+		return err
 	}
 	pipes, plain := splitPipes(pq, now)
 	w := &rowWriter{fn: fn, limit: q.Limit, keepStream: strings.Contains(pipes, "_stream")}
@@ -385,6 +385,22 @@ func (st *Store) Search(ctx context.Context, q store.Query, fn func(store.Row) e
 		pq.AddPipeOffsetLimit(0, uint64(q.Limit))
 	}
 	return st.run(ctx, tenant, pq, w.write)
+}
+
+// parseQuery parses a LogsQL query, with its filters on Chinese text
+// rewritten to find words inside runs of Chinese (rewriteHan). A query the
+// engine refuses gets the engine's message about the query as written.
+func parseQuery(text string, now int64) (*logstorage.Query, error) {
+	pq, err := logstorage.ParseQueryAtTimestamp(text, now)
+	if err != nil {
+		return nil, &store.QueryError{Msg: err.Error()}
+	}
+	if rw := rewriteHan(text); rw != text {
+		if pq, err = logstorage.ParseQueryAtTimestamp(rw, now); err != nil {
+			return nil, &store.QueryError{Msg: fmt.Sprintf("the query's Chinese words could not be rewritten into substring filters (%v); write them as *\"词\"*", err)}
+		}
+	}
+	return pq, nil
 }
 
 // splitPipes returns the pipes of a query as text ("" when it has none),
