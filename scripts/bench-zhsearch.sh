@@ -5,10 +5,12 @@
 # against the engine's word lookup, with the VictoriaLogs server beside
 # Vigil on the same data.
 #
-#   scripts/bench-zhsearch.sh [-n LINES] [-r ROUNDS] [-k]
+#   scripts/bench-zhsearch.sh [-n LINES] [-r ROUNDS] [-i ROUNDS] [-s] [-k]
 #
 #   -n LINES    lines to generate and ingest (default 1000000)
 #   -r ROUNDS   how often each search runs on each server (default 5)
+#   -i ROUNDS   how often each server ingests each input (default 1)
+#   -s          ingest only, no searches
 #   -k          keep the work directory (data dirs, logs, input files)
 #
 # Input: `vigil-loadgen -zh` (a Chinese mail service's logs in RFC 5424,
@@ -50,18 +52,23 @@ export LC_ALL=C.UTF-8
 
 N=1000000
 ROUNDS=5
+IROUNDS=1
+SEARCH=1
 KEEP=0
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-while getopts "n:r:kh" opt; do
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while getopts "n:r:i:skh" opt; do
   case $opt in
     n) N=$OPTARG ;;
     r) ROUNDS=$OPTARG ;;
+    i) IROUNDS=$OPTARG ;;
+    s) SEARCH=0 ;;
     k) KEEP=1 ;;
     *) usage ;;
   esac
 done
 [[ $N =~ ^[1-9][0-9]*$ ]] || { echo "bench-zhsearch: -n must be a positive number" >&2; exit 2; }
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench-zhsearch: -r must be a positive number" >&2; exit 2; }
+[[ $IROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench-zhsearch: -i must be a positive number" >&2; exit 2; }
 for cmd in go curl ss awk jq; do
   command -v "$cmd" >/dev/null || { echo "bench-zhsearch: $cmd is missing" >&2; exit 1; }
 done
@@ -119,12 +126,12 @@ start() {
 }
 
 ING=$WORK/ingest.tsv
-printf 'target\tinput\tevents_per_s\tcpu_s\tbusy_s\tstore_B_per_event\n' >"$ING"
+printf 'round\ttarget\tinput\tevents_per_s\tcpu_s\tbusy_s\tstore_B_per_event\n' >"$ING"
 
-# ingest KIND INPUT: a fresh server ingests INPUT.log until a count finds
-# every line; one row of the ingest table.
+# ingest ROUND KIND INPUT: a fresh server ingests INPUT.log until a count
+# finds every line; one row of the ingest table.
 ingest() {
-  local kind=$1 input=$2 data=$WORK/$1-$2 t0 b0 s e wait_url tok=() ticks busy bytes store
+  local round=$1 kind=$2 input=$3 data=$WORK/$2-$3 t0 b0 s e wait_url tok=() ticks busy bytes store
   rm -rf "$data"
   start "$kind" "$data"
   if [ "$kind" = vigil ]; then
@@ -145,7 +152,7 @@ ingest() {
   busy=$(($(busy_ticks) - b0))
   stop "$PID"
   bytes=$(du -sb "$store" | cut -f1)
-  printf '%s\t%s\t%.0f\t%.1f\t%.1f\t%.1f\n' "$kind" "$input" \
+  printf '%d\t%s\t%s\t%.0f\t%.1f\t%.1f\t%.1f\n' "$round" "$kind" "$input" \
     "$(awk -v n="$N" -v a="$s" -v b="$e" 'BEGIN {print n / ((b - a) / 1e9)}')" \
     "$(awk -v t="$ticks" -v hz="$CLK_TCK" 'BEGIN {print t / hz}')" \
     "$(awk -v t="$busy" -v hz="$CLK_TCK" 'BEGIN {print t / hz}')" \
@@ -154,9 +161,15 @@ ingest() {
 }
 
 log "$(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for kind in vigil vl; do
-  for input in plain pairs; do ingest "$kind" "$input"; done
+for round in $(seq "$IROUNDS"); do
+  for kind in vigil vl; do
+    for input in plain pairs; do ingest "$round" "$kind" "$input"; done
+  done
 done
+if [ "$SEARCH" = 0 ]; then
+  column -t -s $'\t' "$ING"
+  exit 0
+fi
 
 # The searches: NAME, then the filter as Vigil is given it, and its pairs.
 SEARCHES=(
