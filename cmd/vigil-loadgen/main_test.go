@@ -240,9 +240,9 @@ func TestGenerateZH(t *testing.T) {
 func TestAppendBigrams(t *testing.T) {
 	g := newZHGenerator(1, true)
 	for in, want := range map[string]string{
-		"用户张伟登录失败，张伟": "用户 户张 张伟 伟登 登录 录失 失败",
-		"abc 张 伟x李娜":     "李娜",
-		"connect from":   "",
+		"用户张伟登录失败，张伟":  "用户 户张 张伟 伟登 登录 录失 失败",
+		"abc 张 伟x李娜":   "李娜",
+		"connect from": "",
 	} {
 		if got := string(g.appendBigrams(nil, in)); got != want {
 			t.Errorf("appendBigrams(%q) = %q, want %q", in, got, want)
