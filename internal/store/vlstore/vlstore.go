@@ -468,6 +468,11 @@ func (st *Store) searchWindows(ctx context.Context, tenant logstorage.TenantID, 
 			return err
 		}
 		wq.AddTimeFilter(min(times[i], times[j]), max(times[i], times[j]))
+		if at := atTimes(times[i : j+1]); at != "" {
+			if f, err := logstorage.ParseFilter(at); err == nil {
+				wq.AddExtraFilters(f)
+			}
+		}
 		sent, bytes := w.sent, w.bytes
 		if err := st.run(ctx, tenant, wq, w.write); err != nil || w.full() {
 			return err
@@ -478,6 +483,37 @@ func (st *Store) searchWindows(ctx context.Context, tenant logstorage.TenantID, 
 		i = j + 1
 	}
 	return nil
+}
+
+// maxAtTimes is the most distinct times atTimes names.
+const maxAtTimes = 128
+
+// atTimes returns a filter of rows at exactly the given times (sorted,
+// repeats allowed), or "" when they are more than maxAtTimes. A window
+// of few rows spread over a long span (a rare match) is then read from
+// the blocks that hold its rows only: the engine skips a block by its
+// time range before it reads a column, where the window's time range
+// alone would make it read the query's columns over the whole span again
+// (a substring filter, such as a Chinese word's, reads them all).
+func atTimes(ts []int64) string {
+	var b strings.Builder
+	n := 0
+	for k, t := range ts {
+		if k > 0 && t == ts[k-1] {
+			continue
+		}
+		if n++; n > maxAtTimes {
+			return ""
+		}
+		if n > 1 {
+			b.WriteString(" or ")
+		}
+		// Every digit of the nanoseconds: a shorter time would stand for
+		// the whole second, millisecond, ... it names.
+		at := time.Unix(0, t).UTC().Format("2006-01-02T15:04:05.000000000Z")
+		fmt.Fprintf(&b, "_time:[%s, %s]", at, at)
+	}
+	return b.String()
 }
 
 // times returns the times of the first n rows of pq in the given order,

@@ -402,3 +402,56 @@ func TestStreamColumns(t *testing.T) {
 		})
 	}
 }
+
+// TestAtTimes: the filter of a window's times finds the rows at exactly
+// those times, to the nanosecond, and gives up beyond maxAtTimes.
+func TestAtTimes(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	st := open(t, t.TempDir(), now)
+	defer st.Close()
+	base := now.Add(-time.Hour)
+	offsets := []time.Duration{0, 1, 999, time.Millisecond, time.Second, time.Second + 1, time.Minute}
+	var rows []store.Row
+	for i, d := range offsets {
+		rows = append(rows, store.Row{Time: base.Add(d), Fields: []store.Field{{Name: "_msg", Value: "x"},
+			{Name: "vigil.input", Value: "syslog"}, {Name: "vigil.seq", Value: strconv.Itoa(i)}}})
+	}
+	if err := st.Add(rows); err != nil {
+		t.Fatal(err)
+	}
+	st.Flush()
+	at := func(ds ...time.Duration) []int64 {
+		var ts []int64
+		for _, d := range ds {
+			ts = append(ts, base.Add(d).UnixNano())
+		}
+		return ts
+	}
+	for _, tt := range []struct {
+		ts   []int64
+		want []string
+	}{
+		{at(0), []string{"0"}},
+		{at(1, 1, time.Second), []string{"1", "4"}},
+		{at(999, time.Second+1, time.Minute), []string{"2", "5", "6"}},
+		{at(2), nil},
+	} {
+		var got []string
+		for _, r := range search(t, st, store.Query{Text: atTimes(tt.ts), Order: store.Oldest}) {
+			got = append(got, r.Get("vigil.seq"))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("atTimes(%v): rows %v, want %v", tt.ts, got, tt.want)
+		}
+	}
+	many := make([]int64, maxAtTimes+1)
+	for i := range many {
+		many[i] = int64(i)
+	}
+	if f := atTimes(many); f != "" {
+		t.Errorf("atTimes of %d times: %q, want none", len(many), f)
+	}
+	if f := atTimes(append(many[:maxAtTimes:maxAtTimes], maxAtTimes-1)); f == "" {
+		t.Errorf("atTimes of %d distinct times: none", maxAtTimes)
+	}
+}
