@@ -449,7 +449,13 @@ func (st *Store) searchWindows(ctx context.Context, tenant logstorage.TenantID, 
 	if desc {
 		order = "sort by (_time desc)"
 	}
-	times, err := st.times(ctx, tenant, pq, order, now, w.limit)
+	var times []int64
+	var err error
+	if desc {
+		times, err = st.newestTimes(ctx, tenant, pq, now, w.limit)
+	} else {
+		times, err = st.times(ctx, tenant, pq, order, now, w.limit)
+	}
 	if err != nil {
 		return err
 	}
@@ -519,7 +525,12 @@ func atTimes(ts []int64) string {
 // times returns the times of the first n rows of pq in the given order,
 // oldest first. The engine sorts only the times.
 func (st *Store) times(ctx context.Context, tenant logstorage.TenantID, pq *logstorage.Query, order string, now int64, n int) ([]int64, error) {
-	tq, err := withPipes(pq, now, fmt.Sprintf("%s | limit %d | fields _time", order, n))
+	return st.timesOf(ctx, tenant, pq, now, fmt.Sprintf("%s | limit %d", order, n))
+}
+
+// timesOf returns the times of the rows of pq with more pipes, sorted.
+func (st *Store) timesOf(ctx context.Context, tenant logstorage.TenantID, pq *logstorage.Query, now int64, pipes string) ([]int64, error) {
+	tq, err := withPipes(pq, now, pipes+" | fields _time")
 	if err != nil {
 		return nil, err
 	}
@@ -533,6 +544,75 @@ func (st *Store) times(ctx context.Context, tenant logstorage.TenantID, pq *logs
 	})
 	slices.Sort(ts)
 	return ts, err
+}
+
+// newestTimes returns the times of the newest n rows of pq, oldest first.
+// Sorting every match by time (times) reads the matching rows of the whole
+// range for a page of 100, and a filter that reads every value of a column
+// (a substring, such as a Chinese word's) reads that column over the whole
+// range. Instead, as the VictoriaLogs server finds its newest rows
+// (app/vlstorage/lastnoptimization.go), it asks for 2n rows in any order,
+// which the engine stops reading at; with fewer, those are all. Else it
+// halves the part of the time range that holds the newest n, asking each
+// newer half for 2k rows in any order (k still wanted): with fewer it has
+// them all and goes on in the older half, else the newer half holds the k.
+// The rows found also bound where the newest lie: the k-th newest of any
+// k or more rows is no newer than the k-th newest of all. A part too short
+// to halve is sorted.
+func (st *Store) newestTimes(ctx context.Context, tenant logstorage.TenantID, pq *logstorage.Query, now int64, n int) ([]int64, error) {
+	some := func(start, end int64, k int) ([]int64, error) { // times of up to k rows in [start, end), sorted
+		q := pq
+		if start > minTime || end < maxTime {
+			q = pq.CloneWithTimeFilter(now, start, end-1)
+		}
+		return st.timesOf(ctx, tenant, q, now, fmt.Sprintf("limit %d", k))
+	}
+	ts, err := some(minTime, maxTime, 2*n)
+	if err != nil || len(ts) < 2*n {
+		return ts[max(len(ts)-n, 0):], err
+	}
+	// [lo, end) holds the k newest rows not in found; no row lies beyond
+	// the future limit.
+	lo, end := pq.GetFilterTimeRange()
+	end = min(end, now+int64(st.cfg.FutureLimit)) + 1
+	lo = max(lo, ts[len(ts)-n])
+	// After finding more than it needs in a half, it splits once after
+	// the newest row found: what is newer (often nothing, where the range
+	// ends at the future limit) comes in one go.
+	split := ts[len(ts)-1] + 1
+	var found []int64
+	for k := n; ; {
+		if end/2-lo/2 <= 0 || !logstorage.CanApplyLastNResultsOptimization(lo, end) {
+			ts, err := st.times(ctx, tenant, pq.CloneWithTimeFilter(now, lo, end-1), "sort by (_time desc)", now, k)
+			found = append(found, ts...)
+			slices.Sort(found)
+			return found[max(len(found)-n, 0):], err
+		}
+		mid := lo + (end/2 - lo/2)
+		splitting := lo < split && split < end
+		if splitting {
+			mid = split
+		}
+		split = 0
+		ts, err := some(mid, end, 2*k)
+		switch {
+		case err != nil:
+			return nil, err
+		case len(ts) >= 2*k:
+			lo = max(mid, ts[len(ts)-k])
+			if !splitting {
+				split = ts[len(ts)-1] + 1
+			}
+		case len(ts) >= k:
+			found = append(found, ts...)
+			slices.Sort(found)
+			return found[len(found)-n:], nil
+		default:
+			found = append(found, ts...)
+			k -= len(ts)
+			end = mid
+		}
+	}
 }
 
 // run runs one query, handing its blocks to write one at a time, and
