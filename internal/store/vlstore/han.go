@@ -115,7 +115,7 @@ type lexToken struct {
 	start, end int    // of its text in the query
 	text       string // unquoted
 	quoted     bool
-	space      bool // whitespace (or a comment) came before it
+	space      bool // whitespace came before it
 }
 
 // is reports whether t is one of the keywords (unquoted, any case).

@@ -571,14 +571,15 @@ func (st *Store) newestTimes(ctx context.Context, tenant logstorage.TenantID, pq
 	if err != nil || len(ts) < 2*n {
 		return ts[max(len(ts)-n, 0):], err
 	}
-	// [lo, end) holds the k newest rows not in found; no row lies beyond
-	// the future limit.
+	// [lo, end) holds the k newest rows not in found.
 	lo, end := pq.GetFilterTimeRange()
-	end = min(end, now+int64(st.cfg.FutureLimit)) + 1
+	if end < maxTime {
+		end++
+	}
 	lo = max(lo, ts[len(ts)-n])
 	// After finding more than it needs in a half, it splits once after
-	// the newest row found: what is newer (often nothing, where the range
-	// ends at the future limit) comes in one go.
+	// the newest row found: what is newer (often nothing, the range
+	// reaching into the future) comes in one go.
 	split := ts[len(ts)-1] + 1
 	var found []int64
 	for k := n; ; {
