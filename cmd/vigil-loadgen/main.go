@@ -1,7 +1,7 @@
 // Command vigil-loadgen generates and sends the syslog load that Vigil's
 // ingest benchmark (scripts/bench-ingest.sh, docs/benchmarks.md) uses.
 //
-//	vigil-loadgen -gen N -o FILE [-seed S] [-start RFC3339] [-span DUR]
+//	vigil-loadgen -gen N -o FILE [-seed S] [-start RFC3339] [-span DUR] [-attack N | -zh [-bigrams]]
 //	vigil-loadgen -send FILE -addr HOST:PORT [-conns 1|2] [-octet] [-rate N]
 //	vigil-loadgen -wait FILE|URL -lines N [-token T] [-timeout DUR]
 //
@@ -10,7 +10,11 @@
 // per LF-terminated line, with the log_format of the deployment Vigil grew
 // out of and a mail front end's mix of traffic (OWA, ActiveSync, EWS,
 // autodiscover, MAPI). The same seed, start and span give the same bytes,
-// so every receiver in a benchmark run is fed the same file.
+// so every receiver in a benchmark run is fed the same file. With -zh it
+// writes a Chinese mail service's logs instead (RFC 5424, Chinese and
+// English mixed, genzh.go) for the Chinese search benchmark
+// (scripts/bench-zhsearch.sh); -bigrams adds each message's pairs of Han
+// characters as structured data, to measure indexing them.
 //
 // -send writes that file over TCP in large writes (1 MiB), on one
 // connection or, with -conns 2, on two connections that each carry one
@@ -78,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	start := fs.String("start", "", "time of the first line, RFC3339 (default: the current hour minus 2h, UTC)")
 	span := fs.Duration("span", time.Hour, "time the generated lines cover")
 	attack := fs.Int("attack", 0, "make every Nth line part of a password-guessing run (0: none)")
+	zh := fs.Bool("zh", false, "generate a Chinese mail service's logs (RFC 5424) instead of nginx access logs")
+	bigrams := fs.Bool("bigrams", false, "with -zh: add the pairs of adjacent Han characters of each message as structured data (bg@32473 h)")
 	send := fs.String("send", "", "file to send")
 	addr := fs.String("addr", "127.0.0.1:5514", "TCP address to send to")
 	conns := fs.Int("conns", 1, "connections to send on (1 or 2)")
@@ -88,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	token := fs.String("token", "", "bearer token for a -wait URL")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up waiting after this long")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vigil-loadgen -gen N -o FILE [-seed S] [-start RFC3339] [-span DUR] [-attack N]")
+		fmt.Fprintln(stderr, "usage: vigil-loadgen -gen N -o FILE [-seed S] [-start RFC3339] [-span DUR] [-attack N | -zh [-bigrams]]")
 		fmt.Fprintln(stderr, "       vigil-loadgen -send FILE -addr HOST:PORT [-conns 1|2] [-octet] [-rate N]")
 		fmt.Fprintln(stderr, "       vigil-loadgen -wait FILE|URL -lines N [-token T] [-timeout DUR]")
 		fs.PrintDefaults()
@@ -104,6 +110,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			if t0, err = time.Parse(time.RFC3339, *start); err != nil {
 				return fmt.Errorf("-start: %w", err)
 			}
+		}
+		if *zh {
+			return generateZH(*out, *gen, *seed, t0, *span, *bigrams)
 		}
 		return generate(*out, *gen, *seed, t0, *span, *attack)
 	case *wait != "" && *want > 0:
@@ -127,22 +136,28 @@ func run(args []string, stdout, stderr io.Writer) error {
 // generate writes n lines to path; with attack > 0 every attack-th line is
 // a failed ActiveSync logon of a password-guessing run.
 func generate(path string, n int, seed uint64, start time.Time, span time.Duration, attack int) error {
+	g := newGenerator(seed)
+	return writeLines(path, n, start, span, func(b []byte, t time.Time, i int) []byte {
+		if attack > 0 && i%attack == attack-1 {
+			return g.attackLine(b, t, i/attack)
+		}
+		return g.line(b, t)
+	})
+}
+
+// writeLines writes n lines that line appends, the i-th for its time
+// within span from start, each with an LF, to path.
+func writeLines(path string, n int, start time.Time, span time.Duration, line func(b []byte, t time.Time, i int) []byte) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
 	w := bufio.NewWriterSize(f, writeSize)
-	g := newGenerator(seed)
 	step := span / time.Duration(max(n, 1))
-	var line []byte
+	var b []byte
 	for i := range n {
-		if attack > 0 && i%attack == attack-1 {
-			line = g.attackLine(line[:0], start.Add(time.Duration(i)*step), i/attack)
-		} else {
-			line = g.line(line[:0], start.Add(time.Duration(i)*step))
-		}
-		line = append(line, '\n')
-		if _, err := w.Write(line); err != nil {
+		b = append(line(b[:0], start.Add(time.Duration(i)*step), i), '\n')
+		if _, err := w.Write(b); err != nil {
 			f.Close()
 			return fmt.Errorf("write %s: %w", path, err)
 		}

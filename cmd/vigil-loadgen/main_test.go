@@ -190,3 +190,78 @@ func TestWaitSearch(t *testing.T) {
 		t.Fatalf("wrong token: err = %v", err)
 	}
 }
+
+var zhLineRE = regexp.MustCompile(`^<\d+>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z mail0[1-4] \S+ \d+ - (-|\[bg@32473 h="([^"]*)"\]) (.+)$`)
+
+// TestGenerateZH: -zh lines are RFC 5424 with Chinese and English
+// messages, the same for the same seed; -bigrams adds the messages' pairs
+// of Han characters and nothing else.
+func TestGenerateZH(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 11, 27, 23, 0, 0, 0, time.UTC)
+	plain, pairs := filepath.Join(dir, "plain"), filepath.Join(dir, "pairs")
+	if err := generateZH(plain, 100_000, 7, start, time.Hour, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := generateZH(pairs, 100_000, 7, start, time.Hour, true); err != nil {
+		t.Fatal(err)
+	}
+	dp, _ := os.ReadFile(plain)
+	db, _ := os.ReadFile(pairs)
+	lp := strings.Split(strings.TrimSuffix(string(dp), "\n"), "\n")
+	lb := strings.Split(strings.TrimSuffix(string(db), "\n"), "\n")
+	if len(lp) != 100_000 || len(lb) != len(lp) {
+		t.Fatalf("got %d and %d lines, want 100000", len(lp), len(lb))
+	}
+	counts := map[string]int{}
+	for i := range lp {
+		mp, mb := zhLineRE.FindStringSubmatch(lp[i]), zhLineRE.FindStringSubmatch(lb[i])
+		if mp == nil || mb == nil || mp[1] != "-" || mb[3] != mp[3] {
+			t.Fatalf("line %d:\n%s\n%s", i, lp[i], lb[i])
+		}
+		for _, w := range []string{zhRare, "张伟", "登录失败", "钓鱼网站", "{", "connect from"} {
+			if strings.Contains(mp[3], w) {
+				counts[w]++
+			}
+		}
+		if i == 0 && mb[2] == "" {
+			t.Errorf("line 0 has no pairs: %s", lb[i])
+		}
+	}
+	want := map[string][2]int{zhRare: {1, 1}, "张伟": {100, 1000}, "登录失败": {7500, 17500}, "钓鱼网站": {0, 0},
+		"{": {5000, 15000}, "connect from": {4000, 10000}}
+	for w, r := range want {
+		if counts[w] < r[0] || counts[w] > r[1] {
+			t.Errorf("%s in %d lines, want %d-%d", w, counts[w], r[0], r[1])
+		}
+	}
+}
+
+func TestAppendBigrams(t *testing.T) {
+	g := newZHGenerator(1, true)
+	for in, want := range map[string]string{
+		"用户张伟登录失败，张伟":  "用户 户张 张伟 伟登 登录 录失 失败",
+		"abc 张 伟x李娜":   "李娜",
+		"connect from": "",
+	} {
+		if got := string(g.appendBigrams(nil, in)); got != want {
+			t.Errorf("appendBigrams(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// BenchmarkAppendBigrams is what computing the pairs of Han characters
+// costs per event of -zh (docs/benchmarks.md, "Chinese search").
+func BenchmarkAppendBigrams(b *testing.B) {
+	g := newZHGenerator(1, false)
+	var msgs []string
+	for i := range 1000 {
+		line := string(g.line(nil, time.Unix(0, 0), i))
+		msgs = append(msgs, line[strings.Index(line, " - - ")+5:])
+	}
+	var buf []byte
+	b.ResetTimer()
+	for i := range b.N {
+		buf = g.appendBigrams(buf[:0], msgs[i%len(msgs)])
+	}
+}

@@ -226,4 +226,5 @@ var Examples = []Example{
 	{"lockouts", `event.action:=account-locked`},
 	{"admin_actions", `event.dataset:=exchange.admin_audit`},
 	{"parse_errors", `vigil.parse_error:*`},
+	{"zh_word", `登录失败`},
 }

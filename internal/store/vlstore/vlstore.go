@@ -349,9 +349,9 @@ func (st *Store) Search(ctx context.Context, q store.Query, fn func(store.Row) e
 	if text == "" {
 		text = "*"
 	}
-	pq, err := logstorage.ParseQueryAtTimestamp(text, now)
+	pq, err := parseQuery(text, now)
 	if err != nil {
-		return &store.QueryError{Msg: err.Error()}
+		return err
 	}
 	pipes, plain := splitPipes(pq, now)
 	w := &rowWriter{fn: fn, limit: q.Limit, keepStream: strings.Contains(pipes, "_stream")}
@@ -385,6 +385,22 @@ func (st *Store) Search(ctx context.Context, q store.Query, fn func(store.Row) e
 		pq.AddPipeOffsetLimit(0, uint64(q.Limit))
 	}
 	return st.run(ctx, tenant, pq, w.write)
+}
+
+// parseQuery parses a LogsQL query, with its filters on Chinese text
+// rewritten to find words inside runs of Chinese (rewriteHan). A query the
+// engine refuses gets the engine's message about the query as written.
+func parseQuery(text string, now int64) (*logstorage.Query, error) {
+	pq, err := logstorage.ParseQueryAtTimestamp(text, now)
+	if err != nil {
+		return nil, &store.QueryError{Msg: err.Error()}
+	}
+	if rw := rewriteHan(text); rw != text {
+		if pq, err = logstorage.ParseQueryAtTimestamp(rw, now); err != nil {
+			return nil, &store.QueryError{Msg: fmt.Sprintf("the query's Chinese words could not be rewritten into substring filters (%v); write them as *\"词\"*", err)}
+		}
+	}
+	return pq, nil
 }
 
 // splitPipes returns the pipes of a query as text ("" when it has none),
@@ -433,7 +449,13 @@ func (st *Store) searchWindows(ctx context.Context, tenant logstorage.TenantID, 
 	if desc {
 		order = "sort by (_time desc)"
 	}
-	times, err := st.times(ctx, tenant, pq, order, now, w.limit)
+	var times []int64
+	var err error
+	if desc {
+		times, err = st.newestTimes(ctx, tenant, pq, now, w.limit)
+	} else {
+		times, err = st.times(ctx, tenant, pq, order, now, w.limit)
+	}
 	if err != nil {
 		return err
 	}
@@ -452,6 +474,11 @@ func (st *Store) searchWindows(ctx context.Context, tenant logstorage.TenantID, 
 			return err
 		}
 		wq.AddTimeFilter(min(times[i], times[j]), max(times[i], times[j]))
+		if at := atTimes(times[i : j+1]); at != "" {
+			if f, err := logstorage.ParseFilter(at); err == nil {
+				wq.AddExtraFilters(f)
+			}
+		}
 		sent, bytes := w.sent, w.bytes
 		if err := st.run(ctx, tenant, wq, w.write); err != nil || w.full() {
 			return err
@@ -464,10 +491,46 @@ func (st *Store) searchWindows(ctx context.Context, tenant logstorage.TenantID, 
 	return nil
 }
 
+// maxAtTimes is the most distinct times atTimes names.
+const maxAtTimes = 128
+
+// atTimes returns a filter of rows at exactly the given times (sorted,
+// repeats allowed), or "" when they are more than maxAtTimes. A window
+// of few rows spread over a long span (a rare match) is then read from
+// the blocks that hold its rows only: the engine skips a block by its
+// time range before it reads a column, where the window's time range
+// alone would make it read the query's columns over the whole span again
+// (a substring filter, such as a Chinese word's, reads them all).
+func atTimes(ts []int64) string {
+	var b strings.Builder
+	n := 0
+	for k, t := range ts {
+		if k > 0 && t == ts[k-1] {
+			continue
+		}
+		if n++; n > maxAtTimes {
+			return ""
+		}
+		if n > 1 {
+			b.WriteString(" or ")
+		}
+		// Every digit of the nanoseconds: a shorter time would stand for
+		// the whole second, millisecond, ... it names.
+		at := time.Unix(0, t).UTC().Format("2006-01-02T15:04:05.000000000Z")
+		fmt.Fprintf(&b, "_time:[%s, %s]", at, at)
+	}
+	return b.String()
+}
+
 // times returns the times of the first n rows of pq in the given order,
 // oldest first. The engine sorts only the times.
 func (st *Store) times(ctx context.Context, tenant logstorage.TenantID, pq *logstorage.Query, order string, now int64, n int) ([]int64, error) {
-	tq, err := withPipes(pq, now, fmt.Sprintf("%s | limit %d | fields _time", order, n))
+	return st.timesOf(ctx, tenant, pq, now, fmt.Sprintf("%s | limit %d", order, n))
+}
+
+// timesOf returns the times of the rows of pq with more pipes, sorted.
+func (st *Store) timesOf(ctx context.Context, tenant logstorage.TenantID, pq *logstorage.Query, now int64, pipes string) ([]int64, error) {
+	tq, err := withPipes(pq, now, pipes+" | fields _time")
 	if err != nil {
 		return nil, err
 	}
@@ -481,6 +544,76 @@ func (st *Store) times(ctx context.Context, tenant logstorage.TenantID, pq *logs
 	})
 	slices.Sort(ts)
 	return ts, err
+}
+
+// newestTimes returns the times of the newest n rows of pq, oldest first.
+// Sorting every match by time (times) reads the matching rows of the whole
+// range for a page of 100, and a filter that reads every value of a column
+// (a substring, such as a Chinese word's) reads that column over the whole
+// range. Instead, as the VictoriaLogs server finds its newest rows
+// (app/vlstorage/lastnoptimization.go), it asks for 2n rows in any order,
+// which the engine stops reading at; with fewer, those are all. Else it
+// halves the part of the time range that holds the newest n, asking each
+// newer half for 2k rows in any order (k still wanted): with fewer it has
+// them all and goes on in the older half, else the newer half holds the k.
+// The rows found also bound where the newest lie: the k-th newest of any
+// k or more rows is no newer than the k-th newest of all. A part too short
+// to halve is sorted.
+func (st *Store) newestTimes(ctx context.Context, tenant logstorage.TenantID, pq *logstorage.Query, now int64, n int) ([]int64, error) {
+	some := func(start, end int64, k int) ([]int64, error) { // times of up to k rows in [start, end), sorted
+		q := pq
+		if start > minTime || end < maxTime {
+			q = pq.CloneWithTimeFilter(now, start, end-1)
+		}
+		return st.timesOf(ctx, tenant, q, now, fmt.Sprintf("limit %d", k))
+	}
+	ts, err := some(minTime, maxTime, 2*n)
+	if err != nil || len(ts) < 2*n {
+		return ts[max(len(ts)-n, 0):], err
+	}
+	// [lo, end) holds the k newest rows not in found.
+	lo, end := pq.GetFilterTimeRange()
+	if end < maxTime {
+		end++
+	}
+	lo = max(lo, ts[len(ts)-n])
+	// After finding more than it needs in a half, it splits once after
+	// the newest row found: what is newer (often nothing, the range
+	// reaching into the future) comes in one go.
+	split := ts[len(ts)-1] + 1
+	var found []int64
+	for k := n; ; {
+		if end/2-lo/2 <= 0 || !logstorage.CanApplyLastNResultsOptimization(lo, end) {
+			ts, err := st.times(ctx, tenant, pq.CloneWithTimeFilter(now, lo, end-1), "sort by (_time desc)", now, k)
+			found = append(found, ts...)
+			slices.Sort(found)
+			return found[max(len(found)-n, 0):], err
+		}
+		mid := lo + (end/2 - lo/2)
+		splitting := lo < split && split < end
+		if splitting {
+			mid = split
+		}
+		split = 0
+		ts, err := some(mid, end, 2*k)
+		switch {
+		case err != nil:
+			return nil, err
+		case len(ts) >= 2*k:
+			lo = max(mid, ts[len(ts)-k])
+			if !splitting {
+				split = ts[len(ts)-1] + 1
+			}
+		case len(ts) >= k:
+			found = append(found, ts...)
+			slices.Sort(found)
+			return found[len(found)-n:], nil
+		default:
+			found = append(found, ts...)
+			k -= len(ts)
+			end = mid
+		}
+	}
 }
 
 // run runs one query, handing its blocks to write one at a time, and

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/VictoriaMetrics/VictoriaLogs/lib/logstorage"
 
 	"github.com/vigil-soc/vigil/internal/store"
 )
@@ -274,6 +277,7 @@ func TestSearchWindows(t *testing.T) {
 				{Name: "_msg", Value: "event " + strconv.Itoa(i)},
 				{Name: "vigil.input", Value: "syslog"},
 				{Name: "parity", Value: strconv.Itoa(i % 2)},
+				{Name: "rare", Value: strconv.FormatBool(i%97 == 0)}, // 7 rows, far apart
 				{Name: "vigil.seq", Value: strconv.Itoa(i + 1)},
 			},
 		})
@@ -292,6 +296,18 @@ func TestSearchWindows(t *testing.T) {
 		{Text: "*", Limit: 1},
 		{Text: "*", Limit: 62, Start: now.Add(-170 * time.Second), End: now.Add(-100 * time.Second)},
 		{Text: "nosuchword", Limit: 10},
+		// The newest rows found by halving the time range (newestTimes):
+		// more than twice the limit match, densely or far apart, or all
+		// at one time.
+		{Text: "*", Limit: 299},
+		{Text: "*", Limit: 301},
+		{Text: "parity:1", Limit: 3},
+		{Text: "rare:true", Limit: 1},
+		{Text: "rare:true", Limit: 3},
+		{Text: "rare:true", Limit: 4},
+		{Text: "*", Limit: 10, End: now.Add(-140 * time.Second)},
+		{Text: "*", Limit: 45, End: now.Add(-140 * time.Second)},
+		{Text: "parity:0", Limit: 5, Start: now.Add(-150 * time.Second), End: now.Add(-140 * time.Second)},
 	}
 	for _, q := range tests {
 		t.Run(q.Text+"/"+strconv.Itoa(q.Limit)+"/"+strconv.Itoa(int(q.Order)), func(t *testing.T) {
@@ -332,6 +348,7 @@ func reference(rows []store.Row, q store.Query) []store.Row {
 		switch {
 		case q.Text == "nosuchword",
 			strings.HasPrefix(q.Text, "parity:") && r.Get("parity") != q.Text[7:],
+			strings.HasPrefix(q.Text, "rare:") && r.Get("rare") != q.Text[5:],
 			!q.Start.IsZero() && r.Time.Before(q.Start),
 			!q.End.IsZero() && r.Time.After(q.End):
 			continue
@@ -400,5 +417,112 @@ func TestStreamColumns(t *testing.T) {
 				t.Errorf("no group labelled {vigil.input=\"kafka\"}: %v", streams)
 			}
 		})
+	}
+}
+
+// TestAtTimes: the filter of a window's times finds the rows at exactly
+// those times, to the nanosecond, and gives up beyond maxAtTimes.
+func TestAtTimes(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	st := open(t, t.TempDir(), now)
+	defer st.Close()
+	base := now.Add(-time.Hour)
+	offsets := []time.Duration{0, 1, 999, time.Millisecond, time.Second, time.Second + 1, time.Minute}
+	var rows []store.Row
+	for i, d := range offsets {
+		rows = append(rows, store.Row{Time: base.Add(d), Fields: []store.Field{{Name: "_msg", Value: "x"},
+			{Name: "vigil.input", Value: "syslog"}, {Name: "vigil.seq", Value: strconv.Itoa(i)}}})
+	}
+	if err := st.Add(rows); err != nil {
+		t.Fatal(err)
+	}
+	st.Flush()
+	at := func(ds ...time.Duration) []int64 {
+		var ts []int64
+		for _, d := range ds {
+			ts = append(ts, base.Add(d).UnixNano())
+		}
+		return ts
+	}
+	for _, tt := range []struct {
+		ts   []int64
+		want []string
+	}{
+		{at(0), []string{"0"}},
+		{at(1, 1, time.Second), []string{"1", "4"}},
+		{at(999, time.Second+1, time.Minute), []string{"2", "5", "6"}},
+		{at(2), nil},
+	} {
+		var got []string
+		for _, r := range search(t, st, store.Query{Text: atTimes(tt.ts), Order: store.Oldest}) {
+			got = append(got, r.Get("vigil.seq"))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("atTimes(%v): rows %v, want %v", tt.ts, got, tt.want)
+		}
+	}
+	many := make([]int64, maxAtTimes+1)
+	for i := range many {
+		many[i] = int64(i)
+	}
+	if f := atTimes(many); f != "" {
+		t.Errorf("atTimes of %d times: %q, want none", len(many), f)
+	}
+	if f := atTimes(append(many[:maxAtTimes:maxAtTimes], maxAtTimes-1)); f == "" {
+		t.Errorf("atTimes of %d distinct times: none", maxAtTimes)
+	}
+}
+
+// TestNewestTimes: the times of the newest rows found by halving the time
+// range are those a sort of every match finds, for rows dense and sparse,
+// with ties, in bounded and unbounded ranges.
+func TestNewestTimes(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	st := open(t, t.TempDir(), now)
+	defer st.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	var rows []store.Row
+	for i := range 3000 {
+		var at time.Time
+		switch {
+		case i < 2000: // dense: the last 20 minutes
+			at = now.Add(-time.Duration(r.Int64N(int64(20 * time.Minute))))
+		case i < 2100: // one instant
+			at = now.Add(-30 * time.Minute)
+		default: // sparse: the last 3 days
+			at = now.Add(-time.Duration(r.Int64N(int64(72 * time.Hour))))
+		}
+		rows = append(rows, store.Row{Time: at, Fields: []store.Field{{Name: "_msg", Value: "x"},
+			{Name: "vigil.input", Value: "syslog"}, {Name: "m", Value: strconv.Itoa(i % 7)},
+			{Name: "sparse", Value: strconv.FormatBool(i >= 2100)}}})
+	}
+	if err := st.Add(rows); err != nil {
+		t.Fatal(err)
+	}
+	st.Flush()
+	ns := now.UnixNano()
+	for _, q := range []string{"*", "m:3", "sparse:true", "sparse:true m:1", "sparse:false m:2", "nothing"} {
+		for _, rg := range [][2]time.Duration{{0, 0}, {-24 * time.Hour, 0}, {-45 * time.Minute, -25 * time.Minute}, {-40 * time.Hour, -20 * time.Hour}} {
+			for _, n := range []int{1, 2, 7, 50, 101, 400, 1000} {
+				pq, err := logstorage.ParseQueryAtTimestamp(q, ns)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rg[0] != 0 {
+					pq.AddTimeFilter(now.Add(rg[0]).UnixNano(), now.Add(rg[1]).UnixNano())
+				}
+				want, err := st.times(context.Background(), eventsTenant, pq, "sort by (_time desc)", ns, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := st.newestTimes(context.Background(), eventsTenant, pq, ns, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s in %v, newest %d: %d times, want %d (%v ... / %v ...)", q, rg, n, len(got), len(want), got[:min(len(got), 3)], want[:min(len(want), 3)])
+				}
+			}
+		}
 	}
 }
