@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -147,6 +148,9 @@ func requireProgram(t *testing.T, name string) string {
 }
 
 // freePort returns a loopback port that is free for TCP and UDP alike.
+// givenPorts holds the ports freePort has returned.
+var givenPorts sync.Map
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	for range 50 {
@@ -161,6 +165,12 @@ func freePort(t *testing.T) int {
 			continue
 		}
 		pc.Close()
+		// The kernel may hand a closed port out again at once: two calls
+		// before the first port is bound (a server's syslog and http
+		// ports) got the same one. A port is given once per test run.
+		if _, taken := givenPorts.LoadOrStore(port, true); taken {
+			continue
+		}
 		return port
 	}
 	t.Fatal("no free loopback port for TCP and UDP")
