@@ -65,6 +65,9 @@ func TestCharsetGBKSender(t *testing.T) {
 	cfgYAML := fmt.Sprintf("inputs:\n  syslog:\n    - name: win\n      addr: 127.0.0.1:%d\n      charset: gbk\n", port)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	v := startVigil(t, vigilOpts{dataDir: dataDir, syslogPort: -1, config: cfgYAML})
+	if ins, _ := v.status(t)["inputs"].([]any); len(ins) != 1 || ins[0].(map[string]any)["charset"] != "GBK" {
+		t.Errorf("status inputs = %v, want the one input with charset GBK", ins)
+	}
 
 	tok := token("gbk")
 	lines := []string{
@@ -183,6 +186,9 @@ func TestCharsetKafkaGB18030(t *testing.T) {
 	broker := startKfake(t, "winlogs")
 	cfg := fmt.Sprintf("inputs:\n  kafka:\n    - {name: cn, brokers: [%s], topics: [winlogs], charset: gb18030}\n", broker)
 	v := startVigil(t, vigilOpts{config: cfg})
+	if ins, _ := v.status(t)["kafka"].([]any); len(ins) != 1 || ins[0].(map[string]any)["charset"] != "GB18030" || ins[0].(map[string]any)["name"] != "cn" {
+		t.Errorf("status kafka = %v, want the input cn with charset GB18030", ins)
+	}
 
 	tok := token("gb")
 	lines := []string{

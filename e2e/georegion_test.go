@@ -69,6 +69,19 @@ geoip:
 		t.Errorf("source.geo.region_name:北京 found %d events (%v), want 0", n, err)
 	}
 
+	// The status lists the databases in service, in lookup order.
+	geo, _ := v.status(t)["geoip"].(map[string]any)
+	dbs, _ := geo["databases"].([]any)
+	if len(dbs) != 2 {
+		t.Fatalf("status geoip.databases = %v, want the two files", geo)
+	}
+	first, _ := dbs[0].(map[string]any)
+	second, _ := dbs[1].(map[string]any)
+	if first["path"] != r2r || first["format"] != "ip2region" || first["size_bytes"].(float64) <= 0 ||
+		second["path"] != mmdb || second["format"] != "mmdb" {
+		t.Errorf("status geoip.databases = %v, want %s (ip2region) then %s (mmdb)", dbs, r2r, mmdb)
+	}
+
 	// vigil parse places addresses with the same configuration.
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "vigil.yaml")

@@ -36,6 +36,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/parse"
+	"github.com/vigil-soc/vigil/internal/parse/charset"
 	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/preflight"
 	"github.com/vigil-soc/vigil/internal/search"
@@ -729,14 +730,17 @@ func (s *server) ruleService() *service.Rules {
 // status is the body of /api/v1/status.
 func (s *server) status() any {
 	type inputStatus struct {
-		Name string `json:"name"`
-		UDP  string `json:"udp,omitempty"`
-		TCP  string `json:"tcp,omitempty"`
-		TLS  string `json:"tls,omitempty"`
+		Name    string `json:"name"`
+		UDP     string `json:"udp,omitempty"`
+		TCP     string `json:"tcp,omitempty"`
+		TLS     string `json:"tls,omitempty"`
+		Charset string `json:"charset"`
 	}
 	var ins []inputStatus
 	for i, in := range s.inputs {
-		ins = append(ins, inputStatus{Name: s.cfg.Inputs.Syslog[i].Name, UDP: addrString(in.UDPAddr()), TCP: addrString(in.TCPAddr()), TLS: addrString(in.TLSAddr())})
+		c := s.cfg.Inputs.Syslog[i]
+		cs, _ := charset.Lookup(c.Charset) // validated by config.Load
+		ins = append(ins, inputStatus{Name: c.Name, UDP: addrString(in.UDPAddr()), TCP: addrString(in.TCPAddr()), TLS: addrString(in.TLSAddr()), Charset: cs.String()})
 	}
 	js := s.j.Stats()
 	next := s.j.NextSeq()
@@ -755,7 +759,28 @@ func (s *server) status() any {
 		},
 		"store":  s.st.Stats(),
 		"detect": s.detectStatus(),
+		"geoip":  s.geoStatus(),
 	}
+}
+
+// geoStatus lists the address databases in service, in lookup order.
+func (s *server) geoStatus() any {
+	type dbStatus struct {
+		Path   string `json:"path"`
+		Format string `json:"format"`
+		Type   string `json:"type,omitempty"`
+		Built  string `json:"built,omitempty"`
+		Size   int64  `json:"size_bytes"`
+	}
+	out := []dbStatus{}
+	for _, in := range s.geo.Infos() {
+		d := dbStatus{Path: in.Path, Format: in.Format, Type: in.Type, Size: in.Size}
+		if !in.Built.IsZero() {
+			d.Built = in.Built.UTC().Format(time.RFC3339)
+		}
+		out = append(out, d)
+	}
+	return map[string]any{"databases": out}
 }
 
 func (s *server) outputStatus() any {
@@ -767,9 +792,14 @@ func (s *server) outputStatus() any {
 }
 
 func (s *server) kafkaStatus() any {
-	out := make([]kafka.Status, 0, len(s.kafka))
-	for _, in := range s.kafka {
-		out = append(out, in.Status())
+	type inputStatus struct {
+		kafka.Status
+		Charset string `json:"charset"`
+	}
+	out := make([]inputStatus, 0, len(s.kafka))
+	for i, in := range s.kafka {
+		cs, _ := charset.Lookup(s.cfg.Inputs.Kafka[i].Charset) // validated by config.Load
+		out = append(out, inputStatus{Status: in.Status(), Charset: cs.String()})
 	}
 	return out
 }
