@@ -1,5 +1,7 @@
 package syslog
 
+import "bytes"
+
 // Limits on RFC 3164 tokens. RFC 3164 allows a 32-byte TAG; real senders
 // use longer ones, so these only stop free text from being taken for one.
 const (
@@ -16,25 +18,11 @@ func (s *state) rfc3164(i int) {
 	m.Format = RFC3164
 	dt, end, ok := scanBSDOrRFC3339(b, i)
 	origin := false
-	if !ok && i < len(b) {
-		switch {
-		case b[i] == ' ':
-			// "<13> Nov 28 10:00:00 host ...": some network gear and
-			// scripts put a space after the PRI.
-			dt, end, ok = scanBSDOrRFC3339(b, i+1)
-		case isDigit(b[i]):
-			// Cisco IOS with "logging origin-id": "52: host: *Mar  1 ...".
-			if lo, hi, next := ciscoOrigin(b, i); next > i {
-				if dt, end, ok = scanBSDOrRFC3339(b, next); ok {
-					m.Hostname = s.field(lo, hi)
-					origin = true
-				}
-			}
-		}
-	}
 	if !ok {
-		m.Message = b[i:]
-		return
+		if dt, end, origin, ok = s.laterDate(i); !ok {
+			m.Message = b[i:]
+			return
+		}
 	}
 	if msg := dt.check(); msg != "" {
 		s.setErr("rfc3164: invalid timestamp at byte %d: %s", i, msg)
@@ -51,6 +39,29 @@ func (s *state) rfc3164(i int) {
 	s.hostAndTag(end)
 }
 
+// laterDate looks for an RFC 3164 timestamp that is not right after the
+// PRI at b[i]: after a space, or after Cisco's counter and origin, whose
+// hostname it sets (origin is then true).
+func (s *state) laterDate(i int) (dt dateTime, end int, origin, ok bool) {
+	b := s.b
+	switch {
+	case i >= len(b):
+	case b[i] == ' ':
+		// "<13> Nov 28 10:00:00 host ...": some network gear and
+		// scripts put a space after the PRI.
+		dt, end, ok = scanBSDOrRFC3339(b, i+1)
+	case isDigit(b[i]):
+		// Cisco IOS with "logging origin-id": "52: host: *Mar  1 ...".
+		if lo, hi, next := ciscoOrigin(b, i); next > i {
+			if dt, end, ok = scanBSDOrRFC3339(b, next); ok {
+				s.m.Hostname = s.field(lo, hi)
+				origin = true
+			}
+		}
+	}
+	return dt, end, origin, ok
+}
+
 // hostAndTag parses "[HOSTNAME SP] [TAG[\[PID\]]: ]MSG" at b[i:].
 //
 // The first token is the hostname when it looks like a host name or an IP
@@ -63,27 +74,41 @@ func (s *state) rfc3164(i int) {
 func (s *state) hostAndTag(i int) {
 	b, m := s.b, s.m
 	e := tokenEnd(b, i)
-	h := e
-	if e == len(b) {
-		for h > i && (b[h-1] == '\n' || b[h-1] == '\r') {
-			h-- // a line ending that framing left; parse drops it from MSG
-		}
-	}
-	switch {
-	case isHostname(b[i:h]):
-		m.Hostname = s.field(i, h)
-		i = h
-		if i < len(b) && b[i] == ' ' {
-			i++
-		}
+	if e < len(b) && isHostname(b[i:e]) {
+		m.Hostname = s.field(i, e)
+		i = e + 1
 		if len(b)-i > 2 && b[i] == ':' && b[i+1] == ' ' && ciscoTag(b, i+2) {
 			i += 2
 		}
-	case e-i > 1 && b[e-1] == ':' && e+1 < len(b) && ciscoTag(b, e+1) && isHostname(b[i:e-1]):
-		m.Hostname = s.field(i, e-1)
-		i = e + 1
+	} else {
+		i = s.lastOrGluedHost(i, e)
 	}
 	m.Message = b[s.tag(i):]
+}
+
+// lastOrGluedHost is hostAndTag for a first token b[i:e] that is not a
+// hostname followed by a space: it takes the token for the hostname when it
+// is the last one (without a line ending that framing left, which parse
+// drops from MSG) or a hostname glued to a colon before a Cisco mnemonic,
+// and returns where the TAG may start.
+func (s *state) lastOrGluedHost(i, e int) int {
+	b, m := s.b, s.m
+	if e == len(b) {
+		h := e
+		for h > i && (b[h-1] == '\n' || b[h-1] == '\r') {
+			h--
+		}
+		if isHostname(b[i:h]) {
+			m.Hostname = s.field(i, h)
+			return h
+		}
+		return i
+	}
+	if e-i > 1 && b[e-1] == ':' && ciscoTag(b, e+1) && isHostname(b[i:e-1]) {
+		m.Hostname = s.field(i, e-1)
+		return e + 1
+	}
+	return i
 }
 
 // ciscoOrigin parses the message counter and the origin of a Cisco IOS
@@ -187,20 +212,18 @@ func (s *state) tag(i int) int {
 // numeric "[pid]" and a colon, as nxlog writes it, all within maxTag bytes.
 func (s *state) spacedTag(i, j int) int {
 	b, m := s.b, s.m
-	for b[j] == ' ' {
-		j++
-		w := j
-		for j < len(b) && class[b[j]]&cTag != 0 && j-i < maxTag {
-			j++
-		}
-		if j == w || j >= len(b) {
+	// Most messages without a TAG have no '[' near their start.
+	k := bytes.IndexByte(b[j:min(len(b), i+maxTag)], '[')
+	if k < 0 {
+		return i
+	}
+	appEnd := j + k
+	for ; j < appEnd; j++ {
+		if b[j] == ' ' && (b[j-1] == ' ' || b[j+1] == '[') || b[j] != ' ' && class[b[j]]&cTag == 0 {
 			return i
 		}
 	}
-	if b[j] != '[' {
-		return i
-	}
-	appEnd, pid := j, j+1
+	pid := j + 1
 	for j = pid; j < len(b) && isDigit(b[j]) && j-pid < maxPID; j++ {
 	}
 	if j == pid || j+1 >= len(b) || b[j] != ']' || b[j+1] != ':' {

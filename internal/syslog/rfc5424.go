@@ -178,11 +178,11 @@ func (s *state) sdError(start, at int, what string) (int, bool) {
 // fieldEnd returns the index of the first space at or after i, or len(b),
 // and the index of the first control character before it, or -1.
 func fieldEnd(b []byte, i int) (end, ctl int) {
-	ctl = -1
-	for ; i < len(b) && b[i] != ' '; i++ {
-		if c := b[i]; (c < 0x20 || c == 0x7f) && ctl < 0 {
-			ctl = i
-		}
+	for i < len(b) && b[i] > ' ' && b[i] != 0x7f {
+		i++
 	}
-	return i, ctl
+	if i == len(b) || b[i] == ' ' {
+		return i, -1
+	}
+	return tokenEnd(b, i), i
 }

@@ -43,6 +43,9 @@ func (f Format) String() string {
 type Message struct {
 	// Format is the recognised header format.
 	Format Format
+	// PriorityAssumed reports that the message had no PRI and Priority is
+	// DefaultPriority (see Parser.FileLines).
+	PriorityAssumed bool
 	// Priority is the PRI value, 0..191, or -1 when absent or malformed.
 	Priority int
 	// Facility is Priority/8, or -1 when Priority is absent.
@@ -73,9 +76,6 @@ type Message struct {
 	// Err describes what was malformed in the header, "" if nothing was.
 	// The other fields still hold whatever could be parsed.
 	Err string
-	// PriorityAssumed reports that the message had no PRI and Priority is
-	// DefaultPriority (see Parser.FileLines).
-	PriorityAssumed bool
 }
 
 // DefaultPriority is the priority of a line without PRI read with
@@ -217,27 +217,33 @@ func (s *state) parse() {
 		s.rfc5424(next + 2)
 		return
 	}
-	if v := otherVersion(b, next); v > next {
-		// "<13>2 2026-11-28T10:00:00Z ...": RFC 5424 defines only
-		// VERSION 1, and the fields of another version cannot be trusted.
-		m.Format = RFC5424
-		s.setErr("rfc5424: unsupported VERSION %s at byte %d: only 1 is defined", b[next:v], next)
-		m.Message = b[next:]
-		return
+	if next < len(b) && isDigit(b[next]) {
+		if v := otherVersion(b, next); v > next {
+			// "<13>2 2026-11-28T10:00:00Z ...": RFC 5424 defines only
+			// VERSION 1, and the fields of another version cannot be
+			// trusted.
+			m.Format = RFC5424
+			s.setErr("rfc5424: unsupported VERSION %s at byte %d: only 1 is defined", b[next:v], next)
+			m.Message = b[next:]
+			return
+		}
 	}
 	s.rfc3164(next)
 }
 
 // otherVersion returns the index after a VERSION other than "1" at b[i:],
-// or i: one to three digits followed by a space and what starts an RFC
-// 5424 TIMESTAMP (a NILVALUE or "YYYY-"), so that BSD text such as "2
-// apples" is not taken for one.
+// where b[i] is a digit, or i: one to three digits followed by a space and
+// what starts an RFC 5424 TIMESTAMP (a NILVALUE or "YYYY-"), so that BSD
+// text such as "2 apples" is not taken for one.
 func otherVersion(b []byte, i int) int {
-	j := i
-	for j < len(b) && isDigit(b[j]) && j-i < 4 {
+	j := i + 1
+	if j < len(b) && isDigit(b[j]) {
 		j++
+		if j < len(b) && isDigit(b[j]) {
+			j++
+		}
 	}
-	if j == i || j-i > 3 || j >= len(b) || b[j] != ' ' || j-i == 1 && b[i] == '1' {
+	if j >= len(b) || b[j] != ' ' || j == i+1 && b[i] == '1' {
 		return i
 	}
 	t := b[j+1:]
