@@ -21,7 +21,7 @@
 // and the field is kept as sent; field lengths and other characters are
 // not checked beyond what delimits the fields. "<PRI>" followed by a
 // VERSION other than 1 (one to three digits, then a space and "-" or
-// "YYYY-") is RFC5424 with Err set and the rest of the input as MSG: the
+// "YYYY-") is Format RFC5424 with Err set and the rest of the input as MSG: the
 // fields of a version RFC 5424 does not define are not guessed at.
 //
 // RFC 3164 (BSD), any other message that starts with a valid PRI:
@@ -60,7 +60,8 @@
 // header is still parsed: in RFC 5424 any malformed TIMESTAMP field, in
 // RFC 3164 a date of the right shape with fields out of range (Nov 31,
 // hour 25); an RFC 3164 text that does not have a date's shape is simply
-// MSG. Any other RFC 5424 error stops the parse.
+// MSG. Any other RFC 5424 error, except a control character in a header
+// field, stops the parse.
 //
 // Anything else is Unknown: m.Message is the whole input and only a leading
 // date (BSD or RFC 3339) is looked for, as in "Nov 27 23:39:14 host app:
