@@ -21,7 +21,10 @@ const (
 	parseSynopsis = "vigil parse [--format NAME] [--charset NAME] [--config FILE] [--timezone ZONE] [FILE...]"
 	parseAbout    = `Parses log lines (the files, or standard input; - is standard input) as the
 server would and prints one normalized event per line as JSON, in input
-order. Lines that do not parse are printed with vigil.parse_error. Times
+order. Lines that do not parse are printed with vigil.parse_error. A line
+without a syslog <PRI> that starts with a date, as in /var/log/auth.log,
+is read as a BSD syslog message with rsyslog's default priority 13
+(user.notice) and marked vigil.priority_assumed. Times
 are printed in RFC 3339 with their offset, in --timezone (default:
 display.timezone of --config, else this machine's zone); times in the
 lines without an offset are read as the server reads them
@@ -71,6 +74,7 @@ func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		opts.Formats[f] = *formatName
 	}
 	opts.Formats["stdin"] = *formatName
+	opts.FileInputs = fileInputs(append(files, "stdin"))
 	if err := setCharset(&opts, cfg, *charsetName, append(files, "stdin")); err != nil {
 		return err
 	}
@@ -101,6 +105,16 @@ func parseCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // charsetUsage describes the --charset flag of parse and rules test.
 const charsetUsage = "character set of the lines: utf-8, gbk, gb18030, big5 (default: inputs.syslog[0].charset of --config, else utf-8)"
+
+// fileInputs marks the inputs (files, stdin) as lines of log files, whose
+// lines have no <PRI> (parse.Options.FileInputs).
+func fileInputs(inputs []string) map[string]bool {
+	m := make(map[string]bool, len(inputs))
+	for _, in := range inputs {
+		m[in] = true
+	}
+	return m
+}
 
 // setCharset gives the inputs (files, stdin) the named charset, or the
 // first syslog input's when name is "".

@@ -111,3 +111,39 @@ func TestParseCommandCharset(t *testing.T) {
 		t.Errorf("unknown charset: exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+// TestParseCommandFileLines: lines of a log file, which have no <PRI>, are
+// read as BSD syslog with rsyslog's default priority, marked as assumed.
+func TestParseCommandFileLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.log")
+	lines := "Nov 27 23:39:14 mx1 sshd[31337]: Failed password for root from 198.51.100.23 port 52144 ssh2\n" +
+		"2026-11-28T07:39:14.123456+08:00 mx1 sshd[31338]: Accepted publickey for alice from 192.0.2.7 port 50022 ssh2\n" +
+		"<86>Nov 27 23:39:15 mx1 sshd[31339]: Connection closed by 198.51.100.23 port 52144\n" +
+		"a line without a date\n"
+	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	evs := runParse(t, "--timezone", "UTC", path)
+	if len(evs) != 4 {
+		t.Fatalf("got %d events, want 4", len(evs))
+	}
+	want := []map[string]string{
+		{"log.syslog.format": "rfc3164", "log.syslog.priority": "13", "log.syslog.facility.name": "user", "log.syslog.severity.name": "notice",
+			"vigil.priority_assumed": "true", "host.hostname": "mx1", "log.syslog.appname": "sshd", "log.syslog.procid": "31337",
+			"_msg": "Failed password for root from 198.51.100.23 port 52144 ssh2"},
+		{"log.syslog.priority": "13", "vigil.priority_assumed": "true", "host.hostname": "mx1", "log.syslog.procid": "31338",
+			"_time": "2026-11-27T23:39:14.123456Z", "_msg": "Accepted publickey for alice from 192.0.2.7 port 50022 ssh2"},
+		{"log.syslog.priority": "86", "vigil.priority_assumed": "", "log.syslog.procid": "31339"},
+		{"log.syslog.format": "unknown", "log.syslog.priority": "", "vigil.priority_assumed": "", "_msg": "a line without a date"},
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if evs[i][k] != v {
+				t.Errorf("line %d: %s = %q, want %q", i+1, k, evs[i][k], v)
+			}
+		}
+		if e := evs[i]["vigil.parse_error"]; e != "" {
+			t.Errorf("line %d: vigil.parse_error %q", i+1, e)
+		}
+	}
+}

@@ -30,7 +30,9 @@ const (
 rules, offline and in event time, and prints the alerts as JSON lines (their
 titles and messages in display.language, or --language). Their times (and
 the times in their messages) are in --timezone, with their offset (default:
-display.timezone of --config, else this machine's zone).`
+display.timezone of --config, else this machine's zone). Lines are read as
+vigil parse reads them (a line without <PRI> that starts with a date as BSD
+syslog with rsyslog's default priority).`
 	rulesLintAbout = `Checks rule files (the built-in pack, detect.rules_dir and the PATHs, files
 or folders): YAML keys, values, expressions, templates and unique ids.`
 	rulesListAbout = `Lists the rules that would run: id, type, level and title (in
@@ -128,6 +130,7 @@ func rulesTest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	for _, f := range append(files, "stdin") {
 		popts.Formats[f] = *formatName
 	}
+	popts.FileInputs = fileInputs(append(files, "stdin"))
 	if err := setCharset(&popts, cfg, *charsetName, append(files, "stdin")); err != nil {
 		return err
 	}

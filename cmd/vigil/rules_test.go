@@ -86,6 +86,24 @@ func TestRulesTest(t *testing.T) {
 	}
 }
 
+// TestRulesTestFileLines: rules test reads a log file's lines without
+// <PRI> as vigil parse does, so a rule on the header fields sees them.
+func TestRulesTestFileLines(t *testing.T) {
+	dir := t.TempDir()
+	rule := filepath.Join(dir, "r.yaml")
+	os.WriteFile(rule, []byte("id: sshd\ntitle: sshd\ntype: match\nmatch: {log.syslog.appname: sshd, host.hostname: mx1, vigil.priority_assumed: \"true\"}\n"), 0o644)
+	log := filepath.Join(dir, "auth.log")
+	os.WriteFile(log, []byte("Nov 28 10:00:00 mx1 sshd[31337]: Failed password for root from 198.51.100.23 port 52144 ssh2\n"+
+		"Nov 28 10:00:01 mx1 CRON[77]: (root) CMD (true)\n"), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"rules", "test", "--no-builtin", "--rules", rule, log}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if n := strings.Count(out.String(), "\n"); n != 1 || !strings.Contains(out.String(), `"rule.id":"sshd"`) {
+		t.Errorf("got %d alerts: %s", n, out.String())
+	}
+}
+
 // TestRulesLanguage: rules test and rules list write the rules' texts in
 // display.language, or in the language --language names.
 func TestRulesLanguage(t *testing.T) {

@@ -65,6 +65,11 @@ const (
 	JSONConflictPrefix = "json."
 )
 
+// FieldPriorityAssumed is "true" on a line of a log file that had no
+// <PRI> (see Options.FileInputs): its log.syslog.priority is rsyslog's
+// default, 13 (user.notice).
+const FieldPriorityAssumed = "vigil.priority_assumed"
+
 // Options configure a Parser.
 type Options struct {
 	// Location is the timezone of timestamps without an offset.
@@ -112,6 +117,13 @@ type Options struct {
 	// FieldGeoCountry, FieldGeoRegion, FieldGeoCity and FieldASOrg where
 	// known.
 	Geo *geoip.DB
+	// FileInputs names the inputs whose records are lines of log files
+	// (vigil parse, vigil rules test): a line without <PRI> that starts
+	// with a date, as in /var/log/auth.log, is read as an RFC 3164 message
+	// with rsyslog's default priority 13 (user.notice) and marked with
+	// FieldPriorityAssumed. Other inputs keep such a message's text whole
+	// with log.syslog.format "unknown" (see syslog.Parser.FileLines).
+	FileInputs map[string]bool
 	// OriginEventIDs sets event.id only for records with an origin (a
 	// Kafka record's topic, partition and offset). The store needs no
 	// other: there an event's id is the journal's id and its vigil.seq,
@@ -265,6 +277,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	}
 	m := &p.msg
 	p.hdr.Location = p.location(rec.Input)
+	p.hdr.FileLines = p.opts.FileInputs[rec.Input]
 	p.hdr.Parse(data, rec.Time, m)
 
 	var errs []string
@@ -473,6 +486,9 @@ func (p *Parser) header(m *syslog.Message, row *store.Row, valid bool) {
 		add(FieldPriority, strconv.Itoa(m.Priority))
 		add(FieldFacility, syslog.FacilityName(m.Facility))
 		add(FieldSeverity, syslog.SeverityName(m.Severity))
+		if m.PriorityAssumed {
+			add(FieldPriorityAssumed, "true")
+		}
 	}
 	add(FieldHostname, m.Hostname)
 	add(FieldAppName, m.AppName)

@@ -280,11 +280,16 @@ func FuzzParse(f *testing.F) {
 		`<37>1 2026-11-27T23:39:24Z vm app - ID47 [a b="c"] {"x":{"y":[1,2]}}`,
 		`{"a":`, "\xff\xfe{\"a\":\"\xff\"}", `<14>x: @cee: {"":""}`, "",
 	} {
-		f.Add([]byte(s), uint8(0))
+		f.Add([]byte(s), uint8(0), false)
 	}
-	p := New(Options{MaxFields: 50})
-	f.Fuzz(func(t *testing.T, data []byte, flags uint8) {
+	f.Add([]byte("Nov 27 23:39:14 mx1 sshd[1]: Failed password for root"), uint8(0), true)
+	// Input "file" is read as a log file's lines (lines without <PRI>).
+	p := New(Options{MaxFields: 50, FileInputs: map[string]bool{"file": true}})
+	f.Fuzz(func(t *testing.T, data []byte, flags uint8, file bool) {
 		rec := journal.Record{Seq: 1, Time: received, Data: data, Flags: flags}
+		if file {
+			rec.Input = "file"
+		}
 		var row store.Row
 		p.Parse(&rec, &row)
 		if row.Time.IsZero() {
@@ -300,6 +305,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if row.Get("vigil.seq") != "1" {
 			t.Fatalf("vigil.seq missing or wrong for %q", data)
+		}
+		if a := row.Get(FieldPriorityAssumed); a != "" && (!file || a != "true" || row.Get(FieldPriority) != "13" || len(data) > 0 && data[0] == '<') {
+			t.Fatalf("%s %q (priority %q) for %q", FieldPriorityAssumed, a, row.Get(FieldPriority), data)
 		}
 		p.Reset(0)
 	})

@@ -8,7 +8,7 @@ import (
 )
 
 func TestAllocs(t *testing.T) {
-	p := &Parser{Location: time.UTC}
+	p := &Parser{Location: time.UTC, FileLines: true}
 	tests := []struct {
 		name string
 		in   string
@@ -18,6 +18,9 @@ func TestAllocs(t *testing.T) {
 		{benchInputs[1].name, benchInputs[1].in, 1},
 		{benchInputs[2].name + " (offset not in Location)", benchInputs[2].in, 2},
 		{"escaped SD value", `<13>1 - h a - - [x@1 q="say \"hi\""] m`, 1},
+		{benchInputs[3].name, benchInputs[3].in, 1},
+		{benchInputs[4].name, benchInputs[4].in, 1},
+		{benchInputs[5].name + " (FileLines)", benchInputs[5].in, 1},
 		{"plain text", `plain text`, 0},
 		{"PRI only", `<13>hello`, 0},
 	}

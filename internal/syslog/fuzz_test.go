@@ -16,11 +16,14 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"", "<", "<1>", "<13>1 ", "<13>1 - - - - - [a b=\"\\", "Nov  7 03:09:14", "\xef\xbb\xbf",
 		"<13>Feb 29 00:00:00 h a: m", "<13>52: .Nov 27 23:39:14: x", "<13>1 - [::1] a - - [x@1 y=\"]\"] m",
+		"<13> Nov 28 10:00:00 h a b[1]: m", "<13>52: h: *Nov 28 10:00:00: %A-1-B: m", "Nov 28 10:00:00 h a: m",
+		"<13>Nov 28 10:00:00 h : %A-1-B: m", "<13>2 - h", "<13>1 - h\x00 a\x7f - - -",
 	} {
 		f.Add([]byte(s))
 	}
 	cet := time.FixedZone("CET", 3600)
 	p := &Parser{Location: cet, Now: func() time.Time { return recv }}
+	files := &Parser{Location: cet, Now: func() time.Time { return recv }, FileLines: true}
 	var reused Message
 	f.Fuzz(func(t *testing.T, in []byte) {
 		orig := bytes.Clone(in)
@@ -52,16 +55,36 @@ func FuzzParse(f *testing.F) {
 		if len(in) > 0 && in[0] != '<' && m.Err != "" {
 			t.Fatalf("Err %q without a PRI", m.Err)
 		}
-		for _, s := range []string{m.Hostname, m.AppName, m.ProcID, m.MsgID} {
-			if strings.IndexByte(s, ' ') >= 0 {
-				t.Fatalf("space in header field %q", s)
-			}
+		if m.PriorityAssumed {
+			t.Fatalf("PriorityAssumed without FileLines")
 		}
+		checkFields(t, &m)
 
 		// Same result when parsing into a used Message.
 		p.Parse(in, recv, &reused)
 		if !equal(&m, &reused) {
 			t.Fatalf("reused Message differs:\n%+v\n%+v", m, reused)
+		}
+
+		// A log file's line: the same as with a PRI 13 in front, when
+		// it starts with a date; else the same as without FileLines.
+		var fm Message
+		files.Parse(in, recv, &fm)
+		checkSuffix(t, in, &fm)
+		checkFields(t, &fm)
+		if fm.PriorityAssumed {
+			var pm Message
+			p.Parse(append([]byte("<13>"), in...), recv, &pm)
+			pm.PriorityAssumed = true
+			got := fm
+			if got.Err != "" && pm.Err != "" {
+				got.Err, pm.Err = "", "" // the offsets differ by 4
+			}
+			if pm.Format != RFC3164 || !equal(&got, &pm) {
+				t.Fatalf("line read as:\n%+v\nwith <13> in front:\n%+v", fm, pm)
+			}
+		} else if !equal(&fm, &m) {
+			t.Fatalf("FileLines changed a line without a date:\n%+v\n%+v", fm, m)
 		}
 
 		// No string refers to the input.
@@ -73,4 +96,26 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("strings changed with the input:\n%q\n%q", before, after)
 		}
 	})
+}
+
+// checkFields checks the header fields' characters: no spaces, except
+// single ones inside an RFC 3164 TAG that ends with a numeric "[pid]".
+func checkFields(t *testing.T, m *Message) {
+	t.Helper()
+	for _, s := range []string{m.Hostname, m.ProcID, m.MsgID} {
+		if strings.IndexByte(s, ' ') >= 0 {
+			t.Fatalf("space in header field %q", s)
+		}
+	}
+	if strings.IndexByte(m.AppName, ' ') >= 0 {
+		if m.Format != RFC3164 || m.ProcID == "" || strings.Contains(m.AppName, "  ") ||
+			m.AppName[0] == ' ' || m.AppName[len(m.AppName)-1] == ' ' || len(m.AppName) > maxTag {
+			t.Fatalf("AppName %q with ProcID %q", m.AppName, m.ProcID)
+		}
+		for _, c := range []byte(m.ProcID) {
+			if !isDigit(c) {
+				t.Fatalf("AppName %q with ProcID %q", m.AppName, m.ProcID)
+			}
+		}
+	}
 }

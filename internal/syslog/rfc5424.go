@@ -3,9 +3,11 @@ package syslog
 // rfc5424 parses "TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP
 // STRUCTURED-DATA [SP MSG]" at b[i:], after "<PRI>1 ".
 //
-// Field lengths and characters are not checked beyond what delimits them.
-// A bad timestamp is reported and skipped; any other error stops the parse
-// and leaves the rest of the input in m.Message.
+// A control character (below 0x20, or 0x7F) in HOSTNAME, APP-NAME, PROCID
+// or MSGID is reported, the field kept as it is, and the parse goes on;
+// field lengths and other characters are not checked beyond what delimits
+// the fields. A bad timestamp is reported and skipped; any other error
+// stops the parse and leaves the rest of the input in m.Message.
 func (s *state) rfc5424(i int) {
 	b, m := s.b, s.m
 	m.Format = RFC5424
@@ -40,11 +42,17 @@ func (s *state) rfc5424(i int) {
 			return
 		}
 		i++ // the space tokenEnd stopped at
-		e := tokenEnd(b, i)
+		e, ctl := fieldEnd(b, i)
 		if e == i {
 			s.setErr("rfc5424: empty %s at byte %d", f.name, i)
 			m.Message = b[i:]
 			return
+		}
+		if ctl >= 0 {
+			// RFC 5424 allows only printable US-ASCII here; a control
+			// character is a broken or a forged header. The field is
+			// kept as sent, and the parse goes on.
+			s.setErr("rfc5424: control character %s in %s at byte %d", quoteByte(b[ctl]), f.name, ctl)
 		}
 		*f.dst = s.field(i, e)
 		i = e
@@ -165,4 +173,16 @@ func (s *state) sdError(start, at int, what string) (int, bool) {
 	s.setErr("rfc5424: invalid structured data at byte %d: %s", at, what)
 	s.m.Message = s.b[start:]
 	return start, false
+}
+
+// fieldEnd returns the index of the first space at or after i, or len(b),
+// and the index of the first control character before it, or -1.
+func fieldEnd(b []byte, i int) (end, ctl int) {
+	for i < len(b) && b[i] > ' ' && b[i] != 0x7f {
+		i++
+	}
+	if i == len(b) || b[i] == ' ' {
+		return i, -1
+	}
+	return tokenEnd(b, i), i
 }

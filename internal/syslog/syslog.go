@@ -43,6 +43,9 @@ func (f Format) String() string {
 type Message struct {
 	// Format is the recognised header format.
 	Format Format
+	// PriorityAssumed reports that the message had no PRI and Priority is
+	// DefaultPriority (see Parser.FileLines).
+	PriorityAssumed bool
 	// Priority is the PRI value, 0..191, or -1 when absent or malformed.
 	Priority int
 	// Facility is Priority/8, or -1 when Priority is absent.
@@ -74,6 +77,10 @@ type Message struct {
 	// The other fields still hold whatever could be parsed.
 	Err string
 }
+
+// DefaultPriority is the priority of a line without PRI read with
+// Parser.FileLines: 13, user.notice, as rsyslog assumes for such lines.
+const DefaultPriority = 13
 
 // SDElement is one RFC 5424 SD-ELEMENT.
 type SDElement struct {
@@ -129,6 +136,14 @@ type Parser struct {
 	// Now returns the current time; it is used instead of the arrival time
 	// when Parse is given a zero one. Nil means time.Now.
 	Now func() time.Time
+	// FileLines reads a message without PRI that starts with a date (BSD
+	// or RFC 3339), the shape of a line of /var/log/messages or
+	// /var/log/auth.log, as an RFC 3164 message with DefaultPriority, as
+	// rsyslog does, and sets Message.PriorityAssumed. It is meant for lines
+	// read from log files, which never carry a PRI. Without it, and for
+	// any message that does not start with a date, a message without PRI
+	// is Unknown.
+	FileLines bool
 }
 
 func (p *Parser) location() *time.Location {
@@ -179,12 +194,20 @@ func (s *state) parse() {
 	b, m := s.b, s.m
 	next, pri, err := parsePRI(b)
 	if pri < 0 {
+		dt, _, ok := scanBSDOrRFC3339(b, next)
+		if ok && err == "" && s.p != nil && s.p.FileLines {
+			// A log file's line: a syslog header without its PRI.
+			m.Priority, m.Facility, m.Severity = DefaultPriority, DefaultPriority>>3, DefaultPriority&7
+			m.PriorityAssumed = true
+			s.rfc3164(0)
+			return
+		}
 		// No PRI or a malformed one: the input is plain text, but a
 		// leading date is still worth having.
 		m.Err = err
 		m.Format = Unknown
 		m.Message = b
-		if dt, _, ok := scanBSDOrRFC3339(b, next); ok && dt.check() == "" {
+		if ok && dt.check() == "" {
 			m.Timestamp = s.p.time(&dt, s.received)
 		}
 		return
@@ -194,7 +217,43 @@ func (s *state) parse() {
 		s.rfc5424(next + 2)
 		return
 	}
+	if next < len(b) && isDigit(b[next]) {
+		if v := otherVersion(b, next); v > next {
+			// "<13>2 2026-11-28T10:00:00Z ...": RFC 5424 defines only
+			// VERSION 1, and the fields of another version cannot be
+			// trusted.
+			m.Format = RFC5424
+			s.setErr("rfc5424: unsupported VERSION %s at byte %d: only 1 is defined", b[next:v], next)
+			m.Message = b[next:]
+			return
+		}
+	}
 	s.rfc3164(next)
+}
+
+// otherVersion returns the index after a VERSION other than "1" at b[i:],
+// where b[i] is a digit, or i: one to three digits followed by a space and
+// what starts an RFC 5424 TIMESTAMP (a NILVALUE or "YYYY-"), so that BSD
+// text such as "2 apples" is not taken for one.
+func otherVersion(b []byte, i int) int {
+	j := i + 1
+	if j < len(b) && isDigit(b[j]) {
+		j++
+		if j < len(b) && isDigit(b[j]) {
+			j++
+		}
+	}
+	if j >= len(b) || b[j] != ' ' || j == i+1 && b[i] == '1' {
+		return i
+	}
+	t := b[j+1:]
+	switch {
+	case len(t) >= 1 && t[0] == '-' && (len(t) == 1 || t[1] == ' '):
+	case len(t) >= 5 && isDigit(t[0]) && isDigit(t[1]) && isDigit(t[2]) && isDigit(t[3]) && t[4] == '-':
+	default:
+		return i
+	}
+	return j
 }
 
 // parsePRI parses "<PRI>" at the start of b. It returns the index after it

@@ -190,6 +190,42 @@ func TestParseRFC5424(t *testing.T) {
 			`<13>1 - h a - - [id]x`,
 			want{format: RFC5424, pri: 13, host: "h", app: "a", sd: []SDElement{sd("id")}, msg: "x",
 				err: "rfc5424: invalid structured data at byte 20: want space or end after it, got 'x'"}},
+		{"VERSION 2",
+			`<13>2 2026-11-27T23:39:24Z h a - - - m`,
+			want{format: RFC5424, pri: 13, msg: "2 2026-11-27T23:39:24Z h a - - - m", err: "rfc5424: unsupported VERSION 2 at byte 4: only 1 is defined"}},
+		{"VERSION 0, NIL timestamp",
+			`<13>0 - h a - - - m`,
+			want{format: RFC5424, pri: 13, msg: "0 - h a - - - m", err: "rfc5424: unsupported VERSION 0 at byte 4"}},
+		{"VERSION 100",
+			`<1>100 - host-name - - - -`,
+			want{format: RFC5424, pri: 1, msg: "100 - host-name - - - -", err: "rfc5424: unsupported VERSION 100 at byte 3"}},
+		{"VERSION 01",
+			`<13>01 2026-11-27T23:39:24Z h a - - - m`,
+			want{format: RFC5424, pri: 13, msg: "01 2026-11-27T23:39:24Z h a - - - m", err: "unsupported VERSION 01"}},
+		{"VERSION 2, NIL timestamp at the end",
+			`<13>2 -`,
+			want{format: RFC5424, pri: 13, msg: "2 -", err: "unsupported VERSION 2"}},
+		{"control character in HOSTNAME",
+			"<13>1 - host\nname a - - - m",
+			want{format: RFC5424, pri: 13, host: "host\nname", app: "a", msg: "m", err: "rfc5424: control character 0x0a in HOSTNAME at byte 12"}},
+		{"tab in APP-NAME",
+			"<13>1 - h a\tb - - - m",
+			want{format: RFC5424, pri: 13, host: "h", app: "a\tb", msg: "m", err: "rfc5424: control character 0x09 in APP-NAME at byte 11"}},
+		{"NUL in PROCID",
+			"<13>1 - h a \x00 - - m",
+			want{format: RFC5424, pri: 13, host: "h", app: "a", pid: "\x00", msg: "m", err: "rfc5424: control character 0x00 in PROCID at byte 12"}},
+		{"DEL in MSGID",
+			"<13>1 - h a - ID\x7f - m",
+			want{format: RFC5424, pri: 13, host: "h", app: "a", msgid: "ID\x7f", msg: "m", err: "rfc5424: control character 0x7f in MSGID at byte 16"}},
+		{"first of several problems is reported",
+			"<13>1 2026-13-01T00:00:00Z h\x01 a - - - m",
+			want{format: RFC5424, pri: 13, host: "h\x01", app: "a", msg: "m", err: "rfc5424: invalid timestamp at byte 6: month out of range"}},
+		{"control character in MSG is fine",
+			"<13>1 - h a - - - m\tn\x00",
+			want{format: RFC5424, pri: 13, host: "h", app: "a", msg: "m\tn\x00"}},
+		{"UTF-8 in HOSTNAME is not checked",
+			"<13>1 - 主机 a - - - m",
+			want{format: RFC5424, pri: 13, host: "主机", app: "a", msg: "m"}},
 		{"not SD",
 			`<13>1 - h a - - x y`,
 			want{format: RFC5424, pri: 13, host: "h", app: "a", msg: "x y", err: "at byte 16: want '[' or '-', got 'x'"}},
@@ -288,9 +324,9 @@ func TestParseRFC3164(t *testing.T) {
 		{"tag and nothing else",
 			`<13>Nov 27 23:39:14 host app:`,
 			want{format: RFC3164, pri: 13, ts: "2026-11-27T23:39:14Z", host: "host", app: "app"}},
-		{"single token is MSG",
+		{"single token is the hostname",
 			`<13>Nov 27 23:39:14 hello`,
-			want{format: RFC3164, pri: 13, ts: "2026-11-27T23:39:14Z", msg: "hello"}},
+			want{format: RFC3164, pri: 13, ts: "2026-11-27T23:39:14Z", host: "hello"}},
 		{"date only",
 			`<13>Nov 27 23:39:14`,
 			want{format: RFC3164, pri: 13, ts: "2026-11-27T23:39:14Z"}},
@@ -318,12 +354,145 @@ func TestParseRFC3164(t *testing.T) {
 		{"date glued to text",
 			`<13>Nov 27 23:39:14x host app: m`,
 			want{format: RFC3164, pri: 13, msg: "Nov 27 23:39:14x host app: m"}},
-		{"version other than 1",
-			`<13>2 2026-11-27T23:39:24Z h a - - - m`,
-			want{format: RFC3164, pri: 13, msg: "2 2026-11-27T23:39:24Z h a - - - m"}},
+		{"digit then a word is not a VERSION",
+			`<13>2 apples fell`,
+			want{format: RFC3164, pri: 13, msg: "2 apples fell"}},
+		{"digits then a number is not a VERSION",
+			`<13>10 2026 was a good year`,
+			want{format: RFC3164, pri: 13, msg: "10 2026 was a good year"}},
+		{"four digits are not a VERSION",
+			`<13>1000 - x`,
+			want{format: RFC3164, pri: 13, msg: "1000 - x"}},
+		{"digit then a dash word is not a VERSION",
+			`<13>2 -x`,
+			want{format: RFC3164, pri: 13, msg: "2 -x"}},
 		{"1 then a word",
 			`<13>1 apple`,
 			want{format: RFC3164, pri: 13, msg: "1 apple"}},
+		// A space after the PRI.
+		{"space after PRI",
+			`<13> Nov 28 10:00:00 host app: msg`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "host", app: "app", msg: "msg"}},
+		{"space after PRI, RFC 3339 date",
+			`<13> 2026-11-28T10:00:00Z host app[1]: msg`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "host", app: "app", pid: "1", msg: "msg"}},
+		{"space after PRI, no date",
+			`<13> hello world`,
+			want{format: RFC3164, pri: 13, msg: " hello world"}},
+		{"two spaces after PRI",
+			`<13>  Nov 28 10:00:00 host app: msg`,
+			want{format: RFC3164, pri: 13, msg: "  Nov 28 10:00:00 host app: msg"}},
+		// TAGs without a colon: only "tag[pid]" is one.
+		{"tag with pid, no colon, with hostname",
+			`<13>Nov 28 10:00:00 host app[123] msg`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "host", app: "app", pid: "123", msg: "msg"}},
+		{"word without colon is MSG",
+			`<13>Nov 28 10:00:00 host app msg`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "host", msg: "app msg"}},
+		{"MARK",
+			`<13>Nov 28 10:00:00 host -- MARK --`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "host", msg: "-- MARK --"}},
+		{"tag with parentheses",
+			`<86>Nov 28 10:00:00 host sshd(pam_unix)[12750]: session opened for user alice`,
+			want{format: RFC3164, pri: 86, ts: "2026-11-28T10:00:00Z", host: "host", app: "sshd(pam_unix)", pid: "12750", msg: "session opened for user alice"}},
+		{"long tag",
+			`<38>Nov 28 10:00:00 host ` + strings.Repeat("x", 40) + `: m`,
+			want{format: RFC3164, pri: 38, ts: "2026-11-28T10:00:00Z", host: "host", app: strings.Repeat("x", 40), msg: "m"}},
+		// The header ends after the hostname.
+		{"hostname at the end",
+			`<14>Nov 28 10:00:00 host`,
+			want{format: RFC3164, pri: 14, ts: "2026-11-28T10:00:00Z", host: "host"}},
+		{"hostname and a space at the end",
+			`<14>Nov 28 10:00:00 host `,
+			want{format: RFC3164, pri: 14, ts: "2026-11-28T10:00:00Z", host: "host"}},
+		{"hostname and a newline at the end",
+			"<14>Nov 28 10:00:00 host\r\n",
+			want{format: RFC3164, pri: 14, ts: "2026-11-28T10:00:00Z", host: "host", msg: "\r\n"}},
+		{"IP address at the end",
+			`<14>2026-11-28T10:00:00Z 192.0.2.1`,
+			want{format: RFC3164, pri: 14, ts: "2026-11-28T10:00:00Z", host: "192.0.2.1"}},
+		{"tag at the end",
+			`<14>Nov 28 10:00:00 app:`,
+			want{format: RFC3164, pri: 14, ts: "2026-11-28T10:00:00Z", app: "app"}},
+		{"tag with pid at the end",
+			`<14>Nov 28 10:00:00 host app[1]`,
+			want{format: RFC3164, pri: 14, ts: "2026-11-28T10:00:00Z", host: "host", app: "app", pid: "1"}},
+		// Cisco: a hostname glued to a colon.
+		{"Cisco hostname with colon",
+			`<189>Nov 28 10:00:00 rtr-01: %SYS-5-CONFIG_I: Configured from console by vty0`,
+			want{format: RFC3164, pri: 189, ts: "2026-11-28T10:00:00Z", host: "rtr-01", app: "%SYS-5-CONFIG_I", msg: "Configured from console by vty0"}},
+		{"Cisco hostname, space, colon",
+			`<189>Nov 28 10:00:00 rtr-01 : %LINEPROTO-5-UPDOWN: Line protocol on Interface Gi0/1, changed state to up`,
+			want{format: RFC3164, pri: 189, ts: "2026-11-28T10:00:00Z", host: "rtr-01", app: "%LINEPROTO-5-UPDOWN",
+				msg: "Line protocol on Interface Gi0/1, changed state to up"}},
+		{"Cisco IP address with colon",
+			`<189>Nov 28 10:00:00 192.0.2.1: %SEC_LOGIN-5-LOGIN_SUCCESS: Login Success [user: alice]`,
+			want{format: RFC3164, pri: 189, ts: "2026-11-28T10:00:00Z", host: "192.0.2.1", app: "%SEC_LOGIN-5-LOGIN_SUCCESS", msg: "Login Success [user: alice]"}},
+		{"Cisco two-part facility",
+			`<189>Nov 28 10:00:00 rtr-01: %PKT_INFRA-LINK-3-UPDOWN: Interface down`,
+			want{format: RFC3164, pri: 189, ts: "2026-11-28T10:00:00Z", host: "rtr-01", app: "%PKT_INFRA-LINK-3-UPDOWN", msg: "Interface down"}},
+		{"Cisco origin after the counter",
+			`<189>52: rtr-01: *Nov 28 10:00:00.123: %SYS-5-CONFIG_I: Configured from console`,
+			want{format: RFC3164, pri: 189, ts: "2026-11-28T10:00:00.123Z", host: "rtr-01", app: "%SYS-5-CONFIG_I", msg: "Configured from console"}},
+		{"Cisco IPv6 origin after the counter",
+			`<189>52: 2001:db8::1: Nov 28 10:00:00: %SYS-5-CONFIG_I: Configured`,
+			want{format: RFC3164, pri: 189, ts: "2026-11-28T10:00:00Z", host: "2001:db8::1", app: "%SYS-5-CONFIG_I", msg: "Configured"}},
+		{"word with colon before a percentage is a tag",
+			`<13>Nov 28 10:00:00 backup: %d files left`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", app: "backup", msg: "%d files left"}},
+		{"word with colon before a non-mnemonic is a tag",
+			`<13>Nov 28 10:00:00 disk: %-5-: full`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", app: "disk", msg: "%-5-: full"}},
+		{"tag, not a Cisco hostname",
+			`<13>Nov 28 10:00:00 app: message`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", app: "app", msg: "message"}},
+		{"counter and text, no origin",
+			`<13>52: hello: world`,
+			want{format: RFC3164, pri: 13, msg: "52: hello: world"}},
+		// TAGs with spaces, as nxlog's to_syslog_bsd writes a Windows event's SourceName.
+		{"nxlog tag with a space",
+			`<14>Nov 28 10:00:00 EXCH01 MSExchange CmdletLogs[1234]: Cmdlet succeeded: Get-Mailbox`,
+			want{format: RFC3164, pri: 14, ts: "2026-11-28T10:00:00Z", host: "EXCH01", app: "MSExchange CmdletLogs", pid: "1234",
+				msg: "Cmdlet succeeded: Get-Mailbox"}},
+		{"nxlog tag with two spaces",
+			`<14>Nov 28 10:00:00 dc01.corp.example Service Control Manager[600]: The Print Spooler service entered the stopped state.`,
+			want{format: RFC3164, pri: 14, ts: "2026-11-28T10:00:00Z", host: "dc01.corp.example", app: "Service Control Manager", pid: "600",
+				msg: "The Print Spooler service entered the stopped state."}},
+		{"nxlog tag without spaces",
+			`<14>Nov 28 10:00:00 DC01 Microsoft-Windows-Security-Auditing[4]: An account failed to log on.`,
+			want{format: RFC3164, pri: 14, ts: "2026-11-28T10:00:00Z", host: "DC01", app: "Microsoft-Windows-Security-Auditing", pid: "4",
+				msg: "An account failed to log on."}},
+		{"words ending with a colon are MSG",
+			`<13>Nov 28 10:00:00 host user alice logged in: ok`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "host", msg: "user alice logged in: ok"}},
+		{"words ending with [pid] without colon are MSG",
+			`<13>Nov 28 10:00:00 host session of user[1000] opened`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "host", msg: "session of user[1000] opened"}},
+		{"words ending with a non-numeric [pid] are MSG",
+			`<13>Nov 28 10:00:00 host reject from unknown[198.51.100.23]: 554 denied`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "host", msg: "reject from unknown[198.51.100.23]: 554 denied"}},
+		{"words with a double space are MSG",
+			`<13>Nov 28 10:00:00 host Service  Manager[600]: x`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "host", msg: "Service  Manager[600]: x"}},
+		{"words with punctuation are MSG",
+			`<13>Nov 28 10:00:00 host login failed, user=bob[7]: x`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "host", msg: "login failed, user=bob[7]: x"}},
+		{"spaced tag longer than the limit is MSG",
+			`<13>Nov 28 10:00:00 host ` + strings.Repeat("word ", 30) + `x[1]: m`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "host", msg: strings.Repeat("word ", 30) + "x[1]: m"}},
+		{"words at the end are MSG",
+			`<13>Nov 28 10:00:00 host all good`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "host", msg: "all good"}},
+		// rsyslog corpus shapes.
+		{"year after the time is a hostname",
+			`<6>Aug 10 22:18:24 2009  netips [audit] user=x`,
+			want{format: RFC3164, pri: 6, ts: "2026-08-10T22:18:24Z", host: "2009", msg: " netips [audit] user=x"}},
+		{"BSD date with a year and Cisco colon",
+			`<167>Mar 7 2008 19:06:53: example tag: testmessage`,
+			want{format: RFC3164, pri: 167, ts: "2008-03-07T19:06:53Z", host: "example", app: "tag", msg: "testmessage"}},
+		{"uppercase month",
+			`<167>AUG 10 22:18:24 host tag: x`,
+			want{format: RFC3164, pri: 167, ts: "2026-08-10T22:18:24Z", host: "host", app: "tag", msg: "x"}},
 		// Errors.
 		{"Nov 31",
 			`<13>Nov 31 23:39:14 host app: m`,
@@ -380,6 +549,82 @@ func TestParseUnknown(t *testing.T) {
 				t.Errorf("Message is not the input itself")
 			}
 		})
+	}
+}
+
+// TestParseFileLines checks lines of log files, which have no PRI.
+func TestParseFileLines(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    want
+		assumed bool
+	}{
+		{"auth.log",
+			`Nov 28 10:00:00 mx1 sshd[123]: Failed password for root from 198.51.100.23 port 52144 ssh2`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "mx1", app: "sshd", pid: "123",
+				msg: "Failed password for root from 198.51.100.23 port 52144 ssh2"}, true},
+		{"space-padded day",
+			`Nov  7 03:09:14 mx1 CRON[77]: (root) CMD (true)`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-07T03:09:14Z", host: "mx1", app: "CRON", pid: "77", msg: "(root) CMD (true)"}, true},
+		{"rsyslog high-precision",
+			`2026-11-28T10:00:00.123456+08:00 mx1 sshd[123]: Accepted publickey for alice`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00.123456+08:00", host: "mx1", app: "sshd", pid: "123",
+				msg: "Accepted publickey for alice"}, true},
+		{"kernel line",
+			`Nov 28 10:00:00 mx1 kernel: [12345.678901] UFW BLOCK IN=eth0`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "mx1", app: "kernel", msg: "[12345.678901] UFW BLOCK IN=eth0"}, true},
+		{"no tag",
+			`Nov 28 10:00:00 mx1 -- MARK --`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "mx1", msg: "-- MARK --"}, true},
+		{"hostname only",
+			`Nov 28 10:00:00 mx1`,
+			want{format: RFC3164, pri: 13, ts: "2026-11-28T10:00:00Z", host: "mx1"}, true},
+		{"invalid date",
+			`Nov 31 10:00:00 mx1 app: m`,
+			want{format: RFC3164, pri: 13, host: "mx1", app: "app", msg: "m", err: "rfc3164: invalid timestamp at byte 0: day out of range"}, true},
+		{"with a PRI",
+			`<86>Nov 28 10:00:00 mx1 sshd[123]: m`,
+			want{format: RFC3164, pri: 86, ts: "2026-11-28T10:00:00Z", host: "mx1", app: "sshd", pid: "123", msg: "m"}, false},
+		{"RFC 5424 with a PRI",
+			`<13>1 - mx1 app - - - m`,
+			want{format: RFC5424, pri: 13, host: "mx1", app: "app", msg: "m"}, false},
+		{"no date",
+			`Failed password for root`,
+			want{format: Unknown, pri: -1, msg: "Failed password for root"}, false},
+		{"JSON",
+			`{"time":"2026-11-28T10:00:00Z"}`,
+			want{format: Unknown, pri: -1, msg: `{"time":"2026-11-28T10:00:00Z"}`}, false},
+		{"space before the date",
+			` Nov 28 10:00:00 mx1 app: m`,
+			want{format: Unknown, pri: -1, msg: ` Nov 28 10:00:00 mx1 app: m`}, false},
+		{"malformed PRI",
+			`<abc>Nov 28 10:00:00 mx1 app: m`,
+			want{format: Unknown, pri: -1, ts: "2026-11-28T10:00:00Z", msg: `<abc>Nov 28 10:00:00 mx1 app: m`, err: "pri: invalid character 'a' at byte 1"}, false},
+		{"empty",
+			``,
+			want{format: Unknown, pri: -1}, false},
+	}
+	p := &Parser{Location: time.UTC, FileLines: true}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := []byte(tt.in)
+			var m Message
+			p.Parse(in, recv, &m)
+			check(t, in, &m, tt.want)
+			if m.PriorityAssumed != tt.assumed {
+				t.Errorf("PriorityAssumed = %v, want %v", m.PriorityAssumed, tt.assumed)
+			}
+		})
+	}
+
+	// Without FileLines, a line without PRI stays Unknown.
+	var m Message
+	in := []byte(tests[0].in)
+	(&Parser{Location: time.UTC}).Parse(in, recv, &m)
+	check(t, in, &m, want{format: Unknown, pri: -1, ts: "2026-11-28T10:00:00Z", msg: tests[0].in})
+	if m.PriorityAssumed {
+		t.Errorf("PriorityAssumed without FileLines")
 	}
 }
 
@@ -513,6 +758,9 @@ func TestReuse(t *testing.T) {
 		`<37>1 - vm app - - [c w="4"] m3`,
 		`<37>1 - vm app - - [d v="5"][e u="6"][f] m4`,
 		`<37>1 - vm app - - [ok a="1"][bad m5`,
+		`<14>Nov 28 10:00:00 EXCH01 MSExchange CmdletLogs[1234]: m6`,
+		`<13>2 - h a - - - m7`,
+		`<189>52: rtr-01: *Nov 28 10:00:00.123: %SYS-5-CONFIG_I: m8`,
 		`plain`,
 	}
 	var p Parser
@@ -549,7 +797,7 @@ func equal(a, b *Message) bool {
 	return sdEqual(a.StructuredData, b.StructuredData) && a.Format == b.Format && a.Priority == b.Priority && a.Facility == b.Facility &&
 		a.Severity == b.Severity && a.Timestamp.Equal(b.Timestamp) && a.Hostname == b.Hostname &&
 		a.AppName == b.AppName && a.ProcID == b.ProcID && a.MsgID == b.MsgID &&
-		bytes.Equal(a.Message, b.Message) && a.Err == b.Err
+		bytes.Equal(a.Message, b.Message) && a.Err == b.Err && a.PriorityAssumed == b.PriorityAssumed
 }
 
 // readFixture returns the non-comment lines of a testdata file.
