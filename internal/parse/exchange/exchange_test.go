@@ -501,3 +501,28 @@ func FuzzAdminAuditXML(f *testing.F) {
 		}
 	})
 }
+
+// TestProtocolUserFromContext: a refused IMAP AUTHENTICATE or POP3 PASS
+// whose user column is empty (and whose session named no user before)
+// takes the user from the context's "User: name"; the column wins when it
+// is set, and a context without such an item, or with one inside other
+// text, names nobody.
+func TestProtocolUserFromContext(t *testing.T) {
+	rs := runText(t, Protocol(), newSource(), formattest.ReadLines(t, "testdata/imap_pop_context_user.log", false))
+	tests := []want{
+		{"event.action": "opensession", "user.name": ""},
+		{"event.dataset": "exchange.imap", "event.action": "authenticate", "event.outcome": "failure",
+			"user.name": "liuyang", "user.domain": "corp.example", "user.original": "liuyang@corp.example"},
+		{"event.dataset": "exchange.pop3", "event.action": "pass", "event.outcome": "failure",
+			"user.name": "zhaolei", "user.domain": "corp.example", "source.ip": "203.0.113.91"},
+		{"event.outcome": "success", "user.name": ""},
+		{"event.outcome": "failure", "user.name": "sunli", "user.target.name": "shared-box"},
+		{"event.action": "select", "user.name": ""},
+	}
+	if len(rs) != len(tests) {
+		t.Fatalf("%d lines, %d tests", len(rs), len(tests))
+	}
+	for i, w := range tests {
+		check(t, rs[i], w)
+	}
+}
