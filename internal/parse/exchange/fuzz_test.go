@@ -131,3 +131,9 @@ func FuzzAdminAuditData(f *testing.F) {
 		}
 	})
 }
+
+func FuzzECP(f *testing.F) {
+	addFileSeeds(f, "testdata/ecp_server.log", "testdata/ecp_activity.log")
+	f.Add([]byte("2026-11-28T09:01:10.500Z,EXCH01,ECP.Request,'S:CMD=Set-X.A=''b''.C=$true';S:EX='x''y'"))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzText(t, ECP(), data) })
+}
