@@ -139,10 +139,17 @@ const (
 // snareFields splits a Snare MSWinEventLog line (possibly after one host
 // word) into its tab-separated fields.
 func snareFields(msg []byte) ([][]byte, bool) {
+	// The marker starts the message or follows one word (a host name):
+	// checked without scanning the whole message, which every text line
+	// that reaches this format would pay.
 	const marker = "MSWinEventLog\t"
-	i := bytes.Index(msg, []byte(marker))
-	if i < 0 || i > 256 || (i > 0 && msg[i-1] != ' ' && msg[i-1] != '\t') || bytes.IndexByte(bytes.TrimSpace(msg[:i]), ' ') >= 0 {
-		return nil, false
+	i := 0
+	if !bytes.HasPrefix(msg, []byte(marker)) {
+		j := bytes.IndexAny(msg[:min(len(msg), 257)], " \t")
+		if j <= 0 || !bytes.HasPrefix(msg[j+1:], []byte(marker)) {
+			return nil, false
+		}
+		i = j + 1
 	}
 	f := bytes.SplitN(msg[i:], []byte("\t"), 32)
 	if len(f) < snareComputer+1 {
