@@ -157,10 +157,10 @@ func (ecpFormat) Parse(msg []byte, src *format.Source, ev *format.Event) error {
 	ev.Add(format.FieldProtocol, "ecp")
 	ev.Add(format.FieldHostName, str(server))
 
-	var cmd, url, exc, user, took []byte
+	var cmd, url, exc, user, took string
 	hasEx := false
-	eachItem(data, func(key, v []byte) {
-		switch string(key) {
+	eachItem(string(data), func(key, v string) {
+		switch key {
 		case "S:CMD":
 			cmd = v
 		case "S:URL":
@@ -173,14 +173,14 @@ func (ecpFormat) Parse(msg []byte, src *format.Source, ev *format.Event) error {
 			took = v
 		}
 	})
-	name, params := ecpCommand(string(cmd))
+	name, params := ecpCommand(cmd)
 	if name != "" {
 		addCmdlet(ev, src, name, params, "")
 	} else {
 		ev.Add(format.FieldAction, str(id))
 	}
-	if len(url) > 0 {
-		u := string(url)
+	if url != "" {
+		u := url
 		if i := strings.Index(u, "://"); i >= 0 {
 			u = u[i+3:]
 			if j := strings.IndexByte(u, '/'); j >= 0 {
@@ -193,18 +193,18 @@ func (ecpFormat) Parse(msg []byte, src *format.Source, ev *format.Event) error {
 		ev.Add(format.FieldURLPath, path)
 		ev.Add(format.FieldURLQuery, query)
 	}
-	if isDigits(took) && len(took) < 12 {
-		ev.Add(format.FieldDuration, string(bytes.TrimLeft(took, "0"))+"000000")
+	if isDigits([]byte(took)) && len(took) < 12 {
+		ev.Add(format.FieldDuration, strings.TrimLeft(took, "0")+"000000")
 	}
 	switch {
-	case hasEx && len(exc) == 0:
+	case hasEx && exc == "":
 		ev.Add(format.FieldOutcome, format.OutcomeSuccess)
 	case hasEx:
 		ev.Add(format.FieldOutcome, format.OutcomeFailure)
-		ev.Add(format.FieldReason, firstLine(strings.ReplaceAll(string(exc), `\r\n`, "\n")))
+		ev.Add(format.FieldReason, firstLine(strings.ReplaceAll(exc, `\r\n`, "\n")))
 	}
-	if u := bytes.TrimSuffix(bytes.TrimPrefix(user, []byte("<PII>")), []byte("</PII>")); len(u) > 0 {
-		setUser(ev, src, string(u))
+	if u := strings.TrimSuffix(strings.TrimPrefix(user, "<PII>"), "</PII>"); u != "" {
+		setUser(ev, src, u)
 	}
 	return nil
 }
@@ -213,42 +213,42 @@ func (ecpFormat) Parse(msg []byte, src *format.Source, ev *format.Event) error {
 // EventData list. Items are separated by ';'; an item that starts with a
 // single quote runs to the quote that closes it (doubled quotes inside are
 // one quote).
-func eachItem(b []byte, f func(key, v []byte)) {
-	for len(b) > 0 {
-		var item []byte
+func eachItem(b string, f func(key, v string)) {
+	for b != "" {
+		var item string
 		if b[0] == '\'' {
-			var buf []byte
-			i := 1
-			for ; i < len(b); i++ {
-				if b[i] == '\'' {
-					if i+1 < len(b) && b[i+1] == '\'' {
-						buf = append(buf, '\'')
-						i++
-						continue
-					}
-					break
-				}
-				buf = append(buf, b[i])
-			}
-			item = buf
-			b = b[min(i+1, len(b)):]
-			if j := bytes.IndexByte(b, ';'); j >= 0 {
-				b = b[j+1:]
+			item, b = cutQuoted(b)
+			if _, after, ok := strings.Cut(b, ";"); ok {
+				b = after
 			} else {
-				b = nil
+				b = ""
 			}
 		} else {
-			j := bytes.IndexByte(b, ';')
-			if j < 0 {
-				item, b = b, nil
-			} else {
-				item, b = b[:j], b[j+1:]
-			}
+			item, b, _ = strings.Cut(b, ";")
 		}
-		if eq := bytes.IndexByte(item, '='); eq > 0 {
+		if eq := strings.IndexByte(item, '='); eq > 0 {
 			f(item[:eq], item[eq+1:])
 		}
 	}
+}
+
+// cutQuoted reads the single-quoted text at the start of s ('it”s' is
+// "it's") and returns it and what follows the closing quote.
+func cutQuoted(s string) (value, rest string) {
+	var b strings.Builder
+	i := 1
+	for ; i < len(s); i++ {
+		if s[i] == '\'' {
+			if i+1 < len(s) && s[i+1] == '\'' {
+				b.WriteByte('\'')
+				i++
+				continue
+			}
+			break
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String(), s[min(i+1, len(s)):]
 }
 
 // ecpCommand reads S:CMD, "Set-OabVirtualDirectory.ExternalUrl='http://f/
@@ -279,21 +279,7 @@ func ecpCommand(s string) (name, params string) {
 		var v string
 		quoted := rest != "" && rest[0] == '\''
 		if quoted {
-			var vb strings.Builder
-			i := 1
-			for ; i < len(rest); i++ {
-				if rest[i] == '\'' {
-					if i+1 < len(rest) && rest[i+1] == '\'' {
-						vb.WriteByte('\'')
-						i++
-						continue
-					}
-					break
-				}
-				vb.WriteByte(rest[i])
-			}
-			v = vb.String()
-			rest = rest[min(i+1, len(rest)):]
+			v, rest = cutQuoted(rest)
 			rest = strings.TrimPrefix(rest, ".")
 		} else {
 			v, rest, _ = strings.Cut(rest, ".")
