@@ -232,8 +232,9 @@ func eachItem(b string, f func(key, v string)) {
 	}
 }
 
-// cutQuoted reads the single-quoted text at the start of s ('it”s' is
-// "it's") and returns it and what follows the closing quote.
+// cutQuoted reads the single-quoted text at the start of s, in which a
+// doubled quote stands for one, and returns it and what follows the
+// closing quote.
 func cutQuoted(s string) (value, rest string) {
 	var b strings.Builder
 	i := 1
