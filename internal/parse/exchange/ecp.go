@@ -18,13 +18,15 @@ import (
 //
 // EventData is a ';'-separated list of typed items, "S:NAME=value" (also
 // Dbl:, I32:, F:); an item holding ';' or quotes is written in single
-// quotes with its quotes doubled: 'S:CMD=Set-OabVirtualDirectory.
-// ExternalUrl=”http://f/...''.Identity=''...'''. S:CMD is the cmdlet the
-// request ran, its parameters joined by '.', S:EX the exception (empty when
-// the cmdlet succeeded), S:TIME the milliseconds it took. The activity log
-// names the user (S:PSA, the primary SMTP address in <PII> tags); the
-// server log names no user and no client address (those are in the
-// HttpProxy log of the Ecp protocol, format exchange-httpproxy).
+// quotes with its quotes doubled:
+//
+//	'S:CMD=Set-OabVirtualDirectory.ExternalUrl=''http://f/...''.Identity=''...'''
+//
+// S:CMD is the cmdlet the request ran, its parameters joined by '.', S:EX
+// the exception (empty when the cmdlet succeeded), S:TIME the milliseconds
+// it took. The activity log names the user (S:PSA, the primary SMTP address
+// in <PII> tags); the server log names no user and no client address (those
+// are in the HttpProxy log of the Ecp protocol, format exchange-httpproxy).
 func ECP() format.Text { return ecpFormat{} }
 
 const ecpName = "exchange-ecp"
