@@ -580,3 +580,29 @@ func TestECP(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminAuditTextApp: a syslog header parser that takes the whole tag
+// "MSExchange CmdletLogs" as the app name leaves the bare rendered message;
+// it is read, and other apps' messages that merely look alike are not
+// taken.
+func TestAdminAuditTextApp(t *testing.T) {
+	src := newSource()
+	src.App, src.Host = "MSExchange CmdletLogs", "EXCH01"
+	rs := runText(t, AdminAuditText(), src, []string{
+		`Cmdlet failed. Cmdlet Set-Mailbox, parameters -Identity "cfo" -ForwardingAddress "cfo-ext".`,
+		`(PID 5668, Thread 41) Task Get-ExchangeServer throwing unhandled exception: System.TimeoutException: x`,
+	})
+	check(t, rs[0], want{"event.dataset": "exchange.admin_audit", "exchange.cmdlet": "Set-Mailbox", "event.outcome": "failure",
+		"host.name": "EXCH01", "exchange.object": "cfo", "event.code": ""})
+	check(t, rs[1], want{"exchange.cmdlet": "Get-ExchangeServer", "event.outcome": "failure", "event.reason": "System.TimeoutException: x"})
+	other := newSource()
+	other.App = "backup"
+	for _, l := range []string{
+		`nightly job: Cmdlet New-MailboxExportRequest, parameters -Mailbox "ceo" skipped`,
+		"MSWinEventLog\t1\tSystem\t1\tSat Nov 28 09:06:00 2026\t7036\tService Control Manager\tN/A\tN/A\tInformation\tEXCH01\tNone\t\tx\t1",
+	} {
+		if AdminAuditText().Detect([]byte(l), other) {
+			t.Errorf("detected: %s", l)
+		}
+	}
+}
