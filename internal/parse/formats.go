@@ -21,6 +21,8 @@ func DefaultFormats() ([]format.Text, []format.JSON) {
 		exchange.MessageTracking(),
 		exchange.AdminAuditExport(),
 		exchange.AdminAuditXML(),
+		exchange.ECP(),
+		exchange.AdminAuditText(),
 		windows.Snare(),
 		nginx.Combined(),
 		kv.Text(),

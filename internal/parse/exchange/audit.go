@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 
@@ -43,62 +44,153 @@ func (auditJSON) Map(ev *format.Event, src *format.Source) error {
 	if src == nil {
 		src = &format.Source{}
 	}
-	id := ev.Get("EventID")
+	run := cmdletRun{id: ev.Get("EventID"), host: ev.Get("Hostname")}
 	msg := ev.Get("Message")
 	var data []string
 	if x := ev.Get("EventXML"); x != "" {
 		data = eventDataValues(x)
+		if len(data) == 1 && strings.HasPrefix(strings.TrimSpace(data[0]), "<string>") {
+			data = stringList(data[0])
+		}
 	}
-	var name, params, caller, client, reason string
+	if len(data) < 2 || !isCmdletName(data[0]) {
+		data = unnamedData(ev)
+	}
+	if !run.fromData(data) {
+		run.name, run.params, run.reason = parseCmdletMessage(msg)
+	}
+	if run.name == "" && (run.id == "1" || run.id == "6") {
+		return errors.New(`event message is not "Cmdlet succeeded|failed. Cmdlet NAME, parameters ..." and there is neither EventXML nor unnamed Data`)
+	}
+	if t, ok := parseISOTime([]byte(ev.Get("EventTime")), src.Location); ok {
+		ev.Time = t
+	}
+	run.emit(ev, src)
 	switch {
-	case len(data) >= 2 && isCmdletName(data[0]):
-		name, params = data[0], data[1]
-		if len(data) > 2 {
-			caller = data[2]
-		}
-		if len(data) > 5 {
-			client = data[5]
-		}
-		if id == "6" {
-			reason = exceptionIn(data)
-		}
-	default:
-		name, params, reason = parseCmdletMessage(msg)
+	case msg != "":
+		ev.Message = msg
+	case run.name != "":
+		// No rendered message: a summary for _msg, so that a search for
+		// the cmdlet's name finds it.
+		ev.Message = strings.TrimSpace("Cmdlet " + run.name + " " + run.params)
 	}
-	if name == "" && (id == "1" || id == "6") {
-		return errors.New(`event message is not "Cmdlet succeeded|failed. Cmdlet NAME, parameters ..." and there is no EventXML`)
+	return nil
+}
+
+// cmdletRun is what one MSExchange CmdletLogs event says, whatever the
+// transport brought it in.
+type cmdletRun struct {
+	id                   string // event ID: 1 succeeded, 6 failed, 8 unhandled exception; "" when unknown
+	outcome              string // when id is unknown: from the message's words
+	name, params, reason string
+	caller, client, host string
+}
+
+// fromData fills the run from the event's unnamed EventData strings:
+// cmdlet, parameters, caller, two SIDs, client application, process, ...,
+// and for a failure the exception. It reports whether they name a cmdlet.
+func (r *cmdletRun) fromData(data []string) bool {
+	if len(data) < 2 || !isCmdletName(data[0]) {
+		return false
 	}
+	r.name, r.params = data[0], data[1]
+	if len(data) > 2 {
+		r.caller = data[2]
+	}
+	if len(data) > 5 {
+		r.client = data[5]
+	}
+	if r.id == "6" {
+		r.reason = exceptionIn(data)
+	}
+	return true
+}
+
+// emit adds the normalized fields of the run: dataset exchange.admin_audit,
+// event.code, the cmdlet's fields, the outcome (and its reason), the caller
+// as user.name, the client application and host.name.
+func (r *cmdletRun) emit(ev *format.Event, src *format.Source) {
+	params := r.params
 	if strings.EqualFold(strings.TrimSpace(params), "$null") {
 		params = ""
 	}
-
 	ev.Add(format.FieldDataset, "exchange.admin_audit")
-	ev.Add(format.FieldCode, id)
-	outcome := ""
-	switch id {
+	ev.Add(format.FieldCode, r.id)
+	outcome := r.outcome
+	switch r.id {
 	case "1":
 		outcome = format.OutcomeSuccess
 	case "6", "8":
 		outcome = format.OutcomeFailure
 	}
-	if t, ok := parseISOTime([]byte(ev.Get("EventTime")), src.Location); ok {
-		ev.Time = t
-	}
-	ev.Add(format.FieldHostName, ev.Get("Hostname"))
-	addCmdlet(ev, src, name, params, "")
-	if name == "" {
+	ev.Add(format.FieldHostName, r.host)
+	addCmdlet(ev, src, r.name, params, "")
+	if r.name == "" {
 		ev.Add(format.FieldCategory, "configuration")
 	}
 	ev.Add(format.FieldOutcome, outcome)
 	if outcome == format.OutcomeFailure {
-		ev.Add(format.FieldReason, reason)
+		ev.Add(format.FieldReason, r.reason)
 	}
-	setUser(ev, src, caller)
-	ev.Add(fieldExchangeClientApp, client)
-	if msg != "" {
-		ev.Message = msg
+	setUser(ev, src, r.caller)
+	ev.Add(fieldExchangeClientApp, r.client)
+}
+
+// unnamedData returns the unnamed EventData strings of a JSON event
+// without EventXML, as shippers flatten them: repeated "Data" keys (one
+// field each, in order), or one "Data" (or "EventData.Data") value that
+// is a JSON array of strings, or the "<string>...</string>" list of an
+// event whose strings were rendered as one array.
+func unnamedData(ev *format.Event) []string {
+	var out []string
+	for i := range ev.Fields {
+		f := &ev.Fields[i]
+		if f.Name != "Data" && f.Name != "EventData.Data" {
+			continue
+		}
+		v := f.Value
+		switch t := strings.TrimSpace(v); {
+		case len(out) == 0 && strings.HasPrefix(t, "[") && strings.HasSuffix(t, "]"):
+			var a []string
+			if json.Unmarshal([]byte(t), &a) == nil {
+				return clipData(a)
+			}
+		case len(out) == 0 && strings.HasPrefix(t, "<string>"):
+			return clipData(stringList(t))
+		}
+		if len(out) < maxFields {
+			out = append(out, v)
+		}
 	}
-	return nil
+	return out
+}
+
+// clipData keeps at most maxFields values.
+func clipData(a []string) []string {
+	if len(a) > maxFields {
+		a = a[:maxFields]
+	}
+	return a
+}
+
+// stringList splits "<string>a</string>\n<string>b</string>" into its
+// unescaped strings.
+func stringList(s string) []string {
+	var out []string
+	for len(out) < maxFields {
+		i := strings.Index(s, "<string>")
+		if i < 0 {
+			break
+		}
+		s = s[i+len("<string>"):]
+		end := strings.Index(s, "</string>")
+		if end < 0 {
+			break
+		}
+		out = append(out, xmlUnescape(s[:end]))
+		s = s[end+len("</string>"):]
+	}
+	return out
 }
 
 // addCmdlet adds what a cmdlet run says: exchange.cmdlet and event.action

@@ -148,3 +148,66 @@ func TestTextThroughParse(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminAuditTransports reads cmdlet events however they arrive: BSD
+// syslog with the "MSExchange CmdletLogs" tag whether or not the header
+// parser split it off, the bare rendered message, Snare lines, and nxlog
+// JSON without a rendered Message whose unnamed Data strings are repeated
+// keys, an array, or a "<string>" list. The built-in formats run in their
+// server order, so Snare lines of other channels stay windows-snare's.
+func TestAdminAuditTransports(t *testing.T) {
+	texts, jsons := parse.DefaultFormats()
+	p := parse.New(parse.Options{Location: time.UTC, Texts: texts, JSONs: jsons,
+		Users: &format.Users{Domains: map[string]string{"CORP": "corp.example"}}})
+	var lines []string
+	for _, name := range []string{"testdata/admin_audit_text.log", "testdata/admin_audit_data.jsonl"} {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for sc := bufio.NewScanner(f); sc.Scan(); {
+			lines = append(lines, sc.Text())
+		}
+		f.Close()
+	}
+	const ds = "exchange.admin_audit"
+	tests := []map[string]string{
+		{"event.dataset": ds, "exchange.cmdlet": "New-MailboxExportRequest", "exchange.object": "ceo", "event.outcome": "success",
+			"host.name": "EXCH01", "event.code": "", "user.name": ""},
+		{"event.dataset": ds, "exchange.cmdlet": "Add-MailboxPermission", "event.outcome": "failure", "user.target.name": "mallory",
+			"exchange.parameters": `-Identity "cfo" -User "CORP\mallory" -AccessRights "FullAccess"`},
+		{"event.dataset": ds, "exchange.cmdlet": "Set-Mailbox", "event.outcome": "success",
+			"exchange.parameters": `-Identity "cfo" -ForwardingSmtpAddress "smtp:cfo.home@mail.example"`},
+		{"event.dataset": ds, "exchange.cmdlet": "Get-ExchangeServer", "event.outcome": "failure",
+			"event.reason": "System.NullReferenceException: Object reference not set to an instance of an object."},
+		{"event.dataset": ds, "exchange.cmdlet": "Install-TransportAgent", "event.code": "1", "event.outcome": "success",
+			"host.name": "EXCH01.corp.example", "exchange.object": "Content Helper",
+			"exchange.parameters": `-Name "Content Helper" -TransportAgentFactory "Helper.Factory" -AssemblyPath "C:\Windows\Temp\helper.dll"`},
+		{"event.dataset": ds, "exchange.cmdlet": "New-ManagementRoleAssignment", "event.code": "6", "event.outcome": "failure",
+			"event.category": "iam"},
+		{"event.dataset": "windows.system", "event.code": "7036"},
+		{"event.dataset": "", "exchange.cmdlet": ""},
+		{"event.dataset": ds, "exchange.cmdlet": "New-InboxRule", "event.code": "1", "event.outcome": "success", "user.name": "mallory",
+			"exchange.client_application": "Remote-ManagementShell-Unknown", "exchange.object": "ceo",
+			"_msg": `Cmdlet New-InboxRule -Mailbox "ceo" -Name "." -ForwardTo "invoices@mail.example" -MarkAsRead "True"`},
+		{"event.dataset": ds, "exchange.cmdlet": "Install-TransportAgent", "event.code": "6", "event.outcome": "failure", "user.name": "exadmin",
+			"event.reason": `System.ArgumentException: The Transport Agent assembly file ".\helper.dll" doesn't exist.`},
+		{"event.dataset": ds, "exchange.cmdlet": "Get-Mailbox", "user.name": "helpdesk1", "event.type": "access"},
+		{"event.dataset": ds, "exchange.cmdlet": "Set-Mailbox", "user.name": "exadmin",
+			"exchange.parameters": `-Identity "cfo" -DeliverToMailboxAndForward "True" -ForwardingAddress "cfo-ext"`},
+	}
+	if len(lines) != len(tests) {
+		t.Fatalf("%d lines, %d tests", len(lines), len(tests))
+	}
+	for i, want := range tests {
+		row := parseRecord(p, lines[i])
+		if e := row.Get("vigil.parse_error"); e != "" {
+			t.Errorf("line %d: parse error %s", i+1, e)
+		}
+		for name, w := range want {
+			if got := row.Get(name); got != w {
+				t.Errorf("line %d: %s = %q, want %q", i+1, name, got, w)
+			}
+		}
+	}
+}

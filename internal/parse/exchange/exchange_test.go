@@ -501,3 +501,108 @@ func FuzzAdminAuditXML(f *testing.F) {
 		}
 	})
 }
+
+// TestProtocolUserFromContext: a refused IMAP AUTHENTICATE or POP3 PASS
+// whose user column is empty (and whose session named no user before)
+// takes the user from the context's "User: name"; the column wins when it
+// is set, and a context without such an item, or with one inside other
+// text, names nobody.
+func TestProtocolUserFromContext(t *testing.T) {
+	rs := runText(t, Protocol(), newSource(), formattest.ReadLines(t, "testdata/imap_pop_context_user.log", false))
+	tests := []want{
+		{"event.action": "opensession", "user.name": ""},
+		{"event.dataset": "exchange.imap", "event.action": "authenticate", "event.outcome": "failure",
+			"user.name": "liuyang", "user.domain": "corp.example", "user.original": "liuyang@corp.example"},
+		{"event.dataset": "exchange.pop3", "event.action": "pass", "event.outcome": "failure",
+			"user.name": "zhaolei", "user.domain": "corp.example", "source.ip": "203.0.113.91"},
+		{"event.outcome": "success", "user.name": ""},
+		{"event.outcome": "failure", "user.name": "sunli", "user.target.name": "shared-box"},
+		{"event.action": "select", "user.name": ""},
+	}
+	if len(rs) != len(tests) {
+		t.Fatalf("%d lines, %d tests", len(rs), len(tests))
+	}
+	for i, w := range tests {
+		check(t, rs[i], w)
+	}
+}
+
+// TestECP reads the ECP server and activity logs: headers are state, each
+// request gives the cmdlet (S:CMD, parameters joined by '.', quoted items
+// with doubled quotes), the URL, the duration, the outcome from S:EX and,
+// in the activity log, the user from S:PSA.
+func TestECP(t *testing.T) {
+	src := newSource()
+	var lines []string
+	lines = append(lines, formattest.ReadLines(t, "testdata/ecp_server.log", false)...)
+	lines = append(lines, formattest.ReadLines(t, "testdata/ecp_activity.log", false)...)
+	rs := runText(t, ECP(), src, lines)
+	const ds = "exchange.ecp"
+	tests := []want{
+		nil, nil, nil, nil, nil, // the first file's headers
+		{"event.dataset": ds, "host.name": "EXCH01", "exchange.cmdlet": "Get-InboxRule", "event.type": "access",
+			"url.path": "/ecp/RulesEditor/InboxRules.svc/GetList", "url.query": "msExchEcpCanary=Zq3xYw",
+			"event.duration": "13000000", "event.outcome": "success", "user.name": ""},
+		{"event.dataset": ds, "exchange.cmdlet": "Set-OabVirtualDirectory", "exchange.object": "5d7c1e2f-3a4b-4c5d-9e8f-7a6b5c4d3e2f",
+			"exchange.parameters": `-ExternalUrl "http://x/<script language=""JScript"" runat=""server"">function Page_Load(){eval(Request[""k""],""unsafe"");}</script>" -Identity "5d7c1e2f-3a4b-4c5d-9e8f-7a6b5c4d3e2f"`,
+			"event.outcome":       "success"},
+		{"exchange.cmdlet": "Set-OabVirtualDirectory", "exchange.parameters": `-ExternalUrl $null -Identity "5d7c1e2f-3a4b-4c5d-9e8f-7a6b5c4d3e2f"`,
+			"event.outcome": "failure",
+			"event.reason":  "Microsoft.Exchange.Data.Directory.ADNoSuchObjectException:Active Directory operation failed on DC01.corp.example. The object 'CN=OAB (Default Web Site),CN=HTTP' does not exist."},
+		{"exchange.cmdlet": "Get-MailboxRegionalConfiguration", "exchange.parameters": "", "url.path": "/ecp/"},
+		nil, nil, nil, nil, nil, // the second file's headers
+		{"event.dataset": ds, "event.action": "Request", "user.name": "zhangwei", "user.domain": "corp.example",
+			"url.path": "/ecp/RulesEditor/InboxRules.svc/GetList", "event.outcome": "", "exchange.cmdlet": ""},
+		{"event.dataset": ds, "url.path": "/ecp/logoff.aspx", "user.name": ""},
+	}
+	if len(rs) != len(tests) {
+		t.Fatalf("%d lines, %d tests", len(rs), len(tests))
+	}
+	for i, w := range tests {
+		if w == nil {
+			if !rs[i].detected || !rs[i].skip {
+				t.Errorf("line %d: header not taken as state: %+v", i+1, rs[i])
+			}
+			continue
+		}
+		check(t, rs[i], w)
+	}
+	// Look-alikes: another Exchange log of the same generic shape without
+	// an ECP header or URL, and a Fields line of another log.
+	other := newSource()
+	for _, l := range []string{
+		"2026-11-28T09:00:00.000Z,EXCH01,Request,S:URL=https://localhost:444/owa/service.svc;Dbl:WLM.TS=3",
+		"#Fields: TimeStamp,ServerName,EventId,EventData",
+		"#Log-type: HttpProxy Logs",
+	} {
+		if ECP().Detect([]byte(l), other) {
+			t.Errorf("detected: %s", l)
+		}
+	}
+}
+
+// TestAdminAuditTextApp: a syslog header parser that takes the whole tag
+// "MSExchange CmdletLogs" as the app name leaves the bare rendered message;
+// it is read, and other apps' messages that merely look alike are not
+// taken.
+func TestAdminAuditTextApp(t *testing.T) {
+	src := newSource()
+	src.App, src.Host = "MSExchange CmdletLogs", "EXCH01"
+	rs := runText(t, AdminAuditText(), src, []string{
+		`Cmdlet failed. Cmdlet Set-Mailbox, parameters -Identity "cfo" -ForwardingAddress "cfo-ext".`,
+		`(PID 5668, Thread 41) Task Get-ExchangeServer throwing unhandled exception: System.TimeoutException: x`,
+	})
+	check(t, rs[0], want{"event.dataset": "exchange.admin_audit", "exchange.cmdlet": "Set-Mailbox", "event.outcome": "failure",
+		"host.name": "EXCH01", "exchange.object": "cfo", "event.code": ""})
+	check(t, rs[1], want{"exchange.cmdlet": "Get-ExchangeServer", "event.outcome": "failure", "event.reason": "System.TimeoutException: x"})
+	other := newSource()
+	other.App = "backup"
+	for _, l := range []string{
+		`nightly job: Cmdlet New-MailboxExportRequest, parameters -Mailbox "ceo" skipped`,
+		"MSWinEventLog\t1\tSystem\t1\tSat Nov 28 09:06:00 2026\t7036\tService Control Manager\tN/A\tN/A\tInformation\tEXCH01\tNone\t\tx\t1",
+	} {
+		if AdminAuditText().Detect([]byte(l), other) {
+			t.Errorf("detected: %s", l)
+		}
+	}
+}

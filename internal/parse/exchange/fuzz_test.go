@@ -102,3 +102,38 @@ func FuzzAdminAuditJSON(f *testing.F) {
 		}
 	})
 }
+
+func FuzzAdminAuditText(f *testing.F) {
+	addFileSeeds(f, "testdata/admin_audit_text.log")
+	f.Add([]byte("MSExchange CmdletLogs[1]: Cmdlet failed. Cmdlet A-B, parameters -X \"a -b\"."))
+	f.Add([]byte("MSWinEventLog\t1\tMSExchange Management\t1\tSat Nov 28 09:04:00 2026\t6\tMSExchange CmdletLogs\tN/A\tN/A\tError\tEXCH01\tNone\t\tCmdlet failed. Cmdlet X-Y, parameters -Z.\tff"))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzText(t, AdminAuditText(), data) })
+}
+
+func FuzzAdminAuditData(f *testing.F) {
+	f.Add(`["Set-Mailbox","-Identity \"x\"","corp/Users/a"]`, "")
+	f.Add("Set-Mailbox", `-Identity "x"`)
+	f.Add("<string>Set-Mailbox</string><string>-Identity &quot;x&quot;</string>", "")
+	f.Fuzz(func(t *testing.T, d1, d2 string) {
+		var ev format.Event
+		ev.Add("Channel", "MSExchange Management")
+		ev.Add("EventID", "6")
+		ev.Add("Data", d1)
+		ev.Add("Data", d2)
+		n := len(ev.Fields)
+		if err := AdminAuditJSON().Map(&ev, newSource()); err != nil {
+			return
+		}
+		for _, fl := range ev.Fields[n:] {
+			if fl.Value == "" {
+				t.Fatalf("empty %s", fl.Name)
+			}
+		}
+	})
+}
+
+func FuzzECP(f *testing.F) {
+	addFileSeeds(f, "testdata/ecp_server.log", "testdata/ecp_activity.log")
+	f.Add([]byte("2026-11-28T09:01:10.500Z,EXCH01,ECP.Request,'S:CMD=Set-X.A=''b''.C=$true';S:EX='x''y'"))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzText(t, ECP(), data) })
+}

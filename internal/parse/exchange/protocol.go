@@ -256,7 +256,9 @@ func (f protocolFormat) Parse(msg []byte, src *format.Source, ev *format.Event) 
 	}
 
 	// The user: the user column; else the name a LOGIN or USER command
-	// carries; else the one the session named before.
+	// carries; else the one a refused logon's context names ("Msg=
+	// AuthFailed:LogonDenied,User: name"); else the one the session named
+	// before.
 	user := evString(ev, get(cols.user).value())
 	params := get(cols.params).value()
 	if user == "" || user == "-" {
@@ -265,6 +267,10 @@ func (f protocolFormat) Parse(msg []byte, src *format.Source, ev *format.Event) 
 			user = evString(ev, firstToken(params))
 		}
 	}
+	ctx := parseContext(get(cols.context))
+	if user == "" || user == "-" {
+		user = evString(ev, ctx.user())
+	}
 	if user == "" {
 		user = sess.user
 	}
@@ -272,7 +278,6 @@ func (f protocolFormat) Parse(msg []byte, src *format.Source, ev *format.Event) 
 		setUser(ev, src, user)
 	}
 
-	ctx := parseContext(get(cols.context))
 	auth := isAuthCommand(action)
 	outcome, reason := resultOf(ctx)
 	switch {
@@ -502,6 +507,49 @@ func parseContext(f csvField) protoContext {
 		}
 	}
 	return c
+}
+
+// user returns the account a context names: the "User: name" item of its
+// Msg (Exchange writes `Msg="AuthFailed:LogonDenied,User: name@domain"` for
+// a refused logon), else of ErrMsg or R; nil when there is none.
+func (c protoContext) user() []byte {
+	for _, v := range [...][]byte{c.msg, c.errMsg, c.r} {
+		if u := userItem(v); len(u) > 0 {
+			return u
+		}
+	}
+	return nil
+}
+
+// userItem returns the value of a "User: name" item in a comma-separated
+// context value: from after "User:" to the next comma, without blanks and
+// quotes.
+func userItem(v []byte) []byte {
+	for len(v) > 0 {
+		i := bytes.Index(v, []byte("User:"))
+		if i < 0 {
+			return nil
+		}
+		// The item starts the value or follows a comma (possibly and
+		// blanks): "User:" inside a sentence is not an item.
+		j := i
+		for j > 0 && v[j-1] == ' ' {
+			j--
+		}
+		if j == 0 || v[j-1] == ',' {
+			u := v[i+len("User:"):]
+			if j := bytes.IndexAny(u, ",;"); j >= 0 {
+				u = u[:j]
+			}
+			u = bytes.Trim(u, " \t\"")
+			if bytes.IndexByte(u, ' ') >= 0 {
+				return nil
+			}
+			return u
+		}
+		v = v[i+len("User:"):]
+	}
+	return nil
 }
 
 // resultOf returns the outcome a context records and, for a failure, why.

@@ -181,6 +181,7 @@ func apply(r *record, ev *format.Event, src *format.Source, when string, layout 
 		s.ip = addSource(ev, r.ip, r.port)
 		ev.Add(fieldDestDomain, r.targetServer)
 		addProcess(ev, r.process)
+		setProcessUser(ev, src, r.subjectUser, r.subjectDomain)
 		outcome = format.OutcomeUnknown
 	case kindKerberos:
 		ev.Add(format.FieldProtocol, def.protocol)
@@ -395,6 +396,26 @@ func addSource(ev *format.Event, ip, port string) string {
 		}
 	}
 	return ip
+}
+
+// Fields of the account a process runs as (4648's Subject).
+const (
+	fieldProcessUser       = "process.user.name"
+	fieldProcessUserDomain = "process.user.domain"
+)
+
+// setProcessUser sets process.user.name and process.user.domain, the
+// account the process that used explicit credentials runs as (4648's
+// Subject), normalized like user.name: a tool spraying credentials from a
+// server is one group of host, executable and this account.
+func setProcessUser(ev *format.Event, src *format.Source, name, domain string) {
+	raw := account(name, domain)
+	if raw == "" || raw == "-" {
+		return
+	}
+	n, d := src.Users.Normalize(raw)
+	ev.Add(fieldProcessUser, n)
+	ev.Add(fieldProcessUserDomain, d)
 }
 
 // addWorkstation sets source.domain, the NetBIOS name of the machine an

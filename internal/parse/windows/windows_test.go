@@ -131,6 +131,7 @@ var jsonCases = []struct {
 		"event.category": "authentication", "event.action": "logged-in-explicit", "event.outcome": "unknown",
 		"user.name": "svc-backup", "user.domain": "corp.example", "destination.domain": "DC01.corp.example",
 		"source.ip": "::1", "source.port": "", "process.name": "runas.exe",
+		"process.user.name": "admin-liu", "process.user.domain": "corp.example",
 	})},
 	{"4740_lockout", common("4740", dc, map[string]string{
 		"event.category": "iam", "event.type": "change", "event.action": "account-locked", "event.outcome": "success",
