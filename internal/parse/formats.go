@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"github.com/vigil-soc/vigil/internal/parse/authlog"
 	"github.com/vigil-soc/vigil/internal/parse/exchange"
 	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/parse/iis"
@@ -23,6 +24,7 @@ func DefaultFormats() ([]format.Text, []format.JSON) {
 		exchange.AdminAuditXML(),
 		windows.Snare(),
 		nginx.Combined(),
+		authlog.Text(),
 		kv.Text(),
 	}
 	jsons := []format.JSON{
