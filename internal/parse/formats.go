@@ -24,6 +24,8 @@ func DefaultFormats() ([]format.Text, []format.JSON) {
 		exchange.AdminAuditXML(),
 		windows.Snare(),
 		nginx.Combined(),
+		nginx.Error(),
+		nginx.ApacheError(),
 		authlog.Text(),
 		kv.Text(),
 	}
