@@ -89,6 +89,8 @@ func (a *access) emit(ev *format.Event, src *format.Source) error {
 		if !forwarded && isPort(a.peerPort) {
 			ev.Add(format.FieldSourcePort, a.peerPort)
 		}
+	} else if hostName(client) {
+		ev.Add(format.FieldSourceDomain, client) // Apache's HostnameLookups
 	} else {
 		ev.Add(fieldSourceAddress, client)
 	}
