@@ -71,13 +71,14 @@ func (text) Detect(msg []byte, src *format.Source) bool {
 }
 
 // distinct reports whether l is a message only sshd or PAM writes: an
-// authentication message, or one about a connection before
-// authentication ("[preauth]").
+// authentication message, one about a connection before authentication
+// ("[preauth]"), a scan without an identification string, or the
+// "POSSIBLE BREAK-IN ATTEMPT" of a reverse mapping check.
 func (l *line) distinct() bool {
 	if l.dataset == DatasetPAM || l.preauth {
 		return l.action != ""
 	}
-	return l.category == "authentication"
+	return l.category == "authentication" || l.action == "no-identification" || l.action == "reverse-mapping-failed"
 }
 
 // Parse implements format.Text. It fails only for an empty message; a
