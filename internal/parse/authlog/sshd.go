@@ -113,39 +113,20 @@ func (l *line) sshd(s string) bool {
 			l.reason = strings.TrimSpace(why)
 		}
 	case strings.HasPrefix(s, "Did not receive identification string from "):
-		if host, port, ok := hostPort(s[len("Did not receive identification string from "):]); ok {
-			l.host, l.port = host, port
-			l.set("no-identification", "network", "end", "")
-			l.reason = "no SSH identification string (a port scan)"
-		}
+		l.conn(s[len("Did not receive identification string from "):], "no-identification", "end",
+			"no SSH identification string (a port scan)")
 	case strings.HasPrefix(s, "Connection from "):
 		// "Connection from HOST port N on HOST port N[ rdomain "..."]" (LogLevel VERBOSE).
 		rest, _, _ := strings.Cut(s[len("Connection from "):], " on ")
-		if host, port, ok := hostPort(rest); ok {
-			l.host, l.port = host, port
-			l.set("connected", "network", "start", "")
-		}
+		l.conn(rest, "connected", "start", "")
 	case strings.HasPrefix(s, "Timeout before authentication for "):
-		rest := s[len("Timeout before authentication for "):]
-		if host, port, ok := hostPort(rest); ok {
-			l.host, l.port = host, port
-			l.set("timeout", "network", "end", "")
-			l.reason = "timeout before authentication"
-		}
+		l.conn(s[len("Timeout before authentication for "):], "timeout", "end", "timeout before authentication")
 	case strings.HasPrefix(s, "Unable to negotiate with "):
 		who, why, _ := strings.Cut(s[len("Unable to negotiate with "):], ": ")
-		if host, port, ok := hostPort(who); ok {
-			l.host, l.port = host, port
-			l.set("negotiation-failed", "network", "end", "")
-			l.reason = why
-		}
+		l.conn(who, "negotiation-failed", "end", why)
 	case strings.HasPrefix(s, "banner exchange: Connection from "):
 		who, why, _ := strings.Cut(s[len("banner exchange: Connection from "):], ": ")
-		if host, port, ok := hostPort(who); ok {
-			l.host, l.port = host, port
-			l.set("negotiation-failed", "network", "end", "")
-			l.reason = why
-		}
+		l.conn(who, "negotiation-failed", "end", why)
 	case strings.HasPrefix(s, "reverse mapping checking getaddrinfo for "):
 		// "... for NAME [ADDR] failed - POSSIBLE BREAK-IN ATTEMPT!"
 		rest := s[len("reverse mapping checking getaddrinfo for "):]
@@ -231,6 +212,15 @@ func (l *line) attempt(s string) {
 		if invalid {
 			l.reason = "no such user"
 		}
+	}
+}
+
+// conn sets l to a network event of the client "HOST[ port N]" in who.
+func (l *line) conn(who, action, typ, reason string) {
+	if host, port, ok := hostPort(who); ok {
+		l.host, l.port = host, port
+		l.set(action, "network", typ, "")
+		l.reason = reason
 	}
 }
 
