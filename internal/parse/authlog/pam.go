@@ -142,7 +142,9 @@ func (l *line) pamText(module, service, s string) {
 // service that does not know it yet (vsftpd, dovecot) names only ruser=.
 func (l *line) pamFields(s string) {
 	var user, ruser, rhost, tty string
-	for _, f := range strings.Fields(s) {
+	for s != "" {
+		var f string
+		f, s, _ = strings.Cut(strings.TrimLeft(s, " "), " ")
 		k, v, ok := strings.Cut(f, "=")
 		if !ok {
 			continue

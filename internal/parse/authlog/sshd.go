@@ -176,7 +176,16 @@ func (l *line) attempt(s string) {
 	if !ok || method == "" || strings.IndexByte(method, ' ') >= 0 {
 		return
 	}
-	rest, key, _ := strings.Cut(rest, ": ")
+	// The name is what the client sent (it may hold ": " or " from "):
+	// the last " from " ends it, and the key follows the protocol.
+	i := strings.LastIndex(rest, " from ")
+	if i < 0 {
+		return
+	}
+	key := ""
+	if j := strings.Index(rest[i:], ": "); j >= 0 {
+		rest, key = rest[:i+j], rest[i+j+2:]
+	}
 	invalid := false
 	if r, ok := strings.CutPrefix(rest, "invalid user "); ok {
 		rest, invalid = r, true
