@@ -106,7 +106,9 @@ func (errorLog) Parse(msg []byte, src *format.Source, ev *format.Event) error {
 		addView(ev, format.FieldURLQuery, query)
 		addView(ev, fieldHTTPVersion, version)
 	}
-	if server != "" && server != "_" {
+	// Before the virtual server is known (a TLS handshake), nginx names the
+	// listening address: not a host name.
+	if server != "_" && hostName(server) {
 		addView(ev, format.FieldHostName, server)
 	}
 	addView(ev, format.FieldURLDomain, stripPort(host))
