@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"github.com/vigil-soc/vigil/internal/parse/authlog"
 	"github.com/vigil-soc/vigil/internal/parse/exchange"
 	"github.com/vigil-soc/vigil/internal/parse/format"
 	"github.com/vigil-soc/vigil/internal/parse/iis"
@@ -25,6 +26,9 @@ func DefaultFormats() ([]format.Text, []format.JSON) {
 		exchange.AdminAuditText(),
 		windows.Snare(),
 		nginx.Combined(),
+		nginx.Error(),
+		nginx.ApacheError(),
+		authlog.Text(),
 		kv.Text(),
 	}
 	jsons := []format.JSON{

@@ -3,7 +3,9 @@
 // classic `combined`/`common` text lines (Combined). Both give the same
 // normalized fields (docs/schema.md, "nginx access logs"); the meaning of
 // each request to an Exchange front end (protocol, ActiveSync device,
-// authentication outcome) comes from format.AddHTTP.
+// authentication outcome) comes from format.AddHTTP. The package also
+// reads the error logs of nginx (Error) and of Apache httpd (ApacheError),
+// whose access log is Combined.
 package nginx
 
 import (
@@ -89,6 +91,8 @@ func (a *access) emit(ev *format.Event, src *format.Source) error {
 		if !forwarded && isPort(a.peerPort) {
 			ev.Add(format.FieldSourcePort, a.peerPort)
 		}
+	} else if hostName(client) {
+		ev.Add(format.FieldSourceDomain, client) // Apache's HostnameLookups
 	} else {
 		ev.Add(fieldSourceAddress, client)
 	}

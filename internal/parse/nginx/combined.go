@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
 )
@@ -30,48 +31,204 @@ type combined struct{}
 // Name implements format.Text.
 func (combined) Name() string { return "nginx-combined" }
 
-// Detect implements format.Text: an address, two words, a
-// [02/Jan/2006:15:04:05 -0700] time and a quote.
+// Detect implements format.Text: a client (address or host name), two
+// words (the optional prefixes of head), a [02/Jan/2006:15:04:05 -0700]
+// time and a quote.
 func (combined) Detect(msg []byte, _ *format.Source) bool {
 	sp := bytes.IndexByte(msg, ' ')
-	if sp < 2 || !addrLike(msg[:sp]) {
+	if sp < 1 || sp > maxHead || !clientLike(view(msg[:sp])) && !prefixLike(msg[:sp]) {
 		return false
 	}
-	rest := msg[sp+1:]
-	if sp = bytes.IndexByte(rest, ' '); sp <= 0 {
-		return false
-	}
-	rest = rest[sp+1:]
-	open := findTime(rest)
+	open := findTime(msg[:min(len(msg), maxHead+clfLen+2)])
 	if open < 0 {
 		return false
 	}
-	rest = rest[open+clfLen+2:]
+	if _, ok := splitHead(view(msg[:open])); !ok {
+		return false
+	}
+	rest := msg[open+clfLen+2:]
 	return len(rest) >= 2 && rest[0] == ' ' && rest[1] == '"'
+}
+
+// maxHead bounds what may come before the time: a virtual host, an
+// X-Forwarded-For list, the client, ident and user.
+const maxHead = 1400
+
+// head is what a combined line says before its time.
+type head struct {
+	vhost, vport string // Apache's %v[:%p] (vhost_combined)
+	xff          string // an X-Forwarded-For list logged before the client
+	client       string
+	user         string // "" when absent; "-" stays "-" (emit ignores it)
+}
+
+// splitHead reads "[VHOST[:PORT] ][XFF, XFF ]CLIENT IDENT USER " (the text
+// before the time). The ident is "-" in practice (no one runs identd):
+// the client is the token before the first "-" that follows a client-like
+// token; what precedes it is a virtual host (a name, or anything with a
+// port) or an X-Forwarded-For list (addresses, comma-separated). Without
+// such a "-", the first token is the client and the second the ident.
+func splitHead(s string) (h head, ok bool) {
+	s = strings.TrimRight(s, " ")
+	var toks [16]string
+	n := 0
+	for rest := s; rest != ""; {
+		if n == len(toks) {
+			return h, false
+		}
+		var tok string
+		tok, rest, _ = strings.Cut(rest, " ")
+		if tok == "" {
+			if n >= 2 {
+				// "invalid user  1.2.3.4": an empty user in the middle.
+				toks[n] = ""
+				n++
+			}
+			continue
+		}
+		toks[n] = tok
+		n++
+	}
+	if n < 2 {
+		return h, false
+	}
+	k := -1
+	for i := 1; i < n && i < 8; i++ {
+		if toks[i] == "-" && clientLike(toks[i-1]) {
+			k = i
+			break
+		}
+	}
+	if k < 0 {
+		// CLIENT IDENT USER...
+		if !clientLike(toks[0]) {
+			return h, false
+		}
+		h.client = toks[0]
+		h.user = joinTokens(toks[2:n])
+		return h, true
+	}
+	h.client = toks[k-1]
+	h.user = joinTokens(toks[k+1 : n])
+	prefix := toks[:k-1]
+	switch {
+	case len(prefix) == 0:
+	case len(prefix) == 1 && prefix[0] == "-":
+		// nginx's "$http_x_forwarded_for" without the header.
+	case xffTokens(prefix):
+		h.xff = strings.Join(prefix, " ")
+	case len(prefix) == 1:
+		v := prefix[0]
+		if i := strings.LastIndexByte(v, ':'); i > 0 && isPort(v[i+1:]) && strings.IndexByte(v[:i], ':') < 0 {
+			h.vhost, h.vport = v[:i], v[i+1:]
+		} else {
+			h.vhost = v
+		}
+		if !hostName(h.vhost) && !isIP(h.vhost) {
+			return head{}, false
+		}
+	default:
+		return head{}, false
+	}
+	return h, true
+}
+
+// xffTokens reports whether toks are an X-Forwarded-For list as logged:
+// addresses, each but the last followed by a comma.
+func xffTokens(toks []string) bool {
+	for i, t := range toks {
+		last := i == len(toks)-1
+		if !last {
+			if !strings.HasSuffix(t, ",") {
+				return false
+			}
+			t = t[:len(t)-1]
+		}
+		for _, e := range strings.Split(t, ",") {
+			if _, _, ok := xffAddr(e); !ok {
+				return false
+			}
+		}
+		if last && len(toks) == 1 && !isIP(t) && strings.IndexByte(t, ',') < 0 {
+			return false // "name:port" is a virtual host
+		}
+	}
+	return true
+}
+
+func joinTokens(toks []string) string {
+	switch len(toks) {
+	case 0:
+		return ""
+	case 1:
+		return toks[0]
+	}
+	return strings.Join(toks, " ")
+}
+
+// clientLike reports whether s may be a client: an address or a host name.
+func clientLike(s string) bool {
+	return addrLike(unsafe.Slice(unsafe.StringData(s), len(s))) || hostName(s)
+}
+
+// prefixLike reports whether b may start a line's prefix: a virtual host
+// with a port, an X-Forwarded-For entry with its comma, or "-".
+func prefixLike(b []byte) bool {
+	if len(b) == 1 && b[0] == '-' {
+		return true
+	}
+	if len(b) > 1 && b[len(b)-1] == ',' {
+		return addrLike(b[:len(b)-1])
+	}
+	if i := bytes.LastIndexByte(b, ':'); i > 0 {
+		return hostName(view(b[:i])) && isPort(view(b[i+1:]))
+	}
+	return false
+}
+
+// hostName reports whether s may be a DNS host name (Apache's
+// HostnameLookups, a virtual host): letters, digits, dots, hyphens and
+// underscores, with a letter somewhere (so "-" and numbers are not).
+func hostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	letter := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+			letter = true
+		case '0' <= c && c <= '9', c == '.', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return letter && s[0] != '-' && s[0] != '.'
 }
 
 // Parse implements format.Text.
 func (combined) Parse(msg []byte, src *format.Source, ev *format.Event) error {
 	var a access
 	c := copier{ev: ev}
-	sp := bytes.IndexByte(msg, ' ')
-	if sp <= 0 {
-		return errors.New("no client address at the start")
-	}
-	a.peer = c.str(msg[:sp])
-	rest := msg[sp+1:]
-	if sp = bytes.IndexByte(rest, ' '); sp < 0 {
-		return errors.New("no remote user after the client address")
-	}
-	rest = rest[sp+1:]
-	open := findTime(rest)
+	open := findTime(msg[:min(len(msg), maxHead+clfLen+2)])
 	if open < 0 {
-		return errors.New("no [02/Jan/2006:15:04:05 -0700] time after the remote user")
+		return errors.New("no [02/Jan/2006:15:04:05 -0700] time after the client, ident and user")
 	}
-	if open > 0 {
-		a.user, a.userLogged = c.unquoted(rest[:open-1]), true
+	h, ok := splitHead(view(msg[:open]))
+	if !ok {
+		return errors.New("no client, ident and user before the time")
 	}
+	a.peer = copyView(ev, h.client)
+	if h.user != "" {
+		a.user = c.unquoted(unsafe.Slice(unsafe.StringData(h.user), len(h.user)))
+	}
+	a.userLogged = true
+	a.xff = copyView(ev, h.xff)
+	a.serverName = copyView(ev, h.vhost)
+	rest := msg
 	a.timeKey, a.timeVal = "time", c.str(rest[open+1:open+1+clfLen])
+	vport := h.vport
 	rest = bytes.TrimLeft(rest[open+clfLen+2:], " ")
 	if len(rest) == 0 || rest[0] != '"' {
 		return errors.New("no quoted request line after the time")
@@ -105,7 +262,13 @@ func (combined) Parse(msg []byte, src *format.Source, ev *format.Event) error {
 		}
 	}
 	a.trailer(rest, &c)
-	return a.emit(ev, src)
+	if err := a.emit(ev, src); err != nil {
+		return err
+	}
+	if isPort(vport) {
+		ev.Add(format.FieldDestPort, copyView(ev, vport))
+	}
+	return nil
 }
 
 // trailer reads the fields a deployment appended to combined.
@@ -121,7 +284,7 @@ func (a *access) trailer(rest []byte, c *copier) {
 			v, rest, _ = quoted(rest)
 			if !xffSeen {
 				xffSeen = true
-				if s := c.str(v); s == "-" || addrList(s) {
+				if s := c.str(v); a.xff == "" && (s == "-" || addrList(s)) {
 					a.xff = s
 				}
 			}

@@ -19,7 +19,7 @@ var received = parsetest.Received
 func newParser() *parse.Parser {
 	return parse.New(parse.Options{
 		Location: time.UTC,
-		Texts:    []format.Text{nginx.Combined()},
+		Texts:    []format.Text{nginx.Combined(), nginx.Error(), nginx.ApacheError()},
 		JSONs:    []format.JSON{nginx.JSON()},
 		Users:    &format.Users{Domains: map[string]string{"CORP": "corp.example", "corp.example": "corp.example"}},
 	})
@@ -33,6 +33,7 @@ var normalized = []string{
 	format.FieldUserOriginal, format.FieldMethod, format.FieldStatus, format.FieldURLPath, format.FieldURLQuery,
 	format.FieldOutcome, format.FieldCategory, format.FieldBytes, format.FieldDuration, format.FieldReferrer,
 	format.FieldUserAgent, format.FieldHostName, format.FieldForwardedFor, "source.nat.ip", "http.version",
+	format.FieldAction, format.FieldType, nginx.FieldLogLevel, nginx.FieldErrorMessage, nginx.FieldProcessPID, format.FieldURLDomain,
 }
 
 func runFixtures(t *testing.T, path string) {
