@@ -4,8 +4,9 @@
 // on Exchange behind an nginx proxy: password guessing (brute force,
 // spraying, lockouts, a login after a burst of failures), logins from new
 // countries or at impossible speed, unregistered ActiveSync devices,
-// sensitive Exchange admin cmdlets, request floods, exploitation attempts
-// and scanners, and log sources that fell silent.
+// sensitive Exchange admin cmdlets, Windows privileged group and account
+// changes, cleared event logs and audit turned off, request floods,
+// exploitation attempts and scanners, and log sources that fell silent.
 //
 // docs/rule-pack.md describes each rule, its tuning knobs and its false
 // positives. A user rule with the same id replaces a built-in one

@@ -65,6 +65,16 @@ const (
 	FieldExecutable     = "process.executable"
 	FieldNetworkBytes   = "network.bytes"
 	FieldEmailLocalID   = "email.local_id"
+
+	// Windows: the group's SID, the log a 1102/104 cleared (and where it
+	// was saved), and the audit policy a 4719 changed.
+	FieldGroupID              = "group.id"
+	FieldClearedChannel       = "winlog.cleared_channel"
+	FieldBackupPath           = "winlog.backup_path"
+	FieldAuditCategory        = "winlog.audit_policy.category"
+	FieldAuditSubcategory     = "winlog.audit_policy.subcategory"
+	FieldAuditSubcategoryGUID = "winlog.audit_policy.subcategory_guid"
+	FieldAuditChanges         = "winlog.audit_policy.changes"
 )
 
 // normalized is the set of normalized names: a payload key with one of
@@ -81,7 +91,9 @@ func init() {
 		FieldEmailMessageID, FieldCmdlet, FieldCmdletParams, FieldTargetObject, FieldModified, FieldExternalAccess, FieldOriginal,
 		FieldSourceAddress, FieldDestAddress, FieldSourceNATIP, FieldSourceNATPort, FieldDestDomain,
 		FieldURLDomain, FieldHTTPVersion, FieldRequestBytes, FieldRequestID, FieldSourceDomain, FieldHostIP,
-		FieldTargetDomain, FieldGroupName, FieldGroupDomain, FieldExecutable, FieldNetworkBytes, FieldEmailLocalID} {
+		FieldTargetDomain, FieldGroupName, FieldGroupDomain, FieldExecutable, FieldNetworkBytes, FieldEmailLocalID,
+		FieldGroupID, FieldClearedChannel, FieldBackupPath, FieldAuditCategory, FieldAuditSubcategory,
+		FieldAuditSubcategoryGUID, FieldAuditChanges} {
 		normalized[n] = true
 	}
 }

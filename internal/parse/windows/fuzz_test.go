@@ -52,6 +52,7 @@ func FuzzSnare(f *testing.F) {
 	seeds(f, "snare/*.txt")
 	f.Add([]byte("MSWinEventLog\t\t\t\t\t\t\t\t\t\t\t\t\t\t"))
 	f.Add([]byte("h MSWinEventLog\t1\tSecurity\t1\tThu Nov 28 09:00:00 2026\t4625\tx\tN/A\tN/A\tFailure Audit\tDC\tLogon\t\tStatus: Sub Status:\t-"))
+	f.Add([]byte("MSWinEventLog\t1\tSystem\t1\tThu Nov 28 09:00:00 2026\t104\tMicrosoft-Windows-Eventlog\tN/A\tUser\tInformation\tDC\t\t\tThe log file was cleared.\t1"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := windows.Snare()
 		ev := format.Event{}
@@ -71,6 +72,8 @@ func FuzzJSON(f *testing.F) {
 	seeds(f, "json/*.json")
 	f.Add([]byte(`{"EventID":4740,"Channel":"Security","TargetUserName":"CN=\\","MemberName":"CN=a\\,b","IpAddress":"::ffff:","Keywords":"0x"}`))
 	f.Add([]byte(`{"EventID":4625,"Channel":"Security","EventData":{"Status":"0xZZ","SubStatus":"0xc000006a","IpAddress":"fe80::1%4"}}`))
+	f.Add([]byte(`{"EventID":104,"SourceName":"Microsoft-Windows-Eventlog","Channel":"System","Channel":"Application","Message":"The  log file was cleared.","UserData":{"LogFileCleared":{"Channel":""}}}`))
+	f.Add([]byte(`{"EventID":4719,"Channel":"Security","CategoryId":"%%","SubcategoryGuid":"{","AuditPolicyChanges":"%%8448,,%%","Message":"Subject: Account Name: x Audit Policy Change: Changes:"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := newParser()
 		row := parseData(p, string(data))

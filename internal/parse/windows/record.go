@@ -19,10 +19,22 @@ const (
 	fieldGroupName    = "group.name"
 	fieldGroupDomain  = "group.domain"
 	fieldExecutable   = "process.executable" // full path; process.name is its base name
+
+	fieldGroupID              = format.FieldGroupID        // the group's SID (4728 and kin, JSON form)
+	fieldClearedChannel       = format.FieldClearedChannel // 1102: Security; 104: the log named
+	fieldBackupPath           = format.FieldBackupPath     // 104: where the cleared events were saved
+	fieldAuditCategory        = format.FieldAuditCategory
+	fieldAuditSubcategory     = format.FieldAuditSubcategory
+	fieldAuditSubcategoryGUID = format.FieldAuditSubcategoryGUID
+	fieldAuditChanges         = format.FieldAuditChanges
 )
 
 // securityProvider is the provider (SourceName) of Security audit events.
 const securityProvider = "Microsoft-Windows-Security-Auditing"
+
+// eventlogProvider is the provider of the event log service's own events
+// (1102 in the Security log, 104 in the System log: a log was cleared).
+const eventlogProvider = "Microsoft-Windows-Eventlog"
 
 // record holds the values of one event that the mapping reads, under the
 // names nxlog's im_msvistalog gives them (the EventData names). Both forms
@@ -36,6 +48,8 @@ type record struct {
 	logonType, logonProcess, authPackage, lmPackage                    string
 	status, subStatus, failureReason                                   string
 	process, targetServer, service                                     string
+	clearedChannel, backupPath, headerUser                             string
+	category, subcategory, subcategoryGUID, policyChanges              string
 }
 
 // set stores the value of an nxlog key; it reports whether the key is
@@ -46,7 +60,13 @@ func (r *record) set(key, v string) bool {
 	case "EventID":
 		p = &r.eventID
 	case "Channel":
-		p = &r.channel
+		// 104 names the cleared log in its UserData's Channel; a record
+		// that carries both keeps the event's own first.
+		if r.channel != "" && v != "" && !strings.EqualFold(r.channel, strings.TrimSpace(v)) {
+			p = &r.clearedChannel
+		} else {
+			p = &r.channel
+		}
 	case "SourceName", "ProviderName":
 		p = &r.provider
 	case "EventType":
@@ -99,6 +119,16 @@ func (r *record) set(key, v string) bool {
 		p = &r.targetServer
 	case "ServiceName":
 		p = &r.service
+	case "BackupPath":
+		p = &r.backupPath
+	case "CategoryId":
+		p = &r.category
+	case "SubcategoryId":
+		p = &r.subcategory
+	case "SubcategoryGuid":
+		p = &r.subcategoryGUID
+	case "AuditPolicyChanges":
+		p = &r.policyChanges
 	default:
 		return false
 	}
@@ -113,9 +143,81 @@ func (r *record) security() bool {
 	return strings.EqualFold(r.channel, "Security") || r.provider == securityProvider
 }
 
+// eventlog reports whether the record is an event of the event log
+// service itself.
+func (r *record) eventlog() bool { return strings.EqualFold(r.provider, eventlogProvider) }
+
+// def returns how the event maps onto the schema: the event log
+// service's events by provider, Security events by channel or provider,
+// nothing for the rest.
+func (r *record) def(id int) eventDef {
+	if r.eventlog() {
+		if d, ok := eventlogEvents[id]; ok {
+			return d
+		}
+	}
+	if r.security() {
+		return events[id]
+	}
+	return eventDef{}
+}
+
+// known reports whether the record's event ID has a mapping.
+func (r *record) known() bool {
+	id, err := strconv.Atoi(r.eventID)
+	return err == nil && r.def(id).kind != kindOther
+}
+
+// fillFromMessage reads the rendered Message of a JSON record that lacks
+// the event's data (a collector that sent the text but not EventData or
+// UserData): its "Label: value" pairs, as in the Snare form.
+func (r *record) fillFromMessage() {
+	if r.message == "" || r.subjectUser != "" || r.targetUser != "" || !r.known() {
+		return
+	}
+	scanLabels(r.message, func(key, value string) { r.set(key, value) })
+}
+
+// logCleared settles the channel of a cleared-log event: 1102 clears the
+// Security log; 104 is logged in the System log and names the log it
+// cleared in its UserData's Channel, which collectors that flatten
+// UserData into the record write over (or next to) the event's own
+// Channel, and in its rendered message ("The Application log file was
+// cleared.").
+func (r *record) logCleared(id int) {
+	if id == 1102 {
+		r.clearedChannel = "Security"
+		return
+	}
+	if r.clearedChannel == "" {
+		line := r.message
+		if i := strings.IndexAny(line, "\r\n"); i >= 0 {
+			line = line[:i]
+		}
+		if c, ok := strings.CutPrefix(line, "The "); ok {
+			if c, ok = strings.CutSuffix(strings.TrimSpace(c), " log file was cleared."); ok {
+				r.clearedChannel = c
+			}
+		}
+	}
+	switch {
+	case r.channel != "" && !strings.EqualFold(r.channel, "System"):
+		// The event's Channel was replaced by the cleared one.
+		if r.clearedChannel == "" {
+			r.clearedChannel = r.channel
+		}
+		r.channel = "System"
+	case r.clearedChannel == "" && r.subjectUser != "":
+		// UserData was flattened (its subject is there) and its Channel
+		// is the one left: the System log itself was cleared.
+		r.clearedChannel = r.channel
+	}
+}
+
 // summary collects what the JSON summary (_msg) shows.
 type summary struct {
 	user, target, group, ip, workstation, logonType, reason string
+	channel, subcategory, changes                           string
 }
 
 // apply adds the normalized fields of r to ev. It returns an error when
@@ -136,15 +238,14 @@ func apply(r *record, ev *format.Event, src *format.Source, when string, layout 
 		}
 		ev.Time = t
 	}
-	sec := r.security()
-	ev.Add(format.FieldDataset, dataset(r.channel, sec))
+	def := r.def(id)
+	if def.kind == kindLogCleared {
+		r.logCleared(id)
+	}
+	ev.Add(format.FieldDataset, dataset(r.channel, r.security()))
 	ev.Add(format.FieldCode, r.eventID)
 	ev.Add(format.FieldHostName, r.computer)
 
-	var def eventDef
-	if sec {
-		def = events[id]
-	}
 	var s summary
 	if def.kind != kindOther {
 		ev.Add(format.FieldCategory, def.category)
@@ -212,11 +313,18 @@ func apply(r *record, ev *format.Event, src *format.Source, when string, layout 
 			outcome = format.OutcomeSuccess
 		}
 	case kindLockout:
-		// The locked account is the user; TargetDomainName holds the
-		// caller computer (where the bad passwords came from), not a
-		// domain, so the user has no domain here.
-		s.user = setUser(ev, src, r.targetUser, "")
-		setTarget(ev, src, r.targetUser, "")
+		// The locked account is the user (never the Subject, the DC's
+		// machine account that recorded the lockout); TargetDomainName
+		// holds the caller computer (where the bad passwords came from),
+		// not a domain, so the user has no domain here. A Snare message
+		// without the account's name names it in its resolved Security ID
+		// ("CORP\zhangwei").
+		locked := r.targetUser
+		if (locked == "" || locked == "-") && strings.Contains(r.targetSID, `\`) {
+			locked = r.targetSID
+		}
+		s.user = setUser(ev, src, locked, "")
+		setTarget(ev, src, locked, "")
 		s.workstation = addWorkstation(ev, r.targetDomain)
 		ev.Add(format.FieldReason, "account locked out")
 	case kindAccount:
@@ -230,6 +338,34 @@ func apply(r *record, ev *format.Event, src *format.Source, when string, layout 
 			ev.Add(fieldGroupDomain, r.targetDomain)
 			s.group = r.targetUser
 		}
+		if isSID(r.targetSID) {
+			// Well-known groups keep their SID in every language:
+			// S-1-5-32-544 is Administrators whatever its name.
+			ev.Add(fieldGroupID, strings.ToUpper(r.targetSID))
+		}
+	case kindLogCleared:
+		// The subject who cleared the log; Snare names it only in its
+		// header's user field for 104, whose message has no Subject.
+		user, domain := r.subjectUser, r.subjectDomain
+		if user == "" && r.headerUser != "N/A" {
+			user = r.headerUser
+		}
+		s.user = setUser(ev, src, user, domain)
+		ev.Add(fieldClearedChannel, r.clearedChannel)
+		if r.backupPath != "-" {
+			ev.Add(fieldBackupPath, r.backupPath)
+		}
+		s.channel = r.clearedChannel
+		outcome = format.OutcomeSuccess
+	case kindAuditPolicy:
+		s.user = setUser(ev, src, r.subjectUser, r.subjectDomain)
+		cat, sub, guid, changes := auditPolicy(r)
+		ev.Add(fieldAuditCategory, cat)
+		ev.Add(fieldAuditSubcategory, sub)
+		ev.Add(fieldAuditSubcategoryGUID, guid)
+		ev.Add(fieldAuditChanges, changes)
+		s.subcategory, s.changes = sub, changes
+		outcome = format.OutcomeSuccess
 	}
 	if outcome == "" && (def.kind == kindAccount || def.kind == kindMember || def.kind == kindLockout) {
 		outcome = format.OutcomeSuccess
@@ -239,6 +375,51 @@ func apply(r *record, ev *format.Event, src *format.Source, when string, layout 
 		ev.Message = message(r, def, id, &s)
 	}
 	return nil
+}
+
+// isSID reports whether s looks like a security identifier ("S-1-5-...").
+func isSID(s string) bool { return len(s) > 4 && (s[0] == 'S' || s[0] == 's') && s[1:4] == "-1-" }
+
+// auditPolicy decodes a 4719 record: the category and subcategory names,
+// the subcategory GUID (lower case, in braces) and the changes ("Success
+// removed, Failure removed"). The JSON form carries message-table
+// references (%%8273, %%12544, %%8448); the Snare form the rendered
+// English names, which are kept as they are.
+func auditPolicy(r *record) (category, subcategory, guid, changes string) {
+	category = r.category
+	if n, ok := auditCategories[category]; ok {
+		category = n
+	}
+	guid = strings.ToLower(r.subcategoryGUID)
+	if guid != "" && guid[0] != '{' {
+		guid = "{" + guid + "}"
+	}
+	subcategory = r.subcategory
+	if n, ok := subcategoryByID[subcategory]; ok {
+		subcategory = n
+	} else if n, ok := subcategoryByGUID[guid]; ok && (subcategory == "" || strings.HasPrefix(subcategory, "%%")) {
+		subcategory = n
+	}
+	if strings.Contains(r.policyChanges, "%%") {
+		var b strings.Builder
+		for item := range strings.SplitSeq(r.policyChanges, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			if n, ok := auditChanges[item]; ok {
+				item = n
+			}
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(item)
+		}
+		changes = b.String()
+	} else {
+		changes = strings.TrimSpace(r.policyChanges)
+	}
+	return category, subcategory, guid, changes
 }
 
 // dataset is event.dataset for a channel.
@@ -595,6 +776,11 @@ func message(r *record, def eventDef, id int, s *summary) string {
 		}
 	}
 	kv("reason", s.reason)
+	kv("channel", s.channel)
+	kv("subcategory", s.subcategory)
+	if s.changes != "" {
+		b.WriteString(" changes=\"" + s.changes + "\"")
+	}
 	return b.String()
 }
 

@@ -110,6 +110,7 @@ func (snareFormat) Parse(msg []byte, src *format.Source, ev *format.Event) error
 	r.channel = field(2)
 	r.eventID = field(5)
 	r.provider = field(6)
+	r.headerUser = field(7)
 	r.eventType = field(9)
 	r.computer = field(10)
 	if n > 12 {
@@ -123,6 +124,7 @@ func (snareFormat) Parse(msg []byte, src *format.Source, ev *format.Event) error
 		if starts[12] <= end {
 			scanLabels(s[starts[12]:end], func(key, value string) { r.set(key, value) })
 		}
+		r.message = field(13)
 	}
 	return apply(&r, ev, src, field(4), timeSnare, false)
 }

@@ -1,5 +1,7 @@
 package windows
 
+import "strconv"
+
 // The decode tables of this package. They are data, read only after
 // package initialization; docs/schema.md ("Windows Security events")
 // documents the same tables for analysts.
@@ -19,6 +21,8 @@ const (
 	kindLockout                 // 4740: an account was locked out
 	kindAccount                 // 4720-4726, 4738, 4767: a subject changed a user account
 	kindMember                  // 4728/4729, 4732/4733, 4756/4757: group membership changed
+	kindLogCleared              // 1102 (Security), 104 (System): an event log was cleared
+	kindAuditPolicy             // 4719: the system audit policy was changed
 )
 
 // eventDef is how one event ID maps onto the normalized schema.
@@ -59,7 +63,139 @@ var events = map[int]eventDef{
 	4733: {kindMember, "iam", "change", "member-removed-from-group", "", "A member was removed from a security-enabled local group."},
 	4756: {kindMember, "iam", "change", "member-added-to-group", "", "A member was added to a security-enabled universal group."},
 	4757: {kindMember, "iam", "change", "member-removed-from-group", "", "A member was removed from a security-enabled universal group."},
+	4719: {kindAuditPolicy, "configuration", "change", "audit-policy-changed", "", "System audit policy was changed."},
 }
+
+// eventlogEvents maps the events of the provider Microsoft-Windows-Eventlog
+// (the event log service itself), whatever their channel: 1102 is in the
+// Security log, 104 in the System log.
+var eventlogEvents = map[int]eventDef{
+	1102: {kindLogCleared, "configuration", "deletion", "log-cleared", "", "The audit log was cleared."},
+	104:  {kindLogCleared, "configuration", "deletion", "log-cleared", "", "An event log was cleared."},
+}
+
+// auditCategories decodes 4719's CategoryId (a message-table reference
+// such as "%%8273") into the audit policy category's English name.
+// Source: the rendered messages of 4719 events (OTRF Security-Datasets,
+// auditpol_system_user_auditpolicy_modification), which name each.
+var auditCategories = map[string]string{
+	"%%8272": "System",
+	"%%8273": "Logon/Logoff",
+	"%%8274": "Object Access",
+	"%%8275": "Privilege Use",
+	"%%8276": "Detailed Tracking",
+	"%%8277": "Policy Change",
+	"%%8278": "Account Management",
+	"%%8279": "DS Access",
+	"%%8280": "Account Logon",
+}
+
+// auditChanges decodes the items of 4719's AuditPolicyChanges ("%%8448,
+// %%8450"). A removal turns auditing off: the suspicious direction.
+var auditChanges = map[string]string{
+	"%%8448": "Success removed",
+	"%%8449": "Success added",
+	"%%8450": "Failure removed",
+	"%%8451": "Failure added",
+}
+
+// auditSubcategory is one advanced audit policy subcategory: its
+// message-table number (4719's SubcategoryId "%%12544"), the first
+// group of its GUID (all share the rest, -69ae-11d9-bed3-505054503030),
+// and its English name as auditpol and the rendered event show it.
+type auditSubcategory struct {
+	id   int
+	guid string
+	name string
+}
+
+// auditSubcategoryGUIDTail ends every subcategory GUID of auditSubcategories.
+const auditSubcategoryGUIDTail = "-69ae-11d9-bed3-505054503030}"
+
+// auditSubcategories lists the subcategories (same source as
+// auditCategories).
+var auditSubcategories = []auditSubcategory{
+	// System
+	{12288, "0cce9210", "Security State Change"},
+	{12289, "0cce9211", "Security System Extension"},
+	{12290, "0cce9212", "System Integrity"},
+	{12291, "0cce9213", "IPsec Driver"},
+	{12292, "0cce9214", "Other System Events"},
+	// Logon/Logoff
+	{12544, "0cce9215", "Logon"},
+	{12545, "0cce9216", "Logoff"},
+	{12546, "0cce9217", "Account Lockout"},
+	{12547, "0cce9218", "IPsec Main Mode"},
+	{12548, "0cce921b", "Special Logon"},
+	{12549, "0cce9219", "IPsec Quick Mode"},
+	{12550, "0cce921a", "IPsec Extended Mode"},
+	{12551, "0cce921c", "Other Logon/Logoff Events"},
+	{12552, "0cce9243", "Network Policy Server"},
+	{12553, "0cce9247", "User / Device Claims"},
+	{12554, "0cce9249", "Group Membership"},
+	// Object Access
+	{12800, "0cce921d", "File System"},
+	{12801, "0cce921e", "Registry"},
+	{12802, "0cce921f", "Kernel Object"},
+	{12803, "0cce9220", "SAM"},
+	{12804, "0cce9227", "Other Object Access Events"},
+	{12805, "0cce9221", "Certification Services"},
+	{12806, "0cce9222", "Application Generated"},
+	{12807, "0cce9223", "Handle Manipulation"},
+	{12808, "0cce9224", "File Share"},
+	{12809, "0cce9225", "Filtering Platform Packet Drop"},
+	{12810, "0cce9226", "Filtering Platform Connection"},
+	{12811, "0cce9244", "Detailed File Share"},
+	{12812, "0cce9245", "Removable Storage"},
+	{12813, "0cce9246", "Central Policy Staging"},
+	// Privilege Use
+	{13056, "0cce9228", "Sensitive Privilege Use"},
+	{13057, "0cce9229", "Non Sensitive Privilege Use"},
+	{13058, "0cce922a", "Other Privilege Use Events"},
+	// Detailed Tracking
+	{13312, "0cce922b", "Process Creation"},
+	{13313, "0cce922c", "Process Termination"},
+	{13314, "0cce922d", "DPAPI Activity"},
+	{13315, "0cce922e", "RPC Events"},
+	{13316, "0cce9248", "Plug and Play Events"},
+	{13317, "0cce924a", "Token Right Adjusted Events"},
+	// Policy Change
+	{13568, "0cce922f", "Audit Policy Change"},
+	{13569, "0cce9230", "Authentication Policy Change"},
+	{13570, "0cce9231", "Authorization Policy Change"},
+	{13571, "0cce9232", "MPSSVC Rule-Level Policy Change"},
+	{13572, "0cce9233", "Filtering Platform Policy Change"},
+	{13573, "0cce9234", "Other Policy Change Events"},
+	// Account Management
+	{13824, "0cce9235", "User Account Management"},
+	{13825, "0cce9236", "Computer Account Management"},
+	{13826, "0cce9237", "Security Group Management"},
+	{13827, "0cce9238", "Distribution Group Management"},
+	{13828, "0cce9239", "Application Group Management"},
+	{13829, "0cce923a", "Other Account Management Events"},
+	// DS Access
+	{14080, "0cce923b", "Directory Service Access"},
+	{14081, "0cce923c", "Directory Service Changes"},
+	{14082, "0cce923d", "Directory Service Replication"},
+	{14083, "0cce923e", "Detailed Directory Service Replication"},
+	// Account Logon
+	{14336, "0cce923f", "Credential Validation"},
+	{14337, "0cce9240", "Kerberos Service Ticket Operations"},
+	{14338, "0cce9241", "Other Account Logon Events"},
+	{14339, "0cce9242", "Kerberos Authentication Service"},
+}
+
+// subcategoryByID and subcategoryByGUID index auditSubcategories by
+// "%%12544" and by the lower-case GUID with braces. Read only.
+var subcategoryByID, subcategoryByGUID = func() (map[string]string, map[string]string) {
+	byID := make(map[string]string, len(auditSubcategories))
+	byGUID := make(map[string]string, len(auditSubcategories))
+	for _, s := range auditSubcategories {
+		byID["%%"+strconv.Itoa(s.id)] = s.name
+		byGUID["{"+s.guid+auditSubcategoryGUIDTail] = s.name
+	}
+	return byID, byGUID
+}()
 
 // ntStatus decodes the NTSTATUS codes of failed logons (4625 Status and
 // SubStatus, 4776 Status) into event.reason. Source: Microsoft's
@@ -159,7 +295,7 @@ var snareLabels = map[string]bool{ // true: section header
 	"Process Information": true, "Detailed Authentication Information": true,
 	"Failure Information": true, "Target Server": true, "Service Information": true,
 	"Additional Information": true, "Certificate Information": true, "Attributes": true,
-	"Changed Attributes": true, "Application Information": true,
+	"Changed Attributes": true, "Application Information": true, "Audit Policy Change": true,
 	// Labels.
 	"Security ID": false, "Account Name": false, "Account Domain": false, "Logon ID": false,
 	"Logon GUID": false, "Logon Type": false, "Restricted Admin Mode": false,
@@ -183,7 +319,8 @@ var snareLabels = map[string]bool{ // true: section header
 	"User Workstations": false, "Password Last Set": false, "Account Expires": false,
 	"Primary Group ID": false, "Allowed To Delegate To": false, "Old UAC Value": false,
 	"New UAC Value": false, "User Account Control": false, "User Parameters": false,
-	"SID History": false, "Logon Hours": false,
+	"SID History": false, "Logon Hours": false, "Domain Name": false, "Category": false,
+	"Subcategory": false, "Subcategory GUID": false, "Changes": false,
 }
 
 // snareKey is a label in a section ("" for any section).
@@ -196,6 +333,12 @@ var snareKeys = map[snareKey]string{
 	{"Subject", "Security ID"}:    "SubjectUserSid",
 	{"Subject", "Account Name"}:   "SubjectUserName",
 	{"Subject", "Account Domain"}: "SubjectDomainName",
+	{"Subject", "Domain Name"}:    "SubjectDomainName", // 1102
+
+	{"Audit Policy Change", "Category"}:         "CategoryId",
+	{"Audit Policy Change", "Subcategory"}:      "SubcategoryId",
+	{"Audit Policy Change", "Subcategory GUID"}: "SubcategoryGuid",
+	{"Audit Policy Change", "Changes"}:          "AuditPolicyChanges",
 
 	{"New Logon", "Security ID"}:                              "TargetUserSid",
 	{"New Logon", "Account Name"}:                             "TargetUserName",
@@ -257,4 +400,5 @@ var snareTokens = map[string]bool{
 	"LogonType": true, "IpAddress": true, "IpPort": true, "Status": true, "SubStatus": true,
 	"WorkstationName": true, "Workstation": true, "LogonProcessName": true,
 	"AuthenticationPackageName": true, "TargetServerName": true, "ServiceName": true,
+	"SubcategoryGuid": true,
 }

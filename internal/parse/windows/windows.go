@@ -28,8 +28,10 @@ import (
 // JSON returns the format "windows": Windows Security events as nxlog's
 // to_json() writes them. It matches a JSON payload with an EventID whose
 // Channel is "Security" or whose SourceName (or ProviderName) is
-// Microsoft-Windows-Security-Auditing, never Channel "MSExchange
-// Management" (Exchange's admin audit log has its own format).
+// Microsoft-Windows-Security-Auditing or Microsoft-Windows-Eventlog (the
+// event log service: 104, a log was cleared, is in the System log), never
+// Channel "MSExchange Management" (Exchange's admin audit log has its own
+// format).
 func JSON() format.JSON { return jsonFormat{} }
 
 type jsonFormat struct{}
@@ -51,14 +53,16 @@ func (jsonFormat) Match(ev *format.Event) bool {
 			}
 			sec = sec || strings.EqualFold(f.Value, "Security")
 		case "SourceName", "ProviderName":
-			sec = sec || f.Value == securityProvider
+			sec = sec || f.Value == securityProvider || strings.EqualFold(f.Value, eventlogProvider)
 		}
 	}
 	return id && sec
 }
 
 // Map implements format.JSON. It reads the keys nxlog writes at the top
-// level, and the same names under an "EventData" object.
+// level, and the same names under an "EventData" or "UserData" object
+// (UserData's own element, such as LogFileCleared, in between). A record
+// without the event's data keys is read from its rendered Message.
 func (jsonFormat) Map(ev *format.Event, src *format.Source) error {
 	if src == nil {
 		src = &format.Source{}
@@ -69,6 +73,18 @@ func (jsonFormat) Map(ev *format.Event, src *format.Source) error {
 		name, v := ev.Fields[i].Name, ev.Fields[i].Value
 		if n, ok := strings.CutPrefix(name, "EventData."); ok {
 			name = n
+		} else if n, ok := strings.CutPrefix(name, "UserData."); ok {
+			if i := strings.LastIndexByte(n, '.'); i >= 0 {
+				n = n[i+1:]
+			}
+			if n == "Channel" {
+				// 104's UserData names the cleared log.
+				if r.clearedChannel == "" {
+					r.clearedChannel = strings.TrimSpace(v)
+				}
+				continue
+			}
+			name = n
 		}
 		if name == "EventTime" {
 			if when == "" {
@@ -78,5 +94,6 @@ func (jsonFormat) Map(ev *format.Event, src *format.Source) error {
 		}
 		r.set(name, v)
 	}
+	r.fillFromMessage()
 	return apply(&r, ev, src, when, timeNXLog, true)
 }
