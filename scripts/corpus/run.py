@@ -68,7 +68,7 @@ def list_files(d):
             meta, path = ent.split("\t", 1)
             _, typ, blob, size = meta.split()
             if typ == "blob":
-                files.append((path, int(size) if size != "-" else -1, blob))
+                files.append((path, int(size) if size.isdigit() else -1, blob))
         return files
     except (subprocess.CalledProcessError, FileNotFoundError):
         files = []
@@ -90,7 +90,7 @@ def safe(name):
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name)
 
 
-def plan(corpora, max_bytes, skipped):
+def plan(corpora, max_bytes, max_mordor, skipped):
     """Returns the jobs: (corpus, dir, path, blob, kind, size)."""
     jobs, seen = [], {}
     for d in corpora:
@@ -115,8 +115,11 @@ def plan(corpora, max_bytes, skipped):
             if size < 0:
                 skipped.append("%s/%s: content absent from the snapshot (large or LFS file)" % (c, path))
                 continue
-            if kind in ("evtx", "mordor") and size > max_bytes:
+            if kind == "evtx" and size > max_bytes:
                 skipped.append("%s/%s: %d bytes, over --max-bytes %d" % (c, path, size, max_bytes))
+                continue
+            if kind == "mordor" and size > max_mordor:
+                skipped.append("%s/%s: %d bytes, over --max-mordor-bytes %d" % (c, path, size, max_mordor))
                 continue
             key = blob or (c, path)
             if key in seen:
@@ -184,7 +187,7 @@ def shape(line, ev):
             pass
     fmt = ev.get("log.syslog.format")
     app = ev.get("log.syslog.appname")
-    if fmt:
+    if fmt and fmt != "unknown":
         return "%s, %s" % (fmt, "app " + re.sub(r"\d+", "N", str(app)) if app else "no app name")
     m = BSD_NO_PRI.match(line)
     if m:
@@ -246,6 +249,10 @@ def main():
     ap.add_argument("--vigil", required=True, help="the vigil binary")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--max-bytes", type=int, default=4 << 20, help="skip EVTX/Mordor files larger than this")
+    ap.add_argument("--max-mordor-bytes", type=int, default=256 << 10,
+                    help="skip Mordor archives larger than this (compressed; they hold 10-20 times as much JSON)")
+    ap.add_argument("--report-only", action="store_true", help="write report.md again from OUT/results of an earlier run")
+    ap.add_argument("--top", type=int, default=8, help="fall-through shapes shown per corpus in report.md")
     ap.add_argument("--cache", default="", help="keep rendered lines here between runs (keyed by content and converter)")
     ap.add_argument("--python", default=sys.executable)
     a = ap.parse_args()
@@ -256,7 +263,7 @@ def main():
     with open(conv, "rb") as f:
         conv_id = hashlib.sha256(f.read()).hexdigest()[:12]
     skipped = []
-    jobs = plan(a.corpora, a.max_bytes, skipped)
+    jobs = plan(a.corpora, a.max_bytes, a.max_mordor_bytes, skipped)
     print("%d files to run, %d left out" % (len(jobs), len(skipped)), file=sys.stderr)
 
     def one(job):
@@ -266,18 +273,38 @@ def main():
             res["note"] = (res["note"] + " " + note.splitlines()[-1]).strip()
         return job, res
 
+    def saved(job):
+        return os.path.join(out, "results", job[0], safe(job[2]) + ".json")
+
     results = []
-    with cf.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as ex:
-        for n, (job, res) in enumerate(ex.map(one, jobs), 1):
-            results.append((job, res))
-            if n % 50 == 0:
-                print("  %d/%d" % (n, len(jobs)), file=sys.stderr)
-    report(out, results, skipped)
+    if a.report_only:
+        for job in jobs:
+            if os.path.exists(saved(job)):
+                with open(saved(job)) as f:
+                    r = json.load(f)
+                r["datasets"] = collections.Counter(r["datasets"])
+                results.append((job, r))
+    else:
+        with cf.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as ex:
+            for n, (job, res) in enumerate(ex.map(one, jobs), 1):
+                results.append((job, res))
+                os.makedirs(os.path.dirname(saved(job)), exist_ok=True)
+                with open(saved(job), "w") as f:
+                    json.dump(res, f)
+                if n % 50 == 0:
+                    print("  %d/%d" % (n, len(jobs)), file=sys.stderr)
+    report(out, results, skipped, [(corpus_name(d), snapshot(d)) for d in a.corpora if os.path.isdir(d)], a.top)
     print("report: %s" % os.path.join(out, "report.md"), file=sys.stderr)
     return 0
 
 
-def report(out, results, skipped):
+def snapshot(d):
+    """Returns the commit a corpus snapshot is at, or "" for a plain directory."""
+    p = subprocess.run(["git", "-C", d, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    return p.stdout.strip() if p.returncode == 0 else ""
+
+
+def report(out, results, skipped, snapshots, top):
     per_corpus = collections.OrderedDict()
     rules = collections.defaultdict(lambda: collections.Counter())
     fall = collections.defaultdict(lambda: [0, None, set()])
@@ -327,10 +354,19 @@ def report(out, results, skipped):
     w.append("")
     w.append("| corpus | shape | lines | files | example |")
     w.append("|---|---|---:|---:|---|")
-    for (c, key), (n, ex, files) in sorted(fall.items(), key=lambda kv: (kv[0][0], -kv[1][0], kv[0][1])):
-        w.append("| %s | %s | %d | %d | `%s` |" % (c, md_escape(key, 120), n, len(files), md_escape(ex)))
+    by_corpus = collections.defaultdict(list)
+    for (c, key), (n, ex, files) in fall.items():
+        by_corpus[c].append((-n, key, ex, len(files)))
+    for c in sorted(by_corpus):
+        rows = sorted(by_corpus[c])
+        for negn, key, ex, nfiles in rows[:top]:
+            w.append("| %s | %s | %d | %d | `%s` |" % (c, md_escape(key, 120), -negn, nfiles, md_escape(ex, 160)))
+        if len(rows) > top:
+            w.append("| %s | (%d more shapes, in fallthrough.tsv) | %d | | |" % (c, len(rows) - top, -sum(r[0] for r in rows[top:])))
     w.append("")
     w.append("Left out: %d files (see skipped.txt)." % len(skipped))
+    w.append("")
+    w.append("Snapshots: " + ", ".join("%s %s" % (c, h or "(directory)") for c, h in sorted(snapshots)) + ".")
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(w) + "\n")
 
