@@ -46,6 +46,47 @@ TEXT_FILES = [
     (re.compile(r"^rfc(3164|5424)/machine_test\.go$"), extract.go_syslog),
     (re.compile(r"^tests/[^/]*\.sh$"), extract.rsyslog_tests),
 ]
+# Windows events the pack is meant to catch (issue 14 and the existing
+# rules): the report lists the recordings that hold them and what fired.
+WATCH = {
+    "1102": "1102 Security log cleared", "104": "104 System log cleared",
+    "4719": "4719 audit policy changed",
+    "4728": "4728 member added (global)", "4732": "4732 member added (local)",
+    "4756": "4756 member added (universal)", "4729": "4729 member removed (global)",
+    "4733": "4733 member removed (local)", "4757": "4757 member removed (universal)",
+    "4720": "4720 user created", "4722": "4722 user enabled", "4724": "4724 password reset",
+    "4767": "4767 user unlocked", "4740": "4740 locked out", "4648": "4648 explicit credentials",
+    "4625": "4625 logon failed", "104": "104 System log cleared",
+}
+
+
+def _hex(v):
+    try:
+        return int(str(v), 16)
+    except ValueError:
+        return None
+
+
+def watched(ev):
+    """Returns the WATCH label of a parsed Windows event, or None."""
+    code = str(ev.get("EventID", ev.get("event.code", "")))
+    chan = str(ev.get("Channel", ""))
+    if chan == "MSExchange Management" or ev.get("SourceName") == "MSExchange CmdletLogs":
+        return "Exchange cmdlet (MSExchange Management %s)" % code
+    if code == "104":
+        return WATCH[code] if chan == "System" else None
+    if code == "4776":
+        st = _hex(ev.get("Status", "0"))
+        return "4776 NTLM validation failed 0x%x" % st if st else None
+    if code == "4771":
+        st = _hex(ev.get("Status", ev.get("FailureCode", "")))
+        return "4771 pre-auth failed" + (" 0x%x" % st if st is not None else "")
+    if code == "4768":
+        st = _hex(ev.get("Status", "0"))
+        return "4768 TGT refused 0x%x" % st if st else None
+    return WATCH.get(code)
+
+
 MORDOR = re.compile(r"^datasets/(atomic/windows|compound)/.*\.(zip|tar\.gz|json)$")
 
 
@@ -204,7 +245,8 @@ def analyse(job, logpath, vigil):
         lines = f.read().split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    res = {"events": 0, "datasets": collections.Counter(), "fall": collections.defaultdict(list), "alerts": [], "note": ""}
+    res = {"events": 0, "datasets": collections.Counter(), "fall": collections.defaultdict(list), "alerts": [], "note": "",
+           "watch": collections.Counter()}
     if not lines:
         return res
     p = subprocess.run([vigil, "parse", "--timezone", "UTC", logpath], capture_output=True, text=True)
@@ -217,6 +259,9 @@ def analyse(job, logpath, vigil):
         except ValueError:
             continue
         res["events"] += 1
+        w = watched(ev)
+        if w:
+            res["watch"][w] += 1
         ds = ev.get("event.dataset")
         src = lines[i] if i < len(lines) and len(evs) == len(lines) else ev.get("_msg", "")
         if ds and not ev.get("vigil.parse_error"):
@@ -269,7 +314,7 @@ def main():
     def one(job):
         logpath, note = render(job, out, (conv, conv_id), a.python, a.cache)
         res = analyse(job, logpath, a.vigil)
-        if re.search(r"[1-9]\d* damaged|failed", note):
+        if re.search(r", [1-9]\d* damaged|^converter failed", note, re.M):
             res["note"] = (res["note"] + " " + note.splitlines()[-1]).strip()
         return job, res
 
@@ -283,6 +328,7 @@ def main():
                 with open(saved(job)) as f:
                     r = json.load(f)
                 r["datasets"] = collections.Counter(r["datasets"])
+                r["watch"] = collections.Counter(r.get("watch", {}))
                 results.append((job, r))
     else:
         with cf.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as ex:
@@ -349,6 +395,18 @@ def report(out, results, skipped, snapshots, top):
         w.append("| `%s` | %d | %s |" % (rid, sum(recs.values()), names))
     if not rules:
         w.append("| (none) | 0 | |")
+    w.append("")
+    w.append("Recordings that hold Windows events the pack is meant to catch, and what fired on them:")
+    w.append("")
+    w.append("| recording | events of interest | alerts |")
+    w.append("|---|---|---|")
+    for job, res in sorted(results, key=lambda r: (r[0][0], r[0][2])):
+        if not res.get("watch"):
+            continue
+        fired = collections.Counter(al.get("rule.id", "?") for al in res["alerts"])
+        w.append("| `%s/%s` | %s | %s |" % (job[0], md_escape(job[2], 120),
+                 ", ".join("%s ×%d" % (k, v) for k, v in sorted(res["watch"].items())),
+                 ", ".join("`%s` ×%d" % (k, v) for k, v in sorted(fired.items())) or "none"))
     w.append("")
     w.append("Fall-through line shapes (lines with `vigil.parse_error` or without `event.dataset`), by corpus:")
     w.append("")
