@@ -259,11 +259,18 @@ def analyse(job, logpath, vigil):
         except ValueError:
             continue
         res["events"] += 1
+        src = lines[i] if i < len(lines) and len(evs) == len(lines) else ev.get("_msg", "")
+        if "EventID" not in ev and '"EventID"' in src:
+            # A line the parsers did not read: take the event's keys from its JSON.
+            m = re.search(r"\{.*\}\s*$", src)
+            try:
+                ev = dict(json.loads(m.group(0)), **ev) if m else ev
+            except ValueError:
+                pass
         w = watched(ev)
         if w:
             res["watch"][w] += 1
         ds = ev.get("event.dataset")
-        src = lines[i] if i < len(lines) and len(evs) == len(lines) else ev.get("_msg", "")
         if ds and not ev.get("vigil.parse_error"):
             res["datasets"][ds] += 1
         else:
@@ -391,22 +398,22 @@ def report(out, results, skipped, snapshots, top):
     w.append("|---|---:|---|")
     for rid in sorted(rules):
         recs = rules[rid]
-        names = ", ".join("`%s` (%d)" % (md_escape(r, 120), n) for r, n in sorted(recs.items()))
+        names = ", ".join("`%s` (%d)" % (md_escape(r, 400), n) for r, n in sorted(recs.items()))
         w.append("| `%s` | %d | %s |" % (rid, sum(recs.values()), names))
     if not rules:
         w.append("| (none) | 0 | |")
     w.append("")
-    w.append("Recordings that hold Windows events the pack is meant to catch, and what fired on them:")
+    w.append("Windows events the pack is meant to catch: the recordings that hold them, and those of them on which a rule other than `log-source-silent` fired (which rules: the table above; each recording: the end of report.md):")
     w.append("")
-    w.append("| recording | events of interest | alerts |")
-    w.append("|---|---|---|")
-    for job, res in sorted(results, key=lambda r: (r[0][0], r[0][2])):
-        if not res.get("watch"):
-            continue
-        fired = collections.Counter(al.get("rule.id", "?") for al in res["alerts"])
-        w.append("| `%s/%s` | %s | %s |" % (job[0], md_escape(job[2], 120),
-                 ", ".join("%s ×%d" % (k, v) for k, v in sorted(res["watch"].items())),
-                 ", ".join("`%s` ×%d" % (k, v) for k, v in sorted(fired.items())) or "none"))
+    w.append("| event | recordings | with an alert |")
+    w.append("|---|---:|---:|")
+    ev_recs = collections.defaultdict(lambda: [0, 0])
+    for job, res in results:
+        for k in res.get("watch") or {}:
+            ev_recs[k][0] += 1
+            ev_recs[k][1] += 1 if any(al.get("rule.id") != "log-source-silent" for al in res["alerts"]) else 0
+    for k, (n, fired) in sorted(ev_recs.items(), key=lambda kv: (int(re.match(r"\d*", kv[0]).group(0) or 0), kv[0])):
+        w.append("| %s | %d | %d |" % (k, n, fired))
     w.append("")
     w.append("Fall-through line shapes (lines with `vigil.parse_error` or without `event.dataset`), by corpus:")
     w.append("")
@@ -425,6 +432,21 @@ def report(out, results, skipped, snapshots, top):
     w.append("Left out: %d files (see skipped.txt)." % len(skipped))
     w.append("")
     w.append("Snapshots: " + ", ".join("%s %s" % (c, h or "(directory)") for c, h in sorted(snapshots)) + ".")
+    w.append("")
+    w.append("## Details")
+    w.append("")
+    w.append("Recordings that hold Windows events the pack is meant to catch, and what fired on them:")
+    w.append("")
+    w.append("| recording | events of interest | alerts |")
+    w.append("|---|---|---|")
+    for job, res in sorted(results, key=lambda r: (r[0][0], r[0][2])):
+        if not res.get("watch"):
+            continue
+        fired = collections.Counter(al.get("rule.id", "?") for al in res["alerts"])
+        w.append("| `%s/%s` | %s | %s |" % (job[0], md_escape(job[2], 400),
+                 ", ".join("%s ×%d" % (k, v) for k, v in sorted(res["watch"].items())),
+                 ", ".join("`%s` ×%d" % (k, v) for k, v in sorted(fired.items())) or "none"))
+    w.append("")
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(w) + "\n")
 
