@@ -429,7 +429,7 @@ def report(out, results, skipped, snapshots, top):
         if len(rows) > top:
             w.append("| %s | (%d more shapes, in fallthrough.tsv) | %d | | |" % (c, len(rows) - top, -sum(r[0] for r in rows[top:])))
     w.append("")
-    w.append("Left out: %d files (see skipped.txt)." % len(skipped))
+    w.append("Left out: %d files (listed in skipped.txt of the output directory)." % len(skipped))
     w.append("")
     w.append("Snapshots: " + ", ".join("%s %s" % (c, h or "(directory)") for c, h in sorted(snapshots)) + ".")
     w.append("")
