@@ -25,6 +25,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # write nothing into the source tree
 sys.path.insert(0, HERE)
 import extract  # noqa: E402
 
