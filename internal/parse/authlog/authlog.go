@@ -26,11 +26,11 @@ const (
 	DatasetPAM  = "pam"  // a PAM module's message, whatever the service
 )
 
-// Fields this package sets that format/fields.go does not define.
+// Fields of sshd and PAM events (defined in format/fields.go).
 const (
-	FieldSSHMethod = "ssh.method" // password, publickey, keyboard-interactive/pam, none, ...
-	FieldSSHKey    = "ssh.key"    // the key's type and fingerprint: "RSA SHA256:..."
-	FieldPAMModule = "pam.module" // pam_unix, pam_sss, pam_faillock
+	FieldSSHMethod = format.FieldSSHMethod
+	FieldSSHKey    = format.FieldSSHKey
+	FieldPAMModule = format.FieldPAMModule
 )
 
 // Text returns the format "authlog": sshd and PAM messages. A message is

@@ -75,6 +75,26 @@ const (
 	FieldAuditSubcategory     = "winlog.audit_policy.subcategory"
 	FieldAuditSubcategoryGUID = "winlog.audit_policy.subcategory_guid"
 	FieldAuditChanges         = "winlog.audit_policy.changes"
+
+	// The account a process runs as (4648's Subject).
+	FieldProcessUser       = "process.user.name"
+	FieldProcessUserDomain = "process.user.domain"
+
+	// sshd and PAM.
+	FieldSSHMethod = "ssh.method" // password, publickey, keyboard-interactive/pam, none, ...
+	FieldSSHKey    = "ssh.key"    // the key's type and fingerprint: "RSA SHA256:..."
+	FieldPAMModule = "pam.module" // pam_unix, pam_sss, pam_faillock
+
+	// Error logs (nginx, Apache).
+	FieldLogLevel     = "log.level"     // error, warn, crit, ...
+	FieldErrorMessage = "error.message" // the message without its context
+	FieldErrorCode    = "error.code"    // Apache's AH00126
+	FieldProcessPID   = "process.pid"
+	FieldThreadID     = "process.thread.id"  // Apache's tid
+	FieldApacheModule = "apache.module"      // core, proxy_fcgi, ssl, ...
+	FieldLimitZone    = "nginx.limit.zone"   // the limit_req/limit_conn zone
+	FieldLimitExcess  = "nginx.limit.excess" // limit_req's excess over the rate
+	FieldUpstream     = "nginx.upstream"     // the upstream URL a request was passed to
 )
 
 // normalized is the set of normalized names: a payload key with one of
@@ -93,7 +113,9 @@ func init() {
 		FieldURLDomain, FieldHTTPVersion, FieldRequestBytes, FieldRequestID, FieldSourceDomain, FieldHostIP,
 		FieldTargetDomain, FieldGroupName, FieldGroupDomain, FieldExecutable, FieldNetworkBytes, FieldEmailLocalID,
 		FieldGroupID, FieldClearedChannel, FieldBackupPath, FieldAuditCategory, FieldAuditSubcategory,
-		FieldAuditSubcategoryGUID, FieldAuditChanges} {
+		FieldAuditSubcategoryGUID, FieldAuditChanges, FieldProcessUser, FieldProcessUserDomain,
+		FieldSSHMethod, FieldSSHKey, FieldPAMModule, FieldLogLevel, FieldErrorMessage, FieldErrorCode,
+		FieldProcessPID, FieldThreadID, FieldApacheModule, FieldLimitZone, FieldLimitExcess, FieldUpstream} {
 		normalized[n] = true
 	}
 }

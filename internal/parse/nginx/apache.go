@@ -9,11 +9,11 @@ import (
 	"github.com/vigil-soc/vigil/internal/parse/format"
 )
 
-// Fields of Apache error log events that format/fields.go does not define.
+// Fields of Apache error log events (defined in format/fields.go).
 const (
-	FieldErrorCode      = "error.code"        // AH00126
-	FieldThreadID       = "process.thread.id" // tid
-	FieldApacheModule   = "apache.module"     // core, proxy_fcgi, ssl, ...
+	FieldErrorCode      = format.FieldErrorCode
+	FieldThreadID       = format.FieldThreadID
+	FieldApacheModule   = format.FieldApacheModule
 	apacheErrorDataset  = "apache.error"
 	apacheTimeLayout    = "Mon Jan 02 15:04:05 2006"
 	apacheTimeLayoutSub = "Mon Jan 02 15:04:05.000000 2006"

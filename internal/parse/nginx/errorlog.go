@@ -10,15 +10,15 @@ import (
 	"github.com/vigil-soc/vigil/internal/parse/format"
 )
 
-// Fields of error log events that format/fields.go does not define (ECS
-// names, except the nginx.* ones).
+// Fields of error log events (defined in format/fields.go; ECS names,
+// except the nginx.* ones).
 const (
-	FieldLogLevel     = "log.level"     // error, warn, crit, ...
-	FieldErrorMessage = "error.message" // the message without its context
-	FieldProcessPID   = "process.pid"
-	FieldLimitZone    = "nginx.limit.zone"   // the limit_req/limit_conn zone
-	FieldLimitExcess  = "nginx.limit.excess" // limit_req's excess over the rate
-	FieldUpstream     = "nginx.upstream"     // the upstream URL a request was passed to
+	FieldLogLevel     = format.FieldLogLevel
+	FieldErrorMessage = format.FieldErrorMessage
+	FieldProcessPID   = format.FieldProcessPID
+	FieldLimitZone    = format.FieldLimitZone
+	FieldLimitExcess  = format.FieldLimitExcess
+	FieldUpstream     = format.FieldUpstream
 )
 
 // errorDataset is event.dataset of every error log event.

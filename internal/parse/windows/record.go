@@ -581,8 +581,8 @@ func addSource(ev *format.Event, ip, port string) string {
 
 // Fields of the account a process runs as (4648's Subject).
 const (
-	fieldProcessUser       = "process.user.name"
-	fieldProcessUserDomain = "process.user.domain"
+	fieldProcessUser       = format.FieldProcessUser
+	fieldProcessUserDomain = format.FieldProcessUserDomain
 )
 
 // setProcessUser sets process.user.name and process.user.domain, the
