@@ -77,10 +77,11 @@
 // # Time zones and the year
 //
 // Timestamps with an offset are exact. Those without one (every BSD date)
-// are read in Parser.Location. A BSD date without a year gets the year
-// that puts it closest to the arrival time passed to Parse: a message
-// dated Dec 31 23:59:59 that arrives on Jan 1 00:00:05 belongs to the
-// previous year, one dated a few seconds in the future because of clock
-// skew stays in the arrival's year, and Feb 29 goes to the nearest leap
-// year.
+// are read in Parser.Location. A BSD date without a year gets the latest
+// year that puts it at most a month after the arrival time passed to
+// Parse: senders log the past, so a message dated Dec 31 23:59:59 that
+// arrives on Jan 1 00:00:05 belongs to the previous year, one dated Jun 4
+// that arrives (or is replayed from a file) on Dec 6 to the same year, one
+// dated a few seconds or days in the future because of clock skew stays
+// in the arrival's year, and Feb 29 goes to the last leap year.
 package syslog

@@ -246,8 +246,8 @@ func scanBSDOrRFC3339(b []byte, i int) (dt dateTime, end int, ok bool) {
 // With an offset, the result is in UTC for offset 0, in p.Location when that
 // has the same offset at that instant, and in a new fixed zone (one
 // allocation) otherwise. Without one, the time is in p.Location; without a
-// year, the year is the one that puts the time closest to received (or to
-// now when received is zero).
+// year, the year is the latest that puts the time no more than maxAhead
+// after received (or now when received is zero).
 func (p *Parser) time(dt *dateTime, received time.Time) time.Time {
 	loc := p.location()
 	if dt.hasZone {
@@ -267,7 +267,7 @@ func (p *Parser) time(dt *dateTime, received time.Time) time.Time {
 	if received.IsZero() {
 		received = p.now()
 	}
-	return closestYear(dt, loc, received)
+	return latestYear(dt, loc, received)
 }
 
 func zoneOffset(t time.Time) int {
@@ -275,38 +275,25 @@ func zoneOffset(t time.Time) int {
 	return off
 }
 
-// halfYear bounds how far from the arrival time a date in the arrival's
-// year may be before the neighbouring years are considered.
-const halfYear = 182 * 24 * time.Hour
+// maxAhead is how far after its arrival a date without a year may fall
+// and still be taken in the arrival's year (or the next): a sender's
+// clock a little ahead, or a date just past New Year. A date further
+// ahead was written in an earlier year: senders log the past (a file
+// replayed months later, a queue drained late), not the future.
+const maxAhead = 31 * 24 * time.Hour
 
-// closestYear returns dt, which has no year, in the year that puts it
-// closest to received.
-func closestYear(dt *dateTime, loc *time.Location, received time.Time) time.Time {
+// latestYear returns dt, which has no year, in the latest year that
+// puts it no more than maxAhead after received.
+func latestYear(dt *dateTime, loc *time.Location, received time.Time) time.Time {
 	y := received.In(loc).Year()
-	t, ok := dateIn(dt, y, loc)
-	if d := t.Sub(received); ok && d > -halfYear && d < halfYear {
-		return t // the common case: no other year can be closer
-	}
-	lo, hi := y-1, y+1
-	if dt.month == 2 && dt.day == 29 {
-		lo, hi = y-4, y+4 // the nearest leap years
-	}
-	var best time.Time
-	var bestD time.Duration
-	for yy := lo; yy <= hi; yy++ {
-		t, ok := dateIn(dt, yy, loc)
-		if !ok {
-			continue
-		}
-		d := t.Sub(received)
-		if d < 0 {
-			d = -d
-		}
-		if best.IsZero() || d < bestD {
-			best, bestD = t, d
+	limit := received.Add(maxAhead)
+	for yy := y + 1; yy >= y-8; yy-- { // February 29 may be up to 8 years back
+		if t, ok := dateIn(dt, yy, loc); ok && !t.After(limit) {
+			return t
 		}
 	}
-	return best
+	t, _ := dateIn(dt, y, loc) // unreachable: some leap year is within 8 years
+	return t
 }
 
 // dateIn returns dt in year y; ok is false when the day does not exist in
