@@ -232,7 +232,7 @@ func apply(r *record, ev *format.Event, src *format.Source, when string, layout 
 		return fmt.Errorf("EventID %q is not a number from 0 to 65535", r.eventID)
 	}
 	if when != "" {
-		t, err := parseTime(when, layout, src.Location)
+		t, err := parseTime(when, layout, src.Location, src.Received)
 		if err != nil {
 			return err
 		}
@@ -784,6 +784,20 @@ func message(r *record, def eventDef, id int, s *summary) string {
 	return b.String()
 }
 
+// inLatestYear returns t, parsed without a year, in the latest year that
+// puts it at most a month after received, as the syslog header does for
+// BSD dates: senders log the past.
+func inLatestYear(t, received time.Time) time.Time {
+	limit := received.Add(31 * 24 * time.Hour)
+	for y := received.Year() + 1; y >= received.Year()-8; y-- {
+		c := time.Date(y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+		if c.Day() == t.Day() && !c.After(limit) { // Feb 29 only in leap years
+			return c
+		}
+	}
+	return t
+}
+
 // timeLayout says how an event time is written.
 type timeLayout uint8
 
@@ -793,17 +807,24 @@ const (
 )
 
 // parseTime reads an event time. Times without a zone are in loc.
-func parseTime(s string, layout timeLayout, loc *time.Location) (time.Time, error) {
+// received is when the event arrived, for a Snare date without a year.
+func parseTime(s string, layout timeLayout, loc *time.Location, received time.Time) (time.Time, error) {
 	if loc == nil {
 		loc = time.Local
 	}
 	s = strings.TrimSpace(s)
 	if layout == timeSnare {
+		// Snare writes the year; nxlog's Snare output may leave it out and
+		// add milliseconds ("Sun May 21 12:00:01.123"). time.Parse takes
+		// a fraction after the seconds without it being in the layout.
 		t, err := time.ParseInLocation("Mon Jan _2 15:04:05 2006", s, loc)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("date %q is not like \"Thu Nov 28 09:00:00 2026\"", s)
+		if err == nil {
+			return t, nil
 		}
-		return t, nil
+		if t, err := time.ParseInLocation("Mon Jan _2 15:04:05", s, loc); err == nil && !received.IsZero() {
+			return inLatestYear(t, received), nil
+		}
+		return time.Time{}, fmt.Errorf("date %q is not like \"Thu Nov 28 09:00:00 2026\"", s)
 	}
 	if s != "" && s[0] >= '0' && s[0] <= '9' && !strings.ContainsAny(s, "-:") {
 		// integer($EventTime): microseconds since the epoch (nxlog's
