@@ -80,11 +80,51 @@ func (s *state) hostAndTag(i int) {
 		if len(b)-i > 2 && b[i] == ':' && b[i+1] == ' ' && ciscoTag(b, i+2) {
 			i += 2
 		}
-	} else {
-		i = s.lastOrGluedHost(i, e)
+		j := s.tag(i)
+		if j == i {
+			j = s.bareTag(i)
+		}
+		m.Message = b[j:]
+		return
 	}
+	i = s.lastOrGluedHost(i, e)
 	m.Message = b[s.tag(i):]
 }
+
+// maxBareTag is RFC 3164's limit on the TAG's length, which bareTag keeps
+// to (tag allows longer ones, which real senders write with a colon).
+const maxBareTag = 32
+
+// bareTag parses a TAG without a colon or [pid], "HOSTNAME TAG MSG", at
+// b[i:], after a hostname, and returns the index after it and its space,
+// or i when there is none.
+//
+// RFC 3164 ends the TAG at the first character that is not alphanumeric,
+// and rsyslog takes the word after the hostname for the TAG; some senders
+// write no colon after it ("host01 tag1 msgnum:3"). So that message text
+// is not cut up, the word must be the TAG's shape: it starts with a
+// letter, has only letters, digits and "-_./" (program names such as
+// "dhclient", "postfix/smtpd"), at most 32 bytes, and is followed by one
+// space and more text, not by "- " (an access log line whose client is a
+// host name: "localhost - - [28/Nov/2026:...").
+func (s *state) bareTag(i int) int {
+	b, m := s.b, s.m
+	if i >= len(b) || !isLetter(b[i]) {
+		return i
+	}
+	j := i + 1
+	for j < len(b) && j-i <= maxBareTag && (isLetter(b[j]) || isDigit(b[j]) || b[j] == '-' || b[j] == '_' || b[j] == '.' || b[j] == '/') {
+		j++
+	}
+	if j-i > maxBareTag || j+1 >= len(b) || b[j] != ' ' || b[j+1] == ' ' ||
+		b[j+1] == '-' && (j+2 == len(b) || b[j+2] == ' ') {
+		return i
+	}
+	m.AppName = s.field(i, j)
+	return j + 1
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 // lastOrGluedHost is hostAndTag for a first token b[i:e] that is not a
 // hostname followed by a space: it takes the token for the hostname when it
