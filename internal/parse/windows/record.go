@@ -149,9 +149,11 @@ func (r *record) eventlog() bool { return strings.EqualFold(r.provider, eventlog
 
 // def returns how the event maps onto the schema: the event log
 // service's events by provider, Security events by channel or provider,
-// nothing for the rest.
+// nothing for the rest. A 1102 in the Security log whose provider was not
+// kept (some exports drop SourceName) is the event log service's: no
+// other provider writes 1102 there.
 func (r *record) def(id int) eventDef {
-	if r.eventlog() {
+	if r.eventlog() || id == 1102 && r.provider == "" && strings.EqualFold(r.channel, "Security") {
 		if d, ok := eventlogEvents[id]; ok {
 			return d
 		}
