@@ -249,19 +249,28 @@ func (s *state) tag(i int) int {
 // and SourceNames have spaces ("MSExchange CmdletLogs"). So that the words
 // of a message without a TAG are never taken for one, such a TAG must be
 // words of TAG characters separated by single spaces and end with a
-// numeric "[pid]" and a colon, as nxlog writes it, all within maxTag bytes.
+// numeric "[pid]" and a colon, as nxlog writes it, all within maxTag bytes;
+// or, without the "[pid]" (an event without a process ID), end with
+// `: {"`, the start of nxlog's to_json payload.
 func (s *state) spacedTag(i, j int) int {
 	b, m := s.b, s.m
-	// Most messages without a TAG have no '[' near their start.
-	k := bytes.IndexByte(b[j:min(len(b), i+maxTag)], '[')
+	// Most messages without a TAG have no '[' or ':' near their start.
+	k := bytes.IndexAny(b[j:min(len(b), i+maxTag)], "[:")
 	if k < 0 {
 		return i
 	}
 	appEnd := j + k
 	for ; j < appEnd; j++ {
-		if b[j] == ' ' && (b[j-1] == ' ' || b[j+1] == '[') || b[j] != ' ' && class[b[j]]&cTag == 0 {
+		if b[j] == ' ' && (b[j-1] == ' ' || b[j+1] == '[' || b[j+1] == ':') || b[j] != ' ' && class[b[j]]&cTag == 0 {
 			return i
 		}
+	}
+	if b[j] == ':' {
+		if j+3 >= len(b) || b[j+1] != ' ' || b[j+2] != '{' || b[j+3] != '"' {
+			return i
+		}
+		m.AppName = s.view(i, appEnd)
+		return j + 2
 	}
 	pid := j + 1
 	for j = pid; j < len(b) && isDigit(b[j]) && j-pid < maxPID; j++ {
