@@ -48,7 +48,7 @@ var episodes = []Episode{
 	{Name: "activesync-spraying", Title: "a spraying tool with a fixed ActiveSync DeviceId tries 30 accounts, one every 45 seconds",
 		At: 9*time.Hour + 20*time.Minute, Rules: []string{"password-spraying", "activesync-unregistered-device-failures"}, run: (*builder).activeSyncSpraying},
 	{Name: "lockout", Title: "a user changed his password; his phone keeps the old one until the domain controller locks the account (4740)",
-		At: 10*time.Hour + 15*time.Minute, Rules: []string{"account-locked-out"}, run: (*builder).lockout},
+		At: 10*time.Hour + 15*time.Minute, Rules: []string{"account-locked-out", "account-administration"}, run: (*builder).lockout},
 	{Name: "guessed-password", Title: "eleven failed IMAP logins for one account from one address, then a successful one",
 		At: 13*time.Hour + 5*time.Minute, Rules: []string{"login-after-failures"}, run: (*builder).guessedPassword},
 	{Name: "new-country", Title: "a stolen password is used over EWS from Germany while the owner's phone syncs in China",
@@ -203,7 +203,11 @@ func (b *builder) lockout(at time.Time, c *cast) []Alert {
 	}
 	b.add(back.Add(-20*time.Minute), KindWindows, unlockEvent(back.Add(-20*time.Minute), u.Name, "helpdesk01"))
 	b.web(back, -1, u.Server, activeSync(u, u.Phone, u.Carrier, "Sync", 200), false)
-	return []Alert{{Rule: "account-locked-out", Group: group("user.name", u.Name)}}
+	return []Alert{
+		{Rule: "account-locked-out", Group: group("user.name", u.Name)},
+		// The unlock is account administration by another account (low).
+		{Rule: "account-administration", Group: group("user.name", "helpdesk01")},
+	}
 }
 
 func (b *builder) guessedPassword(at time.Time, c *cast) []Alert {
