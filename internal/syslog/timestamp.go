@@ -285,9 +285,16 @@ const maxAhead = 31 * 24 * time.Hour
 // latestYear returns dt, which has no year, in the latest year that
 // puts it no more than maxAhead after received.
 func latestYear(dt *dateTime, loc *time.Location, received time.Time) time.Time {
-	y := received.In(loc).Year()
+	y, m, _ := received.In(loc).Date()
 	limit := received.Add(maxAhead)
-	for yy := y + 1; yy >= y-8; yy-- { // February 29 may be up to 8 years back
+	if dt.month == 1 && m == time.December {
+		// Only a January date can be in next year within a month of a
+		// December arrival.
+		if t, ok := dateIn(dt, y+1, loc); ok && !t.After(limit) {
+			return t
+		}
+	}
+	for yy := y; yy >= y-8; yy-- { // February 29 may be up to 8 years back
 		if t, ok := dateIn(dt, yy, loc); ok && !t.After(limit) {
 			return t
 		}
