@@ -17,7 +17,10 @@ command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server)
 command -v node     >/dev/null 2>&1 || need+=(nodejs)
 command -v npm      >/dev/null 2>&1 || need+=(npm)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
-fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || need+=(fonts-noto-cjk fontconfig)
+# grep without -q reads all of fc-list's output: with pipefail, fc-list killed by
+# SIGPIPE after an early match would count as the font missing (it reinstalled
+# the font on every run).
+fc-list 2>/dev/null | grep -i 'Noto Sans CJK' >/dev/null || need+=(fonts-noto-cjk fontconfig)
 # Debian's python3 (a pyenv python3 on PATH does not see Debian's modules).
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3 python3-aiosmtpd)
 
