@@ -285,7 +285,6 @@ func (c *Checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.Set(HeaderReason, reason)
 	}
-	h.Set("Cache-Control", "no-store")
 	if v.Allow {
 		w.WriteHeader(http.StatusNoContent)
 		return
