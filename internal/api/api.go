@@ -84,6 +84,9 @@ type Options struct {
 	// Searches serves the console's search endpoints (search_console.go);
 	// nil leaves them out.
 	Searches *service.Searches
+	// Enforce answers nginx's auth_request checks at
+	// GET /api/v1/enforce/check (internal/enforce); nil: not served.
+	Enforce http.Handler
 }
 
 // Server is the HTTP handler of the API.
@@ -149,6 +152,9 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	s.routeLists()
 	s.routeRules()
 	s.routeSearch()
+	if opts.Enforce != nil {
+		s.mux.Handle("GET /api/v1/enforce/check", service.PermRead, opts.Enforce)
+	}
 	if opts.Gatherer != nil {
 		h := promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
 		if opts.MetricsAuth {

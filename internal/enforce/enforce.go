@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vigil-soc/vigil/internal/decision"
 	"github.com/vigil-soc/vigil/internal/lists"
 	"github.com/vigil-soc/vigil/internal/parse/format"
 )
@@ -290,4 +291,17 @@ func (c *Checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusForbidden)
+}
+
+// StoreMatch adapts the decision store's Check: only bans refuse a
+// request (auth_request cannot show a captcha or slow a client down, so
+// captcha and throttle decisions pass here).
+func StoreMatch(s *decision.Store) Match {
+	return func(now time.Time, ip netip.Addr, user, device string) (int64, string, bool) {
+		d, ok := s.Check(now, ip, user, device)
+		if !ok || d.Type != decision.TypeBan {
+			return 0, "", false
+		}
+		return d.ID, string(d.Scope) + " " + d.Value + ": " + d.Reason, true
+	}
 }
