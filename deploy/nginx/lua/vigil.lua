@@ -421,13 +421,14 @@ local function pull_registry(dict)
         for _, e in ipairs(page.devices) do
             local u = normalize_user(e.user)
             if e.state == "active" and u and type(e.device) == "string" then
-                dict:set("r:" .. u .. "\0" .. lower(e.device), gen, conf.interval * 4)
+                dict:set("r:" .. u .. "\0" .. lower(e.device), gen)
                 n = n + 1
             end
         end
         offset = offset + #page.devices
     until #page.devices == 0 or offset >= total
-    -- Entries of older generations no longer count (and expire).
+    -- Entries of older generations no longer count (the dict evicts them
+    -- when it is full).
     dict:set("reg:gen", gen)
     dict:set("reg:ok", true)
     log(INFO, "vigil: device registry: ", n, " active devices")
