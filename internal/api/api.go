@@ -84,6 +84,12 @@ type Options struct {
 	// Searches serves the console's search endpoints (search_console.go);
 	// nil leaves them out.
 	Searches *service.Searches
+	// Bouncers serves /api/v1/bouncers (nil: not served).
+	Bouncers *service.Bouncers
+	// BouncerAPI serves BouncerPatterns (the CrowdSec bouncer API,
+	// /v1/decisions*) with its own authentication; nil: not served.
+	BouncerAPI      http.Handler
+	BouncerPatterns []string
 }
 
 // Server is the HTTP handler of the API.
@@ -149,6 +155,7 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	s.routeLists()
 	s.routeRules()
 	s.routeSearch()
+	s.routeBouncers()
 	if opts.Gatherer != nil {
 		h := promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
 		if opts.MetricsAuth {
