@@ -150,9 +150,11 @@ type server struct {
 	httpSrv      *http.Server
 	httpLn       net.Listener
 	// state holds users, sessions and the audit trail (state.db).
-	state   *storage.DB
-	listSvc *service.Lists
-	ruleSvc *service.Rules
+	state *storage.DB
+	// bouncers holds the bouncer keys (bouncers_serve.go).
+	bouncers *service.Bouncers
+	listSvc  *service.Lists
+	ruleSvc  *service.Rules
 	// alertSvc lists and triages alerts and incidents (API and console).
 	alertSvc *service.Alerts
 	// dash serves the entity pages and the overview; its warmer runs
@@ -471,6 +473,11 @@ func (s *server) open() error {
 	if err := s.openConsole(&opts, searches); err != nil {
 		return err
 	}
+	decisions, err := s.decisionStore(context.Background())
+	if err != nil {
+		return err
+	}
+	s.openBouncers(&opts, decisions)
 	h, err := api.New(searches, opts, s.log.With("component", "api"))
 	if err != nil {
 		return err
@@ -760,6 +767,8 @@ func (s *server) status() any {
 		"store":  s.st.Stats(),
 		"detect": s.detectStatus(),
 		"geoip":  s.geoStatus(),
+		// bouncers: each CrowdSec bouncer's latest pull.
+		"bouncers": s.bouncerStatus(),
 	}
 }
 

@@ -87,6 +87,12 @@ type Options struct {
 	// Enforce answers nginx's auth_request checks at
 	// GET /api/v1/enforce/check (internal/enforce); nil: not served.
 	Enforce http.Handler
+	// Bouncers serves /api/v1/bouncers (nil: not served).
+	Bouncers *service.Bouncers
+	// BouncerAPI serves BouncerPatterns (the CrowdSec bouncer API,
+	// /v1/decisions*) with its own authentication; nil: not served.
+	BouncerAPI      http.Handler
+	BouncerPatterns []string
 }
 
 // Server is the HTTP handler of the API.
@@ -155,6 +161,7 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	if opts.Enforce != nil {
 		s.mux.Handle("GET /api/v1/enforce/check", service.PermRead, opts.Enforce)
 	}
+	s.routeBouncers()
 	if opts.Gatherer != nil {
 		h := promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
 		if opts.MetricsAuth {

@@ -31,24 +31,34 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Logger logs refusals and recovery (default: discarded).
 	Logger *slog.Logger
+	// Dir is where the decision log is kept (created 0700, the log 0600);
+	// "": in memory only.
+	Dir string
+	// Retention is how long expired and deleted decisions stay in the
+	// history after their end; 0: forever.
+	Retention time.Duration
 }
 
 // Store is the set of decisions and their history. It is safe for
 // concurrent use.
 type Store struct {
-	opts Options
-	now  func() time.Time
-	log  *slog.Logger
-	m    *metrics
+	opts   Options
+	now    func() time.Time
+	logger *slog.Logger
+	m      *metrics
 
-	mu     sync.RWMutex
-	closed bool
-	nextID int64
-	seq    int64              // change sequence: one per add and per delete
-	items  []*item            // in ID order
-	byID   map[int64]*item    // every decision held
-	subj   map[string][]*item // undeleted ip/user/device decisions by subject key
-	ranges []*item            // undeleted range decisions
+	mu            sync.RWMutex
+	closed        bool
+	nextID        int64
+	seq           int64              // change sequence: one per add and per delete
+	items         []*item            // in ID order
+	byID          map[int64]*item    // every decision held
+	subj          map[string][]*item // undeleted ip/user/device decisions by subject key
+	ranges        []*item            // undeleted range decisions
+	dl            *dlog              // nil: in memory only
+	changes       int                // adds and deletes since the last compaction
+	minCompact    int                // changes between compactions at least
+	heldAtCompact int                // decisions held after the last compaction
 }
 
 // item is one decision with its places in the change sequence.
@@ -59,8 +69,13 @@ type item struct {
 	pre    netip.Prefix
 }
 
-// Open returns a Store with opts.
+// Open returns a Store with opts. With a Dir it replays the decision log
+// found there (a torn or unreadable line is skipped, logged and counted)
+// and compacts it.
 func Open(ctx context.Context, opts Options) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -68,26 +83,47 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{
-		opts:   opts,
-		now:    opts.Now,
-		log:    opts.Logger,
-		nextID: 1,
-		byID:   map[int64]*item{},
-		subj:   map[string][]*item{},
+		opts:       opts,
+		now:        opts.Now,
+		logger:     opts.Logger,
+		nextID:     1,
+		minCompact: 1024,
+		byID:       map[int64]*item{},
+		subj:       map[string][]*item{},
 	}
 	m, err := newMetrics(opts.Registerer, s)
 	if err != nil {
 		return nil, fmt.Errorf("decision: %w", err)
 	}
 	s.m = m
+	if opts.Dir == "" {
+		return s, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.openLog(opts.Dir); err != nil {
+		return nil, err
+	}
+	// A failed compaction (a full disk) leaves the log as it was, valid
+	// and open for appending.
+	if err := s.compactLocked(s.now()); err != nil {
+		s.m.compactErrors.Inc()
+		s.logger.Error("decision log: compaction failed", "err", err)
+	}
 	return s, nil
 }
 
-// Close releases the Store; later changes fail with ErrClosed.
+// Close closes the decision log; later changes fail with ErrClosed.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
 	s.closed = true
+	if s.dl != nil {
+		return s.dl.f.Close()
+	}
 	return nil
 }
 
@@ -119,7 +155,7 @@ func (s *Store) Add(ctx context.Context, d Decision) (Decision, error) {
 	d, err := s.add(d)
 	if err != nil {
 		s.m.refused.WithLabelValues(Reason(err)).Inc()
-		s.log.Info("decision refused", "scope", d.Scope, "value", d.Value, "origin", d.Origin, "err", err)
+		s.logger.Info("decision refused", "scope", d.Scope, "value", d.Value, "origin", d.Origin, "err", err)
 	}
 	return d, err
 }
@@ -152,10 +188,14 @@ func (s *Store) add(d Decision) (Decision, error) {
 	d.ID = s.nextID
 	d.Created = now
 	d.Deleted, d.DeletedBy = time.Time{}, ""
+	if err := s.appendLocked(record{Op: "add", Seq: s.seq + 1, D: &d}); err != nil {
+		return d, err
+	}
 	s.nextID++
 	s.seq++
 	s.insertLocked(&item{d: d, addSeq: s.seq})
 	s.m.added.WithLabelValues(OriginKind(d.Origin)).Inc()
+	s.maybeCompactLocked(now)
 	return d, nil
 }
 
@@ -282,11 +322,16 @@ func (s *Store) Delete(ctx context.Context, id int64, by string) error {
 	if it == nil || !it.d.Deleted.IsZero() {
 		return fmt.Errorf("decision %d: %w", id, ErrNotFound)
 	}
+	now := s.now()
+	if err := s.appendLocked(record{Op: "del", Seq: s.seq + 1, ID: id, At: now, By: by}); err != nil {
+		return err
+	}
 	s.seq++
 	it.delSeq = s.seq
-	it.d.Deleted = s.now()
+	it.d.Deleted = now
 	it.d.DeletedBy = by
 	s.unindexLocked(it)
+	s.maybeCompactLocked(now)
 	return nil
 }
 
