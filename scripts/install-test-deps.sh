@@ -17,6 +17,9 @@ command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server)
 command -v node     >/dev/null 2>&1 || need+=(nodejs)
 command -v npm      >/dev/null 2>&1 || need+=(npm)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# nginx's Lua module and Lua's JSON (deploy/nginx/lua/vigil.lua; e2e/proxy_test.go).
+[ -e /usr/lib/nginx/modules/ngx_http_lua_module.so ] || need+=(libnginx-mod-http-lua)
+[ -e /usr/lib/x86_64-linux-gnu/lua/5.1/cjson.so ] || [ -n "$(find /usr/lib -path '*/lua/5.1/cjson.so' 2>/dev/null)" ] || need+=(lua-cjson)
 # grep without -q reads all of fc-list's output: with pipefail, fc-list killed by
 # SIGPIPE after an early match would count as the font missing (it reinstalled
 # the font on every run).

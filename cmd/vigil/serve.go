@@ -478,6 +478,9 @@ func (s *server) open() error {
 		return err
 	}
 	s.openBouncers(&opts, decisions)
+	if err := s.openEnforce(&opts, decisions); err != nil {
+		return err
+	}
 	h, err := api.New(searches, opts, s.log.With("component", "api"))
 	if err != nil {
 		return err

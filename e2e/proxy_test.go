@@ -1,0 +1,305 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// proxyConf is the nginx in front of the test's upstream: {{http}} and
+// {{server}} are the deployment snippets (deploy/nginx/), templated.
+const proxyConf = `daemon off;
+master_process off;
+worker_processes 1;
+pid {{dir}}/nginx.pid;
+error_log {{dir}}/error.log info;
+{{modules}}
+events { worker_connections 64; }
+http {
+    client_body_temp_path {{dir}}/body;
+    proxy_temp_path {{dir}}/proxy;
+    fastcgi_temp_path {{dir}}/fastcgi;
+    uwsgi_temp_path {{dir}}/uwsgi;
+    scgi_temp_path {{dir}}/scgi;
+    log_format vigil '$remote_addr "$request" $status {{logvars}} reason="$vigil_reason"';
+    access_log {{dir}}/access.log vigil;
+    include {{dir}}/http.conf;
+    server {
+        listen 127.0.0.1:{{port}};
+        server_name localhost;
+        include {{dir}}/server.conf;
+        location / { proxy_pass http://{{upstream}}; }
+    }
+}
+`
+
+// luaModules are the load_module lines of Debian's libnginx-mod-http-lua
+// (the test's nginx.conf does not include /etc/nginx/modules-enabled).
+var luaModules = []string{"/usr/lib/nginx/modules/ndk_http_module.so", "/usr/lib/nginx/modules/ngx_http_lua_module.so"}
+
+// proxy is a running nginx in front of an upstream that answers every
+// request with 200 "upstream".
+type proxy struct {
+	base string
+	dir  string
+}
+
+// startProxy runs nginx with the given http- and server-level snippets
+// (files already templated) in front of a Go upstream.
+func startProxy(t *testing.T, httpPart, serverPart string, modules []string, extra map[string]string) *proxy {
+	t.Helper()
+	nginx := requireProgram(t, "nginx")
+	var loads strings.Builder
+	for _, m := range modules {
+		if _, err := os.Stat(m); err != nil {
+			msg := fmt.Sprintf("%s is missing: libnginx-mod-http-lua is not installed (scripts/install-test-deps.sh installs it)", m)
+			if os.Getenv("CI") != "" || os.Getenv("VIGIL_TEST_STRICT") != "" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+		fmt.Fprintf(&loads, "load_module %s;\n", m)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "upstream")
+	})}
+	go up.Serve(ln)
+	t.Cleanup(func() { up.Close() })
+
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "cache"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	files := map[string]string{"http.conf": httpPart, "server.conf": serverPart}
+	for k, v := range extra {
+		files[k] = v
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(strings.ReplaceAll(body, "{{dir}}", dir)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logvars := "-"
+	if strings.Contains(serverPart, "$vigil_status") {
+		logvars = "vigil=$vigil_status key=$vigil_cache_key"
+	}
+	conf := strings.NewReplacer("{{dir}}", dir, "{{logvars}}", logvars, "{{port}}", strconv.Itoa(port), "{{modules}}", loads.String(),
+		"{{upstream}}", ln.Addr().String()).Replace(proxyConf)
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ng := startProc(t, "nginx", filepath.Join(dir, "nginx.out"), nginx, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", confPath)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("---- nginx error.log ----\n%s", tail(filepath.Join(dir, "error.log"), 8<<10))
+			t.Logf("---- nginx access.log ----\n%s", tail(filepath.Join(dir, "access.log"), 8<<10))
+		}
+	})
+	waitListening(t, ng, fmt.Sprintf("127.0.0.1:%d", port))
+	return &proxy{base: fmt.Sprintf("http://127.0.0.1:%d", port), dir: dir}
+}
+
+// req is one client request through the proxy.
+type req struct {
+	method, path, basic, body string
+}
+
+// do sends r and returns the status; 200 only when the upstream answered.
+func (p *proxy) do(t *testing.T, r req) int {
+	t.Helper()
+	if r.method == "" {
+		r.method = "GET"
+	}
+	hr, err := http.NewRequest(r.method, p.base+r.path, strings.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.basic != "" {
+		hr.SetBasicAuth(r.basic, "secret")
+	}
+	if r.body != "" {
+		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		t.Fatalf("%s %s: %v", r.method, r.path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == 200 && string(b) != "upstream" {
+		t.Fatalf("%s %s: 200 not from the upstream: %q", r.method, r.path, b)
+	}
+	return resp.StatusCode
+}
+
+// expect checks that r gets want now.
+func (p *proxy) expect(t *testing.T, r req, want int) {
+	t.Helper()
+	if got := p.do(t, r); got != want {
+		t.Fatalf("%s %s (user %q): HTTP %d, want %d", r.method, r.path, r.basic, got, want)
+	}
+}
+
+// eventually polls until r gets want (a change reaches nginx after its
+// cache entry or the next pull): no timed assertion, a generous deadline.
+func (p *proxy) eventually(t *testing.T, r req, want int) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		got := p.do(t, r)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s %s (user %q): still HTTP %d after %s, want %d", r.method, r.path, r.basic, got, waitTimeout, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// easQuery is a plain-form ActiveSync query.
+func easQuery(user, device string) string {
+	return "/Microsoft-Server-ActiveSync?Cmd=Sync&User=" + user + "&DeviceId=" + device + "&DeviceType=iPhone"
+}
+
+// easBase64 is a base64-form ActiveSync request ([MS-ASHTTP] 2.2.1.1.1.1)
+// of device, without a User parameter (the user is Basic auth's).
+func easBase64(device string) string {
+	b := []byte{141, 0, 0x09, 0x04, byte(len(device))}
+	b = append(b, device...)
+	b = append(b, 0, 6)
+	b = append(b, "iPhone"...)
+	return "/Microsoft-Server-ActiveSync?" + base64.StdEncoding.EncodeToString(b)
+}
+
+// registryVigil starts vigil with a device registry holding alice's
+// REGPHONE1 and bob's REGPHONE2, and enforce.devices set to mode.
+func registryVigil(t *testing.T, mode string) *vigil {
+	t.Helper()
+	dir := t.TempDir()
+	listsDir := filepath.Join(dir, "lists")
+	if err := os.MkdirAll(listsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	reg := "name: devices\nkind: device\nentries:\n  - user: alice\n    device: REGPHONE1\n  - user: bob\n    device: REGPHONE2\n"
+	if err := os.WriteFile(filepath.Join(listsDir, "devices.yaml"), []byte(reg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("inputs:\n  syslog:\n    - addr: 127.0.0.1:%d\ndetect:\n  lists_dir: %s\nenforce:\n  devices: %s\n",
+		freePort(t), listsDir, mode)
+	return startVigil(t, vigilOpts{dataDir: filepath.Join(dir, "data"), syslogPort: -1, config: cfg})
+}
+
+// revoke revokes user's device in the registry through the API.
+func revoke(t *testing.T, v *vigil, user, device string) {
+	t.Helper()
+	code, body := v.call(t, "POST", "/api/v1/devices/"+device+"/revoke", `{"user":"`+user+`","reason":"lost"}`)
+	if code != http.StatusOK {
+		t.Fatalf("revoke %s/%s: %d %s", user, device, code, body)
+	}
+}
+
+// TestProxyAuthRequest runs Debian's nginx with deploy/nginx's
+// auth_request snippets in front of an upstream, Vigil in registered-only
+// mode: registered devices pass in both query forms, others are refused,
+// a revoked device is refused once nginx's cache entry expires, and
+// requests pass (fail open) once Vigil is gone.
+func TestProxyAuthRequest(t *testing.T) {
+	t.Parallel()
+	v := registryVigil(t, "registered-only")
+	vigilAddr := strings.TrimPrefix(v.httpURL, "http://")
+	httpPart := templateFile(t, deployFile(t, "nginx/vigil-enforce-http.conf"),
+		"127.0.0.1:8514", vigilAddr, "/var/cache/nginx/vigil", "{{dir}}/cache")
+	serverPart := templateFile(t, deployFile(t, "nginx/vigil-enforce.conf"), "CHANGE-ME-VIGIL-TOKEN", v.token)
+	p := startProxy(t, httpPart, serverPart, nil, nil)
+
+	owa := req{path: "/owa/"}
+	alice := req{path: easQuery("alice", "REGPHONE1")}
+	p.expect(t, owa, 200)
+	p.expect(t, alice, 200)
+	p.expect(t, req{path: easQuery("ALICE", "regphone1")}, 200)                          // any case
+	p.expect(t, req{path: easQuery("alice", "UNKNOWN1")}, 403)                           // unregistered
+	p.expect(t, req{path: easQuery("bob", "REGPHONE1")}, 403)                            // another user's
+	p.expect(t, req{path: easBase64("REGPHONE2"), basic: `CORP\bob`}, 200)               // base64 form, Basic user
+	p.expect(t, req{path: easBase64("REGPHONE2"), basic: "alice"}, 403)                  // base64 form, wrong user
+	p.expect(t, req{path: "/Microsoft-Server-ActiveSync?Cmd=Sync", basic: "alice"}, 403) // no DeviceId
+	if n := v.waitMetric(t, `vigil_enforce_checks_total{result="unregistered-device"}`, 3); n < 3 {
+		t.Errorf("unregistered-device checks = %v", n)
+	}
+
+	// Revoked: refused from the request after the cache entry expires.
+	revoke(t, v, "alice", "REGPHONE1")
+	p.eventually(t, alice, 403)
+	p.expect(t, req{path: easBase64("REGPHONE2"), basic: "bob"}, 200)
+
+	// Vigil gone: fail open, as the snippet chooses.
+	v.stop(t)
+	p.eventually(t, req{path: "/owa/?after-stop", basic: "carol"}, 200)
+}
+
+// TestProxyLua runs Debian's nginx with libnginx-mod-http-lua and
+// deploy/nginx/lua/vigil.lua, pulling the bouncer stream and the device
+// registry from Vigil: the same registry checks as auth_request, decided
+// inside nginx, and the registry kept while Vigil is gone.
+func TestProxyLua(t *testing.T) {
+	t.Parallel()
+	v := registryVigil(t, "off") // the Lua module has its own devices mode
+	out, errOut, code := runVigil(t, "bouncers", "add", "--server", v.httpURL, "--data", v.dataDir, "nginx-lua")
+	if code != 0 {
+		t.Fatalf("vigil bouncers add: exit %d: %s%s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	key := strings.TrimSpace(lines[len(lines)-1])
+	vigilAddr := strings.TrimPrefix(v.httpURL, "http://")
+	httpPart := templateFile(t, deployFile(t, "nginx/vigil-lua.conf"),
+		"/etc/nginx/lua/", "{{dir}}/lua/",
+		"127.0.0.1:8514", vigilAddr,
+		"CHANGE-ME-BOUNCER-KEY", key,
+		"CHANGE-ME-VIGIL-TOKEN", v.token,
+		`devices = "off"`, `devices = "registered-only"`,
+		"interval = 5", "interval = 1")
+	serverPart := templateFile(t, deployFile(t, "nginx/vigil-lua-server.conf"))
+	lua, err := os.ReadFile(deployFile(t, "nginx/lua/vigil.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startProxy(t, httpPart, serverPart, luaModules, map[string]string{"lua/vigil.lua": string(lua)})
+
+	alice := req{path: easQuery("alice", "REGPHONE1")}
+	p.expect(t, req{path: "/owa/"}, 200)
+	// The first pull of the registry (until then the module fails open).
+	p.eventually(t, req{path: easQuery("alice", "UNKNOWN1")}, 403)
+	p.expect(t, alice, 200)
+	p.expect(t, req{path: easQuery("bob", "REGPHONE1")}, 403)
+	p.expect(t, req{path: easBase64("REGPHONE2"), basic: `CORP\bob`}, 200)
+	p.expect(t, req{path: easBase64("REGPHONE2"), basic: "alice"}, 403)
+	p.expect(t, req{path: "/Microsoft-Server-ActiveSync?Cmd=Sync", basic: "alice"}, 403)
+
+	revoke(t, v, "alice", "REGPHONE1")
+	p.eventually(t, alice, 403)
+
+	// Vigil gone: the registry pulled stays in force.
+	v.stop(t)
+	p.expect(t, req{path: easBase64("REGPHONE2"), basic: "bob"}, 200)
+	p.expect(t, alice, 403)
+	p.expect(t, req{path: "/owa/"}, 200)
+}
