@@ -51,9 +51,6 @@ type Config struct {
 	Console Console `yaml:"console"`
 	// Display sets the zone and language times and texts are shown in.
 	Display Display `yaml:"display"`
-	// Enforce is enforcement of decisions at the proxy
-	// (docs/integrations/nginx.md).
-	Enforce Enforce `yaml:"enforce"`
 
 	// src is where the configuration was read from (nil: the defaults).
 	src *source
@@ -247,14 +244,6 @@ type Console struct {
 	OverviewBlockMemory ByteSize `yaml:"overview_block_memory"`
 }
 
-// Enforce configures enforcement at the proxy.
-type Enforce struct {
-	// Devices is what nginx's check asks of an ActiveSync request's
-	// device: off, learn (unregistered devices pass and are logged) or
-	// registered-only (only devices registered for their user pass).
-	Devices string `yaml:"devices"`
-}
-
 // Display sets how times and texts are shown to people (docs/configuration.md).
 type Display struct {
 	// Timezone is the zone (an IANA name) of the times in alert texts,
@@ -432,7 +421,6 @@ func Default() Config {
 		},
 		Parse:   Parse{MaxFields: 500},
 		Display: Display{Language: "en"},
-		Enforce: Enforce{Devices: "off"},
 		Console: Console{SessionIdle: Duration(12 * time.Hour), SessionMax: Duration(7 * 24 * time.Hour), IncidentWindow: Duration(time.Hour),
 			OverviewBlockMemory: 64 << 20},
 		Detect:  Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
@@ -617,11 +605,6 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.Display.Location(); err != nil {
 		bad("display.timezone", "%q is not a time zone name (like Asia/Shanghai or UTC): %v", c.Display.Timezone, err)
-	}
-	switch c.Enforce.Devices {
-	case "off", "learn", "registered-only":
-	default:
-		bad("enforce.devices", "%q is not off, learn or registered-only", c.Enforce.Devices)
 	}
 	if locale.Supported(c.Display.Language) != c.Display.Language {
 		bad("display.language", "%q is not one of %s", c.Display.Language, strings.Join(locale.Languages, ", "))
