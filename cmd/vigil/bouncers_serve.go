@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/vigil-soc/vigil/internal/api"
 	"github.com/vigil-soc/vigil/internal/crowdsec"
@@ -38,7 +39,7 @@ func (s *server) bouncerStatus() any {
 // serve.go; use that one here when merging.
 func (s *server) decisionStore(ctx context.Context) (*decision.Store, error) {
 	st, err := decision.Open(ctx, decision.Options{Policy: decision.Policy{Enabled: true}, Registerer: s.reg,
-		Logger: s.log.With("component", "decision")})
+		Logger: s.log.With("component", "decision"), Dir: filepath.Join(s.cfg.DataDir, "decisions")})
 	if err != nil {
 		return nil, fmt.Errorf("decisions: %w", err)
 	}
