@@ -194,3 +194,57 @@ func waitBouncerPull(t *testing.T, v *vigil, name string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// bouncerConfig turns on the rules' actions: brute-force-source bans its
+// source.
+func bouncerConfig(t *testing.T) string {
+	t.Helper()
+	return "enforce:\n  enabled: true\n"
+}
+
+// waitDecision waits for an active decision about ip in the operator API
+// (GET /api/v1/decisions) and returns its id.
+func waitDecision(t *testing.T, v *vigil, ip string) int64 {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		c, body := v.do(t, "GET", "/api/v1/decisions?ip="+ip, nil, "Authorization", "Bearer "+v.token)
+		var list []struct {
+			ID    int64  `json:"id"`
+			Scope string `json:"scope"`
+			Value string `json:"value"`
+		}
+		var wrapped struct {
+			Decisions *[]struct {
+				ID    int64  `json:"id"`
+				Scope string `json:"scope"`
+				Value string `json:"value"`
+			} `json:"decisions"`
+		}
+		if c == http.StatusOK && json.Unmarshal(body, &wrapped) == nil && wrapped.Decisions != nil {
+			for _, d := range *wrapped.Decisions {
+				list = append(list, d)
+			}
+		} else if c == http.StatusOK {
+			_ = json.Unmarshal(body, &list)
+		}
+		for _, d := range list {
+			if d.Value == ip {
+				return d.ID
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no decision about %s within %s: %d %s", ip, waitTimeout, c, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// deleteDecision deletes decision id through the operator API.
+func deleteDecision(t *testing.T, v *vigil, id int64) {
+	t.Helper()
+	c, body := v.do(t, "DELETE", fmt.Sprintf("/api/v1/decisions/%d", id), nil, "Authorization", "Bearer "+v.token)
+	if c/100 != 2 {
+		t.Fatalf("DELETE /api/v1/decisions/%d: %d %s", id, c, body)
+	}
+}
