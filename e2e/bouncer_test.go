@@ -14,11 +14,16 @@ import (
 )
 
 // owaFailure is a failed OWA forms logon from ip as Vigil's nginx JSON
-// access log shows it (POST /owa/auth.owa answered by a redirect).
-func owaFailure(at time.Time, ip string) string {
+// access log shows it: the POST to auth.owa, then the redirect to the logon
+// page with reason=2 (wrong user name or password), which is the failure.
+func owaFailure(at time.Time, ip string) []string {
 	at = at.UTC()
-	return fmt.Sprintf(`<134>%s proxy1 nginx: {"source":"192.168.0.8", "ip":"%s", "user":"-", "time_local":"%s", "statuscode":302, "bytes_sent":512, "http_referer":"", "http_user_agent":"Mozilla/5.0", "request_uri":"/owa/auth.owa", "request_time":0.01, "gzip_ration":"", "query_string":"", "request_method":"POST"}`,
-		at.Format(time.Stamp), ip, at.Format("02/Jan/2006:15:04:05 -0700"))
+	line := func(status int, uri, query, method string) string {
+		return fmt.Sprintf(`<134>%s proxy1 nginx: {"source":"192.168.0.8", "ip":"%s", "user":"-", "time_local":"%s", "statuscode":%d, "bytes_sent":512, "http_referer":"", "http_user_agent":"Mozilla/5.0", "request_uri":"%s", "request_time":0.01, "gzip_ration":"", "query_string":"%s", "request_method":"%s"}`,
+			at.Format(time.Stamp), ip, at.Format("02/Jan/2006:15:04:05 -0700"), status, uri, query, method)
+	}
+	q := "url=https%3a%2f%2fmail.corp.example%2fowa%2f&reason=2"
+	return []string{line(302, "/owa/auth.owa", "", "POST"), line(200, "/owa/auth/logon.aspx?"+q, q, "GET")}
 }
 
 // custom bouncer is Debian's crowdsec-custom-bouncer pulling from v with
@@ -150,7 +155,7 @@ func TestCrowdSecCustomBouncer(t *testing.T) {
 	now := time.Now().Add(-time.Minute)
 	var brute []string
 	for i := range 25 {
-		brute = append(brute, owaFailure(now.Add(time.Duration(i)*time.Second), attacker))
+		brute = append(brute, owaFailure(now.Add(time.Duration(i)*time.Second), attacker)...)
 	}
 	sendLines(t, v.syslogAddr, brute)
 	v.waitAlert(t, "rule.id:brute-force-source source.ip:"+attacker)
