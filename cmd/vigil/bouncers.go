@@ -6,12 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/vigil-soc/vigil/internal/service"
-	"github.com/vigil-soc/vigil/internal/storage"
 	"github.com/vigil-soc/vigil/internal/timefmt"
 )
 
@@ -45,9 +42,7 @@ func bouncersCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return groupUsage(args, usage, stdout, stderr)
 	}
 	fs := newFlagSet("bouncers "+sub, bouncersSynopsis, bouncersAbout, stderr)
-	data := fs.String("data", "vigil-data", "data directory (its state.db, or its API token with --server)")
-	server := fs.String("server", os.Getenv("VIGIL_SERVER"), "a running vigil's API base URL, e.g. http://127.0.0.1:8514 (env VIGIL_SERVER); empty: open state.db directly")
-	token := fs.String("token", "", "API token with --server (default: env VIGIL_TOKEN, else the token file in --data)")
+	data, server, token := stateFlags(fs)
 	cfgFile, zoneName := configZoneFlags(fs)
 	if err := parseFlags(fs, args[1:], stdout); err != nil {
 		return err
@@ -69,9 +64,9 @@ func bouncersCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		bs = &remoteBouncers{remoteUsers{server: *server, token: tok}}
 	} else {
-		db, err := storage.Open(filepath.Join(*data, storage.FileName))
+		db, err := openState(*data)
 		if err != nil {
-			return fmt.Errorf("%w\n(while vigil runs on this data directory, pass --server http://ADDR to go through its API)", err)
+			return err
 		}
 		defer db.Close()
 		bs = &localBouncers{b: service.NewBouncers(db, nil),

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/vigil-soc/vigil/internal/api"
 	"github.com/vigil-soc/vigil/internal/crowdsec"
@@ -37,8 +38,16 @@ func (s *server) bouncerStatus() any {
 // TODO(lead): h/decision wires its store and the enforce: policy into
 // serve.go; use that one here when merging.
 func (s *server) decisionStore(ctx context.Context) (*decision.Store, error) {
-	st, err := decision.Open(ctx, decision.Options{Policy: decision.Policy{Enabled: true}, Registerer: s.reg,
-		Logger: s.log.With("component", "decision")})
+	e := s.cfg.Enforce
+	own, err := e.Networks()
+	if err != nil {
+		return nil, fmt.Errorf("enforce.own_networks: %w", err)
+	}
+	st, err := decision.Open(ctx, decision.Options{
+		Policy: decision.Policy{Enabled: e.Enabled, DryRun: e.DryRun, MaxActiveBans: e.MaxActiveBans,
+			OwnNetworks: own, AllowPrivate: e.AllowPrivate},
+		Registerer: s.reg, Logger: s.log.With("component", "decision"),
+		Dir: filepath.Join(s.cfg.DataDir, "decisions"), Retention: e.HistoryRetention.D()})
 	if err != nil {
 		return nil, fmt.Errorf("decisions: %w", err)
 	}
