@@ -479,12 +479,9 @@ func (s *server) open() error {
 	if err := s.openConsole(&opts, searches); err != nil {
 		return err
 	}
-	decisions, err := s.decisionStore(context.Background())
-	if err != nil {
-		return err
-	}
-	s.openBouncers(&opts, decisions)
-	if err := s.openEnforce(&opts, decisions); err != nil {
+	// The bouncer API and nginx's check serve the store of openDecisions.
+	s.openBouncers(&opts, s.decisions)
+	if err := s.openEnforce(&opts, s.decisions); err != nil {
 		return err
 	}
 	h, err := api.New(searches, opts, s.log.With("component", "api"))
