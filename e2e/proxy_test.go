@@ -74,6 +74,11 @@ func startProxy(t *testing.T, httpPart, serverPart string, modules []string, ext
 	}
 	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
+		if r.Method == "POST" && r.URL.Path == "/owa/auth.owa" {
+			// Exchange's answer to a wrong password.
+			http.Redirect(w, r, "https://mail.example.com/owa/auth/logon.aspx?url=https%3a%2f%2fmail.example.com%2fowa%2f&reason=2", http.StatusFound)
+			return
+		}
 		io.WriteString(w, "upstream")
 	})}
 	go up.Serve(ln)
@@ -121,6 +126,18 @@ func startProxy(t *testing.T, httpPart, serverPart string, modules []string, ext
 // req is one client request through the proxy.
 type req struct {
 	method, path, basic, body string
+	from                      string // the client's loopback address; "" 127.0.0.1
+}
+
+// clientFrom returns an HTTP client connecting from the loopback address
+// from, which follows no redirect.
+func clientFrom(from string) *http.Client {
+	d := &net.Dialer{}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 // do sends r and returns the status; 200 only when the upstream answered.
@@ -139,7 +156,7 @@ func (p *proxy) do(t *testing.T, r req) int {
 	if r.body != "" {
 		hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	resp, err := http.DefaultClient.Do(hr)
+	resp, err := clientFrom(r.from).Do(hr)
 	if err != nil {
 		t.Fatalf("%s %s: %v", r.method, r.path, err)
 	}
@@ -276,7 +293,7 @@ func TestProxyLua(t *testing.T) {
 		"CHANGE-ME-BOUNCER-KEY", key,
 		"CHANGE-ME-VIGIL-TOKEN", v.token,
 		`devices = "off"`, `devices = "registered-only"`,
-		"interval = 5", "interval = 1")
+		"interval = 2", "interval = 1")
 	serverPart := templateFile(t, deployFile(t, "nginx/vigil-lua-server.conf"))
 	lua, err := os.ReadFile(deployFile(t, "nginx/lua/vigil.lua"))
 	if err != nil {
@@ -302,4 +319,73 @@ func TestProxyLua(t *testing.T) {
 	p.expect(t, req{path: easBase64("REGPHONE2"), basic: "bob"}, 200)
 	p.expect(t, alice, 403)
 	p.expect(t, req{path: "/owa/"}, 200)
+}
+
+// TestProxyBruteForce closes the loop through real nginx: nginx sends its
+// access log to Vigil (deploy/nginx/vigil-access-log.conf) and checks
+// every request with auth_request; an OWA password-guessing run from one
+// address makes brute-force-source ban it (enforce.enabled, the rule's
+// action), and that address's next requests are refused by the
+// auth_request nginx and by a second nginx running vigil.lua, while
+// another address still passes. The time from the last guess to each
+// refusal is logged (docs/benchmarks.md).
+func TestProxyBruteForce(t *testing.T) {
+	t.Parallel()
+	syslogPort := freePort(t)
+	cfg := fmt.Sprintf("inputs:\n  syslog:\n    - addr: 127.0.0.1:%d\nenforce:\n  enabled: true\n  allow_private: true\n", syslogPort)
+	v := startVigil(t, vigilOpts{syslogPort: -1, config: cfg})
+	vigilAddr := strings.TrimPrefix(v.httpURL, "http://")
+	accessLog := templateFile(t, deployFile(t, "nginx/vigil-access-log.conf"),
+		"syslog:server=127.0.0.1:5514,", fmt.Sprintf("syslog:server=127.0.0.1:%d,", syslogPort))
+	httpPart := templateFile(t, deployFile(t, "nginx/vigil-enforce-http.conf"),
+		"127.0.0.1:8514", vigilAddr, "/var/cache/nginx/vigil", "{{dir}}/cache") + "\n" + accessLog
+	serverPart := templateFile(t, deployFile(t, "nginx/vigil-enforce.conf"), "CHANGE-ME-VIGIL-TOKEN", v.token)
+	p := startProxy(t, httpPart, serverPart, nil, nil)
+
+	out, errOut, code := runVigil(t, "bouncers", "add", "--server", v.httpURL, "--data", v.dataDir, "nginx-lua")
+	if code != 0 {
+		t.Fatalf("vigil bouncers add: exit %d: %s%s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	luaHTTP := templateFile(t, deployFile(t, "nginx/vigil-lua.conf"),
+		"/etc/nginx/lua/", "{{dir}}/lua/", "127.0.0.1:8514", vigilAddr,
+		"CHANGE-ME-BOUNCER-KEY", strings.TrimSpace(lines[len(lines)-1]))
+	lua, err := os.ReadFile(deployFile(t, "nginx/lua/vigil.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := startProxy(t, luaHTTP, templateFile(t, deployFile(t, "nginx/vigil-lua-server.conf")), luaModules,
+		map[string]string{"lua/vigil.lua": string(lua)})
+
+	const attacker = "127.0.0.2"
+	guess := req{method: "POST", path: "/owa/auth.owa", body: "destination=x&flags=4&username=alice&password=guess", from: attacker}
+	other := req{path: "/owa/", from: "127.0.0.1"}
+	p.expect(t, guess, http.StatusFound) // Exchange's wrong-password redirect
+	pl.expect(t, req{path: "/owa/", from: attacker}, 200)
+	for range 24 {
+		p.expect(t, guess, http.StatusFound)
+	}
+	// Poll both proxies until each refuses the attacker (no timed
+	// assertion: the deadline is generous, the times are only logged).
+	last := time.Now()
+	var authT, luaT time.Duration
+	for deadline := last.Add(waitTimeout); authT == 0 || luaT == 0; time.Sleep(50 * time.Millisecond) {
+		// The attacker's next guess: its answer may be cached (3 s).
+		if authT == 0 && p.do(t, guess) == http.StatusForbidden {
+			authT = time.Since(last)
+		}
+		if luaT == 0 && pl.do(t, req{path: "/owa/", from: attacker}) == http.StatusForbidden {
+			luaT = time.Since(last)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the attacker is not refused within %s: auth_request after %v, lua after %v (0: not yet)", waitTimeout, authT, luaT)
+		}
+	}
+	t.Logf("last guess to refusal: auth_request %v, lua %v", authT.Round(time.Millisecond), luaT.Round(time.Millisecond))
+	p.expect(t, req{path: "/owa/?next=1", from: attacker}, http.StatusForbidden)
+	p.expect(t, other, 200)
+	pl.expect(t, other, 200)
+	if n := v.waitMetric(t, `vigil_enforce_checks_total{result="ban"}`, 1); n < 1 {
+		t.Errorf("ban checks = %v", n)
+	}
 }

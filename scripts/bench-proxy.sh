@@ -16,14 +16,14 @@
 # and 99th percentile of one client's sequential requests:
 #
 #   plain        GET /Microsoft-Server-ActiveSync?...registered device
-#   auth-cached  the same through auth_request (answers cached 5 s)
+#   auth-cached  the same through auth_request (answers cached 3 s)
 #   auth-miss    GET /owa/?User=<new on every request>: every request
 #                misses the cache and asks Vigil
 #   lua          the same request as plain, checked by the Lua module
 #
 # Then the device is revoked through the API and both paths are polled
 # every 20 ms until they refuse it: the time from the API's answer to the
-# first 403 (bounded by the cache's 5 s and the module's 1 s pull interval
+# first 403 (bounded by the cache's 3 s and the module's 2 s pull interval
 # used here). Every process started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,7 +67,7 @@ KEY=$("$W/vigil" bouncers add --server "http://127.0.0.1:$VPORT" --data "$W/data
 UP=$(free_port); PLAIN=$(free_port); AUTH=$(free_port); LUA=$(free_port)
 sed -e "s#127.0.0.1:8514#127.0.0.1:$VPORT#; s#/var/cache/nginx/vigil#$W/cache#" deploy/nginx/vigil-enforce-http.conf >"$W/enforce-http.conf"
 sed -e "s#CHANGE-ME-VIGIL-TOKEN#$TOKEN#" deploy/nginx/vigil-enforce.conf >"$W/enforce.conf"
-sed -e "s#/etc/nginx/lua/#$W/lua/#; s#127.0.0.1:8514#127.0.0.1:$VPORT#; s#CHANGE-ME-BOUNCER-KEY#$KEY#; s#CHANGE-ME-VIGIL-TOKEN#$TOKEN#; s#devices = \"off\"#devices = \"registered-only\"#; s#interval = 5#interval = 1#" \
+sed -e "s#/etc/nginx/lua/#$W/lua/#; s#127.0.0.1:8514#127.0.0.1:$VPORT#; s#CHANGE-ME-BOUNCER-KEY#$KEY#; s#CHANGE-ME-VIGIL-TOKEN#$TOKEN#; s#devices = \"off\"#devices = \"registered-only\"#" \
   deploy/nginx/vigil-lua.conf >"$W/lua.conf"
 cp deploy/nginx/lua/vigil.lua "$W/lua/"
 cat >"$W/nginx.conf" <<EOF
