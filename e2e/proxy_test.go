@@ -226,6 +226,18 @@ func registryVigil(t *testing.T, mode string) *vigil {
 	return startVigil(t, vigilOpts{dataDir: filepath.Join(dir, "data"), syslogPort: -1, config: cfg})
 }
 
+// bouncerKey adds a bouncer with vigil bouncers add and returns its key
+// (the last line of the output).
+func bouncerKey(t *testing.T, v *vigil, name string) string {
+	t.Helper()
+	out, errOut, code := runVigil(t, "bouncers", "add", "--server", v.httpURL, "--data", v.dataDir, name)
+	if code != 0 {
+		t.Fatalf("vigil bouncers add %s: exit %d: %s%s", name, code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
 // revoke revokes user's device in the registry through the API.
 func revoke(t *testing.T, v *vigil, user, device string) {
 	t.Helper()
@@ -246,8 +258,18 @@ func TestProxyAuthRequest(t *testing.T) {
 	vigilAddr := strings.TrimPrefix(v.httpURL, "http://")
 	httpPart := templateFile(t, deployFile(t, "nginx/vigil-enforce-http.conf"),
 		"127.0.0.1:8514", vigilAddr, "/var/cache/nginx/vigil", "{{dir}}/cache")
-	serverPart := templateFile(t, deployFile(t, "nginx/vigil-enforce.conf"), "CHANGE-ME-VIGIL-TOKEN", v.token)
+	serverPart := templateFile(t, deployFile(t, "nginx/vigil-enforce.conf"), "CHANGE-ME-BOUNCER-KEY", bouncerKey(t, v, "nginx"))
 	p := startProxy(t, httpPart, serverPart, nil, nil)
+
+	// The check takes a bouncer key or the API token, nothing else.
+	for _, h := range [][2]string{{"X-Api-Key", "not-a-key"}, {"Authorization", "Basic YWxpY2U6eA=="}} {
+		if c, body := v.do(t, "GET", "/api/v1/enforce/check?ip=198.51.100.1", nil, h[0], h[1]); c != http.StatusUnauthorized {
+			t.Errorf("check with %s %q: %d %s, want 401", h[0], h[1], c, body)
+		}
+	}
+	if c, body := v.do(t, "GET", "/api/v1/enforce/check?ip=198.51.100.1", nil, "Authorization", "Bearer "+v.token); c != http.StatusNoContent {
+		t.Errorf("check with the API token: %d %s, want 204", c, body)
+	}
 
 	owa := req{path: "/owa/"}
 	alice := req{path: easQuery("alice", "REGPHONE1")}
@@ -280,12 +302,7 @@ func TestProxyAuthRequest(t *testing.T) {
 func TestProxyLua(t *testing.T) {
 	t.Parallel()
 	v := registryVigil(t, "off") // the Lua module has its own devices mode
-	out, errOut, code := runVigil(t, "bouncers", "add", "--server", v.httpURL, "--data", v.dataDir, "nginx-lua")
-	if code != 0 {
-		t.Fatalf("vigil bouncers add: exit %d: %s%s", code, out, errOut)
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	key := strings.TrimSpace(lines[len(lines)-1])
+	key := bouncerKey(t, v, "nginx-lua")
 	vigilAddr := strings.TrimPrefix(v.httpURL, "http://")
 	httpPart := templateFile(t, deployFile(t, "nginx/vigil-lua.conf"),
 		"/etc/nginx/lua/", "{{dir}}/lua/",
@@ -339,17 +356,12 @@ func TestProxyBruteForce(t *testing.T) {
 		"syslog:server=127.0.0.1:5514,", fmt.Sprintf("syslog:server=127.0.0.1:%d,", syslogPort))
 	httpPart := templateFile(t, deployFile(t, "nginx/vigil-enforce-http.conf"),
 		"127.0.0.1:8514", vigilAddr, "/var/cache/nginx/vigil", "{{dir}}/cache") + "\n" + accessLog
-	serverPart := templateFile(t, deployFile(t, "nginx/vigil-enforce.conf"), "CHANGE-ME-VIGIL-TOKEN", v.token)
+	serverPart := templateFile(t, deployFile(t, "nginx/vigil-enforce.conf"), "CHANGE-ME-BOUNCER-KEY", bouncerKey(t, v, "nginx"))
 	p := startProxy(t, httpPart, serverPart, nil, nil)
 
-	out, errOut, code := runVigil(t, "bouncers", "add", "--server", v.httpURL, "--data", v.dataDir, "nginx-lua")
-	if code != 0 {
-		t.Fatalf("vigil bouncers add: exit %d: %s%s", code, out, errOut)
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
 	luaHTTP := templateFile(t, deployFile(t, "nginx/vigil-lua.conf"),
 		"/etc/nginx/lua/", "{{dir}}/lua/", "127.0.0.1:8514", vigilAddr,
-		"CHANGE-ME-BOUNCER-KEY", strings.TrimSpace(lines[len(lines)-1]))
+		"CHANGE-ME-BOUNCER-KEY", bouncerKey(t, v, "nginx-lua"))
 	lua, err := os.ReadFile(deployFile(t, "nginx/lua/vigil.lua"))
 	if err != nil {
 		t.Fatal(err)

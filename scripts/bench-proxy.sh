@@ -66,7 +66,7 @@ KEY=$("$W/vigil" bouncers add --server "http://127.0.0.1:$VPORT" --data "$W/data
 
 UP=$(free_port); PLAIN=$(free_port); AUTH=$(free_port); LUA=$(free_port)
 sed -e "s#127.0.0.1:8514#127.0.0.1:$VPORT#; s#/var/cache/nginx/vigil#$W/cache#" deploy/nginx/vigil-enforce-http.conf >"$W/enforce-http.conf"
-sed -e "s#CHANGE-ME-VIGIL-TOKEN#$TOKEN#" deploy/nginx/vigil-enforce.conf >"$W/enforce.conf"
+sed -e "s#CHANGE-ME-BOUNCER-KEY#$KEY#" deploy/nginx/vigil-enforce.conf >"$W/enforce.conf"
 sed -e "s#/etc/nginx/lua/#$W/lua/#; s#127.0.0.1:8514#127.0.0.1:$VPORT#; s#CHANGE-ME-BOUNCER-KEY#$KEY#; s#CHANGE-ME-VIGIL-TOKEN#$TOKEN#; s#devices = \"off\"#devices = \"registered-only\"#" \
   deploy/nginx/vigil-lua.conf >"$W/lua.conf"
 cp deploy/nginx/lua/vigil.lua "$W/lua/"

@@ -85,7 +85,8 @@ type Options struct {
 	// nil leaves them out.
 	Searches *service.Searches
 	// Enforce answers nginx's auth_request checks at
-	// GET /api/v1/enforce/check (internal/enforce); nil: not served.
+	// GET /api/v1/enforce/check (internal/enforce), authenticated by a
+	// bouncer key (Bouncers) or like any route; nil: not served.
 	Enforce http.Handler
 	// Bouncers serves /api/v1/bouncers (nil: not served).
 	Bouncers *service.Bouncers
@@ -158,9 +159,7 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 	s.routeLists()
 	s.routeRules()
 	s.routeSearch()
-	if opts.Enforce != nil {
-		s.mux.Handle("GET /api/v1/enforce/check", service.PermRead, opts.Enforce)
-	}
+	s.routeEnforce()
 	s.routeBouncers()
 	if opts.Gatherer != nil {
 		h := promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
