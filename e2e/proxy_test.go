@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -400,4 +401,75 @@ func TestProxyBruteForce(t *testing.T) {
 	if n := v.waitMetric(t, `vigil_enforce_checks_total{result="ban"}`, 1); n < 1 {
 		t.Errorf("ban checks = %v", n)
 	}
+}
+
+// addDecision makes an operator's ban through the API and returns its id.
+func addDecision(t *testing.T, v *vigil, scope, value, duration string) int64 {
+	t.Helper()
+	c, body := v.call(t, "POST", "/api/v1/decisions",
+		fmt.Sprintf(`{"scope":%q,"value":%q,"duration":%q,"reason":"e2e"}`, scope, value, duration))
+	var d struct {
+		ID int64 `json:"id"`
+	}
+	if c != http.StatusCreated || json.Unmarshal(body, &d) != nil || d.ID == 0 {
+		t.Fatalf("add decision %s %s: %d %s", scope, value, c, body)
+	}
+	return d.ID
+}
+
+// TestProxyDecisions: operators' bans of a user, a device and a short-lived
+// address reach both paths; the address ban lifts at its expiry, a deleted
+// user ban lifts too; the Lua module also refuses a banned user at OWA's
+// form login, which auth_request checks by address only.
+func TestProxyDecisions(t *testing.T) {
+	t.Parallel()
+	syslogPort := freePort(t)
+	v := startVigil(t, vigilOpts{syslogPort: -1, config: fmt.Sprintf(
+		"inputs:\n  syslog:\n    - addr: 127.0.0.1:%d\nenforce:\n  allow_private: true\n", syslogPort)})
+	vigilAddr := strings.TrimPrefix(v.httpURL, "http://")
+	p := startProxy(t,
+		templateFile(t, deployFile(t, "nginx/vigil-enforce-http.conf"), "127.0.0.1:8514", vigilAddr, "/var/cache/nginx/vigil", "{{dir}}/cache"),
+		templateFile(t, deployFile(t, "nginx/vigil-enforce.conf"), "CHANGE-ME-BOUNCER-KEY", bouncerKey(t, v, "nginx")), nil, nil)
+	lua, err := os.ReadFile(deployFile(t, "nginx/lua/vigil.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := startProxy(t,
+		templateFile(t, deployFile(t, "nginx/vigil-lua.conf"), "/etc/nginx/lua/", "{{dir}}/lua/", "127.0.0.1:8514", vigilAddr,
+			"CHANGE-ME-BOUNCER-KEY", bouncerKey(t, v, "nginx-lua"), "interval = 2", "interval = 1"),
+		templateFile(t, deployFile(t, "nginx/vigil-lua-server.conf")), luaModules, map[string]string{"lua/vigil.lua": string(lua)})
+	both := func(r req, want int) {
+		t.Helper()
+		p.eventually(t, r, want)
+		pl.eventually(t, r, want)
+	}
+
+	mallory := req{path: "/ews/exchange.asmx", basic: `CORP\Mallory`}
+	lost := req{path: easQuery("alice", "LOST1"), basic: "alice"}
+	from3 := req{path: "/owa/", from: "127.0.0.3"}
+	form := req{method: "POST", path: "/owa/auth.owa", body: "destination=x&username=mallory%40corp.example&password=p"}
+	both(mallory, 200)
+	both(lost, 200)
+	both(from3, 200)
+	pl.expect(t, form, http.StatusFound)
+
+	user := addDecision(t, v, "user", "mallory", "1h")
+	addDecision(t, v, "device", "lost1", "1h")
+	addDecision(t, v, "ip", "127.0.0.3", "6s")
+	both(mallory, 403)
+	both(req{path: easQuery("Mallory", "OTHER"), basic: ""}, 403) // ActiveSync's User=
+	both(lost, 403)
+	both(from3, 403)
+	pl.expect(t, form, 403)
+	p.expect(t, form, http.StatusFound) // auth_request: the form's user is not seen
+	both(req{path: easQuery("alice", "PHONE2"), basic: "alice"}, 200)
+
+	// The address ban expires (6 s); the user ban is deleted.
+	both(from3, 200)
+	if c, body := v.call(t, "DELETE", fmt.Sprintf("/api/v1/decisions/%d", user), ""); c != http.StatusNoContent {
+		t.Fatalf("delete decision %d: %d %s", user, c, body)
+	}
+	both(mallory, 200)
+	pl.expect(t, form, http.StatusFound)
+	both(lost, 403)
 }
