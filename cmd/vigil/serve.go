@@ -26,6 +26,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/console"
+	"github.com/vigil-soc/vigil/internal/decision"
 	"github.com/vigil-soc/vigil/internal/detect"
 	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/index"
@@ -137,6 +138,8 @@ type server struct {
 	notify   *notify.Notifier
 	lists    *lists.Set
 	geo      *geoip.DB
+	// decisions are the enforcement decisions (rules' actions, operators').
+	decisions *decision.Store
 	// bg ends background helpers (list reloads) at shutdown.
 	bg      context.Context
 	stopBg  context.CancelFunc
@@ -370,6 +373,9 @@ func (s *server) open() error {
 			return err
 		}
 		iopts.Detector = s.det
+	}
+	if err := s.openDecisions(); err != nil {
+		return err
 	}
 	s.ix, err = index.New(s.j, notifyStore{s.st, s}, iopts, s.reg, s.log.With("component", "index"))
 	if err != nil {
@@ -708,6 +714,9 @@ func (s *server) closeStorage() error {
 	}
 	if s.state != nil {
 		errs = append(errs, s.state.Close())
+	}
+	if s.decisions != nil {
+		errs = append(errs, s.decisions.Close())
 	}
 	return errors.Join(errs...)
 }

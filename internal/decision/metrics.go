@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer, s *Store) (*metrics, error) {
 		}, []string{"origin"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_decisions_refused_total",
-			Help: "Decisions not recorded, by reason: allow_listed, own_network, private, cap, invalid, duplicate (an equal decision lasts as long), error.",
+			Help: "Decisions not recorded, by reason: allow_listed, own_network, private, cap, invalid, duplicate (an equal decision lasts as long, or the same alert made one), stale (an alert older than its action's duration), error.",
 		}, []string{"reason"}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_decisions_log_skipped_total",

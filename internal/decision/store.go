@@ -142,9 +142,10 @@ func subjKey(scope Scope, value string) string {
 // Until must be after now. A decision of a rule while enforcement is not
 // enabled, or any decision in dry-run mode, is recorded with DryRun set.
 //
-// When an undeleted decision of the same subject, type and dry-run state
-// already lasts at least as long, Add returns that one and records
-// nothing (counted as refused, reason "duplicate").
+// When an undeleted decision of the same subject and type was made for
+// the same alert, or has the same dry-run state and lasts at least as
+// long, Add returns that one and records nothing (counted as refused,
+// reason "duplicate").
 //
 // Errors wrap ErrInvalid, ErrOwnNetwork, ErrPrivate, ErrAllowListed or
 // ErrCapReached (see Reason) when the decision is refused.
@@ -231,8 +232,9 @@ func (s *Store) validate(d *Decision, now time.Time) error {
 	return nil
 }
 
-// coveringLocked returns an undeleted decision of d's subject, type and
-// dry-run state lasting at least as long as d, or nil.
+// coveringLocked returns an undeleted decision of d's subject and type
+// made for the same alert, or of the same dry-run state lasting at least
+// as long as d, or nil.
 func (s *Store) coveringLocked(d *Decision, now time.Time) *item {
 	var cands []*item
 	if d.Scope == ScopeRange {
@@ -242,8 +244,13 @@ func (s *Store) coveringLocked(d *Decision, now time.Time) *item {
 	}
 	for _, it := range cands {
 		o := &it.d
-		if o.Scope == d.Scope && key(o.Scope, o.Value) == key(d.Scope, d.Value) &&
-			o.Type == d.Type && o.DryRun == d.DryRun && o.Until.After(now) && !o.Until.Before(d.Until) {
+		if o.Scope != d.Scope || key(o.Scope, o.Value) != key(d.Scope, d.Value) || o.Type != d.Type {
+			continue
+		}
+		// The same alert read again (after a crash), or an equal decision
+		// lasting at least as long.
+		if (d.Alert != "" && o.Alert == d.Alert) ||
+			(o.DryRun == d.DryRun && o.Until.After(now) && !o.Until.Before(d.Until)) {
 			return it
 		}
 	}
