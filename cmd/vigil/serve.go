@@ -479,11 +479,7 @@ func (s *server) open() error {
 	if err := s.openConsole(&opts, searches); err != nil {
 		return err
 	}
-	decisions, err := s.decisionStore(context.Background())
-	if err != nil {
-		return err
-	}
-	s.openBouncers(&opts, decisions)
+	s.openBouncers(&opts, s.decisions)
 	h, err := api.New(searches, opts, s.log.With("component", "api"))
 	if err != nil {
 		return err
