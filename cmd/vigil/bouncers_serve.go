@@ -1,7 +1,6 @@
 package main
 
 import (
-
 	"github.com/vigil-soc/vigil/internal/api"
 	"github.com/vigil-soc/vigil/internal/crowdsec"
 	"github.com/vigil-soc/vigil/internal/service"

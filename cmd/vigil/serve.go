@@ -479,7 +479,9 @@ func (s *server) open() error {
 	if err := s.openConsole(&opts, searches); err != nil {
 		return err
 	}
-	s.openBouncers(&opts, s.decisions)
+	if s.decisions != nil {
+		s.openBouncers(&opts, s.decisions)
+	}
 	h, err := api.New(searches, opts, s.log.With("component", "api"))
 	if err != nil {
 		return err
