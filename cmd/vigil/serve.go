@@ -473,6 +473,7 @@ func (s *server) open() error {
 		Registerer:  s.reg,
 		Lists:       s.listService(),
 		Rules:       s.ruleService(),
+		Decisions:   service.NewDecisions(s.decisions, s.state),
 		Dashboards:  s.dashboards(searches),
 		Searches:    s.searches,
 	}

@@ -66,6 +66,8 @@ type Options struct {
 	Lists *service.Lists
 	// Rules serves /api/v1/rules (nil: not served).
 	Rules *service.Rules
+	// Decisions serves /api/v1/decisions (nil: not served).
+	Decisions *service.Decisions
 	// Dashboards serves /api/v1/entities and /api/v1/overview; nil
 	// disables them.
 	Dashboards *service.Dashboards
@@ -153,6 +155,7 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 		s.routeUsers()
 	}
 	s.routeLists()
+	s.routeDecisions()
 	s.routeRules()
 	s.routeSearch()
 	s.routeBouncers()
