@@ -120,7 +120,8 @@ func (v *vigil) do(t *testing.T, method, path string, body any, headers ...strin
 
 // TestCrowdSecCustomBouncer runs Debian's crowdsec-custom-bouncer,
 // unmodified, against Vigil: a scripted OWA brute force makes its script
-// receive "add <address> ...", deleting the decision "del <address> ...".
+// receive "add <address> ...", deleting the decision "del <address> ...",
+// and an operator's range ban comes as add, then as del when it expires.
 // Bouncer keys and operator tokens do not open each other's endpoints.
 func TestCrowdSecCustomBouncer(t *testing.T) {
 	bin := requireProgram(t, "crowdsec-custom-bouncer")
@@ -184,6 +185,15 @@ func TestCrowdSecCustomBouncer(t *testing.T) {
 	deleteDecision(t, v, id)
 	del := b.waitCall(t, "del "+attacker+" ")
 	t.Logf("script called: %s", del)
+
+	// An operator's short range ban: added, then sent as deleted when it
+	// expires (expiry is no change in the store; the stream reports it).
+	if c, body := v.do(t, "POST", "/api/v1/decisions", map[string]string{"scope": "range", "value": "198.51.100.0/24",
+		"duration": "3s", "reason": "e2e expiry"}, "Authorization", "Bearer "+v.token); c != http.StatusCreated {
+		t.Fatalf("POST /api/v1/decisions: %d %s", c, body)
+	}
+	b.waitCall(t, "add 198.51.100.0/24 ")
+	t.Logf("script called: %s", b.waitCall(t, "del 198.51.100.0/24 "))
 
 	// The live mode answers the same key; nothing matches any more.
 	if c, body := v.do(t, "GET", "/v1/decisions?ip="+attacker, nil, "X-Api-Key", key); c != http.StatusOK || strings.TrimSpace(string(body)) != "null" {
