@@ -386,6 +386,13 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	if _, last, ok = h.opts.Keys.Authenticate(r.Header.Get("X-Api-Key")); !ok {
+		// Deleted while waiting; else last is the stream's state as
+		// left by a pull that ran meanwhile, kept as it is.
+		h.requests.WithLabelValues("live", "forbidden").Inc()
+		writeMessage(w, http.StatusForbidden, "access forbidden")
+		return
+	}
 	now := h.opts.Now()
 	var out []item
 	for _, d := range h.opts.Source.Active(now) {
