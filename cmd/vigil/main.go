@@ -39,6 +39,7 @@ Usage:
   vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]
   vigil users   list|add|passwd|delete [--role R] [--password-file F] [--data DIR | --server URL] [NAME]
   vigil bouncers list|add|delete [--data DIR | --server URL] [NAME]
+  vigil decisions list|add|delete [--server URL] [--token TOKEN] [--duration D] [--reason TEXT] [SCOPE VALUE | ID]
   vigil parse   [--format NAME] [--config FILE] [FILE...]
   vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--in-order] FILE...
   vigil rules lint [--config FILE] [--no-builtin] [PATH...]
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = usersCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "bouncers":
 		err = bouncersCmd(ctx, args[1:], stdout, stderr)
+	case "decisions":
+		err = decisionsCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		err = configCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
