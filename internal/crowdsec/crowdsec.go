@@ -304,11 +304,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	// The pull state is read again under the bouncer's lock: a pull
 	// that waited must start from where the previous one left off.
-	_, last, ok := h.opts.Keys.Authenticate(r.Header.Get("X-Api-Key"))
+	_, last, ok := h.authenticate(w, r, "stream")
 	if !ok {
-		h.requests.WithLabelValues("stream", "forbidden").Inc()
-		writeMessage(w, http.StatusForbidden, "access forbidden")
-		return
+		return // deleted while waiting
 	}
 	now := h.opts.Now()
 	var body streamBody
@@ -386,12 +384,10 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	if _, last, ok = h.opts.Keys.Authenticate(r.Header.Get("X-Api-Key")); !ok {
-		// Deleted while waiting; else last is the stream's state as
-		// left by a pull that ran meanwhile, kept as it is.
-		h.requests.WithLabelValues("live", "forbidden").Inc()
-		writeMessage(w, http.StatusForbidden, "access forbidden")
-		return
+	// Read again under the lock: the stream's state as a pull that ran
+	// meanwhile left it, which this one keeps.
+	if _, last, ok = h.authenticate(w, r, "live"); !ok {
+		return // deleted while waiting
 	}
 	now := h.opts.Now()
 	var out []item
