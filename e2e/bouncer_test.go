@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +120,8 @@ func (v *vigil) do(t *testing.T, method, path string, body any, headers ...strin
 
 // TestCrowdSecCustomBouncer runs Debian's crowdsec-custom-bouncer,
 // unmodified, against Vigil: a scripted OWA brute force makes its script
-// receive "add <address> ...", deleting the decision "del <address> ...".
+// receive "add <address> ...", deleting the decision "del <address> ...",
+// and an operator's range ban comes as add, then as del when it expires.
 // Bouncer keys and operator tokens do not open each other's endpoints.
 func TestCrowdSecCustomBouncer(t *testing.T) {
 	bin := requireProgram(t, "crowdsec-custom-bouncer")
@@ -159,13 +161,39 @@ func TestCrowdSecCustomBouncer(t *testing.T) {
 	}
 	sendLines(t, v.syslogAddr, brute)
 	v.waitAlert(t, "rule.id:brute-force-source source.ip:"+attacker)
-	id := waitDecision(t, v, attacker)
 	add := b.waitCall(t, "add "+attacker+" ")
 	t.Logf("script called: %s", add)
+	// add <value> <seconds> <scenario> <decision as JSON>
+	f := strings.SplitN(add, " ", 5)
+	var d struct {
+		ID       int64
+		Scope    string
+		Scenario string
+		Origin   string
+	}
+	if len(f) != 5 || json.Unmarshal([]byte(f[4]), &d) != nil || d.ID == 0 {
+		t.Fatalf("script arguments %q: want add VALUE SECONDS SCENARIO JSON", add)
+	}
+	if f[3] != "brute-force-source" || d.Scope != "Ip" || d.Origin != "vigil" || d.Scenario != "brute-force-source" {
+		t.Errorf("decision sent: %q", add)
+	}
+	if n, err := strconv.Atoi(f[2]); err != nil || n <= 0 || n > 3600 {
+		t.Errorf("duration %q: want the seconds left of the 1h ban", f[2])
+	}
+	id := d.ID
 
 	deleteDecision(t, v, id)
 	del := b.waitCall(t, "del "+attacker+" ")
 	t.Logf("script called: %s", del)
+
+	// An operator's short range ban: added, then sent as deleted when it
+	// expires (expiry is no change in the store; the stream reports it).
+	if c, body := v.do(t, "POST", "/api/v1/decisions", map[string]string{"scope": "range", "value": "198.51.100.0/24",
+		"duration": "3s", "reason": "e2e expiry"}, "Authorization", "Bearer "+v.token); c != http.StatusCreated {
+		t.Fatalf("POST /api/v1/decisions: %d %s", c, body)
+	}
+	b.waitCall(t, "add 198.51.100.0/24 ")
+	t.Logf("script called: %s", b.waitCall(t, "del 198.51.100.0/24 "))
 
 	// The live mode answers the same key; nothing matches any more.
 	if c, body := v.do(t, "GET", "/v1/decisions?ip="+attacker, nil, "X-Api-Key", key); c != http.StatusOK || strings.TrimSpace(string(body)) != "null" {
@@ -205,44 +233,6 @@ func waitBouncerPull(t *testing.T, v *vigil, name string) {
 func bouncerConfig(t *testing.T) string {
 	t.Helper()
 	return "enforce:\n  enabled: true\n"
-}
-
-// waitDecision waits for an active decision about ip in the operator API
-// (GET /api/v1/decisions) and returns its id.
-func waitDecision(t *testing.T, v *vigil, ip string) int64 {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		c, body := v.do(t, "GET", "/api/v1/decisions?ip="+ip, nil, "Authorization", "Bearer "+v.token)
-		var list []struct {
-			ID    int64  `json:"id"`
-			Scope string `json:"scope"`
-			Value string `json:"value"`
-		}
-		var wrapped struct {
-			Decisions *[]struct {
-				ID    int64  `json:"id"`
-				Scope string `json:"scope"`
-				Value string `json:"value"`
-			} `json:"decisions"`
-		}
-		if c == http.StatusOK && json.Unmarshal(body, &wrapped) == nil && wrapped.Decisions != nil {
-			for _, d := range *wrapped.Decisions {
-				list = append(list, d)
-			}
-		} else if c == http.StatusOK {
-			_ = json.Unmarshal(body, &list)
-		}
-		for _, d := range list {
-			if d.Value == ip {
-				return d.ID
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no decision about %s within %s: %d %s", ip, waitTimeout, c, body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // deleteDecision deletes decision id through the operator API.

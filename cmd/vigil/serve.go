@@ -480,10 +480,12 @@ func (s *server) open() error {
 	if err := s.openConsole(&opts, searches); err != nil {
 		return err
 	}
-	// The bouncer API and nginx's check serve the store of openDecisions.
-	s.openBouncers(&opts, s.decisions)
-	if err := s.openEnforce(&opts, s.decisions); err != nil {
-		return err
+	if s.decisions != nil {
+		// The bouncer API and nginx's check serve the store of openDecisions.
+		s.openBouncers(&opts, s.decisions)
+		if err := s.openEnforce(&opts, s.decisions); err != nil {
+			return err
+		}
 	}
 	h, err := api.New(searches, opts, s.log.With("component", "api"))
 	if err != nil {

@@ -304,11 +304,9 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	// The pull state is read again under the bouncer's lock: a pull
 	// that waited must start from where the previous one left off.
-	_, last, ok := h.opts.Keys.Authenticate(r.Header.Get("X-Api-Key"))
+	_, last, ok := h.authenticate(w, r, "stream")
 	if !ok {
-		h.requests.WithLabelValues("stream", "forbidden").Inc()
-		writeMessage(w, http.StatusForbidden, "access forbidden")
-		return
+		return // deleted while waiting
 	}
 	now := h.opts.Now()
 	var body streamBody
@@ -386,6 +384,11 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	// Read again under the lock: the stream's state as a pull that ran
+	// meanwhile left it, which this one keeps.
+	if _, last, ok = h.authenticate(w, r, "live"); !ok {
+		return // deleted while waiting
+	}
 	now := h.opts.Now()
 	var out []item
 	for _, d := range h.opts.Source.Active(now) {

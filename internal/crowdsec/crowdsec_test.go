@@ -3,6 +3,7 @@ package crowdsec
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -251,5 +252,56 @@ func TestAuth(t *testing.T) {
 	}
 	if code, _ := f.get("/v1/decisions/stream", f.key); code != http.StatusForbidden {
 		t.Errorf("deleted bouncer's key: %d", code)
+	}
+}
+
+// TestConcurrentPulls pulls one bouncer's stream from many goroutines
+// while decisions are added: pulls are served one at a time, so every
+// decision reaches the bouncer.
+func TestConcurrentPulls(t *testing.T) {
+	f := newFixture(t)
+	if code, _ := f.get("/v1/decisions/stream?startup=true", f.key); code != http.StatusOK {
+		t.Fatal(code)
+	}
+	var mu sync.Mutex
+	got := map[string]bool{}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				if g == 0 {
+					f.add(decision.ScopeIP, fmt.Sprintf("203.0.113.%d", i+1), time.Hour)
+				}
+				req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/v1/decisions/stream", nil)
+				req.Header.Set("X-Api-Key", f.key)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var b struct{ New []gotItem }
+				err = json.NewDecoder(resp.Body).Decode(&b)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || err != nil {
+					t.Errorf("pull: %d %v", resp.StatusCode, err)
+					return
+				}
+				mu.Lock()
+				for _, it := range b.New {
+					got[it.Value] = true
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	_, body := f.get("/v1/decisions/stream", f.key)
+	for _, v := range values(t, body) {
+		got[strings.TrimPrefix(v, "new:")] = true
+	}
+	if len(got) != 10 {
+		t.Errorf("the bouncer received %d of the 10 decisions: %v", len(got), got)
 	}
 }
