@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -71,23 +70,7 @@ func decisionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	call := func(method, path string, in, out any) error {
-		var body io.Reader
-		if in != nil {
-			b, err := json.Marshal(in)
-			if err != nil {
-				return err
-			}
-			body = bytes.NewReader(b)
-		}
-		resp, err := apiRequest(ctx, method, *server, path, tok, body)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if out == nil {
-			return nil
-		}
-		return json.NewDecoder(resp.Body).Decode(out)
+		return apiJSON(ctx, method, *server, path, tok, in, out)
 	}
 	switch sub {
 	case "list":

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -220,23 +219,7 @@ type remoteUsers struct {
 }
 
 func (r *remoteUsers) call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	resp, err := apiRequest(ctx, method, r.server, path, r.token, body)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return apiJSON(ctx, method, r.server, path, r.token, in, out)
 }
 
 func (r *remoteUsers) list(ctx context.Context) ([]service.UserInfo, error) {
