@@ -85,6 +85,25 @@ func timeBound(flagName, s string, now time.Time, loc *time.Location) (string, e
 // hold times (events, journal records, alerts).
 var timeFields = map[string]bool{"_time": true, "vigil.received": true, "received": true, "alert.first": true, "alert.last": true}
 
+// sameFraction returns the RFC 3339 layout that writes as many digits of
+// the second's fraction as the time v has, so that a time moved into
+// another zone keeps its text otherwise ("…14.620Z" stays "…14.620", not
+// "…14.62" as RFC3339Nano would trim it).
+func sameFraction(v string) string {
+	const layout = "2006-01-02T15:04:05.000000000Z07:00"
+	if len(v) < 20 || v[19] != '.' {
+		return time.RFC3339
+	}
+	n := 0
+	for i := 20; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
+		n++
+	}
+	if n == 0 || n > 9 {
+		return time.RFC3339Nano
+	}
+	return layout[:20+n] + "Z07:00"
+}
+
 // localizeJSON appends the JSON object line to dst with the times of its
 // timeFields in loc (RFC 3339 with their offset); anything else, and a
 // line that is not a JSON object, is copied as it is.
@@ -109,7 +128,7 @@ func localizeJSON(dst, line []byte, loc *time.Location) []byte {
 		var v string
 		if timeFields[key] && json.Unmarshal(raw, &v) == nil {
 			if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-				dst = append(append(append(dst, '"'), t.In(loc).Format(time.RFC3339Nano)...), '"')
+				dst = append(append(append(dst, '"'), t.In(loc).Format(sameFraction(v))...), '"')
 				continue
 			}
 		}

@@ -35,6 +35,12 @@ func TestLocalizeJSON(t *testing.T) {
 		{newYork, `{"_time":"2026-07-01T12:00:00Z","alert.count":3,"alert.first":"2026-07-01T11:00:00Z","alert.payloads":["x"],"alert.follow_up":false}`,
 			`{"_time":"2026-07-01T08:00:00-04:00","alert.count":3,"alert.first":"2026-07-01T07:00:00-04:00","alert.payloads":["x"],"alert.follow_up":false}`},
 		{time.UTC, `{"_time":"2026-12-05T17:30:00Z"}`, `{"_time":"2026-12-05T17:30:00Z"}`},
+		// The fraction keeps its digits, trailing zeros included (the API's
+		// millisecond times and the store's nanosecond ones).
+		{time.UTC, `{"vigil.received":"2026-12-06T08:37:14.620Z","_time":"2026-12-06T08:37:14.618226300Z"}`,
+			`{"vigil.received":"2026-12-06T08:37:14.620Z","_time":"2026-12-06T08:37:14.618226300Z"}`},
+		{shanghai, `{"_time":"2026-12-05T17:30:00.000Z","alert.first":"2026-12-05T17:30:00.5+00:00"}`,
+			`{"_time":"2026-12-06T01:30:00.000+08:00","alert.first":"2026-12-06T01:30:00.5+08:00"}`},
 		// Not a time, not an object, or broken: as it is.
 		{shanghai, `{"_time":"soon","n":"2026-12-05T17:30:00Z"}`, `{"_time":"soon","n":"2026-12-05T17:30:00Z"}`},
 		{shanghai, `{"error":"bad query"}`, `{"error":"bad query"}`},

@@ -303,6 +303,15 @@ func latestYear(dt *dateTime, loc *time.Location, received time.Time) time.Time 
 	return t
 }
 
+// InLatestYear returns t, a time read without a year (its year is
+// ignored), in the latest year that puts it at most a month after
+// received, the rule BSD dates follow: senders log the past. Formats whose
+// own dates lack a year (nxlog's Snare output) use it.
+func InLatestYear(t, received time.Time) time.Time {
+	dt := dateTime{month: int(t.Month()), day: t.Day(), hour: t.Hour(), min: t.Minute(), sec: t.Second(), nsec: t.Nanosecond()}
+	return latestYear(&dt, t.Location(), received)
+}
+
 // dateIn returns dt in year y; ok is false when the day does not exist in
 // that year (February 29).
 func dateIn(dt *dateTime, y int, loc *time.Location) (time.Time, bool) {

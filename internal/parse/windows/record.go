@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/syslog"
 )
 
 // Field names this package sets beyond format's (ECS names; listed in the
@@ -786,20 +787,6 @@ func message(r *record, def eventDef, id int, s *summary) string {
 	return b.String()
 }
 
-// inLatestYear returns t, parsed without a year, in the latest year that
-// puts it at most a month after received, as the syslog header does for
-// BSD dates: senders log the past.
-func inLatestYear(t, received time.Time) time.Time {
-	limit := received.Add(31 * 24 * time.Hour)
-	for y := received.Year() + 1; y >= received.Year()-8; y-- {
-		c := time.Date(y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
-		if c.Day() == t.Day() && !c.After(limit) { // Feb 29 only in leap years
-			return c
-		}
-	}
-	return t
-}
-
 // timeLayout says how an event time is written.
 type timeLayout uint8
 
@@ -824,7 +811,7 @@ func parseTime(s string, layout timeLayout, loc *time.Location, received time.Ti
 			return t, nil
 		}
 		if t, err := time.ParseInLocation("Mon Jan _2 15:04:05", s, loc); err == nil && !received.IsZero() {
-			return inLatestYear(t, received), nil
+			return syslog.InLatestYear(t, received), nil
 		}
 		return time.Time{}, fmt.Errorf("date %q is not like \"Thu Nov 28 09:00:00 2026\"", s)
 	}
