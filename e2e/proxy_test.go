@@ -302,15 +302,22 @@ func TestProxyAuthRequest(t *testing.T) {
 // inside nginx, and the registry kept while Vigil is gone.
 func TestProxyLua(t *testing.T) {
 	t.Parallel()
-	v := registryVigil(t, "off") // the Lua module has its own devices mode
+	v := registryVigil(t, "registered-only") // the module follows Vigil's mode
 	key := bouncerKey(t, v, "nginx-lua")
+
+	// The registry for proxies takes a bouncer key or the API token.
+	if c, body := v.do(t, "GET", "/api/v1/enforce/devices", nil, "X-Api-Key", "not-a-key"); c != http.StatusUnauthorized {
+		t.Errorf("devices with a wrong key: %d %s, want 401", c, body)
+	}
+	if c, body := v.do(t, "GET", "/api/v1/enforce/devices", nil, "X-Api-Key", key); c != http.StatusOK ||
+		!strings.Contains(string(body), `"mode":"registered-only"`) || !strings.Contains(string(body), `{"user":"alice","device":"REGPHONE1"}`) {
+		t.Errorf("devices with the key: %d %s", c, body)
+	}
 	vigilAddr := strings.TrimPrefix(v.httpURL, "http://")
 	httpPart := templateFile(t, deployFile(t, "nginx/vigil-lua.conf"),
 		"/etc/nginx/lua/", "{{dir}}/lua/",
 		"127.0.0.1:8514", vigilAddr,
 		"CHANGE-ME-BOUNCER-KEY", key,
-		"CHANGE-ME-VIGIL-TOKEN", v.token,
-		`devices = "off"`, `devices = "registered-only"`,
 		"interval = 2", "interval = 1")
 	serverPart := templateFile(t, deployFile(t, "nginx/vigil-lua-server.conf"))
 	lua, err := os.ReadFile(deployFile(t, "nginx/lua/vigil.lua"))

@@ -87,9 +87,10 @@ type Options struct {
 	// nil leaves them out.
 	Searches *service.Searches
 	// Enforce answers nginx's auth_request checks at
-	// GET /api/v1/enforce/check (internal/enforce), authenticated by a
+	// GET /api/v1/enforce/check and lists the registered devices at
+	// GET /api/v1/enforce/devices (internal/enforce), authenticated by a
 	// bouncer key (Bouncers) or like any route; nil: not served.
-	Enforce http.Handler
+	Enforce Enforcer
 	// Bouncers serves /api/v1/bouncers (nil: not served).
 	Bouncers *service.Bouncers
 	// BouncerAPI serves BouncerPatterns (the CrowdSec bouncer API,

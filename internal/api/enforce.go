@@ -6,17 +6,31 @@ import (
 	"github.com/vigil-soc/vigil/internal/service"
 )
 
-// routeEnforce serves nginx's auth_request check (Options.Enforce). It
-// takes a bouncer key in X-Api-Key (what nginx should hold: a key sees
-// decisions only) or, like every API route, a bearer token or a session
-// with read permission.
+// Enforcer answers the proxy's questions (*enforce.Checker): ServeHTTP
+// the auth_request check, ServeDevices the registered devices.
+type Enforcer interface {
+	http.Handler
+	ServeDevices(http.ResponseWriter, *http.Request)
+}
+
+// routeEnforce serves nginx's auth_request check and the device list for
+// vigil.lua (Options.Enforce). Both take a bouncer key in X-Api-Key (what
+// a proxy should hold: a key sees decisions and registered devices only)
+// or, like every API route, a bearer token or a session with read
+// permission.
 func (s *Server) routeEnforce() {
 	if s.opts.Enforce == nil {
 		return
 	}
-	h := s.opts.Enforce
+	s.mux.Public("GET /api/v1/enforce/check", s.bouncerOrRead(s.opts.Enforce))
+	s.mux.Public("GET /api/v1/enforce/devices", s.bouncerOrRead(http.HandlerFunc(s.opts.Enforce.ServeDevices)))
+}
+
+// bouncerOrRead serves h to a request with a valid bouncer key in
+// X-Api-Key or, without that header, to one with read permission.
+func (s *Server) bouncerOrRead(h http.Handler) http.Handler {
 	guarded := s.guard(service.PermRead, h)
-	s.mux.Public("GET /api/v1/enforce/check", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("X-Api-Key")
 		if key == "" {
 			guarded.ServeHTTP(w, r)
@@ -29,5 +43,5 @@ func (s *Server) routeEnforce() {
 			}
 		}
 		writeError(w, http.StatusUnauthorized, "invalid bouncer key in X-Api-Key (vigil bouncers add NAME prints one)")
-	}))
+	})
 }

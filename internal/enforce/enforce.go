@@ -10,6 +10,7 @@
 package enforce
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,6 +61,7 @@ type Match func(now time.Time, ip netip.Addr, user, device string) (id int64, re
 // Registry is the ActiveSync device registry (*lists.Set).
 type Registry interface {
 	Device(user, id string) (lists.Entry, bool)
+	ActiveDevices() []lists.Entry
 }
 
 // Options configure a Checker.
@@ -291,6 +293,35 @@ func (c *Checker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusForbidden)
+}
+
+// Device is one registered device as GET /api/v1/enforce/devices lists
+// it.
+type Device struct {
+	User   string `json:"user"`
+	Device string `json:"device"`
+}
+
+// ServeDevices answers GET /api/v1/enforce/devices: the mode
+// (enforce.devices) and the registered devices that are neither expired
+// nor revoked, for proxies that check devices themselves (vigil.lua).
+// Users are as registered; a proxy compares them as the check does.
+func (c *Checker) ServeDevices(w http.ResponseWriter, r *http.Request) {
+	var out struct {
+		Mode    DeviceMode `json:"mode"`
+		Devices []Device   `json:"devices"`
+	}
+	out.Mode, out.Devices = c.o.Devices, []Device{}
+	if c.o.Registry != nil {
+		for _, e := range c.o.Registry.ActiveDevices() {
+			out.Devices = append(out.Devices, Device{User: e.User, Device: e.Device})
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := json.NewEncoder(w).Encode(&out); err != nil {
+		c.o.Log.Debug("enforce: devices: write", "err", err)
+	}
 }
 
 // StoreMatch adapts the decision store's Check: only bans refuse a

@@ -121,6 +121,25 @@ func TestServeHTTP(t *testing.T) {
 	}
 }
 
+func TestServeDevices(t *testing.T) {
+	c, _ := newChecker(t, DevicesRegisteredOnly, nil)
+	w := httptest.NewRecorder()
+	c.ServeDevices(w, httptest.NewRequest("GET", "/api/v1/enforce/devices", nil))
+	want := `{"mode":"registered-only","devices":[{"user":"alice","device":"ApplF17ABCDEF12"},{"user":"bob","device":"0123456789ABCDEFFEDCBA9876543210"}]}` + "\n"
+	if w.Code != 200 || w.Body.String() != want || w.Header().Get("Content-Type") != "application/json" {
+		t.Errorf("devices: %d %s %q\nwant %s", w.Code, w.Header().Get("Content-Type"), w.Body, want)
+	}
+	off, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = httptest.NewRecorder()
+	off.ServeDevices(w, httptest.NewRequest("GET", "/api/v1/enforce/devices", nil))
+	if got := w.Body.String(); got != `{"mode":"off","devices":[]}`+"\n" {
+		t.Errorf("without a registry: %s", got)
+	}
+}
+
 func TestParseDeviceMode(t *testing.T) {
 	for s, want := range map[string]DeviceMode{"": DevicesOff, "off": DevicesOff, "learn": DevicesLearn, "registered-only": DevicesRegisteredOnly} {
 		if got, err := ParseDeviceMode(s); err != nil || got != want {

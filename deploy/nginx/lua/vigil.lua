@@ -3,9 +3,9 @@
 -- For OpenResty, or Debian's nginx with libnginx-mod-http-lua and
 -- lua-cjson. One worker pulls Vigil's decision stream (the CrowdSec
 -- bouncer stream, GET /v1/decisions/stream, with Vigil's user and device
--- scopes) and, in enforce.devices' registered-only or learn mode, the
--- ActiveSync device registry (GET /api/v1/devices) every few seconds into
--- a lua_shared_dict; every worker checks each request against that dict
+-- scopes) and the registered ActiveSync devices with Vigil's
+-- enforce.devices mode (GET /api/v1/enforce/devices), both with one
+-- bouncer key, every few seconds into a lua_shared_dict; every worker checks each request against that dict
 -- only. docs/integrations/nginx.md shows the configuration
 -- (deploy/nginx/vigil-lua.conf).
 --
@@ -29,11 +29,10 @@ local tonumber = tonumber
 local conf = {
     url = "http://127.0.0.1:8514",  -- Vigil's API (http.addr); https:// needs lua_ssl_trusted_certificate
     host = "localhost",             -- Host header sent (a name Vigil answers to)
-    bouncer_key = nil,              -- X-Api-Key for /v1/decisions/stream (vigil bouncers add NAME)
-    api_token = nil,                -- bearer token for /api/v1/devices (device modes only)
+    bouncer_key = nil,              -- X-Api-Key for Vigil (vigil bouncers add NAME)
     interval = 2,                   -- seconds between pulls
     dict = "vigil",                 -- the lua_shared_dict's name
-    devices = "off",                -- off | learn | registered-only (as enforce.devices)
+    devices = nil,                  -- nil: Vigil's enforce.devices; or off | learn | registered-only
     timeout = 3000,                 -- milliseconds per network operation
 }
 
@@ -41,7 +40,8 @@ local conf = {
 -- decision's reason until it expires (the dict's TTL); "ranges" the
 -- range decisions as "cidr expiry reason\n" lines; "r:<user>\0<device>"
 -- a registered device, "reg:gen" the registry generation those keys
--- carry, "reg:ok" whether a registry was ever pulled.
+-- carry, "reg:mode" the device mode Vigil last gave, "reg:ok" whether a
+-- registry was ever pulled.
 
 -- normalize_user reads a user as Vigil's user.name: lower case, without
 -- a DOMAIN\ prefix or an @domain suffix.
@@ -277,11 +277,12 @@ function M.check()
         if r then return deny("device " .. dev .. ": " .. r) end
     end
 
-    if conf.devices == "off" or not is_eas then return end
+    local mode = conf.devices or dict:get("reg:mode") or "off"
+    if mode == "off" or not is_eas then return end
     if not dict:get("reg:ok") then return end -- no registry pulled yet: fail open
     local user = users[1]
     if not user or not dev or dev == "" then
-        if conf.devices == "registered-only" and var.args and var.args ~= "" then
+        if mode == "registered-only" and var.args and var.args ~= "" then
             return deny("registered-only: an ActiveSync request without a DeviceId and user")
         end
         return
@@ -290,7 +291,7 @@ function M.check()
     -- under way) saw it.
     local g = dict:get("r:" .. user .. "\0" .. lower(dev))
     if g and g >= (dict:get("reg:gen") or 0) then return end
-    if conf.devices == "registered-only" then
+    if mode == "registered-only" then
         return deny("registered-only: device " .. dev .. " is not registered for " .. user)
     end
     ngx.var.vigil_reason = "learn: device " .. dev .. " is not registered for " .. user
@@ -401,37 +402,40 @@ local function pull_decisions(dict)
 end
 
 local function pull_registry(dict)
-    if conf.devices == "off" or not conf.api_token then return end
+    if conf.devices == "off" then return end
+    local status, body = http_get("/api/v1/enforce/devices", { ["X-Api-Key"] = conf.bouncer_key })
+    if status ~= 200 then
+        log(WARN, "vigil: device registry: ", status or "", " ", status and sub(body or "", 1, 200) or body)
+        return
+    end
+    local page = cjson.decode(body)
+    if type(page) ~= "table" or type(page.devices) ~= "table" or type(page.mode) ~= "string" then
+        log(WARN, "vigil: device registry: not the expected JSON")
+        return
+    end
     local gen = (dict:get("reg:gen") or 0) + 1
-    local offset, total = 0, nil
     local n = 0
-    repeat
-        local status, body = http_get("/api/v1/devices?limit=1000&offset=" .. offset,
-            { Authorization = "Bearer " .. conf.api_token })
-        if status ~= 200 then
-            log(WARN, "vigil: device registry: ", status or "", " ", status and sub(body or "", 1, 200) or body)
-            return
-        end
-        local page = cjson.decode(body)
-        if type(page) ~= "table" or type(page.devices) ~= "table" then
-            log(WARN, "vigil: device registry: not the expected JSON")
-            return
-        end
-        total = tonumber(page.total) or 0
-        for _, e in ipairs(page.devices) do
-            local u = normalize_user(e.user)
-            if e.state == "active" and u and type(e.device) == "string" then
-                dict:set("r:" .. u .. "\0" .. lower(e.device), gen)
-                n = n + 1
+    for _, e in ipairs(page.devices) do
+        local u = normalize_user(e.user)
+        if u and type(e.device) == "string" then
+            local ok, err = dict:set("r:" .. u .. "\0" .. lower(e.device), gen)
+            if not ok then
+                -- A partial registry would refuse registered phones.
+                log(ERR, "vigil: device registry: shared dict: ", err, "; registry not updated")
+                return
             end
+            n = n + 1
         end
-        offset = offset + #page.devices
-    until #page.devices == 0 or offset >= total
+    end
     -- Entries of older generations no longer count (the dict evicts them
     -- when it is full).
     dict:set("reg:gen", gen)
+    dict:set("reg:mode", page.mode)
+    if not dict:get("reg:ok") or dict:get("reg:n") ~= n then
+        log(INFO, "vigil: device registry: ", n, " active devices, Vigil's mode ", page.mode)
+    end
+    dict:set("reg:n", n)
     dict:set("reg:ok", true)
-    log(INFO, "vigil: device registry: ", n, " active devices")
 end
 
 local function pull(premature)
@@ -447,13 +451,14 @@ end
 -- init sets the configuration (init_by_lua).
 function M.init(opts)
     for k, v in pairs(opts or {}) do
-        if conf[k] == nil and k ~= "bouncer_key" and k ~= "api_token" then
+        if conf[k] == nil and k ~= "bouncer_key" and k ~= "devices" then
             error("vigil: unknown option " .. k)
         end
         conf[k] = v
     end
-    if conf.devices ~= "off" and conf.devices ~= "learn" and conf.devices ~= "registered-only" then
-        error("vigil: devices must be off, learn or registered-only")
+    local d = conf.devices
+    if d ~= nil and d ~= "off" and d ~= "learn" and d ~= "registered-only" then
+        error("vigil: devices must be nil (Vigil's mode), off, learn or registered-only")
     end
 end
 
