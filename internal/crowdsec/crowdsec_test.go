@@ -40,13 +40,17 @@ type fixture struct {
 	key   string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureIn(t, "") }
+
+// newFixtureIn keeps the decision log in dir ("": in memory).
+func newFixtureIn(t *testing.T, dir string) *fixture {
 	t.Helper()
 	clk := &clock{t: time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)}
-	st, err := decision.Open(context.Background(), decision.Options{Policy: decision.Policy{Enabled: true}, Now: clk.Now})
+	st, err := decision.Open(context.Background(), decision.Options{Dir: dir, Policy: decision.Policy{Enabled: true}, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
 	db, err := storage.Open(filepath.Join(t.TempDir(), storage.FileName))
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +192,46 @@ func TestStream(t *testing.T) {
 	infos, err := f.keys.Infos()
 	if err != nil || len(infos) != 1 || !infos[0].LastPull.Equal(f.clk.Now()) || infos[0].LastAgent != "crowdsec-custom-bouncer/-" {
 		t.Errorf("last pull: %+v %v", infos, err)
+	}
+}
+
+// TestStreamAcrossRestart: a bouncer's cursor outlives Vigil. Decisions
+// added and deleted around a restart reach the bouncer once each: what it
+// had is not sent again, what it missed is.
+func TestStreamAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixtureIn(t, dir)
+	a := f.add(decision.ScopeIP, "203.0.113.7", time.Hour)
+	if _, body := f.get("/v1/decisions/stream?startup=true", f.key); strings.Join(values(t, body), " ") != "new:203.0.113.7" {
+		t.Fatalf("startup: %s", body)
+	}
+	f.add(decision.ScopeIP, "192.0.2.1", time.Hour) // not pulled before the restart
+	if err := f.store.Delete(context.Background(), a.ID, "operator:x"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The restart: a new store replays (and compacts) the log; the
+	// bouncer's cursor is in the state database.
+	f.srv.Close()
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := decision.Open(context.Background(), decision.Options{Dir: dir, Policy: decision.Policy{Enabled: true}, Now: f.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	f.store = st
+	f.srv = httptest.NewServer(New(Options{Source: st, Keys: f.keys, Now: f.clk.Now}))
+	t.Cleanup(f.srv.Close)
+	f.add(decision.ScopeIP, "192.0.2.2", time.Hour)
+
+	_, body := f.get("/v1/decisions/stream", f.key)
+	if got := strings.Join(values(t, body), " "); got != "new:192.0.2.1 new:192.0.2.2 del:203.0.113.7" {
+		t.Errorf("after the restart: %q (%s)", got, body)
+	}
+	if _, body = f.get("/v1/decisions/stream", f.key); body != `{"new":null,"deleted":null}` {
+		t.Errorf("again: %s", body)
 	}
 }
 

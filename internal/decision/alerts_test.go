@@ -88,3 +88,55 @@ func TestAlertSenderDisabled(t *testing.T) {
 		t.Errorf("%d active, want 0", n)
 	}
 }
+
+// TestAlertReplayAfterDelete: an operator deletes a rule's ban; the alert
+// read again (a crash before the alert journal's cursor moved, then a
+// restart) does not ban the address again.
+func TestAlertReplayAfterDelete(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	dir := t.TempDir()
+	open := func() *Store {
+		s, err := Open(ctx, Options{Dir: dir, Policy: Policy{Enabled: true}, Now: c.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	rec := alertRecord(t, 1, &alert.Alert{ID: "a1", RuleID: "brute-force-source", Last: c.Now(),
+		Actions: []alert.Action{{Decision: "ban", Scope: "ip", Value: "203.0.113.7", Duration: time.Hour}}})
+	if err := NewAlertSender(s, nil).Send(ctx, []journal.Record{rec}); err != nil {
+		t.Fatal(err)
+	}
+	ds := s.List(Filter{States: allStates})
+	if len(ds) != 1 {
+		t.Fatalf("decisions %+v", ds)
+	}
+	if err := s.Delete(ctx, ds[0].ID, "operator:admin"); err != nil {
+		t.Fatal(err)
+	}
+	for _, restart := range []bool{false, true} {
+		if restart {
+			s.Close()
+			s = open()
+		}
+		c.Advance(time.Minute)
+		if err := NewAlertSender(s, nil).Send(ctx, []journal.Record{rec}); err != nil {
+			t.Fatal(err)
+		}
+		if n, act := len(s.List(Filter{States: allStates})), s.Active(c.Now()); n != 1 || len(act) != 0 {
+			t.Errorf("restart %v: %d decisions, active %+v; want the deleted one only", restart, n, act)
+		}
+	}
+	// Another alert on the same address bans it again.
+	rec2 := alertRecord(t, 2, &alert.Alert{ID: "a2", RuleID: "brute-force-source", Last: c.Now(),
+		Actions: []alert.Action{{Decision: "ban", Scope: "ip", Value: "203.0.113.7", Duration: time.Hour}}})
+	if err := NewAlertSender(s, nil).Send(ctx, []journal.Record{rec2}); err != nil {
+		t.Fatal(err)
+	}
+	if act := s.Active(c.Now()); len(act) != 1 || act[0].Alert != "a2" {
+		t.Errorf("after a new alert: active %+v", act)
+	}
+	s.Close()
+}

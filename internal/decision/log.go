@@ -216,6 +216,9 @@ func (s *Store) compactLocked(now time.Time) error {
 			}
 			if end.Before(cut) {
 				delete(s.byID, it.d.ID)
+				if it.d.Alert != "" && s.byAlert[alertKey(&it.d)] == it {
+					delete(s.byAlert, alertKey(&it.d))
+				}
 				if it.delSeq == 0 {
 					s.unindexLocked(it)
 				}

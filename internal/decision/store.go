@@ -55,6 +55,7 @@ type Store struct {
 	byID          map[int64]*item    // every decision held
 	subj          map[string][]*item // undeleted ip/user/device decisions by subject key
 	ranges        []*item            // undeleted range decisions
+	byAlert       map[string]*item   // decisions made for an alert, deleted ones included (alertKey)
 	dl            *dlog              // nil: in memory only
 	changes       int                // adds and deletes since the last compaction
 	minCompact    int                // changes between compactions at least
@@ -90,6 +91,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		minCompact: 1024,
 		byID:       map[int64]*item{},
 		subj:       map[string][]*item{},
+		byAlert:    map[string]*item{},
 	}
 	m, err := newMetrics(opts.Registerer, s)
 	if err != nil {
@@ -137,15 +139,22 @@ func subjKey(scope Scope, value string) string {
 	return string(scope) + "\x00" + key(scope, value)
 }
 
+// alertKey identifies the decision of one type an alert made on one
+// subject.
+func alertKey(d *Decision) string {
+	return d.Alert + "\x00" + string(d.Type) + "\x00" + subjKey(d.Scope, d.Value)
+}
+
 // Add validates d, applies the policy and records d, returning it with
 // its ID and Created set. Value is stored in canonical form (Normalize);
 // Until must be after now. A decision of a rule while enforcement is not
 // enabled, or any decision in dry-run mode, is recorded with DryRun set.
 //
-// When an undeleted decision of the same subject and type was made for
-// the same alert, or has the same dry-run state and lasts at least as
-// long, Add returns that one and records nothing (counted as refused,
-// reason "duplicate").
+// When a decision of the same subject and type was made for the same
+// alert (even one deleted since: an alert read again after a crash does
+// not undo an operator's deletion), or an undeleted one has the same
+// dry-run state and lasts at least as long, Add returns that one and
+// records nothing (counted as refused, reason "duplicate").
 //
 // Errors wrap ErrInvalid, ErrOwnNetwork, ErrPrivate, ErrAllowListed or
 // ErrCapReached (see Reason) when the decision is refused.
@@ -232,10 +241,15 @@ func (s *Store) validate(d *Decision, now time.Time) error {
 	return nil
 }
 
-// coveringLocked returns an undeleted decision of d's subject and type
-// made for the same alert, or of the same dry-run state lasting at least
-// as long as d, or nil.
+// coveringLocked returns a decision of d's subject and type made for the
+// same alert, or an undeleted one of the same dry-run state lasting at
+// least as long as d, or nil.
 func (s *Store) coveringLocked(d *Decision, now time.Time) *item {
+	if d.Alert != "" {
+		if it := s.byAlert[alertKey(d)]; it != nil {
+			return it
+		}
+	}
 	var cands []*item
 	if d.Scope == ScopeRange {
 		cands = s.ranges
@@ -247,10 +261,8 @@ func (s *Store) coveringLocked(d *Decision, now time.Time) *item {
 		if o.Scope != d.Scope || key(o.Scope, o.Value) != key(d.Scope, d.Value) || o.Type != d.Type {
 			continue
 		}
-		// The same alert read again (after a crash), or an equal decision
-		// lasting at least as long.
-		if (d.Alert != "" && o.Alert == d.Alert) ||
-			(o.DryRun == d.DryRun && o.Until.After(now) && !o.Until.Before(d.Until)) {
+		// An equal decision lasting at least as long.
+		if o.DryRun == d.DryRun && o.Until.After(now) && !o.Until.Before(d.Until) {
 			return it
 		}
 	}
@@ -284,6 +296,9 @@ func (s *Store) eachIndexedLocked(f func(*item)) {
 func (s *Store) insertLocked(it *item) {
 	s.items = append(s.items, it)
 	s.byID[it.d.ID] = it
+	if it.d.Alert != "" {
+		s.byAlert[alertKey(&it.d)] = it
+	}
 	if it.d.Deleted.IsZero() {
 		s.indexLocked(it)
 	}
