@@ -213,6 +213,13 @@ func easBase64(device string) string {
 // REGPHONE1 and bob's REGPHONE2, and enforce.devices set to mode.
 func registryVigil(t *testing.T, mode string) *vigil {
 	t.Helper()
+	v, _ := registryVigilSyslog(t, mode)
+	return v
+}
+
+// registryVigilSyslog is registryVigil, also returning its syslog port.
+func registryVigilSyslog(t *testing.T, mode string) (*vigil, int) {
+	t.Helper()
 	dir := t.TempDir()
 	listsDir := filepath.Join(dir, "lists")
 	if err := os.MkdirAll(listsDir, 0o700); err != nil {
@@ -222,9 +229,10 @@ func registryVigil(t *testing.T, mode string) *vigil {
 	if err := os.WriteFile(filepath.Join(listsDir, "devices.yaml"), []byte(reg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	port := freePort(t)
 	cfg := fmt.Sprintf("inputs:\n  syslog:\n    - addr: 127.0.0.1:%d\ndetect:\n  lists_dir: %s\nenforce:\n  devices: %s\n",
-		freePort(t), listsDir, mode)
-	return startVigil(t, vigilOpts{dataDir: filepath.Join(dir, "data"), syslogPort: -1, config: cfg})
+		port, listsDir, mode)
+	return startVigil(t, vigilOpts{dataDir: filepath.Join(dir, "data"), syslogPort: -1, config: cfg}), port
 }
 
 // bouncerKey adds a bouncer with vigil bouncers add and returns its key
@@ -294,6 +302,63 @@ func TestProxyAuthRequest(t *testing.T) {
 	// Vigil gone: fail open, as the snippet chooses.
 	v.stop(t)
 	p.eventually(t, req{path: "/owa/?after-stop", basic: "carol"}, 200)
+}
+
+// TestProxyLearn: in learn mode an unregistered ActiveSync device passes
+// nginx, is counted and logged once; nginx's access log reaches Vigil,
+// which proposes registering the device; registered through the API, it
+// is no longer proposed. A revoked device that still syncs is never
+// proposed.
+func TestProxyLearn(t *testing.T) {
+	t.Parallel()
+	v, syslogPort := registryVigilSyslog(t, "learn")
+	vigilAddr := strings.TrimPrefix(v.httpURL, "http://")
+	accessLog := templateFile(t, deployFile(t, "nginx/vigil-access-log.conf"),
+		"syslog:server=127.0.0.1:5514,", fmt.Sprintf("syslog:server=127.0.0.1:%d,", syslogPort))
+	httpPart := templateFile(t, deployFile(t, "nginx/vigil-enforce-http.conf"),
+		"127.0.0.1:8514", vigilAddr, "/var/cache/nginx/vigil", "{{dir}}/cache") + "\n" + accessLog
+	serverPart := templateFile(t, deployFile(t, "nginx/vigil-enforce.conf"), "CHANGE-ME-BOUNCER-KEY", bouncerKey(t, v, "nginx"))
+	p := startProxy(t, httpPart, serverPart, nil, nil)
+
+	revoke(t, v, "bob", "REGPHONE2")
+	carol := req{path: easQuery("carol", "NEWPHONE7"), basic: "carol"}
+	for range 3 {
+		p.expect(t, carol, 200) // unregistered: passes in learn mode
+	}
+	p.expect(t, req{path: easQuery("alice", "REGPHONE1"), basic: "alice"}, 200)
+	p.expect(t, req{path: easQuery("bob", "REGPHONE2"), basic: "bob"}, 200) // revoked: passes too
+	if n := v.waitMetric(t, `vigil_enforce_checks_total{result="unknown-device"}`, 2); n < 2 {
+		t.Errorf("unknown-device checks = %v", n)
+	}
+	if n := v.logCount(t, "unregistered ActiveSync device allowed"); n != 2 {
+		t.Errorf("learn mode logged %d unregistered devices, want carol's and bob's once each", n)
+	}
+
+	type proposals struct {
+		Proposals []struct {
+			User, Device string
+			Logins       int64
+		}
+	}
+	var got proposals
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(100 * time.Millisecond) {
+		got = proposals{}
+		v.getJSON(t, "/api/v1/devices/proposals", &got)
+		if len(got.Proposals) > 0 && got.Proposals[0].Logins == 3 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(got.Proposals) != 1 || got.Proposals[0].User != "carol" || got.Proposals[0].Device != "NEWPHONE7" || got.Proposals[0].Logins != 3 {
+		t.Fatalf("proposals: %+v; want carol's NEWPHONE7 with 3 logins (alice's is registered, bob's revoked)", got)
+	}
+	if c, body := v.call(t, "POST", "/api/v1/devices", `{"user":"carol","device":"NEWPHONE7","model":"iPhone"}`); c != http.StatusOK && c != http.StatusCreated {
+		t.Fatalf("register: %d %s", c, body)
+	}
+	got = proposals{}
+	v.getJSON(t, "/api/v1/devices/proposals", &got)
+	if len(got.Proposals) != 0 {
+		t.Errorf("proposals after registering: %+v", got)
+	}
 }
 
 // TestProxyLua runs Debian's nginx with libnginx-mod-http-lua and
