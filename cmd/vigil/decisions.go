@@ -12,7 +12,9 @@ import (
 
 // openDecisions opens the decision store (<data>/decisions) with the
 // enforce policy and, when detection runs, the runner that records the
-// alerts' actions from the alert journal.
+// alerts' actions from the alert journal. It runs after the journal is
+// open: the journal's lock on the data directory keeps a second process
+// off the decision log.
 func (s *server) openDecisions() error {
 	cfg := s.cfg.Enforce
 	nets, err := cfg.Networks()
