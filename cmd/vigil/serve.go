@@ -477,15 +477,15 @@ func (s *server) open() error {
 		Dashboards:  s.dashboards(searches),
 		Searches:    s.searches,
 	}
-	if err := s.openConsole(&opts, searches); err != nil {
-		return err
-	}
 	if s.decisions != nil {
 		// The bouncer API and nginx's check serve the store of openDecisions.
 		s.openBouncers(&opts, s.decisions)
 		if err := s.openEnforce(&opts, s.decisions); err != nil {
 			return err
 		}
+	}
+	if err := s.openConsole(&opts, searches); err != nil {
+		return err
 	}
 	h, err := api.New(searches, opts, s.log.With("component", "api"))
 	if err != nil {
@@ -537,6 +537,8 @@ func (s *server) openConsole(o *api.Options, searches *search.Service) error {
 		Lists:      s.listService(),
 		Rules:      s.ruleService(),
 		Searches:   s.searches,
+		Decisions:  o.Decisions,
+		Bouncers:   s.bouncers,
 	})
 	o.Console = con
 	return err

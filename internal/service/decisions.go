@@ -61,6 +61,14 @@ type DecisionInput struct {
 	DryRun   bool      `json:"dry_run,omitempty"`
 }
 
+// Enforcing reports the policy's global switch (enforce.enabled) and
+// dry-run mode (enforce.dry_run), for the pages that explain why a
+// decision is only recorded.
+func (s *Decisions) Enforcing() (enabled, dryRun bool) {
+	p := s.store.Policy()
+	return p.Enabled, p.DryRun
+}
+
 // List returns the decisions q selects, newest first.
 func (s *Decisions) List(_ context.Context, a Actor, q DecisionQuery) ([]DecisionView, error) {
 	if err := a.Check(PermRead); err != nil {
