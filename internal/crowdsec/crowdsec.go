@@ -11,7 +11,8 @@
 // with null for an empty list as CrowdSec answers.
 //
 // Each bouncer has its own stream cursor: startup=true sends every active
-// decision; a later pull sends what was added and deleted since that
+// decision, and the ended ones still in the history as deleted; a later
+// pull sends what was added and deleted since that
 // bouncer's previous pull, and what expired since then as deleted. Only ip
 // and range decisions are served unless the bouncer asks for Vigil's user
 // or device scopes with scopes=.
@@ -316,9 +317,12 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 		// changes meanwhile comes again in the next pull (a repeated
 		// add or delete is harmless to a bouncer).
 		cursor = h.opts.Source.Cursor()
+		live := map[string]bool{}
 		for _, d := range h.opts.Source.Active(now) {
 			body.New = appendItem(body.New, &f, d, now)
+			live[subjectKey(&d)] = true
 		}
+		body.Deleted = ended(body.Deleted, &f, h.opts.Source, live, now)
 	} else {
 		added, deleted, cur := h.opts.Source.Changes(last.Cursor)
 		cursor = cur
@@ -355,6 +359,34 @@ func (h *Handler) stream(w http.ResponseWriter, r *http.Request) {
 	h.sent.WithLabelValues("new").Add(float64(len(body.New)))
 	h.sent.WithLabelValues("deleted").Add(float64(len(body.Deleted)))
 	_ = h.opts.Keys.Pulled(name, service.Pull{Time: now, Addr: clientIP(r), Agent: agent(r), Cursor: cursor, Seen: now})
+}
+
+// ended appends, as CrowdSec's startup answer does, the decisions of the
+// history that ended (expired or deleted), one per subject, so that a
+// bouncer that kept its state across its own restart (a script's
+// firewall rules) lifts what ended meanwhile. A subject with a decision
+// in force (live) is left out: bouncers apply deleted before new, and
+// must not lift it.
+func ended(list []item, f *filter, src Source, live map[string]bool, now time.Time) []item {
+	added, deleted, _ := src.Changes(0)
+	sent := map[string]bool{}
+	for _, l := range [][]decision.Decision{deleted, added} {
+		for _, d := range l {
+			k := subjectKey(&d)
+			if d.Active(now) || live[k] || sent[k] {
+				continue
+			}
+			sent[k] = true
+			list = appendItem(list, f, d, now)
+		}
+	}
+	return list
+}
+
+// subjectKey is what a bouncer enforces a decision on: its scope and
+// value.
+func subjectKey(d *decision.Decision) string {
+	return string(d.Scope) + "\x00" + strings.ToLower(d.Value)
 }
 
 func appendItem(list []item, f *filter, d decision.Decision, now time.Time) []item {

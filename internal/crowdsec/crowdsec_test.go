@@ -170,9 +170,11 @@ func TestStream(t *testing.T) {
 		t.Errorf("second delta: %s", body)
 	}
 
-	// User and device only when asked for.
+	// User and device only when asked for. At startup, what ended (the
+	// deleted address, the expired range) goes as deleted, as CrowdSec
+	// sends it, for bouncers that kept their state.
 	_, body = f.get("/v1/decisions/stream?startup=true&scopes=ip,user", f.key)
-	if got := strings.Join(values(t, body), " "); got != "new:alice new:192.0.2.9" {
+	if got := strings.Join(values(t, body), " "); got != "new:alice new:192.0.2.9 del:203.0.113.7" {
 		t.Errorf("scopes=ip,user: %q", got)
 	}
 	_, body = f.get("/v1/decisions/stream?startup=true&scenarios_not_containing=brute", f.key)
@@ -184,10 +186,17 @@ func TestStream(t *testing.T) {
 		t.Errorf("origins=crowdsec: %s", body)
 	}
 	_, body = f.get("/v1/decisions/stream?startup=true&origins=vigil&scenarios_containing=force", f.key)
-	if got := strings.Join(values(t, body), " "); got != "new:192.0.2.9" {
+	if got := strings.Join(values(t, body), " "); got != "new:192.0.2.9 del:203.0.113.7 del:198.51.100.0/24" {
 		t.Errorf("origins=vigil: %q", got)
 	}
 	_ = b
+	// A subject banned again is not in deleted at startup: bouncers
+	// apply deleted first, and must keep the new ban.
+	f.add(decision.ScopeIP, "203.0.113.7", time.Hour)
+	_, body = f.get("/v1/decisions/stream?startup=true", f.key)
+	if got := strings.Join(values(t, body), " "); got != "new:192.0.2.9 new:203.0.113.7 del:198.51.100.0/24" {
+		t.Errorf("startup with a subject banned again: %q", got)
+	}
 
 	infos, err := f.keys.Infos()
 	if err != nil || len(infos) != 1 || !infos[0].LastPull.Equal(f.clk.Now()) || infos[0].LastAgent != "crowdsec-custom-bouncer/-" {
