@@ -17,7 +17,7 @@ import (
 )
 
 const (
-	decisionsSynopsis = `vigil decisions list   [--scope S] [--value V] [--ip ADDR] [--origin O] [--state S,...] [--limit N] [--json] [--server URL] [--token T] [--timezone ZONE]
+	decisionsSynopsis = `vigil decisions list   [--scope S] [--value V] [--ip ADDR] [--origin O] [--alert ID] [--state S,...] [--limit N] [--json] [--server URL] [--token T] [--timezone ZONE]
        vigil decisions add    [--type ban|captcha|throttle] [--duration D | --until T] [--reason TEXT] [--dry-run] [--server URL] [--token T] SCOPE VALUE
        vigil decisions delete [--server URL] [--token T] ID`
 	decisionsAbout = `Lists, makes and deletes enforcement decisions (bans of an ip, range, user or
@@ -48,6 +48,7 @@ func decisionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	value := fs.String("value", "", "list: only this subject (with --scope)")
 	ip := fs.String("ip", "", "list: ip decisions of this address and ranges holding it")
 	origin := fs.String("origin", "", "list: exact origin, or a prefix ending in ':' (rule:, operator:)")
+	alertID := fs.String("alert", "", "list: the decisions made for this alert id")
 	state := fs.String("state", "", "list: states, comma-separated: active, dry-run, expired, deleted, all (default active,dry-run)")
 	limit := fs.Int("limit", 100, "list: at most this many, newest first (at most 1000)")
 	asJSON := fs.Bool("json", false, "list: print the API's JSON, one decision a line")
@@ -79,7 +80,7 @@ func decisionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return err
 		}
 		q := url.Values{}
-		for k, v := range map[string]string{"scope": *scope, "value": *value, "ip": *ip, "origin": *origin, "state": *state, "limit": strconv.Itoa(*limit)} {
+		for k, v := range map[string]string{"scope": *scope, "value": *value, "ip": *ip, "origin": *origin, "alert": *alertID, "state": *state, "limit": strconv.Itoa(*limit)} {
 			if v != "" {
 				q.Set(k, v)
 			}

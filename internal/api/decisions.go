@@ -20,7 +20,7 @@ func (s *Server) routeDecisions() {
 	s.mux.HandleFunc("DELETE /api/v1/decisions/{id}", service.PermLists, s.deleteDecision)
 }
 
-// getDecisions lists decisions: ?scope=&value=&ip=&origin=&state=&limit=
+// getDecisions lists decisions: ?scope=&value=&ip=&origin=&alert=&state=&limit=
 // (state: active, dry-run, expired, deleted, all; comma-separated or
 // repeated).
 func (s *Server) getDecisions(w http.ResponseWriter, r *http.Request) {
@@ -30,7 +30,7 @@ func (s *Server) getDecisions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	dq := service.DecisionQuery{Scope: q.Get("scope"), Value: q.Get("value"), IP: q.Get("ip"), Origin: q.Get("origin"), Limit: lim}
+	dq := service.DecisionQuery{Scope: q.Get("scope"), Value: q.Get("value"), IP: q.Get("ip"), Origin: q.Get("origin"), Alert: q.Get("alert"), Limit: lim}
 	for _, v := range q["state"] {
 		for st := range strings.SplitSeq(v, ",") {
 			if st = strings.TrimSpace(st); st != "" {

@@ -474,6 +474,7 @@ type Filter struct {
 	Value  string     // "" any; else the subject, in any form Normalize accepts
 	IP     netip.Addr // when valid: ip decisions of it and ranges containing it
 	Origin string     // "" any; else an exact origin or a prefix ending in ':' ("rule:")
+	Alert  string     // "" any; else the decisions made for this alert id
 	// States selects by state at Now; empty: active and dry-run.
 	States []State
 	Now    time.Time // zero: the Store's clock
@@ -505,6 +506,7 @@ func (s *Store) List(f Filter) []Decision {
 		case f.Scope != "" && d.Scope != f.Scope,
 			f.Value != "" && key(d.Scope, d.Value) != key(d.Scope, f.Value),
 			f.Origin != "" && d.Origin != f.Origin && !(strings.HasSuffix(f.Origin, ":") && strings.HasPrefix(d.Origin, f.Origin)),
+			f.Alert != "" && d.Alert != f.Alert,
 			!slices.Contains(states, d.State(f.Now)):
 			continue
 		}

@@ -43,6 +43,7 @@ type DecisionQuery struct {
 	Value  string // the subject, in any form it is accepted in
 	IP     string // an address: its ip decisions and the ranges holding it
 	Origin string // exact, or a prefix ending in ':' ("rule:", "operator:")
+	Alert  string // the decisions made for this alert id
 	// States: active, dry-run, expired, deleted, or all; empty: active
 	// and dry-run.
 	States []string
@@ -74,7 +75,7 @@ func (s *Decisions) List(_ context.Context, a Actor, q DecisionQuery) ([]Decisio
 	if err := a.Check(PermRead); err != nil {
 		return nil, err
 	}
-	f := decision.Filter{Value: q.Value, Origin: q.Origin, Limit: q.Limit}
+	f := decision.Filter{Value: q.Value, Origin: q.Origin, Alert: q.Alert, Limit: q.Limit}
 	if f.Limit <= 0 {
 		f.Limit = defaultPage
 	}
