@@ -235,6 +235,20 @@ func registryVigilSyslog(t *testing.T, mode string) (*vigil, int) {
 	return startVigil(t, vigilOpts{dataDir: filepath.Join(dir, "data"), syslogPort: -1, config: cfg}), port
 }
 
+// loggingProxy runs nginx with deploy/nginx's auth_request files and its
+// access log sent to v's syslog port.
+func loggingProxy(t *testing.T, v *vigil, syslogPort int) *proxy {
+	t.Helper()
+	vigilAddr := strings.TrimPrefix(v.httpURL, "http://")
+	accessLog := templateFile(t, deployFile(t, "nginx/vigil-access-log.conf"),
+		"syslog:server=127.0.0.1:5514,", fmt.Sprintf("syslog:server=127.0.0.1:%d,", syslogPort))
+	httpPart := templateFile(t, deployFile(t, "nginx/vigil-enforce-http.conf"),
+		"127.0.0.1:8514", vigilAddr, "/var/cache/nginx/vigil", "{{dir}}/cache") + "\n" + accessLog
+	serverPart := templateFile(t, deployFile(t, "nginx/vigil-enforce.conf"), "CHANGE-ME-BOUNCER-KEY", bouncerKey(t, v, "nginx"))
+	p := startProxy(t, httpPart, serverPart, nil, nil)
+	return p
+}
+
 // bouncerKey adds a bouncer with vigil bouncers add and returns its key
 // (the last line of the output).
 func bouncerKey(t *testing.T, v *vigil, name string) string {
@@ -312,13 +326,7 @@ func TestProxyAuthRequest(t *testing.T) {
 func TestProxyLearn(t *testing.T) {
 	t.Parallel()
 	v, syslogPort := registryVigilSyslog(t, "learn")
-	vigilAddr := strings.TrimPrefix(v.httpURL, "http://")
-	accessLog := templateFile(t, deployFile(t, "nginx/vigil-access-log.conf"),
-		"syslog:server=127.0.0.1:5514,", fmt.Sprintf("syslog:server=127.0.0.1:%d,", syslogPort))
-	httpPart := templateFile(t, deployFile(t, "nginx/vigil-enforce-http.conf"),
-		"127.0.0.1:8514", vigilAddr, "/var/cache/nginx/vigil", "{{dir}}/cache") + "\n" + accessLog
-	serverPart := templateFile(t, deployFile(t, "nginx/vigil-enforce.conf"), "CHANGE-ME-BOUNCER-KEY", bouncerKey(t, v, "nginx"))
-	p := startProxy(t, httpPart, serverPart, nil, nil)
+	p := loggingProxy(t, v, syslogPort)
 
 	revoke(t, v, "bob", "REGPHONE2")
 	carol := req{path: easQuery("carol", "NEWPHONE7"), basic: "carol"}
@@ -425,12 +433,7 @@ func TestProxyBruteForce(t *testing.T) {
 	cfg := fmt.Sprintf("inputs:\n  syslog:\n    - addr: 127.0.0.1:%d\nenforce:\n  enabled: true\n  allow_private: true\n", syslogPort)
 	v := startVigil(t, vigilOpts{syslogPort: -1, config: cfg})
 	vigilAddr := strings.TrimPrefix(v.httpURL, "http://")
-	accessLog := templateFile(t, deployFile(t, "nginx/vigil-access-log.conf"),
-		"syslog:server=127.0.0.1:5514,", fmt.Sprintf("syslog:server=127.0.0.1:%d,", syslogPort))
-	httpPart := templateFile(t, deployFile(t, "nginx/vigil-enforce-http.conf"),
-		"127.0.0.1:8514", vigilAddr, "/var/cache/nginx/vigil", "{{dir}}/cache") + "\n" + accessLog
-	serverPart := templateFile(t, deployFile(t, "nginx/vigil-enforce.conf"), "CHANGE-ME-BOUNCER-KEY", bouncerKey(t, v, "nginx"))
-	p := startProxy(t, httpPart, serverPart, nil, nil)
+	p := loggingProxy(t, v, syslogPort)
 
 	luaHTTP := templateFile(t, deployFile(t, "nginx/vigil-lua.conf"),
 		"/etc/nginx/lua/", "{{dir}}/lua/", "127.0.0.1:8514", vigilAddr,
