@@ -130,6 +130,25 @@ func TestConsoleAlerts(t *testing.T) {
 	}
 	b.screenshot("alerts-alert")
 
+	// The brute force's alert shows its action and the decision it made
+	// (dry run: enforcement is off by default).
+	bf := v.alertsAPI(t, "/api/v1/alerts?rule=brute-force-source&source=203.0.113.66")
+	if bf.Total != 1 {
+		t.Fatalf("brute-force-source alerts of 203.0.113.66: %+v", bf)
+	}
+	var actions string
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(200 * time.Millisecond) {
+		b.visit("/alerts/" + bf.Alerts[0].Alert.ID)
+		if actions = b.text("#actions"); strings.Contains(actions, "dry run") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !strings.Contains(actions, "ban ip 203.0.113.66") || !strings.Contains(actions, "dry run") {
+		t.Errorf("the brute force's enforcement panel: %q", actions)
+	}
+	b.screenshot("alerts-alert-actions")
+	b.visit("/alerts/" + success)
+
 	// Acknowledge it with a comment through the form.
 	b.do(
 		chromedp.SetValue(chromedp.CSS(`form.triage select[name="status"]`), "acknowledged"),

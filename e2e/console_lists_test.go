@@ -130,15 +130,35 @@ func TestConsoleLists(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/devices/revoke"] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(".flash")),
 	)
-	if got := b.text("main table"); !strings.Contains(got, "revoked") || !strings.Contains(got, "lost on the metro") {
+	if got := b.text("#registry"); !strings.Contains(got, "revoked") || !strings.Contains(got, "lost on the metro") {
 		t.Errorf("device after revoking: %q", got)
 	}
 	data, _ = os.ReadFile(filepath.Join(listsDir, "devices.yaml"))
 	if !strings.Contains(string(data), "revoked_by: admin") {
 		t.Errorf("devices.yaml after revoking:\n%s", data)
 	}
+	// zhaolei's phone synced without being registered: proposed. The
+	// revoked phone synced too, and is not.
 	b.visit("/devices")
+	if got := b.text("#proposals table"); !strings.Contains(got, "zhaolei") || !strings.Contains(got, "UNKNOWN5555") || strings.Contains(got, "3B6F9E2C1A7D4E58") {
+		t.Errorf("proposals: %q", got)
+	}
 	b.screenshot("devices")
+	code, body := v.call(t, "GET", "/api/v1/devices/proposals", "")
+	if code != 200 || !strings.Contains(string(body), `"user":"zhaolei","device":"UNKNOWN5555","type":"iPhone","logins":1`) {
+		t.Errorf("GET /api/v1/devices/proposals: %d %s", code, body)
+	}
+	b.do(
+		chromedp.Click(chromedp.CSS(`#proposals form[action="/devices"] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(".flash")),
+	)
+	if got := b.text("#registry"); !strings.Contains(got, "UNKNOWN5555") || !strings.Contains(got, "proposed after successful logins (1)") {
+		t.Errorf("registered from the proposal: %q", got)
+	}
+	b.visit("/devices")
+	if got := b.text("#proposals"); !strings.Contains(got, "No unregistered device logged in") {
+		t.Errorf("proposals after registering: %q", got)
+	}
 
 	// Disable a rule from the table.
 	b.visit("/rules")
@@ -150,7 +170,7 @@ func TestConsoleLists(t *testing.T) {
 	if got := b.text(`form[action="/rules/web-scanner/enabled"] button`); got != "Enable" {
 		t.Errorf("web-scanner's toggle says %q after disabling", got)
 	}
-	code, body := v.call(t, "GET", "/api/v1/rules/web-scanner", "")
+	code, body = v.call(t, "GET", "/api/v1/rules/web-scanner", "")
 	if code != 200 || !strings.Contains(string(body), `"enabled":false`) || !strings.Contains(string(body), `"changed_by":"admin"`) {
 		t.Errorf("web-scanner after disabling: %d %s", code, body)
 	}

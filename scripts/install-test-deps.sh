@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the real components Vigil's tests drive: nginx (sends its access
 # log over syslog), rsyslog (forwards files over TCP), logger (bsdutils),
-# node and npm (fetch the GeoIP test database and chDB, and run chDB), and
-# chromium with a CJK font (the console's browser tests; without the font
-# Chinese renders as empty boxes).
+# node and npm (fetch the GeoIP test database and chDB, and run chDB),
+# crowdsec-custom-bouncer (pulls Vigil's decisions; installed without its
+# recommended crowdsec package, whose setup needs the network), and chromium
+# with a CJK font (the console's browser tests; without the font Chinese
+# renders as empty boxes).
 # Idempotent: installs only what is missing. Needs root (or sudo) and apt.
 set -euo pipefail
 
@@ -17,6 +19,10 @@ command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server)
 command -v node     >/dev/null 2>&1 || need+=(nodejs)
 command -v npm      >/dev/null 2>&1 || need+=(npm)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v crowdsec-custom-bouncer >/dev/null 2>&1 || need+=(crowdsec-custom-bouncer)
+# nginx's Lua module and Lua's JSON (deploy/nginx/lua/vigil.lua; e2e/proxy_test.go).
+[ -e /usr/lib/nginx/modules/ngx_http_lua_module.so ] || need+=(libnginx-mod-http-lua)
+[ -e /usr/lib/x86_64-linux-gnu/lua/5.1/cjson.so ] || [ -n "$(find /usr/lib -path '*/lua/5.1/cjson.so' 2>/dev/null)" ] || need+=(lua-cjson)
 # grep without -q reads all of fc-list's output: with pipefail, fc-list killed by
 # SIGPIPE after an early match would count as the font missing (it reinstalled
 # the font on every run).

@@ -18,7 +18,7 @@ func privatePaths(cfg config.Config) []string {
 	d := cfg.DataDir
 	paths := []string{d, filepath.Join(d, "journal"), filepath.Join(d, "journal", "cursors"),
 		filepath.Join(d, "journal", "corrupt"), filepath.Join(d, "alerts"), filepath.Join(d, "alerts", "cursors"),
-		filepath.Join(d, "store"), filepath.Join(d, "detect")}
+		filepath.Join(d, "store"), filepath.Join(d, "detect"), filepath.Join(d, "decisions"), filepath.Join(d, "decisions", "decisions.log")}
 	if len(cfg.HTTP.Tokens) == 0 {
 		paths = append(paths, tokenPath(cfg))
 	}

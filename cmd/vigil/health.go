@@ -27,6 +27,7 @@ func (s *server) dashboards(searches *search.Service) *service.Dashboards {
 			_, ok := s.lists.Device(user, id)
 			return ok
 		}
+		opts.Revoked = s.lists.Revoked
 	}
 	if s.geo != nil {
 		opts.Country = func(ip netip.Addr) string { return s.geo.Lookup(ip).Country }

@@ -7,6 +7,7 @@
 //	vigil demo    [--server URL] [--data DIR] [--lists DIR] [--seed N]
 //	vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]
 //	vigil users list|add|passwd|delete [--data DIR | --server URL] [NAME]
+//	vigil bouncers list|add|delete [--data DIR | --server URL] [NAME]
 //	vigil parse [--format NAME] [--config FILE] [FILE...]
 //	vigil rules test|lint|list ...
 //	vigil config check [--config FILE]
@@ -37,6 +38,8 @@ Usage:
   vigil demo    [--server URL] [--token TOKEN] [--data DIR] [--lists DIR] [--seed N] [--rate N]
   vigil journal cat [--data DIR] [--from SEQ] [--count N] [--json]
   vigil users   list|add|passwd|delete [--role R] [--password-file F] [--data DIR | --server URL] [NAME]
+  vigil bouncers list|add|delete [--data DIR | --server URL] [NAME]
+  vigil decisions list|add|delete [--server URL] [--token TOKEN] [--duration D] [--reason TEXT] [SCOPE VALUE | ID]
   vigil parse   [--format NAME] [--config FILE] [FILE...]
   vigil rules test [--config FILE] [--rules PATH]... [--no-builtin] [--format NAME] [--in-order] FILE...
   vigil rules lint [--config FILE] [--no-builtin] [PATH...]
@@ -79,6 +82,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = journalCmd(ctx, args[1:], stdout, stderr)
 	case "users":
 		err = usersCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "bouncers":
+		err = bouncersCmd(ctx, args[1:], stdout, stderr)
+	case "decisions":
+		err = decisionsCmd(ctx, args[1:], stdout, stderr)
 	case "config":
 		err = configCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-version":

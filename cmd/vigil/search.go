@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -162,6 +163,28 @@ func apiRequest(ctx context.Context, method, server, path, token string, body io
 		e.msg = strings.TrimSpace(string(b))
 	}
 	return nil, e
+}
+
+// apiJSON sends in (nil: no body) as JSON and decodes the answer into out
+// (nil: ignored).
+func apiJSON(ctx context.Context, method, server, path, token string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	resp, err := apiRequest(ctx, method, server, path, token, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 // apiFlags adds the flags of the commands that talk to a running server:

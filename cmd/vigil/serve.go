@@ -26,6 +26,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/auth"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/console"
+	"github.com/vigil-soc/vigil/internal/decision"
 	"github.com/vigil-soc/vigil/internal/detect"
 	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/index"
@@ -137,6 +138,8 @@ type server struct {
 	notify   *notify.Notifier
 	lists    *lists.Set
 	geo      *geoip.DB
+	// decisions are the enforcement decisions (rules' actions, operators').
+	decisions *decision.Store
 	// bg ends background helpers (list reloads) at shutdown.
 	bg      context.Context
 	stopBg  context.CancelFunc
@@ -150,9 +153,11 @@ type server struct {
 	httpSrv      *http.Server
 	httpLn       net.Listener
 	// state holds users, sessions and the audit trail (state.db).
-	state   *storage.DB
-	listSvc *service.Lists
-	ruleSvc *service.Rules
+	state *storage.DB
+	// bouncers holds the bouncer keys (bouncers_serve.go).
+	bouncers *service.Bouncers
+	listSvc  *service.Lists
+	ruleSvc  *service.Rules
 	// alertSvc lists and triages alerts and incidents (API and console).
 	alertSvc *service.Alerts
 	// dash serves the entity pages and the overview; its warmer runs
@@ -369,6 +374,9 @@ func (s *server) open() error {
 		}
 		iopts.Detector = s.det
 	}
+	if err := s.openDecisions(); err != nil {
+		return err
+	}
 	s.ix, err = index.New(s.j, notifyStore{s.st, s}, iopts, s.reg, s.log.With("component", "index"))
 	if err != nil {
 		return err
@@ -465,8 +473,16 @@ func (s *server) open() error {
 		Registerer:  s.reg,
 		Lists:       s.listService(),
 		Rules:       s.ruleService(),
+		Decisions:   service.NewDecisions(s.decisions, s.state),
 		Dashboards:  s.dashboards(searches),
 		Searches:    s.searches,
+	}
+	if s.decisions != nil {
+		// The bouncer API and nginx's check serve the store of openDecisions.
+		s.openBouncers(&opts, s.decisions)
+		if err := s.openEnforce(&opts, s.decisions); err != nil {
+			return err
+		}
 	}
 	if err := s.openConsole(&opts, searches); err != nil {
 		return err
@@ -521,6 +537,8 @@ func (s *server) openConsole(o *api.Options, searches *search.Service) error {
 		Lists:      s.listService(),
 		Rules:      s.ruleService(),
 		Searches:   s.searches,
+		Decisions:  o.Decisions,
+		Bouncers:   s.bouncers,
 	})
 	o.Console = con
 	return err
@@ -702,6 +720,9 @@ func (s *server) closeStorage() error {
 	if s.state != nil {
 		errs = append(errs, s.state.Close())
 	}
+	if s.decisions != nil {
+		errs = append(errs, s.decisions.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -760,6 +781,8 @@ func (s *server) status() any {
 		"store":  s.st.Stats(),
 		"detect": s.detectStatus(),
 		"geoip":  s.geoStatus(),
+		// bouncers: each CrowdSec bouncer's latest pull.
+		"bouncers": s.bouncerStatus(),
 	}
 }
 

@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,9 +52,7 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return groupUsage(args, "Usage: "+usersSynopsis+"\n\n"+usersAbout+"\n", stdout, stderr)
 	}
 	fs := newFlagSet("users "+sub, usersSynopsis, usersAbout, stderr)
-	data := fs.String("data", "vigil-data", "data directory (its state.db, or its API token with --server)")
-	server := fs.String("server", os.Getenv("VIGIL_SERVER"), "a running vigil's API base URL, e.g. http://127.0.0.1:8514 (env VIGIL_SERVER); empty: open state.db directly")
-	token := fs.String("token", "", "API token with --server (default: env VIGIL_TOKEN, else the token file in --data)")
+	data, server, token := stateFlags(fs)
 	role := fs.String("role", "viewer", "role of a new user: admin, analyst or viewer")
 	pwFile := fs.String("password-file", "", "read the password from the first line of this file")
 	cfgFile, zoneName := configZoneFlags(fs)
@@ -85,9 +83,9 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		us = &remoteUsers{server: *server, token: tok}
 	} else {
-		db, err := storage.Open(filepath.Join(*data, storage.FileName))
+		db, err := openState(*data)
 		if err != nil {
-			return fmt.Errorf("%w\n(while vigil runs on this data directory, pass --server http://ADDR to go through its API)", err)
+			return err
 		}
 		defer db.Close()
 		us = &localUsers{u: service.NewUsers(db, auth.Passwords{}, nil),
@@ -127,6 +125,24 @@ func usersCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stdout, "deleted %s\n", name)
 	}
 	return nil
+}
+
+// stateFlags adds the flags of the commands that change the state file
+// directly or through a running server: --data, --server and --token.
+func stateFlags(fs *flag.FlagSet) (data, server, token *string) {
+	data = fs.String("data", "vigil-data", "data directory (its state.db, or its API token with --server)")
+	server = fs.String("server", os.Getenv("VIGIL_SERVER"), "a running vigil's API base URL, e.g. http://127.0.0.1:8514 (env VIGIL_SERVER); empty: open state.db directly")
+	token = fs.String("token", "", "API token with --server (default: env VIGIL_TOKEN, else the token file in --data)")
+	return data, server, token
+}
+
+// openState opens the state file of data directory data.
+func openState(data string) (*storage.DB, error) {
+	db, err := storage.Open(filepath.Join(data, storage.FileName))
+	if err != nil {
+		return nil, fmt.Errorf("%w\n(while vigil runs on this data directory, pass --server http://ADDR to go through its API)", err)
+	}
+	return db, nil
 }
 
 func orDash(s string) string {
@@ -203,23 +219,7 @@ type remoteUsers struct {
 }
 
 func (r *remoteUsers) call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	resp, err := apiRequest(ctx, method, r.server, path, r.token, body)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if out == nil {
-		return nil
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	return apiJSON(ctx, method, r.server, path, r.token, in, out)
 }
 
 func (r *remoteUsers) list(ctx context.Context) ([]service.UserInfo, error) {

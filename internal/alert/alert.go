@@ -106,6 +106,45 @@ type Alert struct {
 	// Notify (alert.notify) are mail recipients the rule asks for (in
 	// addition to the configured channels), already expanded.
 	Notify []string
+	// Actions (alert.actions) are the decisions the rule asks for, with
+	// their values taken from the alert (docs/rules.md#actions).
+	Actions []Action
+}
+
+// Action is a decision an alert asks for: ban (captcha, throttle) the
+// Scope (ip, range, user, device) Value for Duration.
+type Action struct {
+	Decision string
+	Scope    string
+	Value    string
+	Duration time.Duration
+}
+
+// actionWire is an Action's JSON: the duration as Go writes one ("1h0m0s").
+type actionWire struct {
+	Decision string `json:"decision"`
+	Scope    string `json:"scope"`
+	Value    string `json:"value"`
+	Duration string `json:"duration"`
+}
+
+// MarshalJSON writes the action with its duration as text.
+func (a Action) MarshalJSON() ([]byte, error) {
+	return json.Marshal(actionWire{a.Decision, a.Scope, a.Value, a.Duration.String()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (a *Action) UnmarshalJSON(b []byte) error {
+	var w actionWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	d, err := time.ParseDuration(w.Duration)
+	if err != nil {
+		return fmt.Errorf("action duration: %w", err)
+	}
+	*a = Action{w.Decision, w.Scope, w.Value, d}
+	return nil
 }
 
 // The names of an alert's fields, in JSON and in the store.
@@ -120,6 +159,7 @@ const (
 	FieldFollowUp = "alert.follow_up"
 	FieldPayloads = "alert.payloads"
 	FieldNotify   = "alert.notify"
+	FieldActions  = "alert.actions"
 	// FieldsPrefix starts the name of each of Fields.
 	FieldsPrefix = "alert.fields."
 )
@@ -167,6 +207,7 @@ type wire struct {
 	User     string    `json:"user.name,omitempty"`
 	DeviceID string    `json:"device.id,omitempty"`
 	Notify   []string  `json:"alert.notify,omitempty"`
+	Actions  []Action  `json:"alert.actions,omitempty"`
 	Payloads []string  `json:"alert.payloads"`
 }
 
@@ -179,7 +220,7 @@ func (a *Alert) MarshalJSON() ([]byte, error) {
 		ID: a.ID, RuleID: a.RuleID, RuleName: a.RuleTitle, Threat: a.Threat, Level: a.Level, Type: a.Type,
 		Group: a.Group, Count: a.Count, First: a.First.UTC(), Last: a.Last.UTC(), FollowUp: a.FollowUp,
 		SrcIP: a.SrcIP, SrcPort: a.SrcPort, DstIP: a.DstIP, DstPort: a.DstPort, User: a.User, DeviceID: a.DeviceID,
-		Notify: a.Notify, Payloads: a.Payloads,
+		Notify: a.Notify, Actions: a.Actions, Payloads: a.Payloads,
 	}
 	if w.Payloads == nil {
 		w.Payloads = []string{}
@@ -227,7 +268,7 @@ func (a *Alert) UnmarshalJSON(b []byte) error {
 		ID: w.ID, RuleID: w.RuleID, RuleTitle: w.RuleName, Threat: w.Threat, Level: w.Level, Type: w.Type,
 		First: w.First, Last: w.Last, TS: w.Time, SrcIP: w.SrcIP, SrcPort: w.SrcPort, DstIP: w.DstIP, DstPort: w.DstPort,
 		User: w.User, DeviceID: w.DeviceID, Group: w.Group, Count: w.Count, FollowUp: w.FollowUp,
-		Message: w.Message, Payloads: w.Payloads, Notify: w.Notify,
+		Message: w.Message, Payloads: w.Payloads, Notify: w.Notify, Actions: w.Actions,
 	}
 	for k, v := range all {
 		name, ok := strings.CutPrefix(k, FieldsPrefix)

@@ -14,7 +14,8 @@ func TestOneSchema(t *testing.T) {
 		First: time.Date(2026, 11, 28, 22, 0, 0, 0, time.UTC), Last: time.Date(2026, 11, 28, 22, 59, 0, 0, time.UTC),
 		SrcIP: "1.2.3.4", SrcPort: 5, DstIP: "10.0.0.1", DstPort: 443, User: "zhangwei", DeviceID: "dev1", Group: "source.ip=1.2.3.4",
 		Count: 3, FollowUp: true, Payloads: []string{"line <1>", "line & 2"}, Message: "m \"q\"",
-		Fields: map[string]string{"values": "a,b", "blocklist": "bad"}, Notify: []string{"sec@corp.example"}}
+		Fields: map[string]string{"values": "a,b", "blocklist": "bad"}, Notify: []string{"sec@corp.example"},
+		Actions: []Action{{Decision: "ban", Scope: "ip", Value: "1.2.3.4", Duration: time.Hour}}}
 	b, err := json.Marshal(a)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
@@ -50,6 +51,10 @@ func (a *Alert) Row() store.Row {
 	add("user.name", a.User)
 	add("device.id", a.DeviceID)
 	add(FieldNotify, strings.Join(a.Notify, ","))
+	if len(a.Actions) > 0 {
+		b, _ := json.Marshal(a.Actions) // strings and durations always encode
+		add(FieldActions, string(b))
+	}
 	keys := make([]string, 0, len(a.Fields))
 	for k := range a.Fields {
 		keys = append(keys, k)
@@ -123,6 +128,8 @@ func FromRow(r store.Row) *Alert {
 			a.DeviceID = v
 		case FieldNotify:
 			a.Notify = strings.Split(v, ",")
+		case FieldActions:
+			_ = json.Unmarshal([]byte(v), &a.Actions) // unreadable: no actions
 		case FieldPayloads:
 			a.Payloads = strings.Split(v, "\n")
 		default:

@@ -66,6 +66,8 @@ type Options struct {
 	Lists *service.Lists
 	// Rules serves /api/v1/rules (nil: not served).
 	Rules *service.Rules
+	// Decisions serves /api/v1/decisions (nil: not served).
+	Decisions *service.Decisions
 	// Dashboards serves /api/v1/entities and /api/v1/overview; nil
 	// disables them.
 	Dashboards *service.Dashboards
@@ -84,6 +86,17 @@ type Options struct {
 	// Searches serves the console's search endpoints (search_console.go);
 	// nil leaves them out.
 	Searches *service.Searches
+	// Enforce answers nginx's auth_request checks at
+	// GET /api/v1/enforce/check and lists the registered devices at
+	// GET /api/v1/enforce/devices (internal/enforce), authenticated by a
+	// bouncer key (Bouncers) or like any route; nil: not served.
+	Enforce Enforcer
+	// Bouncers serves /api/v1/bouncers (nil: not served).
+	Bouncers *service.Bouncers
+	// BouncerAPI serves BouncerPatterns (the CrowdSec bouncer API,
+	// /v1/decisions*) with its own authentication; nil: not served.
+	BouncerAPI      http.Handler
+	BouncerPatterns []string
 }
 
 // Server is the HTTP handler of the API.
@@ -147,8 +160,11 @@ func New(st search.Searcher, opts Options, log *slog.Logger) (*Server, error) {
 		s.routeUsers()
 	}
 	s.routeLists()
+	s.routeDecisions()
 	s.routeRules()
 	s.routeSearch()
+	s.routeEnforce()
+	s.routeBouncers()
 	if opts.Gatherer != nil {
 		h := promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{})
 		if opts.MetricsAuth {

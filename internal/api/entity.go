@@ -15,6 +15,25 @@ func (s *Server) routeDashboards() {
 	}
 	s.mux.HandleFunc("GET /api/v1/entities/{kind}/{value}", service.PermRead, s.entity)
 	s.mux.HandleFunc("GET /api/v1/overview", service.PermRead, s.overview)
+	s.mux.HandleFunc("GET /api/v1/devices/proposals", service.PermRead, s.deviceProposals)
+}
+
+// deviceProposals answers which ActiveSync devices logged in successfully
+// without being registered: GET /api/v1/devices/proposals?start=&end=
+func (s *Server) deviceProposals(w http.ResponseWriter, r *http.Request) {
+	a, _ := httpx.Actor(r)
+	var q service.ProposalQuery
+	var err error
+	if q.Start, q.End, _, err = timeRange(r.URL.Query(), s.opts.Now()); err != nil {
+		httpx.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	p, err := s.opts.Dashboards.DeviceProposals(r.Context(), a, q)
+	if err != nil {
+		httpx.Fail(w, s.log, r, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, p)
 }
 
 // entity answers what Vigil knows about a user, an address or a device:

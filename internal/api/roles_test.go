@@ -44,6 +44,7 @@ func sessionServer(t *testing.T, metricsAuth bool) (*Server, *auth.Sessions) {
 		Console:     http.NotFoundHandler(),
 		Alerts:      service.NewAlerts(st, db, service.AlertsOptions{}),
 		Users:       service.NewUsers(db, auth.Passwords{}, nil),
+		Bouncers:    service.NewBouncers(db, nil),
 		Audit:       service.NewAudit(db),
 	}, nil)
 	if err != nil {

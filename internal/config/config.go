@@ -7,6 +7,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
@@ -39,6 +40,9 @@ type Config struct {
 	// country(), region(), ...
 	GeoIP  GeoIP  `yaml:"geoip"`
 	Detect Detect `yaml:"detect"`
+	// Enforce configures enforcement decisions (bans served to bouncers
+	// and nginx).
+	Enforce Enforce `yaml:"enforce"`
 	// Alerts are the channels every alert is sent to besides the store.
 	Alerts notify.Config `yaml:"alerts"`
 	// Outputs forward journaled messages (docs/outputs.md).
@@ -91,6 +95,57 @@ func (d Detect) On() bool { return d.Enabled == nil || *d.Enabled }
 
 // BuiltinOn reports whether the built-in rule pack is loaded.
 func (d Detect) BuiltinOn() bool { return d.Builtin == nil || *d.Builtin }
+
+// Enforce configures enforcement decisions (docs/configuration.md#enforce).
+type Enforce struct {
+	// Enabled turns on the rules' actions: off, they are recorded as dry
+	// run. Operators' decisions are enforced either way.
+	Enabled bool `yaml:"enabled"`
+	// DryRun records every decision, operators' included, without
+	// enforcing any.
+	DryRun bool `yaml:"dry_run"`
+	// MaxActiveBans caps the decisions enforced at once (0: no cap).
+	MaxActiveBans int `yaml:"max_active_bans"`
+	// OwnNetworks are addresses and CIDR ranges never banned.
+	OwnNetworks []string `yaml:"own_networks"`
+	// AllowPrivate lets decisions hit private and loopback ranges.
+	AllowPrivate bool `yaml:"allow_private"`
+	// Devices is the device registry's mode at the proxy: off, learn or
+	// registered-only.
+	Devices string `yaml:"devices"`
+	// HistoryRetention is how long expired and deleted decisions stay in
+	// the history.
+	HistoryRetention Duration `yaml:"history_retention"`
+}
+
+// Networks returns OwnNetworks as prefixes (an address is a /32 or /128).
+func (e Enforce) Networks() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range e.OwnNetworks {
+		p, err := parsePrefixOrAddr(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func parsePrefixOrAddr(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR range", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not an address or CIDR range", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
 
 // GeoIP configures the address databases (docs/configuration.md).
 type GeoIP struct {
@@ -368,7 +423,8 @@ func Default() Config {
 		Display: Display{Language: "en"},
 		Console: Console{SessionIdle: Duration(12 * time.Hour), SessionMax: Duration(7 * 24 * time.Hour), IncidentWindow: Duration(time.Hour),
 			OverviewBlockMemory: 64 << 20},
-		Detect: Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
+		Detect:  Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
+		Enforce: Enforce{MaxActiveBans: 10000, Devices: "off", HistoryRetention: Duration(30 * 24 * time.Hour)},
 	}
 }
 
@@ -658,6 +714,22 @@ func (c *Config) Validate() error {
 	ps = append(ps, c.geoIPProblems()...)
 	if c.Detect.CheckpointInterval < Duration(time.Second) {
 		bad("detect.checkpoint_interval", "%s is below 1s", c.Detect.CheckpointInterval)
+	}
+	if c.Enforce.MaxActiveBans < 0 {
+		bad("enforce.max_active_bans", "%d is negative (0: no cap)", c.Enforce.MaxActiveBans)
+	}
+	for i, n := range c.Enforce.OwnNetworks {
+		if _, err := parsePrefixOrAddr(n); err != nil {
+			bad(fmt.Sprintf("enforce.own_networks[%d]", i), "%v", err)
+		}
+	}
+	switch c.Enforce.Devices {
+	case "off", "learn", "registered-only":
+	default:
+		bad("enforce.devices", "%q is not one of off, learn, registered-only", c.Enforce.Devices)
+	}
+	if c.Enforce.HistoryRetention < Duration(time.Hour) {
+		bad("enforce.history_retention", "%s is below 1h", c.Enforce.HistoryRetention)
 	}
 	ps = append(ps, c.alertProblems(c.Alerts.Validate())...)
 	ps.Sort()

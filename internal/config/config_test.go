@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,12 +78,23 @@ func TestLoadFull(t *testing.T) {
 		{"alert smtp", cfg.Alerts.SMTP[0].To[0], "soc@corp.example"},
 		{"chat webhook", cfg.Alerts.Webhooks[1].Format, "dingtalk"},
 		{"external_url", cfg.HTTP.ExternalURL, "https://vigil.corp.example/"},
+		{"enforce enabled", cfg.Enforce.Enabled, true},
+		{"enforce devices off", cfg.Enforce.Devices, "off"},
+		{"enforce cap default", cfg.Enforce.MaxActiveBans, 10000},
+		{"enforce own network", fmt.Sprint(must(cfg.Enforce.Networks())), "[198.51.100.0/24 203.0.113.5/32]"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // TestInvalid: each problem is one line naming the key (and the line of
@@ -141,6 +153,10 @@ func TestInvalid(t *testing.T) {
 		{"geoip database twice", "geoip:\n  databases:\n    - path: /a\n    - path: /a\n", "line 4: geoip.databases[1].path: /a is listed twice"},
 		{"geoip type", "geoip:\n  databases:\n    - {path: /a, type: qqwry}\n", `line 3: geoip.databases[0].type: "qqwry" is not one of auto, mmdb, ip2region`},
 		{"geoip alias elsewhere", "geoip:\n  databases: [{path: /a}]\ndetect:\n  geoip: /b\n", "line 4: detect.geoip: /b is not in geoip.databases: detect.geoip is the older name"},
+		{"enforce own network", "enforce:\n  own_networks: [198.51.100.0/24, corp]\n", `line 2: enforce.own_networks[1]: "corp" is not an address or CIDR range`},
+		{"enforce devices", "enforce:\n  devices: strict\n", `line 2: enforce.devices: "strict" is not one of off, learn, registered-only`},
+		{"enforce cap", "enforce:\n  max_active_bans: -1\n", "line 2: enforce.max_active_bans: -1 is negative (0: no cap)"},
+		{"enforce history", "enforce:\n  history_retention: 10m\n", "line 2: enforce.history_retention: 10m0s is below 1h"},
 		{"connection limit", "inputs:\n  syslog:\n    - {name: a, addr: '127.0.0.1:1', tls: {max_connections: -1}}\n", "line 3: inputs.syslog[0]: max_connections, tls.max_connections and max_connections_per_address must be at least 1"},
 	}
 	for _, tt := range tests {

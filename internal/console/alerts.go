@@ -201,6 +201,10 @@ type alertView struct {
 	Statuses []string
 	Search   string // the search around the alert
 	Fields   [][2]string
+	// Decisions are those made for the alert's actions; Enforce says
+	// there is a decision service to ask.
+	Decisions []service.DecisionView
+	Enforce   bool
 }
 
 // CommentList is the alert's comments, oldest first.
@@ -244,6 +248,12 @@ func (c *Console) alertPage(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(al.Fields)) {
 		v.Fields = append(v.Fields, [2]string{"alert.fields." + k, al.Fields[k]})
+	}
+	if v.Enforce = c.o.Decisions != nil; v.Enforce && len(al.Actions) > 0 {
+		if v.Decisions, err = c.o.Decisions.List(r.Context(), a, service.DecisionQuery{Alert: al.ID, States: []string{"all"}}); err != nil {
+			c.fail(w, r, err)
+			return
+		}
 	}
 	c.render(w, r, "alert", v)
 }

@@ -61,6 +61,10 @@ type Options struct {
 	Dashboards *service.Dashboards
 	// Searches serves the search page; nil leaves it out.
 	Searches *service.Searches
+	// Decisions lists, adds and deletes enforcement decisions; Bouncers
+	// lists the bouncers pulling them (admins). Nil leaves them out.
+	Decisions *service.Decisions
+	Bouncers  *service.Bouncers
 	// Registerer takes the console's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Log is the console's log; nil discards.

@@ -175,6 +175,10 @@ type devicesView struct {
 	Pager        pager
 	Form         service.DeviceInput
 	Error        string
+	// Proposals are the devices to propose for registration (nil without
+	// the dashboards); ProposalsError says why they are missing.
+	Proposals      *service.DeviceProposals
+	ProposalsError string
 }
 
 func (c *Console) devicesPage(w http.ResponseWriter, r *http.Request) {
@@ -192,6 +196,13 @@ func (c *Console) renderDevices(w http.ResponseWriter, r *http.Request, code int
 	}
 	dv.View, dv.Page = c.view(r), p
 	dv.Pager = newPager(r, p.Offset, pageSize, p.Total)
+	if c.o.Dashboards != nil && p.Registry != "" {
+		// The page stays useful when the search store cannot answer.
+		if dv.Proposals, err = c.o.Dashboards.DeviceProposals(r.Context(), a, service.ProposalQuery{}); err != nil {
+			c.log.Warn("console: device proposals", "err", err)
+			dv.ProposalsError = err.Error()
+		}
+	}
 	c.renderStatus(w, r, code, "devices", dv)
 }
 

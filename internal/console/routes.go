@@ -13,6 +13,7 @@ func (c *Console) routes(mux *Mux) {
 	c.alertsRoutes(mux)
 	c.dashRoutes(mux)
 	c.searchRoutes(mux)
+	c.decisionsRoutes(mux)
 
 	// Fallbacks, after the slices: the overview page until one is
 	// registered, and a 404 page for any other path (signed in).

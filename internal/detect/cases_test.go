@@ -377,13 +377,19 @@ func partialDiff(want, got map[string]any) string {
 			continue
 		}
 		if wl, ok := w.([]any); ok {
-			// A list in want: every listed string must occur in some element.
+			// A list in want: every listed string must occur in some
+			// element, every listed object match one.
 			gl, _ := g.([]any)
 			for _, x := range wl {
 				found := false
 				for _, y := range gl {
 					if s, ok := y.(string); ok && strings.Contains(s, fmt.Sprint(x)) {
 						found = true
+					}
+					xm, xok := x.(map[string]any)
+					ym, yok := y.(map[string]any)
+					if xok && yok && partialDiff(xm, ym) == "" {
+						found = true // an object: its listed members match
 					}
 				}
 				if !found {

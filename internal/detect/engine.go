@@ -1052,8 +1052,10 @@ func (e *Engine) fire(r *compiled, g *group, ev *Event, t, now int64, h *hit) {
 			a.Notify = append(a.Notify, addr.Address)
 		}
 	}
+	a.Actions = alertActions(r, a, ev, g)
 	ctx := *a
 	ctx.Payloads = nil
+	ctx.Actions = nil
 	g.Ctx = &ctx
 	g.Alerts++
 	g.resetSeqs(e.budget)

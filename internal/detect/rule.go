@@ -102,6 +102,10 @@ type Rule struct {
 	Translations map[string]Translation `yaml:"translations,omitempty"`
 	// Notify are mail recipients (templates), e.g. the locked-out user.
 	Notify []string `yaml:"notify"`
+	// Actions are the decisions each alert of the rule asks for (a ban of
+	// its source address, ...): the alert carries them, the decision store
+	// applies its policy.
+	Actions []Action `yaml:"actions"`
 	// MaxGroups caps the tracked groups; the least recently seen is evicted.
 	MaxGroups int `yaml:"max_groups"`
 	// Payloads caps the contributing events kept in an alert.
@@ -304,6 +308,11 @@ func (r *Rule) validate() error {
 	for _, n := range r.Notify {
 		if _, err := template.New("n").Funcs(templateFuncs).Parse(n); err != nil {
 			bad("notify %q: %v", n, err)
+		}
+	}
+	for i, a := range r.Actions {
+		if err := a.validate(); err != nil {
+			bad("actions[%d]: %v", i, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -285,6 +285,51 @@ func (s *Set) Device(user, id string) (Entry, bool) {
 	return Entry{}, false
 }
 
+// Revoked reports whether user's ActiveSync device id was revoked (a
+// lost phone) and is not registered again: an entry of a device list
+// with a revocation time and none in force.
+func (s *Set) Revoked(user, id string) bool {
+	if s == nil || user == "" || id == "" {
+		return false
+	}
+	var buf [128]byte
+	revoked := false
+	for _, e := range s.snap.Load().devices[string(appendDeviceKey(buf[:0], user, id))] {
+		if x := expiryNanos(e.Expires); x == never || s.nowNanos() < x {
+			return false
+		}
+		revoked = revoked || !e.Revoked.IsZero()
+	}
+	return revoked
+}
+
+// ActiveDevices returns the registered ActiveSync devices of every device
+// list (in list name order): the entries that are neither expired nor
+// revoked.
+func (s *Set) ActiveDevices() []Entry {
+	if s == nil {
+		return nil
+	}
+	sn := s.snap.Load()
+	names := make([]string, 0, len(sn.lists))
+	for name, l := range sn.lists {
+		if l.kind == KindDevice {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	now := s.nowNanos()
+	var out []Entry
+	for _, name := range names {
+		for _, e := range sn.lists[name].entries {
+			if x := expiryNanos(e.Expires); x == never || now < x {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
 // Match reports whether an event's source ip, user or device (deviceUser
 // plus deviceID) is on a list of the given role that applies to ruleID
 // (lists without rules apply to all), and which list it is (the first by

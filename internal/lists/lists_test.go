@@ -172,6 +172,23 @@ func TestDevice(t *testing.T) {
 	}
 }
 
+func TestActiveDevices(t *testing.T) {
+	s := loadSet(t, filepath.Join("testdata", "set"))
+	var got []string
+	for _, e := range s.ActiveDevices() {
+		got = append(got, e.User+"/"+e.Device)
+	}
+	// carol's WP8DEVICE01 expired; dave's expires in 2999.
+	want := []string{"alice/ApplF17ABCDEF12", "Bob.Smith/androidc1234567890", "dave/SEC1A2B3C4D5"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ActiveDevices = %q, want %q", got, want)
+	}
+	var nilSet *Set
+	if nilSet.ActiveDevices() != nil {
+		t.Error("nil Set has devices")
+	}
+}
+
 func TestMatch(t *testing.T) {
 	s := loadSet(t, filepath.Join("testdata", "set"))
 	tests := []struct {
@@ -798,6 +815,9 @@ func TestEntryFieldsRoundTrip(t *testing.T) {
 	}
 	if _, ok := s.Device("erin", "ApplNEW1"); ok {
 		t.Fatal("revoked device registered")
+	}
+	if !s.Revoked("ERIN", "applnew1") || s.Revoked("alice", "ApplF17ABCDEF12") || s.Revoked("carol", "WP8DEVICE01") || s.Revoked("erin", "other") {
+		t.Error("Revoked: want only erin's ApplNEW1 (carol's only expired)")
 	}
 	if err := s.Save("devices"); err != nil {
 		t.Fatal(err)

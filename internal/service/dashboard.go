@@ -25,6 +25,9 @@ type DashboardOptions struct {
 	// Registered reports whether a user's ActiveSync device is in the
 	// device registry; nil when there is no registry.
 	Registered func(user, deviceID string) bool
+	// Revoked reports whether a user's device was revoked and not
+	// registered again (never proposed for registration); nil: none is.
+	Revoked func(user, deviceID string) bool
 	// Country returns the ISO country code of an address, "" when unknown;
 	// nil when there is no GeoIP database.
 	Country func(ip netip.Addr) string
