@@ -120,6 +120,12 @@ func (p *Peer) get(ctx context.Context, path string, v url.Values) (*http.Respon
 	resp, err := p.client.Do(req)
 	if err != nil {
 		p.count(ctx, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// Without the request's URL: its query is long and
+			// says nothing of what went wrong.
+			err = fmt.Errorf("%s: %w", p.cfg.URL, ue.Err)
+		}
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusOK {
