@@ -406,15 +406,10 @@ func (s *Searches) clusterTail(ctx context.Context, req SearchRequest, cursor st
 			}
 			return t, nil
 		}
-		poll := time.NewTimer(s.opt.TailPoll)
-		select {
-		case <-ctx.Done():
-			poll.Stop()
-			return nil, ctx.Err()
-		case <-timeout.C:
-			poll.Stop()
+		if done, err := s.pollWait(ctx, timeout.C); err != nil {
+			return nil, err
+		} else if done {
 			return t, nil
-		case <-poll.C:
 		}
 	}
 }
@@ -546,4 +541,19 @@ func (s *Searches) EventID(r *store.Row) string {
 		return s.seqID(seq)
 	}
 	return ""
+}
+
+// pollWait waits TailPoll and reports whether timeout fired first, or
+// ctx's error when it ends.
+func (s *Searches) pollWait(ctx context.Context, timeout <-chan time.Time) (bool, error) {
+	poll := time.NewTimer(s.opt.TailPoll)
+	defer poll.Stop()
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-timeout:
+		return true, nil
+	case <-poll.C:
+		return false, nil
+	}
 }

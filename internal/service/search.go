@@ -887,15 +887,10 @@ func (s *Searches) tailOn(ctx context.Context, n node, req SearchRequest, cursor
 			res.Events = evs
 			return res, nil
 		}
-		poll := time.NewTimer(s.opt.TailPoll)
-		select {
-		case <-ctx.Done():
-			poll.Stop()
-			return nil, ctx.Err()
-		case <-timeout.C:
-			poll.Stop()
+		if done, err := s.pollWait(ctx, timeout.C); err != nil {
+			return nil, err
+		} else if done {
 			return &TailResult{Cursor: cursor}, nil
-		case <-poll.C:
 		}
 	}
 }
