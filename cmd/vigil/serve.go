@@ -459,8 +459,12 @@ func (s *server) open() error {
 		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
-	s.searches = service.NewSearches(searches, service.SearchOptions{Raw: s.raw, JournalID: s.j.ID(),
-		ExportRows: cfg.HTTP.MaxSearchLimit, Charsets: cfg.Charsets()})
+	sopt := service.SearchOptions{Raw: s.raw, JournalID: s.j.ID(),
+		ExportRows: cfg.HTTP.MaxSearchLimit, Charsets: cfg.Charsets()}
+	if err := s.openCluster(&sopt); err != nil { // cluster.go: the peers
+		return err
+	}
+	s.searches = service.NewSearches(searches, sopt)
 	opts := api.Options{
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,

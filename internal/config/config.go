@@ -51,6 +51,8 @@ type Config struct {
 	Console Console `yaml:"console"`
 	// Display sets the zone and language times and texts are shown in.
 	Display Display `yaml:"display"`
+	// Cluster names this node and the peers searches read (cluster.go).
+	Cluster Cluster `yaml:"cluster"`
 
 	// src is where the configuration was read from (nil: the defaults).
 	src *source
@@ -425,6 +427,7 @@ func Default() Config {
 			OverviewBlockMemory: 64 << 20},
 		Detect:  Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
 		Enforce: Enforce{MaxActiveBans: 10000, Devices: "off", HistoryRetention: Duration(30 * 24 * time.Hour)},
+		Cluster: Cluster{PeerTimeout: Duration(defaultPeerTimeout)},
 	}
 }
 
@@ -732,6 +735,7 @@ func (c *Config) Validate() error {
 		bad("enforce.history_retention", "%s is below 1h", c.Enforce.HistoryRetention)
 	}
 	ps = append(ps, c.alertProblems(c.Alerts.Validate())...)
+	ps = append(ps, c.clusterProblems()...)
 	ps.Sort()
 	return ps.Err()
 }
