@@ -1,0 +1,482 @@
+package output
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vigil-soc/vigil/internal/journal"
+	"github.com/vigil-soc/vigil/internal/parse"
+)
+
+// startZooKeeper runs Debian's ZooKeeper (package zookeeper, installed by
+// scripts/install-test-deps.sh) as a plain process on loopback with its
+// own data folder, and returns its address. ClickHouse 18.16 keeps the
+// state of replicated tables and the queue of ON CLUSTER DDL in it.
+func startZooKeeper(t *testing.T) string {
+	t.Helper()
+	const jar = "/usr/share/java/zookeeper.jar" // its manifest names the jars it needs
+	java, err := exec.LookPath("java")
+	if _, serr := os.Stat(jar); err != nil || serr != nil {
+		if os.Getenv("VIGIL_TEST_STRICT") != "" {
+			t.Fatal("ZooKeeper is not installed (scripts/install-test-deps.sh installs package zookeeper)")
+		}
+		t.Skip("ZooKeeper is not installed")
+	}
+	dir := t.TempDir()
+	port := freeTCPPort(t)
+	cfg := fmt.Sprintf("tickTime=500\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n",
+		filepath.Join(dir, "data"), port)
+	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(java, "-Xmx128m", "-cp", jar, "org.apache.zookeeper.server.ZooKeeperServerMain", filepath.Join(dir, "zoo.cfg"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	waitListen(t, addr, "ZooKeeper")
+	return addr
+}
+
+// clusterXML is the config.d file of one server of cluster name: every
+// server in ports is a replica of one shard (internal_replication: the
+// replicated tables copy the rows, not the Distributed table), with
+// ZooKeeper at zk and this server's replica macro.
+func clusterXML(zk, name string, ports []int, replica string) string {
+	host, port, _ := strings.Cut(zk, ":")
+	var replicas strings.Builder
+	for _, p := range ports {
+		fmt.Fprintf(&replicas, "<replica><host>127.0.0.1</host><port>%d</port></replica>", p)
+	}
+	return fmt.Sprintf(`<yandex>
+  <zookeeper><node><host>%s</host><port>%s</port></node></zookeeper>
+  <macros><shard>1</shard><replica>%s</replica></macros>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <remote_servers>
+    <%s><shard><internal_replication>true</internal_replication>%s</shard></%s>
+  </remote_servers>
+</yandex>
+`, host, port, replica, name, replicas.String(), name)
+}
+
+// startCHCluster starts ZooKeeper and n clickhouse-servers, the replicas
+// of cluster "vigil_test".
+func startCHCluster(t *testing.T, n int) []*chProcess {
+	t.Helper()
+	zk := startZooKeeper(t)
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = freeTCPPort(t)
+	}
+	procs := make([]*chProcess, n)
+	for i := range procs {
+		procs[i] = &chProcess{port: ports[i], config: clusterXML(zk, "vigil_test", ports, "r"+strconv.Itoa(i+1))}
+		procs[i].start(t)
+	}
+	return procs
+}
+
+// imapLines returns n journal records of failed IMAP logins, from i on.
+func imapLines(from, n int) []journal.Record {
+	recs := make([]journal.Record, 0, n)
+	for i := from; i < from+n; i++ {
+		recs = append(recs, journal.Record{Time: time.Now(), Input: "syslog", Data: fmt.Appendf(nil,
+			`<134>Nov 28 10:00:00 exch01 IMAP4: 2026-11-28T10:00:00.000Z,0000000000ABC123,3,10.0.0.5:993,203.0.113.%d:51234,user%d,12,40,30,login,,"R=""NO LOGIN failed."""`, i%5, i)})
+	}
+	return recs
+}
+
+// waitSent waits until ru delivered n records.
+func waitSent(t *testing.T, ru *Runner, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	for ru.Status().Sent < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("sent %d of %d: %+v", ru.Status().Sent, n, ru.Status())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// serverStates returns each server's state in st, by address.
+func serverStates(st Status) map[string]string {
+	m := map[string]string{}
+	for _, s := range st.Servers {
+		m[s.Address] = s.State
+	}
+	return m
+}
+
+// counts returns count() and uniqExact(event_id) of query's table.
+func counts(t *testing.T, conn driver.Conn, table string) (rows, ids uint64) {
+	t.Helper()
+	if err := conn.QueryRow(context.Background(), "SELECT count(), uniqExact(event_id) FROM "+table).Scan(&rows, &ids); err != nil {
+		t.Fatalf("count %s: %v", table, err)
+	}
+	return rows, ids
+}
+
+// TestClickHouseFailover, on two independent servers (no cluster): the
+// output writes to the first address while it answers; when it is killed,
+// the events journaled afterwards go to the second, the status and
+// metrics name the failed server, and every event id arrived once over
+// the two servers.
+func TestClickHouseFailover(t *testing.T) {
+	a, b := &chProcess{}, &chProcess{}
+	a.start(t)
+	b.start(t)
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	snd, err := NewClickHouse(ClickHouseConfig{Name: "ch", Addresses: []string{a.addr(), b.addr()}}, parse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	ru, err := NewRunner(j, "ch", "clickhouse", snd.Target(), snd, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runInBackground(ru)()
+	if err := j.Append(imapLines(0, 500)); err != nil {
+		t.Fatal(err)
+	}
+	waitSent(t, ru, 500)
+	if st := serverStates(ru.Status()); st[a.addr()] != ServerActive || st[b.addr()] != ServerStandby {
+		t.Errorf("with both up: %v, want the first active", st)
+	}
+	connA, connB := chConn(t, a.addr()), chConn(t, b.addr())
+	if n, ids := counts(t, connA, "vigil.events"); n != 500 || ids != 500 {
+		t.Fatalf("first server: %d rows, %d ids; want 500", n, ids)
+	}
+
+	a.stop()
+	if err := j.Append(imapLines(500, 300)); err != nil {
+		t.Fatal(err)
+	}
+	waitSent(t, ru, 800)
+	st := ru.Status()
+	var down ServerStatus
+	for _, s := range st.Servers {
+		if s.Address == a.addr() {
+			down = s
+		}
+	}
+	if serverStates(st)[b.addr()] != ServerActive || down.State != ServerDown || down.Failures == 0 || down.LastError == "" {
+		t.Errorf("after the first server died: %+v", st.Servers)
+	}
+	for _, m := range []struct {
+		c    prometheus.Collector
+		want float64
+	}{
+		{ru.serverUp.WithLabelValues("ch", a.addr()), 0},
+		{ru.serverUp.WithLabelValues("ch", b.addr()), 1},
+		{ru.serverActive.WithLabelValues("ch", a.addr()), 0},
+		{ru.serverActive.WithLabelValues("ch", b.addr()), 1},
+		{ru.serverFailures.WithLabelValues("ch", a.addr()), float64(down.Failures)},
+		{ru.serverFailures.WithLabelValues("ch", b.addr()), 0},
+	} {
+		if got := testutil.ToFloat64(m.c); got != m.want {
+			t.Errorf("%s: %v, want %v", m.c.(prometheus.Metric).Desc(), got, m.want)
+		}
+	}
+	// Without a cluster each server holds what it took; nothing is lost.
+	if n, ids := counts(t, connB, "vigil.events"); n != 300 || ids != 300 {
+		t.Errorf("second server: %d rows, %d ids; want 300", n, ids)
+	}
+}
+
+// TestClickHouseCluster, on ZooKeeper and two clickhouse-servers that are
+// the replicas of one shard of cluster vigil_test: the output creates the
+// replicated tables and the Distributed tables ON CLUSTER; events land
+// once and replicate; one server is killed while the output writes, and
+// the output fails over to the other, which then holds every event id
+// (after the killed one is back, so does it).
+func TestClickHouseCluster(t *testing.T) {
+	procs := startCHCluster(t, 2)
+	a, b := procs[0], procs[1]
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	cfg := ClickHouseConfig{Name: "ch", Addresses: []string{a.addr(), b.addr()}, Cluster: "vigil_test"}
+	snd, err := NewClickHouse(cfg, parse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ru, err := NewRunner(j, "ch", "clickhouse", snd.Target(), snd, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopRunner := runInBackground(ru)
+	defer stopRunner()
+	if err := j.Append(imapLines(0, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	waitSent(t, ru, 1000)
+
+	connA, connB := chConn(t, a.addr()), chConn(t, b.addr())
+	ctx := context.Background()
+	for _, c := range []driver.Conn{connA, connB} {
+		rows, err := c.Query(ctx, "SELECT name, engine FROM system.tables WHERE database = 'vigil' ORDER BY name")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for rows.Next() {
+			var name, engine string
+			if err := rows.Scan(&name, &engine); err != nil {
+				t.Fatal(err)
+			}
+			got[name] = engine
+		}
+		rows.Close()
+		if got["events"] != "Distributed" || got["events_local"] != "ReplicatedReplacingMergeTree" {
+			t.Errorf("tables: %v", got)
+		}
+	}
+	// Through either server's Distributed table: every event once; the
+	// replica that did not take the INSERT fetched the rows.
+	waitRows := func(c driver.Conn, table string, want uint64) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			n, ids := counts(t, c, table)
+			if ids == want {
+				t.Logf("%s: %d rows, %d ids", table, n, ids)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d rows, %d ids; want %d", table, n, ids, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitRows(connA, "vigil.events", 1000)
+	waitRows(connB, "vigil.events_local", 1000)
+
+	// Kill the server written to while the output writes.
+	const total = 200_000
+	if err := j.Append(imapLines(1000, total-1000)); err != nil {
+		t.Fatal(err)
+	}
+	for ru.Status().Sent < 1000+50_000 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	sentBefore := ru.Status().Sent
+	a.stop()
+	waitSent(t, ru, total)
+	st := ru.Status()
+	if s := serverStates(st); s[a.addr()] != ServerDown || s[b.addr()] != ServerActive {
+		t.Errorf("after the kill: %+v", st.Servers)
+	}
+	t.Logf("killed at %d sent; errors %d", sentBefore, st.Errors)
+	n, ids := counts(t, connB, "vigil.events")
+	t.Logf("survivor: %d rows, %d ids of %d", n, ids, total)
+
+	// The killed server comes back with its data: both replicas converge
+	// on every event.
+	a.start(t)
+	connA = chConn(t, a.addr())
+	waitRows(connA, "vigil.events_local", total)
+	waitRows(connB, "vigil.events_local", total)
+	stopRunner()
+
+	// A delivery repeated (a crash before the cursor moved) shows, and
+	// goes, as docs/outputs.md says.
+	resend(t, j, cfg, 1000)
+	checkDuplicates(t, connB, "vigil.events", "OPTIMIZE TABLE vigil.events_local FINAL", total, 1000)
+
+	// Alerts: the threat table likewise, created ON CLUSTER by the
+	// alerts' writer.
+	cfg.Name = "ch-alerts"
+	if err := writeAlert(t, cfg, time.Now(), "a1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []driver.Conn{connA, connB} {
+		var n uint64
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if err := c.QueryRow(ctx, "SELECT count() FROM vigil.threat_table_local WHERE alert_id = 'a1'").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 1 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if n != 1 {
+			t.Errorf("threat table: %d rows of alert a1, want 1 on each replica", n)
+		}
+	}
+}
+
+// resend sends the first n records of j once more, through a new output
+// for cfg: what an output does after a crash before its cursor moved.
+func resend(t *testing.T, j *journal.Journal, cfg ClickHouseConfig, n int) {
+	t.Helper()
+	r, err := j.OpenReader("resend")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var recs []journal.Record
+	for len(recs) < n {
+		more, err := r.Next(context.Background(), nil, n-len(recs))
+		if err != nil {
+			t.Fatalf("read %d of %d records: %v", len(recs), n, err)
+		}
+		keep(more)
+		recs = append(recs, more...)
+	}
+	snd, err := NewClickHouse(cfg, parse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snd.Close()
+	if err := snd.Send(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkDuplicates runs docs/outputs.md's statements on duplicates on
+// table (in place of vigil.events; optimize in place of its OPTIMIZE),
+// which holds want events of which dups were delivered twice: the first
+// counts them, the second counts without them, and the OPTIMIZE removes
+// them.
+func checkDuplicates(t *testing.T, conn driver.Conn, table, optimize string, want, dups uint64) {
+	t.Helper()
+	ctx := context.Background()
+	stmts := docBlock(t, "duplicates")
+	if len(stmts) != 3 || !strings.HasPrefix(stmts[2], "OPTIMIZE TABLE vigil.events ") {
+		t.Fatalf("docs/outputs.md's duplicates: %q, want two queries and an OPTIMIZE", stmts)
+	}
+	for i := range stmts[:2] {
+		stmts[i] = strings.ReplaceAll(stmts[i], "vigil.events", table)
+	}
+	var extra int64
+	var final uint64
+	if err := conn.QueryRow(ctx, stmts[0]).Scan(&extra); err != nil || extra != int64(dups) {
+		t.Errorf("%s: %d (%v), want %d", stmts[0], extra, err, dups)
+	}
+	if err := conn.QueryRow(ctx, stmts[1]).Scan(&final); err != nil || final != want {
+		t.Errorf("%s: %d (%v), want %d", stmts[1], final, err, want)
+	}
+	if optimize == "" {
+		optimize = stmts[2]
+	}
+	if err := conn.Exec(ctx, optimize); err != nil {
+		t.Fatalf("%s: %v", optimize, err)
+	}
+	if n, ids := counts(t, conn, table); n != want || ids != want {
+		t.Errorf("after %s: %d rows, %d ids; want %d", optimize, n, ids, want)
+	}
+}
+
+// TestClickHouseDuplicates, on one server: a batch delivered twice shows
+// in count() - uniqExact(event_id), not in count() ... FINAL, and OPTIMIZE
+// ... FINAL removes it (the table is a ReplacingMergeTree keyed by
+// event_id last).
+func TestClickHouseDuplicates(t *testing.T) {
+	addr, _ := startClickHouse(t, 0)
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if err := j.Append(imapLines(0, 3000)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := ClickHouseConfig{Name: "ch", Address: addr}
+	resend(t, j, cfg, 3000)
+	resend(t, j, cfg, 1000)
+	checkDuplicates(t, chConn(t, addr), "vigil.events", "", 3000, 1000)
+}
+
+func TestClickHouseConfigServers(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  ClickHouseConfig
+		err  string // "" valid
+		want []string
+	}{
+		{"address", ClickHouseConfig{Address: "a:9000"}, "", []string{"a:9000"}},
+		{"addresses", ClickHouseConfig{Addresses: []string{"a:9000", "b:9000"}}, "", []string{"a:9000", "b:9000"}},
+		{"cluster", ClickHouseConfig{Addresses: []string{"a:9000", "b:9000"}, Cluster: "vigil_2"}, "", []string{"a:9000", "b:9000"}},
+		{"neither", ClickHouseConfig{}, "address is required", nil},
+		{"both", ClickHouseConfig{Address: "a:9000", Addresses: []string{"b:9000"}}, "set one of them", nil},
+		{"no port", ClickHouseConfig{Addresses: []string{"a:9000", "b"}}, `address "b"`, nil},
+		{"twice", ClickHouseConfig{Addresses: []string{"a:9000", "a:9000"}}, "listed twice", nil},
+		{"bad cluster", ClickHouseConfig{Address: "a:9000", Cluster: "c'; DROP TABLE x"}, "cluster", nil},
+	} {
+		tt.cfg.Name = "ch"
+		err := tt.cfg.Validate()
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.err)
+		}
+		if tt.err == "" && !slices.Equal(tt.cfg.servers(), tt.want) {
+			t.Errorf("%s: servers %v, want %v", tt.name, tt.cfg.servers(), tt.want)
+		}
+	}
+}
+
+// TestClickHouseClusterDDL: with a cluster, every statement runs ON
+// CLUSTER, the local table is replicated with the shard and replica
+// macros and has no comments (18.16 refuses them on replicated tables),
+// the Distributed table records the zone and shards by the row's id.
+func TestClickHouseClusterDDL(t *testing.T) {
+	cfg := ClickHouseConfig{Name: "ch", Address: "a:9000", Cluster: "c1", RetentionDays: 30}.withDefaults()
+	for _, v := range []struct{ major, minor uint64 }{{18, 16}, {23, 8}} {
+		for _, spec := range []tableSpec{cfg.eventSpec(), cfg.threatSpec()} {
+			stmts := cfg.createSQL(spec, v.major, v.minor, cfg.RetentionDays, "Asia/Shanghai")
+			if len(stmts) != 3 {
+				t.Fatalf("%d statements", len(stmts))
+			}
+			for _, q := range stmts {
+				if !strings.Contains(q, " ON CLUSTER c1") {
+					t.Errorf("not ON CLUSTER: %s", q)
+				}
+			}
+			local, dist := stmts[1], stmts[2]
+			for _, want := range []string{"vigil." + spec.name + "_local ON CLUSTER", "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/vigil/" + spec.name + "_local', '{replica}')", "ORDER BY (" + spec.order + ")"} {
+				if !strings.Contains(local, want) {
+					t.Errorf("local table lacks %q: %s", want, local)
+				}
+			}
+			if strings.Contains(local, "COMMENT") || (v.major >= 20) != strings.Contains(local, "TTL") {
+				t.Errorf("local table: %s", local)
+			}
+			for _, want := range []string{"vigil." + spec.name + " ON CLUSTER", "COMMENT 'date of ts in Asia/Shanghai'",
+				"ENGINE = Distributed(c1, vigil, " + spec.name + "_local, sipHash64(" + spec.shardBy + "))"} {
+				if !strings.Contains(dist, want) {
+					t.Errorf("Distributed table lacks %q: %s", want, dist)
+				}
+			}
+			if strings.Contains(dist, "TTL") || strings.Contains(dist, "CODEC") {
+				t.Errorf("Distributed table: %s", dist)
+			}
+		}
+	}
+	one := ClickHouseConfig{Name: "ch", Address: "a:9000"}.withDefaults()
+	for _, q := range one.createSQL(one.eventSpec(), 18, 16, 0, "UTC") {
+		if strings.Contains(q, "CLUSTER") || strings.Contains(q, "Replicated") || strings.Contains(q, "Distributed") {
+			t.Errorf("one server: %s", q)
+		}
+	}
+}
