@@ -18,10 +18,12 @@ import (
 )
 
 // clickhouseServer is Debian's clickhouse-server run as a plain process on
-// loopback with its own data folder.
+// loopback with its own data folder; with configXML, a copy of Debian's
+// configuration reads it as its config.d/vigil.xml.
 type clickhouseServer struct {
 	dir, addr string
 	port      int
+	configXML string
 	cmd       *exec.Cmd
 }
 
@@ -30,14 +32,33 @@ func (c *clickhouseServer) start(t *testing.T) {
 	bin := requireProgram(t, "clickhouse-server")
 	if c.dir == "" {
 		c.dir = t.TempDir()
-		c.port = freePort(t)
+		if c.port == 0 {
+			c.port = freePort(t)
+		}
 		c.addr = "127.0.0.1:" + strconv.Itoa(c.port)
-		for _, d := range []string{"tmp", "uf", "fs"} {
+		for _, d := range []string{"tmp", "uf", "fs", "etc/config.d"} {
 			os.MkdirAll(filepath.Join(c.dir, d), 0o755)
 		}
 	}
 	d := c.dir
-	c.cmd = exec.Command(bin, "--config-file=/etc/clickhouse-server/config.xml", "--",
+	config := "/etc/clickhouse-server/config.xml"
+	if c.configXML != "" {
+		// config.d and users.xml are read next to the configuration file.
+		for _, f := range []string{"config.xml", "users.xml"} {
+			b, err := os.ReadFile(filepath.Join("/etc/clickhouse-server", f))
+			if err == nil {
+				err = os.WriteFile(filepath.Join(d, "etc", f), b, 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(d, "etc", "config.d", "vigil.xml"), []byte(c.configXML), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		config = filepath.Join(d, "etc", "config.xml")
+	}
+	c.cmd = exec.Command(bin, "--config-file="+config, "--",
 		"--path="+d+"/", "--tmp_path="+d+"/tmp/", "--user_files_path="+d+"/uf/", "--format_schema_path="+d+"/fs/",
 		"--logger.log="+d+"/s.log", "--logger.errorlog="+d+"/e.log", "--listen_host=127.0.0.1", "--timezone=UTC",
 		"--http_port="+strconv.Itoa(freePort(t)), "--tcp_port="+strconv.Itoa(c.port), "--interserver_http_port="+strconv.Itoa(freePort(t)))

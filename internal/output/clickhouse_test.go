@@ -85,7 +85,14 @@ func (p *chProcess) start(t testing.TB) {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(p.stop)
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() { // what the server said, for the failure's cause
+			if b, err := os.ReadFile(filepath.Join(dir, "e.log")); err == nil && len(b) > 0 {
+				t.Logf("%s e.log (end):\n%s", p.addr(), b[max(0, len(b)-3000):])
+			}
+		}
+	})
 	waitListen(t, p.addr(), "clickhouse-server")
 }
 
