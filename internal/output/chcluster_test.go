@@ -3,6 +3,8 @@ package output
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -444,4 +446,79 @@ func TestClickHouseClusterDDL(t *testing.T) {
 			t.Errorf("one server: %s", q)
 		}
 	}
+}
+
+// BenchmarkClickHouseEngine measures what ReplacingMergeTree (keyed with
+// event_id last) costs against the MergeTree of earlier versions on
+// Debian's 18.16: the output's rate for b.N nginx lines, the server's CPU
+// to take them and merge them into one part (OPTIMIZE ... FINAL), and the
+// time of docs/outputs.md's first two analyses, count() and count() FINAL.
+func BenchmarkClickHouseEngine(b *testing.B) {
+	for _, engine := range []string{"MergeTree", "ReplacingMergeTree"} {
+		b.Run(engine, func(b *testing.B) {
+			p := &chProcess{}
+			p.start(b)
+			defer p.stop()
+			conn := chConn(b, p.addr())
+			ctx := context.Background()
+			cfg := ClickHouseConfig{Name: "bench", Address: p.addr()}.withDefaults()
+			for _, q := range cfg.createSQL(cfg.eventSpec(), 18, 16, 0, "UTC") {
+				if err := conn.Exec(ctx, strings.Replace(q, "ReplacingMergeTree", engine, 1)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			snd, err := NewClickHouse(cfg, parse.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cpu0 := procCPU(b, p.cmd.Process.Pid)
+			benchRunner(b, "clickhouse", snd.Target(), snd)
+			// The server's CPU for taking the rows and merging them into
+			// one part (what collapsing the copies costs: the merge).
+			if err := conn.Exec(ctx, "OPTIMIZE TABLE vigil.events FINAL"); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(procCPU(b, p.cmd.Process.Pid)-cpu0)/float64(b.N), "server-cpu-ns/op")
+			timed := func(unit, q string) {
+				start := time.Now()
+				rows, err := conn.Query(ctx, q)
+				if err == nil {
+					for rows.Next() {
+					}
+					err = rows.Err()
+					rows.Close()
+				}
+				if err != nil {
+					b.Fatalf("%s: %v", q, err)
+				}
+				b.ReportMetric(float64(time.Since(start).Milliseconds()), unit)
+			}
+			// The first two analyses, over every row (the lines are not logins).
+			for i, q := range outputtest.DocSQL(b, filepath.Join("..", "..", "docs", "outputs.md"))[:2] {
+				timed([]string{"hourly-ms", "top-ms"}[i], strings.Replace(q.SQL, "category = 'authentication' AND outcome = 'failure'", "1", 1))
+			}
+			timed("count-ms", "SELECT count() FROM vigil.events")
+			if engine != "MergeTree" {
+				timed("count-final-ms", "SELECT count() FROM vigil.events FINAL")
+			}
+		})
+	}
+}
+
+// procCPU is the CPU time (user and system) process pid has used, in
+// nanoseconds, from /proc/PID/stat.
+func procCPU(tb testing.TB, pid int) int64 {
+	tb.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), ") ") // the name may hold spaces
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		tb.Fatalf("/proc/%d/stat: %q", pid, b)
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return (utime + stime) * int64(time.Second) / 100 // USER_HZ
 }

@@ -202,7 +202,7 @@ func TestClickHouseTimezoneConfig(t *testing.T) {
 }
 
 // chConn opens a native connection to addr, closed at cleanup.
-func chConn(t *testing.T, addr string) driver.Conn {
+func chConn(t testing.TB, addr string) driver.Conn {
 	t.Helper()
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, Protocol: clickhouse.Native})
 	if err != nil {
