@@ -250,7 +250,9 @@ func TestClickHouseCluster(t *testing.T) {
 	// goes, as docs/outputs.md says. (Not the first 1000 records as they
 	// went the first time: a replicated table drops an INSERT block
 	// identical to a recent one.)
-	checkDuplicates(t, []driver.Conn{connB, connA}, "vigil.events", "vigil.events_local", total, 1000,
+	// Counted on a local table, which has every row, as the Distributed
+	// table could read a replica before it fetched them.
+	checkDuplicates(t, []driver.Conn{connA, connB}, "vigil.events_local", "vigil.events_local", total, 1000,
 		func() { resend(t, j, cfg, 500, 1000) })
 
 	// Alerts: the threat table likewise, created ON CLUSTER by the
@@ -273,6 +275,37 @@ func TestClickHouseCluster(t *testing.T) {
 		}
 		if n != 1 {
 			t.Errorf("threat table: %d rows of alert a1, want 1 on each replica", n)
+		}
+	}
+
+	// Retention drops the events' day (2026-11-28, in the lines) ON
+	// CLUSTER, on both replicas; the alert's day stays.
+	cfg.RetentionDays = 7
+	pr, err := NewClickHouse(cfg, parse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	if err := pr.prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.prune(ctx, time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatalf("retention on the cluster: %v", err)
+	}
+	for _, c := range []driver.Conn{connA, connB} {
+		var events, alerts uint64
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if err := c.QueryRow(ctx, "SELECT (SELECT count() FROM vigil.events_local), (SELECT count() FROM vigil.threat_table_local)").Scan(&events, &alerts); err != nil {
+				t.Fatal(err)
+			}
+			if events == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if events != 0 || alerts != 1 {
+			t.Errorf("after retention: %d events, %d alerts; want 0 and 1", events, alerts)
 		}
 	}
 }
@@ -341,8 +374,16 @@ func checkDuplicates(t *testing.T, conns []driver.Conn, table, local string, wan
 	resend()
 	var extra int64
 	var final uint64
-	if err := conn.QueryRow(ctx, stmts[0]).Scan(&extra); err != nil || extra != int64(dups) {
-		t.Errorf("%s: %d (%v), want %d", stmts[0], extra, err, dups)
+	// Polled: with replicas, the copies may reach this one by a fetch.
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		err := conn.QueryRow(ctx, stmts[0]).Scan(&extra)
+		if err == nil && extra == int64(dups) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d (%v), want %d", stmts[0], extra, err, dups)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if err := conn.QueryRow(ctx, stmts[1]).Scan(&final); err != nil || final != want {
 		t.Errorf("%s: %d (%v), want %d", stmts[1], final, err, want)
