@@ -62,17 +62,7 @@ outputs:
 	in := fmt.Sprintf("127.0.0.1:%d", syslogPort)
 	const total = 100_000
 	now := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Second)
-	chunk := func(k int) []string {
-		var lines []string
-		for i := k * total / 2; i < (k+1)*total/2; i++ {
-			ip, ok := "198.51.100."+strconv.Itoa(1+i%200), i%10 != 0
-			if i%5000 < 30 { // a brute force run now and then
-				ip, ok = "203.0.113."+strconv.Itoa(200+k), false
-			}
-			lines = append(lines, imapLine(now.Add(time.Duration(i)*time.Millisecond), ip, "u"+strconv.Itoa(i%3000), ok))
-		}
-		return lines
-	}
+	chunk := imapChunks(total, 2, now)
 	sendLines(t, in, chunk(0))
 	v.waitMetric(t, `vigil_output_records_total{output="ch"}`, 1)
 	a.stop() // while the output writes

@@ -81,6 +81,23 @@ func (c *clickhouseServer) start(t *testing.T) {
 	}
 }
 
+// imapChunks returns the k-th of parts chunks of total IMAP login lines
+// from now on, a millisecond apart: 198.51.100.x mostly succeeding, and in
+// every chunk k a brute force of 30 failures from 203.0.113.(200+k).
+func imapChunks(total, parts int, now time.Time) func(k int) []string {
+	return func(k int) []string {
+		var lines []string
+		for i := k * total / parts; i < (k+1)*total/parts; i++ {
+			ip, ok := "198.51.100."+strconv.Itoa(1+i%200), i%10 != 0
+			if i%5000 < 30 {
+				ip, ok = "203.0.113."+strconv.Itoa(200+k), false
+			}
+			lines = append(lines, imapLine(now.Add(time.Duration(i)*time.Millisecond), ip, "u"+strconv.Itoa(i%3000), ok))
+		}
+		return lines
+	}
+}
+
 func (c *clickhouseServer) stop() {
 	_ = c.cmd.Process.Kill()
 	_ = c.cmd.Wait()
@@ -228,17 +245,7 @@ outputs:
 	in := fmt.Sprintf("127.0.0.1:%d", syslogPort)
 	const total = 200_000
 	now := time.Now().UTC().Add(-30 * time.Minute).Truncate(time.Second)
-	chunk := func(k int) []string {
-		var lines []string
-		for i := k * total / 4; i < (k+1)*total/4; i++ {
-			ip, ok := "198.51.100."+strconv.Itoa(1+i%200), i%10 != 0
-			if i%5000 < 30 { // a brute force run in every chunk
-				ip, ok = "203.0.113."+strconv.Itoa(200+k), false
-			}
-			lines = append(lines, imapLine(now.Add(time.Duration(i)*time.Millisecond), ip, "u"+strconv.Itoa(i%3000), ok))
-		}
-		return lines
-	}
+	chunk := imapChunks(total, 4, now)
 	sendLines(t, in, chunk(0))
 	v.waitEvents(t, "source.ip:203.0.113.200", 30)
 	ch.stop()

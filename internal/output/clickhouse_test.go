@@ -143,33 +143,18 @@ func TestClickHouseOutput(t *testing.T) {
 	}
 	defer runInBackground(ru)()
 	add := func(from, n int) {
-		var recs []journal.Record
-		for i := from; i < from+n; i++ {
-			recs = append(recs, journal.Record{Time: time.Now(), Input: "syslog", Data: []byte(fmt.Sprintf(
-				`<134>Nov 28 10:00:00 exch01 IMAP4: 2026-11-28T10:00:00.000Z,0000000000ABC123,3,10.0.0.5:993,203.0.113.%d:51234,user%d,12,40,30,login,,"R=""NO LOGIN failed."""`, i%5, i))})
-		}
-		if err := j.Append(recs); err != nil {
+		if err := j.Append(imapLines(from, n)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	add(0, 500)
-	waitSent := func(n uint64) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for ru.Status().Sent < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("sent %d of %d: %+v", ru.Status().Sent, n, ru.Status())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	waitSent(500)
+	waitSent(t, ru, 500)
 	stop()
 	add(500, 300) // the server is down
 	time.Sleep(500 * time.Millisecond)
 	addr2, _ := startClickHouse(t, port) // a new server on the same port: the table is created again
 	_ = addr2
-	waitSent(800)
+	waitSent(t, ru, 800)
 
 	db, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, Protocol: clickhouse.Native})
 	if err != nil {
