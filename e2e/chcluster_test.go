@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -119,21 +118,7 @@ outputs:
 		t.Logf("%s: %d rows for %d events", s.addr, rows, total)
 		waitThreats(t, db, 2)
 		// The analyses read the Distributed tables (no lockouts here).
-		for _, q := range outputtest.DocSQL(t, filepath.Join("..", "docs", "outputs.md")) {
-			r, err := db.Query(ctx, q.SQL)
-			if err != nil {
-				t.Errorf("%s: %v", q.Name, err)
-				continue
-			}
-			n := 0
-			for r.Next() {
-				n++
-			}
-			r.Close()
-			if n == 0 && !strings.Contains(q.Name, "lockouts") {
-				t.Errorf("%s: no rows", q.Name)
-			}
-		}
+		runDocAnalyses(t, db, "lockouts per day, and who")
 	}
 }
 
