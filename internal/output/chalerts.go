@@ -23,10 +23,9 @@ const threatColumns = `date, hour, ts, src_ip, src_port, dst_ip, dst_port, threa
 const threatOrder = "ts, threat, alert_id"
 
 // threatDDL returns the threat table's columns and engine on one server
-// for a server version (see eventDDL); date and hour are ts's in zone.
+// (see tableSpec.ddl); date and hour are ts's in zone.
 func threatDDL(major, minor uint64, retentionDays int, zone string) string {
-	low, zstd, ttl := features(major, minor, retentionDays)
-	return threatColumnsDDL(low, zstd, zone) + " ENGINE = ReplacingMergeTree PARTITION BY date ORDER BY (" + threatOrder + ")" + ttl
+	return tableSpec{columns: threatColumnsDDL, order: threatOrder}.ddl(major, minor, retentionDays, zone)
 }
 
 // threatColumnsDDL returns the threat table's column list (see

@@ -213,6 +213,14 @@ type tableSpec struct {
 	shardBy string // with a cluster, the column whose hash picks the shard
 }
 
+// ddl returns the table's columns and engine on one server for a server
+// version; retention > 0 adds a TTL where the server has it. The date
+// (and hour) columns record zone in their comments.
+func (t tableSpec) ddl(major, minor uint64, retentionDays int, zone string) string {
+	low, zstd, ttl := features(major, minor, retentionDays)
+	return t.columns(low, zstd, zone) + " ENGINE = ReplacingMergeTree PARTITION BY date ORDER BY (" + t.order + ")" + ttl
+}
+
 // eventSpec and threatSpec are the output's tables.
 func (c ClickHouseConfig) eventSpec() tableSpec {
 	return tableSpec{name: c.Table, columns: eventColumnsDDL, order: eventOrder, shardBy: "event_id"}
@@ -237,8 +245,7 @@ func (c ClickHouseConfig) createSQL(t tableSpec, major, minor uint64, retentionD
 	key := " PARTITION BY date ORDER BY (" + t.order + ")"
 	db := "CREATE DATABASE IF NOT EXISTS " + c.Database + c.onCluster()
 	if c.Cluster == "" {
-		return []string{db, "CREATE TABLE IF NOT EXISTS " + c.Database + "." + t.name + " " +
-			t.columns(low, zstd, zone) + " ENGINE = ReplacingMergeTree" + key + ttl}
+		return []string{db, "CREATE TABLE IF NOT EXISTS " + c.Database + "." + t.name + " " + t.ddl(major, minor, retentionDays, zone)}
 	}
 	local := c.localTable(t.name)
 	return []string{db,
@@ -285,11 +292,9 @@ func features(major, minor uint64, retentionDays int) (low, zstd, ttl string) {
 const eventOrder = "ts, dataset, source_ip, user, event_id"
 
 // eventDDL returns the events table's columns and engine on one server
-// for a server version; retention > 0 adds a TTL where the server has
-// it. The date column (of ts in zone) records zone in its comment.
+// (see tableSpec.ddl).
 func eventDDL(major, minor uint64, retentionDays int, zone string) string {
-	low, zstd, ttl := features(major, minor, retentionDays)
-	return eventColumnsDDL(low, zstd, zone) + " ENGINE = ReplacingMergeTree PARTITION BY date ORDER BY (" + eventOrder + ")" + ttl
+	return tableSpec{columns: eventColumnsDDL, order: eventOrder}.ddl(major, minor, retentionDays, zone)
 }
 
 // zoneCommentSQL is the COMMENT clause of a date or hour column, none
