@@ -120,7 +120,7 @@ func NewFollower(cfg Config, j *journal.Journal, reg prometheus.Registerer, log 
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("detect.kafka: %w", err)
 	}
-	base, err := cfg.clientOpts()
+	base, err := clientOpts(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("detect.kafka: %w", err)
 	}

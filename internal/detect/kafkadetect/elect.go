@@ -59,7 +59,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Elector, err
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("detect.kafka: %w", err)
 	}
-	base, err := cfg.clientOpts()
+	base, err := clientOpts(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("detect.kafka: %w", err)
 	}
@@ -345,3 +345,16 @@ func (e *Elector) Owner() bool {
 
 // discard is a logger that drops everything.
 var discard = slog.New(slog.DiscardHandler)
+
+// Status is the election's state for the API.
+type Status struct {
+	Topic string `json:"topic"`
+	Group string `json:"group"`
+	// Detector is true while this node is the elected detector.
+	Detector bool `json:"detector"`
+}
+
+// Status returns the election's state (safe from any goroutine).
+func (e *Elector) Status() Status {
+	return Status{Topic: e.cfg.Topic, Group: e.cfg.Group, Detector: e.Owner()}
+}

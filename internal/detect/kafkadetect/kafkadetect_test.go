@@ -43,7 +43,7 @@ func newCluster(t *testing.T) Config {
 
 func client(t *testing.T, cfg Config, more ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	base, err := cfg.clientOpts()
+	base, err := clientOpts(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func client(t *testing.T, cfg Config, more ...kgo.Opt) *kgo.Client {
 }
 
 func newStore(t *testing.T, cfg Config, chunk int) *stateStore {
-	base, _ := cfg.clientOpts()
+	base, _ := clientOpts(cfg)
 	return &stateStore{base: base, prod: client(t, cfg), topic: cfg.StateTopic, chunkSize: chunk, log: discard}
 }
 

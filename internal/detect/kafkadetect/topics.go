@@ -19,7 +19,7 @@ import (
 const readTimeout = 2 * time.Minute
 
 // clientOpts returns the options every client of c starts from.
-func (c Config) clientOpts() ([]kgo.Opt, error) {
+func clientOpts(c Config) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID(c.ClientID)}
 	sec, err := kafka.SecurityOpts(c.TLS, c.SASL)
 	if err != nil {
