@@ -76,10 +76,31 @@ detect:
 				sent++
 			}
 		}
-		cmd := exec.Command(kcat, "-P", "-b", broker, "-t", "nginx") // no key: random partitions
+		// No key, and no sticky batches: each line goes to a random partition.
+		cmd := exec.Command(kcat, "-P", "-b", broker, "-t", "nginx", "-X", "sticky.partitioning.linger.ms=0")
 		cmd.Stdin = &b
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("kcat: %v: %s", err, out)
+		}
+	}
+
+	// Both nodes own partitions of the raw topic before the attacks:
+	// benign lines until each has stored some.
+	for round := 0; ; round++ {
+		var ok []string
+		for i := range 6 {
+			ok = append(ok, strings.Replace(line("198.51.100.9", "bob", round*6+i), `"statuscode":401`, `"statuscode":200`, 1))
+		}
+		send(ok)
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) && !(stored(nodes[0]) > 0 && stored(nodes[1]) > 0) {
+			time.Sleep(250 * time.Millisecond)
+		}
+		if stored(nodes[0]) > 0 && stored(nodes[1]) > 0 {
+			break
+		}
+		if round == 30 {
+			t.Fatal("the two nodes never both got partitions of the raw topic")
 		}
 	}
 
@@ -131,6 +152,12 @@ func waitScale(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// stored returns the events a node stored (0 on an error).
+func stored(v *vigil) int {
+	n, _ := v.count("*")
+	return n
 }
 
 // ingested returns the events the running nodes stored.
