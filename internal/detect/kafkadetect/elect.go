@@ -14,8 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/vigil-soc/vigil/internal/detect"
-	"github.com/vigil-soc/vigil/internal/index"
-	"github.com/vigil-soc/vigil/internal/store"
 )
 
 const (
@@ -187,10 +185,7 @@ func (e *Elector) Run(ctx context.Context, d *detect.Detector) error {
 	e.mu.Unlock()
 	defer cl.Close() // leaves the group, revoking (and checkpointing) first
 	e.log.Info("detect: candidate detector", "topic", e.cfg.Topic, "group", e.cfg.Group)
-	var dec decoder
-	var rows []store.Row
-	var seqs []uint64
-	var raws [][]byte
+	b := newBatcher()
 	for {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		fetches := cl.PollRecords(pctx, maxPoll)
@@ -212,22 +207,9 @@ func (e *Elector) Run(ctx context.Context, d *detect.Detector) error {
 		case !e.resumed:
 			e.takeOver(ctx, recs)
 		case len(recs) > 0:
-			rows, seqs, raws = rows[:0], seqs[:0], raws[:0]
-			for _, r := range recs {
-				if len(rows) < cap(rows) {
-					rows = rows[:len(rows)+1]
-				} else {
-					rows = append(rows, store.Row{})
-				}
-				if err := dec.decode(r.Value, &rows[len(rows)-1]); err != nil {
-					e.m.bad.Inc()
-					rows = rows[:len(rows)-1]
-					continue
-				}
-				seqs = append(seqs, uint64(r.Offset))
-				raws = append(raws, rawOf(r))
-			}
-			d.Process(ctx, index.NewBatch(seqs, rows, raws, recs[0].Timestamp))
+			batch, bad := b.batch(recs)
+			e.m.bad.Add(float64(bad))
+			d.Process(ctx, batch)
 		default:
 			if now := time.Now(); now.Sub(e.lastIdle) >= time.Second {
 				e.lastIdle = now
