@@ -140,9 +140,9 @@ type server struct {
 	// kafka; detect_kafka.go); nil otherwise.
 	elector   *kafkadetect.Elector
 	alertCopy *kafkadetect.Follower
-	notify   *notify.Notifier
-	lists    *lists.Set
-	geo      *geoip.DB
+	notify    *notify.Notifier
+	lists     *lists.Set
+	geo       *geoip.DB
 	// decisions are the enforcement decisions (rules' actions, operators').
 	decisions *decision.Store
 	// bg ends background helpers (list reloads) at shutdown.

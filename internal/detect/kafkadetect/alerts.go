@@ -116,16 +116,9 @@ type Follower struct {
 
 // NewFollower returns a follower that appends to j.
 func NewFollower(cfg Config, j *journal.Journal, reg prometheus.Registerer, log *slog.Logger) (*Follower, error) {
-	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("detect.kafka: %w", err)
-	}
-	base, err := clientOpts(cfg)
+	cfg, base, log, err := setup(cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("detect.kafka: %w", err)
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		return nil, err
 	}
 	f := &Follower{cfg: cfg, base: base, j: j, log: log,
 		copied: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_detect_kafka_alerts_copied_total",

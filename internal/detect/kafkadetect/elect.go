@@ -53,16 +53,9 @@ type electMetrics struct {
 // New checks cfg and returns an elector; Prepare the detector's options
 // with it, then Run it.
 func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Elector, error) {
-	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("detect.kafka: %w", err)
-	}
-	base, err := clientOpts(cfg)
+	cfg, base, log, err := setup(cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("detect.kafka: %w", err)
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		return nil, err
 	}
 	prod, err := kgo.NewClient(append(append([]kgo.Opt(nil), base...),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0),
@@ -88,6 +81,23 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Elector, err
 		reg.MustRegister(e.m.owner, e.m.takeovers, e.m.bad, e.m.commitEr)
 	}
 	return e, nil
+}
+
+// setup checks cfg and returns it with its defaults, the options of its
+// clients and a logger (log, or one that discards).
+func setup(cfg Config, log *slog.Logger) (Config, []kgo.Opt, *slog.Logger, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, nil, nil, fmt.Errorf("detect.kafka: %w", err)
+	}
+	base, err := clientOpts(cfg)
+	if err != nil {
+		return cfg, nil, nil, fmt.Errorf("detect.kafka: %w", err)
+	}
+	if log == nil {
+		log = discard
+	}
+	return cfg, base, log, nil
 }
 
 // Prepare sets the detector's options for detection through Kafka: the
@@ -269,7 +279,7 @@ func (e *Elector) assigned(_ context.Context, _ *kgo.Client, parts map[string][]
 
 // revoked writes a last checkpoint (committing its offset) before the
 // partition goes to another member.
-func (e *Elector) revoked(ctx context.Context, _ *kgo.Client, parts map[string][]int32) {
+func (e *Elector) revoked(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
 	if len(parts[e.cfg.Topic]) == 0 {
 		return
 	}
