@@ -136,13 +136,9 @@ type server struct {
 	searches *service.Searches
 	ix       *index.Indexer
 	det      *detect.Detector // nil when detection is off
-	// elector and alertCopy run detection through Kafka (detect.mode
-	// kafka; detect_kafka.go); nil otherwise.
-	elector   *kafkadetect.Elector
-	alertCopy *kafkadetect.Follower
-	notify    *notify.Notifier
-	lists     *lists.Set
-	geo       *geoip.DB
+	notify   *notify.Notifier
+	lists    *lists.Set
+	geo      *geoip.DB
 	// decisions are the enforcement decisions (rules' actions, operators').
 	decisions *decision.Store
 	// bg ends background helpers (list reloads) at shutdown.
@@ -169,6 +165,11 @@ type server struct {
 	// while the HTTP server does.
 	dash    *service.Dashboards
 	started time.Time
+
+	// elector and alertCopy run detection through Kafka (detect.mode
+	// kafka; detect_kafka.go); nil otherwise.
+	elector   *kafkadetect.Elector
+	alertCopy *kafkadetect.Follower
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
