@@ -8,6 +8,8 @@ import (
 
 	"github.com/vigil-soc/vigil/internal/detect"
 	"github.com/vigil-soc/vigil/internal/detect/kafkadetect"
+	"github.com/vigil-soc/vigil/internal/input/kafka"
+	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/parse"
 )
@@ -45,6 +47,42 @@ func (s *server) openDetectPublisher(popts parse.Options) error {
 		return err
 	}
 	s.outputs = append(s.outputs, o)
+	s.detectOut = o
+	return nil
+}
+
+// kafkaAppender is where the Kafka inputs append: the journal, and with
+// detect.mode kafka the journal and then the detection topic. An input
+// commits its offsets once Append returns, so a node killed afterwards
+// has published every record whose offset it committed: the records it
+// had not yet published are read again by the node that takes its
+// partitions over, instead of reaching detection only when it restarts.
+func (s *server) kafkaAppender() kafka.Appender {
+	if s.detectOut == nil {
+		return s.j
+	}
+	return publishedAppender{j: s.j, out: s.detectOut, stopped: &s.inputsStopped}
+}
+
+// publishedAppender appends to the journal, then waits until the output
+// that publishes for detection has delivered the records.
+type publishedAppender struct {
+	j   *journal.Journal
+	out *output.Runner
+	// stopped ends when the inputs are told to stop (set by serve
+	// before any input runs): a broker that cannot be reached then does
+	// not hold the shutdown up.
+	stopped *context.Context
+}
+
+// Append implements kafka.Appender. Once the journal has the records it
+// reports success even if the wait ends early (at shutdown): the output
+// publishes them from the journal while draining or at the next start.
+func (a publishedAppender) Append(recs []journal.Record) error {
+	if err := a.j.Append(recs); err != nil || len(recs) == 0 {
+		return err
+	}
+	_ = a.out.WaitDelivered(*a.stopped, recs[len(recs)-1].Seq+1)
 	return nil
 }
 

@@ -170,6 +170,9 @@ type server struct {
 	// kafka; detect_kafka.go); nil otherwise.
 	elector   *kafkadetect.Elector
 	alertCopy *kafkadetect.Follower
+	detectOut *output.Runner
+	// inputsStopped ends when the inputs are told to stop.
+	inputsStopped context.Context
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
@@ -193,6 +196,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 
 	// Each stage gets its own context so shutdown can stop them in order.
 	inCtx, stopInputs := context.WithCancel(context.Background())
+	s.inputsStopped = inCtx
 	ixCtx, stopIndex := context.WithCancel(context.Background())
 	alCtx, stopAlerts := context.WithCancel(context.Background())
 	defer stopInputs()
@@ -456,7 +460,7 @@ func (s *server) open() error {
 		s.outputs = append(s.outputs, o)
 	}
 	for _, kc := range cfg.Inputs.Kafka {
-		in, err := kafka.New(kc, s.j, s.reg, s.log.With("component", "input", "input", kc.Name))
+		in, err := kafka.New(kc, s.kafkaAppender(), s.reg, s.log.With("component", "input", "input", kc.Name))
 		if err != nil {
 			return err
 		}
