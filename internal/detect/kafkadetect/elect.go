@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,9 @@ type Elector struct {
 	rewind   int64
 	lastIdle time.Time
 	m        electMetrics
+	// detecting mirrors owner && resumed for Owner (without mu, which
+	// the detector holds while it works).
+	detecting atomic.Bool
 }
 
 type electMetrics struct {
@@ -260,10 +264,10 @@ func (e *Elector) takeOver(ctx context.Context, dropped []*kgo.Record) {
 		e.group.SetOffsets(map[string]map[int32]kgo.EpochOffset{e.cfg.Topic: {0: {Epoch: -1, Offset: at}}})
 	}
 	e.resumed, e.rewind = true, -1
+	e.detecting.Store(true)
 	e.m.takeovers.Inc()
-	st := e.det.Status()
 	e.log.Info("detect: this node is the detector now", "checkpoint", e.state.found, "from_offset", at,
-		"checkpoint_time", st.LastCheckpoint, "alerts_after_checkpoint", st.AlertsReplayed)
+		"checkpoint_time", e.det.Status().LastCheckpoint)
 }
 
 func (e *Elector) assigned(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
@@ -273,6 +277,7 @@ func (e *Elector) assigned(_ context.Context, _ *kgo.Client, parts map[string][]
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.owner, e.resumed, e.rewind = true, false, -1
+	e.detecting.Store(false)
 	e.m.owner.Set(1)
 	e.log.Info("detect: the detection partition is assigned to this node", "group", e.cfg.Group)
 }
@@ -325,15 +330,12 @@ func (e *Elector) giveUp(why string) {
 		e.log.Info("detect: the detection partition left this node", "why", why)
 	}
 	e.owner, e.resumed = false, false
+	e.detecting.Store(false)
 	e.m.owner.Set(0)
 }
 
 // Owner reports whether this node is the detector now.
-func (e *Elector) Owner() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.owner && e.resumed
-}
+func (e *Elector) Owner() bool { return e.detecting.Load() }
 
 // discard is a logger that drops everything.
 var discard = slog.New(slog.DiscardHandler)
