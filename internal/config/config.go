@@ -90,7 +90,22 @@ type Detect struct {
 	MaxClockSkew Duration `yaml:"max_clock_skew"`
 	// CheckpointInterval is how often the engine's state is saved.
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// Mode is "local" (default: every node detects on what it ingests)
+	// or "kafka": one node elected through Kafka detects on every node's
+	// events (Kafka configures it; docs/architecture.md).
+	Mode  string      `yaml:"mode"`
+	Kafka DetectKafka `yaml:"kafka"`
 }
+
+// Detection modes (detect.mode).
+const (
+	DetectModeLocal = "local"
+	DetectModeKafka = "kafka"
+)
+
+// KafkaMode reports whether one detector elected through Kafka detects
+// for every node.
+func (d Detect) KafkaMode() bool { return d.On() && d.Mode == DetectModeKafka }
 
 // On reports whether detection runs.
 func (d Detect) On() bool { return d.Enabled == nil || *d.Enabled }
@@ -425,7 +440,7 @@ func Default() Config {
 		Display: Display{Language: "en"},
 		Console: Console{SessionIdle: Duration(12 * time.Hour), SessionMax: Duration(7 * 24 * time.Hour), IncidentWindow: Duration(time.Hour),
 			OverviewBlockMemory: 64 << 20},
-		Detect:  Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
+		Detect:  Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second), Mode: DetectModeLocal},
 		Enforce: Enforce{MaxActiveBans: 10000, Devices: "off", HistoryRetention: Duration(30 * 24 * time.Hour)},
 		Cluster: Cluster{PeerTimeout: Duration(defaultPeerTimeout)},
 	}
@@ -717,6 +732,15 @@ func (c *Config) Validate() error {
 	ps = append(ps, c.geoIPProblems()...)
 	if c.Detect.CheckpointInterval < Duration(time.Second) {
 		bad("detect.checkpoint_interval", "%s is below 1s", c.Detect.CheckpointInterval)
+	}
+	switch c.Detect.Mode {
+	case DetectModeLocal:
+	case DetectModeKafka:
+		if err := c.Detect.Kafka.Validate(); err != nil {
+			bad("detect.kafka", "%v", err)
+		}
+	default:
+		bad("detect.mode", "%q is not local or kafka", c.Detect.Mode)
 	}
 	if c.Enforce.MaxActiveBans < 0 {
 		bad("enforce.max_active_bans", "%d is negative (0: no cap)", c.Enforce.MaxActiveBans)

@@ -135,10 +135,31 @@ const (
 // event.id, so a consumer recognises a record produced twice.
 const EventIDHeader = "vigil-event-id"
 
+// RawHeader is the Kafka record header that carries the original record
+// of an event published for detection (NewKafkaDetect), for the alerts'
+// payloads.
+const RawHeader = "vigil-raw"
+
 // NewKafka returns a Kafka sender. popts configure the parser (payload
 // json, and the key field).
 func NewKafka(c KafkaConfig, popts parse.Options) (*Kafka, error) {
 	return newKafka(c, c.Topic, false, popts)
+}
+
+// NewKafkaDetect returns the Kafka sender that publishes every event for
+// the elected detector (detect.mode kafka): payload json, each record
+// with the event's original record in the header RawHeader besides its
+// event id.
+func NewKafkaDetect(c KafkaConfig, popts parse.Options) (*Kafka, error) {
+	c.Payload = "json"
+	k, err := newKafka(c, c.Topic, false, popts)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range k.encs {
+		e.raw = true
+	}
+	return k, nil
 }
 
 // NewKafkaAlerts returns the Kafka sender of an output's alerts_topic: it
@@ -294,9 +315,9 @@ func (k *Kafka) buffer(n int) *kafkaBuffer {
 	}
 	if cap(b.recs) < n {
 		b.recs = make([]kgo.Record, n)
-		b.hdrs = make([]kgo.RecordHeader, n)
+		b.hdrs = make([]kgo.RecordHeader, 2*n)
 	}
-	b.recs, b.hdrs = b.recs[:n], b.hdrs[:n]
+	b.recs, b.hdrs = b.recs[:n], b.hdrs[:2*n]
 	return b
 }
 
@@ -307,7 +328,9 @@ func (k *Kafka) encode(b *kafkaBuffer, recs []journal.Record) {
 	var wg sync.WaitGroup
 	for w := range n {
 		lo, hi := w*chunk, min((w+1)*chunk, len(recs))
-		wg.Go(func() { b.slabs[w] = k.encs[w].encode(recs[lo:hi], b.recs[lo:hi], b.hdrs[lo:hi], k.topic, b.slabs[w]) })
+		wg.Go(func() {
+			b.slabs[w] = k.encs[w].encode(recs[lo:hi], b.recs[lo:hi], b.hdrs[2*lo:2*hi], k.topic, b.slabs[w])
+		})
 	}
 	wg.Wait()
 }
@@ -319,13 +342,15 @@ type encoder struct {
 	row    store.Row
 	key    string  // the field that keys records
 	json   bool    // payload json: the normalized event
+	raw    bool    // the original record goes in a header too
 	alerts bool    // the records are alerts: sent as they are, keyed by alert.id
 	grow   float64 // bytes out per byte in, from the last chunk
 }
 
 // encode sets out[i] from recs[i], with the keys and values in slab
 // (reused from its start), and returns the slab. An event's record gets
-// the header hdrs[i] with its event id.
+// the header hdrs[2i] with its event id (and hdrs[2i+1] with its original
+// record when e.raw).
 func (e *encoder) encode(recs []journal.Record, out []kgo.Record, hdrs []kgo.RecordHeader, topic string, slab []byte) []byte {
 	if e.alerts {
 		return encodeAlerts(recs, out, topic, slab)
@@ -333,6 +358,9 @@ func (e *encoder) encode(recs []journal.Record, out []kgo.Record, hdrs []kgo.Rec
 	size := 0
 	for i := range recs {
 		size += len(recs[i].Data)
+	}
+	if e.raw {
+		size *= 2
 	}
 	// The parsed strings are copied into the slab: the parser's arena
 	// is reused from one chunk to the next.
@@ -361,8 +389,14 @@ func (e *encoder) encode(recs []journal.Record, out []kgo.Record, hdrs []kgo.Rec
 		r.Value = buf[start:len(buf):len(buf)]
 		start = len(buf)
 		buf = append(buf, e.row.Get(parse.FieldEventID)...)
-		hdrs[i] = kgo.RecordHeader{Key: EventIDHeader, Value: buf[start:len(buf):len(buf)]}
-		r.Headers = hdrs[i : i+1 : i+1]
+		hdrs[2*i] = kgo.RecordHeader{Key: EventIDHeader, Value: buf[start:len(buf):len(buf)]}
+		r.Headers = hdrs[2*i : 2*i+1 : 2*i+1]
+		if e.raw {
+			start = len(buf)
+			buf = append(buf, rec.Data...)
+			hdrs[2*i+1] = kgo.RecordHeader{Key: RawHeader, Value: buf[start:len(buf):len(buf)]}
+			r.Headers = hdrs[2*i : 2*i+2 : 2*i+2]
+		}
 		out[i] = r
 	}
 	if size > 0 {

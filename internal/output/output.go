@@ -86,6 +86,8 @@ type Runner struct {
 
 	mu     sync.Mutex
 	status Status
+	// moved is closed (and replaced) whenever status.Position moves.
+	moved chan struct{}
 }
 
 // Batcher is a Sender that wants batches of a given size (ClickHouse
@@ -129,6 +131,7 @@ func NewRunner(j *journal.Journal, name, kind, target string, s Sender, reg prom
 		return nil, fmt.Errorf("output %s: register metrics: %w", name, rerr)
 	}
 	ru.status = Status{Name: name, Kind: kind, Target: target, Position: r.Position()}
+	ru.moved = make(chan struct{})
 	ru.batch = 1024
 	if b, ok := s.(Batcher); ok && b.BatchSize() > 0 {
 		ru.batch = b.BatchSize()
@@ -214,6 +217,8 @@ func (ru *Runner) Run(ctx context.Context) error {
 			ru.mu.Lock()
 			ru.status.Sent += uint64(f.n)
 			ru.status.Position = delivered
+			close(ru.moved)
+			ru.moved = make(chan struct{})
 			ru.mu.Unlock()
 		}
 		return nil
@@ -314,6 +319,24 @@ func keep(recs []journal.Record) {
 		start := len(buf)
 		buf = append(buf, recs[i].Data...)
 		recs[i].Data = buf[start:len(buf):len(buf)]
+	}
+}
+
+// WaitDelivered returns once the receiver confirmed every journal record
+// before seq, or ctx.Err() when ctx ends first (safe from any goroutine).
+func (ru *Runner) WaitDelivered(ctx context.Context, seq uint64) error {
+	for {
+		ru.mu.Lock()
+		done, moved := ru.status.Position >= seq, ru.moved
+		ru.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-moved:
+		}
 	}
 }
 

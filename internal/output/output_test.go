@@ -487,3 +487,35 @@ func TestSyslogMessageCharset(t *testing.T) {
 		t.Errorf("original payload %q, want the bytes as received", got)
 	}
 }
+
+// TestWaitDelivered: WaitDelivered returns once the records before a
+// sequence number are delivered, and with ctx's error when it ends first.
+func TestWaitDelivered(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	ru, err := NewRunner(j, "wait", "test", "-", &countSender{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []journal.Record{{Input: "x", Data: []byte("a")}, {Input: "x", Data: []byte("b")}}
+	if err := j.Append(recs); err != nil {
+		t.Fatal(err)
+	}
+	end := recs[1].Seq + 1
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := ru.WaitDelivered(ctx, end); err == nil {
+		t.Fatal("WaitDelivered returned before the runner ran")
+	}
+	stop := runInBackground(ru)
+	defer stop()
+	if err := ru.WaitDelivered(context.Background(), end); err != nil {
+		t.Fatal(err)
+	}
+	if p := ru.Status().Position; p < end {
+		t.Fatalf("position %d after WaitDelivered(%d)", p, end)
+	}
+}
