@@ -17,6 +17,15 @@ import (
 // as peers (cluster.peers) with the token of the other's data directory.
 func startCluster(t *testing.T, names ...string) map[string]*vigil {
 	t.Helper()
+	nodes, _ := startClusterWith(t, "", names...)
+	return nodes
+}
+
+// startClusterWith is startCluster with more configuration for every
+// node (YAML of other top-level keys than cluster); it also returns each
+// node's options, to start a node again on its data directory.
+func startClusterWith(t *testing.T, extra string, names ...string) (map[string]*vigil, map[string]vigilOpts) {
+	t.Helper()
 	type node struct {
 		data           string
 		http, syslog   int
@@ -35,8 +44,9 @@ func startCluster(t *testing.T, names ...string) map[string]*vigil {
 		nodes[name] = n
 	}
 	out := map[string]*vigil{}
+	opts := map[string]vigilOpts{}
 	for _, name := range names {
-		cfg := fmt.Sprintf("cluster:\n  name: %s\n  peer_timeout: 10s\n  peers:\n", name)
+		cfg := extra + fmt.Sprintf("cluster:\n  name: %s\n  peer_timeout: 10s\n  peers:\n", name)
 		for _, peer := range names {
 			if peer != name {
 				p := nodes[peer]
@@ -44,9 +54,10 @@ func startCluster(t *testing.T, names ...string) map[string]*vigil {
 			}
 		}
 		n := nodes[name]
-		out[name] = startVigil(t, vigilOpts{dataDir: n.data, httpPort: n.http, syslogPort: n.syslog, config: cfg})
+		opts[name] = vigilOpts{dataDir: n.data, httpPort: n.http, syslogPort: n.syslog, config: cfg}
+		out[name] = startVigil(t, opts[name])
 	}
-	return out
+	return out, opts
 }
 
 // hitsPage is the answer of /api/v1/search/hits.

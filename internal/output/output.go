@@ -307,18 +307,25 @@ func (ru *Runner) read(ctx context.Context, recs []journal.Record) ([]journal.Re
 	return recs, err
 }
 
-// keep copies the records' data out of the reader's buffer (into one
-// allocation).
+// keep copies the records' data and origins out of the reader's buffer
+// (into one allocation). An origin left there would be overwritten by
+// the next read, and with it the event id made from it.
 func keep(recs []journal.Record) {
 	n := 0
 	for i := range recs {
-		n += len(recs[i].Data)
+		n += len(recs[i].Data) + len(recs[i].Origin)
 	}
 	buf := make([]byte, 0, n)
 	for i := range recs {
+		r := &recs[i]
 		start := len(buf)
-		buf = append(buf, recs[i].Data...)
-		recs[i].Data = buf[start:len(buf):len(buf)]
+		buf = append(buf, r.Data...)
+		r.Data = buf[start:len(buf):len(buf)]
+		if r.Origin != nil {
+			start = len(buf)
+			buf = append(buf, r.Origin...)
+			r.Origin = buf[start:len(buf):len(buf)]
+		}
 	}
 }
 

@@ -291,13 +291,18 @@ func (b *bigBatches) Send(_ context.Context, recs []journal.Record) error {
 			b.t.Errorf("seq %d: data %.40q, want %.40q", r.Seq, r.Data, want)
 			return nil
 		}
+		if want := fmt.Sprintf("kafka:t/0/%d@1", r.Seq); string(r.Origin) != want {
+			b.t.Errorf("seq %d: origin %q, want %q", r.Seq, r.Origin, want)
+			return nil
+		}
 	}
 	b.seen += len(recs)
 	return nil
 }
 
 // TestLargeBatchesKeepData: batches larger than one journal read (several
-// reads, across segments) carry every record's own text.
+// reads, across segments) carry every record's own text and origin (the
+// event id of a Kafka record is made from its origin).
 func TestLargeBatchesKeepData(t *testing.T) {
 	j, err := journal.Open(t.TempDir(), journal.Options{SegmentSize: 1 << 20})
 	if err != nil {
@@ -309,7 +314,8 @@ func TestLargeBatchesKeepData(t *testing.T) {
 		recs := make([]journal.Record, 1000)
 		for i := range recs {
 			seq := uint64(from + i + 1) // the journal numbers from 1
-			recs[i] = journal.Record{Time: time.Now(), Input: "x", Data: []byte(fmt.Sprintf("record %08d %s", seq, strings.Repeat("x", int(seq%300))))}
+			recs[i] = journal.Record{Time: time.Now(), Input: "x", Data: []byte(fmt.Sprintf("record %08d %s", seq, strings.Repeat("x", int(seq%300)))),
+				Origin: []byte(fmt.Sprintf("kafka:t/0/%d@1", seq))}
 		}
 		if err := j.Append(recs); err != nil {
 			t.Fatal(err)
