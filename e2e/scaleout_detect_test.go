@@ -22,7 +22,9 @@ const scaleTimeout = 3 * time.Minute
 // part of every attack. With detect.mode kafka, one of them, elected
 // through Kafka, detects on both nodes' events: exactly the alerts that a
 // single node reading the whole topic raises (same rules and groups,
-// none missing, none twice), on both nodes' consoles. Then the detector
+// none missing, none twice), on both nodes' consoles. Events published
+// a second time to the detection topic (with their headers, as a retry
+// would) are dropped and counted, and raise no alert. Then the detector
 // node is killed with SIGKILL in the middle of a second attack: the other
 // node takes detection over from the last checkpoint (written when
 // detection began: checkpoint_interval is 1h), replays the events after
