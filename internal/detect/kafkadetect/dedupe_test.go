@@ -5,13 +5,11 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/vigil-soc/vigil/internal/detect"
 	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/store"
@@ -222,23 +220,7 @@ func TestElectorDropsDuplicates(t *testing.T) {
 	publishFrom(t, cfg, y, "journal:00000000000000aa/5")
 	publishFrom(t, cfg, z, "")
 
-	run := func() (*detect.Detector, *Elector, context.CancelFunc, chan error) {
-		e, err := New(cfg, nil, discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts := detect.DetectorOptions{Dir: t.TempDir(), Builtin: fstest.MapFS{"r.yaml": {Data: []byte(rule)}}, CheckpointEvery: time.Hour}
-		e.Prepare(&opts)
-		d, err := detect.NewDetector(opts, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- e.Run(ctx, d) }()
-		return d, e, cancel, done
-	}
-	d1, e1, stop1, done1 := run()
+	d1, e1, stop1, done1 := runElector(t, cfg)
 	waitFor(t, "the first detector", func() bool { return e1.Owner() && d1.Status().Position == 4 })
 	stop1()
 	if err := <-done1; err != nil {
@@ -253,7 +235,7 @@ func TestElectorDropsDuplicates(t *testing.T) {
 	publishFrom(t, cfg, x, src(0, 0), src(0, 1))
 	publishFrom(t, cfg, y, "journal:00000000000000aa/5", "journal:00000000000000aa/6")
 	publishFrom(t, cfg, z, "")
-	d2, e2, stop2, done2 := run()
+	d2, e2, stop2, done2 := runElector(t, cfg)
 	defer func() { stop2(); <-done2 }()
 	waitFor(t, "the second detector", func() bool { return e2.Owner() && d2.Status().Position == 9 })
 	waitFor(t, "three alerts", func() bool { return len(alertsIn(t, cfg)) >= 3 })
