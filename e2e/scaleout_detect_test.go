@@ -22,7 +22,9 @@ const scaleTimeout = 3 * time.Minute
 // part of every attack. With detect.mode kafka, one of them, elected
 // through Kafka, detects on both nodes' events: exactly the alerts that a
 // single node reading the whole topic raises (same rules and groups,
-// none missing, none twice), on both nodes' consoles. Then the detector
+// none missing, none twice), on both nodes' consoles. Events published
+// a second time to the detection topic (with their headers, as a retry
+// would) are dropped and counted, and raise no alert. Then the detector
 // node is killed with SIGKILL in the middle of a second attack: the other
 // node takes detection over from the last checkpoint (written when
 // detection began: checkpoint_interval is 1h), replays the events after
@@ -118,13 +120,40 @@ detect:
 	}
 	checkTopic(t, kcat, broker, want)
 
+	// 1b. 12 failures from one address (under the brute force's 20),
+	// then the same 12 events published again, with their headers, as a
+	// node's output retry or a re-read raw partition would: the detector
+	// drops the copies (counted) and raises no alert the reference does
+	// not.
+	send(bruteForce("203.0.113.51", 0, 12))
+	waitScale(t, "the nodes to ingest the 12 failures", func() bool { return ingested(nodes) == sent })
+	det0 := -1
+	waitScale(t, "the detector to process them", func() bool {
+		det0 = detector(t, nodes)
+		return det0 >= 0 && detectPosition(t, nodes[det0]) == published(t, nodes)
+	})
+	copies := republish(t, kcat, broker, "203.0.113.51")
+	if copies != 12 {
+		t.Fatalf("republished %d events of 203.0.113.51, want 12", copies)
+	}
+	waitScale(t, "the detector to process the copies", func() bool {
+		return detectPosition(t, nodes[det0]) == published(t, nodes)+copies
+	})
+	if got := nodes[det0].metrics(t)["vigil_detect_kafka_duplicate_events_total"]; got != float64(copies) {
+		t.Errorf("vigil_detect_kafka_duplicate_events_total = %v, want %d", got, copies)
+	}
+	waitScale(t, "the reference node to ingest everything", func() bool { n, _ := ref.count("*"); return n == sent })
+	if got := alertsOf(t, nodes[det0]); !sameAlerts(got, want) {
+		t.Errorf("after the copies the detector has the alerts %v, want the reference's %v", got, want)
+	}
+
 	// 2. Half of a second attack, then the detector dies.
 	send(bruteForce("203.0.113.41", 0, 15), spray("203.0.113.42", 0, 6))
 	waitScale(t, "the nodes to ingest the first half", func() bool { return ingested(nodes) == sent })
 	det := -1
 	waitScale(t, "the detector to process the first half", func() bool {
 		det = detector(t, nodes)
-		return det >= 0 && detectPosition(t, nodes[det]) == published(t, nodes)
+		return det >= 0 && detectPosition(t, nodes[det]) == published(t, nodes)+copies
 	})
 	t.Logf("killing node %d, the detector", det)
 	nodes[det].kill(t)
@@ -240,6 +269,55 @@ func checkTopic(t *testing.T, kcat, broker string, want map[string]int) {
 		keys := slices.Sorted(maps.Keys(got))
 		t.Errorf("alerts topic holds %v (%v), want the reference's %v", got, keys, want)
 	}
+}
+
+// republish produces the records of the detection topic whose event has
+// source.ip ip again, with their key and headers (vigil-event-id,
+// vigil-raw, vigil-source), and returns how many.
+func republish(t *testing.T, kcat, broker, ip string) int {
+	t.Helper()
+	out, err := exec.Command(kcat, "-C", "-b", broker, "-t", "vigil-detect", "-e", "-q", "-J").Output()
+	if err != nil {
+		t.Fatalf("kcat -C: %v", err)
+	}
+	n := 0
+	for l := range strings.Lines(string(out)) {
+		var r struct {
+			Key     *string         `json:"key"`
+			Payload string          `json:"payload"`
+			Headers json.RawMessage `json:"headers"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("detection topic: %v: %q", err, l)
+		}
+		var ev map[string]any
+		if json.Unmarshal([]byte(r.Payload), &ev) != nil || ev["source.ip"] != ip {
+			continue
+		}
+		// kcat writes the headers as an array of names and values.
+		var kv []string
+		if err := json.Unmarshal(r.Headers, &kv); err != nil || len(kv)%2 != 0 {
+			t.Fatalf("detection topic: headers %s: %v", r.Headers, err)
+		}
+		args := []string{"-P", "-b", broker, "-t", "vigil-detect"}
+		for i := 0; i < len(kv); i += 2 {
+			args = append(args, "-H", kv[i]+"="+kv[i+1])
+		}
+		if r.Key != nil {
+			args = append(args, "-K", "\t")
+		}
+		cmd := exec.Command(kcat, args...)
+		in := r.Payload
+		if r.Key != nil {
+			in = *r.Key + "\t" + in
+		}
+		cmd.Stdin = strings.NewReader(in + "\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kcat -P: %v: %s", err, out)
+		}
+		n++
+	}
+	return n
 }
 
 // detector returns the index of the node that is the detector now, or -1.

@@ -64,6 +64,11 @@ type DetectorOptions struct {
 	// OnCheckpoint, when set, is called after every checkpoint written
 	// with its position (on the detector's goroutine).
 	OnCheckpoint func(pos uint64)
+	// Filter, when set, is asked about each event of a batch that is not
+	// before the checkpoint, in order, with its index in the batch; an
+	// event it refuses is not processed (a duplicate). Its own state goes
+	// into the checkpoints with the engine's (see Checkpoints).
+	Filter func(i int) bool
 	// Standby leaves the checkpoint unread: Resume reads it when the
 	// detector takes over (one elected detector among several nodes).
 	Standby bool
@@ -437,6 +442,9 @@ func (d *Detector) Process(ctx context.Context, b *index.Batch) {
 		seq := b.Seqs[i]
 		if seq < d.pos {
 			continue // before the checkpoint: processed already
+		}
+		if d.opts.Filter != nil && !d.opts.Filter(i) {
+			continue
 		}
 		row := &b.Rows[i]
 		d.ev = Event{Seq: seq, Time: row.Time, Fields: row.Fields, Raw: b.Raw(i)}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -140,6 +141,27 @@ const EventIDHeader = "vigil-event-id"
 // payloads.
 const RawHeader = "vigil-raw"
 
+// SourceHeader is the Kafka record header that names where an event
+// published for detection (NewKafkaDetect) came from, as
+// "SOURCE/POSITION": for a record of a Kafka input its origin,
+// "kafka:TOPIC/PARTITION/OFFSET@TIMESTAMP"; for any other its node's
+// journal and sequence number, "journal:ID/SEQ" (ID in 16 hex digits).
+// The position only grows within a source, so the elected detector
+// recognises an event published twice (docs/architecture.md, "Scale-out
+// detection").
+const SourceHeader = "vigil-source"
+
+// AppendSource appends the SourceHeader value of rec, read from the
+// journal with id journalID, to b.
+func AppendSource(b []byte, journalID uint64, rec *journal.Record) []byte {
+	if len(rec.Origin) > 0 {
+		return append(b, rec.Origin...)
+	}
+	b = append(b, "journal:"...)
+	b = fmt.Appendf(b, "%016x/", journalID)
+	return strconv.AppendUint(b, rec.Seq, 10)
+}
+
 // NewKafka returns a Kafka sender. popts configure the parser (payload
 // json, and the key field).
 func NewKafka(c KafkaConfig, popts parse.Options) (*Kafka, error) {
@@ -157,7 +179,7 @@ func NewKafkaDetect(c KafkaConfig, popts parse.Options) (*Kafka, error) {
 		return nil, err
 	}
 	for _, e := range k.encs {
-		e.raw = true
+		e.raw, e.journal = true, popts.JournalID
 	}
 	return k, nil
 }
@@ -282,7 +304,7 @@ type kafkaBuffer struct {
 	in    []journal.Record // a copy of the batch
 	data  []byte           // the data of in
 	recs  []kgo.Record
-	hdrs  []kgo.RecordHeader // one per record: its event id
+	hdrs  []kgo.RecordHeader // three per record: its event id, original record and source
 	slabs [][]byte
 }
 
@@ -315,9 +337,9 @@ func (k *Kafka) buffer(n int) *kafkaBuffer {
 	}
 	if cap(b.recs) < n {
 		b.recs = make([]kgo.Record, n)
-		b.hdrs = make([]kgo.RecordHeader, 2*n)
+		b.hdrs = make([]kgo.RecordHeader, 3*n)
 	}
-	b.recs, b.hdrs = b.recs[:n], b.hdrs[:2*n]
+	b.recs, b.hdrs = b.recs[:n], b.hdrs[:3*n]
 	return b
 }
 
@@ -329,7 +351,7 @@ func (k *Kafka) encode(b *kafkaBuffer, recs []journal.Record) {
 	for w := range n {
 		lo, hi := w*chunk, min((w+1)*chunk, len(recs))
 		wg.Go(func() {
-			b.slabs[w] = k.encs[w].encode(recs[lo:hi], b.recs[lo:hi], b.hdrs[2*lo:2*hi], k.topic, b.slabs[w])
+			b.slabs[w] = k.encs[w].encode(recs[lo:hi], b.recs[lo:hi], b.hdrs[3*lo:3*hi], k.topic, b.slabs[w])
 		})
 	}
 	wg.Wait()
@@ -340,17 +362,20 @@ func (k *Kafka) encode(b *kafkaBuffer, recs []journal.Record) {
 type encoder struct {
 	parser *parse.Parser
 	row    store.Row
-	key    string  // the field that keys records
-	json   bool    // payload json: the normalized event
-	raw    bool    // the original record goes in a header too
-	alerts bool    // the records are alerts: sent as they are, keyed by alert.id
-	grow   float64 // bytes out per byte in, from the last chunk
+	key    string // the field that keys records
+	json   bool   // payload json: the normalized event
+	raw    bool   // the original record and its source go in headers too
+	// journal is the id of the journal the records come from (for the
+	// SourceHeader of records without an origin).
+	journal uint64
+	alerts  bool    // the records are alerts: sent as they are, keyed by alert.id
+	grow    float64 // bytes out per byte in, from the last chunk
 }
 
 // encode sets out[i] from recs[i], with the keys and values in slab
 // (reused from its start), and returns the slab. An event's record gets
-// the header hdrs[2i] with its event id (and hdrs[2i+1] with its original
-// record when e.raw).
+// the header hdrs[3i] with its event id (and hdrs[3i+1] with its original
+// record and hdrs[3i+2] with its source, SourceHeader, when e.raw).
 func (e *encoder) encode(recs []journal.Record, out []kgo.Record, hdrs []kgo.RecordHeader, topic string, slab []byte) []byte {
 	if e.alerts {
 		return encodeAlerts(recs, out, topic, slab)
@@ -389,13 +414,16 @@ func (e *encoder) encode(recs []journal.Record, out []kgo.Record, hdrs []kgo.Rec
 		r.Value = buf[start:len(buf):len(buf)]
 		start = len(buf)
 		buf = append(buf, e.row.Get(parse.FieldEventID)...)
-		hdrs[2*i] = kgo.RecordHeader{Key: EventIDHeader, Value: buf[start:len(buf):len(buf)]}
-		r.Headers = hdrs[2*i : 2*i+1 : 2*i+1]
+		hdrs[3*i] = kgo.RecordHeader{Key: EventIDHeader, Value: buf[start:len(buf):len(buf)]}
+		r.Headers = hdrs[3*i : 3*i+1 : 3*i+1]
 		if e.raw {
 			start = len(buf)
 			buf = append(buf, rec.Data...)
-			hdrs[2*i+1] = kgo.RecordHeader{Key: RawHeader, Value: buf[start:len(buf):len(buf)]}
-			r.Headers = hdrs[2*i : 2*i+2 : 2*i+2]
+			hdrs[3*i+1] = kgo.RecordHeader{Key: RawHeader, Value: buf[start:len(buf):len(buf)]}
+			start = len(buf)
+			buf = AppendSource(buf, e.journal, rec)
+			hdrs[3*i+2] = kgo.RecordHeader{Key: SourceHeader, Value: buf[start:len(buf):len(buf)]}
+			r.Headers = hdrs[3*i : 3*i+3 : 3*i+3]
 		}
 		out[i] = r
 	}

@@ -43,7 +43,10 @@ type Elector struct {
 	resumed  bool // the detector took over since it was assigned
 	rewind   int64
 	lastIdle time.Time
-	m        electMetrics
+	dedupe   *dedupe
+	// batch is the batch being processed, for the filter.
+	batch *batcher
+	m     electMetrics
 	// detecting mirrors owner && resumed for Owner (without mu, which
 	// the detector holds while it works).
 	detecting atomic.Bool
@@ -67,8 +70,9 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Elector, err
 	if err != nil {
 		return nil, fmt.Errorf("detect.kafka: %w", err)
 	}
-	e := &Elector{cfg: cfg, base: base, log: log, prod: prod, rewind: -1,
-		state: &stateStore{base: base, prod: prod, topic: cfg.StateTopic, chunkSize: ChunkSize, log: log},
+	dd := newDedupe()
+	e := &Elector{cfg: cfg, base: base, log: log, prod: prod, rewind: -1, dedupe: dd,
+		state: &stateStore{base: base, prod: prod, topic: cfg.StateTopic, chunkSize: ChunkSize, log: log, marks: dd},
 		alert: &alertLog{base: base, prod: prod, topic: cfg.AlertsTopic},
 		m: electMetrics{
 			owner: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_detect_kafka_owner",
@@ -83,6 +87,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Elector, err
 	}
 	if reg != nil {
 		reg.MustRegister(e.m.owner, e.m.takeovers, e.m.bad, e.m.commitEr)
+		reg.MustRegister(dd.collectors()...)
 	}
 	return e, nil
 }
@@ -106,8 +111,9 @@ func setup(cfg Config, log *slog.Logger) (Config, []kgo.Opt, *slog.Logger, error
 
 // Prepare sets the detector's options for detection through Kafka: the
 // checkpoints and alerts go to their topics, the detector waits for the
-// partition (Standby), and every checkpoint commits the group's offset
-// up to the position it covers.
+// partition (Standby), events published twice are dropped (with the
+// high-water marks in the checkpoints), and every checkpoint commits the
+// group's offset up to the position it covers.
 func (e *Elector) Prepare(o *detect.DetectorOptions) {
 	o.Checkpoints = e.state
 	o.AlertLog = e.alert
@@ -115,6 +121,17 @@ func (e *Elector) Prepare(o *detect.DetectorOptions) {
 	o.Journal = nil // positions are the detection topic's offsets
 	o.InputEnd = e.end
 	o.OnCheckpoint = e.commit
+	o.Filter = e.accept
+}
+
+// accept is the detector's filter: it drops the event at index i of the
+// batch being processed if it was published twice.
+func (e *Elector) accept(i int) bool {
+	b := e.batch
+	if b == nil || i >= len(b.srcs) {
+		return true
+	}
+	return e.dedupe.accept(b.srcs[i], b.seqs[i])
 }
 
 // end returns the detection topic's next offset.
@@ -200,6 +217,7 @@ func (e *Elector) Run(ctx context.Context, d *detect.Detector) error {
 	defer cl.Close() // leaves the group, revoking (and checkpointing) first
 	e.log.Info("detect: candidate detector", "topic", e.cfg.Topic, "group", e.cfg.Group)
 	b := newBatcher()
+	e.batch = b
 	for {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		fetches := cl.PollRecords(pctx, maxPoll)

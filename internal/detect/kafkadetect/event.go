@@ -76,14 +76,18 @@ func (d *decoder) decode(value []byte, row *store.Row) error {
 	return terr
 }
 
-// rawOf returns the original record an event was published with.
-func rawOf(r *kgo.Record) []byte {
+// headers returns the original record an event was published with and
+// its source (output.SourceHeader).
+func headers(r *kgo.Record) (raw, src []byte) {
 	for _, h := range r.Headers {
-		if h.Key == output.RawHeader {
-			return h.Value
+		switch h.Key {
+		case output.RawHeader:
+			raw = h.Value
+		case output.SourceHeader:
+			src = h.Value
 		}
 	}
-	return nil
+	return raw, src
 }
 
 const (
@@ -102,6 +106,7 @@ type batcher struct {
 	ok   []bool
 	seqs []uint64
 	raws [][]byte
+	srcs [][]byte // the batch's events' sources (nil: none)
 	keep []store.Row
 }
 
@@ -131,7 +136,7 @@ func (b *batcher) batch(recs []*kgo.Record) (*index.Batch, int) {
 		})
 	}
 	wg.Wait()
-	b.seqs, b.raws, b.keep = b.seqs[:0], b.raws[:0], b.keep[:0]
+	b.seqs, b.raws, b.srcs, b.keep = b.seqs[:0], b.raws[:0], b.srcs[:0], b.keep[:0]
 	bad := 0
 	for i, r := range recs {
 		if !b.ok[i] {
@@ -139,7 +144,9 @@ func (b *batcher) batch(recs []*kgo.Record) (*index.Batch, int) {
 			continue
 		}
 		b.seqs = append(b.seqs, uint64(r.Offset))
-		b.raws = append(b.raws, rawOf(r))
+		raw, src := headers(r)
+		b.raws = append(b.raws, raw)
+		b.srcs = append(b.srcs, src)
 		b.keep = append(b.keep, b.rows[i])
 	}
 	var received time.Time

@@ -301,6 +301,26 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
+// runElector runs a candidate detector on cfg until the returned cancel
+// is called; its Run's error comes on the channel.
+func runElector(t *testing.T, cfg Config) (*detect.Detector, *Elector, context.CancelFunc, chan error) {
+	t.Helper()
+	e, err := New(cfg, nil, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := detect.DetectorOptions{Dir: t.TempDir(), Builtin: fstest.MapFS{"r.yaml": {Data: []byte(rule)}}, CheckpointEvery: time.Hour}
+	e.Prepare(&opts)
+	d, err := detect.NewDetector(opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx, d) }()
+	return d, e, cancel, done
+}
+
 // TestElectorHandsOver: the group member that owns the partition runs
 // detection; when it stops it writes a checkpoint and commits the group's
 // offset at the checkpoint's position, and the member that takes over
@@ -310,23 +330,7 @@ func TestElectorHandsOver(t *testing.T) {
 	publish(t, cfg, "198.51.100.7", 0, 1)
 	publish(t, cfg, "198.51.100.8", 1, 2) // an alert
 
-	run := func() (*detect.Detector, *Elector, context.CancelFunc, chan error) {
-		e, err := New(cfg, nil, discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts := detect.DetectorOptions{Dir: t.TempDir(), Builtin: fstest.MapFS{"r.yaml": {Data: []byte(rule)}}, CheckpointEvery: time.Hour}
-		e.Prepare(&opts)
-		d, err := detect.NewDetector(opts, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- e.Run(ctx, d) }()
-		return d, e, cancel, done
-	}
-	d1, e1, stop1, done1 := run()
+	d1, e1, stop1, done1 := runElector(t, cfg)
 	waitFor(t, "the first member to detect", func() bool { return e1.Owner() && d1.Status().Position == 3 })
 	stop1()
 	if err := <-done1; err != nil {
@@ -342,7 +346,7 @@ func TestElectorHandsOver(t *testing.T) {
 	}
 
 	publish(t, cfg, "198.51.100.7", 3, 1) // completes the first window
-	d2, e2, stop2, done2 := run()
+	d2, e2, stop2, done2 := runElector(t, cfg)
 	defer func() { stop2(); <-done2 }()
 	waitFor(t, "the second member to detect", func() bool { return e2.Owner() && d2.Status().Position == 4 })
 	waitFor(t, "two alerts", func() bool { return len(alertsIn(t, cfg)) >= 2 })

@@ -54,6 +54,57 @@ type stateStore struct {
 	chunks int
 	// found reports whether the last Load found a checkpoint.
 	found bool
+	// marks, when set, are saved with every checkpoint and replaced by
+	// those of every checkpoint loaded.
+	marks *dedupe
+}
+
+// stateMagic starts a checkpoint of version 1 and later:
+// "vigil-detect-kafka VERSION LENGTH\n", then LENGTH bytes of the
+// high-water marks (JSON), then the detector's checkpoint. A checkpoint
+// without it (version 0, before the marks) is the detector's alone.
+const (
+	stateMagic   = "vigil-detect-kafka "
+	stateVersion = 1
+)
+
+// wrap returns the record of a checkpoint: data with the marks before it.
+func (s *stateStore) wrap(data []byte) ([]byte, error) {
+	if s.marks == nil {
+		return data, nil
+	}
+	m, err := json.Marshal(s.marks)
+	if err != nil {
+		return nil, err
+	}
+	out := fmt.Appendf(nil, "%s%d %d\n", stateMagic, stateVersion, len(m))
+	out = append(out, m...)
+	return append(out, data...), nil
+}
+
+// unwrap restores the marks of a checkpoint (none in a version 0 one) and
+// returns the detector's part.
+func (s *stateStore) unwrap(data []byte) ([]byte, error) {
+	if !bytes.HasPrefix(data, []byte(stateMagic)) {
+		if s.marks != nil {
+			s.marks.reset()
+		}
+		return data, nil
+	}
+	line, rest, _ := bytes.Cut(data[len(stateMagic):], []byte("\n"))
+	var version, n int
+	if _, err := fmt.Sscanf(string(line), "%d %d", &version, &n); err != nil || n < 0 || n > len(rest) {
+		return nil, fmt.Errorf("checkpoint header %q unreadable", line)
+	}
+	if version != stateVersion {
+		return nil, fmt.Errorf("checkpoint version %d, this node reads %d", version, stateVersion)
+	}
+	if s.marks != nil {
+		if err := json.Unmarshal(rest[:n], s.marks); err != nil {
+			return nil, err
+		}
+	}
+	return rest[n:], nil
 }
 
 func chunkKey(gen uint64, i int) string {
@@ -74,6 +125,10 @@ func split(data []byte, size int) [][]byte {
 // Save writes data as the next checkpoint and returns once the brokers
 // have all of it (acks=all).
 func (s *stateStore) Save(ctx context.Context, data []byte) error {
+	data, err := s.wrap(data)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	gen := s.gen + 1
 	parts := split(data, s.chunkSize)
 	recs := make([]*kgo.Record, len(parts))
@@ -112,6 +167,9 @@ func (s *stateStore) Save(ctx context.Context, data []byte) error {
 // with empty state).
 func (s *stateStore) Load(ctx context.Context) ([]byte, time.Time, error) {
 	s.found = false
+	if s.marks != nil {
+		s.marks.reset() // none unless a checkpoint has them
+	}
 	cl, err := kgo.NewClient(s.base...)
 	if err != nil {
 		return nil, time.Time{}, err
@@ -167,6 +225,11 @@ func (s *stateStore) Load(ctx context.Context) ([]byte, time.Time, error) {
 	if len(data) != h.Size || hex.EncodeToString(sum[:]) != h.SHA256 {
 		s.log.Error("detect: the latest checkpoint is incomplete or damaged; starting with empty state",
 			"topic", s.topic, "generation", h.Gen, "size", len(data), "want_size", h.Size)
+		return nil, time.Time{}, nil
+	}
+	if data, err = s.unwrap(data); err != nil {
+		s.log.Error("detect: the latest checkpoint is unreadable; starting with empty state",
+			"topic", s.topic, "generation", h.Gen, "err", err)
 		return nil, time.Time{}, nil
 	}
 	s.found = true
