@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -69,22 +68,7 @@ detect:
 		return out
 	}
 	sent := 0
-	send := func(lines ...[]string) {
-		t.Helper()
-		var b bytes.Buffer
-		for _, ls := range lines {
-			for _, l := range ls {
-				b.WriteString(l + "\n")
-				sent++
-			}
-		}
-		// No key, and no sticky batches: each line goes to a random partition.
-		cmd := exec.Command(kcat, "-P", "-b", broker, "-t", "nginx", "-X", "sticky.partitioning.linger.ms=0")
-		cmd.Stdin = &b
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("kcat: %v: %s", err, out)
-		}
-	}
+	send := func(lines ...[]string) { sent += produceRandom(t, kcat, broker, "nginx", lines...) }
 
 	// Both nodes own partitions of the raw topic before the attacks:
 	// benign lines until each has stored some.

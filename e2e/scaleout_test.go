@@ -70,21 +70,7 @@ outputs:
 		return out
 	}
 	sent := 0
-	send := func(lines ...[]string) {
-		t.Helper()
-		var b bytes.Buffer
-		for _, ls := range lines {
-			for _, l := range ls {
-				b.WriteString(l + "\n")
-				sent++
-			}
-		}
-		cmd := exec.Command(kcat, "-P", "-b", broker, "-t", "nginx", "-X", "sticky.partitioning.linger.ms=0")
-		cmd.Stdin = &b
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("kcat: %v: %s", err, out)
-		}
-	}
+	send := func(lines ...[]string) { sent += produceRandom(t, kcat, broker, "nginx", lines...) }
 	alive := func() []*vigil {
 		var out []*vigil
 		for _, n := range names {
@@ -181,6 +167,27 @@ outputs:
 	if st := nodes[victim].status(t); st == nil {
 		t.Error("the restarted node has no status")
 	}
+}
+
+// produceRandom produces lines to topic with kcat, without keys and
+// without sticky batches: each line to a random partition. It returns
+// how many lines it produced.
+func produceRandom(t *testing.T, kcat, broker, topic string, lines ...[]string) int {
+	t.Helper()
+	var b bytes.Buffer
+	n := 0
+	for _, ls := range lines {
+		for _, l := range ls {
+			b.WriteString(l + "\n")
+			n++
+		}
+	}
+	cmd := exec.Command(kcat, "-P", "-b", broker, "-t", topic, "-X", "sticky.partitioning.linger.ms=0")
+	cmd.Stdin = &b
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kcat: %v: %s", err, out)
+	}
+	return n
 }
 
 // localGet sends GET path to v as a peer would (the Vigil-Peer header):
