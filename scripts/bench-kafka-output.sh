@@ -94,21 +94,6 @@ die() { log "$*"; exit 1; }
 # shellcheck source=scripts/bench-lib.sh
 . "$(dirname "$0")/bench-lib.sh"
 
-# wait_quiet waits until the machine was less than QUIET% busy over 3 s.
-wait_quiet() {
-  [ "$QUIET" -gt 0 ] || return 0
-  local a b
-  for _ in $(seq 200); do
-    a=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit}' /proc/stat)
-    sleep 3
-    b=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit}' /proc/stat)
-    if awk -v q="$QUIET" '{ busy = $3 - $1; idle = $4 - $2; exit !(100 * busy < q * (busy + idle)) }' <<<"$a $b"; then
-      return 0
-    fi
-  done
-  log "the machine stayed busier than $QUIET% for 10 minutes; running anyway"
-}
-
 # start_broker starts a fresh vigil-kfake and sets BROKER and BROKER_PID.
 start_broker() {
   local port out

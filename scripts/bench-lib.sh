@@ -21,6 +21,22 @@ peak_rss_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 # busy_ticks prints the CPU ticks the whole machine spent not idle.
 busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
 
+# wait_quiet waits (up to 10 minutes) until the machine was less than
+# QUIET% busy over 3 s; QUIET 0 does not wait.
+wait_quiet() {
+  [ "$QUIET" -gt 0 ] || return 0
+  local a b
+  for _ in $(seq 200); do
+    a=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit}' /proc/stat)
+    sleep 3
+    b=$(awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit}' /proc/stat)
+    if awk -v q="$QUIET" '{ busy = $3 - $1; idle = $4 - $2; exit !(100 * busy < q * (busy + idle)) }' <<<"$a $b"; then
+      return 0
+    fi
+  done
+  log "the machine stayed busier than $QUIET% for 10 minutes; running anyway"
+}
+
 # stop_all: SIGTERM to every process of PIDS, then SIGKILL to those that
 # have not exited within 10 s (the exit traps of the scripts).
 stop_all() {

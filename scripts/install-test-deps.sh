@@ -2,6 +2,7 @@
 # Installs the real components Vigil's tests drive: nginx (sends its access
 # log over syslog), rsyslog (forwards files over TCP), logger (bsdutils),
 # node and npm (fetch the GeoIP test database and chDB, and run chDB),
+# zookeeper (ClickHouse 18.16's replicated tables and ON CLUSTER DDL),
 # crowdsec-custom-bouncer (pulls Vigil's decisions; installed without its
 # recommended crowdsec package, whose setup needs the network), and chromium
 # with a CJK font (the console's browser tests; without the font Chinese
@@ -16,6 +17,9 @@ command -v logger   >/dev/null 2>&1 || need+=(bsdutils)
 command -v curl     >/dev/null 2>&1 || need+=(curl)
 command -v kcat     >/dev/null 2>&1 || need+=(kcat)
 command -v clickhouse-server >/dev/null 2>&1 || need+=(clickhouse-server)
+# ZooKeeper (Java) for ClickHouse 18.16's replicated tables and ON CLUSTER DDL: the tests run
+# it as a plain process on loopback (internal/output/chcluster_test.go), never the service.
+[ -e /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1 || need+=(zookeeper)
 command -v node     >/dev/null 2>&1 || need+=(nodejs)
 command -v npm      >/dev/null 2>&1 || need+=(npm)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)

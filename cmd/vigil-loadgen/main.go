@@ -33,7 +33,9 @@
 // lines, reading only what was appended since the last poll, every 20 ms.
 // For an http:// URL it runs a search that answers {"rows":"N"} (a LogsQL
 // "* | stats count() rows" query on Vigil's API or on VictoriaLogs) every
-// 50 ms, with -token as the bearer token. Polling from here rather than
+// 50 ms, with -token as the bearer token; an answer of several such rows
+// (one per node, from a node with cluster.peers) counts their sum. It
+// also reports when the count was first above zero. Polling from here rather than
 // from a shell loop keeps the cost of watching (a curl, sed and awk process
 // per poll) off the two CPUs the receiver is measured on.
 //
@@ -346,13 +348,16 @@ var rowsRE = regexp.MustCompile(`"rows":"?([0-9]+)`)
 func waitSearch(stdout io.Writer, url, token string, want int64, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 30 * time.Second}
-	var got int64
+	var got, first int64
 	for {
 		n, err := count(client, url, token)
 		if err == nil {
 			got = n
+			if n > 0 && first == 0 {
+				first = time.Now().UnixNano()
+			}
 			if n >= want {
-				fmt.Fprintf(stdout, "done_unix_ns=%d lines=%d\n", time.Now().UnixNano(), n)
+				fmt.Fprintf(stdout, "done_unix_ns=%d first_unix_ns=%d lines=%d\n", time.Now().UnixNano(), first, n)
 				return nil
 			}
 		}
@@ -387,9 +392,16 @@ func count(client *http.Client, url, token string) (int64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body))
 	}
-	m := rowsRE.FindSubmatch(body)
-	if m == nil {
-		return 0, nil // no rows yet: stats over nothing may answer nothing
+	// One row, or one per node when a node with cluster.peers answers
+	// for several: their sum. No row yet: stats over nothing may answer
+	// nothing.
+	var sum int64
+	for _, m := range rowsRE.FindAllSubmatch(body, -1) {
+		n, err := strconv.ParseInt(string(m[1]), 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		sum += n
 	}
-	return strconv.ParseInt(string(m[1]), 10, 64)
+	return sum, nil
 }

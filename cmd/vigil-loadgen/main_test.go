@@ -191,6 +191,23 @@ func TestWaitSearch(t *testing.T) {
 	}
 }
 
+// TestWaitSearchNodes: a node with cluster.peers answers a count with one
+// row per node; -wait counts their sum.
+func TestWaitSearchNodes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, `{"rows":"20","vigil.node":"a"}`)
+		fmt.Fprintln(w, `{"rows":"15","vigil.node":"b"}`)
+	}))
+	defer srv.Close()
+	var out bytes.Buffer
+	if err := waitSearch(&out, srv.URL, "", 35, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "lines=35") || !strings.Contains(out.String(), "first_unix_ns=") {
+		t.Fatalf("report %q", out.String())
+	}
+}
+
 var zhLineRE = regexp.MustCompile(`^<\d+>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z mail0[1-4] \S+ \d+ - (-|\[bg@32473 h="([^"]*)"\]) (.+)$`)
 
 // TestGenerateZH: -zh lines are RFC 5424 with Chinese and English

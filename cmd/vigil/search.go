@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-soc/vigil/internal/api"
 )
 
 const (
@@ -23,7 +25,9 @@ const (
 	searchAbout    = `Searches a running Vigil (LogsQL, docs/api.md) and prints the events as JSON
 lines, newest first; --scope alerts searches the alerts instead, which are
 kept apart from the events. When more events match than --limit, it says so
-on standard error. A query that starts with '-' goes after --.
+on standard error. A query that starts with '-' goes after --. A server with
+peers (cluster.peers) searches every node: each event then has vigil.node, and
+a node that did not answer is named on standard error.
 
 Times are printed in RFC 3339 with their offset, in --timezone (default:
 display.timezone of --config, else this machine's zone). --start and --end
@@ -92,6 +96,10 @@ func searchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer resp.Body.Close()
+	for _, f := range resp.Header.Values(api.FailedHeader) {
+		// A peer of the server (cluster.peers) did not answer.
+		fmt.Fprintf(stderr, "vigil search: warning: node %s; these results are from the other nodes\n", f)
+	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	sc := bufio.NewScanner(resp.Body)

@@ -28,6 +28,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/console"
 	"github.com/vigil-soc/vigil/internal/decision"
 	"github.com/vigil-soc/vigil/internal/detect"
+	"github.com/vigil-soc/vigil/internal/detect/kafkadetect"
 	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/index"
 	"github.com/vigil-soc/vigil/internal/input"
@@ -164,6 +165,14 @@ type server struct {
 	// while the HTTP server does.
 	dash    *service.Dashboards
 	started time.Time
+
+	// elector and alertCopy run detection through Kafka (detect.mode
+	// kafka; detect_kafka.go); nil otherwise.
+	elector   *kafkadetect.Elector
+	alertCopy *kafkadetect.Follower
+	detectOut *output.Runner
+	// inputsStopped ends when the inputs are told to stop.
+	inputsStopped context.Context
 }
 
 // serve starts every component, runs until ctx is done, then stops them in
@@ -187,12 +196,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 
 	// Each stage gets its own context so shutdown can stop them in order.
 	inCtx, stopInputs := context.WithCancel(context.Background())
+	s.inputsStopped = inCtx
 	ixCtx, stopIndex := context.WithCancel(context.Background())
 	alCtx, stopAlerts := context.WithCancel(context.Background())
 	defer stopInputs()
 	defer stopIndex()
 	defer stopAlerts()
-	failed := make(chan error, len(s.inputs)+len(s.kafka)+len(s.outputs)+len(s.alertOutputs)+3)
+	failed := make(chan error, len(s.inputs)+len(s.kafka)+len(s.outputs)+len(s.alertOutputs)+5)
 
 	var inWG, ixWG, alWG, httpWG sync.WaitGroup
 	for _, in := range s.inputs {
@@ -214,6 +224,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 			failed <- err
 		}
 	})
+	s.runDetectKafka(ixCtx, &ixWG, failed)
 	for _, o := range s.outputs {
 		ixWG.Go(func() {
 			if err := o.Run(ixCtx); err != nil {
@@ -372,7 +383,13 @@ func (s *server) open() error {
 		if err := s.openDetect(); err != nil {
 			return err
 		}
-		iopts.Detector = s.det
+		if cfg.Detect.KafkaMode() {
+			if err := s.openDetectPublisher(popts); err != nil {
+				return err
+			}
+		} else {
+			iopts.Detector = s.det
+		}
 	}
 	if err := s.openDecisions(); err != nil {
 		return err
@@ -443,7 +460,7 @@ func (s *server) open() error {
 		s.outputs = append(s.outputs, o)
 	}
 	for _, kc := range cfg.Inputs.Kafka {
-		in, err := kafka.New(kc, s.j, s.reg, s.log.With("component", "input", "input", kc.Name))
+		in, err := kafka.New(kc, s.kafkaAppender(), s.reg, s.log.With("component", "input", "input", kc.Name))
 		if err != nil {
 			return err
 		}
@@ -459,8 +476,12 @@ func (s *server) open() error {
 		QueueWait:     cfg.HTTP.SearchQueueWait.D(),
 		MaxBytes:      int64(cfg.HTTP.SearchMaxBytes),
 	}, s.reg)
-	s.searches = service.NewSearches(searches, service.SearchOptions{Raw: s.raw, JournalID: s.j.ID(),
-		ExportRows: cfg.HTTP.MaxSearchLimit, Charsets: cfg.Charsets()})
+	sopt := service.SearchOptions{Raw: s.raw, JournalID: s.j.ID(),
+		ExportRows: cfg.HTTP.MaxSearchLimit, Charsets: cfg.Charsets()}
+	if err := s.openCluster(&sopt); err != nil { // cluster.go: the peers
+		return err
+	}
+	s.searches = service.NewSearches(searches, sopt)
 	opts := api.Options{
 		Tokens:      tokens,
 		MetricsAuth: cfg.HTTP.MetricsAuth,
@@ -672,7 +693,7 @@ func (s *server) openDetect() error {
 		return err
 	}
 	loc, _ := s.cfg.Display.Location() // validated by config.Load
-	s.det, err = detect.NewDetector(detect.DetectorOptions{
+	dopts := detect.DetectorOptions{
 		Dir:             filepath.Join(s.cfg.DataDir, "detect"),
 		Builtin:         builtin,
 		Disable:         cfg.Disable,
@@ -684,7 +705,13 @@ func (s *server) openDetect() error {
 		Alerts:          s.alerts,
 		CheckpointEvery: cfg.CheckpointInterval.D(),
 		Log:             log,
-	}, s.reg)
+	}
+	if cfg.KafkaMode() {
+		if err := s.openDetectKafka(&dopts, log); err != nil {
+			return err
+		}
+	}
+	s.det, err = detect.NewDetector(dopts, s.reg)
 	return err
 }
 
@@ -832,6 +859,9 @@ func (s *server) detectStatus() any {
 		return map[string]any{"enabled": false}
 	}
 	st := map[string]any{"enabled": true, "engine": s.det.Status(), "alert_channels": s.notify.Status()}
+	if s.elector != nil {
+		st["kafka"] = s.elector.Status()
+	}
 	outs := make([]output.Status, 0, len(s.alertOutputs))
 	for _, o := range s.alertOutputs {
 		outs = append(outs, o.Status())

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vigil-soc/vigil/internal/auth"
+	"github.com/vigil-soc/vigil/internal/cluster"
 	"github.com/vigil-soc/vigil/internal/eventjson"
 	"github.com/vigil-soc/vigil/internal/httpx"
 	"github.com/vigil-soc/vigil/internal/journal"
@@ -307,6 +309,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	peer := isPeer(r)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	flusher, _ := w.(http.Flusher)
@@ -322,8 +325,29 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 		}
 	}
-	err = s.st.Search(ctx, q, func(row store.Row) error {
+	run := s.st.Search
+	if s.opts.Searches != nil && s.opts.Searches.Clustered() && !peer {
+		// Every node's rows, merged (service.Searches.Rows); the peers
+		// that failed before the first row are in the headers.
+		a, _ := httpx.Actor(r)
+		run = func(ctx context.Context, q store.Query, fn func(store.Row) error) error {
+			late, err := s.opts.Searches.Rows(ctx, a, q, func(failed []service.NodeFailure) {
+				setFailed(w.Header(), failed)
+			}, fn)
+			if err == nil && len(late) > 0 {
+				err = fmt.Errorf("stopped: %s", failedText(late))
+			}
+			return err
+		}
+	}
+	err = run(ctx, q, func(row store.Row) error {
 		start()
+		if peer && s.opts.Searches != nil && row.Get("event.id") == "" {
+			// The asking node cannot make the ids of this node's events.
+			if id := s.opts.Searches.EventID(&row); id != "" {
+				row.Fields = append(slices.Clip(row.Fields), store.Field{Name: "event.id", Value: id})
+			}
+		}
 		buf = eventjson.AppendRow(buf[:0], &row)
 		buf = append(buf, '\n')
 		if _, err := w.Write(buf); err != nil {
@@ -387,7 +411,11 @@ func (s *Server) parseQuery(r *http.Request) (store.Query, error) {
 		if err != nil || n < 0 {
 			return q, fmt.Errorf("limit: %q is not a non-negative number", l)
 		}
-		if n == 0 || n > s.opts.MaxLimit {
+		if isPeer(r) {
+			// Another node's search step: stats and facets need every
+			// row (limit=0); the search limits bound it still.
+			n = min(n, s.opts.MaxLimit)
+		} else if n == 0 || n > s.opts.MaxLimit {
 			return q, fmt.Errorf("limit: must be between 1 and %d (http.max_search_limit)", s.opts.MaxLimit)
 		}
 		q.Limit = n
@@ -432,4 +460,37 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 	w.WriteHeader(code)
 	b := eventjson.AppendString([]byte(`{"error":`), msg)
 	_, _ = w.Write(append(b, "}\n"...))
+}
+
+// isPeer reports whether r is another node's step of its search
+// (cluster.Header): it is answered from this node's store alone.
+func isPeer(r *http.Request) bool { return r.Header.Get(cluster.Header) != "" }
+
+// searches returns the searches that answer r: this node's alone for a
+// peer, so that nodes which list each other never search in circles.
+func (s *Server) searches(r *http.Request) *service.Searches {
+	if isPeer(r) {
+		return s.opts.Searches.Local()
+	}
+	return s.opts.Searches
+}
+
+// FailedHeader names a peer that failed in the answer of a search whose
+// body is not JSON (/api/v1/search, the export): one value per peer,
+// "name: why".
+const FailedHeader = "Vigil-Failed-Peer"
+
+func setFailed(h http.Header, failed []service.NodeFailure) {
+	for _, f := range failed {
+		h.Add(FailedHeader, strings.Join(strings.Fields(f.Node+": "+f.Error), " "))
+	}
+}
+
+// failedText lists failed peers in words.
+func failedText(failed []service.NodeFailure) string {
+	parts := make([]string, len(failed))
+	for i, f := range failed {
+		parts[i] = "peer " + f.Node + " failed: " + f.Error
+	}
+	return strings.Join(parts, "; ")
 }

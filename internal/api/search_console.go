@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -42,7 +43,7 @@ func (s *Server) searchRequest(r *http.Request) (service.SearchRequest, error) {
 	if err != nil {
 		return service.SearchRequest{}, err
 	}
-	return s.opts.Searches.NewSearchRequestIn(v.Get("q"), v.Get("start"), v.Get("end"), v.Get("scope"), loc)
+	return s.searches(r).NewSearchRequestIn(v.Get("q"), v.Get("start"), v.Get("end"), v.Get("scope"), loc)
 }
 
 // intParam reads a positive number parameter, def when absent.
@@ -80,6 +81,10 @@ func (j eventJSON) MarshalJSON() ([]byte, error) {
 	b := append([]byte(nil), '{')
 	if j.e.ID != "" {
 		b = eventjson.AppendString(append(b, `"id":`...), j.e.ID)
+		b = append(b, ',')
+	}
+	if j.e.Node != "" {
+		b = eventjson.AppendString(append(b, `"node":`...), j.e.Node)
 		b = append(b, ',')
 	}
 	b = append(b, `"time":"`...)
@@ -124,18 +129,19 @@ func (s *Server) searchHits(w http.ResponseWriter, r *http.Request) {
 	}
 	var p *service.Page
 	if err == nil {
-		p, err = s.opts.Searches.Page(r.Context(), a, req, size, v.Get("cursor"))
+		p, err = s.searches(r).Page(r.Context(), a, req, size, v.Get("cursor"))
 	}
 	if err != nil {
 		httpx.Fail(w, s.log, r, err)
 		return
 	}
 	httpx.JSON(w, http.StatusOK, struct {
-		Events []eventJSON `json:"events"`
-		More   bool        `json:"more"`
-		Cursor string      `json:"cursor,omitempty"`
-		Piped  bool        `json:"piped,omitempty"`
-	}{eventsJSON(p.Events, columnsParam(v)), p.More, p.Cursor, p.Piped})
+		Events []eventJSON           `json:"events"`
+		More   bool                  `json:"more"`
+		Cursor string                `json:"cursor,omitempty"`
+		Piped  bool                  `json:"piped,omitempty"`
+		Failed []service.NodeFailure `json:"failed,omitempty"`
+	}{eventsJSON(p.Events, columnsParam(v)), p.More, p.Cursor, p.Piped, p.Failed})
 }
 
 // searchHistogram answers the counts of a search over time:
@@ -149,19 +155,20 @@ func (s *Server) searchHistogram(w http.ResponseWriter, r *http.Request) {
 	}
 	var h *service.Histogram
 	if err == nil {
-		h, err = s.opts.Searches.Histogram(r.Context(), a, req, offset)
+		h, err = s.searches(r).Histogram(r.Context(), a, req, offset)
 	}
 	if err != nil {
 		httpx.Fail(w, s.log, r, err)
 		return
 	}
 	httpx.JSON(w, http.StatusOK, struct {
-		Start       time.Time        `json:"start"`
-		End         time.Time        `json:"end"`
-		StepSeconds int64            `json:"step_seconds"`
-		Total       uint64           `json:"total"`
-		Buckets     []service.Bucket `json:"buckets"`
-	}{h.Start.UTC(), h.End.UTC(), int64(h.Step / time.Second), h.Total, h.Buckets})
+		Start       time.Time             `json:"start"`
+		End         time.Time             `json:"end"`
+		StepSeconds int64                 `json:"step_seconds"`
+		Total       uint64                `json:"total"`
+		Buckets     []service.Bucket      `json:"buckets"`
+		Failed      []service.NodeFailure `json:"failed,omitempty"`
+	}{h.Start.UTC(), h.End.UTC(), int64(h.Step / time.Second), h.Total, h.Buckets, h.Failed})
 }
 
 // zoneOffset returns the offset from UTC of the time zone named tz
@@ -189,7 +196,7 @@ func (s *Server) searchFields(w http.ResponseWriter, r *http.Request) {
 	}
 	var fs *service.FieldStats
 	if err == nil {
-		fs, err = s.opts.Searches.Fields(r.Context(), a, req, top, nil)
+		fs, err = s.searches(r).Fields(r.Context(), a, req, top, nil)
 	}
 	if err != nil {
 		httpx.Fail(w, s.log, r, err)
@@ -202,7 +209,8 @@ func (s *Server) searchFields(w http.ResponseWriter, r *http.Request) {
 		From    time.Time             `json:"from"`
 		Sampled bool                  `json:"sampled"`
 		Fields  []service.FieldValues `json:"fields"`
-	}{fs.From.UTC(), fs.Sampled, fs.Fields})
+		Failed  []service.NodeFailure `json:"failed,omitempty"`
+	}{fs.From.UTC(), fs.Sampled, fs.Fields, fs.Failed})
 }
 
 // searchTop answers the most frequent values of one field:
@@ -216,7 +224,7 @@ func (s *Server) searchTop(w http.ResponseWriter, r *http.Request) {
 	}
 	var top *service.FieldValues
 	if err == nil {
-		top, err = s.opts.Searches.Top(r.Context(), a, req, r.URL.Query().Get("field"), n)
+		top, err = s.searches(r).Top(r.Context(), a, req, r.URL.Query().Get("field"), n)
 	}
 	if err != nil {
 		httpx.Fail(w, s.log, r, err)
@@ -242,7 +250,7 @@ func (s *Server) searchTail(w http.ResponseWriter, r *http.Request) {
 	}
 	var t *service.TailResult
 	if err == nil {
-		t, err = s.opts.Searches.Tail(r.Context(), a, req, v.Get("cursor"), wait)
+		t, err = s.searches(r).Tail(r.Context(), a, req, v.Get("cursor"), wait)
 	}
 	if err != nil {
 		if r.Context().Err() == nil {
@@ -251,10 +259,11 @@ func (s *Server) searchTail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.JSON(w, http.StatusOK, struct {
-		Events  []eventJSON `json:"events"`
-		Cursor  string      `json:"cursor"`
-		Skipped bool        `json:"skipped,omitempty"`
-	}{eventsJSON(t.Events, columnsParam(v)), t.Cursor, t.Skipped})
+		Events  []eventJSON           `json:"events"`
+		Cursor  string                `json:"cursor"`
+		Skipped bool                  `json:"skipped,omitempty"`
+		Failed  []service.NodeFailure `json:"failed,omitempty"`
+	}{eventsJSON(t.Events, columnsParam(v)), t.Cursor, t.Skipped, t.Failed})
 }
 
 // searchExport streams the newest events of a search as a download:
@@ -281,7 +290,12 @@ func (s *Server) searchExport(w http.ResponseWriter, r *http.Request) {
 			s.opts.Now().UTC().Format("20060102T150405Z")+"."+format+`"`)
 		w.WriteHeader(http.StatusOK)
 	}}
-	_, err = s.opts.Searches.Export(r.Context(), a, req, format, columnsParam(v), lw)
+	_, late, err := s.searches(r).Export(r.Context(), a, req, format, columnsParam(v), lw, func(failed []service.NodeFailure) {
+		setFailed(w.Header(), failed)
+	})
+	if err == nil && len(late) > 0 {
+		err = fmt.Errorf("stopped: %s", failedText(late))
+	}
 	switch {
 	case err == nil:
 		if !lw.started {
@@ -326,7 +340,8 @@ func (s *Server) searchExamples(w http.ResponseWriter, r *http.Request) {
 }
 
 // event answers one event with all its fields and its raw journal record:
-// GET /api/v1/events/{id}?at=RFC3339 (its time, optional: faster)
+// GET /api/v1/events/{id}?at=RFC3339 (its time, optional: faster)&node=
+// (the node whose store holds it, optional)
 func (s *Server) event(w http.ResponseWriter, r *http.Request) {
 	a, _ := httpx.Actor(r)
 	var at time.Time
@@ -337,7 +352,7 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	d, err := s.opts.Searches.Event(r.Context(), a, r.PathValue("id"), at)
+	d, err := s.searches(r).Event(r.Context(), a, r.PathValue("id"), at, r.URL.Query().Get("node"))
 	if err != nil {
 		httpx.Fail(w, s.log, r, err)
 		return

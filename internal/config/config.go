@@ -51,6 +51,8 @@ type Config struct {
 	Console Console `yaml:"console"`
 	// Display sets the zone and language times and texts are shown in.
 	Display Display `yaml:"display"`
+	// Cluster names this node and the peers searches read (cluster.go).
+	Cluster Cluster `yaml:"cluster"`
 
 	// src is where the configuration was read from (nil: the defaults).
 	src *source
@@ -88,7 +90,22 @@ type Detect struct {
 	MaxClockSkew Duration `yaml:"max_clock_skew"`
 	// CheckpointInterval is how often the engine's state is saved.
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// Mode is "local" (default: every node detects on what it ingests)
+	// or "kafka": one node elected through Kafka detects on every node's
+	// events (Kafka configures it; docs/architecture.md).
+	Mode  string      `yaml:"mode"`
+	Kafka DetectKafka `yaml:"kafka"`
 }
+
+// Detection modes (detect.mode).
+const (
+	DetectModeLocal = "local"
+	DetectModeKafka = "kafka"
+)
+
+// KafkaMode reports whether one detector elected through Kafka detects
+// for every node.
+func (d Detect) KafkaMode() bool { return d.On() && d.Mode == DetectModeKafka }
 
 // On reports whether detection runs.
 func (d Detect) On() bool { return d.Enabled == nil || *d.Enabled }
@@ -423,8 +440,9 @@ func Default() Config {
 		Display: Display{Language: "en"},
 		Console: Console{SessionIdle: Duration(12 * time.Hour), SessionMax: Duration(7 * 24 * time.Hour), IncidentWindow: Duration(time.Hour),
 			OverviewBlockMemory: 64 << 20},
-		Detect:  Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second)},
+		Detect:  Detect{Lateness: Duration(time.Minute), MaxClockSkew: Duration(5 * time.Minute), CheckpointInterval: Duration(10 * time.Second), Mode: DetectModeLocal},
 		Enforce: Enforce{MaxActiveBans: 10000, Devices: "off", HistoryRetention: Duration(30 * 24 * time.Hour)},
+		Cluster: Cluster{PeerTimeout: Duration(defaultPeerTimeout)},
 	}
 }
 
@@ -715,6 +733,15 @@ func (c *Config) Validate() error {
 	if c.Detect.CheckpointInterval < Duration(time.Second) {
 		bad("detect.checkpoint_interval", "%s is below 1s", c.Detect.CheckpointInterval)
 	}
+	switch c.Detect.Mode {
+	case DetectModeLocal:
+	case DetectModeKafka:
+		if err := c.Detect.Kafka.Validate(); err != nil {
+			bad("detect.kafka", "%v", err)
+		}
+	default:
+		bad("detect.mode", "%q is not local or kafka", c.Detect.Mode)
+	}
 	if c.Enforce.MaxActiveBans < 0 {
 		bad("enforce.max_active_bans", "%d is negative (0: no cap)", c.Enforce.MaxActiveBans)
 	}
@@ -732,6 +759,7 @@ func (c *Config) Validate() error {
 		bad("enforce.history_retention", "%s is below 1h", c.Enforce.HistoryRetention)
 	}
 	ps = append(ps, c.alertProblems(c.Alerts.Validate())...)
+	ps = append(ps, c.clusterProblems()...)
 	ps.Sort()
 	return ps.Err()
 }

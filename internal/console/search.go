@@ -70,6 +70,8 @@ type searchPage struct {
 	FieldsSampled bool
 	Open          *eventView
 	OpenErr       string
+	// Failed are the peers whose events are missing (cluster.peers).
+	Failed []service.NodeFailure
 
 	// Heads are the table's columns with their remove links; Colspan
 	// spans them all with the time.
@@ -215,7 +217,7 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request) {
 	p.ExportCSV, p.ExportJSONL = export(service.FormatCSV), export(service.FormatJSONL)
 
 	if id := q.Get("event"); id != "" {
-		p.openEvent(r.Context(), s, id, q.Get("at"))
+		p.openEvent(r.Context(), s, id, q.Get("at"), q.Get("node"))
 	}
 
 	// The page runs beside the histogram and then the sidebar (within
@@ -258,6 +260,13 @@ func (c *Console) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.fill(page, hist, fields)
+	p.Failed = page.Failed
+	if hist != nil {
+		p.Failed = failedPeers(p.Failed, hist.Failed)
+	}
+	if fields != nil {
+		p.Failed = failedPeers(p.Failed, fields.Failed)
+	}
 	p.TailSrc = "/api/v1/search/tail?" + url.Values{"q": {p.Q}, "scope": {p.Scope}}.Encode()
 	cols, _ := json.Marshal(p.Columns)
 	p.TailColumns = string(cols)
@@ -304,8 +313,11 @@ func (p *searchPage) fill(page *service.Page, hist *service.Histogram, fields *s
 			row.Cells = append(row.Cells, e.Get(col))
 		}
 		if e.ID != "" {
-			row.Href = p.link(map[string]string{"event": e.ID, "at": e.Time.UTC().Format(time.RFC3339Nano)})
+			row.Href = p.link(map[string]string{"event": e.ID, "at": e.Time.UTC().Format(time.RFC3339Nano), "node": e.Node})
 			row.RawSrc = "/api/v1/events/" + e.ID + "?at=" + url.QueryEscape(e.Time.UTC().Format(time.RFC3339Nano))
+			if e.Node != "" {
+				row.RawSrc += "&node=" + url.QueryEscape(e.Node)
+			}
 		}
 		if !p.Piped {
 			row.Block = p.fieldValues(e.Fields)
@@ -324,14 +336,14 @@ func (p *searchPage) fill(page *service.Page, hist *service.Histogram, fields *s
 		h := chart.Histogram{Step: hist.Step, Start: hist.Start, End: hist.End, Loc: v.Zone,
 			Label: v.T("search.histogram.label"),
 			Href: func(s, e time.Time) string {
-				return p.link(map[string]string{"start": s.UTC().Format(time.RFC3339), "end": e.UTC().Format(time.RFC3339), "cursor": "", "event": "", "at": ""})
+				return p.link(map[string]string{"start": s.UTC().Format(time.RFC3339), "end": e.UTC().Format(time.RFC3339), "cursor": "", "event": "", "at": "", "node": ""})
 			},
 			Title: func(s, e time.Time, n uint64) string {
 				return v.T("search.histogram.bar", v.Time(s), v.Time(e), v.Num(n))
 			},
 		}
 		h.Zoom = strings.NewReplacer("%7Bstart%7D", "{start}", "%7Bend%7D", "{end}").Replace(
-			p.link(map[string]string{"start": "{start}", "end": "{end}", "cursor": "", "event": "", "at": ""}))
+			p.link(map[string]string{"start": "{start}", "end": "{end}", "cursor": "", "event": "", "at": "", "node": ""}))
 		for _, b := range hist.Buckets {
 			h.Bars = append(h.Bars, chart.Bar{Start: b.Time, Count: b.Count})
 		}
@@ -378,8 +390,8 @@ func (p *searchPage) fieldValues(fields []store.Field) fieldsBlock {
 	for _, f := range fields {
 		fv := fieldValueView{Name: f.Name, Value: f.Value}
 		if f.Name != "_msg" && len(f.Value) <= 200 {
-			fv.In = p.link(map[string]string{"q": service.AddFilter(p.Q, service.FilterFor(f.Name, f.Value, false)), "cursor": "", "event": "", "at": ""})
-			fv.Out = p.link(map[string]string{"q": service.AddFilter(p.Q, service.FilterFor(f.Name, f.Value, true)), "cursor": "", "event": "", "at": ""})
+			fv.In = p.link(map[string]string{"q": service.AddFilter(p.Q, service.FilterFor(f.Name, f.Value, false)), "cursor": "", "event": "", "at": "", "node": ""})
+			fv.Out = p.link(map[string]string{"q": service.AddFilter(p.Q, service.FilterFor(f.Name, f.Value, true)), "cursor": "", "event": "", "at": "", "node": ""})
 		}
 		if !slices.Contains(p.Columns, f.Name) {
 			fv.AddC = p.columnLink(f.Name, true)
@@ -390,12 +402,12 @@ func (p *searchPage) fieldValues(fields []store.Field) fieldsBlock {
 }
 
 // openEvent fills the panel of the event the URL names.
-func (p *searchPage) openEvent(ctx context.Context, s *service.Searches, id, at string) {
+func (p *searchPage) openEvent(ctx context.Context, s *service.Searches, id, at, node string) {
 	var t time.Time
 	if at != "" {
 		t, _ = time.Parse(time.RFC3339Nano, at)
 	}
-	d, err := s.Event(ctx, p.Actor, id, t)
+	d, err := s.Event(ctx, p.Actor, id, t, node)
 	if err != nil {
 		if code, msg := httpx.Status(err); code == http.StatusNotFound {
 			p.OpenErr = p.T("search.event.notfound")
@@ -405,7 +417,7 @@ func (p *searchPage) openEvent(ctx context.Context, s *service.Searches, id, at 
 		return
 	}
 	ev := &eventView{ID: d.ID, Time: d.Time, Block: p.fieldValues(d.Fields), RawNote: d.RawNote,
-		Close: p.link(map[string]string{"event": "", "at": ""})}
+		Close: p.link(map[string]string{"event": "", "at": "", "node": ""})}
 	if d.Raw != nil {
 		ev.Raw = d.RawText
 		if d.RawCharset != charset.UTF8 {
@@ -413,7 +425,7 @@ func (p *searchPage) openEvent(ctx context.Context, s *service.Searches, id, at 
 		}
 	}
 	ev.Around = p.link(map[string]string{"q": "", "start": d.Time.Add(-5 * time.Minute).UTC().Format(time.RFC3339),
-		"end": d.Time.Add(5 * time.Minute).UTC().Format(time.RFC3339), "cursor": "", "event": d.ID, "at": d.Time.UTC().Format(time.RFC3339Nano)})
+		"end": d.Time.Add(5 * time.Minute).UTC().Format(time.RFC3339), "cursor": "", "event": d.ID, "at": d.Time.UTC().Format(time.RFC3339Nano), "node": d.Node})
 	p.Open = ev
 }
 
@@ -483,4 +495,17 @@ func stepText(d time.Duration) string {
 		return strconv.Itoa(int(d/time.Minute)) + "m"
 	}
 	return strconv.Itoa(int(d/time.Second)) + "s"
+}
+
+// failedPeers lists each failed peer once, with its first error.
+func failedPeers(lists ...[]service.NodeFailure) []service.NodeFailure {
+	var out []service.NodeFailure
+	for _, l := range lists {
+		for _, f := range l {
+			if !slices.ContainsFunc(out, func(o service.NodeFailure) bool { return o.Node == f.Node }) {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -52,6 +51,27 @@ type DetectorOptions struct {
 	// raised again by a replay after a crash (same alert.id) is not
 	// appended again. Nil: alerts are only logged and counted.
 	Alerts *journal.Journal
+	// AlertLog, when set, records the alerts instead of Alerts (a Kafka
+	// topic shared by several nodes).
+	AlertLog AlertLog
+	// Checkpoints, when set, keeps the checkpoint instead of the state
+	// file in Dir.
+	Checkpoints Checkpoints
+	// InputEnd returns the position after the last event that exists now
+	// (default: Journal's next sequence number): a replay after a
+	// resume ends there.
+	InputEnd func(ctx context.Context) (uint64, error)
+	// OnCheckpoint, when set, is called after every checkpoint written
+	// with its position (on the detector's goroutine).
+	OnCheckpoint func(pos uint64)
+	// Filter, when set, is asked about each event of a batch that is not
+	// before the checkpoint, in order, with its index in the batch; an
+	// event it refuses is not processed (a duplicate). Its own state goes
+	// into the checkpoints with the engine's (see Checkpoints).
+	Filter func(i int) bool
+	// Standby leaves the checkpoint unread: Resume reads it when the
+	// detector takes over (one elected detector among several nodes).
+	Standby bool
 	// CheckpointEvery is the wall-clock interval between checkpoints
 	// (default 10 s); ReloadEvery between checks of RulesDir (default 5 s).
 	CheckpointEvery, ReloadEvery time.Duration
@@ -91,6 +111,10 @@ type Detector struct {
 	// replay has passed replayUntil (the journal's end at start).
 	replayed    map[string]bool
 	replayUntil uint64
+	// replayFrom is the alert position of the checkpoint resumed from:
+	// while the replay runs, checkpoints keep it, so that a crash during
+	// the replay still finds every alert it must not raise twice.
+	replayFrom uint64
 	// unrecorded is set when alerts could not be appended to the alert
 	// journal before a stop: no checkpoint is written after that, so the
 	// next start raises them again.
@@ -155,6 +179,16 @@ func NewDetector(opts DetectorOptions, reg prometheus.Registerer) (*Detector, er
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("detect: %w", err)
 	}
+	if opts.AlertLog == nil && opts.Alerts != nil {
+		opts.AlertLog = journalAlerts{opts.Alerts}
+	}
+	if opts.Checkpoints == nil {
+		opts.Checkpoints = fileCheckpoints{checkpointPath(opts.Dir)}
+	}
+	if opts.InputEnd == nil && opts.Journal != nil {
+		j := opts.Journal
+		opts.InputEnd = func(context.Context) (uint64, error) { return j.NextSeq(), nil }
+	}
 	d := &Detector{opts: opts, log: opts.Log}
 	d.loader.Builtin = opts.Builtin
 	if opts.RulesDir != "" {
@@ -198,10 +232,30 @@ func NewDetector(opts DetectorOptions, reg prometheus.Registerer) (*Detector, er
 	eng, cerrs := New(rules, eopts)
 	d.eng = eng
 	d.noteRuleErrors(append(errs, cerrs...))
-	if err := d.restore(); err != nil {
-		return nil, err
+	if !opts.Standby {
+		if err := d.restore(context.Background()); err != nil {
+			return nil, err
+		}
 	}
 	return d, nil
+}
+
+// Resume drops the engine's state and loads the latest checkpoint, for a
+// detector that takes over from another (DetectorOptions.Standby): the
+// events from the checkpoint's position on are then processed again, and
+// the alerts recorded after the checkpoint are not recorded twice. Call
+// it from the goroutine that calls Process.
+func (d *Detector) Resume(ctx context.Context) error {
+	d.eng.Reset()
+	d.pos, d.loaded, d.dirty, d.unrecorded = 0, 0, false, false
+	d.replayed, d.replayUntil, d.replayFrom = nil, 0, 0
+	d.lastCheckpoint, d.lastEventWall, d.lastEventTime = time.Time{}, time.Time{}, time.Time{}
+	clear(d.alertsBuf)
+	d.alertsBuf = d.alertsBuf[:0]
+	d.mu.Lock()
+	d.status.Position, d.status.CheckpointPosition, d.status.LastCheckpoint = 0, 0, time.Time{}
+	d.mu.Unlock()
+	return d.restore(ctx)
 }
 
 // loadRules reads the built-in pack and the user's folder (a user file
@@ -294,25 +348,26 @@ func dirSignature(dir string) string {
 
 // restore loads the checkpoint: "POSITION alerts=SEQ\n" then the engine's
 // state (an older checkpoint has only the position on its first line).
-func (d *Detector) restore() error {
-	path := filepath.Join(d.opts.Dir, stateFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+func (d *Detector) restore(ctx context.Context) error {
+	data, written, err := d.opts.Checkpoints.Load(ctx)
 	if err != nil {
-		return fmt.Errorf("detect: read checkpoint: %w", err)
+		return fmt.Errorf("detect: %w", err)
+	}
+	if data == nil {
+		return nil
 	}
 	line, rest, ok := bytes.Cut(data, []byte("\n"))
 	head := strings.Fields(string(line))
 	var pos, alertPos uint64
 	var perr error
+	hasAlerts := false
 	if len(head) > 0 {
 		pos, perr = strconv.ParseUint(head[0], 10, 64)
 	}
 	for _, f := range head[min(1, len(head)):] {
 		if v, ok := strings.CutPrefix(f, "alerts="); ok && perr == nil {
 			alertPos, perr = strconv.ParseUint(v, 10, 64)
+			hasAlerts = true
 		}
 	}
 	if !ok || len(head) == 0 || perr != nil {
@@ -324,38 +379,46 @@ func (d *Detector) restore() error {
 		d.log.Error("detect: checkpoint state unreadable; starting with empty state", "err", err)
 	}
 	d.pos, d.loaded = pos, pos
-	if alertPos > 0 {
-		if err := d.loadReplayed(alertPos); err != nil {
+	if hasAlerts {
+		if err := d.loadReplayed(ctx, alertPos); err != nil {
 			return err
 		}
 	}
+	d.mu.Lock()
 	d.status.Position, d.status.CheckpointPosition = pos, pos
 	d.status.NewestEvent = time.Unix(0, d.eng.newest).UTC()
-	if fi, err := os.Stat(path); err == nil {
-		d.status.LastCheckpoint = fi.ModTime().UTC()
-	}
+	d.status.LastCheckpoint = written
+	d.mu.Unlock()
 	d.m.lag.Set(float64(pos))
 	d.log.Info("detect: resumed from checkpoint", "position", pos, "rules_restored", len(ids), "alerts_after_checkpoint", len(d.replayed))
 	return nil
 }
 
-// loadReplayed reads the ids of the alerts recorded from alert journal
+// loadReplayed reads the ids of the alerts recorded from alert log
 // position from on: those a replay raises again.
-func (d *Detector) loadReplayed(from uint64) error {
-	if d.opts.Alerts == nil {
+func (d *Detector) loadReplayed(ctx context.Context, from uint64) error {
+	if d.opts.AlertLog == nil {
 		return nil
 	}
-	d.replayed = map[string]bool{}
-	bad, err := alert.ScanJournal(d.opts.Alerts, from, func(a *alert.Alert) { d.replayed[a.ID] = true })
+	// The end of the input first: every alert recorded before it was
+	// raised by an event before it.
+	var until uint64
+	if d.opts.InputEnd != nil {
+		end, err := d.opts.InputEnd(ctx)
+		if err != nil {
+			return fmt.Errorf("detect: end of the replay: %w", err)
+		}
+		until = end
+	}
+	replayed := map[string]bool{}
+	bad, err := d.opts.AlertLog.Scan(ctx, from, func(a *alert.Alert) { replayed[a.ID] = true })
 	if err != nil {
 		return fmt.Errorf("detect: %w", err)
 	}
 	if bad > 0 {
-		d.log.Warn("detect: unreadable records in the alert journal", "records", bad)
+		d.log.Warn("detect: unreadable records in the alert log", "records", bad)
 	}
-	if d.opts.Journal != nil {
-		d.replayUntil = d.opts.Journal.NextSeq()
-	}
+	d.replayed, d.replayUntil, d.replayFrom = replayed, until, from
 	return nil
 }
 
@@ -379,6 +442,9 @@ func (d *Detector) Process(ctx context.Context, b *index.Batch) {
 		seq := b.Seqs[i]
 		if seq < d.pos {
 			continue // before the checkpoint: processed already
+		}
+		if d.opts.Filter != nil && !d.opts.Filter(i) {
+			continue
 		}
 		row := &b.Rows[i]
 		d.ev = Event{Seq: seq, Time: row.Time, Fields: row.Fields, Raw: b.Raw(i)}
@@ -499,7 +565,7 @@ func (d *Detector) deliver(ctx context.Context) {
 		}
 		recs = append(recs, journal.Record{Time: now, Input: AlertInput, Data: data})
 	}
-	if len(recs) > 0 && d.opts.Alerts != nil && !d.record(ctx, recs) {
+	if len(recs) > 0 && d.opts.AlertLog != nil && !d.record(ctx, recs) {
 		d.unrecorded = true
 		d.log.Error("detect: stopped before these alerts were recorded; the next start raises them again", "alerts", len(recs))
 	}
@@ -518,7 +584,7 @@ func (d *Detector) deliver(ctx context.Context) {
 // them; it reports false if ctx ended first.
 func (d *Detector) record(ctx context.Context, recs []journal.Record) bool {
 	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
-		err := d.opts.Alerts.Append(recs)
+		err := d.opts.AlertLog.Append(ctx, recs)
 		if err == nil {
 			return true
 		}
@@ -546,13 +612,18 @@ func (d *Detector) checkpoint(now time.Time) {
 		return
 	}
 	var alertPos uint64
-	if aj := d.opts.Alerts; aj != nil {
-		if err := aj.Sync(); err != nil {
+	if al := d.opts.AlertLog; al != nil {
+		if err := al.Sync(); err != nil {
 			d.m.checkpointErrs.Inc()
-			d.log.Error("detect: cannot sync the alert journal; the previous checkpoint stays", "err", err)
+			d.log.Error("detect: cannot sync the alert log; the previous checkpoint stays", "err", err)
 			return
 		}
-		alertPos = aj.NextSeq()
+		alertPos = al.NextSeq()
+		if d.replayed != nil {
+			// Mid-replay: alerts recorded before the resume that the
+			// replay has not raised again yet are after this position.
+			alertPos = d.replayFrom
+		}
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%d alerts=%d\n", d.pos, alertPos)
@@ -561,7 +632,7 @@ func (d *Detector) checkpoint(now time.Time) {
 		d.log.Error("detect: snapshot failed; the previous checkpoint stays", "err", err)
 		return
 	}
-	if err := writeFileSync(filepath.Join(d.opts.Dir, stateFile), b.Bytes()); err != nil {
+	if err := d.opts.Checkpoints.Save(context.Background(), b.Bytes()); err != nil {
 		d.m.checkpointErrs.Inc()
 		d.log.Error("detect: checkpoint failed; the previous one stays", "err", err)
 		return
@@ -571,6 +642,9 @@ func (d *Detector) checkpoint(now time.Time) {
 	d.mu.Lock()
 	d.status.CheckpointPosition, d.status.LastCheckpoint = d.pos, now.UTC()
 	d.mu.Unlock()
+	if d.opts.OnCheckpoint != nil {
+		d.opts.OnCheckpoint(d.pos)
+	}
 }
 
 func writeFileSync(path string, data []byte) error {

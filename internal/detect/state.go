@@ -42,6 +42,18 @@ func (e *Engine) Snapshot(w io.Writer) error {
 	return nil
 }
 
+// Reset drops the engine's whole state, as if it had seen no event.
+func (e *Engine) Reset() {
+	e.newest, e.tick = 0, 0
+	e.srcs.restore(nil)
+	for _, c := range e.rules {
+		c.start = 0
+		c.groups.each(func(g *group) { g.release(e.budget) })
+		c.groups = newGroupTable(c)
+		c.groups.budget = e.budget
+	}
+}
+
 // Restore replaces the engine's state with one written by Snapshot. The
 // state of a rule that changed since (or no longer exists) is dropped:
 // that rule starts empty. It returns the ids of the rules restored.

@@ -18,13 +18,22 @@ import (
 const threatColumns = `date, hour, ts, src_ip, src_port, dst_ip, dst_port, threat, level, type, payloads, message,
 	rule_id, user, device_id, count, alert_id`
 
-// threatDDL returns the threat table's columns and engine for a server
-// version (see eventDDL); date and hour are ts's in zone.
+// threatOrder is the threat table's sorting key: an alert delivered
+// twice collapses into one row on a merge (see eventOrder).
+const threatOrder = "ts, threat, alert_id"
+
+// threatDDL returns the threat table's columns and engine on one server
+// (see tableSpec.ddl); date and hour are ts's in zone.
 func threatDDL(major, minor uint64, retentionDays int, zone string) string {
-	low, zstd, ttl := features(major, minor, retentionDays)
+	return tableSpec{columns: threatColumnsDDL, order: threatOrder}.ddl(major, minor, retentionDays, zone)
+}
+
+// threatColumnsDDL returns the threat table's column list (see
+// eventColumnsDDL).
+func threatColumnsDDL(low, zstd, zone string) string {
 	return `(
-	date Date COMMENT '` + zoneComment("date", zone) + `',
-	hour UInt8 COMMENT '` + zoneComment("hour", zone) + `',
+	date Date` + zoneCommentSQL("date", zone) + `,
+	hour UInt8` + zoneCommentSQL("hour", zone) + `,
 	ts DateTime,
 	src_ip String,
 	src_port UInt16,
@@ -40,7 +49,7 @@ func threatDDL(major, minor uint64, retentionDays int, zone string) string {
 	device_id String,
 	count UInt32,
 	alert_id String
-) ENGINE = MergeTree PARTITION BY date ORDER BY (ts, threat)` + ttl
+)`
 }
 
 // ClickHouseAlerts writes the alerts of the alert journal into the threat
@@ -68,8 +77,11 @@ func (w *ClickHouseAlerts) Target() string {
 	return w.ch.Target() + " (threat table " + w.ch.cfg.ThreatTable + ")"
 }
 
-// Close closes the connection.
+// Close closes the connections.
 func (w *ClickHouseAlerts) Close() error { return w.ch.Close() }
+
+// Servers implements ServerReporter.
+func (w *ClickHouseAlerts) Servers() []ServerStatus { return w.ch.Servers() }
 
 // Send implements Sender: it inserts the alerts recorded in recs (alert
 // journal records) in one INSERT. A record that is not an alert is
@@ -77,21 +89,20 @@ func (w *ClickHouseAlerts) Close() error { return w.ch.Close() }
 func (w *ClickHouseAlerts) Send(ctx context.Context, recs []journal.Record) error {
 	c := w.ch
 	if !c.ready {
-		if v, err := c.conn.ServerVersion(); err == nil {
-			c.major, c.minor = v.Version.Major, v.Version.Minor
-		}
-		if err := c.createTable(ctx, c.cfg.ThreatTable, threatDDL(c.major, c.minor, c.cfg.RetentionDays, c.cfg.newTableZone())); err != nil {
-			return err
+		if err := c.createTables(ctx, c.cfg.threatSpec()); err != nil {
+			c.failed(err)
+			return fmt.Errorf("threat table: %w", err)
 		}
 		zone, err := c.tableZone(ctx, c.cfg.ThreatTable)
 		if err != nil {
+			c.failed(err)
 			return fmt.Errorf("threat table: %w", err)
 		}
 		c.zone, c.ready = zone, true
 	}
-	b, err := c.conn.PrepareBatch(ctx, c.cfg.insertSQL(c.cfg.ThreatTable, threatColumns))
+	b, err := c.conn.PrepareBatch(c.insertContext(ctx), c.cfg.insertSQL(c.cfg.ThreatTable, threatColumns))
 	if err != nil {
-		c.ready = false
+		c.failed(err)
 		return fmt.Errorf("threat table: %w", err)
 	}
 	n := 0
@@ -116,7 +127,7 @@ func (w *ClickHouseAlerts) Send(ctx context.Context, recs []journal.Record) erro
 		return nil
 	}
 	if err := b.Send(); err != nil {
-		c.ready = false
+		c.failed(err)
 		return fmt.Errorf("threat table: %w", err)
 	}
 	return nil

@@ -152,10 +152,11 @@ func TestClickHouseModernDDL(t *testing.T) {
 	}
 	day, old := today.Format(time.DateOnly), today.AddDate(0, 0, -40).Format(time.DateOnly)
 
-	create := []chStmt{
-		{SQL: cfg.createDatabaseSQL()},
-		{SQL: cfg.createTableSQL(cfg.Table, eventDDL(major, minor, cfg.RetentionDays, "Asia/Shanghai"))},
-		{SQL: cfg.createTableSQL(cfg.ThreatTable, threatDDL(major, minor, cfg.RetentionDays, "Asia/Shanghai"))},
+	var create []chStmt
+	for _, t := range []tableSpec{cfg.eventSpec(), cfg.threatSpec()} {
+		for _, q := range cfg.createSQL(t, major, minor, cfg.RetentionDays, "Asia/Shanghai") {
+			create = append(create, chStmt{SQL: q})
+		}
 	}
 	res := e.run(t, slices.Concat(create, []chStmt{
 		{SQL: "SHOW CREATE TABLE " + events},

@@ -64,6 +64,13 @@ func writeBoth(t *testing.T, cfg ClickHouseConfig, at time.Time, id string) (evE
 	defer ev.Close()
 	evErr = ev.Send(ctx, []journal.Record{{Seq: 1, Time: at, Input: "syslog",
 		Data: []byte(fmt.Sprintf("<134>%s host app: event %s", at.Format(time.RFC3339), id))}})
+	return evErr, writeAlert(t, cfg, at, id)
+}
+
+// writeAlert sends one alert at `at` through a ClickHouse output's
+// threat-table writer for cfg and returns its error.
+func writeAlert(t *testing.T, cfg ClickHouseConfig, at time.Time, id string) error {
+	t.Helper()
 	al, err := NewClickHouseAlerts(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +82,7 @@ func writeBoth(t *testing.T, cfg ClickHouseConfig, at time.Time, id string) (evE
 	if err != nil {
 		t.Fatal(err)
 	}
-	alErr = al.Send(ctx, []journal.Record{{Seq: 1, Time: at, Data: data}})
-	return evErr, alErr
+	return al.Send(context.Background(), []journal.Record{{Seq: 1, Time: at, Data: data}})
 }
 
 // TestClickHouseTimezone, on Debian's clickhouse-server: an event and an
@@ -196,7 +202,7 @@ func TestClickHouseTimezoneConfig(t *testing.T) {
 }
 
 // chConn opens a native connection to addr, closed at cleanup.
-func chConn(t *testing.T, addr string) driver.Conn {
+func chConn(t testing.TB, addr string) driver.Conn {
 	t.Helper()
 	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, Protocol: clickhouse.Native})
 	if err != nil {
@@ -208,16 +214,19 @@ func chConn(t *testing.T, addr string) driver.Conn {
 
 // migrationSQL returns the statements of docs/outputs.md's "```sql
 // migration" block, which moves a threat table to another zone.
-func migrationSQL(t *testing.T) []string {
+func migrationSQL(t *testing.T) []string { return docBlock(t, "migration") }
+
+// docBlock returns the statements of docs/outputs.md's "```sql name" block.
+func docBlock(t *testing.T, name string) []string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "outputs.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, block, ok := strings.Cut(string(b), "```sql migration\n")
+	_, block, ok := strings.Cut(string(b), "```sql "+name+"\n")
 	block, _, ok2 := strings.Cut(block, "```")
 	if !ok || !ok2 {
-		t.Fatal("docs/outputs.md has no ```sql migration block")
+		t.Fatalf("docs/outputs.md has no ```sql %s block", name)
 	}
 	var stmts []string
 	var cur []string

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -23,7 +27,16 @@ type ClickHouseConfig struct {
 	// Name identifies the output (its journal cursor is "output-NAME").
 	Name string `yaml:"name"`
 	// Address is host:port of the native protocol (default port 9000).
-	Address  string `yaml:"address"`
+	Address string `yaml:"address"`
+	// Addresses are several servers' host:port, instead of Address: the
+	// output writes to the first that answers and fails over to the
+	// next when it stops answering (docs/outputs.md#several-servers-and-clusters).
+	Addresses []string `yaml:"addresses"`
+	// Cluster names a cluster of the servers' remote_servers: the tables
+	// are created ON CLUSTER as Replicated*MergeTree tables behind a
+	// Distributed table of the configured name, which the output writes
+	// to (docs/outputs.md#several-servers-and-clusters).
+	Cluster  string `yaml:"cluster"`
 	Database string `yaml:"database"` // default vigil
 	Table    string `yaml:"table"`    // default events
 	// ThreatTable receives the alerts (default threat_table).
@@ -70,10 +83,22 @@ func (c ClickHouseConfig) Validate() error {
 	if c.Name == "" {
 		errs = append(errs, errors.New("name is required"))
 	}
-	if _, _, err := net.SplitHostPort(c.Address); err != nil {
-		errs = append(errs, fmt.Errorf("address %q: %v", c.Address, err))
+	switch {
+	case c.Address != "" && len(c.Addresses) > 0:
+		errs = append(errs, errors.New("address and addresses: set one of them (addresses for several servers)"))
+	case c.Address == "" && len(c.Addresses) == 0:
+		errs = append(errs, errors.New("address is required (or addresses, for several servers)"))
 	}
-	for what, v := range map[string]string{"database": c.Database, "table": c.Table, "threat_table": c.ThreatTable} {
+	seen := map[string]bool{}
+	for _, a := range c.servers() {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("address %q: %v", a, err))
+		} else if seen[a] {
+			errs = append(errs, fmt.Errorf("addresses: %s is listed twice", a))
+		}
+		seen[a] = true
+	}
+	for what, v := range map[string]string{"database": c.Database, "table": c.Table, "threat_table": c.ThreatTable, "cluster": c.Cluster} {
 		if v != "" && !identRE.MatchString(v) {
 			errs = append(errs, fmt.Errorf("%s %q: want letters, digits and _", what, v))
 		}
@@ -87,6 +112,17 @@ func (c ClickHouseConfig) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// servers returns the servers' addresses, in the order they are tried.
+func (c ClickHouseConfig) servers() []string {
+	if len(c.Addresses) > 0 {
+		return c.Addresses
+	}
+	if c.Address == "" {
+		return nil
+	}
+	return []string{c.Address}
 }
 
 // newTableZone is the zone a table is created with: Timezone, else
@@ -150,17 +186,74 @@ func (c ClickHouseConfig) withDefaults() ClickHouseConfig {
 	return c
 }
 
-// createDatabaseSQL is the statement that creates the database. The
-// statements below put only the configuration's identifiers, checked by
-// Validate, into SQL text.
-func (c ClickHouseConfig) createDatabaseSQL() string {
-	return "CREATE DATABASE IF NOT EXISTS " + c.Database
+// localTable is the name of the MergeTree table behind table: with a
+// cluster, table is the Distributed table over TABLE_local on every host.
+func (c ClickHouseConfig) localTable(table string) string {
+	if c.Cluster == "" {
+		return table
+	}
+	return table + "_local"
 }
 
-// createTableSQL is the statement that creates table with ddl (eventDDL
-// or threatDDL) in the database.
-func (c ClickHouseConfig) createTableSQL(table, ddl string) string {
-	return "CREATE TABLE IF NOT EXISTS " + c.Database + "." + table + " " + ddl
+// onCluster is the ON CLUSTER clause of the DDL with a cluster.
+func (c ClickHouseConfig) onCluster() string {
+	if c.Cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + c.Cluster
+}
+
+// tableSpec is one of the output's two tables.
+type tableSpec struct {
+	name string // as configured: the table the output inserts into and queries read
+	// columns returns the column list for a server version's types;
+	// zone "" leaves out the comments that record the zone.
+	columns func(low, zstd, zone string) string
+	order   string // the ORDER BY: ReplacingMergeTree keeps one row per key
+	shardBy string // with a cluster, the column whose hash picks the shard
+}
+
+// ddl returns the table's columns and engine on one server for a server
+// version; retention > 0 adds a TTL where the server has it. The date
+// (and hour) columns record zone in their comments.
+func (t tableSpec) ddl(major, minor uint64, retentionDays int, zone string) string {
+	low, zstd, ttl := features(major, minor, retentionDays)
+	return t.columns(low, zstd, zone) + " ENGINE = ReplacingMergeTree PARTITION BY date ORDER BY (" + t.order + ")" + ttl
+}
+
+// eventSpec and threatSpec are the output's tables.
+func (c ClickHouseConfig) eventSpec() tableSpec {
+	return tableSpec{name: c.Table, columns: eventColumnsDDL, order: eventOrder, shardBy: "event_id"}
+}
+
+func (c ClickHouseConfig) threatSpec() tableSpec {
+	return tableSpec{name: c.ThreatTable, columns: threatColumnsDDL, order: threatOrder, shardBy: "alert_id"}
+}
+
+// createSQL returns the statements that create the database and table t
+// for a server version, new tables in zone. The statements put only the
+// configuration's identifiers, checked by Validate, into SQL text.
+//
+// One server: a ReplacingMergeTree table. A cluster: TABLE_local, a
+// ReplicatedReplacingMergeTree table on every host, and TABLE, a
+// Distributed table over them that shards rows by the hash of their id,
+// all created ON CLUSTER. The zone is recorded in the Distributed table's
+// comments: ClickHouse 18.16 refuses to create a replicated table with
+// column comments ("Table structure in ZooKeeper is too different").
+func (c ClickHouseConfig) createSQL(t tableSpec, major, minor uint64, retentionDays int, zone string) []string {
+	low, zstd, ttl := features(major, minor, retentionDays)
+	key := " PARTITION BY date ORDER BY (" + t.order + ")"
+	db := "CREATE DATABASE IF NOT EXISTS " + c.Database + c.onCluster()
+	if c.Cluster == "" {
+		return []string{db, "CREATE TABLE IF NOT EXISTS " + c.Database + "." + t.name + " " + t.ddl(major, minor, retentionDays, zone)}
+	}
+	local := c.localTable(t.name)
+	return []string{db,
+		"CREATE TABLE IF NOT EXISTS " + c.Database + "." + local + c.onCluster() + " " + t.columns(low, zstd, "") +
+			" ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/" + c.Database + "/" + local + "', '{replica}')" + key + ttl,
+		"CREATE TABLE IF NOT EXISTS " + c.Database + "." + t.name + c.onCluster() + " " + t.columns(low, "", zone) +
+			" ENGINE = Distributed(" + c.Cluster + ", " + c.Database + ", " + local + ", sipHash64(" + t.shardBy + "))",
+	}
 }
 
 // insertSQL is the start of an INSERT into table naming columns
@@ -192,14 +285,33 @@ func features(major, minor uint64, retentionDays int) (low, zstd, ttl string) {
 	return "LowCardinality(String)", " CODEC(ZSTD(1))", ttl
 }
 
-// eventDDL returns the events table's columns and engine for a server
-// version; retention > 0 adds a TTL where the server has it. The date
-// column (of ts in zone) records zone in its comment.
+// eventOrder is the events table's sorting key. event_id comes last: a
+// message delivered twice (the same id, hence the same time, dataset,
+// address and user) collapses into one row when ReplacingMergeTree merges
+// the parts, and ranges of ts still use the key's prefix.
+const eventOrder = "ts, dataset, source_ip, user, event_id"
+
+// eventDDL returns the events table's columns and engine on one server
+// (see tableSpec.ddl).
 func eventDDL(major, minor uint64, retentionDays int, zone string) string {
-	low, zstd, ttl := features(major, minor, retentionDays)
+	return tableSpec{columns: eventColumnsDDL, order: eventOrder}.ddl(major, minor, retentionDays, zone)
+}
+
+// zoneCommentSQL is the COMMENT clause of a date or hour column, none
+// without a zone.
+func zoneCommentSQL(column, zone string) string {
+	if zone == "" {
+		return ""
+	}
+	return " COMMENT '" + zoneComment(column, zone) + "'"
+}
+
+// eventColumnsDDL returns the events table's column list with low as the
+// type of few-valued columns and zstd as the codec clause of big ones.
+func eventColumnsDDL(low, zstd, zone string) string {
 	return `(
 	event_id String,
-	date Date COMMENT '` + zoneComment("date", zone) + `',
+	date Date` + zoneCommentSQL("date", zone) + `,
 	ts DateTime,
 	received DateTime,
 	input ` + low + `,
@@ -222,22 +334,32 @@ func eventDDL(major, minor uint64, retentionDays int, zone string) string {
 	url_path String,
 	fields String` + zstd + `,
 	raw String` + zstd + `
-) ENGINE = MergeTree PARTITION BY date ORDER BY (ts, dataset, source_ip, user)` + ttl
+)`
 }
 
 // ClickHouse inserts normalized events into a ClickHouse table.
 type ClickHouse struct {
 	cfg          ClickHouseConfig
 	zone         *time.Location // of the date (and hour) of the table written
-	conn         driver.Conn
+	servers      []*chServer    // in the order they are tried
+	cur          int            // the index of the server written to; -1 before one answered
+	conn         driver.Conn    // servers[cur]'s
 	parser       *parse.Parser
 	row          store.Row
-	ready        bool // database and table exist
+	ready        bool // a server answered and the database and table exist on it
 	version      string
 	major, minor uint64
 	pruned       time.Time // last retention check
 	scratch      store.Row // the fields without a typed column
 	buf          []byte
+
+	mu sync.Mutex // guards the servers' status
+}
+
+// chServer is one of the output's servers: its connection pool and status.
+type chServer struct {
+	conn   driver.Conn
+	status ServerStatus // guarded by ClickHouse.mu
 }
 
 // NewClickHouse returns a ClickHouse sender. It connects lazily, so a
@@ -247,36 +369,132 @@ func NewClickHouse(c ClickHouseConfig, popts parse.Options) (*ClickHouse, error)
 		return nil, fmt.Errorf("clickhouse output %s: %w", c.Name, err)
 	}
 	c = c.withDefaults()
-	conn, err := clickhouse.Open(&clickhouse.Options{
-		Addr:        []string{c.Address},
-		Auth:        clickhouse.Auth{Username: c.Username, Password: c.Password},
-		Protocol:    clickhouse.Native,
-		DialTimeout: 10 * time.Second,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse output %s: %w", c.Name, err)
+	ch := &ClickHouse{cfg: c, cur: -1, parser: parse.New(popts)}
+	// One connection pool per server, not one over all of them: the
+	// output knows which server took each INSERT, shows the one that
+	// failed, and stays with the one that answers.
+	for _, addr := range c.servers() {
+		conn, err := clickhouse.Open(&clickhouse.Options{
+			Addr:        []string{addr},
+			Auth:        clickhouse.Auth{Username: c.Username, Password: c.Password},
+			Protocol:    clickhouse.Native,
+			DialTimeout: 10 * time.Second,
+		})
+		if err != nil {
+			ch.Close()
+			return nil, fmt.Errorf("clickhouse output %s: %s: %w", c.Name, addr, err)
+		}
+		ch.servers = append(ch.servers, &chServer{conn: conn, status: ServerStatus{Address: addr, State: ServerStandby}})
 	}
-	return &ClickHouse{cfg: c, conn: conn, parser: parse.New(popts)}, nil
+	return ch, nil
 }
 
 // Target is where the output sends, for the status.
 func (ch *ClickHouse) Target() string {
-	return "clickhouse://" + ch.cfg.Address + "/" + ch.cfg.Database + "." + ch.cfg.Table
+	t := "clickhouse://" + strings.Join(ch.cfg.servers(), ",") + "/" + ch.cfg.Database + "." + ch.cfg.Table
+	if ch.cfg.Cluster != "" {
+		t += " (cluster " + ch.cfg.Cluster + ")"
+	}
+	return t
 }
 
+// Servers implements ServerReporter.
+func (ch *ClickHouse) Servers() []ServerStatus {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	out := make([]ServerStatus, len(ch.servers))
+	for i, s := range ch.servers {
+		out[i] = s.status
+	}
+	return out
+}
+
+// connect makes the first server that answers the one written to. Every
+// server that does not answer is marked down.
+func (ch *ClickHouse) connect(ctx context.Context) error {
+	var errs []error
+	for i, s := range ch.servers {
+		v, err := serverVersion(ctx, s.conn)
+		if err != nil {
+			ch.markDown(i, err)
+			errs = append(errs, fmt.Errorf("%s: %w", s.status.Address, err))
+			continue
+		}
+		ch.mu.Lock()
+		for j, o := range ch.servers {
+			switch {
+			case j == i:
+				o.status.State = ServerActive
+			case o.status.State == ServerActive:
+				o.status.State = ServerStandby
+			}
+		}
+		ch.mu.Unlock()
+		ch.cur, ch.conn = i, s.conn
+		ch.version = v.String()
+		ch.major, ch.minor = v.Version.Major, v.Version.Minor
+		return nil
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return fmt.Errorf("no server answered: %w", errors.Join(errs...))
+}
+
+// serverVersion asks conn's server for its version, over a connection
+// that works now (a pooled one may have lost its server).
+func serverVersion(ctx context.Context, conn driver.Conn) (*driver.ServerVersion, error) {
+	if err := conn.Ping(ctx); err != nil {
+		return nil, err
+	}
+	return conn.ServerVersion()
+}
+
+// markDown records that server i failed with err.
+func (ch *ClickHouse) markDown(i int, err error) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	s := &ch.servers[i].status
+	s.State = ServerDown
+	s.Failures++
+	s.LastError, s.LastErrorTime = err.Error(), time.Now()
+}
+
+// failed handles a failed INSERT or DDL: the tables are checked again
+// before the next INSERT (a new or wiped server), and when the connection
+// failed (not an error the server answered with), the server is marked
+// down and the next INSERT goes to the first server that answers.
+func (ch *ClickHouse) failed(err error) {
+	ch.ready = false
+	if ch.cur < 0 || !connectionFailed(err) {
+		return
+	}
+	ch.markDown(ch.cur, err)
+	ch.cur, ch.conn = -1, nil
+}
+
+// connectionFailed reports whether err says that a server could not be
+// reached or went away, rather than that it refused a statement.
+func connectionFailed(err error) bool {
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, clickhouse.ErrAcquireConnTimeout) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// prepare connects and creates the events table where it is missing.
 func (ch *ClickHouse) prepare(ctx context.Context) error {
 	if ch.ready {
 		return nil
 	}
-	v, err := ch.conn.ServerVersion()
-	if err != nil {
+	if err := ch.createTables(ctx, ch.cfg.eventSpec()); err != nil {
 		return err
 	}
-	ch.version = v.String()
-	ch.major, ch.minor = v.Version.Major, v.Version.Minor
-	if err := ch.createTable(ctx, ch.cfg.Table, eventDDL(ch.major, ch.minor, ch.cfg.RetentionDays, ch.cfg.newTableZone())); err != nil {
-		return err
-	}
+	var err error
 	if ch.zone, err = ch.tableZone(ctx, ch.cfg.Table); err != nil {
 		return err
 	}
@@ -284,13 +502,33 @@ func (ch *ClickHouse) prepare(ctx context.Context) error {
 	return nil
 }
 
-// createTable creates the database and table with ddl where they are missing.
-func (ch *ClickHouse) createTable(ctx context.Context, table, ddl string) error {
-	if err := ch.conn.Exec(ctx, ch.cfg.createDatabaseSQL()); err != nil {
-		return fmt.Errorf("create database %s: %w", ch.cfg.Database, err)
+// createTables connects when no server is being written to and creates
+// the database and table t (with a cluster: its local tables and the
+// Distributed table, on every host) where they are missing.
+func (ch *ClickHouse) createTables(ctx context.Context, t tableSpec) error {
+	if ch.cur < 0 {
+		if err := ch.connect(ctx); err != nil {
+			return err
+		}
 	}
-	if err := ch.conn.Exec(ctx, ch.cfg.createTableSQL(table, ddl)); err != nil {
-		return fmt.Errorf("create table %s.%s: %w", ch.cfg.Database, table, err)
+	if ch.cfg.Cluster != "" {
+		// DDL ON CLUSTER waits for every host of the cluster: run it
+		// only when this host lacks a table, so that an output that
+		// fails over while a host is down does not wait for it.
+		var n uint64
+		err := ch.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name IN (?, ?)",
+			ch.cfg.Database, t.name, ch.cfg.localTable(t.name)).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("look up table %s.%s: %w", ch.cfg.Database, t.name, err)
+		}
+		if n == 2 {
+			return nil
+		}
+	}
+	for _, q := range ch.cfg.createSQL(t, ch.major, ch.minor, ch.cfg.RetentionDays, ch.cfg.newTableZone()) {
+		if err := ch.conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("create table %s.%s%s: %w", ch.cfg.Database, t.name, ch.cfg.onCluster(), err)
+		}
 	}
 	return nil
 }
@@ -319,8 +557,8 @@ func (ch *ClickHouse) Send(ctx context.Context, recs []journal.Record) error {
 func (ch *ClickHouse) Start(ctx context.Context, recs []journal.Record) (wait func() error, err error) {
 	defer func() {
 		if err != nil {
+			ch.failed(err)
 			err = fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
-			ch.ready = false // after a failure, check the table again (a new or wiped server)
 		}
 	}()
 	if err := ch.prepare(ctx); err != nil {
@@ -332,7 +570,7 @@ func (ch *ClickHouse) Start(ctx context.Context, recs []journal.Record) (wait fu
 			return nil, fmt.Errorf("retention: %w", err)
 		}
 	}
-	b, err := ch.conn.PrepareBatch(ctx, ch.cfg.insertSQL(ch.cfg.Table, eventColumns))
+	b, err := ch.conn.PrepareBatch(ch.insertContext(ctx), ch.cfg.insertSQL(ch.cfg.Table, eventColumns))
 	if err != nil {
 		return nil, err
 	}
@@ -362,11 +600,23 @@ func (ch *ClickHouse) Start(ctx context.Context, recs []journal.Record) (wait fu
 	go func() { done <- b.Send() }()
 	return func() error {
 		if err := <-done; err != nil {
-			ch.ready = false
+			ch.failed(err)
 			return fmt.Errorf("clickhouse output %s: %w", ch.cfg.Name, err)
 		}
 		return nil
 	}, nil
+}
+
+// insertContext returns ctx for an INSERT. With a cluster, the server
+// confirms an INSERT into the Distributed table only when every shard's
+// table holds its rows (insert_distributed_sync): otherwise it would
+// confirm rows waiting in its own queue, which are not in the cluster
+// while it is down.
+func (ch *ClickHouse) insertContext(ctx context.Context) context.Context {
+	if ch.cfg.Cluster == "" {
+		return ctx
+	}
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 }
 
 // columns holds one event's values for the typed columns.
@@ -456,7 +706,10 @@ func (ch *ClickHouse) prune(ctx context.Context, now time.Time) error {
 		zone = time.UTC
 	}
 	cutoff := now.In(zone).AddDate(0, 0, -ch.cfg.RetentionDays).Format("2006-01-02")
-	for _, table := range []string{ch.cfg.Table, ch.cfg.ThreatTable} {
+	// With a cluster: the partitions this host's local tables hold, dropped
+	// ON CLUSTER (on every host; other shards' older days wait for a day
+	// that this shard has too).
+	for _, table := range []string{ch.cfg.localTable(ch.cfg.Table), ch.cfg.localTable(ch.cfg.ThreatTable)} {
 		rows, err := ch.conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active", ch.cfg.Database, table)
 		if err != nil {
 			return err
@@ -474,7 +727,7 @@ func (ch *ClickHouse) prune(ctx context.Context, now time.Time) error {
 		}
 		rows.Close()
 		for _, p := range old {
-			if err := ch.conn.Exec(ctx, "ALTER TABLE "+ch.cfg.Database+"."+table+" DROP PARTITION '"+p+"'"); err != nil {
+			if err := ch.conn.Exec(ctx, "ALTER TABLE "+ch.cfg.Database+"."+table+ch.cfg.onCluster()+" DROP PARTITION '"+p+"'"); err != nil {
 				return err
 			}
 		}
@@ -500,5 +753,11 @@ func first(a, b string) string {
 // BatchSize implements Batcher: ClickHouse wants large INSERTs.
 func (ch *ClickHouse) BatchSize() int { return 50_000 }
 
-// Close closes the connection.
-func (ch *ClickHouse) Close() error { return ch.conn.Close() }
+// Close closes the connections.
+func (ch *ClickHouse) Close() error {
+	var errs []error
+	for _, s := range ch.servers {
+		errs = append(errs, s.conn.Close())
+	}
+	return errors.Join(errs...)
+}

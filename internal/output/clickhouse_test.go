@@ -22,6 +22,26 @@ import (
 // it) and returns its native address and a function that stops it.
 func startClickHouse(t testing.TB, port int) (string, func()) {
 	t.Helper()
+	p := &chProcess{port: port}
+	p.start(t)
+	return p.addr(), p.stop
+}
+
+// chProcess is a clickhouse-server process with its own data folder, and
+// with config, when set, as a file of its config.d (a copy of Debian's
+// configuration then reads it).
+type chProcess struct {
+	port   int    // native; 0: a free one
+	config string // XML for config.d/vigil.xml
+	dir    string
+	cmd    *exec.Cmd
+}
+
+func (p *chProcess) addr() string { return "127.0.0.1:" + strconv.Itoa(p.port) }
+
+// start starts the server, again on the same data after stop.
+func (p *chProcess) start(t testing.TB) {
+	t.Helper()
 	bin, err := exec.LookPath("clickhouse-server")
 	if err != nil {
 		if os.Getenv("VIGIL_TEST_STRICT") != "" {
@@ -29,34 +49,74 @@ func startClickHouse(t testing.TB, port int) (string, func()) {
 		}
 		t.Skip("clickhouse-server is not installed")
 	}
-	dir := t.TempDir()
-	for _, d := range []string{"tmp", "uf", "fs"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	config := "/etc/clickhouse-server/config.xml"
+	if p.dir == "" {
+		p.dir = t.TempDir()
+		for _, d := range []string{"tmp", "uf", "fs", "etc/config.d"} {
+			os.MkdirAll(filepath.Join(p.dir, d), 0o755)
+		}
+		if p.port == 0 {
+			p.port = freeTCPPort(t)
+		}
+		if p.config != "" {
+			// config.d sits next to the configuration file, users.xml too.
+			for _, f := range []string{"config.xml", "users.xml"} {
+				b, err := os.ReadFile(filepath.Join("/etc/clickhouse-server", f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(p.dir, "etc", f), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(p.dir, "etc", "config.d", "vigil.xml"), []byte(p.config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if port == 0 {
-		port = freeTCPPort(t)
+	if p.config != "" {
+		config = filepath.Join(p.dir, "etc", "config.xml")
 	}
-	http := freeTCPPort(t)
-	inter := freeTCPPort(t)
-	cmd := exec.Command(bin, "--config-file=/etc/clickhouse-server/config.xml", "--",
+	dir := p.dir
+	p.cmd = exec.Command(bin, "--config-file="+config, "--",
 		"--path="+dir+"/", "--tmp_path="+dir+"/tmp/", "--user_files_path="+dir+"/uf/", "--format_schema_path="+dir+"/fs/",
 		"--logger.log="+dir+"/s.log", "--logger.errorlog="+dir+"/e.log", "--listen_host=127.0.0.1",
-		"--http_port="+strconv.Itoa(http), "--tcp_port="+strconv.Itoa(port), "--interserver_http_port="+strconv.Itoa(inter))
-	if err := cmd.Start(); err != nil {
+		"--http_port="+strconv.Itoa(freeTCPPort(t)), "--tcp_port="+strconv.Itoa(p.port), "--interserver_http_port="+strconv.Itoa(freeTCPPort(t)))
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	t.Cleanup(stop)
-	deadline := time.Now().Add(30 * time.Second)
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() { // what the server said, for the failure's cause
+			if b, err := os.ReadFile(filepath.Join(dir, "e.log")); err == nil && len(b) > 0 {
+				t.Logf("%s e.log (end):\n%s", p.addr(), b[max(0, len(b)-3000):])
+			}
+		}
+	})
+	waitListen(t, p.addr(), "clickhouse-server")
+}
+
+// stop kills the server (SIGKILL: as a crash).
+func (p *chProcess) stop() {
+	if p.cmd != nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+		p.cmd = nil
+	}
+}
+
+// waitListen waits until addr accepts connections.
+func waitListen(t testing.TB, addr, what string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return addr, stop
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("clickhouse-server did not listen on %s", addr)
+			t.Fatalf("%s did not listen on %s", what, addr)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -83,33 +143,18 @@ func TestClickHouseOutput(t *testing.T) {
 	}
 	defer runInBackground(ru)()
 	add := func(from, n int) {
-		var recs []journal.Record
-		for i := from; i < from+n; i++ {
-			recs = append(recs, journal.Record{Time: time.Now(), Input: "syslog", Data: []byte(fmt.Sprintf(
-				`<134>Nov 28 10:00:00 exch01 IMAP4: 2026-11-28T10:00:00.000Z,0000000000ABC123,3,10.0.0.5:993,203.0.113.%d:51234,user%d,12,40,30,login,,"R=""NO LOGIN failed."""`, i%5, i))})
-		}
-		if err := j.Append(recs); err != nil {
+		if err := j.Append(imapLines(from, n)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	add(0, 500)
-	waitSent := func(n uint64) {
-		t.Helper()
-		deadline := time.Now().Add(60 * time.Second)
-		for ru.Status().Sent < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("sent %d of %d: %+v", ru.Status().Sent, n, ru.Status())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	waitSent(500)
+	waitSent(t, ru, 500)
 	stop()
 	add(500, 300) // the server is down
 	time.Sleep(500 * time.Millisecond)
 	addr2, _ := startClickHouse(t, port) // a new server on the same port: the table is created again
 	_ = addr2
-	waitSent(800)
+	waitSent(t, ru, 800)
 
 	db, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, Protocol: clickhouse.Native})
 	if err != nil {

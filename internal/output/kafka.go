@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -135,10 +136,52 @@ const (
 // event.id, so a consumer recognises a record produced twice.
 const EventIDHeader = "vigil-event-id"
 
+// RawHeader is the Kafka record header that carries the original record
+// of an event published for detection (NewKafkaDetect), for the alerts'
+// payloads.
+const RawHeader = "vigil-raw"
+
+// SourceHeader is the Kafka record header that names where an event
+// published for detection (NewKafkaDetect) came from, as
+// "SOURCE/POSITION": for a record of a Kafka input its origin,
+// "kafka:TOPIC/PARTITION/OFFSET@TIMESTAMP"; for any other its node's
+// journal and sequence number, "journal:ID/SEQ" (ID in 16 hex digits).
+// The position only grows within a source, so the elected detector
+// recognises an event published twice (docs/architecture.md, "Scale-out
+// detection").
+const SourceHeader = "vigil-source"
+
+// AppendSource appends the SourceHeader value of rec, read from the
+// journal with id journalID, to b.
+func AppendSource(b []byte, journalID uint64, rec *journal.Record) []byte {
+	if len(rec.Origin) > 0 {
+		return append(b, rec.Origin...)
+	}
+	b = append(b, "journal:"...)
+	b = fmt.Appendf(b, "%016x/", journalID)
+	return strconv.AppendUint(b, rec.Seq, 10)
+}
+
 // NewKafka returns a Kafka sender. popts configure the parser (payload
 // json, and the key field).
 func NewKafka(c KafkaConfig, popts parse.Options) (*Kafka, error) {
 	return newKafka(c, c.Topic, false, popts)
+}
+
+// NewKafkaDetect returns the Kafka sender that publishes every event for
+// the elected detector (detect.mode kafka): payload json, each record
+// with the event's original record in the header RawHeader besides its
+// event id.
+func NewKafkaDetect(c KafkaConfig, popts parse.Options) (*Kafka, error) {
+	c.Payload = "json"
+	k, err := newKafka(c, c.Topic, false, popts)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range k.encs {
+		e.raw, e.journal = true, popts.JournalID
+	}
+	return k, nil
 }
 
 // NewKafkaAlerts returns the Kafka sender of an output's alerts_topic: it
@@ -261,7 +304,7 @@ type kafkaBuffer struct {
 	in    []journal.Record // a copy of the batch
 	data  []byte           // the data of in
 	recs  []kgo.Record
-	hdrs  []kgo.RecordHeader // one per record: its event id
+	hdrs  []kgo.RecordHeader // three per record: its event id, original record and source
 	slabs [][]byte
 }
 
@@ -294,9 +337,9 @@ func (k *Kafka) buffer(n int) *kafkaBuffer {
 	}
 	if cap(b.recs) < n {
 		b.recs = make([]kgo.Record, n)
-		b.hdrs = make([]kgo.RecordHeader, n)
+		b.hdrs = make([]kgo.RecordHeader, 3*n)
 	}
-	b.recs, b.hdrs = b.recs[:n], b.hdrs[:n]
+	b.recs, b.hdrs = b.recs[:n], b.hdrs[:3*n]
 	return b
 }
 
@@ -307,7 +350,9 @@ func (k *Kafka) encode(b *kafkaBuffer, recs []journal.Record) {
 	var wg sync.WaitGroup
 	for w := range n {
 		lo, hi := w*chunk, min((w+1)*chunk, len(recs))
-		wg.Go(func() { b.slabs[w] = k.encs[w].encode(recs[lo:hi], b.recs[lo:hi], b.hdrs[lo:hi], k.topic, b.slabs[w]) })
+		wg.Go(func() {
+			b.slabs[w] = k.encs[w].encode(recs[lo:hi], b.recs[lo:hi], b.hdrs[3*lo:3*hi], k.topic, b.slabs[w])
+		})
 	}
 	wg.Wait()
 }
@@ -317,15 +362,20 @@ func (k *Kafka) encode(b *kafkaBuffer, recs []journal.Record) {
 type encoder struct {
 	parser *parse.Parser
 	row    store.Row
-	key    string  // the field that keys records
-	json   bool    // payload json: the normalized event
-	alerts bool    // the records are alerts: sent as they are, keyed by alert.id
-	grow   float64 // bytes out per byte in, from the last chunk
+	key    string // the field that keys records
+	json   bool   // payload json: the normalized event
+	raw    bool   // the original record and its source go in headers too
+	// journal is the id of the journal the records come from (for the
+	// SourceHeader of records without an origin).
+	journal uint64
+	alerts  bool    // the records are alerts: sent as they are, keyed by alert.id
+	grow    float64 // bytes out per byte in, from the last chunk
 }
 
 // encode sets out[i] from recs[i], with the keys and values in slab
 // (reused from its start), and returns the slab. An event's record gets
-// the header hdrs[i] with its event id.
+// the header hdrs[3i] with its event id (and hdrs[3i+1] with its original
+// record and hdrs[3i+2] with its source, SourceHeader, when e.raw).
 func (e *encoder) encode(recs []journal.Record, out []kgo.Record, hdrs []kgo.RecordHeader, topic string, slab []byte) []byte {
 	if e.alerts {
 		return encodeAlerts(recs, out, topic, slab)
@@ -333,6 +383,9 @@ func (e *encoder) encode(recs []journal.Record, out []kgo.Record, hdrs []kgo.Rec
 	size := 0
 	for i := range recs {
 		size += len(recs[i].Data)
+	}
+	if e.raw {
+		size *= 2
 	}
 	// The parsed strings are copied into the slab: the parser's arena
 	// is reused from one chunk to the next.
@@ -361,8 +414,17 @@ func (e *encoder) encode(recs []journal.Record, out []kgo.Record, hdrs []kgo.Rec
 		r.Value = buf[start:len(buf):len(buf)]
 		start = len(buf)
 		buf = append(buf, e.row.Get(parse.FieldEventID)...)
-		hdrs[i] = kgo.RecordHeader{Key: EventIDHeader, Value: buf[start:len(buf):len(buf)]}
-		r.Headers = hdrs[i : i+1 : i+1]
+		hdrs[3*i] = kgo.RecordHeader{Key: EventIDHeader, Value: buf[start:len(buf):len(buf)]}
+		r.Headers = hdrs[3*i : 3*i+1 : 3*i+1]
+		if e.raw {
+			start = len(buf)
+			buf = append(buf, rec.Data...)
+			hdrs[3*i+1] = kgo.RecordHeader{Key: RawHeader, Value: buf[start:len(buf):len(buf)]}
+			start = len(buf)
+			buf = AppendSource(buf, e.journal, rec)
+			hdrs[3*i+2] = kgo.RecordHeader{Key: SourceHeader, Value: buf[start:len(buf):len(buf)]}
+			r.Headers = hdrs[3*i : 3*i+3 : 3*i+3]
+		}
 		out[i] = r
 	}
 	if size > 0 {

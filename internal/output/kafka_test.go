@@ -372,3 +372,32 @@ func TestKafkaAlertsTopic(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaDetectHeaders: a record published for detection carries its
+// event id, its original record and its source: the origin of a Kafka
+// record, the journal and sequence number of any other.
+func TestKafkaDetectHeaders(t *testing.T) {
+	k, err := NewKafkaDetect(KafkaConfig{Name: "detect-kafka", Brokers: []string{"127.0.0.1:1"}, Topic: "vigil-detect"},
+		parse.Options{JournalID: 0xabc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	recs := []journal.Record{
+		{Seq: 41, Time: time.Now(), Input: "syslog", Data: []byte("<13>Jan  2 03:04:05 host app: one")},
+		{Seq: 42, Time: time.Now(), Input: "kafka", Data: []byte("<13>Jan  2 03:04:05 host app: two"),
+			Origin: []byte("kafka:raw-logs/2/1234@1700000000000")},
+	}
+	want := []string{"journal:0000000000000abc/41", "kafka:raw-logs/2/1234@1700000000000"}
+	b := k.buffer(len(recs))
+	k.encode(b, recs)
+	for i, r := range b.recs {
+		h := map[string]string{}
+		for _, x := range r.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		if len(r.Headers) != 3 || h[SourceHeader] != want[i] || h[RawHeader] != string(recs[i].Data) || len(h[EventIDHeader]) != parse.EventIDLen {
+			t.Errorf("record %d: headers %q, want source %q", i, h, want[i])
+		}
+	}
+}

@@ -40,6 +40,32 @@ type Status struct {
 	Errors        uint64    `json:"errors"`
 	LastError     string    `json:"last_error,omitempty"`
 	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+	// Servers are the receiver's servers, for an output that has several
+	// (ClickHouse with addresses).
+	Servers []ServerStatus `json:"servers,omitempty"`
+}
+
+// The states of a server (ServerStatus.State).
+const (
+	ServerActive  = "active"  // the output writes to it
+	ServerStandby = "standby" // it answered at its last contact, or was not tried yet
+	ServerDown    = "down"    // its last contact failed
+)
+
+// ServerStatus is the state of one of an output's servers.
+type ServerStatus struct {
+	Address       string    `json:"address"`
+	State         string    `json:"state"`
+	Failures      uint64    `json:"failures"` // contacts that failed: the output moved on to the next server
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorTime time.Time `json:"last_error_time,omitzero"`
+}
+
+// ServerReporter is a Sender that writes to one of several servers and
+// fails over between them: the runner shows their state in its status and
+// metrics.
+type ServerReporter interface {
+	Servers() []ServerStatus
 }
 
 // Runner moves records from the journal to a Sender.
@@ -50,11 +76,18 @@ type Runner struct {
 	s                  Sender
 	log                *slog.Logger
 	sent, errs         *prometheus.CounterVec
+	serverUp           *prometheus.GaugeVec   // output, server
+	serverActive       *prometheus.GaugeVec   // output, server
+	serverFailures     *prometheus.CounterVec // output, server
+	servers            ServerReporter         // nil: one receiver
+	failures           map[string]uint64      // counted into serverFailures so far
 
 	batch int // most records per Send
 
 	mu     sync.Mutex
 	status Status
+	// moved is closed (and replaced) whenever status.Position moves.
+	moved chan struct{}
 }
 
 // Batcher is a Sender that wants batches of a given size (ClickHouse
@@ -81,16 +114,52 @@ func NewRunner(j *journal.Journal, name, kind, target string, s Sender, reg prom
 	var rerr error
 	promreg.Register(reg, &ru.sent, &rerr)
 	promreg.Register(reg, &ru.errs, &rerr)
+	if sr, ok := s.(ServerReporter); ok {
+		ru.servers, ru.failures = sr, map[string]uint64{}
+		ru.serverUp = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigil_output_server_up",
+			Help: "1 when an output's server answered at its last contact (or was not tried yet), 0 when that contact failed."}, []string{"output", "server"})
+		ru.serverActive = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "vigil_output_server_active",
+			Help: "1 for the server an output writes to, 0 for its other servers."}, []string{"output", "server"})
+		ru.serverFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_output_server_failures_total",
+			Help: "Contacts with an output's server that failed (the output moved on to its next server)."}, []string{"output", "server"})
+		promreg.Register(reg, &ru.serverUp, &rerr)
+		promreg.Register(reg, &ru.serverActive, &rerr)
+		promreg.Register(reg, &ru.serverFailures, &rerr)
+	}
 	if rerr != nil {
 		r.Close()
 		return nil, fmt.Errorf("output %s: register metrics: %w", name, rerr)
 	}
 	ru.status = Status{Name: name, Kind: kind, Target: target, Position: r.Position()}
+	ru.moved = make(chan struct{})
 	ru.batch = 1024
 	if b, ok := s.(Batcher); ok && b.BatchSize() > 0 {
 		ru.batch = b.BatchSize()
 	}
+	ru.syncServers()
 	return ru, nil
+}
+
+// syncServers brings the server metrics up to the sender's view.
+func (ru *Runner) syncServers() {
+	if ru.servers == nil {
+		return
+	}
+	for _, s := range ru.servers.Servers() {
+		up, active := 1.0, 0.0
+		if s.State == ServerDown {
+			up = 0
+		}
+		if s.State == ServerActive {
+			active = 1
+		}
+		ru.serverUp.WithLabelValues(ru.name, s.Address).Set(up)
+		ru.serverActive.WithLabelValues(ru.name, s.Address).Set(active)
+		if n := s.Failures - ru.failures[s.Address]; n > 0 {
+			ru.serverFailures.WithLabelValues(ru.name, s.Address).Add(float64(n))
+			ru.failures[s.Address] = s.Failures
+		}
+	}
 }
 
 // Pipeliner is a Sender that works on two batches at once: Start hands
@@ -148,6 +217,8 @@ func (ru *Runner) Run(ctx context.Context) error {
 			ru.mu.Lock()
 			ru.status.Sent += uint64(f.n)
 			ru.status.Position = delivered
+			close(ru.moved)
+			ru.moved = make(chan struct{})
 			ru.mu.Unlock()
 		}
 		return nil
@@ -192,6 +263,7 @@ func (ru *Runner) Run(ctx context.Context) error {
 				err = cerr // the older batch failed first
 			}
 		}
+		ru.syncServers()
 		if err == nil {
 			delay = 100 * time.Millisecond
 			if time.Since(lastCommit) >= time.Second {
@@ -235,18 +307,43 @@ func (ru *Runner) read(ctx context.Context, recs []journal.Record) ([]journal.Re
 	return recs, err
 }
 
-// keep copies the records' data out of the reader's buffer (into one
-// allocation).
+// keep copies the records' data and origins out of the reader's buffer
+// (into one allocation). An origin left there would be overwritten by
+// the next read, and with it the event id made from it.
 func keep(recs []journal.Record) {
 	n := 0
 	for i := range recs {
-		n += len(recs[i].Data)
+		n += len(recs[i].Data) + len(recs[i].Origin)
 	}
 	buf := make([]byte, 0, n)
 	for i := range recs {
+		r := &recs[i]
 		start := len(buf)
-		buf = append(buf, recs[i].Data...)
-		recs[i].Data = buf[start:len(buf):len(buf)]
+		buf = append(buf, r.Data...)
+		r.Data = buf[start:len(buf):len(buf)]
+		if r.Origin != nil {
+			start = len(buf)
+			buf = append(buf, r.Origin...)
+			r.Origin = buf[start:len(buf):len(buf)]
+		}
+	}
+}
+
+// WaitDelivered returns once the receiver confirmed every journal record
+// before seq, or ctx.Err() when ctx ends first (safe from any goroutine).
+func (ru *Runner) WaitDelivered(ctx context.Context, seq uint64) error {
+	for {
+		ru.mu.Lock()
+		done, moved := ru.status.Position >= seq, ru.moved
+		ru.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-moved:
+		}
 	}
 }
 
@@ -257,6 +354,9 @@ func (ru *Runner) Status() Status {
 	s := ru.status
 	if next := ru.j.NextSeq(); next > s.Position {
 		s.Lag = next - s.Position
+	}
+	if ru.servers != nil {
+		s.Servers = ru.servers.Servers()
 	}
 	return s
 }

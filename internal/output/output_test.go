@@ -291,13 +291,18 @@ func (b *bigBatches) Send(_ context.Context, recs []journal.Record) error {
 			b.t.Errorf("seq %d: data %.40q, want %.40q", r.Seq, r.Data, want)
 			return nil
 		}
+		if want := fmt.Sprintf("kafka:t/0/%d@1", r.Seq); string(r.Origin) != want {
+			b.t.Errorf("seq %d: origin %q, want %q", r.Seq, r.Origin, want)
+			return nil
+		}
 	}
 	b.seen += len(recs)
 	return nil
 }
 
 // TestLargeBatchesKeepData: batches larger than one journal read (several
-// reads, across segments) carry every record's own text.
+// reads, across segments) carry every record's own text and origin (the
+// event id of a Kafka record is made from its origin).
 func TestLargeBatchesKeepData(t *testing.T) {
 	j, err := journal.Open(t.TempDir(), journal.Options{SegmentSize: 1 << 20})
 	if err != nil {
@@ -309,7 +314,8 @@ func TestLargeBatchesKeepData(t *testing.T) {
 		recs := make([]journal.Record, 1000)
 		for i := range recs {
 			seq := uint64(from + i + 1) // the journal numbers from 1
-			recs[i] = journal.Record{Time: time.Now(), Input: "x", Data: []byte(fmt.Sprintf("record %08d %s", seq, strings.Repeat("x", int(seq%300))))}
+			recs[i] = journal.Record{Time: time.Now(), Input: "x", Data: []byte(fmt.Sprintf("record %08d %s", seq, strings.Repeat("x", int(seq%300)))),
+				Origin: []byte(fmt.Sprintf("kafka:t/0/%d@1", seq))}
 		}
 		if err := j.Append(recs); err != nil {
 			t.Fatal(err)
@@ -485,5 +491,37 @@ func TestSyslogMessageCharset(t *testing.T) {
 	orig, _ := NewSyslog(SyslogConfig{Name: "x", Address: "127.0.0.1:1"}, popts)
 	if got := orig.message(rec); !bytes.Equal(got, data) {
 		t.Errorf("original payload %q, want the bytes as received", got)
+	}
+}
+
+// TestWaitDelivered: WaitDelivered returns once the records before a
+// sequence number are delivered, and with ctx's error when it ends first.
+func TestWaitDelivered(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	ru, err := NewRunner(j, "wait", "test", "-", &countSender{}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []journal.Record{{Input: "x", Data: []byte("a")}, {Input: "x", Data: []byte("b")}}
+	if err := j.Append(recs); err != nil {
+		t.Fatal(err)
+	}
+	end := recs[1].Seq + 1
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := ru.WaitDelivered(ctx, end); err == nil {
+		t.Fatal("WaitDelivered returned before the runner ran")
+	}
+	stop := runInBackground(ru)
+	defer stop()
+	if err := ru.WaitDelivered(context.Background(), end); err != nil {
+		t.Fatal(err)
+	}
+	if p := ru.Status().Position; p < end {
+		t.Fatalf("position %d after WaitDelivered(%d)", p, end)
 	}
 }

@@ -77,11 +77,21 @@ type SearchOptions struct {
 	TailPoll time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Node is this node's name (cluster.name): events found here
+	// carry it.
+	Node string
+	// Peers are the other nodes every search reads too (fanout.go);
+	// none: this node's store alone.
+	Peers []Peer
+	// PeerTimeout bounds each peer's answer to one step of a search
+	// (cluster.peer_timeout); 0: no bound but the request's.
+	PeerTimeout time.Duration
 }
 
 // Searches is the search side of the console and the JSON API: pages of
 // events, histograms, field statistics, single events with their raw
-// line, live tail and export, all bounded, over one SearchStore.
+// line, live tail and export, all bounded, over one SearchStore and
+// the stores of the peers (fanout.go).
 type Searches struct {
 	st  SearchStore
 	opt SearchOptions
@@ -214,8 +224,11 @@ func pipeIndex(q string) int {
 // Event is one stored event.
 type Event struct {
 	// ID is the event's event.id (docs/schema.md); "" when it has none.
-	ID     string        `json:"id,omitempty"`
-	Time   time.Time     `json:"time"`
+	ID   string    `json:"id,omitempty"`
+	Time time.Time `json:"time"`
+	// Node is the name of the node whose store holds the event
+	// (cluster.name; "" when unnamed).
+	Node   string        `json:"node,omitempty"`
 	Fields []store.Field `json:"-"`
 }
 
@@ -235,14 +248,16 @@ func (e *Event) Seq() uint64 {
 	return n
 }
 
-// event copies a row (its strings belong to the store) into an Event.
-func (s *Searches) event(r store.Row) Event {
-	e := Event{Time: r.Time, Fields: make([]store.Field, len(r.Fields))}
+// event copies a row of node n (its strings belong to the store) into
+// an Event.
+func (s *Searches) event(r store.Row, n node) Event {
+	e := Event{Time: r.Time, Fields: make([]store.Field, len(r.Fields)), Node: n.name}
 	for i, f := range r.Fields {
 		e.Fields[i] = store.Field{Name: strings.Clone(f.Name), Value: strings.Clone(f.Value)}
 	}
 	e.ID = e.Get("event.id")
-	if e.ID == "" && e.Get("event.kind") != "alert" {
+	// A peer gives the ids of its journaled events (RowID).
+	if e.ID == "" && n.peer == nil && e.Get("event.kind") != "alert" {
 		if seq := e.Seq(); seq > 0 {
 			e.ID = s.seqID(seq)
 		}
@@ -255,13 +270,14 @@ func (s *Searches) seqID(seq uint64) string {
 	return fmt.Sprintf("%016x%016x", s.opt.JournalID, seq)
 }
 
-func (s *Searches) collect(ctx context.Context, q store.Query, max int) ([]Event, error) {
+// collect returns up to max events (0: all) of q on node n.
+func (s *Searches) collect(ctx context.Context, n node, q store.Query, max int) ([]Event, error) {
 	var out []Event
-	err := s.st.Search(ctx, q, func(r store.Row) error {
+	err := n.st.Search(ctx, q, func(r store.Row) error {
 		if max > 0 && len(out) >= max {
 			return errEnough
 		}
-		out = append(out, s.event(r))
+		out = append(out, s.event(r, n))
 		return nil
 	})
 	if errors.Is(err, errEnough) {
@@ -279,8 +295,11 @@ type Page struct {
 	More   bool
 	Cursor string
 	// Piped is whether the query has pipes: its rows are then what the
-	// pipes make (stats, ...), a single page without paging.
+	// pipes make (stats, ...), a single page without paging (each
+	// node's rows, node by node, when there are peers).
 	Piped bool
+	// Failed are the peers whose events are missing.
+	Failed []NodeFailure
 }
 
 // Page returns up to size of the newest events of req older than cursor
@@ -296,22 +315,30 @@ func (s *Searches) Page(ctx context.Context, a Actor, req SearchRequest, size in
 	if size > MaxPageSize {
 		return nil, Invalidf("page size: at most %d", MaxPageSize)
 	}
-	if _, pipes := req.parts(); pipes != "" {
-		if cursor != "" {
-			return nil, Invalidf("cursor: a query with pipes has a single page")
-		}
-		evs, err := s.collect(ctx, req.query("", "", size, store.Newest), size)
-		return &Page{Events: evs, Piped: true}, err
+	if _, pipes := req.parts(); pipes != "" && cursor != "" {
+		return nil, Invalidf("cursor: a query with pipes has a single page")
+	}
+	if s.clustered() {
+		return s.clusterPage(ctx, req, size, cursor)
 	}
 	cur, err := parseCursor(cursor)
 	if err != nil {
 		return nil, err
 	}
+	return s.pageOn(ctx, s.self(), req, size, cur)
+}
+
+// pageOn is Page on node n's store, from cur on.
+func (s *Searches) pageOn(ctx context.Context, n node, req SearchRequest, size int, cur pageCursor) (*Page, error) {
+	if _, pipes := req.parts(); pipes != "" {
+		evs, err := s.collect(ctx, n, req.query("", "", size, store.Newest), size)
+		return &Page{Events: evs, Piped: true}, err
+	}
 	if !cur.t.IsZero() && cur.t.Before(req.End) {
 		req.End = cur.t
 	}
 	excl := cur.filter()
-	rows, err := s.collect(ctx, req.query(excl, "", size+1, store.Newest), size+1)
+	rows, err := s.collect(ctx, n, req.query(excl, "", size+1, store.Newest), size+1)
 	if err != nil || len(rows) <= size {
 		sortNewest(rows)
 		return &Page{Events: rows}, err
@@ -325,7 +352,7 @@ func (s *Searches) Page(ctx context.Context, a Actor, req SearchRequest, size in
 	if k := size - len(page); k > 0 {
 		at := req
 		at.Start, at.End = edge, edge
-		same, err := s.collect(ctx, at.query(excl, fmt.Sprintf("| sort by (vigil.seq desc) limit %d", k), k, store.Unordered), k)
+		same, err := s.collect(ctx, n, at.query(excl, fmt.Sprintf("| sort by (vigil.seq desc) limit %d", k), k, store.Unordered), k)
 		if err != nil {
 			return nil, err
 		}
@@ -391,6 +418,8 @@ type Histogram struct {
 	Step    time.Duration
 	Buckets []Bucket
 	Total   uint64
+	// Failed are the peers whose events are not counted.
+	Failed []NodeFailure
 }
 
 // Bucket is one bar of a histogram: the events from Time to Time+Step.
@@ -427,6 +456,14 @@ func (s *Searches) Histogram(ctx context.Context, a Actor, req SearchRequest, of
 	if _, pipes := req.parts(); pipes != "" {
 		return nil, Invalidf("histogram: only for a query without pipes")
 	}
+	if s.clustered() {
+		return s.clusterHistogram(ctx, req, offset)
+	}
+	return s.histogramOn(ctx, s.self(), req, offset)
+}
+
+// histogramOn is Histogram on node n's store.
+func (s *Searches) histogramOn(ctx context.Context, nd node, req SearchRequest, offset time.Duration) (*Histogram, error) {
 	step := HistogramStep(req.End.Sub(req.Start))
 	// Bucket starts as the engine rounds them: (t + offset) rounded
 	// down to the step, minus offset.
@@ -441,7 +478,7 @@ func (s *Searches) Histogram(ctx context.Context, a Actor, req SearchRequest, of
 	}
 	pipe := fmt.Sprintf("| stats by (_time:%s offset %s) count() hits", duration(step), duration(offset))
 	q := req.query("", pipe, 0, store.Unordered)
-	err := s.st.Search(ctx, q, func(r store.Row) error {
+	err := nd.st.Search(ctx, q, func(r store.Row) error {
 		t, err := time.Parse(time.RFC3339Nano, r.Get("_time"))
 		if err != nil && !r.Time.IsZero() {
 			t, err = r.Time, nil
@@ -487,6 +524,8 @@ func duration(d time.Duration) string {
 type FieldValues struct {
 	Name   string       `json:"name"`
 	Values []ValueCount `json:"values"`
+	// Failed are the peers whose events are not counted (Top only).
+	Failed []NodeFailure `json:"failed,omitempty"`
 }
 
 // ValueCount is a value and how many events have it.
@@ -502,6 +541,8 @@ type FieldStats struct {
 	// later when the range held more than the sample.
 	From    time.Time
 	Sampled bool
+	// Failed are the peers whose events are not counted.
+	Failed []NodeFailure
 }
 
 // hiddenFields are left out of the sidebar: unique per event or internal.
@@ -541,28 +582,43 @@ func (s *Searches) Fields(ctx context.Context, a Actor, req SearchRequest, top i
 			}
 		}
 	}
+	res, failed, err := fanout(ctx, s, func(ctx context.Context, n node) ([]FieldValues, error) {
+		return s.facetsOn(ctx, n, req, top)
+	})
+	if err != nil {
+		return nil, err
+	}
+	fs.Failed = failed
+	fs.Fields = mergeFields(res, top)
+	return fs, nil
+}
+
+// facetsOn returns the top values of each field of req's events on node
+// n, by name, each field's values by count.
+func (s *Searches) facetsOn(ctx context.Context, n node, req SearchRequest, top int) ([]FieldValues, error) {
+	var fields []FieldValues
 	q := req.query("", fmt.Sprintf("| facets %d max_values_per_field 10000 max_value_len 200 keep_const_fields", top), 0, store.Unordered)
-	err := s.st.Search(ctx, q, func(r store.Row) error {
+	err := n.st.Search(ctx, q, func(r store.Row) error {
 		name := r.Get("field_name")
 		if hiddenFields[name] {
 			return nil
 		}
 		c, _ := strconv.ParseUint(r.Get("hits"), 10, 64)
-		if len(fs.Fields) == 0 || fs.Fields[len(fs.Fields)-1].Name != name {
-			fs.Fields = append(fs.Fields, FieldValues{Name: strings.Clone(name)})
+		if len(fields) == 0 || fields[len(fields)-1].Name != name {
+			fields = append(fields, FieldValues{Name: strings.Clone(name)})
 		}
-		f := &fs.Fields[len(fs.Fields)-1]
+		f := &fields[len(fields)-1]
 		f.Values = append(f.Values, ValueCount{Value: strings.Clone(r.Get("field_value")), Count: c})
 		return nil
 	})
 	if err != nil {
 		return nil, explain(q.Text, err)
 	}
-	slices.SortFunc(fs.Fields, func(a, b FieldValues) int { return strings.Compare(a.Name, b.Name) })
-	for _, f := range fs.Fields {
+	slices.SortFunc(fields, func(a, b FieldValues) int { return strings.Compare(a.Name, b.Name) })
+	for _, f := range fields {
 		slices.SortStableFunc(f.Values, func(a, b ValueCount) int { return cmp.Compare(b.Count, a.Count) })
 	}
-	return fs, nil
+	return fields, nil
 }
 
 // Top returns the n most frequent values of one field over the whole
@@ -580,10 +636,27 @@ func (s *Searches) Top(ctx context.Context, a Actor, req SearchRequest, field st
 	if _, pipes := req.parts(); pipes != "" {
 		return nil, Invalidf("top: only for a query without pipes")
 	}
+	res, failed, err := fanout(ctx, s, func(ctx context.Context, nd node) ([]FieldValues, error) {
+		v, err := s.topOn(ctx, nd, req, field, n)
+		return []FieldValues{*v}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &FieldValues{Name: field}
+	if m := mergeFields(res, n); len(m) > 0 {
+		out = &m[0]
+	}
+	out.Failed = failed
+	return out, nil
+}
+
+// topOn is Top on node nd's store.
+func (s *Searches) topOn(ctx context.Context, nd node, req SearchRequest, field string, n int) (*FieldValues, error) {
 	name := QuoteField(field)
 	q := req.query("", fmt.Sprintf("| top %d by (%s) hits as vigil.hits", n, name), 0, store.Unordered)
 	out := &FieldValues{Name: field}
-	err := s.st.Search(ctx, q, func(r store.Row) error {
+	err := nd.st.Search(ctx, q, func(r store.Row) error {
 		c, _ := strconv.ParseUint(r.Get("vigil.hits"), 10, 64)
 		out.Values = append(out.Values, ValueCount{Value: strings.Clone(r.Get(field)), Count: c})
 		return nil
@@ -667,8 +740,10 @@ type EventDetail struct {
 // Event returns the event with id (32 hex digits, as Page gives) with
 // all its fields and its raw journal record. at, when not zero, is the
 // event's time, which makes the lookup cheap; otherwise the whole
-// retention is searched.
-func (s *Searches) Event(ctx context.Context, a Actor, id string, at time.Time) (*EventDetail, error) {
+// retention is searched. nodeName, when not "", is the node whose store
+// holds it (Event.Node); otherwise this node's store is searched, then
+// the peers'.
+func (s *Searches) Event(ctx context.Context, a Actor, id string, at time.Time, nodeName string) (*EventDetail, error) {
 	if err := a.Check(PermRead); err != nil {
 		return nil, err
 	}
@@ -677,6 +752,14 @@ func (s *Searches) Event(ctx context.Context, a Actor, id string, at time.Time) 
 		return nil, Invalidf("event id: want 32 hexadecimal digits, got %q", id)
 	}
 	id = strings.ToLower(id)
+	if s.clustered() || nodeName != "" && nodeName != s.opt.Node {
+		return s.clusterEvent(ctx, id, at, nodeName)
+	}
+	return s.eventOn(ctx, id, at)
+}
+
+// eventOn is Event on this node's store.
+func (s *Searches) eventOn(ctx context.Context, id string, at time.Time) (*EventDetail, error) {
 	filter := "event.id:=" + strconv.Quote(id)
 	if strconv.FormatUint(s.opt.JournalID, 16) == strings.TrimLeft(id[:16], "0") || s.opt.JournalID == 0 && strings.TrimLeft(id[:16], "0") == "" {
 		seq, _ := strconv.ParseUint(id[16:], 16, 64)
@@ -686,7 +769,7 @@ func (s *Searches) Event(ctx context.Context, a Actor, id string, at time.Time) 
 	if !at.IsZero() {
 		q.Start, q.End = at, at
 	}
-	evs, err := s.collect(ctx, q, 2)
+	evs, err := s.collect(ctx, s.self(), q, 2)
 	if err != nil {
 		return nil, err
 	}
@@ -735,6 +818,8 @@ type TailResult struct {
 	Cursor string
 	// Skipped counts new events left out beyond MaxTailEvents.
 	Skipped bool
+	// Failed are the peers whose events are missing.
+	Failed []NodeFailure
 }
 
 // Tail returns the events of a filter query that arrived after cursor
@@ -754,6 +839,14 @@ func (s *Searches) Tail(ctx context.Context, a Actor, req SearchRequest, cursor 
 		return nil, Invalidf("live tail: follows events, in the order the journal took them; alerts have no journal sequence (search them with a range instead)")
 	}
 	wait = min(max(wait, 0), MaxTailWait)
+	if s.clustered() {
+		return s.clusterTail(ctx, req, cursor, wait)
+	}
+	return s.tailOn(ctx, s.self(), req, cursor, wait)
+}
+
+// tailOn is Tail on node n's store.
+func (s *Searches) tailOn(ctx context.Context, n node, req SearchRequest, cursor string, wait time.Duration) (*TailResult, error) {
 	var after uint64
 	if cursor != "" {
 		n, err := strconv.ParseUint(cursor, 10, 64)
@@ -770,7 +863,7 @@ func (s *Searches) Tail(ctx context.Context, a Actor, req SearchRequest, cursor 
 		if cursor == "" {
 			// Start at the newest event of any query: the journal order.
 			all := SearchRequest{Start: req.Start, End: req.End, Scope: req.Scope}
-			evs, err := s.collect(ctx, all.query("", "| stats max(vigil.seq) seq", 0, store.Unordered), 1)
+			evs, err := s.collect(ctx, n, all.query("", "| stats max(vigil.seq) seq", 0, store.Unordered), 1)
 			if err != nil {
 				return nil, err
 			}
@@ -782,7 +875,7 @@ func (s *Searches) Tail(ctx context.Context, a Actor, req SearchRequest, cursor 
 		}
 		q := req.query(fmt.Sprintf("vigil.seq:>%d", after),
 			fmt.Sprintf("| sort by (vigil.seq desc) limit %d", MaxTailEvents+1), 0, store.Unordered)
-		evs, err := s.collect(ctx, q, MaxTailEvents+1)
+		evs, err := s.collect(ctx, n, q, MaxTailEvents+1)
 		if err != nil {
 			return nil, err
 		}
@@ -794,15 +887,10 @@ func (s *Searches) Tail(ctx context.Context, a Actor, req SearchRequest, cursor 
 			res.Events = evs
 			return res, nil
 		}
-		poll := time.NewTimer(s.opt.TailPoll)
-		select {
-		case <-ctx.Done():
-			poll.Stop()
-			return nil, ctx.Err()
-		case <-timeout.C:
-			poll.Stop()
+		if done, err := s.pollWait(ctx, timeout.C); err != nil {
+			return nil, err
+		} else if done {
 			return &TailResult{Cursor: cursor}, nil
-		case <-poll.C:
 		}
 	}
 }

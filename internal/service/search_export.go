@@ -32,21 +32,24 @@ func (s *Searches) ExportRows() int { return s.opt.ExportRows }
 // search that passes http.search_max_bytes stops with its error).
 // columns chooses the fields; none means all of them (for CSV, the
 // fields the matched events have, found first). A query with pipes
-// exports what its pipes make. It returns the rows written.
-func (s *Searches) Export(ctx context.Context, a Actor, req SearchRequest, format string, columns []string, w io.Writer) (int, error) {
+// exports what its pipes make. With peers the rows of every node are
+// merged, newest first, each with NodeField; failed, when not nil, is
+// called before the first write with the peers that failed by then. It
+// returns the rows written and the peers that failed later.
+func (s *Searches) Export(ctx context.Context, a Actor, req SearchRequest, format string, columns []string, w io.Writer, failed func([]NodeFailure)) (int, []NodeFailure, error) {
 	if err := a.Check(PermRead); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if format != FormatJSONL && format != FormatCSV {
-		return 0, Invalidf("format: %q is not jsonl or csv", format)
+		return 0, nil, Invalidf("format: %q is not jsonl or csv", format)
 	}
 	if len(columns) > MaxExportColumns {
-		return 0, Invalidf("columns: at most %d", MaxExportColumns)
+		return 0, nil, Invalidf("columns: at most %d", MaxExportColumns)
 	}
 	if format == FormatCSV && len(columns) == 0 {
 		var err error
 		if columns, err = s.fieldNames(ctx, req); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
@@ -54,8 +57,10 @@ func (s *Searches) Export(ctx context.Context, a Actor, req SearchRequest, forma
 	switch format {
 	case FormatCSV:
 		cw := csv.NewWriter(bw)
+		// bw keeps the header until rows follow: failed peers are
+		// known by then.
 		if err := cw.Write(columns); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		rec := make([]string, len(columns))
 		write = func(r store.Row) error {
@@ -81,7 +86,7 @@ func (s *Searches) Export(ctx context.Context, a Actor, req SearchRequest, forma
 	}
 	n := 0
 	q := req.query("", "", s.opt.ExportRows, store.Newest)
-	err := s.st.Search(ctx, q, func(r store.Row) error {
+	late, err := s.mergeRows(ctx, q, failed, func(r store.Row) error {
 		n++
 		return write(r)
 	})
@@ -91,7 +96,7 @@ func (s *Searches) Export(ctx context.Context, a Actor, req SearchRequest, forma
 			err = ferr
 		}
 	}
-	return n, explain(q.Text, err)
+	return n, late, explain(q.Text, err)
 }
 
 // fieldNames returns the names of the fields of the events req matches
@@ -102,21 +107,36 @@ func (s *Searches) fieldNames(ctx context.Context, req SearchRequest) ([]string,
 	}
 	names := []string{"_time", "_msg"}
 	q := req.query("", "| field_names | sort by (name)", 0, store.Unordered)
-	err := s.st.Search(ctx, q, func(r store.Row) error {
-		name := r.Get("name")
-		if name == "" || name == "_time" || name == "_msg" || name == "_stream" || name == "_stream_id" {
+	res, _, err := fanout(ctx, s, func(ctx context.Context, n node) ([]string, error) {
+		var names []string
+		err := n.st.Search(ctx, q, func(r store.Row) error {
+			name := r.Get("name")
+			if name == "" || name == "_time" || name == "_msg" || name == "_stream" || name == "_stream_id" {
+				return nil
+			}
+			names = append(names, strings.Clone(name))
 			return nil
-		}
-		if len(names) >= MaxExportColumns {
-			return errEnough
-		}
-		names = append(names, strings.Clone(name))
-		return nil
+		})
+		return names, explain(q.Text, err)
 	})
-	if err == errEnough {
-		err = nil
+	if err != nil {
+		return nil, err
 	}
-	return names, explain(q.Text, err)
+	var more []string
+	for _, r := range res {
+		more = append(more, r.val...)
+	}
+	if s.clustered() {
+		more = append(more, NodeField)
+	}
+	slices.Sort(more)
+	for _, name := range slices.Compact(more) {
+		if len(names) >= MaxExportColumns {
+			break
+		}
+		names = append(names, name)
+	}
+	return names, nil
 }
 
 // orderedRow marshals a row as a JSON object: _time first, then the

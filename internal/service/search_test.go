@@ -254,7 +254,7 @@ func TestSearchEvent(t *testing.T) {
 	}
 	first := p.Events[0]
 	for _, at := range []time.Time{first.Time, {}} {
-		d, err := f.s.Event(context.Background(), viewer, first.ID, at)
+		d, err := f.s.Event(context.Background(), viewer, first.ID, at, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +262,7 @@ func TestSearchEvent(t *testing.T) {
 			t.Fatalf("event %s: %+v raw %+v (%s)", first.ID, d.Fields, d.Raw, d.RawNote)
 		}
 	}
-	d, err := f.s.Event(context.Background(), viewer, "0123456789ABCDEF0123456789abcdef", time.Time{})
+	d, err := f.s.Event(context.Background(), viewer, "0123456789ABCDEF0123456789abcdef", time.Time{}, "")
 	if err != nil || d.Get("_msg") != "from kafka" || d.Seq() != kafka {
 		t.Fatalf("kafka event: %+v, %v", d, err)
 	}
@@ -272,7 +272,7 @@ func TestSearchEvent(t *testing.T) {
 		fmt.Sprintf("%016x%016x", 0, 9999): ErrNotFound,
 		"ffffffffffffffffffffffffffffffff": ErrNotFound,
 	} {
-		_, err := f.s.Event(context.Background(), viewer, id, time.Time{})
+		_, err := f.s.Event(context.Background(), viewer, id, time.Time{}, "")
 		if errors.Is(want, ErrNotFound) && !errors.Is(err, ErrNotFound) || !errors.Is(want, ErrNotFound) && !IsInvalid(err) {
 			t.Errorf("event %s: %v, want %v", id, err, want)
 		}
@@ -321,7 +321,7 @@ func TestSearchTail(t *testing.T) {
 func TestSearchExport(t *testing.T) {
 	f := mailDay(t)
 	var buf bytes.Buffer
-	n, err := f.s.Export(context.Background(), viewer, f.req(t, "event.outcome:=failure", "2h"), FormatCSV, nil, &buf)
+	n, _, err := f.s.Export(context.Background(), viewer, f.req(t, "event.outcome:=failure", "2h"), FormatCSV, nil, &buf, nil)
 	if err != nil || n != 60 {
 		t.Fatalf("csv: %d rows, %v", n, err)
 	}
@@ -334,7 +334,7 @@ func TestSearchExport(t *testing.T) {
 	}
 	buf.Reset()
 	f.s.opt.ExportRows = 10
-	n, err = f.s.Export(context.Background(), viewer, f.req(t, "", "2h"), FormatJSONL, []string{"_time", "user.name"}, &buf)
+	n, _, err = f.s.Export(context.Background(), viewer, f.req(t, "", "2h"), FormatJSONL, []string{"_time", "user.name"}, &buf, nil)
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if err != nil || n != 10 || len(lines) != 10 {
 		t.Fatalf("jsonl: %d rows, %d lines, %v", n, len(lines), err)
@@ -343,7 +343,7 @@ func TestSearchExport(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil || len(m) != 2 || m["user.name"] == "" {
 		t.Errorf("jsonl line %s: %v", lines[0], err)
 	}
-	if _, err := f.s.Export(context.Background(), viewer, f.req(t, "", "2h"), "xml", nil, &buf); !IsInvalid(err) {
+	if _, _, err := f.s.Export(context.Background(), viewer, f.req(t, "", "2h"), "xml", nil, &buf, nil); !IsInvalid(err) {
 		t.Errorf("xml: %v", err)
 	}
 }
@@ -406,9 +406,9 @@ func TestSearchPermissions(t *testing.T) {
 		"histogram": func() error { _, err := f.s.Histogram(ctx, nobody, req, 0); return err },
 		"fields":    func() error { _, err := f.s.Fields(ctx, nobody, req, 5, nil); return err },
 		"top":       func() error { _, err := f.s.Top(ctx, nobody, req, "a", 5); return err },
-		"event":     func() error { _, err := f.s.Event(ctx, nobody, strings.Repeat("0", 32), time.Time{}); return err },
+		"event":     func() error { _, err := f.s.Event(ctx, nobody, strings.Repeat("0", 32), time.Time{}, ""); return err },
 		"tail":      func() error { _, err := f.s.Tail(ctx, nobody, req, "", 0); return err },
-		"export":    func() error { _, err := f.s.Export(ctx, nobody, req, FormatCSV, nil, &buf); return err },
+		"export":    func() error { _, _, err := f.s.Export(ctx, nobody, req, FormatCSV, nil, &buf, nil); return err },
 	} {
 		if err := call(); !errors.Is(err, ErrForbidden) {
 			t.Errorf("%s without a role: %v", name, err)
