@@ -47,3 +47,21 @@ func FuzzQueryParam(f *testing.F) {
 		}
 	})
 }
+
+func TestSetUserOriginal(t *testing.T) {
+	src := &Source{Users: &Users{Domains: map[string]string{"corp": "corp.example"}}}
+	for _, tc := range []struct{ raw, name, domain, original string }{
+		{"zhangwei", "zhangwei", "", ""},
+		{"zhangwei@corp.example", "zhangwei", "corp.example", ""}, // name@domain: derivable
+		{"ZhangWei@corp.example", "zhangwei", "corp.example", "ZhangWei@corp.example"},
+		{"zhangwei@corp", "zhangwei", "corp.example", "zhangwei@corp"}, // mapped domain
+		{`CORP\zhangwei`, "zhangwei", "corp.example", `CORP\zhangwei`},
+		{"ZhangWei", "zhangwei", "", "ZhangWei"},
+	} {
+		var e Event
+		e.SetUser(src, tc.raw)
+		if got := [3]string{e.Get(FieldUserName), e.Get(FieldUserDomain), e.Get(FieldUserOriginal)}; got != [3]string{tc.name, tc.domain, tc.original} {
+			t.Errorf("SetUser(%q) = %q, want %q", tc.raw, got, [3]string{tc.name, tc.domain, tc.original})
+		}
+	}
+}
