@@ -27,7 +27,9 @@ import (
 // then without one field or group), VIGIL_FIELDCOST_ROUNDS times
 // (default 2), variants alternating within a round. CPU is the process's
 // user+system time from Open to Close (two writers, as the indexer has);
-// disk is the store directory after Close. Skipped without the variable.
+// disk is the store directory after Close. VIGIL_FIELDCOST_ONLY keeps only
+// the variants whose names contain it (and "all fields"). Skipped without
+// the variable.
 //
 //	VIGIL_FIELDCOST_INPUT=/tmp/input.log go test -count=1 -v -run TestFieldCost ./internal/store/vlstore/
 func TestFieldCost(t *testing.T) {
@@ -55,6 +57,15 @@ func TestFieldCost(t *testing.T) {
 		{"-vigil.seq", []string{parse.FieldSeq}},
 		{"_msg empty", []string{"_msg="}},
 		{"-the 5 constant/derivable", []string{parse.FieldPriority, parse.FieldFacility, parse.FieldSeverity, parse.FieldFormat, "user.original"}},
+	}
+	if only := os.Getenv("VIGIL_FIELDCOST_ONLY"); only != "" {
+		var keep = variants[:0]
+		for _, v := range variants {
+			if v.name == "all fields" || strings.Contains(v.name, only) {
+				keep = append(keep, v)
+			}
+		}
+		variants = keep
 	}
 	type result struct{ cpu, disk float64 }
 	res := make([][]result, len(variants))
