@@ -3,10 +3,12 @@ package vlstore
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,10 +165,17 @@ func without(rows []store.Row, drop []string) []store.Row {
 // storeRows stores rows into a fresh store with two writers and returns
 // the CPU µs and disk bytes per row, the store's close included.
 func storeRows(t *testing.T, rows []store.Row) (cpuUS, diskB float64) {
-	dir := t.TempDir()
+	cpuUS, diskB, _ = storeRowsIn(t, t.TempDir(), rows, false)
+	return cpuUS, diskB
+}
+
+// storeRowsIn is storeRows into dir, with or without the rows' shapes,
+// and returns the store reopened.
+func storeRowsIn(t *testing.T, dir string, rows []store.Row, noShape bool) (cpuUS, diskB float64, reopened *Store) {
+	cfg := Config{Path: dir, Retention: 30 * 24 * time.Hour, noShape: noShape,
+		StreamFields: []string{parse.FieldInput, parse.FieldHostname, parse.FieldAppName}}
 	c0 := cpuTime()
-	st, err := Open(Config{Path: dir, Retention: 30 * 24 * time.Hour,
-		StreamFields: []string{parse.FieldInput, parse.FieldHostname, parse.FieldAppName}}, nil, nil)
+	st, err := Open(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +207,97 @@ func storeRows(t *testing.T, rows []store.Row) (cpuUS, diskB float64) {
 		return nil
 	})
 	n := float64(len(rows))
-	return float64(cpu.Microseconds()) / n, float64(size) / n
+	if reopened, err = Open(cfg, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reopened.Close() })
+	return float64(cpu.Microseconds()) / n, float64(size) / n, reopened
+}
+
+// TestShapeCost compares stores with and without the rows' shapes
+// (ShapeField) on the same rows of VIGIL_FIELDCOST_INPUT: CPU and disk of
+// storing them, and the time of typical searches (median of
+// VIGIL_FIELDCOST_ROUNDS runs each, stores alternating). Skipped without
+// the variable.
+//
+//	VIGIL_FIELDCOST_INPUT=/tmp/input.log go test -count=1 -v -run TestShapeCost ./internal/store/vlstore/
+func TestShapeCost(t *testing.T) {
+	path := os.Getenv("VIGIL_FIELDCOST_INPUT")
+	if path == "" {
+		t.Skip("VIGIL_FIELDCOST_INPUT is not set")
+	}
+	rows := parseFile(t, path, envInt(t, "VIGIL_FIELDCOST_LINES", 300000))
+	rounds := envInt(t, "VIGIL_FIELDCOST_ROUNDS", 2)
+	type variant struct {
+		name    string
+		noShape bool
+		st      *Store
+		cpu     []float64
+		disk    float64
+		queries map[string][]time.Duration
+	}
+	vs := []*variant{{name: "with shapes"}, {name: "without", noShape: true}}
+	storeRows(t, rows[:min(len(rows), 50000)]) // warm up the engine and the heap
+	for r := 0; r < rounds; r++ {
+		for _, v := range vs {
+			cpu, disk, st := storeRowsIn(t, t.TempDir(), rows, v.noShape)
+			v.cpu, v.disk, v.st = append(v.cpu, cpu), disk, st
+		}
+	}
+	queries := []store.Query{
+		{Text: "*", Limit: 100, Order: store.Newest},
+		{Text: "*", Limit: 10000, Order: store.Newest},
+		{Text: "Exchange.asmx | stats count() n"},
+		{Text: "http.response.status_code:401 | stats count() n"},
+		{Text: "event.outcome:failure | stats by (user.name) count() n"},
+		{Text: "source.ip:81.211.230.253", Limit: 100, Order: store.Newest},
+		{Text: "user.name:*", Limit: 100, Order: store.Newest},
+		{Text: "* | stats by (url.path) count() n"},
+		{Text: `user_agent.original:~"iPhone" | stats count() n`},
+		{Text: "* | stats by (source.ip, user.name, url.path, url.query, user_agent.original) count() n"},
+	}
+	counts := map[string][]int{}
+	for r := 0; r < rounds+1; r++ { // the first round warms the caches
+		for _, q := range queries {
+			for _, v := range vs {
+				if v.queries == nil {
+					v.queries = map[string][]time.Duration{}
+				}
+				n := 0
+				start := time.Now()
+				if err := v.st.Search(context.Background(), q, func(store.Row) error { n++; return nil }); err != nil {
+					t.Fatal(err)
+				}
+				key := fmt.Sprintf("%s limit %d", q.Text, q.Limit)
+				if r > 0 {
+					v.queries[key] = append(v.queries[key], time.Since(start))
+				}
+				counts[key] = append(counts[key], n)
+			}
+		}
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\n| | %s | %s |\n|---|--:|--:|\n", vs[0].name, vs[1].name)
+	fmt.Fprintf(&sb, "| store CPU µs/row (rounds) | %.2f | %.2f |\n", vs[0].cpu, vs[1].cpu)
+	fmt.Fprintf(&sb, "| store B/row | %.1f | %.1f |\n", vs[0].disk, vs[1].disk)
+	for _, q := range queries {
+		key := fmt.Sprintf("%s limit %d", q.Text, q.Limit)
+		for _, c := range counts[key] {
+			if c != counts[key][0] {
+				t.Errorf("%s: row counts differ between the stores and rounds: %v", key, counts[key])
+				break
+			}
+		}
+		fmt.Fprintf(&sb, "| `%s` (limit %d; %d rows), median ms | %.1f | %.1f |\n", q.Text, q.Limit, counts[key][0],
+			medianMS(vs[0].queries[key]), medianMS(vs[1].queries[key]))
+	}
+	t.Log(sb.String())
+}
+
+func medianMS(ds []time.Duration) float64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[len(s)/2].Microseconds()) / 1000
 }
 
 func cpuTime() time.Duration {

@@ -49,6 +49,8 @@ type Config struct {
 	StreamFields []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	noShape bool // tests: rows without ShapeField, to measure what it changes
 }
 
 // ErrReadOnly is returned by Add when the disk is too full to accept rows.
@@ -295,6 +297,9 @@ func Open(cfg Config, reg prometheus.Registerer, log *slog.Logger) (st *Store, e
 	s := logstorage.MustOpenStorage(cfg.Path, scfg)
 	st = &Store{cfg: cfg, log: log, s: s, windows: defaultWindows,
 		streams: append(slices.Clip(cfg.StreamFields), ShapeField)}
+	if cfg.noShape {
+		st.streams = cfg.StreamFields
+	}
 	st.moveAlerts(scfg)
 	if reg != nil {
 		reg.MustRegister(st)
@@ -364,6 +369,9 @@ func (st *Store) add(tenant logstorage.TenantID, rows []store.Row) (err error) {
 			continue
 		}
 		row := srt.sort(rows[i].Fields)
+		if st.cfg.noShape {
+			row = slices.DeleteFunc(row, func(f logstorage.Field) bool { return f.Name == ShapeField })
+		}
 		if reduced, ok := fit(row); !ok {
 			row = reduced
 			st.reduced.Add(1)
