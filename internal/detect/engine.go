@@ -248,7 +248,7 @@ func (e *Engine) SetRules(rules []*Rule) []error {
 	}
 	var errs []error
 	var out []*compiled
-	e.env.conds, e.env.ncond = nil, 0 // compiled afresh below; shared again where texts match
+	e.env.conds, e.env.ncond, e.env.caches = nil, 0, nil // compiled afresh below; shared again where texts match
 	for _, r := range rules {
 		if r.Disabled {
 			continue
@@ -592,8 +592,13 @@ func (e *Engine) run(r *compiled, c *cond) (b, ok bool) {
 		// A wrong answer would need a collision with one of at most
 		// condCacheMax remembered hashes (about 1 in 10^14 per lookup);
 		// the seed is random per engine, so a sender cannot aim for one.
-		for _, f := range c.fields {
-			key = (bits.RotateLeft64(key, 23) ^ e.env.ev.hash(f, e.seed)) * 0x9e3779b97f4a7c15
+		if t := c.results; t.event == e.look.n {
+			key = t.key // computed by a condition over the same fields
+		} else {
+			for _, f := range c.fields {
+				key = (bits.RotateLeft64(key, 23) ^ e.env.ev.hash(f, e.seed)) * 0x9e3779b97f4a7c15
+			}
+			t.event, t.key = e.look.n, key
 		}
 		if v, ok := c.cached(key); ok {
 			return v, true
