@@ -78,8 +78,20 @@
 //
 // A body must decode exactly: the fields must fill it to its last byte
 // and each uvarint must use its shortest encoding. Within a segment the seqs
-// are consecutive, starting at the segment's name. A compressed segment is the
-// zstd stream of exactly these bytes.
+// are consecutive, starting at the segment's name.
+//
+// A compressed segment is one zstd frame. Its content is the segment in the
+// compact form (compact.go): a magic "VJC1", the first seq, then chunks of
+// about 64 KiB of records without their length, CRC and seq, the receive
+// time as a difference and the input and peer only when they change, each
+// chunk followed by a CRC-32C of its records' CRCs. zstd
+// cannot compress a CRC or a fresh seq, so the compact form is about a
+// quarter smaller after compression. Expanding it gives back the segment
+// byte for byte, and a chunk whose CRC fails is not handed out. A segment
+// compressed before the compact form, or one with a damaged record (it is
+// then compressed as it is, so that readers meet the damage where it is),
+// holds the plain records; readers tell the two apart by the magic, which
+// as a record's body length would be out of range.
 //
 // # Recovery
 //

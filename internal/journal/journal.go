@@ -463,7 +463,9 @@ func (j *Journal) recoverCompressedLast(first uint64) (*segment, error) {
 	}
 	res := scanResult{next: first}
 	if res.err = dec.Reset(f); res.err == nil {
-		res = scanSegment(dec, first)
+		var exp expander
+		exp.reset(dec)
+		res = scanSegment(&exp, first)
 	}
 	dec.Close()
 	if res.err != nil {

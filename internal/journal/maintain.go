@@ -104,35 +104,22 @@ func (j *Journal) compress(s *segment) (err error) {
 		}
 	}()
 	if j.encoder == nil {
-		j.encoder, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
+		j.encoder, err = newEncoder()
 		if err != nil {
 			return err
 		}
 	}
-	enc := j.encoder
-	enc.Reset(out)
-	buf := make([]byte, 1<<20)
-	for {
-		select {
-		case <-j.done:
-			enc.Reset(nil)
-			return errStopped
-		default:
-		}
-		n, rerr := in.Read(buf)
-		if n > 0 {
-			if _, err := enc.Write(buf[:n]); err != nil {
-				return err
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return rerr
+	err = encodeSegment(j.encoder, out, in, true, j.done)
+	if errors.Is(err, errNotCompact) {
+		// A record of the sealed segment is damaged: keep the segment as
+		// it is, so that readers meet the damage where it is.
+		j.log.Warn("journal: sealed segment has a damaged record; compressing it without the compact form", "segment", segBase(s.first))
+		err = rewind(in, out)
+		if err == nil {
+			err = encodeSegment(j.encoder, out, in, false, j.done)
 		}
 	}
-	if err := enc.Close(); err != nil {
+	if err != nil {
 		return err
 	}
 	if err := out.Sync(); err != nil {
@@ -172,6 +159,18 @@ func (j *Journal) compress(s *segment) (err error) {
 	}
 	j.log.Debug("journal: compressed segment", "segment", segBase(s.first), "bytes", old, "compressed", fi.Size())
 	return nil
+}
+
+// rewind moves in and out back to their starts and empties out.
+func rewind(in, out *os.File) error {
+	if _, err := in.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := out.Truncate(0); err != nil {
+		return err
+	}
+	_, err := out.Seek(0, io.SeekStart)
+	return err
 }
 
 // retain deletes the oldest sealed segments that are too old (MaxAge) or
@@ -222,5 +221,54 @@ func (j *Journal) retain() {
 		j.m.deleted.WithLabelValues(reasons[i]).Inc()
 		j.log.Info("journal: deleted segment", "segment", segBase(s.first), "reason", reasons[i],
 			"bytes", s.size, "newest", time.Unix(0, s.maxTime).UTC(), "first_seq", first)
+	}
+}
+
+// newEncoder returns the encoder of sealed segments.
+func newEncoder() (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
+}
+
+// encodeSegment compresses the plain segment read from in to out as one
+// zstd frame with enc: in the compact form (compact.go) if compact is set,
+// else as it is. It returns errNotCompact if the segment has no compact
+// form, and errStopped as soon as done is closed; out is then incomplete.
+func encodeSegment(enc *zstd.Encoder, out io.Writer, in io.Reader, compact bool, done <-chan struct{}) error {
+	enc.Reset(out)
+	var err error
+	if compact {
+		err = writeCompact(enc, in, done)
+	} else {
+		err = copyStopping(enc, in, done)
+	}
+	if err != nil {
+		enc.Reset(nil)
+		return err
+	}
+	return enc.Close()
+}
+
+// copyStopping copies in to w until io.EOF, or returns errStopped as soon as
+// done is closed.
+func copyStopping(w io.Writer, in io.Reader, done <-chan struct{}) error {
+	buf := make([]byte, 1<<20)
+	for {
+		select {
+		case <-done:
+			return errStopped
+		default:
+		}
+		n, rerr := in.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
 	}
 }
