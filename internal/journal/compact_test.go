@@ -396,7 +396,7 @@ func TestCompactIsSmaller(t *testing.T) {
 			i%60, i%7, i*13%251, i*7%253, 200+i%3*100, i*37%9000, i%17)}
 	}
 	seg := plainSegment(1, recs)
-	enc, err := newEncoder()
+	enc, err := newEncoder(CompressFastest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,5 +412,26 @@ func TestCompactIsSmaller(t *testing.T) {
 	t.Logf("%d records: plain %.1f B, compact %.1f B per record", len(recs), float64(size[false])/5000, float64(size[true])/5000)
 	if size[true] > size[false]*85/100 {
 		t.Fatalf("compact form %d bytes, plain %d: less than 15%% saved", size[true], size[false])
+	}
+}
+
+// TestCompressLevels: every level writes segments that read back, and an
+// unknown level is refused at Open.
+func TestCompressLevels(t *testing.T) {
+	for level := range compressLevels {
+		t.Run(string(level), func(t *testing.T) {
+			j := openJ(t, t.TempDir(), Options{SegmentSize: 8 << 10, Compress: true, CompressLevel: level, maintainEvery: never})
+			want := appendN(t, j, "l", 200, 10, 200)
+			j.maintain()
+			if st := j.Stats(); st.CompressedSegments != st.Segments-1 {
+				t.Fatalf("%d of %d segments compressed", st.CompressedSegments, st.Segments)
+			}
+			r, _ := j.ReaderAt(1)
+			defer r.Close()
+			sameRecords(t, readN(t, r, 200), want)
+		})
+	}
+	if _, err := Open(t.TempDir(), Options{CompressLevel: "max"}); err == nil || !strings.Contains(err.Error(), `unknown compression level "max"`) {
+		t.Fatalf("Open with level max: %v", err)
 	}
 }

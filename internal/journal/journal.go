@@ -69,6 +69,9 @@ type Options struct {
 	MaxSize int64
 	// Compress zstd-compresses sealed segments in the background.
 	Compress bool
+	// CompressLevel is the zstd level of compressed segments. Default
+	// CompressFastest.
+	CompressLevel CompressLevel
 	// MinFreeDisk makes Append refuse records (with an error wrapping
 	// ErrFull) while the journal's file system has fewer bytes free, so
 	// that the journal never writes the disk full. 0 disables the check;
@@ -105,6 +108,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.FsyncInterval <= 0 {
 		o.FsyncInterval = time.Second
+	}
+	if o.CompressLevel == "" {
+		o.CompressLevel = CompressFastest
+	}
+	if _, ok := compressLevels[o.CompressLevel]; !ok {
+		return o, fmt.Errorf("journal: unknown compression level %q", o.CompressLevel)
 	}
 	if o.MaxAge < 0 || o.MaxSize < 0 || o.MinFreeDisk < 0 {
 		return o, errors.New("journal: negative MaxAge, MaxSize or MinFreeDisk")
