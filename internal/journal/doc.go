@@ -53,7 +53,10 @@
 // when it reaches [Options.SegmentSize] it is fsynced, sealed (its mtime is set
 // to the receive time of its newest record, which age retention uses) and a
 // new active segment named by the next seq is created. With [Options.Compress]
-// a background goroutine compresses sealed segments with zstd: it writes
+// a background goroutine compresses sealed segments with zstd, each once
+// every open durable reader has committed past it, or regardless once the
+// sealed segments waiting uncompressed exceed 16 segment sizes (a stalled
+// consumer must not keep the whole journal uncompressed). It writes
 // <segment>.wal.zst.tmp, fsyncs it, renames it to <segment>.wal.zst, fsyncs
 // the directory and only then removes <segment>.wal. At Open a leftover .tmp
 // file is removed, and a .wal next to a .wal.zst of the same name is removed

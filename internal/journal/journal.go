@@ -87,6 +87,9 @@ type Options struct {
 	now func() time.Time
 	// maintainEvery is the retention period. Default 1 minute.
 	maintainEvery time.Duration
+	// maxWaiting is how many bytes of sealed segments may wait
+	// uncompressed for consumers to pass them. Default 16 segments.
+	maxWaiting int64
 	// files does the active segment's writes (tests inject failures).
 	files fileOps
 	// statfs returns a directory's free bytes (tests fake it); nil on a
@@ -126,6 +129,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.maintainEvery <= 0 {
 		o.maintainEvery = time.Minute
+	}
+	if o.maxWaiting <= 0 {
+		o.maxWaiting = 16 * o.SegmentSize
 	}
 	if o.files == nil {
 		o.files = osFiles{}

@@ -59,6 +59,10 @@ func (j *Journal) maintain() {
 // open durable reader has committed past, or nil. Waiting for the readers
 // means a consumer that lags a little (the indexer during a burst) reads
 // the plain file instead of paying to decompress what was just compressed.
+// Sealed segments wait for that only while they total at most
+// Options.maxWaiting bytes: a consumer that stopped (an output whose
+// receiver is down) must not keep the whole journal uncompressed, where
+// retention (MaxSize) would delete what it has not read ten times sooner.
 func (j *Journal) nextToCompress() *segment {
 	passed := uint64(math.MaxUint64)
 	j.curMu.Lock()
@@ -68,13 +72,20 @@ func (j *Journal) nextToCompress() *segment {
 	j.curMu.Unlock()
 	j.pubMu.Lock()
 	defer j.pubMu.Unlock()
-	for i, s := range j.segs {
-		if i+1 < len(j.segs) && j.segs[i+1].first > passed {
-			return nil
-		}
+	var waiting int64
+	for _, s := range j.segs {
 		if s.sealed && !s.compressed {
+			waiting += s.size
+		}
+	}
+	for i, s := range j.segs {
+		if !s.sealed || s.compressed {
+			continue
+		}
+		if i+1 < len(j.segs) && j.segs[i+1].first <= passed || waiting > j.opts.maxWaiting {
 			return s
 		}
+		return nil
 	}
 	return nil
 }
