@@ -246,11 +246,12 @@ const (
 	CompressFastest CompressLevel = "fastest"
 	// CompressDefault is zstd's default level (3).
 	CompressDefault CompressLevel = "default"
-	// CompressBetter is about zstd's level 7: about 3 times the CPU of
+	// CompressBetter is about zstd's level 7: about 2.5 times the CPU of
 	// CompressFastest for a fifth less disk.
 	CompressBetter CompressLevel = "better"
-	// CompressBest is about zstd's level 11; it suits a journal that takes
-	// few messages.
+	// CompressBest is about zstd's level 11: about 6 times the CPU of
+	// CompressFastest for a quarter less disk; it suits a journal that
+	// takes few messages.
 	CompressBest CompressLevel = "best"
 )
 
