@@ -26,13 +26,16 @@ import (
 // a journal as the TCP input does (batches of 256 records sharing a receive
 // time, input "syslog", one peer), once per segment size in
 // VIGIL_JOURNALZ_SEGMENTS (MiB, default "64"), then compresses every segment
-// with each candidate encoder setting and decompresses it again,
-// VIGIL_JOURNALZ_ROUNDS times (default 2), candidates alternating within a
-// round. It reports the compressed bytes per event and the process's CPU
-// (user+system, the minimum over the rounds) per million events for
-// compressing and for decompressing. VIGIL_JOURNALZ_CANDIDATES limits the
-// candidates to those whose names contain one of its comma-separated words.
-// Skipped without VIGIL_JOURNALZ_INPUT.
+// with each candidate setting (plain or compact form, zstd level, window)
+// and reads it back as readers do (checking it gives back the segment byte
+// for byte), VIGIL_JOURNALZ_ROUNDS times (default 2), candidates
+// alternating within a round. It reports the compressed bytes per event and
+// the process's CPU (user+system, the minimum over the rounds) per million
+// events for compressing and for reading back. VIGIL_JOURNALZ_CANDIDATES
+// limits the candidates to those whose names contain one of its
+// comma-separated words; VIGIL_JOURNALZ_TEXT=1 adds the same lines as a
+// text file (what the records' framing costs). Skipped without
+// VIGIL_JOURNALZ_INPUT.
 //
 //	VIGIL_JOURNALZ_INPUT=/tmp/input.log go test -count=1 -v -timeout 60m -run TestCompressCost ./internal/journal/
 func TestCompressCost(t *testing.T) {
