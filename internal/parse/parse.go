@@ -141,6 +141,8 @@ type Parser struct {
 	msg     syslog.Message
 	json    fastjson.Parser
 	arena   format.Arena
+	copy    func([]byte) string // str, made once (a method value allocates)
+	ev      format.Event        // the event being parsed, reused
 	path    []byte
 	literal []byte   // a JSON number or literal's text, before it is copied
 	empty   []string // reused for format.Event.Empty
@@ -172,7 +174,9 @@ func New(opts Options) *Parser {
 	if opts.Texts == nil && opts.JSONs == nil {
 		opts.Texts, opts.JSONs = DefaultFormats()
 	}
-	return &Parser{opts: opts, hdr: syslog.Parser{Location: opts.Location}, sources: make(map[sourceKey]*format.Source)}
+	p := &Parser{opts: opts, hdr: syslog.Parser{Location: opts.Location}, sources: make(map[sourceKey]*format.Source)}
+	p.copy = p.str
+	return p
 }
 
 // CheckFormat reports whether name is a known format ("auto" and "" are).
@@ -295,7 +299,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	msgIdx := len(row.Fields)
 	row.Fields = append(row.Fields,
 		store.Field{Name: FieldMsg, Value: p.text(payload, valid)},
-		store.Field{Name: FieldSeq, Value: strconv.FormatUint(rec.Seq, 10)},
+		store.Field{Name: FieldSeq, Value: p.seq(rec.Seq)},
 		store.Field{Name: FieldInput, Value: rec.Input},
 		store.Field{Name: FieldReceived, Value: p.received(rec.Time)},
 	)
@@ -316,11 +320,12 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 		forced = ""
 	}
 	src := p.source(rec.Input, m.Hostname, m.AppName, rec.Time)
-	ev := format.Event{Copy: p.str, KeepKeys: p.opts.KeepSourceKeys}
-	if body, ok := jsonPayload(payload); ok && !p.isText(forced) {
+	ev := &p.ev
+	*ev = format.Event{Copy: p.copy, KeepKeys: p.opts.KeepSourceKeys}
+	if body, ok := jsonPayload(payload); ok && (forced == "" || !p.isText(forced)) {
 		// A complete parse replaces the JSON text in _msg by its summary;
 		// after any problem _msg keeps the text, the only complete copy.
-		summary, err := p.parseJSON(body, row, valid, &ev)
+		summary, err := p.parseJSON(body, row, valid, ev)
 		if err != "" {
 			errs = append(errs, err)
 		} else {
@@ -328,14 +333,14 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 				row.Fields[msgIdx].Value = summary
 			}
 			ev.Fields = row.Fields
-			if err := p.mapJSON(forced, src, &ev); err != "" {
+			if err := p.mapJSON(forced, src, ev); err != "" {
 				errs = append(errs, err)
 			}
 			row.Fields = ev.Fields
 		}
 	} else if valid {
 		ev.Fields = row.Fields
-		if err := p.parseText(forced, payload, src, &ev); err != "" {
+		if err := p.parseText(forced, payload, src, ev); err != "" {
 			errs = append(errs, err)
 		}
 		row.Fields = ev.Fields
@@ -370,6 +375,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	if len(errs) > 0 {
 		row.Fields = append(row.Fields, store.Field{Name: FieldParseError, Value: strings.Join(errs, "; ")})
 	}
+	*ev = format.Event{} // keeps no row alive
 }
 
 // Text returns the last record Parse read as the parser read it: decoded
@@ -452,6 +458,12 @@ const ReceivedLayout = "2006-01-02T15:04:05.000Z"
 func (p *Parser) eventID(rec *journal.Record) string {
 	var b [EventIDLen]byte
 	return p.arena.Copy(AppendEventID(b[:0], p.opts.JournalID, rec))
+}
+
+// seq formats a record's vigil.seq, in the arena.
+func (p *Parser) seq(n uint64) string {
+	var b [20]byte
+	return p.arena.Copy(strconv.AppendUint(b[:0], n, 10))
 }
 
 // received formats t in ReceivedLayout, in the arena.
