@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // HTTP is one request to a web front end, as an access log records it.
@@ -37,10 +38,29 @@ var protocols = map[string]string{
 // Protocol returns network.protocol for a request path, or "".
 func Protocol(path string) string {
 	p := strings.TrimPrefix(path, "/")
-	if i := strings.IndexAny(p, "/?"); i >= 0 {
-		p = p[:i]
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' || p[i] == '?' {
+			p = p[:i]
+			break
+		}
 	}
-	return protocols[strings.ToLower(p)]
+	// The first segment lowercased as strings.ToLower does; ASCII (every
+	// request's, in practice) without allocating.
+	var buf [32]byte
+	if len(p) > len(buf) {
+		return protocols[strings.ToLower(p)]
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c >= utf8.RuneSelf {
+			return protocols[strings.ToLower(p)]
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return protocols[string(buf[:len(p)])]
 }
 
 // AddHTTP adds the normalized fields of an HTTP request to ev: method,
@@ -52,7 +72,8 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 	ev.Add(FieldURLPath, r.Path)
 	ev.Add(FieldURLQuery, r.Query)
 	if r.Status > 0 {
-		ev.Add(FieldStatus, strconv.Itoa(r.Status))
+		var b [20]byte
+		ev.AddBytes(FieldStatus, strconv.AppendInt(b[:0], int64(r.Status), 10))
 	}
 	ev.Add(FieldUserAgent, r.UserAgent)
 	proto := Protocol(r.Path)
@@ -61,13 +82,14 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 	user := r.User
 	if proto == "activesync" && r.Query != "" {
 		// Percent-decoding can produce any bytes: keep the text valid.
-		get := func(k string) string { return strings.ToValidUTF8(QueryParam(r.Query, k), "\uFFFD") }
+		var p activeSync
+		p.read(r.Query, user == "")
 		if user == "" {
-			user = get("User")
+			user = strings.ToValidUTF8(p[asUser], "\uFFFD")
 		}
-		ev.Add(FieldDeviceID, get("DeviceId"))
-		ev.Add(FieldDeviceType, get("DeviceType"))
-		ev.Add(FieldAction, get("Cmd"))
+		ev.Add(FieldDeviceID, strings.ToValidUTF8(p[asDeviceID], "\uFFFD"))
+		ev.Add(FieldDeviceType, strings.ToValidUTF8(p[asDeviceType], "\uFFFD"))
+		ev.Add(FieldAction, strings.ToValidUTF8(p[asCmd], "\uFFFD"))
 	}
 	ev.SetUser(src, user)
 	r.User = user
@@ -85,7 +107,10 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 // httpAuth decides whether a request is an authentication attempt and how
 // it ended. The evidence for each rule is in docs/schema.md.
 func httpAuth(proto string, r HTTP, noCredentials bool) (category, outcome, reason string) {
-	lowerPath := strings.ToLower(r.Path)
+	lowerPath := ""
+	if proto == "owa" { // the only cases that read it
+		lowerPath = strings.ToLower(r.Path)
+	}
 	switch {
 	case proto == "owa" && lowerPath == "/owa/auth.owa" && (r.Method == "" || strings.EqualFold(r.Method, "POST")):
 		// (Logs without the method, such as the original deployment's
@@ -129,34 +154,98 @@ func httpAuth(proto string, r HTTP, noCredentials bool) (category, outcome, reas
 	return "", "", ""
 }
 
+// activeSync holds the query parameters of an ActiveSync request that
+// AddHTTP reads, indexed by asUser etc.
+type activeSync [4]string
+
+const (
+	asUser = iota
+	asDeviceID
+	asDeviceType
+	asCmd
+)
+
+// read sets each parameter to QueryParam(query, its name), reading the
+// query once; User only when user is set.
+func (p *activeSync) read(query string, user bool) {
+	var found [len(p)]bool
+	left := len(p)
+	if !user {
+		found[asUser] = true
+		left--
+	}
+	for query != "" && left > 0 {
+		var k, v string
+		var ok bool
+		k, v, query, ok = queryPair(query)
+		if !ok {
+			continue
+		}
+		i := -1
+		switch k {
+		case "User":
+			i = asUser
+		case "DeviceId":
+			i = asDeviceID
+		case "DeviceType":
+			i = asDeviceType
+		case "Cmd":
+			i = asCmd
+		}
+		if i < 0 || found[i] {
+			continue
+		}
+		if v, ok = queryValue(v); ok {
+			p[i], found[i] = v, true
+			left--
+		}
+	}
+}
+
+// queryPair splits the first pair off query and returns its unescaped key,
+// its raw value and the rest of query; ok is false for a pair QueryParam
+// skips whatever the key (empty, with ';', or a bad escape in the key).
+func queryPair(query string) (key, value, rest string, ok bool) {
+	pair, rest, _ := strings.Cut(query, "&")
+	if pair == "" || strings.Contains(pair, ";") {
+		return "", "", rest, false
+	}
+	k, v, _ := strings.Cut(pair, "=")
+	if strings.ContainsAny(k, "%+") {
+		var err error
+		if k, err = url.QueryUnescape(k); err != nil {
+			return "", "", rest, false
+		}
+	}
+	return k, v, rest, true
+}
+
+// queryValue unescapes a raw query value; ok is false for a bad escape.
+func queryValue(v string) (string, bool) {
+	if strings.ContainsAny(v, "%+") {
+		var err error
+		if v, err = url.QueryUnescape(v); err != nil {
+			return "", false
+		}
+	}
+	return v, true
+}
+
 // QueryParam returns the first value of key in a URL query, as
 // url.ParseQuery(query).Get(key) would, without building the map: pairs
 // are separated by '&', a pair with ';' or with a bad escape is skipped,
 // and keys and values are unescaped ('+' is a space).
 func QueryParam(query, key string) string {
 	for query != "" {
-		var pair string
-		pair, query, _ = strings.Cut(query, "&")
-		if pair == "" || strings.Contains(pair, ";") {
+		var k, v string
+		var ok bool
+		k, v, query, ok = queryPair(query)
+		if !ok || k != key {
 			continue
 		}
-		k, v, _ := strings.Cut(pair, "=")
-		if strings.ContainsAny(k, "%+") {
-			var err error
-			if k, err = url.QueryUnescape(k); err != nil {
-				continue
-			}
+		if v, ok = queryValue(v); ok {
+			return v
 		}
-		if k != key {
-			continue
-		}
-		if strings.ContainsAny(v, "%+") {
-			var err error
-			if v, err = url.QueryUnescape(v); err != nil {
-				continue
-			}
-		}
-		return v
 	}
 	return ""
 }

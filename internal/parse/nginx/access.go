@@ -166,7 +166,8 @@ func (a *access) emit(ev *format.Event, src *format.Source) error {
 	}
 	if present(a.reqTime) {
 		if ns, ok := nanos(a.reqTime); ok {
-			ev.Add(format.FieldDuration, strconv.FormatInt(ns, 10))
+			var b [20]byte
+			ev.AddBytes(format.FieldDuration, strconv.AppendInt(b[:0], ns, 10))
 		}
 	}
 	ev.Add(format.FieldReferrer, a.referrer)
