@@ -325,6 +325,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	if body, ok := jsonPayload(payload); ok && (forced == "" || !p.isText(forced)) {
 		// A complete parse replaces the JSON text in _msg by its summary;
 		// after any problem _msg keeps the text, the only complete copy.
+		payloadStart := len(row.Fields)
 		summary, err := p.parseJSON(body, row, valid, ev)
 		if err != "" {
 			errs = append(errs, err)
@@ -333,6 +334,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 				row.Fields[msgIdx].Value = summary
 			}
 			ev.Fields = row.Fields
+			ev.PayloadStart = payloadStart
 			if err := p.mapJSON(forced, src, ev); err != "" {
 				errs = append(errs, err)
 			}

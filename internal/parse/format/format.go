@@ -96,12 +96,21 @@ type Event struct {
 	// normalized fields (parse.keep_source_keys). By default a mapped key
 	// is replaced by its normalized field.
 	KeepKeys bool
+	// PayloadStart is the index in Fields of the first field a JSON
+	// payload gave: the fields before it are the parser's own (syslog
+	// header, vigil.*), never a payload key, so a JSON format that looks
+	// for keys may start there (Payload). Zero means all fields.
+	PayloadStart int
 	// Empty names the top-level keys of a JSON payload that were present
 	// with an empty value (not stored as fields): a format may need to
 	// know that the source logged a value and it was empty, such as
 	// nginx's $remote_user. At most a few are kept.
 	Empty []string
 }
+
+// Payload returns the fields from PayloadStart on: those of a JSON
+// payload, plus any a format added since.
+func (e *Event) Payload() []store.Field { return e.Fields[e.PayloadStart:] }
 
 // HasEmpty reports whether the payload had key with an empty value.
 func (e *Event) HasEmpty(key string) bool {

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/store"
 )
 
 // JSON returns the format "nginx": access logs that nginx or OpenResty
@@ -24,10 +25,11 @@ func (jsonFormat) Name() string { return "nginx" }
 // Match implements format.JSON.
 func (jsonFormat) Match(ev *format.Event) bool {
 	var st, req bool
-	for i := range ev.Fields {
-		switch keyKind(ev.Fields[i].Name) {
+	fields := ev.Payload() // the parser's own fields mean nothing here
+	for i := range fields {
+		switch keyKind(fields[i].Name) {
 		case kStatus:
-			st = st || status(ev.Fields[i].Value) != 0
+			st = st || status(fields[i].Value) != 0
 		case kRequest, kRequestURI, kURI, kTimeStrict:
 			req = true
 		default:
@@ -45,24 +47,27 @@ func (jsonFormat) Match(ev *format.Event) bool {
 // ev.KeepKeys; keys it does not know stay under their own names, and the
 // exact payload stays in the journal.
 func (j jsonFormat) Map(ev *format.Event, src *format.Source) error {
-	n := len(ev.Fields)
+	// The kinds of the payload's fields (the parser's own before them are
+	// kNone).
+	payload := ev.Payload()
 	var buf [64]key
 	kinds := buf[:0]
-	if n > len(buf) {
-		kinds = make([]key, 0, n)
+	if len(payload) > len(buf) {
+		kinds = make([]key, 0, len(payload))
 	}
-	for i := range ev.Fields {
-		kinds = append(kinds, keyKind(ev.Fields[i].Name))
+	for i := range payload {
+		kinds = append(kinds, keyKind(payload[i].Name))
 	}
-	if err := j.mapFields(ev, src, kinds); err != nil {
+	if err := j.mapFields(ev, src, payload, kinds); err != nil {
 		return err
 	}
 	if ev.KeepKeys {
 		return nil
 	}
-	kept := ev.Fields[:0]
-	for i, f := range ev.Fields {
-		if i < n && kinds[i] != kNone {
+	start := ev.PayloadStart
+	kept := ev.Fields[:start]
+	for i, f := range ev.Fields[start:] {
+		if i < len(kinds) && kinds[i] != kNone {
 			continue
 		}
 		kept = append(kept, f)
@@ -71,16 +76,16 @@ func (j jsonFormat) Map(ev *format.Event, src *format.Source) error {
 	return nil
 }
 
-// mapFields reads the payload's keys, of the given kinds, into the
+// mapFields reads the payload's fields, of the given kinds, into the
 // normalized fields.
-func (jsonFormat) mapFields(ev *format.Event, src *format.Source, kinds []key) error {
+func (jsonFormat) mapFields(ev *format.Event, src *format.Source, payload []store.Field, kinds []key) error {
 	var a access
 	for _, k := range ev.Empty {
 		if keyKind(k) == kUser {
 			a.userLogged = true // "user":"" (escape=json writes no "-")
 		}
 	}
-	for i, f := range ev.Fields[:len(kinds)] {
+	for i, f := range payload {
 		var dst *string
 		switch kinds[i] {
 		case kNone:
