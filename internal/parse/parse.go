@@ -176,6 +176,8 @@ func New(opts Options) *Parser {
 	}
 	p := &Parser{opts: opts, hdr: syslog.Parser{Location: opts.Location}, sources: make(map[sourceKey]*format.Source)}
 	p.copy = p.str
+	// The header's strings go to the arena with the rest of the row.
+	p.hdr.Alloc = p.arena.Alloc
 	return p
 }
 
@@ -224,8 +226,10 @@ func (p *Parser) source(input, host, app string, received time.Time) *format.Sou
 		if len(p.sources) >= maxSources {
 			clear(p.sources)
 		}
-		src = &format.Source{Location: p.location(input), Host: host, App: app, Users: p.opts.Users}
-		p.sources[sourceKey{strings.Clone(input), strings.Clone(host), strings.Clone(app)}] = src
+		// host and app live in the arena: the source keeps copies.
+		k = sourceKey{strings.Clone(input), strings.Clone(host), strings.Clone(app)}
+		src = &format.Source{Location: p.location(input), Host: k.host, App: k.app, Users: p.opts.Users}
+		p.sources[k] = src
 	}
 	src.Received = received
 	return src

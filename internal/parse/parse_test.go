@@ -254,6 +254,27 @@ func TestReceivedAcrossResets(t *testing.T) {
 	}
 }
 
+// TestSourceSurvivesBufferReuse: the header's strings live in the parser's
+// buffer, and the per-source state that outlives a batch keeps its own
+// copies of the host and app names.
+func TestSourceSurvivesBufferReuse(t *testing.T) {
+	p := New(Options{})
+	p.Reset(0)
+	var row store.Row
+	p.Parse(&journal.Record{Time: received, Input: "syslog", Data: []byte("<14>Nov 27 23:39:14 alpha nginx: hello")}, &row)
+	if row.Get(FieldHostname) != "alpha" {
+		t.Fatalf("host.hostname %q", row.Get(FieldHostname))
+	}
+	buf := p.Buffer()
+	p.ResetWith(buf, 0)
+	clear(buf[:cap(buf)]) // the earlier batch's strings are out of use
+	p.Parse(&journal.Record{Time: received, Input: "syslog", Data: []byte("<14>Nov 27 23:39:14 bravo nginx: hello")}, &row)
+	src := p.sources[sourceKey{"syslog", "alpha", "nginx"}]
+	if src == nil || src.Host != "alpha" || src.App != "nginx" {
+		t.Fatalf("source of alpha after the buffer's reuse: %+v", src)
+	}
+}
+
 func TestKeepJSONText(t *testing.T) {
 	const data = `<14>Nov 27 23:39:14 host nginx: {"request_uri":"/owa/","statuscode":200}`
 	row := parseLine(t, New(Options{KeepJSONText: true}), data, 0)
