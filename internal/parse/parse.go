@@ -501,7 +501,8 @@ func (p *Parser) header(m *syslog.Message, row *store.Row, valid bool) {
 	}
 	row.Fields = append(row.Fields, store.Field{Name: FieldFormat, Value: m.Format.String()})
 	if m.Priority >= 0 {
-		add(FieldPriority, strconv.Itoa(m.Priority))
+		var b [20]byte
+		add(FieldPriority, p.arena.Copy(strconv.AppendInt(b[:0], int64(m.Priority), 10)))
 		add(FieldFacility, syslog.FacilityName(m.Facility))
 		add(FieldSeverity, syslog.SeverityName(m.Severity))
 		if m.PriorityAssumed {

@@ -72,8 +72,7 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 	ev.Add(FieldURLPath, r.Path)
 	ev.Add(FieldURLQuery, r.Query)
 	if r.Status > 0 {
-		var b [20]byte
-		ev.AddBytes(FieldStatus, strconv.AppendInt(b[:0], int64(r.Status), 10))
+		ev.AddInt(FieldStatus, int64(r.Status))
 	}
 	ev.Add(FieldUserAgent, r.UserAgent)
 	proto := Protocol(r.Path)
@@ -139,7 +138,7 @@ func httpAuth(proto string, r HTTP, noCredentials bool) (category, outcome, reas
 		return "authentication", OutcomeUnknown, "ActiveSync 401 challenge: the request carried no credentials"
 	case r.Status == 401:
 		if proto != "" {
-			return "authentication", OutcomeFailure, "HTTP 401 from the " + proto + " endpoint"
+			return "authentication", OutcomeFailure, reason401(proto)
 		}
 		return "authentication", OutcomeFailure, "HTTP 401"
 	case proto == "owa" && r.Status == 440:
@@ -229,6 +228,31 @@ func queryValue(v string) (string, bool) {
 		}
 	}
 	return v, true
+}
+
+// reason401 is event.reason of a 401 from a protocol's endpoint.
+func reason401(proto string) string {
+	switch proto { // the values of protocols, without building the text
+	case "owa":
+		return "HTTP 401 from the owa endpoint"
+	case "ecp":
+		return "HTTP 401 from the ecp endpoint"
+	case "ews":
+		return "HTTP 401 from the ews endpoint"
+	case "activesync":
+		return "HTTP 401 from the activesync endpoint"
+	case "autodiscover":
+		return "HTTP 401 from the autodiscover endpoint"
+	case "mapi":
+		return "HTTP 401 from the mapi endpoint"
+	case "rpc":
+		return "HTTP 401 from the rpc endpoint"
+	case "oab":
+		return "HTTP 401 from the oab endpoint"
+	case "powershell":
+		return "HTTP 401 from the powershell endpoint"
+	}
+	return "HTTP 401 from the " + proto + " endpoint"
 }
 
 // QueryParam returns the first value of key in a URL query, as

@@ -131,3 +131,15 @@ func TestProtocol(t *testing.T) {
 		}
 	}
 }
+
+// TestReason401: the reason of a 401 names the protocol's endpoint.
+func TestReason401(t *testing.T) {
+	for _, proto := range protocols {
+		if got, want := reason401(proto), "HTTP 401 from the "+proto+" endpoint"; got != want {
+			t.Errorf("reason401(%q) = %q, want %q", proto, got, want)
+		}
+	}
+	if got := reason401("x"); got != "HTTP 401 from the x endpoint" {
+		t.Errorf("reason401(x) = %q", got)
+	}
+}

@@ -166,8 +166,7 @@ func (a *access) emit(ev *format.Event, src *format.Source) error {
 	}
 	if present(a.reqTime) {
 		if ns, ok := nanos(a.reqTime); ok {
-			var b [20]byte
-			ev.AddBytes(format.FieldDuration, strconv.AppendInt(b[:0], ns, 10))
+			ev.AddInt(format.FieldDuration, ns)
 		}
 	}
 	ev.Add(format.FieldReferrer, a.referrer)
