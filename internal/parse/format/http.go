@@ -205,12 +205,33 @@ func (p *activeSync) read(query string, user bool) {
 // its raw value and the rest of query; ok is false for a pair QueryParam
 // skips whatever the key (empty, with ';', or a bad escape in the key).
 func queryPair(query string) (key, value, rest string, ok bool) {
-	pair, rest, _ := strings.Cut(query, "&")
-	if pair == "" || strings.Contains(pair, ";") {
+	// One scan for what strings.Cut and Contains would each look for.
+	eq, semi, esc := -1, false, false
+	i := 0
+	for ; i < len(query) && query[i] != '&'; i++ {
+		switch query[i] {
+		case '=':
+			if eq < 0 {
+				eq = i
+			}
+		case ';':
+			semi = true
+		case '%', '+':
+			esc = esc || eq < 0 // in the key
+		}
+	}
+	pair := query[:i]
+	if i < len(query) {
+		rest = query[i+1:]
+	}
+	if pair == "" || semi {
 		return "", "", rest, false
 	}
-	k, v, _ := strings.Cut(pair, "=")
-	if strings.ContainsAny(k, "%+") {
+	k, v := pair, ""
+	if eq >= 0 {
+		k, v = pair[:eq], pair[eq+1:]
+	}
+	if esc {
 		var err error
 		if k, err = url.QueryUnescape(k); err != nil {
 			return "", "", rest, false
