@@ -173,9 +173,17 @@ func BenchmarkParseIngest(b *testing.B) {
 		recs[i] = goldenRecord(i, line)
 		size += len(line)
 	}
-	// The server's parser with the default configuration (no user domain
-	// mapping), as the ingest benchmark runs it.
-	p := parse.New(parse.Options{Location: time.UTC, Formats: map[string]string{"syslog": ""}, Users: &format.Users{}})
+	// The indexer's parser as vigil serve builds it with the default
+	// configuration (no user domain mapping; cmd/vigil/serve.go), as the
+	// ingest benchmark runs it.
+	p := parse.New(parse.Options{
+		Location:       time.UTC,
+		Locations:      map[string]*time.Location{"syslog": time.UTC},
+		Formats:        map[string]string{"syslog": ""},
+		Users:          &format.Users{},
+		JournalID:      0x5eed,
+		OriginEventIDs: true,
+	})
 	var row store.Row
 	b.SetBytes(int64(size / len(lines)))
 	b.ReportAllocs()
