@@ -142,10 +142,12 @@ type Parser struct {
 	json    fastjson.Parser
 	arena   format.Arena
 	copy    func([]byte) string // str, made once (a method value allocates)
-	ev      format.Event        // the event being parsed, reused
-	path    []byte
-	literal []byte   // a JSON number or literal's text, before it is copied
-	empty   []string // reused for format.Event.Empty
+	// matchMappers[i] is opts.JSONs[i] as a format.MatchMapper, or nil.
+	matchMappers []format.MatchMapper
+	ev           format.Event // the event being parsed, reused
+	path         []byte
+	literal      []byte   // a JSON number or literal's text, before it is copied
+	empty        []string // reused for format.Event.Empty
 	// recv is vigil.received of the last record, for recvAt, in the
 	// arena since its last reset ("": none).
 	recv   string
@@ -176,6 +178,10 @@ func New(opts Options) *Parser {
 	}
 	p := &Parser{opts: opts, hdr: syslog.Parser{Location: opts.Location}, sources: make(map[sourceKey]*format.Source)}
 	p.copy = p.str
+	for _, j := range opts.JSONs {
+		mm, _ := j.(format.MatchMapper)
+		p.matchMappers = append(p.matchMappers, mm)
+	}
 	// The header's strings go to the arena with the rest of the row.
 	p.hdr.Alloc = p.arena.Alloc
 	return p
@@ -408,12 +414,27 @@ func (p *Parser) isText(name string) bool {
 // mapJSON runs the JSON format that matches ev (or the forced one) and
 // returns a parse error or "".
 func (p *Parser) mapJSON(forced string, src *format.Source, ev *format.Event) string {
-	for _, j := range p.opts.JSONs {
-		if forced != "" && j.Name() != forced || forced == "" && !j.Match(ev) {
-			continue
-		}
+	for i, j := range p.opts.JSONs {
 		n := len(ev.Fields)
-		if err := j.Map(ev, src); err != nil {
+		var err error
+		switch mm := p.matchMappers[i]; {
+		case forced != "":
+			if j.Name() != forced {
+				continue
+			}
+			err = j.Map(ev, src)
+		case mm != nil:
+			var matched bool
+			if matched, err = mm.MatchMap(ev, src); !matched {
+				continue
+			}
+		default:
+			if !j.Match(ev) {
+				continue
+			}
+			err = j.Map(ev, src)
+		}
+		if err != nil {
 			ev.Fields = ev.Fields[:n]
 			return j.Name() + ": " + err.Error()
 		}

@@ -46,6 +46,15 @@ type JSON interface {
 	Map(ev *Event, src *Source) error
 }
 
+// MatchMapper is a JSON format that can tell whether an event is its own
+// and map it in one pass over its fields. MatchMap reports false, having
+// changed nothing, when Match would; else it does what Map does. Package
+// parse prefers it to Match and Map.
+type MatchMapper interface {
+	JSON
+	MatchMap(ev *Event, src *Source) (matched bool, err error)
+}
+
 // errSkip is returned by Parse for a line that carries no event.
 type errSkip struct{}
 

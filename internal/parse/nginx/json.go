@@ -24,12 +24,50 @@ func (jsonFormat) Name() string { return "nginx" }
 
 // Match implements format.JSON.
 func (jsonFormat) Match(ev *format.Event) bool {
+	payload := ev.Payload()
+	var buf [64]key
+	return matches(payload, kindsOf(payload, buf[:0]))
+}
+
+// Map implements format.JSON. The payload keys it understood are replaced
+// by their normalized fields (one event, one name per meaning) unless
+// ev.KeepKeys; keys it does not know stay under their own names, and the
+// exact payload stays in the journal.
+func (j jsonFormat) Map(ev *format.Event, src *format.Source) error {
+	payload := ev.Payload()
+	var buf [64]key
+	return j.mapKinds(ev, src, payload, kindsOf(payload, buf[:0]))
+}
+
+// MatchMap implements format.MatchMapper: Match, then Map, reading each
+// key's meaning once.
+func (j jsonFormat) MatchMap(ev *format.Event, src *format.Source) (bool, error) {
+	payload := ev.Payload()
+	var buf [64]key
+	kinds := kindsOf(payload, buf[:0])
+	if !matches(payload, kinds) {
+		return false, nil
+	}
+	return true, j.mapKinds(ev, src, payload, kinds)
+}
+
+// kindsOf appends the kinds of the payload's fields to kinds. (The
+// parser's own fields before them would all be kNone.)
+func kindsOf(payload []store.Field, kinds []key) []key {
+	for i := range payload {
+		kinds = append(kinds, keyKind(payload[i].Name))
+	}
+	return kinds
+}
+
+// matches reports whether the payload's fields, of the given kinds, are
+// an access log's: a numeric HTTP status and a request or nginx time.
+func matches(payload []store.Field, kinds []key) bool {
 	var st, req bool
-	fields := ev.Payload() // the parser's own fields mean nothing here
-	for i := range fields {
-		switch keyKind(fields[i].Name) {
+	for i, k := range kinds {
+		switch k {
 		case kStatus:
-			st = st || status(fields[i].Value) != 0
+			st = st || status(payload[i].Value) != 0
 		case kRequest, kRequestURI, kURI, kTimeStrict:
 			req = true
 		default:
@@ -42,22 +80,8 @@ func (jsonFormat) Match(ev *format.Event) bool {
 	return false
 }
 
-// Map implements format.JSON. The payload keys it understood are replaced
-// by their normalized fields (one event, one name per meaning) unless
-// ev.KeepKeys; keys it does not know stay under their own names, and the
-// exact payload stays in the journal.
-func (j jsonFormat) Map(ev *format.Event, src *format.Source) error {
-	// The kinds of the payload's fields (the parser's own before them are
-	// kNone).
-	payload := ev.Payload()
-	var buf [64]key
-	kinds := buf[:0]
-	if len(payload) > len(buf) {
-		kinds = make([]key, 0, len(payload))
-	}
-	for i := range payload {
-		kinds = append(kinds, keyKind(payload[i].Name))
-	}
+// mapKinds is Map with the kinds of the payload's fields known.
+func (j jsonFormat) mapKinds(ev *format.Event, src *format.Source, payload []store.Field, kinds []key) error {
 	if err := j.mapFields(ev, src, payload, kinds); err != nil {
 		return err
 	}
