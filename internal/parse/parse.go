@@ -135,13 +135,18 @@ type Options struct {
 // concurrent use; use one per goroutine. Strings in the rows it fills stay
 // valid until Reset.
 type Parser struct {
-	opts    Options
-	sources map[sourceKey]*format.Source
-	hdr     syslog.Parser
-	msg     syslog.Message
-	json    fastjson.Parser
-	arena   format.Arena
-	copy    func([]byte) string // str, made once (a method value allocates)
+	opts      Options
+	sources   map[sourceKey]*format.Source
+	hdr       syslog.Parser
+	msg       syslog.Message
+	json      fastjson.Parser
+	arena     format.Arena
+	copy      func([]byte) string // str, made once (a method value allocates)
+	inputs    map[string]*inputOpts
+	lastInput *inputOpts
+	// lastSource is the Source of the last message, of lastSourceInput.
+	lastSource      *format.Source
+	lastSourceInput *inputOpts
 	// matchMappers[i] is opts.JSONs[i] as a format.MatchMapper, or nil.
 	matchMappers []format.MatchMapper
 	ev           format.Event // the event being parsed, reused
@@ -176,7 +181,8 @@ func New(opts Options) *Parser {
 	if opts.Texts == nil && opts.JSONs == nil {
 		opts.Texts, opts.JSONs = DefaultFormats()
 	}
-	p := &Parser{opts: opts, hdr: syslog.Parser{Location: opts.Location}, sources: make(map[sourceKey]*format.Source)}
+	p := &Parser{opts: opts, hdr: syslog.Parser{Location: opts.Location}, sources: make(map[sourceKey]*format.Source),
+		inputs: make(map[string]*inputOpts)}
 	p.copy = p.str
 	for _, j := range opts.JSONs {
 		mm, _ := j.(format.MatchMapper)
@@ -224,18 +230,58 @@ func (p *Parser) location(input string) *time.Location {
 	return p.opts.Location
 }
 
-// source returns the Source for a message.
-func (p *Parser) source(input, host, app string, received time.Time) *format.Source {
-	k := sourceKey{input, host, app}
-	src := p.sources[k]
-	if src == nil {
-		if len(p.sources) >= maxSources {
-			clear(p.sources)
+// inputOpts is what the options say about one input, looked up once.
+type inputOpts struct {
+	name      string // a copy of the input's name
+	charset   charset.Charset
+	location  *time.Location
+	fileLines bool
+	forced    string // the format forced on the input, "" for auto
+}
+
+// maxInputs bounds the inputs whose options are kept (they are the
+// configured ones; the bound is a safeguard).
+const maxInputs = 1000
+
+// input returns the options of the named input.
+func (p *Parser) input(name string) *inputOpts {
+	if in := p.lastInput; in != nil && in.name == name {
+		return in // records come in runs of one input
+	}
+	in := p.inputs[name]
+	if in == nil {
+		if len(p.inputs) >= maxInputs {
+			clear(p.inputs)
 		}
-		// host and app live in the arena: the source keeps copies.
-		k = sourceKey{strings.Clone(input), strings.Clone(host), strings.Clone(app)}
-		src = &format.Source{Location: p.location(input), Host: k.host, App: k.app, Users: p.opts.Users}
-		p.sources[k] = src
+		forced := p.opts.Formats[name]
+		if forced == "auto" {
+			forced = ""
+		}
+		in = &inputOpts{name: strings.Clone(name), charset: p.opts.Charsets.Of(name), location: p.location(name),
+			fileLines: p.opts.FileInputs[name], forced: forced}
+		p.inputs[in.name] = in
+	}
+	p.lastInput = in
+	return in
+}
+
+// source returns the Source for a message.
+func (p *Parser) source(in *inputOpts, host, app string, received time.Time) *format.Source {
+	src := p.lastSource
+	if src == nil || p.lastSourceInput != in || src.Host != host || src.App != app {
+		k := sourceKey{in.name, host, app}
+		src = p.sources[k]
+		if src == nil {
+			if len(p.sources) >= maxSources {
+				clear(p.sources)
+			}
+			// host and app live in the arena: the source keeps copies.
+			k = sourceKey{in.name, strings.Clone(host), strings.Clone(app)}
+			src = &format.Source{Location: in.location, Host: k.host, App: k.app, Users: p.opts.Users}
+			p.sources[k] = src
+		}
+		// Records come in runs of one source.
+		p.lastSource, p.lastSourceInput = src, in
 	}
 	src.Received = received
 	return src
@@ -268,7 +314,8 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	// syslog header too (a GBK character's second byte can be '[', ']' or
 	// '\\'). UTF-8 records are read as they are.
 	data, valid, textErr := rec.Data, true, ""
-	if cs := p.opts.Charsets.Of(rec.Input); cs != charset.UTF8 {
+	in := p.input(rec.Input)
+	if cs := in.charset; cs != charset.UTF8 {
 		if cap(p.decoded) > 1<<20 && cap(p.decoded) > 4*len(rec.Data) {
 			p.decoded = nil // one long message's buffer is not kept for ever
 		}
@@ -290,8 +337,8 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 		row.Fields = append(row.Fields, store.Field{Name: FieldRawBase64, Value: base64.StdEncoding.EncodeToString(rec.Data)})
 	}
 	m := &p.msg
-	p.hdr.Location = p.location(rec.Input)
-	p.hdr.FileLines = p.opts.FileInputs[rec.Input]
+	p.hdr.Location = in.location
+	p.hdr.FileLines = in.fileLines
 	p.hdr.Parse(data, rec.Time, m)
 
 	var errs []string
@@ -325,11 +372,8 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	}
 	p.header(m, row, valid)
 
-	forced := p.opts.Formats[rec.Input]
-	if forced == "auto" {
-		forced = ""
-	}
-	src := p.source(rec.Input, m.Hostname, m.AppName, rec.Time)
+	forced := in.forced
+	src := p.source(in, m.Hostname, m.AppName, rec.Time)
 	ev := &p.ev
 	*ev = format.Event{Copy: p.copy, KeepKeys: p.opts.KeepSourceKeys}
 	if body, ok := jsonPayload(payload); ok && (forced == "" || !p.isText(forced)) {
