@@ -21,18 +21,30 @@ type HTTP struct {
 	UserLogged bool
 }
 
-// protocols maps the first path segment of an Exchange front end's URL
+// protocolOf maps the first path segment of an Exchange front end's URL
 // (lowercase) to network.protocol.
-var protocols = map[string]string{
-	"owa":                         "owa",
-	"ecp":                         "ecp",
-	"ews":                         "ews",
-	"microsoft-server-activesync": "activesync",
-	"autodiscover":                "autodiscover",
-	"mapi":                        "mapi",
-	"rpc":                         "rpc",
-	"oab":                         "oab",
-	"powershell":                  "powershell",
+func protocolOf(segment []byte) string {
+	switch string(segment) { // no allocation
+	case "owa":
+		return "owa"
+	case "ecp":
+		return "ecp"
+	case "ews":
+		return "ews"
+	case "microsoft-server-activesync":
+		return "activesync"
+	case "autodiscover":
+		return "autodiscover"
+	case "mapi":
+		return "mapi"
+	case "rpc":
+		return "rpc"
+	case "oab":
+		return "oab"
+	case "powershell":
+		return "powershell"
+	}
+	return ""
 }
 
 // Protocol returns network.protocol for a request path, or "".
@@ -48,19 +60,19 @@ func Protocol(path string) string {
 	// request's, in practice) without allocating.
 	var buf [32]byte
 	if len(p) > len(buf) {
-		return protocols[strings.ToLower(p)]
+		return protocolOf([]byte(strings.ToLower(p)))
 	}
 	for i := 0; i < len(p); i++ {
 		c := p[i]
 		if c >= utf8.RuneSelf {
-			return protocols[strings.ToLower(p)]
+			return protocolOf([]byte(strings.ToLower(p)))
 		}
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
 		buf[i] = c
 	}
-	return protocols[string(buf[:len(p)])]
+	return protocolOf(buf[:len(p)])
 }
 
 // AddHTTP adds the normalized fields of an HTTP request to ev: method,
@@ -253,7 +265,7 @@ func queryValue(v string) (string, bool) {
 
 // reason401 is event.reason of a 401 from a protocol's endpoint.
 func reason401(proto string) string {
-	switch proto { // the values of protocols, without building the text
+	switch proto { // protocolOf's values, without building the text
 	case "owa":
 		return "HTTP 401 from the owa endpoint"
 	case "ecp":

@@ -119,6 +119,12 @@ func TestProtocol(t *testing.T) {
 		{"/Microsoft-Server-ActiveSync?Cmd=Sync", "activesync"},
 		{"/EWS/Exchange.asmx", "ews"},
 		{"ecp", "ecp"},
+		{"/Autodiscover/Autodiscover.xml", "autodiscover"},
+		{"/mapi/emsmdb/", "mapi"},
+		{"/rpc/rpcproxy.dll", "rpc"},
+		{"/OAB/x/oab.xml", "oab"},
+		{"/PowerShell?x", "powershell"},
+		{"/activesync", ""},
 		{"/MAP\u0130/nspi", "mapi"}, // U+0130 lowercases to 'i'
 		{"/owa\u00e9/", ""},
 		{"/", ""},
@@ -134,7 +140,7 @@ func TestProtocol(t *testing.T) {
 
 // TestReason401: the reason of a 401 names the protocol's endpoint.
 func TestReason401(t *testing.T) {
-	for _, proto := range protocols {
+	for _, proto := range []string{"owa", "ecp", "ews", "activesync", "autodiscover", "mapi", "rpc", "oab", "powershell"} {
 		if got, want := reason401(proto), "HTTP 401 from the "+proto+" endpoint"; got != want {
 			t.Errorf("reason401(%q) = %q, want %q", proto, got, want)
 		}
