@@ -777,11 +777,13 @@ func reserved(name []byte) bool {
 	switch {
 	case len(s) == 0:
 		return false
-	case s[0] == '_', strings.HasPrefix(s, "vigil."), strings.HasPrefix(s, "log.syslog."),
-		s == FieldHostname, s == FieldPeer, format.IsNormalized(s):
+	case s[0] == '_':
 		return true
+	case strings.IndexByte(s, '.') < 0:
+		return false // every other reserved name has a dot: most keys stop here
 	}
-	return false
+	return strings.HasPrefix(s, "vigil.") || strings.HasPrefix(s, "log.syslog.") ||
+		s == FieldHostname || s == FieldPeer || format.IsNormalized(s)
 }
 
 func invalidUTF8(b []byte) string {

@@ -365,3 +365,17 @@ func TestLocationPerInput(t *testing.T) {
 		}
 	}
 }
+
+// TestReserved: the JSON keys renamed with JSONConflictPrefix.
+func TestReserved(t *testing.T) {
+	for name, want := range map[string]bool{
+		"": false, "_msg": true, "_x": true, "vigil.seq": true, "vigil.anything": true, "log.syslog.x": true,
+		"host.hostname": true, "log.source.address": true, "source.ip": true, "user.name": true,
+		"event.dataset": true, "user": false, "ip": false, "vigil": false, "log.level.x": false, "x.y": false,
+		"hostname": false, "json.user": false,
+	} {
+		if got := reserved([]byte(name)); got != want {
+			t.Errorf("reserved(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

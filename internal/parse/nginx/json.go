@@ -218,9 +218,28 @@ const maxKey = 40
 // parse sets itself (_msg, vigil.*, log.*, host.hostname) and renamed
 // clashing keys (json.*) mean nothing here.
 func keyKind(name string) key {
-	if name == "" || len(name) > maxKey || name[0] == '_' || name == "host.hostname" ||
-		strings.HasPrefix(name, "vigil.") || strings.HasPrefix(name, "log.") || strings.HasPrefix(name, "json.") {
+	if name == "" || len(name) > maxKey {
 		return kNone
+	}
+	switch name[0] { // the prefixes, tested only for names they may start
+	case '_':
+		return kNone
+	case 'h':
+		if name == "host.hostname" {
+			return kNone
+		}
+	case 'v':
+		if strings.HasPrefix(name, "vigil.") {
+			return kNone
+		}
+	case 'l':
+		if strings.HasPrefix(name, "log.") {
+			return kNone
+		}
+	case 'j':
+		if strings.HasPrefix(name, "json.") {
+			return kNone
+		}
 	}
 	var buf [maxKey]byte
 	n := 0
