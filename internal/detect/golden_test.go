@@ -148,14 +148,7 @@ func runPack(t *testing.T, rules []*Rule, o Options, recs []journal.Record, db *
 	}
 	for i, ev := range off.Events() {
 		if i == restartAt {
-			var state bytes.Buffer
-			if err := e.Snapshot(&state); err != nil {
-				t.Fatal(err)
-			}
-			e, _ = New(rules, o)
-			if _, err := e.Restore(&state); err != nil {
-				t.Fatal(err)
-			}
+			e = restarted(t, e, rules, o)
 		}
 		e.Process(ev)
 	}
@@ -170,4 +163,19 @@ func splitLines(b []byte) []string {
 		out = append(out, strings.Clone(sc.Text()))
 	}
 	return out
+}
+
+// restarted returns a new engine of rules with e's state, as after a
+// restart: through Snapshot and Restore.
+func restarted(t *testing.T, e *Engine, rules []*Rule, o Options) *Engine {
+	t.Helper()
+	var state bytes.Buffer
+	if err := e.Snapshot(&state); err != nil {
+		t.Fatal(err)
+	}
+	e, _ = New(rules, o)
+	if _, err := e.Restore(&state); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
