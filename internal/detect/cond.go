@@ -38,8 +38,8 @@ type cond struct {
 	hits, lookups int
 }
 
-// condCache is a direct-mapped table of condCacheMax entries, by the
-// hash of the values of some fields: the hash and, for each condition
+// condCache is a table of condCacheMax entries in sets of two (see
+// find), by the hash of the values of some fields: the hash and, for each condition
 // sharing the table (up to condCacheSlots), whether its result is known
 // and what it is. Allocated on the first result; dropped when no
 // condition uses it any more.
@@ -83,8 +83,7 @@ func (c *cond) cached(key uint64) (v, ok bool) {
 	}
 	c.lookups++
 	if t := c.results; t.keys != nil {
-		i := key & (condCacheMax - 1)
-		if t.keys[i] == key && t.known[i]&(1<<c.slot) != 0 {
+		if i := t.find(key); i >= 0 && t.known[i]&(1<<c.slot) != 0 {
 			c.hits++
 			v, ok = t.vals[i]&(1<<c.slot) != 0, true
 		}
@@ -110,8 +109,12 @@ func (c *cond) remember(key uint64, v bool) {
 		t.known = make([]uint16, condCacheMax)
 		t.vals = make([]uint16, condCacheMax)
 	}
-	i := key & (condCacheMax - 1)
-	if t.keys[i] != key || t.known[i] == 0 {
+	i := t.find(key)
+	if i < 0 {
+		// A new key takes its set's first entry; the one there moves to
+		// the second, whose entry (the less recently used) is dropped.
+		i = int(key & (condCacheMax - 1) &^ 1)
+		t.keys[i+1], t.known[i+1], t.vals[i+1] = t.keys[i], t.known[i], t.vals[i]
 		t.keys[i], t.known[i], t.vals[i] = key, 0, 0
 	}
 	t.known[i] |= 1 << c.slot
@@ -120,6 +123,26 @@ func (c *cond) remember(key uint64, v bool) {
 	} else {
 		t.vals[i] &^= 1 << c.slot
 	}
+}
+
+// find returns the index of key's entry, or -1. The table is two-way set
+// associative: a key may be in either entry of its set (a pair), so two
+// frequent values whose hashes share a set do not evict each other on
+// every event, as they would in a direct-mapped table. A key found in
+// the second entry moves to the first, which keeps the set's most
+// recently used entry first.
+func (t *condCache) find(key uint64) int {
+	i := int(key & (condCacheMax - 1) &^ 1)
+	switch key {
+	case t.keys[i]:
+		return i
+	case t.keys[i+1]:
+		t.keys[i], t.keys[i+1] = t.keys[i+1], t.keys[i]
+		t.known[i], t.known[i+1] = t.known[i+1], t.known[i]
+		t.vals[i], t.vals[i+1] = t.vals[i+1], t.vals[i]
+		return i
+	}
+	return -1
 }
 
 // condCache returns a results table for a condition over fields (sorted)

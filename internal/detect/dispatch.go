@@ -20,6 +20,14 @@ type dispatch struct {
 	all    []*compiled
 	bySig  map[string][]*compiled
 	sig    []byte // the current event's signature (reused)
+	// last is, by field, the last value looked up that a rule names (the
+	// rules' copy of it) and lastN its number: events repeat their
+	// datasets and categories, so a comparison mostly replaces the map
+	// lookup. lastSig and lastRules are the previous signature's rules.
+	last      []string
+	lastN     []byte
+	lastSig   []byte
+	lastRules []*compiled
 }
 
 // maxSignatures bounds the signatures remembered; events of further ones
@@ -55,6 +63,10 @@ func newDispatch(names *fieldNames, rules []*compiled) *dispatch {
 			d.values[i], d.names[i] = nil, nil
 		}
 	}
+	d.last, d.lastN = make([]string, len(d.fields)), make([]byte, len(d.fields))
+	for i := range d.fields {
+		d.lastN[i] = d.values[i][""] // "" is the first value looked up
+	}
 	for _, r := range rules {
 		r.indexed = true
 		for _, m := range r.match {
@@ -73,13 +85,43 @@ func (d *dispatch) rules(ev *Event) []*compiled {
 	for i, f := range d.fields {
 		var n byte
 		if d.values[i] != nil {
-			n = d.values[i][ev.field(f)]
+			if v := ev.field(f); v == d.last[i] {
+				n = d.lastN[i]
+			} else if n = d.number(i, v); n != 0 {
+				d.last[i], d.lastN[i] = d.names[i][n], n
+			}
 		}
 		d.sig = append(d.sig, n)
 	}
-	if rs, ok := d.bySig[string(d.sig)]; ok {
-		return rs
+	if d.lastSig != nil && string(d.sig) == string(d.lastSig) {
+		return d.lastRules
 	}
+	rs, ok := d.bySig[string(d.sig)]
+	if !ok {
+		rs = d.match()
+	}
+	d.lastSig, d.lastRules = append(d.lastSig[:0], d.sig...), rs
+	return rs
+}
+
+// number returns the number of v among field i's values (0: none names
+// it): by comparison when the rules name few values, as they mostly do,
+// else by the map.
+func (d *dispatch) number(i int, v string) byte {
+	if names := d.names[i]; len(names) <= 16 {
+		for n := 1; n < len(names); n++ {
+			if names[n] == v {
+				return byte(n)
+			}
+		}
+		return 0
+	}
+	return d.values[i][v]
+}
+
+// match returns the rules that accept the current signature, and
+// remembers them while fewer than maxSignatures are known.
+func (d *dispatch) match() []*compiled {
 	var rs []*compiled
 	for _, r := range d.all {
 		if d.accepts(r) {
