@@ -323,6 +323,7 @@ func (s *server) open() error {
 		MaxAge:        cfg.Journal.MaxAge.D(),
 		MaxSize:       int64(cfg.Journal.MaxSize),
 		Compress:      cfg.Journal.CompressEnabled(),
+		CompressLevel: journal.CompressLevel(cfg.Journal.CompressLevel),
 		MinFreeDisk:   int64(cfg.Journal.MinFreeDisk),
 		Logger:        s.log.With("component", "journal"),
 		Registerer:    s.reg,
@@ -343,6 +344,7 @@ func (s *server) open() error {
 			MaxAge:        cfg.Journal.MaxAge.D(),
 			MaxSize:       int64(cfg.Journal.MaxSize),
 			Compress:      cfg.Journal.CompressEnabled(),
+			CompressLevel: journal.CompressLevel(cfg.Journal.CompressLevel),
 			Logger:        s.log.With("component", "alert-journal"),
 		})
 		if err != nil {

@@ -378,6 +378,9 @@ type Journal struct {
 	MaxAge        Duration `yaml:"max_age"`
 	MaxSize       ByteSize `yaml:"max_size"`
 	Compress      *bool    `yaml:"compress"`
+	// CompressLevel is the zstd level of sealed segments: fastest,
+	// default, better or best.
+	CompressLevel string `yaml:"compress_level"`
 	// MinFreeDisk stops appends while the journal's disk has less free.
 	MinFreeDisk ByteSize `yaml:"min_free_disk"`
 }
@@ -428,6 +431,7 @@ func Default() Config {
 			MaxAge:        Duration(30 * 24 * time.Hour),
 			MaxSize:       20 << 30,
 			MinFreeDisk:   512 << 20,
+			CompressLevel: "fastest",
 		},
 		Store: Store{
 			Retention:      Duration(30 * 24 * time.Hour),
@@ -710,6 +714,11 @@ func (c *Config) Validate() error {
 	case "interval", "always", "never":
 	default:
 		bad("journal.fsync", "%q is not one of interval, always, never", c.Journal.Fsync)
+	}
+	switch c.Journal.CompressLevel {
+	case "fastest", "default", "better", "best":
+	default:
+		bad("journal.compress_level", "%q is not one of fastest, default, better, best", c.Journal.CompressLevel)
 	}
 	if c.Journal.SegmentSize < 1<<20 {
 		bad("journal.segment_size", "%s is below 1MiB", c.Journal.SegmentSize)

@@ -19,7 +19,7 @@ func TestDefaultIsValidAndLoopback(t *testing.T) {
 	if !strings.HasPrefix(cfg.HTTP.Addr, "127.0.0.1:") || !strings.HasPrefix(cfg.Inputs.Syslog[0].Addr, "127.0.0.1:") {
 		t.Fatalf("defaults must listen on loopback: http %s syslog %s", cfg.HTTP.Addr, cfg.Inputs.Syslog[0].Addr)
 	}
-	if cfg.Journal.Fsync != "interval" || !cfg.Journal.CompressEnabled() {
+	if cfg.Journal.Fsync != "interval" || !cfg.Journal.CompressEnabled() || cfg.Journal.CompressLevel != "fastest" {
 		t.Fatalf("unexpected journal defaults %+v", cfg.Journal)
 	}
 	// The journal stops before the store's own guard runs out, leaving it
@@ -59,6 +59,7 @@ func TestLoadFull(t *testing.T) {
 		{"segment_size", cfg.Journal.SegmentSize, ByteSize(128 << 20)},
 		{"max_age", cfg.Journal.MaxAge.D(), 90 * 24 * time.Hour},
 		{"compress", cfg.Journal.CompressEnabled(), false},
+		{"compress_level", cfg.Journal.CompressLevel, "better"},
 		{"retention", cfg.Store.Retention.D(), 14 * 24 * time.Hour},
 		{"max_disk_size", cfg.Store.MaxDiskSize, ByteSize(1 << 40)},
 		{"kept default", cfg.Store.FutureLimit.D(), 24 * time.Hour},
@@ -126,6 +127,7 @@ func TestInvalid(t *testing.T) {
 		{"fsync policy", "journal:\n  fsync: sometimes\n", `line 2: journal.fsync: "sometimes" is not one of interval, always, never`},
 		{"bad size", "journal:\n  segment_size: lots\n", `line 2: journal.segment_size: "lots" is not a size (e.g. 64MiB, 1GiB)`},
 		{"tiny segment", "journal:\n  segment_size: 10KiB\n", "line 2: journal.segment_size: 10KiB is below 1MiB"},
+		{"compress level", "journal:\n  compress_level: max\n", `line 2: journal.compress_level: "max" is not one of fastest, default, better, best`},
 		{"bad duration", "store:\n  retention: 3 days\n", `line 2: store.retention: "3 days" is not a duration (e.g. 72h, 3d)`},
 		{"short retention", "store:\n  retention: 2h\n", "line 2: store.retention: 2h0m0s is below the store's minimum of 1d"},
 		{"bad number", "http:\n  max_search_limit: many\n", `line 2: http.max_search_limit: "many" is not a whole number`},

@@ -154,14 +154,7 @@ func runCase(t *testing.T, dir string) {
 		}
 		for i, ev := range off.Events() {
 			if i == restartAt {
-				var state bytes.Buffer
-				if err := e.Snapshot(&state); err != nil {
-					t.Fatal(err)
-				}
-				e, _ = New(rules, eopts)
-				if _, err := e.Restore(&state); err != nil {
-					t.Fatal(err)
-				}
+				e = restarted(t, e, rules, eopts)
 			}
 			// The event's text lives in memory that is overwritten after
 			// the call, as the indexer reuses its parse buffers: an alert

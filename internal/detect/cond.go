@@ -24,18 +24,37 @@ type cond struct {
 	test  test    // opTest
 	prog  *vm.Program
 	// fields are the event fields a program reads. A program that reads
-	// few fields and no lists is a pure function of their values:
-	// results remembers it for values seen before (user agents, paths and
-	// datasets repeat), until hits turn out too rare to pay.
+	// few fields and no lists is a pure function of their values: its
+	// results are remembered for values seen before (user agents, paths
+	// and datasets repeat), until hits turn out too rare to pay.
 	fields []ref
-	// results is a direct-mapped table of condCacheMax entries, by the
-	// hash of the fields' values: the hash with its lowest bit replaced
-	// by the result (0: empty). Allocated on the first result; nil once
-	// dropped or for a condition that cannot be cached.
-	results       []uint64
+	// results is the table the results are kept in, shared by the
+	// conditions that read the same fields (slot: this one's bit), so an
+	// event's URL costs one probe for all the URL conditions; nil for a
+	// condition that cannot be cached.
+	results       *condCache
+	slot          uint
 	cache         bool // results may be kept
 	hits, lookups int
 }
+
+// condCache is a table of condCacheMax entries in sets of two (see
+// find), by the hash of the values of some fields: the hash and, for each condition
+// sharing the table (up to condCacheSlots), whether its result is known
+// and what it is. Allocated on the first result; dropped when no
+// condition uses it any more.
+type condCache struct {
+	keys  []uint64
+	known []uint16 // bit slot: the result of that condition is known
+	vals  []uint16 // bit slot: its result
+	users int      // conditions that share it and still cache
+	// event and key: the key computed for the event of that number
+	// (lookups.n; the first condition to run computes it for the others).
+	event, key uint64
+}
+
+// condCacheSlots is how many conditions share one table.
+const condCacheSlots = 16
 
 type condOp uint8
 
@@ -63,31 +82,83 @@ func (c *cond) cached(key uint64) (v, ok bool) {
 		return false, false
 	}
 	c.lookups++
-	if c.results != nil {
-		if e := c.results[key&(condCacheMax-1)]; e != 0 && e|1 == key|1 {
+	if t := c.results; t.keys != nil {
+		if i := t.find(key); i >= 0 && t.known[i]&(1<<c.slot) != 0 {
 			c.hits++
-			v, ok = e&1 == 1, true
+			v, ok = t.vals[i]&(1<<c.slot) != 0, true
 		}
 	}
 	if c.lookups == condCacheProbe && c.hits*3 < c.lookups {
-		c.cache, c.results = false, nil // fewer than a third hit: not worth the memory
+		// Fewer than a third hit: not worth the memory.
+		c.cache = false
+		if c.results.users--; c.results.users == 0 {
+			c.results.keys, c.results.known, c.results.vals = nil, nil, nil
+		}
 	}
 	return v, ok
 }
 
-// remember keeps a result (over whatever shared its slot).
+// remember keeps a result (over whatever held its slot before).
 func (c *cond) remember(key uint64, v bool) {
 	if !c.cache {
 		return
 	}
-	if c.results == nil {
-		c.results = make([]uint64, condCacheMax)
+	t := c.results
+	if t.keys == nil {
+		t.keys = make([]uint64, condCacheMax)
+		t.known = make([]uint16, condCacheMax)
+		t.vals = make([]uint16, condCacheMax)
 	}
-	e := key &^ 1
+	i := t.find(key)
+	if i < 0 {
+		// A new key takes its set's first entry; the one there moves to
+		// the second, whose entry (the less recently used) is dropped.
+		i = int(key & (condCacheMax - 1) &^ 1)
+		t.keys[i+1], t.known[i+1], t.vals[i+1] = t.keys[i], t.known[i], t.vals[i]
+		t.keys[i], t.known[i], t.vals[i] = key, 0, 0
+	}
+	t.known[i] |= 1 << c.slot
 	if v {
-		e |= 1
+		t.vals[i] |= 1 << c.slot
+	} else {
+		t.vals[i] &^= 1 << c.slot
 	}
-	c.results[key&(condCacheMax-1)] = e
+}
+
+// find returns the index of key's entry, or -1. The table is two-way set
+// associative: a key may be in either entry of its set (a pair), so two
+// frequent values whose hashes share a set do not evict each other on
+// every event, as they would in a direct-mapped table. A key found in
+// the second entry moves to the first, which keeps the set's most
+// recently used entry first.
+func (t *condCache) find(key uint64) int {
+	i := int(key & (condCacheMax - 1) &^ 1)
+	switch key {
+	case t.keys[i]:
+		return i
+	case t.keys[i+1]:
+		t.keys[i], t.keys[i+1] = t.keys[i+1], t.keys[i]
+		t.known[i], t.known[i+1] = t.known[i+1], t.known[i]
+		t.vals[i], t.vals[i+1] = t.vals[i+1], t.vals[i]
+		return i
+	}
+	return -1
+}
+
+// condCache returns a results table for a condition over fields (sorted)
+// and the condition's slot in it.
+func (e *env) condCache(fields []string) (*condCache, uint) {
+	k := strings.Join(fields, "\x00")
+	t := e.caches[k]
+	if t == nil || t.users == condCacheSlots {
+		t = &condCache{}
+		if e.caches == nil {
+			e.caches = map[string]*condCache{}
+		}
+		e.caches[k] = t
+	}
+	t.users++
+	return t, uint(t.users - 1)
 }
 
 // condition compiles a when expression, once per distinct text.
@@ -173,6 +244,9 @@ func (e *env) leaf(text string, n ast.Node) (*cond, error) {
 		// is a function of its arguments.
 		c.cache = len(fields) > 0 && len(fields) <= 6 && !strings.Contains(text, "list(") &&
 			!strings.Contains(text, "device_registered(") && !strings.Contains(text, "now(")
+		if c.cache {
+			c.results, c.slot = e.condCache(fields)
+		}
 	}
 	c.id = e.ncond
 	e.ncond++

@@ -96,3 +96,42 @@ func TestSplitConditionsAgree(t *testing.T) {
 	}
 	t.Logf("%d conditions (%d split) agree on %d events (%d true)", len(checks), split, len(evs), trues)
 }
+
+// TestCondCacheSets: keys of one set (same index bits) keep their results
+// side by side, the least recently used of two is dropped for a third,
+// and conditions sharing the table keep their own results per key.
+func TestCondCacheSets(t *testing.T) {
+	tab := &condCache{}
+	a := &cond{cache: true, results: tab, slot: 0}
+	b := &cond{cache: true, results: tab, slot: 1}
+	const k1, k2, k3 = 5 << 20, 6 << 20, 7<<20 | 1 // one set
+	steps := []struct {
+		c      *cond
+		op     string // "put" or "get"
+		key    uint64
+		v, hit bool
+	}{
+		{a, "put", k1, true, false},
+		{a, "put", k2, false, false},
+		{a, "get", k1, true, true},  // both kept; k1 now the most recent
+		{a, "get", k2, false, true}, // and k2
+		{b, "get", k2, false, false},
+		{b, "put", k2, true, false}, // b's result beside a's
+		{a, "get", k2, false, true},
+		{b, "get", k2, true, true},
+		{a, "put", k3, true, false}, // drops k1, the least recently used
+		{a, "get", k1, false, false},
+		{a, "get", k2, false, true},
+		{a, "get", k3, true, true},
+	}
+	for i, s := range steps {
+		if s.op == "put" {
+			s.c.remember(s.key, s.v)
+			continue
+		}
+		v, ok := s.c.cached(s.key)
+		if ok != s.hit || ok && v != s.v {
+			t.Fatalf("step %d: cached(%#x) = %v, %v; want %v, %v", i, s.key, v, ok, s.v, s.hit)
+		}
+	}
+}

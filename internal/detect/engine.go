@@ -139,6 +139,7 @@ type Engine struct {
 	opts  Options
 	env   *env
 	rules []*compiled
+	disp  *dispatch // the rules by what their match needs
 	// newest is the engine's clock: the highest placed event time (ns,
 	// watermark.go); tick the watermark of the last timer check.
 	newest, tick int64
@@ -247,7 +248,7 @@ func (e *Engine) SetRules(rules []*Rule) []error {
 	}
 	var errs []error
 	var out []*compiled
-	e.env.conds, e.env.ncond = nil, 0 // compiled afresh below; shared again where texts match
+	e.env.conds, e.env.ncond, e.env.caches = nil, 0, nil // compiled afresh below; shared again where texts match
 	for _, r := range rules {
 		if r.Disabled {
 			continue
@@ -273,6 +274,7 @@ func (e *Engine) SetRules(rules []*Rule) []error {
 		}
 	}
 	e.rules = out
+	e.disp = newDispatch(&e.env.names, out)
 	e.m.lastRun.Set(float64(len(out)))
 	return errs
 }
@@ -299,10 +301,13 @@ func (e *Engine) Rules() []*Rule {
 type compiled struct {
 	*Rule
 	match []matcher
-	when  *cond
-	group []keyPart
-	value keyPart
-	near  *vm.Program // new_value's near condition (nil: none)
+	// indexed: the engine's dispatch answers match (every field of it is
+	// indexed), so processRule does not check it again.
+	indexed bool
+	when    *cond
+	group   []keyPart
+	value   keyPart
+	near    *vm.Program // new_value's near condition (nil: none)
 	// nearFn runs near in the engine the rule belongs to (made once).
 	nearFn func(v string, known []string) bool
 	steps  []compiledStep
@@ -513,7 +518,7 @@ func (e *Engine) Process(ev *Event) {
 	} else {
 		clear(e.memo)
 	}
-	for _, r := range e.rules {
+	for _, r := range e.disp.rules(ev) {
 		e.processRule(r, ev, t, now)
 	}
 	e.env.ev = nil
@@ -587,8 +592,13 @@ func (e *Engine) run(r *compiled, c *cond) (b, ok bool) {
 		// A wrong answer would need a collision with one of at most
 		// condCacheMax remembered hashes (about 1 in 10^14 per lookup);
 		// the seed is random per engine, so a sender cannot aim for one.
-		for _, f := range c.fields {
-			key = (bits.RotateLeft64(key, 23) ^ e.env.ev.hash(f, e.seed)) * 0x9e3779b97f4a7c15
+		if t := c.results; t.event == e.look.n {
+			key = t.key // computed by a condition over the same fields
+		} else {
+			for _, f := range c.fields {
+				key = (bits.RotateLeft64(key, 23) ^ e.env.ev.hash(f, e.seed)) * 0x9e3779b97f4a7c15
+			}
+			t.event, t.key = e.look.n, key
 		}
 		if v, ok := c.cached(key); ok {
 			return v, true
@@ -725,7 +735,7 @@ func (e *Engine) processRule(r *compiled, ev *Event, t, now int64) {
 	}
 	var stepMask uint32
 	if r.Type == TypeSequence {
-		if len(r.match) > 0 && !matches(r.match, ev) || r.when != nil && !e.eval(r, r.when) {
+		if !r.indexed && !matches(r.match, ev) || r.when != nil && !e.eval(r, r.when) {
 			return
 		}
 		for i := range r.steps {
@@ -738,7 +748,7 @@ func (e *Engine) processRule(r *compiled, ev *Event, t, now int64) {
 			return
 		}
 	} else {
-		if !matches(r.match, ev) {
+		if !r.indexed && !matches(r.match, ev) {
 			return
 		}
 		if r.when != nil && !e.eval(r, r.when) {

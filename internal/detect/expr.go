@@ -49,6 +49,9 @@ type env struct {
 	// program and its per-event result; ncond counts them (the ids).
 	conds map[string]*cond
 	ncond int
+	// caches are the conditions' results tables by the fields they read
+	// (condCache).
+	caches map[string]*condCache
 	// names gives every field a rule reads an id (kept across reloads:
 	// ids only grow).
 	names fieldNames

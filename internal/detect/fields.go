@@ -34,6 +34,7 @@ func (f *fieldNames) ref(name string) ref {
 // was found. gen moves on for every event, which forgets all entries at
 // once.
 type lookups struct {
+	n     uint64 // events seen, from 1: the current event's number
 	gen   uint32
 	gens  []uint32 // by id: the generation idx belongs to
 	idx   []int32  // by id: index in Event.Fields, -1 for missing
@@ -49,6 +50,7 @@ func (l *lookups) next(n int) {
 		l.hgens = append(l.hgens, make([]uint32, n-len(l.hgens))...)
 		l.hash = append(l.hash, make([]uint64, n-len(l.hash))...)
 	}
+	l.n++
 	l.gen++
 	if l.gen == 0 { // wrapped: entries of old generations must not match
 		clear(l.gens)

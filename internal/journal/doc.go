@@ -53,7 +53,10 @@
 // when it reaches [Options.SegmentSize] it is fsynced, sealed (its mtime is set
 // to the receive time of its newest record, which age retention uses) and a
 // new active segment named by the next seq is created. With [Options.Compress]
-// a background goroutine compresses sealed segments with zstd: it writes
+// a background goroutine compresses sealed segments with zstd, each once
+// every open durable reader has committed past it, or regardless once the
+// sealed segments waiting uncompressed exceed 16 segment sizes (a stalled
+// consumer must not keep the whole journal uncompressed). It writes
 // <segment>.wal.zst.tmp, fsyncs it, renames it to <segment>.wal.zst, fsyncs
 // the directory and only then removes <segment>.wal. At Open a leftover .tmp
 // file is removed, and a .wal next to a .wal.zst of the same name is removed
@@ -78,8 +81,20 @@
 //
 // A body must decode exactly: the fields must fill it to its last byte
 // and each uvarint must use its shortest encoding. Within a segment the seqs
-// are consecutive, starting at the segment's name. A compressed segment is the
-// zstd stream of exactly these bytes.
+// are consecutive, starting at the segment's name.
+//
+// A compressed segment is one zstd frame. Its content is the segment in the
+// compact form (compact.go): a magic "VJC1", the first seq, then chunks of
+// about 64 KiB of records without their length, CRC and seq, the receive
+// time as a difference and the input and peer only when they change, each
+// chunk followed by a CRC-32C of its records' CRCs. zstd
+// cannot compress a CRC or a fresh seq, so the compact form is about a
+// quarter smaller after compression. Expanding it gives back the segment
+// byte for byte, and a chunk whose CRC fails is not handed out. A segment
+// compressed before the compact form, or one with a damaged record (it is
+// then compressed as it is, so that readers meet the damage where it is),
+// holds the plain records; readers tell the two apart by the magic, which
+// as a record's body length would be out of range.
 //
 // # Recovery
 //

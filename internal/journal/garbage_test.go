@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -69,6 +70,9 @@ func checkOpenSurvives(t *testing.T, dir string) {
 
 func TestOpenGarbage(t *testing.T) {
 	seg := validSegment(1, 10)
+	compact := compactBytes(t, seg)
+	damaged := bytes.Clone(compact)
+	damaged[len(damaged)/2] ^= 0x04
 	tests := []struct {
 		name  string
 		files map[string][]byte
@@ -84,6 +88,11 @@ func TestOpenGarbage(t *testing.T) {
 		{"garbage zst sealed", map[string][]byte{"00000000000000000001.wal.zst": []byte("garbage"), "00000000000000000011.wal": nil}},
 		{"valid zst sealed", map[string][]byte{"00000000000000000001.wal.zst": zstdBytes(seg), "00000000000000000011.wal": nil}},
 		{"zst last", map[string][]byte{"00000000000000000001.wal.zst": zstdBytes(seg)}},
+		{"compact zst sealed", map[string][]byte{"00000000000000000001.wal.zst": zstdBytes(compact), "00000000000000000011.wal": nil}},
+		{"compact zst last", map[string][]byte{"00000000000000000001.wal.zst": zstdBytes(compact)}},
+		{"damaged compact zst sealed", map[string][]byte{"00000000000000000001.wal.zst": zstdBytes(damaged), "00000000000000000011.wal": nil}},
+		{"damaged compact zst last", map[string][]byte{"00000000000000000001.wal.zst": zstdBytes(damaged)}},
+		{"compact magic only", map[string][]byte{"00000000000000000001.wal.zst": zstdBytes(compactMagic)}},
 		{"garbage zst last", map[string][]byte{"00000000000000000001.wal.zst": []byte("garbage")}},
 		{"zst of garbage last", map[string][]byte{"00000000000000000001.wal.zst": zstdBytes([]byte("garbage"))}},
 		{"wal and zst", map[string][]byte{"00000000000000000001.wal": seg, "00000000000000000001.wal.zst": zstdBytes(seg), "00000000000000000011.wal": nil}},
@@ -112,6 +121,7 @@ func FuzzOpen(f *testing.F) {
 	f.Add(seg, validSegment(6, 2), false)
 	f.Add(seg[:len(seg)-3], []byte("garbage"), false)
 	f.Add(zstdBytes(seg), validSegment(6, 1), true)
+	f.Add(zstdBytes(compactBytes(f, seg)), validSegment(6, 1), true)
 	f.Add([]byte{}, []byte{}, false)
 	f.Fuzz(func(t *testing.T, sealed, active []byte, compressed bool) {
 		dir := t.TempDir()

@@ -69,6 +69,9 @@ type Options struct {
 	MaxSize int64
 	// Compress zstd-compresses sealed segments in the background.
 	Compress bool
+	// CompressLevel is the zstd level of compressed segments. Default
+	// CompressFastest.
+	CompressLevel CompressLevel
 	// MinFreeDisk makes Append refuse records (with an error wrapping
 	// ErrFull) while the journal's file system has fewer bytes free, so
 	// that the journal never writes the disk full. 0 disables the check;
@@ -84,6 +87,9 @@ type Options struct {
 	now func() time.Time
 	// maintainEvery is the retention period. Default 1 minute.
 	maintainEvery time.Duration
+	// maxWaiting is how many bytes of sealed segments may wait
+	// uncompressed for consumers to pass them. Default 16 segments.
+	maxWaiting int64
 	// files does the active segment's writes (tests inject failures).
 	files fileOps
 	// statfs returns a directory's free bytes (tests fake it); nil on a
@@ -106,6 +112,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.FsyncInterval <= 0 {
 		o.FsyncInterval = time.Second
 	}
+	if o.CompressLevel == "" {
+		o.CompressLevel = CompressFastest
+	}
+	if _, ok := compressLevels[o.CompressLevel]; !ok {
+		return o, fmt.Errorf("journal: unknown compression level %q", o.CompressLevel)
+	}
 	if o.MaxAge < 0 || o.MaxSize < 0 || o.MinFreeDisk < 0 {
 		return o, errors.New("journal: negative MaxAge, MaxSize or MinFreeDisk")
 	}
@@ -117,6 +129,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.maintainEvery <= 0 {
 		o.maintainEvery = time.Minute
+	}
+	if o.maxWaiting <= 0 {
+		o.maxWaiting = 16 * o.SegmentSize
 	}
 	if o.files == nil {
 		o.files = osFiles{}
@@ -463,7 +478,9 @@ func (j *Journal) recoverCompressedLast(first uint64) (*segment, error) {
 	}
 	res := scanResult{next: first}
 	if res.err = dec.Reset(f); res.err == nil {
-		res = scanSegment(dec, first)
+		var exp expander
+		exp.reset(dec)
+		res = scanSegment(&exp, first)
 	}
 	dec.Close()
 	if res.err != nil {

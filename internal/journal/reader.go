@@ -37,6 +37,7 @@ type Reader struct {
 	zst   bool
 	plain fileSrc       // source of an uncompressed segment
 	dec   *zstd.Decoder // reused across compressed segments
+	exp   expander      // the plain segment from dec
 	rb    recBuf
 	rec   Record // decode target; keeps Input and Peer strings for reuse
 }
@@ -206,7 +207,7 @@ func (r *Reader) Next(ctx context.Context, dst []Record, max int) ([]Record, err
 // whether the segment's end is final (so io.EOF means the segment is done).
 func (r *Reader) fill() (n int, sealed bool, err error) {
 	if r.zst {
-		n, err = r.rb.fill(r.dec)
+		n, err = r.rb.fill(&r.exp)
 		return n, true, err
 	}
 	r.j.pubMu.Lock()
@@ -301,6 +302,7 @@ func (r *Reader) openSeg() error {
 		if err := r.dec.Reset(f); err != nil {
 			return r.corrupt(err)
 		}
+		r.exp.reset(r.dec)
 		return nil
 	}
 }

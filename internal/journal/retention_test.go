@@ -290,3 +290,37 @@ func TestCompressionWaitsForConsumers(t *testing.T) {
 		t.Fatalf("%d of %d segments compressed after a full commit", st.CompressedSegments, st.Segments)
 	}
 }
+
+// TestCompressionBoundForStalledConsumer: a consumer that never commits
+// (an output whose receiver is down) holds back the compression of at most
+// Options.maxWaiting bytes of sealed segments; it still reads everything.
+func TestCompressionBoundForStalledConsumer(t *testing.T) {
+	dir := t.TempDir()
+	const segSize = 8 << 10
+	j := openJ(t, dir, Options{SegmentSize: segSize, Compress: true, maintainEvery: never, maxWaiting: 3 * segSize})
+	r, err := j.OpenReader("out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	j.maintMu.Lock()
+	want := appendN(t, j, "s", 400, 10, 200)
+	j.maintMu.Unlock()
+	j.maintain()
+	var waiting int64
+	j.pubMu.Lock()
+	segs := append([]*segment(nil), j.segs...)
+	for i, s := range segs[:len(segs)-1] {
+		if !s.compressed {
+			waiting += s.size
+		} else if i > 0 && !segs[i-1].compressed {
+			t.Errorf("segment %d compressed after an uncompressed one", s.first)
+		}
+	}
+	j.pubMu.Unlock()
+	if st := j.Stats(); st.CompressedSegments == 0 || waiting > 3*segSize || waiting <= 2*segSize {
+		t.Fatalf("%d of %d segments compressed, %d bytes of sealed segments wait uncompressed (bound %d)",
+			st.CompressedSegments, st.Segments, waiting, 3*segSize)
+	}
+	sameRecords(t, readN(t, r, 400), want)
+}

@@ -135,15 +135,24 @@ type Options struct {
 // concurrent use; use one per goroutine. Strings in the rows it fills stay
 // valid until Reset.
 type Parser struct {
-	opts    Options
-	sources map[sourceKey]*format.Source
-	hdr     syslog.Parser
-	msg     syslog.Message
-	json    fastjson.Parser
-	arena   format.Arena
-	path    []byte
-	literal []byte   // a JSON number or literal's text, before it is copied
-	empty   []string // reused for format.Event.Empty
+	opts      Options
+	sources   map[sourceKey]*format.Source
+	hdr       syslog.Parser
+	msg       syslog.Message
+	json      fastjson.Parser
+	arena     format.Arena
+	copy      func([]byte) string // str, made once (a method value allocates)
+	inputs    map[string]*inputOpts
+	lastInput *inputOpts
+	// lastSource is the Source of the last message, of lastSourceInput.
+	lastSource      *format.Source
+	lastSourceInput *inputOpts
+	// matchMappers[i] is opts.JSONs[i] as a format.MatchMapper, or nil.
+	matchMappers []format.MatchMapper
+	ev           format.Event // the event being parsed, reused
+	path         []byte
+	literal      []byte   // a JSON number or literal's text, before it is copied
+	empty        []string // reused for format.Event.Empty
 	// recv is vigil.received of the last record, for recvAt, in the
 	// arena since its last reset ("": none).
 	recv   string
@@ -172,7 +181,16 @@ func New(opts Options) *Parser {
 	if opts.Texts == nil && opts.JSONs == nil {
 		opts.Texts, opts.JSONs = DefaultFormats()
 	}
-	return &Parser{opts: opts, hdr: syslog.Parser{Location: opts.Location}, sources: make(map[sourceKey]*format.Source)}
+	p := &Parser{opts: opts, hdr: syslog.Parser{Location: opts.Location}, sources: make(map[sourceKey]*format.Source),
+		inputs: make(map[string]*inputOpts)}
+	p.copy = p.str
+	for _, j := range opts.JSONs {
+		mm, _ := j.(format.MatchMapper)
+		p.matchMappers = append(p.matchMappers, mm)
+	}
+	// The header's strings go to the arena with the rest of the row.
+	p.hdr.Alloc = p.arena.Alloc
+	return p
 }
 
 // CheckFormat reports whether name is a known format ("auto" and "" are).
@@ -212,16 +230,58 @@ func (p *Parser) location(input string) *time.Location {
 	return p.opts.Location
 }
 
-// source returns the Source for a message.
-func (p *Parser) source(input, host, app string, received time.Time) *format.Source {
-	k := sourceKey{input, host, app}
-	src := p.sources[k]
-	if src == nil {
-		if len(p.sources) >= maxSources {
-			clear(p.sources)
+// inputOpts is what the options say about one input, looked up once.
+type inputOpts struct {
+	name      string // a copy of the input's name
+	charset   charset.Charset
+	location  *time.Location
+	fileLines bool
+	forced    string // the format forced on the input, "" for auto
+}
+
+// maxInputs bounds the inputs whose options are kept (they are the
+// configured ones; the bound is a safeguard).
+const maxInputs = 1000
+
+// input returns the options of the named input.
+func (p *Parser) input(name string) *inputOpts {
+	if in := p.lastInput; in != nil && in.name == name {
+		return in // records come in runs of one input
+	}
+	in := p.inputs[name]
+	if in == nil {
+		if len(p.inputs) >= maxInputs {
+			clear(p.inputs)
 		}
-		src = &format.Source{Location: p.location(input), Host: host, App: app, Users: p.opts.Users}
-		p.sources[sourceKey{strings.Clone(input), strings.Clone(host), strings.Clone(app)}] = src
+		forced := p.opts.Formats[name]
+		if forced == "auto" {
+			forced = ""
+		}
+		in = &inputOpts{name: strings.Clone(name), charset: p.opts.Charsets.Of(name), location: p.location(name),
+			fileLines: p.opts.FileInputs[name], forced: forced}
+		p.inputs[in.name] = in
+	}
+	p.lastInput = in
+	return in
+}
+
+// source returns the Source for a message.
+func (p *Parser) source(in *inputOpts, host, app string, received time.Time) *format.Source {
+	src := p.lastSource
+	if src == nil || p.lastSourceInput != in || src.Host != host || src.App != app {
+		k := sourceKey{in.name, host, app}
+		src = p.sources[k]
+		if src == nil {
+			if len(p.sources) >= maxSources {
+				clear(p.sources)
+			}
+			// host and app live in the arena: the source keeps copies.
+			k = sourceKey{in.name, strings.Clone(host), strings.Clone(app)}
+			src = &format.Source{Location: in.location, Host: k.host, App: k.app, Users: p.opts.Users}
+			p.sources[k] = src
+		}
+		// Records come in runs of one source.
+		p.lastSource, p.lastSourceInput = src, in
 	}
 	src.Received = received
 	return src
@@ -254,7 +314,8 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	// syslog header too (a GBK character's second byte can be '[', ']' or
 	// '\\'). UTF-8 records are read as they are.
 	data, valid, textErr := rec.Data, true, ""
-	if cs := p.opts.Charsets.Of(rec.Input); cs != charset.UTF8 {
+	in := p.input(rec.Input)
+	if cs := in.charset; cs != charset.UTF8 {
 		if cap(p.decoded) > 1<<20 && cap(p.decoded) > 4*len(rec.Data) {
 			p.decoded = nil // one long message's buffer is not kept for ever
 		}
@@ -276,8 +337,8 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 		row.Fields = append(row.Fields, store.Field{Name: FieldRawBase64, Value: base64.StdEncoding.EncodeToString(rec.Data)})
 	}
 	m := &p.msg
-	p.hdr.Location = p.location(rec.Input)
-	p.hdr.FileLines = p.opts.FileInputs[rec.Input]
+	p.hdr.Location = in.location
+	p.hdr.FileLines = in.fileLines
 	p.hdr.Parse(data, rec.Time, m)
 
 	var errs []string
@@ -295,7 +356,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	msgIdx := len(row.Fields)
 	row.Fields = append(row.Fields,
 		store.Field{Name: FieldMsg, Value: p.text(payload, valid)},
-		store.Field{Name: FieldSeq, Value: strconv.FormatUint(rec.Seq, 10)},
+		store.Field{Name: FieldSeq, Value: p.seq(rec.Seq)},
 		store.Field{Name: FieldInput, Value: rec.Input},
 		store.Field{Name: FieldReceived, Value: p.received(rec.Time)},
 	)
@@ -311,16 +372,15 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	}
 	p.header(m, row, valid)
 
-	forced := p.opts.Formats[rec.Input]
-	if forced == "auto" {
-		forced = ""
-	}
-	src := p.source(rec.Input, m.Hostname, m.AppName, rec.Time)
-	ev := format.Event{Copy: p.str, KeepKeys: p.opts.KeepSourceKeys}
-	if body, ok := jsonPayload(payload); ok && !p.isText(forced) {
+	forced := in.forced
+	src := p.source(in, m.Hostname, m.AppName, rec.Time)
+	ev := &p.ev
+	*ev = format.Event{Copy: p.copy, KeepKeys: p.opts.KeepSourceKeys}
+	if body, ok := jsonPayload(payload); ok && (forced == "" || !p.isText(forced)) {
 		// A complete parse replaces the JSON text in _msg by its summary;
 		// after any problem _msg keeps the text, the only complete copy.
-		summary, err := p.parseJSON(body, row, valid, &ev)
+		payloadStart := len(row.Fields)
+		summary, err := p.parseJSON(body, row, valid, ev)
 		if err != "" {
 			errs = append(errs, err)
 		} else {
@@ -328,14 +388,15 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 				row.Fields[msgIdx].Value = summary
 			}
 			ev.Fields = row.Fields
-			if err := p.mapJSON(forced, src, &ev); err != "" {
+			ev.PayloadStart = payloadStart
+			if err := p.mapJSON(forced, src, ev); err != "" {
 				errs = append(errs, err)
 			}
 			row.Fields = ev.Fields
 		}
 	} else if valid {
 		ev.Fields = row.Fields
-		if err := p.parseText(forced, payload, src, &ev); err != "" {
+		if err := p.parseText(forced, payload, src, ev); err != "" {
 			errs = append(errs, err)
 		}
 		row.Fields = ev.Fields
@@ -370,6 +431,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	if len(errs) > 0 {
 		row.Fields = append(row.Fields, store.Field{Name: FieldParseError, Value: strings.Join(errs, "; ")})
 	}
+	*ev = format.Event{} // keeps no row alive
 }
 
 // Text returns the last record Parse read as the parser read it: decoded
@@ -396,12 +458,27 @@ func (p *Parser) isText(name string) bool {
 // mapJSON runs the JSON format that matches ev (or the forced one) and
 // returns a parse error or "".
 func (p *Parser) mapJSON(forced string, src *format.Source, ev *format.Event) string {
-	for _, j := range p.opts.JSONs {
-		if forced != "" && j.Name() != forced || forced == "" && !j.Match(ev) {
-			continue
-		}
+	for i, j := range p.opts.JSONs {
 		n := len(ev.Fields)
-		if err := j.Map(ev, src); err != nil {
+		var err error
+		switch mm := p.matchMappers[i]; {
+		case forced != "":
+			if j.Name() != forced {
+				continue
+			}
+			err = j.Map(ev, src)
+		case mm != nil:
+			var matched bool
+			if matched, err = mm.MatchMap(ev, src); !matched {
+				continue
+			}
+		default:
+			if !j.Match(ev) {
+				continue
+			}
+			err = j.Map(ev, src)
+		}
+		if err != nil {
 			ev.Fields = ev.Fields[:n]
 			return j.Name() + ": " + err.Error()
 		}
@@ -454,6 +531,12 @@ func (p *Parser) eventID(rec *journal.Record) string {
 	return p.arena.Copy(AppendEventID(b[:0], p.opts.JournalID, rec))
 }
 
+// seq formats a record's vigil.seq, in the arena.
+func (p *Parser) seq(n uint64) string {
+	var b [20]byte
+	return p.arena.Copy(strconv.AppendUint(b[:0], n, 10))
+}
+
 // received formats t in ReceivedLayout, in the arena.
 func (p *Parser) received(t time.Time) string {
 	if !t.Equal(p.recvAt) || p.recv == "" {
@@ -483,7 +566,8 @@ func (p *Parser) header(m *syslog.Message, row *store.Row, valid bool) {
 	}
 	row.Fields = append(row.Fields, store.Field{Name: FieldFormat, Value: m.Format.String()})
 	if m.Priority >= 0 {
-		add(FieldPriority, strconv.Itoa(m.Priority))
+		var b [20]byte
+		add(FieldPriority, p.arena.Copy(strconv.AppendInt(b[:0], int64(m.Priority), 10)))
 		add(FieldFacility, syslog.FacilityName(m.Facility))
 		add(FieldSeverity, syslog.SeverityName(m.Severity))
 		if m.PriorityAssumed {
@@ -693,11 +777,13 @@ func reserved(name []byte) bool {
 	switch {
 	case len(s) == 0:
 		return false
-	case s[0] == '_', strings.HasPrefix(s, "vigil."), strings.HasPrefix(s, "log.syslog."),
-		s == FieldHostname, s == FieldPeer, format.IsNormalized(s):
+	case s[0] == '_':
 		return true
+	case strings.IndexByte(s, '.') < 0:
+		return false // every other reserved name has a dot: most keys stop here
 	}
-	return false
+	return strings.HasPrefix(s, "vigil.") || strings.HasPrefix(s, "log.syslog.") ||
+		s == FieldHostname || s == FieldPeer || format.IsNormalized(s)
 }
 
 func invalidUTF8(b []byte) string {

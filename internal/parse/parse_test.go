@@ -254,6 +254,27 @@ func TestReceivedAcrossResets(t *testing.T) {
 	}
 }
 
+// TestSourceSurvivesBufferReuse: the header's strings live in the parser's
+// buffer, and the per-source state that outlives a batch keeps its own
+// copies of the host and app names.
+func TestSourceSurvivesBufferReuse(t *testing.T) {
+	p := New(Options{})
+	p.Reset(0)
+	var row store.Row
+	p.Parse(&journal.Record{Time: received, Input: "syslog", Data: []byte("<14>Nov 27 23:39:14 alpha nginx: hello")}, &row)
+	if row.Get(FieldHostname) != "alpha" {
+		t.Fatalf("host.hostname %q", row.Get(FieldHostname))
+	}
+	buf := p.Buffer()
+	p.ResetWith(buf, 0)
+	clear(buf[:cap(buf)]) // the earlier batch's strings are out of use
+	p.Parse(&journal.Record{Time: received, Input: "syslog", Data: []byte("<14>Nov 27 23:39:14 bravo nginx: hello")}, &row)
+	src := p.sources[sourceKey{"syslog", "alpha", "nginx"}]
+	if src == nil || src.Host != "alpha" || src.App != "nginx" {
+		t.Fatalf("source of alpha after the buffer's reuse: %+v", src)
+	}
+}
+
 func TestKeepJSONText(t *testing.T) {
 	const data = `<14>Nov 27 23:39:14 host nginx: {"request_uri":"/owa/","statuscode":200}`
 	row := parseLine(t, New(Options{KeepJSONText: true}), data, 0)
@@ -341,6 +362,20 @@ func TestLocationPerInput(t *testing.T) {
 		p.Parse(&journal.Record{Seq: uint64(i + 1), Time: received, Input: tc.input, Data: []byte(tc.line)}, &row)
 		if !row.Time.Equal(tc.want) {
 			t.Errorf("%s: %s, want %s", tc.input, row.Time.UTC(), tc.want)
+		}
+	}
+}
+
+// TestReserved: the JSON keys renamed with JSONConflictPrefix.
+func TestReserved(t *testing.T) {
+	for name, want := range map[string]bool{
+		"": false, "_msg": true, "_x": true, "vigil.seq": true, "vigil.anything": true, "log.syslog.x": true,
+		"host.hostname": true, "log.source.address": true, "source.ip": true, "user.name": true,
+		"event.dataset": true, "user": false, "ip": false, "vigil": false, "log.level.x": false, "x.y": false,
+		"hostname": false, "json.user": false,
+	} {
+		if got := reserved([]byte(name)); got != want {
+			t.Errorf("reserved(%q) = %v, want %v", name, got, want)
 		}
 	}
 }

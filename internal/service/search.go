@@ -547,7 +547,7 @@ type FieldStats struct {
 
 // hiddenFields are left out of the sidebar: unique per event or internal.
 var hiddenFields = map[string]bool{"_time": true, "_msg": true, "_stream": true, "_stream_id": true,
-	"vigil.seq": true, "event.id": true, "vigil.received": true, "vigil.raw_base64": true}
+	"vigil.seq": true, "event.id": true, "vigil.received": true, "vigil.raw_base64": true, store.ShapeField: true}
 
 // Fields returns the fields of the events a filter query matches with
 // their top values (at most top each), counted over the newest events:

@@ -111,7 +111,7 @@ func (s *Searches) fieldNames(ctx context.Context, req SearchRequest) ([]string,
 		var names []string
 		err := n.st.Search(ctx, q, func(r store.Row) error {
 			name := r.Get("name")
-			if name == "" || name == "_time" || name == "_msg" || name == "_stream" || name == "_stream_id" {
+			if name == "" || name == "_time" || name == "_msg" || name == "_stream" || name == "_stream_id" || name == store.ShapeField {
 				return nil
 			}
 			names = append(names, strings.Clone(name))

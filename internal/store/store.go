@@ -33,6 +33,11 @@ func (r *Row) Get(name string) string {
 	return ""
 }
 
+// ShapeField is a field a store may add to the rows it keeps, for its own
+// use (vlstore: a hash of the row's field names, see vlstore.Add). Searches
+// leave it out of their rows unless the query's pipes name it.
+const ShapeField = "vigil.shape"
+
 // Order is the order in which Search returns rows.
 type Order int
 

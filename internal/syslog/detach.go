@@ -42,7 +42,7 @@ func (s *state) detach() {
 		return
 	}
 	m := s.m
-	buf := make([]byte, s.hi-s.lo)
+	buf := s.p.alloc(s.hi - s.lo)
 	copy(buf, s.b[s.lo:s.hi])
 	r := rebaser{buf: buf, base: uintptr(unsafe.Pointer(&s.b[s.lo]))}
 	m.Hostname = r.str(m.Hostname)

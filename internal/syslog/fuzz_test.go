@@ -18,6 +18,7 @@ func FuzzParse(f *testing.F) {
 		"<13>Feb 29 00:00:00 h a: m", "<13>52: .Nov 27 23:39:14: x", "<13>1 - [::1] a - - [x@1 y=\"]\"] m",
 		"<13> Nov 28 10:00:00 h a b[1]: m", "<13>52: h: *Nov 28 10:00:00: %A-1-B: m", "Nov 28 10:00:00 h a: m",
 		"<13>Nov 28 10:00:00 h : %A-1-B: m", "<13>2 - h", "<13>1 - h\x00 a\x7f - - -",
+		"Nov 0 00:00:00 $ 0: {\"0", // a spaced TAG before nxlog JSON, without [pid]
 	} {
 		f.Add([]byte(s))
 	}
@@ -108,7 +109,9 @@ func checkFields(t *testing.T, m *Message) {
 		}
 	}
 	if strings.IndexByte(m.AppName, ' ') >= 0 {
-		if m.Format != RFC3164 || m.ProcID == "" || strings.Contains(m.AppName, "  ") ||
+		// nxlog's to_json: a spaced TAG without "[pid]" before `: {"`.
+		noPID := m.ProcID == "" && !strings.HasPrefix(string(m.Message), `{"`)
+		if m.Format != RFC3164 || noPID || strings.Contains(m.AppName, "  ") ||
 			m.AppName[0] == ' ' || m.AppName[len(m.AppName)-1] == ' ' || len(m.AppName) > maxTag {
 			t.Fatalf("AppName %q with ProcID %q", m.AppName, m.ProcID)
 		}

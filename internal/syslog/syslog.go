@@ -144,6 +144,10 @@ type Parser struct {
 	// any message that does not start with a date, a message without PRI
 	// is Unknown.
 	FileLines bool
+	// Alloc, if set, returns n bytes of memory for the copy of the input
+	// that a parsed Message's strings refer to (they stay valid as long as
+	// it does): a caller's arena instead of one allocation per message.
+	Alloc func(n int) []byte
 }
 
 func (p *Parser) location() *time.Location {
@@ -151,6 +155,14 @@ func (p *Parser) location() *time.Location {
 		return time.Local
 	}
 	return p.Location
+}
+
+// alloc returns n bytes for a message's strings.
+func (p *Parser) alloc(n int) []byte {
+	if p == nil || p.Alloc == nil {
+		return make([]byte, n)
+	}
+	return p.Alloc(n)[:n]
 }
 
 func (p *Parser) now() time.Time {

@@ -32,7 +32,16 @@ func (auditJSON) Name() string { return auditJSONName }
 
 // Match reports whether the event comes from the MSExchange Management log.
 func (auditJSON) Match(ev *format.Event) bool {
-	return isAuditLog(ev.Get("Channel")) || isAuditLog(ev.Get("SourceName"))
+	var channel, source string // the last of each, as Event.Get
+	for _, f := range ev.Payload() {
+		switch f.Name {
+		case "Channel":
+			channel = f.Value
+		case "SourceName":
+			source = f.Value
+		}
+	}
+	return isAuditLog(channel) || isAuditLog(source)
 }
 
 func isAuditLog(s string) bool {

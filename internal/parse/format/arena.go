@@ -34,6 +34,21 @@ func (a *Arena) ResetWith(buf []byte, size int) {
 // are left to the garbage collector).
 func (a *Arena) Buffer() []byte { return a.buf }
 
+// Alloc returns n bytes of the arena (their content is undefined) for the
+// caller to fill and make strings of; they stay valid as Copy's strings
+// do. It suits syslog.Parser.Alloc.
+func (a *Arena) Alloc(n int) []byte {
+	if n == 0 {
+		return nil
+	}
+	if len(a.buf)+n > cap(a.buf) {
+		a.buf = make([]byte, 0, max(2*cap(a.buf), n, 64<<10))
+	}
+	m := len(a.buf)
+	a.buf = a.buf[:m+n]
+	return a.buf[m : m+n : m+n]
+}
+
 // Copy copies b into the arena and returns it as a string. It suits
 // Event.Copy.
 func (a *Arena) Copy(b []byte) string {

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // HTTP is one request to a web front end, as an access log records it.
@@ -20,27 +21,58 @@ type HTTP struct {
 	UserLogged bool
 }
 
-// protocols maps the first path segment of an Exchange front end's URL
+// protocolOf maps the first path segment of an Exchange front end's URL
 // (lowercase) to network.protocol.
-var protocols = map[string]string{
-	"owa":                         "owa",
-	"ecp":                         "ecp",
-	"ews":                         "ews",
-	"microsoft-server-activesync": "activesync",
-	"autodiscover":                "autodiscover",
-	"mapi":                        "mapi",
-	"rpc":                         "rpc",
-	"oab":                         "oab",
-	"powershell":                  "powershell",
+func protocolOf(segment []byte) string {
+	switch string(segment) { // no allocation
+	case "owa":
+		return "owa"
+	case "ecp":
+		return "ecp"
+	case "ews":
+		return "ews"
+	case "microsoft-server-activesync":
+		return "activesync"
+	case "autodiscover":
+		return "autodiscover"
+	case "mapi":
+		return "mapi"
+	case "rpc":
+		return "rpc"
+	case "oab":
+		return "oab"
+	case "powershell":
+		return "powershell"
+	}
+	return ""
 }
 
 // Protocol returns network.protocol for a request path, or "".
 func Protocol(path string) string {
 	p := strings.TrimPrefix(path, "/")
-	if i := strings.IndexAny(p, "/?"); i >= 0 {
-		p = p[:i]
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' || p[i] == '?' {
+			p = p[:i]
+			break
+		}
 	}
-	return protocols[strings.ToLower(p)]
+	// The first segment lowercased as strings.ToLower does; ASCII (every
+	// request's, in practice) without allocating.
+	var buf [32]byte
+	if len(p) > len(buf) {
+		return protocolOf([]byte(strings.ToLower(p)))
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c >= utf8.RuneSelf {
+			return protocolOf([]byte(strings.ToLower(p)))
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return protocolOf(buf[:len(p)])
 }
 
 // AddHTTP adds the normalized fields of an HTTP request to ev: method,
@@ -52,7 +84,7 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 	ev.Add(FieldURLPath, r.Path)
 	ev.Add(FieldURLQuery, r.Query)
 	if r.Status > 0 {
-		ev.Add(FieldStatus, strconv.Itoa(r.Status))
+		ev.AddInt(FieldStatus, int64(r.Status))
 	}
 	ev.Add(FieldUserAgent, r.UserAgent)
 	proto := Protocol(r.Path)
@@ -61,13 +93,14 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 	user := r.User
 	if proto == "activesync" && r.Query != "" {
 		// Percent-decoding can produce any bytes: keep the text valid.
-		get := func(k string) string { return strings.ToValidUTF8(QueryParam(r.Query, k), "\uFFFD") }
+		var p activeSync
+		p.read(r.Query, user == "")
 		if user == "" {
-			user = get("User")
+			user = strings.ToValidUTF8(p[asUser], "\uFFFD")
 		}
-		ev.Add(FieldDeviceID, get("DeviceId"))
-		ev.Add(FieldDeviceType, get("DeviceType"))
-		ev.Add(FieldAction, get("Cmd"))
+		ev.Add(FieldDeviceID, strings.ToValidUTF8(p[asDeviceID], "\uFFFD"))
+		ev.Add(FieldDeviceType, strings.ToValidUTF8(p[asDeviceType], "\uFFFD"))
+		ev.Add(FieldAction, strings.ToValidUTF8(p[asCmd], "\uFFFD"))
 	}
 	ev.SetUser(src, user)
 	r.User = user
@@ -85,7 +118,10 @@ func AddHTTP(ev *Event, src *Source, r HTTP) {
 // httpAuth decides whether a request is an authentication attempt and how
 // it ended. The evidence for each rule is in docs/schema.md.
 func httpAuth(proto string, r HTTP, noCredentials bool) (category, outcome, reason string) {
-	lowerPath := strings.ToLower(r.Path)
+	lowerPath := ""
+	if proto == "owa" { // the only cases that read it
+		lowerPath = strings.ToLower(r.Path)
+	}
 	switch {
 	case proto == "owa" && lowerPath == "/owa/auth.owa" && (r.Method == "" || strings.EqualFold(r.Method, "POST")):
 		// (Logs without the method, such as the original deployment's
@@ -114,7 +150,7 @@ func httpAuth(proto string, r HTTP, noCredentials bool) (category, outcome, reas
 		return "authentication", OutcomeUnknown, "ActiveSync 401 challenge: the request carried no credentials"
 	case r.Status == 401:
 		if proto != "" {
-			return "authentication", OutcomeFailure, "HTTP 401 from the " + proto + " endpoint"
+			return "authentication", OutcomeFailure, reason401(proto)
 		}
 		return "authentication", OutcomeFailure, "HTTP 401"
 	case proto == "owa" && r.Status == 440:
@@ -129,34 +165,144 @@ func httpAuth(proto string, r HTTP, noCredentials bool) (category, outcome, reas
 	return "", "", ""
 }
 
+// activeSync holds the query parameters of an ActiveSync request that
+// AddHTTP reads, indexed by asUser etc.
+type activeSync [4]string
+
+const (
+	asUser = iota
+	asDeviceID
+	asDeviceType
+	asCmd
+)
+
+// read sets each parameter to QueryParam(query, its name), reading the
+// query once; User only when user is set.
+func (p *activeSync) read(query string, user bool) {
+	var found [len(p)]bool
+	left := len(p)
+	if !user {
+		found[asUser] = true
+		left--
+	}
+	for query != "" && left > 0 {
+		var k, v string
+		var ok bool
+		k, v, query, ok = queryPair(query)
+		if !ok {
+			continue
+		}
+		i := -1
+		switch k {
+		case "User":
+			i = asUser
+		case "DeviceId":
+			i = asDeviceID
+		case "DeviceType":
+			i = asDeviceType
+		case "Cmd":
+			i = asCmd
+		}
+		if i < 0 || found[i] {
+			continue
+		}
+		if v, ok = queryValue(v); ok {
+			p[i], found[i] = v, true
+			left--
+		}
+	}
+}
+
+// queryPair splits the first pair off query and returns its unescaped key,
+// its raw value and the rest of query; ok is false for a pair QueryParam
+// skips whatever the key (empty, with ';', or a bad escape in the key).
+func queryPair(query string) (key, value, rest string, ok bool) {
+	// One scan for what strings.Cut and Contains would each look for.
+	eq, semi, esc := -1, false, false
+	i := 0
+	for ; i < len(query) && query[i] != '&'; i++ {
+		switch query[i] {
+		case '=':
+			if eq < 0 {
+				eq = i
+			}
+		case ';':
+			semi = true
+		case '%', '+':
+			esc = esc || eq < 0 // in the key
+		}
+	}
+	pair := query[:i]
+	if i < len(query) {
+		rest = query[i+1:]
+	}
+	if pair == "" || semi {
+		return "", "", rest, false
+	}
+	k, v := pair, ""
+	if eq >= 0 {
+		k, v = pair[:eq], pair[eq+1:]
+	}
+	if esc {
+		var err error
+		if k, err = url.QueryUnescape(k); err != nil {
+			return "", "", rest, false
+		}
+	}
+	return k, v, rest, true
+}
+
+// queryValue unescapes a raw query value; ok is false for a bad escape.
+func queryValue(v string) (string, bool) {
+	if strings.ContainsAny(v, "%+") {
+		var err error
+		if v, err = url.QueryUnescape(v); err != nil {
+			return "", false
+		}
+	}
+	return v, true
+}
+
+// reason401 is event.reason of a 401 from a protocol's endpoint.
+func reason401(proto string) string {
+	switch proto { // protocolOf's values, without building the text
+	case "owa":
+		return "HTTP 401 from the owa endpoint"
+	case "ecp":
+		return "HTTP 401 from the ecp endpoint"
+	case "ews":
+		return "HTTP 401 from the ews endpoint"
+	case "activesync":
+		return "HTTP 401 from the activesync endpoint"
+	case "autodiscover":
+		return "HTTP 401 from the autodiscover endpoint"
+	case "mapi":
+		return "HTTP 401 from the mapi endpoint"
+	case "rpc":
+		return "HTTP 401 from the rpc endpoint"
+	case "oab":
+		return "HTTP 401 from the oab endpoint"
+	case "powershell":
+		return "HTTP 401 from the powershell endpoint"
+	}
+	return "HTTP 401 from the " + proto + " endpoint"
+}
+
 // QueryParam returns the first value of key in a URL query, as
 // url.ParseQuery(query).Get(key) would, without building the map: pairs
 // are separated by '&', a pair with ';' or with a bad escape is skipped,
 // and keys and values are unescaped ('+' is a space).
 func QueryParam(query, key string) string {
 	for query != "" {
-		var pair string
-		pair, query, _ = strings.Cut(query, "&")
-		if pair == "" || strings.Contains(pair, ";") {
+		var k, v string
+		var ok bool
+		k, v, query, ok = queryPair(query)
+		if !ok || k != key {
 			continue
 		}
-		k, v, _ := strings.Cut(pair, "=")
-		if strings.ContainsAny(k, "%+") {
-			var err error
-			if k, err = url.QueryUnescape(k); err != nil {
-				continue
-			}
+		if v, ok = queryValue(v); ok {
+			return v
 		}
-		if k != key {
-			continue
-		}
-		if strings.ContainsAny(v, "%+") {
-			var err error
-			if v, err = url.QueryUnescape(v); err != nil {
-				continue
-			}
-		}
-		return v
 	}
 	return ""
 }

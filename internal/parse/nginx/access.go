@@ -166,7 +166,7 @@ func (a *access) emit(ev *format.Event, src *format.Source) error {
 	}
 	if present(a.reqTime) {
 		if ns, ok := nanos(a.reqTime); ok {
-			ev.Add(format.FieldDuration, strconv.FormatInt(ns, 10))
+			ev.AddInt(format.FieldDuration, ns)
 		}
 	}
 	ev.Add(format.FieldReferrer, a.referrer)

@@ -2,8 +2,10 @@ package nginx_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -223,8 +225,20 @@ func FuzzJSONFields(f *testing.F) {
 			{Name: "status", Value: status}, {Name: "request_time", Value: rt},
 			{Name: "sent_http_location", Value: loc}, {Name: "host", Value: host},
 		}}
-		j.Match(&ev)
-		if err := j.Map(&ev, &format.Source{}); err != nil {
+		// MatchMap does what Match and then Map do.
+		ev2 := format.Event{Fields: slices.Clone(ev.Fields)}
+		matched, err2 := j.(format.MatchMapper).MatchMap(&ev2, &format.Source{})
+		if j.Match(&ev) != matched {
+			t.Fatalf("MatchMap matched %v, Match says otherwise", matched)
+		}
+		if !matched && !slices.Equal(ev.Fields, ev2.Fields) {
+			t.Fatalf("MatchMap changed an event it did not match: %v", ev2.Fields)
+		}
+		err := j.Map(&ev, &format.Source{})
+		if matched && (fmt.Sprint(err) != fmt.Sprint(err2) || !slices.Equal(ev.Fields, ev2.Fields)) {
+			t.Fatalf("MatchMap gave %v %v, Map %v %v", err2, ev2.Fields, err, ev.Fields)
+		}
+		if err != nil {
 			return // package parse drops what a failed Map did
 		}
 		// The mapped keys were replaced by normalized fields: none empty.

@@ -122,3 +122,32 @@ func TestSplit(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyKindParserFields: the names package parse gives its own fields
+// mean nothing to the JSON format, which therefore only reads the payload's
+// fields (format.Event.Payload).
+func TestKeyKindParserFields(t *testing.T) {
+	for _, name := range []string{"_msg", "vigil.seq", "vigil.input", "vigil.received", "event.id",
+		"log.source.address", "vigil.truncated", "vigil.raw_base64", "log.syslog.format", "log.syslog.priority",
+		"log.syslog.facility.name", "log.syslog.severity.name", "vigil.priority_assumed", "host.hostname",
+		"log.syslog.appname", "log.syslog.procid", "log.syslog.msgid", "log.syslog.sd.origin.ip",
+		"json.user", "json.status", "vigil.status", "log.status", "_status"} {
+		if k := keyKind(name); k != kNone {
+			t.Errorf("keyKind(%q) = %d, want kNone", name, k)
+		}
+	}
+}
+
+// TestKeyKindNames: names are folded (case, '_', '-', '.', '@') before they
+// are recognized.
+func TestKeyKindNames(t *testing.T) {
+	for name, want := range map[string]key{
+		"host": kHost, "Host": kHost, "http_host": kHost, "hostname": kNone, "vhost": kServerName,
+		"jsonstatus": kNone, "log": kNone, "vigil": kNone, "request_uri": kRequestURI, "Request-URI": kRequestURI,
+		"@timestamp": kTimeLoose, "remote.addr": kPeer, "remote addr": kNone, "lstatus": kNone,
+	} {
+		if got := keyKind(name); got != want {
+			t.Errorf("keyKind(%q) = %d, want %d", name, got, want)
+		}
+	}
+}

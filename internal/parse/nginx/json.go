@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/vigil-soc/vigil/internal/parse/format"
+	"github.com/vigil-soc/vigil/internal/store"
 )
 
 // JSON returns the format "nginx": access logs that nginx or OpenResty
@@ -23,11 +24,50 @@ func (jsonFormat) Name() string { return "nginx" }
 
 // Match implements format.JSON.
 func (jsonFormat) Match(ev *format.Event) bool {
+	payload := ev.Payload()
+	var buf [64]key
+	return matches(payload, kindsOf(payload, buf[:0]))
+}
+
+// Map implements format.JSON. The payload keys it understood are replaced
+// by their normalized fields (one event, one name per meaning) unless
+// ev.KeepKeys; keys it does not know stay under their own names, and the
+// exact payload stays in the journal.
+func (j jsonFormat) Map(ev *format.Event, src *format.Source) error {
+	payload := ev.Payload()
+	var buf [64]key
+	return j.mapKinds(ev, src, payload, kindsOf(payload, buf[:0]))
+}
+
+// MatchMap implements format.MatchMapper: Match, then Map, reading each
+// key's meaning once.
+func (j jsonFormat) MatchMap(ev *format.Event, src *format.Source) (bool, error) {
+	payload := ev.Payload()
+	var buf [64]key
+	kinds := kindsOf(payload, buf[:0])
+	if !matches(payload, kinds) {
+		return false, nil
+	}
+	return true, j.mapKinds(ev, src, payload, kinds)
+}
+
+// kindsOf appends the kinds of the payload's fields to kinds. (The
+// parser's own fields before them would all be kNone.)
+func kindsOf(payload []store.Field, kinds []key) []key {
+	for i := range payload {
+		kinds = append(kinds, keyKind(payload[i].Name))
+	}
+	return kinds
+}
+
+// matches reports whether the payload's fields, of the given kinds, are
+// an access log's: a numeric HTTP status and a request or nginx time.
+func matches(payload []store.Field, kinds []key) bool {
 	var st, req bool
-	for i := range ev.Fields {
-		switch keyKind(ev.Fields[i].Name) {
+	for i, k := range kinds {
+		switch k {
 		case kStatus:
-			st = st || status(ev.Fields[i].Value) != 0
+			st = st || status(payload[i].Value) != 0
 		case kRequest, kRequestURI, kURI, kTimeStrict:
 			req = true
 		default:
@@ -40,29 +80,18 @@ func (jsonFormat) Match(ev *format.Event) bool {
 	return false
 }
 
-// Map implements format.JSON. The payload keys it understood are replaced
-// by their normalized fields (one event, one name per meaning) unless
-// ev.KeepKeys; keys it does not know stay under their own names, and the
-// exact payload stays in the journal.
-func (j jsonFormat) Map(ev *format.Event, src *format.Source) error {
-	n := len(ev.Fields)
-	var buf [64]key
-	kinds := buf[:0]
-	if n > len(buf) {
-		kinds = make([]key, 0, n)
-	}
-	for i := range ev.Fields {
-		kinds = append(kinds, keyKind(ev.Fields[i].Name))
-	}
-	if err := j.mapFields(ev, src, kinds); err != nil {
+// mapKinds is Map with the kinds of the payload's fields known.
+func (j jsonFormat) mapKinds(ev *format.Event, src *format.Source, payload []store.Field, kinds []key) error {
+	if err := j.mapFields(ev, src, payload, kinds); err != nil {
 		return err
 	}
 	if ev.KeepKeys {
 		return nil
 	}
-	kept := ev.Fields[:0]
-	for i, f := range ev.Fields {
-		if i < n && kinds[i] != kNone {
+	start := ev.PayloadStart
+	kept := ev.Fields[:start]
+	for i, f := range ev.Fields[start:] {
+		if i < len(kinds) && kinds[i] != kNone {
 			continue
 		}
 		kept = append(kept, f)
@@ -71,16 +100,16 @@ func (j jsonFormat) Map(ev *format.Event, src *format.Source) error {
 	return nil
 }
 
-// mapFields reads the payload's keys, of the given kinds, into the
+// mapFields reads the payload's fields, of the given kinds, into the
 // normalized fields.
-func (jsonFormat) mapFields(ev *format.Event, src *format.Source, kinds []key) error {
+func (jsonFormat) mapFields(ev *format.Event, src *format.Source, payload []store.Field, kinds []key) error {
 	var a access
 	for _, k := range ev.Empty {
 		if keyKind(k) == kUser {
 			a.userLogged = true // "user":"" (escape=json writes no "-")
 		}
 	}
-	for i, f := range ev.Fields[:len(kinds)] {
+	for i, f := range payload {
 		var dst *string
 		switch kinds[i] {
 		case kNone:
@@ -189,9 +218,28 @@ const maxKey = 40
 // parse sets itself (_msg, vigil.*, log.*, host.hostname) and renamed
 // clashing keys (json.*) mean nothing here.
 func keyKind(name string) key {
-	if name == "" || len(name) > maxKey || name[0] == '_' || name == "host.hostname" ||
-		strings.HasPrefix(name, "vigil.") || strings.HasPrefix(name, "log.") || strings.HasPrefix(name, "json.") {
+	if name == "" || len(name) > maxKey {
 		return kNone
+	}
+	switch name[0] { // the prefixes, tested only for names they may start
+	case '_':
+		return kNone
+	case 'h':
+		if name == "host.hostname" {
+			return kNone
+		}
+	case 'v':
+		if strings.HasPrefix(name, "vigil.") {
+			return kNone
+		}
+	case 'l':
+		if strings.HasPrefix(name, "log.") {
+			return kNone
+		}
+	case 'j':
+		if strings.HasPrefix(name, "json.") {
+			return kNone
+		}
 	}
 	var buf [maxKey]byte
 	n := 0

@@ -42,8 +42,9 @@ func (jsonFormat) Name() string { return "windows" }
 // Match implements format.JSON.
 func (jsonFormat) Match(ev *format.Event) bool {
 	var id, sec bool
-	for i := range ev.Fields {
-		f := &ev.Fields[i]
+	fields := ev.Payload()
+	for i := range fields {
+		f := &fields[i]
 		switch f.Name {
 		case "EventID":
 			id = f.Value != ""

@@ -116,7 +116,7 @@ var jsonCases = []struct {
 	})},
 	{"4625_no_such_user", common("4625", exch, map[string]string{
 		"event.outcome": "failure", "user.name": "administrator", "user.domain": "corp.example",
-		"user.original": "administrator@corp.example", "winlog.logon.type": "8", "event.reason": "no such user (0xC0000064)",
+		"winlog.logon.type": "8", "event.reason": "no such user (0xC0000064)",
 		"source.ip": "203.0.113.45", "source.port": "49822", "process.name": "w3wp.exe",
 	})},
 	{"4625_locked_out", common("4625", exch, map[string]string{

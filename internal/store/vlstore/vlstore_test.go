@@ -197,26 +197,34 @@ func TestReopenKeepsRows(t *testing.T) {
 }
 
 // TestSorter: rows reach the engine ordered by field name, whatever order
-// they come in, with every field kept; a layout seen before is reused.
+// they come in, with every field kept and their shape (ShapeField) added
+// in its place; a layout seen before is reused; the same names give the
+// same shape in any order and in any process.
 func TestSorter(t *testing.T) {
 	s := sorters.New().(*sorter)
+	shapes := map[string]string{} // sorted names -> shape
 	for _, tc := range []string{
 		"",
 		"a",
 		"a b c",
 		"c b a",
 		"_msg event.dataset host.ip vigil.input device.id event.action url.path vigil.received vigil.seq",
+		"_msg vigil.shape vigil.seq", // a shape given is kept, not added
 		"b a b a",
 		"x y z a b c m n o",
 		"a a a",
+		"zzz",
 	} {
 		var in []store.Field
 		for i, n := range strings.Fields(tc) {
 			in = append(in, store.Field{Name: n, Value: strconv.Itoa(i)})
 		}
 		want := slices.Clone(in)
+		if !strings.Contains(tc, ShapeField) {
+			want = append(want, store.Field{Name: ShapeField})
+		}
 		slices.SortStableFunc(want, func(a, b store.Field) int { return strings.Compare(a.Name, b.Name) })
-		got := s.sort(slices.Clone(in))
+		got := slices.Clone(s.sort(slices.Clone(in)))
 		if len(got) != len(want) {
 			t.Fatalf("%q: %d fields, want %d", tc, len(got), len(want))
 		}
@@ -231,6 +239,14 @@ func TestSorter(t *testing.T) {
 			seen[f]++
 		}
 		for _, f := range got {
+			if f.Name == ShapeField && !strings.Contains(tc, ShapeField) {
+				key := strings.Join(slices.Sorted(slices.Values(strings.Fields(tc))), " ")
+				if f.Value == "" || (shapes[key] != "" && shapes[key] != f.Value) {
+					t.Fatalf("%q: shape %q, the same names had %q", tc, f.Value, shapes[key])
+				}
+				shapes[key] = f.Value
+				continue
+			}
 			seen[store.Field{Name: f.Name, Value: f.Value}]--
 		}
 		for f, n := range seen {
@@ -244,13 +260,24 @@ func TestSorter(t *testing.T) {
 		}
 		again := s.sort(slices.Clone(in))
 		for i := range again {
-			if again[i].Name != want[i].Name || again[i].Value != want[i].Value+"'" {
+			if again[i].Name != got[i].Name || (again[i].Name != ShapeField && again[i].Value != got[i].Value+"'") {
 				t.Fatalf("%q, second row: got %v", tc, again)
 			}
 		}
 	}
-	if len(s.layouts) != 8 { // one per case: "a b c" and "c b a" differ
-		t.Errorf("%d layouts learned, want 8", len(s.layouts))
+	if len(s.layouts) != 10 { // one per case: "a b c" and "c b a" differ
+		t.Errorf("%d layouts learned, want 10", len(s.layouts))
+	}
+	// Shapes do not depend on the process: a new sorter (a new seed for
+	// its layout table) gives the same shape.
+	other := sorters.New().(*sorter)
+	for _, f := range other.sort([]store.Field{{Name: "c"}, {Name: "a"}, {Name: "b"}}) {
+		if f.Name == ShapeField && f.Value != shapes["a b c"] {
+			t.Errorf("shape of a b c: %q in one sorter, %q in another", shapes["a b c"], f.Value)
+		}
+	}
+	if shapes["a b c"] == shapes["a"] || shapes["a"] == shapes["zzz"] {
+		t.Errorf("different names, same shape: %v", shapes)
 	}
 }
 
@@ -386,9 +413,10 @@ func TestStreamColumns(t *testing.T) {
 		want       []string // fields every row must have
 		wantAbsent []string
 	}{
-		{"*", store.Newest, []string{"_msg"}, []string{"_stream", "_stream_id"}},
-		{"*", store.Unordered, []string{"_msg"}, []string{"_stream", "_stream_id"}},
-		{"* | sort by (_msg)", store.Newest, []string{"_msg"}, []string{"_stream", "_stream_id"}},
+		{"*", store.Newest, []string{"_msg"}, []string{"_stream", "_stream_id", ShapeField}},
+		{"*", store.Unordered, []string{"_msg"}, []string{"_stream", "_stream_id", ShapeField}},
+		{"* | sort by (_msg)", store.Newest, []string{"_msg"}, []string{"_stream", "_stream_id", ShapeField}},
+		{"* | fields _msg, vigil.shape", store.Newest, []string{"_msg", ShapeField}, nil},
 		{"* | stats by (_stream) count() n", store.Unordered, []string{"_stream", "n"}, nil},
 		{"* | fields _stream, _msg", store.Newest, []string{"_stream", "_msg"}, nil},
 		{"* | uniq by (_stream_id)", store.Unordered, []string{"_stream_id"}, nil},
@@ -413,8 +441,15 @@ func TestStreamColumns(t *testing.T) {
 				}
 				streams[r.Get("_stream")] = true
 			}
-			if tt.q == "* | stats by (_stream) count() n" && !streams[`{vigil.input="kafka"}`] {
-				t.Errorf("no group labelled {vigil.input=\"kafka\"}: %v", streams)
+			if tt.q == "* | stats by (_stream) count() n" {
+				// The stream is the configured fields and the shape.
+				found := false
+				for s := range streams {
+					found = found || strings.HasPrefix(s, `{vigil.input="kafka",vigil.shape="`)
+				}
+				if !found {
+					t.Errorf("no group labelled {vigil.input=\"kafka\",vigil.shape=...}: %v", streams)
+				}
 			}
 		})
 	}
