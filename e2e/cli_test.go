@@ -91,6 +91,14 @@ func TestCLI(t *testing.T) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
+	// The default memory_target is the runtime's soft limit (the live heap
+	// of this small run is far under it).
+	if got := m["vigil_memory_target_bytes"]; got != 384<<20 {
+		t.Errorf("vigil_memory_target_bytes = %v, want 384 MiB (the default memory_target)", got)
+	}
+	if lim, rt := m["vigil_memory_soft_limit_bytes"], m["go_gc_gomemlimit_bytes"]; lim != 384<<20 || rt != lim {
+		t.Errorf("vigil_memory_soft_limit_bytes = %v, go_gc_gomemlimit_bytes = %v, want both 384 MiB", lim, rt)
+	}
 	if got := m[`vigil_input_messages_total{input="syslog",transport="tcp"}`]; got != 2 {
 		t.Errorf(`vigil_input_messages_total{input="syslog",transport="tcp"} = %v, want 2`, got)
 	}

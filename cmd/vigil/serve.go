@@ -35,6 +35,7 @@ import (
 	"github.com/vigil-soc/vigil/internal/input/kafka"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/lists"
+	"github.com/vigil-soc/vigil/internal/memlimit"
 	"github.com/vigil-soc/vigil/internal/notify"
 	"github.com/vigil-soc/vigil/internal/output"
 	"github.com/vigil-soc/vigil/internal/parse"
@@ -186,6 +187,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) (err error)
 		ConstLabels: prometheus.Labels{"version": version}})
 	buildInfo.Set(1)
 	s.reg.MustRegister(buildInfo)
+	if g := memlimit.New(uint64(cfg.MemoryTarget), log.With("component", "memory")); g != nil {
+		s.reg.MustRegister(g)
+		mctx, stopMem := context.WithCancel(context.Background())
+		var memWG sync.WaitGroup
+		memWG.Go(func() { g.Run(mctx) })
+		defer memWG.Wait()
+		defer stopMem()
+	}
 
 	if err := s.open(); err != nil {
 		s.closeStorage()

@@ -29,7 +29,11 @@ import (
 // Config is Vigil's whole configuration.
 type Config struct {
 	// DataDir holds the journal, the store and cursors.
-	DataDir string  `yaml:"data_dir"`
+	DataDir string `yaml:"data_dir"`
+	// MemoryTarget is the Go runtime's soft memory limit while the live
+	// heap fits in it (internal/memlimit); 0 leaves the runtime's defaults.
+	MemoryTarget ByteSize `yaml:"memory_target"`
+
 	Log     Log     `yaml:"log"`
 	HTTP    HTTP    `yaml:"http"`
 	Inputs  Inputs  `yaml:"inputs"`
@@ -96,6 +100,10 @@ type Detect struct {
 	Mode  string      `yaml:"mode"`
 	Kafka DetectKafka `yaml:"kafka"`
 }
+
+// minMemoryTarget is the least memory_target other than 0: less is a
+// forgotten unit, and would keep the garbage collector busy.
+const minMemoryTarget = 64 << 20
 
 // Detection modes (detect.mode).
 const (
@@ -416,8 +424,9 @@ type Parse struct {
 // Default returns the embedded defaults: everything on loopback, data in ./vigil-data.
 func Default() Config {
 	return Config{
-		DataDir: "vigil-data",
-		Log:     Log{Level: "info", Format: "text"},
+		DataDir:      "vigil-data",
+		MemoryTarget: 384 << 20,
+		Log:          Log{Level: "info", Format: "text"},
 		HTTP: HTTP{Addr: "127.0.0.1:8514", MaxSearchLimit: 100000,
 			SearchTimeout: Duration(30 * time.Second), SearchQueueWait: Duration(10 * time.Second), SearchMaxBytes: 256 << 20},
 		Inputs: Inputs{Syslog: []Syslog{{
@@ -599,6 +608,9 @@ func (c *Config) Validate() error {
 	bad := func(path, format string, args ...any) { ps = append(ps, c.Problem(path, format, args...)) }
 	if c.DataDir == "" {
 		bad("data_dir", "must not be empty")
+	}
+	if c.MemoryTarget != 0 && c.MemoryTarget < minMemoryTarget {
+		bad("memory_target", "%s is too little: 0 (the Go runtime's defaults) or at least 64MiB (sizes take a unit: 384MiB)", c.MemoryTarget)
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

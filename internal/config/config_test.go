@@ -27,6 +27,9 @@ func TestDefaultIsValidAndLoopback(t *testing.T) {
 	if cfg.Journal.MinFreeDisk != 512<<20 || cfg.Journal.MinFreeDisk >= cfg.Store.MinFreeDisk {
 		t.Fatalf("journal.min_free_disk %s with store.min_free_disk %s", cfg.Journal.MinFreeDisk, cfg.Store.MinFreeDisk)
 	}
+	if cfg.MemoryTarget != 384<<20 {
+		t.Fatalf("memory_target %s, want 384MiB", cfg.MemoryTarget)
+	}
 	in := cfg.Inputs.Syslog[0]
 	if in.IdleTimeoutValue() != 5*time.Minute || in.MaxConnections != 1000 || in.TLS.MaxConnections != 1000 || in.MaxConnectionsPerAddress != 100 {
 		t.Fatalf("unexpected input defaults %+v", in)
@@ -44,6 +47,7 @@ func TestLoadFull(t *testing.T) {
 		got, want any
 	}{
 		{"data_dir", cfg.DataDir, "/var/lib/vigil"},
+		{"memory_target", cfg.MemoryTarget, ByteSize(1 << 30)},
 		{"max_message_size", p.MaxMessageSize, ByteSize(128 << 10)},
 		{"udp", p.UDPEnabled(), true},
 		{"tcp", p.TCPEnabled(), false},
@@ -108,6 +112,7 @@ func TestInvalid(t *testing.T) {
 		{"unknown key in a list", "inputs:\n  syslog:\n    - adr: 127.0.0.1:1\n", "line 3: inputs.syslog[0].adr: unknown key (did you mean addr?)"},
 		{"unknown key far from any", "journal:\n  colour: red\n", "line 2: journal.colour: unknown key"},
 		{"unknown top-level key", "output: {}\n", "line 1: output: unknown key (did you mean outputs?)"},
+		{"memory target without unit", "memory_target: 384\n", "line 1: memory_target: 384B is too little: 0 (the Go runtime's defaults) or at least 64MiB (sizes take a unit: 384MiB)"},
 		{"detect lateness", "detect:\n  lateness: 2d\n", "line 2: detect.lateness: 2d is outside 0..1d"},
 		{"max clock skew beyond future limit", "detect:\n  max_clock_skew: 1d\n", "line 2: detect.max_clock_skew: 1d is outside 1s..store.future_limit (1d)"},
 		{"max clock skew zero", "detect:\n  max_clock_skew: 0s\n", "line 2: detect.max_clock_skew: 0s is outside 1s..store.future_limit (1d)"},
