@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"encoding/gob"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -194,6 +195,46 @@ func TestSnapshotDropsChangedRules(t *testing.T) {
 	}
 	if _, err := changed.Restore(bytes.NewReader([]byte("garbage"))); err == nil {
 		t.Fatal("garbage state restored without error")
+	}
+}
+
+// TestStateCompressed: a state is written compressed (a quarter of the
+// plain form or less on many groups of addresses and users), and a plain
+// one, as versions before wrote it, still restores.
+func TestStateCompressed(t *testing.T) {
+	src := "id: a\ntitle: A\ntype: threshold\nmatch: {event.outcome: failure}\ngroup_by: [source.ip]\nwindow: 1h\nthreshold: 100\n"
+	eng, _ := New(mustRules(t, src), Options{})
+	for i := range 5000 {
+		eng.Process(ev(uint64(i+1), t0.Add(time.Duration(i)*time.Millisecond), "event.outcome", "failure",
+			"source.ip", fmt.Sprintf("10.%d.%d.%d", i/65536, i/256%256, i%256), "user.name", fmt.Sprintf("user%04d", i%700)))
+	}
+	var packed, plain bytes.Buffer
+	if err := eng.Snapshot(&packed); err != nil {
+		t.Fatal(err)
+	}
+	st := eng.state()
+	if err := gob.NewEncoder(&plain).Encode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(packed.Bytes(), zstdMagic) || packed.Len()*4 > plain.Len() {
+		t.Fatalf("state %d B (zstd frame: %v), plain %d B: want a zstd frame of at most a quarter", packed.Len(), bytes.HasPrefix(packed.Bytes(), zstdMagic), plain.Len())
+	}
+	t.Logf("state: %d B compressed, %d B plain", packed.Len(), plain.Len())
+	for name, b := range map[string][]byte{"compressed": packed.Bytes(), "plain": plain.Bytes()} {
+		got, _ := New(mustRules(t, src), Options{})
+		if ids, err := got.Restore(bytes.NewReader(b)); err != nil || len(ids) != 1 {
+			t.Fatalf("%s: restore: %v %v", name, ids, err)
+		}
+		if n, want := len(got.rules[0].groups.m), len(eng.rules[0].groups.m); n != want || n != 5000 {
+			t.Fatalf("%s: %d groups restored, want %d (5000)", name, n, want)
+		}
+	}
+	// A damaged compressed state is an error, not a crash or a half state.
+	damaged := slices.Clone(packed.Bytes())
+	damaged[len(damaged)/2] ^= 0xff
+	got, _ := New(mustRules(t, src), Options{})
+	if _, err := got.Restore(bytes.NewReader(damaged)); err == nil {
+		t.Fatal("damaged state restored without error")
 	}
 }
 
