@@ -6,11 +6,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/benchenv"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/rules"
 )
@@ -159,7 +159,7 @@ func BenchmarkPackInput(b *testing.B) {
 	rs := packRules(b)
 	var eng *Engine
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := benchenv.CPUTime()
 	b.ResetTimer()
 	for i := range b.N {
 		if i%len(evs) == 0 {
@@ -172,14 +172,5 @@ func BenchmarkPackInput(b *testing.B) {
 	b.StopTimer()
 	// The process's CPU time (GC included) per event: steadier than
 	// ns/op when other processes share the cores.
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
-}
-
-// cpuTime returns the CPU time the process used so far (user + system).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(benchenv.CPUTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/benchenv"
 	"github.com/vigil-soc/vigil/internal/config"
 	"github.com/vigil-soc/vigil/internal/geoip"
 	"github.com/vigil-soc/vigil/internal/geoip/geoiptest"
@@ -336,7 +337,7 @@ func runDrift(t testing.TB, evs []driftEvent, db *geoip.DB, ls Lists, learnDays 
 // login-new-country); without near the drift floods it. With -v it
 // prints the table of docs/rule-pack.md for more variants.
 func TestLoginNewRegionDrift(t *testing.T) {
-	users, days := envInt("VIGIL_DRIFT_USERS", 400), envInt("VIGIL_DRIFT_DAYS", 17)
+	users, days := benchenv.Int(t, "VIGIL_DRIFT_USERS", 400), benchenv.Int(t, "VIGIL_DRIFT_DAYS", 17)
 	db, ls := driftDB(t)
 	type variant struct {
 		name  string
@@ -405,11 +406,4 @@ func TestLoginNewRegionDrift(t *testing.T) {
 	for _, r := range rows {
 		t.Log(r)
 	}
-}
-
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
 }

@@ -13,11 +13,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/vigil-soc/vigil/internal/benchenv"
 )
 
 // TestCompressCost measures what compressing sealed segments costs and
@@ -43,8 +44,8 @@ func TestCompressCost(t *testing.T) {
 	if path == "" {
 		t.Skip("VIGIL_JOURNALZ_INPUT is not set")
 	}
-	lines := envInt(t, "VIGIL_JOURNALZ_LINES", 400000)
-	rounds := envInt(t, "VIGIL_JOURNALZ_ROUNDS", 2)
+	lines := benchenv.Int(t, "VIGIL_JOURNALZ_LINES", 400000)
+	rounds := benchenv.Int(t, "VIGIL_JOURNALZ_ROUNDS", 2)
 	var segSizes []int64
 	for _, f := range strings.Split(envStr("VIGIL_JOURNALZ_SEGMENTS", "64"), ",") {
 		n, err := strconv.Atoi(f)
@@ -145,15 +146,15 @@ func TestCompressCost(t *testing.T) {
 				for _, seg := range segs {
 					out.Reset()
 					runtime.GC()
-					start := cpuTime()
+					start := benchenv.CPUTime()
 					if err := encodeSegment(enc, &out, bytes.NewReader(seg), c.compact, nil); err != nil {
 						t.Fatal(err)
 					}
-					encCPU += cpuTime() - start
+					encCPU += benchenv.CPUTime() - start
 					size += int64(out.Len())
 
 					runtime.GC()
-					start = cpuTime()
+					start = benchenv.CPUTime()
 					if err := dec.Reset(bytes.NewReader(out.Bytes())); err != nil {
 						t.Fatal(err)
 					}
@@ -172,7 +173,7 @@ func TestCompressCost(t *testing.T) {
 							back = slices.Grow(back, 1<<20)
 						}
 					}
-					decCPU += cpuTime() - start
+					decCPU += benchenv.CPUTime() - start
 					if !bytes.Equal(back, seg) {
 						t.Fatalf("%s: the segment read back differs (%d bytes, want %d)", c.name, len(back), len(seg))
 					}
@@ -285,29 +286,6 @@ func textChunks(data [][]byte, size int64) (chunks [][]byte, total int64) {
 
 // perM returns d in seconds per million of n events.
 func perM(d time.Duration, n int) float64 { return d.Seconds() * 1e6 / float64(n) }
-
-// cpuTime returns the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// envInt returns the integer in the environment variable name, or def.
-func envInt(t *testing.T, name string, def int) int {
-	t.Helper()
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s: want a positive integer, got %q", name, s)
-	}
-	return n
-}
 
 // envStr returns the environment variable name, or def if it is empty.
 func envStr(name, def string) string {

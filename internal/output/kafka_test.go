@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/vigil-soc/vigil/internal/alert"
+	"github.com/vigil-soc/vigil/internal/benchenv"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
 )
@@ -151,7 +151,7 @@ func benchRunner(b *testing.B, kind, target string, snd Sender) {
 			recs = recs[:0]
 		}
 	}
-	cpu0 := cpuTime(b)
+	cpu0 := benchenv.CPUTime()
 	b.ResetTimer()
 	stop := runInBackground(ru)
 	for ru.Status().Sent < uint64(b.N) {
@@ -159,18 +159,8 @@ func benchRunner(b *testing.B, kind, target string, snd Sender) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(benchenv.CPUTime()-cpu0)/float64(b.N), "cpu-ns/op")
 	stop()
-}
-
-// cpuTime is the CPU time the process has used (user and system), in
-// nanoseconds: the runner's, the client's and an in-process broker's.
-func cpuTime(tb testing.TB) int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // TestKafkaOutputTopicRecreated deletes the output's topic, and creates it

@@ -9,13 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vigil-soc/vigil/internal/benchenv"
 	"github.com/vigil-soc/vigil/internal/journal"
 	"github.com/vigil-soc/vigil/internal/parse"
 	"github.com/vigil-soc/vigil/internal/parse/format"
@@ -39,8 +38,8 @@ func TestFieldCost(t *testing.T) {
 	if path == "" {
 		t.Skip("VIGIL_FIELDCOST_INPUT is not set")
 	}
-	lines := envInt(t, "VIGIL_FIELDCOST_LINES", 300000)
-	rounds := envInt(t, "VIGIL_FIELDCOST_ROUNDS", 2)
+	lines := benchenv.Int(t, "VIGIL_FIELDCOST_LINES", 300000)
+	rounds := benchenv.Int(t, "VIGIL_FIELDCOST_ROUNDS", 2)
 	rows := parseFile(t, path, lines)
 
 	variants := []struct {
@@ -99,18 +98,6 @@ func TestFieldCost(t *testing.T) {
 		fmt.Fprintf(&sb, "| %s | %.1f | %s | %.1f |\n", v.name, float64(n)/1000, strings.Join(cpus, ", "), res[i][len(res[i])-1].disk)
 	}
 	t.Log(sb.String())
-}
-
-func envInt(t *testing.T, name string, def int) int {
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q: want a positive number", name, s)
-	}
-	return n
 }
 
 // parseFile parses the first n lines of path as records of the syslog
@@ -179,7 +166,7 @@ func storeRows(t *testing.T, rows []store.Row) (cpuUS, diskB float64) {
 func storeRowsIn(t *testing.T, dir string, rows []store.Row, noShape bool) (cpuUS, diskB float64, reopened *Store) {
 	cfg := Config{Path: dir, Retention: 30 * 24 * time.Hour, noShape: noShape,
 		StreamFields: []string{parse.FieldInput, parse.FieldHostname, parse.FieldAppName}}
-	c0 := cpuTime()
+	c0 := benchenv.CPUTime()
 	st, err := Open(cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +188,7 @@ func storeRowsIn(t *testing.T, dir string, rows []store.Row, noShape bool) (cpuU
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cpu := cpuTime() - c0
+	cpu := benchenv.CPUTime() - c0
 	var size int64
 	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -231,8 +218,8 @@ func TestShapeCost(t *testing.T) {
 	if path == "" {
 		t.Skip("VIGIL_FIELDCOST_INPUT is not set")
 	}
-	rows := parseFile(t, path, envInt(t, "VIGIL_FIELDCOST_LINES", 300000))
-	rounds := envInt(t, "VIGIL_FIELDCOST_ROUNDS", 2)
+	rows := parseFile(t, path, benchenv.Int(t, "VIGIL_FIELDCOST_LINES", 300000))
+	rounds := benchenv.Int(t, "VIGIL_FIELDCOST_ROUNDS", 2)
 	type variant struct {
 		name    string
 		noShape bool
@@ -303,10 +290,4 @@ func medianMS(ds []time.Duration) float64 {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return float64(s[len(s)/2].Microseconds()) / 1000
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
