@@ -49,9 +49,15 @@ type Governor struct {
 	live   func() uint64     // the live heap; tests replace it
 	set    func(int64) int64 // debug.SetMemoryLimit; tests replace it
 
-	limit atomic.Int64 // the limit set last; 0: none
-	above bool         // the live heap alone was above the target at the last check
+	now    func() time.Time // the clock of warnEvery; tests replace it
+	limit  atomic.Int64     // the limit set last; 0: none
+	warned time.Time        // when the limit last went above the target with a warning
 }
+
+// warnEvery is how often at most the governor warns that the live heap
+// needs more than the target: under an overload the live heap swings
+// across it every few seconds.
+const warnEvery = time.Hour
 
 // New returns a governor for target bytes, or nil when there is nothing to
 // govern: a target of 0, or a GOMEMLIMIT in the environment (the operator's
@@ -64,7 +70,7 @@ func New(target uint64, log *slog.Logger) *Governor {
 		log.Info("memory_target is not used: GOMEMLIMIT is set in the environment", "GOMEMLIMIT", v)
 		return nil
 	}
-	return &Governor{target: target, log: log, live: readLive, set: debug.SetMemoryLimit}
+	return &Governor{target: target, log: log, live: readLive, set: debug.SetMemoryLimit, now: time.Now}
 }
 
 // Run applies the limit at once, then once a second until ctx is done; it
@@ -89,15 +95,10 @@ func (g *Governor) Run(ctx context.Context) {
 func (g *Governor) update() {
 	live := g.live()
 	lim := Limit(g.target, live)
-	above := lim > g.target
-	if above != g.above {
-		g.above = above
-		if above {
-			g.log.Warn("live memory is above memory_target: the soft memory limit follows it (raise memory_target to avoid the extra garbage collection)",
-				"live_bytes", live, "memory_target", g.target, "limit_bytes", lim)
-		} else {
-			g.log.Info("live memory is back under memory_target", "live_bytes", live, "memory_target", g.target)
-		}
+	if now := g.now(); lim > g.target && (g.warned.IsZero() || now.Sub(g.warned) >= warnEvery) {
+		g.warned = now
+		g.log.Warn("the live heap needs more than memory_target: the soft memory limit follows it at one and a half times the live heap; raise memory_target to collect garbage less often (warned at most once an hour; vigil_memory_soft_limit_bytes shows the limit)",
+			"live_bytes", live, "memory_target", g.target, "limit_bytes", lim)
 	}
 	l := int64(min(lim, math.MaxInt64))
 	if g.limit.Load() != l {
