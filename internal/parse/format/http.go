@@ -21,28 +21,34 @@ type HTTP struct {
 	UserLogged bool
 }
 
-// protocolOf maps the first path segment of an Exchange front end's URL
-// (lowercase) to network.protocol.
+// endpoint is one of an Exchange front end's endpoints: the first path
+// segment of its URLs (lowercase), its network.protocol and the
+// event.reason of a 401 from it (built once: AddHTTP runs per event).
+type endpoint struct{ segment, proto, reason401 string }
+
+func newEndpoint(segment, proto string) endpoint {
+	return endpoint{segment, proto, "HTTP 401 from the " + proto + " endpoint"}
+}
+
+var endpoints = [...]endpoint{
+	newEndpoint("owa", "owa"),
+	newEndpoint("ecp", "ecp"),
+	newEndpoint("ews", "ews"),
+	newEndpoint("microsoft-server-activesync", "activesync"),
+	newEndpoint("autodiscover", "autodiscover"),
+	newEndpoint("mapi", "mapi"),
+	newEndpoint("rpc", "rpc"),
+	newEndpoint("oab", "oab"),
+	newEndpoint("powershell", "powershell"),
+}
+
+// protocolOf returns network.protocol for the first path segment of a URL
+// (lowercase), or "".
 func protocolOf(segment []byte) string {
-	switch string(segment) { // no allocation
-	case "owa":
-		return "owa"
-	case "ecp":
-		return "ecp"
-	case "ews":
-		return "ews"
-	case "microsoft-server-activesync":
-		return "activesync"
-	case "autodiscover":
-		return "autodiscover"
-	case "mapi":
-		return "mapi"
-	case "rpc":
-		return "rpc"
-	case "oab":
-		return "oab"
-	case "powershell":
-		return "powershell"
+	for i := range endpoints {
+		if string(segment) == endpoints[i].segment { // no allocation
+			return endpoints[i].proto
+		}
 	}
 	return ""
 }
@@ -265,25 +271,10 @@ func queryValue(v string) (string, bool) {
 
 // reason401 is event.reason of a 401 from a protocol's endpoint.
 func reason401(proto string) string {
-	switch proto { // protocolOf's values, without building the text
-	case "owa":
-		return "HTTP 401 from the owa endpoint"
-	case "ecp":
-		return "HTTP 401 from the ecp endpoint"
-	case "ews":
-		return "HTTP 401 from the ews endpoint"
-	case "activesync":
-		return "HTTP 401 from the activesync endpoint"
-	case "autodiscover":
-		return "HTTP 401 from the autodiscover endpoint"
-	case "mapi":
-		return "HTTP 401 from the mapi endpoint"
-	case "rpc":
-		return "HTTP 401 from the rpc endpoint"
-	case "oab":
-		return "HTTP 401 from the oab endpoint"
-	case "powershell":
-		return "HTTP 401 from the powershell endpoint"
+	for i := range endpoints {
+		if endpoints[i].proto == proto {
+			return endpoints[i].reason401
+		}
 	}
 	return "HTTP 401 from the " + proto + " endpoint"
 }
