@@ -356,7 +356,7 @@ func (p *Parser) Parse(rec *journal.Record, row *store.Row) {
 	msgIdx := len(row.Fields)
 	row.Fields = append(row.Fields,
 		store.Field{Name: FieldMsg, Value: p.text(payload, valid)},
-		store.Field{Name: FieldSeq, Value: p.seq(rec.Seq)},
+		store.Field{Name: FieldSeq, Value: p.decimal(rec.Seq)},
 		store.Field{Name: FieldInput, Value: rec.Input},
 		store.Field{Name: FieldReceived, Value: p.received(rec.Time)},
 	)
@@ -531,8 +531,8 @@ func (p *Parser) eventID(rec *journal.Record) string {
 	return p.arena.Copy(AppendEventID(b[:0], p.opts.JournalID, rec))
 }
 
-// seq formats a record's vigil.seq, in the arena.
-func (p *Parser) seq(n uint64) string {
+// decimal formats n in decimal, in the arena (vigil.seq, the priority).
+func (p *Parser) decimal(n uint64) string {
 	var b [20]byte
 	return p.arena.Copy(strconv.AppendUint(b[:0], n, 10))
 }
@@ -566,8 +566,7 @@ func (p *Parser) header(m *syslog.Message, row *store.Row, valid bool) {
 	}
 	row.Fields = append(row.Fields, store.Field{Name: FieldFormat, Value: m.Format.String()})
 	if m.Priority >= 0 {
-		var b [20]byte
-		add(FieldPriority, p.arena.Copy(strconv.AppendInt(b[:0], int64(m.Priority), 10)))
+		add(FieldPriority, p.decimal(uint64(m.Priority)))
 		add(FieldFacility, syslog.FacilityName(m.Facility))
 		add(FieldSeverity, syslog.SeverityName(m.Severity))
 		if m.PriorityAssumed {
