@@ -38,7 +38,8 @@ func TestLimit(t *testing.T) {
 
 // fake is a governor whose live heap and clock the test sets and whose
 // limits it records.
-func fake(target uint64, logs *bytes.Buffer) (*Governor, *uint64, *time.Time, *[]int64) {
+func fake(t *testing.T, target uint64, logs *bytes.Buffer) (*Governor, *uint64, *time.Time, *[]int64) {
+	t.Setenv("GOMEMLIMIT", "") // New steps aside for one in the environment
 	live := new(uint64)
 	now := new(time.Time)
 	*now = time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
@@ -56,7 +57,7 @@ func fake(target uint64, logs *bytes.Buffer) (*Governor, *uint64, *time.Time, *[
 // warned about at most once an hour.
 func TestUpdateFollowsLiveHeap(t *testing.T) {
 	var logs bytes.Buffer
-	g, live, now, set := fake(384*mib, &logs)
+	g, live, now, set := fake(t, 384*mib, &logs)
 	steps := []struct {
 		live  uint64
 		after time.Duration // since the step before
@@ -93,6 +94,7 @@ func TestUpdateFollowsLiveHeap(t *testing.T) {
 // TestRunSetsRuntimeLimit runs the governor against the real runtime: the
 // target is in force while it runs and the previous limit is back after.
 func TestRunSetsRuntimeLimit(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "") // New steps aside for one in the environment
 	before := debug.SetMemoryLimit(-1)
 	g := New(512*mib, slog.New(slog.DiscardHandler))
 	var inForce []int64
