@@ -45,6 +45,10 @@ type StoreWriter struct {
 	heldUntil uint64
 	persisted store.Persisted // handed-over positions not yet committed
 	done      atomic.Uint64   // next alert journal seq not yet handed over
+	// shown is done as of the last flush: the alerts before it are
+	// searchable (Position). Stores without Flush show what they take.
+	shown     atomic.Uint64
+	lastFlush time.Time
 
 	added, skipped, errs prometheus.Counter
 }
@@ -75,6 +79,7 @@ func NewStoreWriter(j *journal.Journal, st store.Store, opts StoreWriterOptions,
 			Help: "Failed store writes of alerts (retried; the alert journal keeps them)."}),
 	}
 	w.done.Store(r.Position())
+	w.shown.Store(r.Position())
 	if reg != nil {
 		if err := errors.Join(reg.Register(w.added), reg.Register(w.skipped), reg.Register(w.errs)); err != nil {
 			r.Close()
@@ -124,6 +129,7 @@ func (w *StoreWriter) Run(ctx context.Context, drain time.Duration) error {
 			w.persisted.Handed(next, w.opts.Now())
 			w.done.Store(next)
 		}
+		w.show(w.opts.Now())
 		if err := w.commitDelayed(w.opts.Now()); err != nil {
 			w.log.Error("alert store writer: commit cursor", "err", err)
 		}
@@ -188,9 +194,39 @@ func (w *StoreWriter) Commit() error {
 // Close releases the cursor.
 func (w *StoreWriter) Close() error { return w.r.Close() }
 
-// Position is the next alert journal sequence number to hand to the
-// store. Safe from any goroutine.
-func (w *StoreWriter) Position() uint64 { return w.done.Load() }
+// Position is the next alert journal sequence number whose alert is not
+// yet searchable in the store. Safe from any goroutine.
+func (w *StoreWriter) Position() uint64 { return w.shown.Load() }
+
+// Alerts handed to the store become searchable when it flushes: by itself
+// within about a second, or when the writer asks. The writer asks once it
+// has caught up with the alert journal (at the end of a burst), at most
+// every showQuiet, and every showBusy while alerts keep coming, as the
+// indexer does for events.
+const (
+	showQuiet = 100 * time.Millisecond
+	showBusy  = time.Second
+)
+
+// show flushes the store if alerts handed over are not searchable yet and
+// it is time to, then moves Position.
+func (w *StoreWriter) show(now time.Time) {
+	done := w.done.Load()
+	if w.shown.Load() >= done {
+		return
+	}
+	f, ok := w.st.(interface{ Flush() })
+	if !ok {
+		w.shown.Store(done)
+		return
+	}
+	since := now.Sub(w.lastFlush)
+	if since >= showBusy || since >= showQuiet && w.r.Position() >= w.j.NextSeq() {
+		f.Flush()
+		w.lastFlush = now
+		w.shown.Store(done)
+	}
+}
 
 // loadReplay asks the store which of the alerts past the cursor it holds
 // already. The search callback's strings point into the store's reused

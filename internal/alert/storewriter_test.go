@@ -125,3 +125,51 @@ func TestStoreWriterExactlyOnce(t *testing.T) {
 		t.Errorf("commit: %v at %d, want %d", err, w.r.Committed(), j.NextSeq())
 	}
 }
+
+// TestPositionSearchable: the alerts before the writer's Position can be
+// found in the store without anyone flushing it (vigil demo and the
+// status rely on it), for a first batch and for one that comes while the
+// writer runs.
+func TestPositionSearchable(t *testing.T) {
+	dir := t.TempDir()
+	j, err := journal.Open(dir+"/alerts", journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	st, err := vlstore.Open(vlstore.Config{Path: dir + "/store", Retention: 7 * 24 * time.Hour}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	w, err := NewStoreWriter(j, st.Alerts(), StoreWriterOptions{CommitDelay: time.Hour}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = w.Run(ctx, 10*time.Second) })
+	defer wg.Wait()
+	defer cancel()
+	count := func() int {
+		n := 0
+		err := st.Search(context.Background(), store.Query{Text: "event.dataset:" + Dataset, Scope: store.Alerts, Order: store.Unordered},
+			func(store.Row) error { n++; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, batch := range []struct{ first, n int }{{0, 50}, {50, 30}} {
+		record(t, j, batch.first, batch.n)
+		for deadline := time.Now().Add(30 * time.Second); w.Position() < j.NextSeq(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("position %d, journal end %d after 30 s", w.Position(), j.NextSeq())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if got, want := count(), batch.first+batch.n; got != want {
+			t.Fatalf("at position %d the store finds %d alerts, want %d", w.Position(), got, want)
+		}
+	}
+}

@@ -330,6 +330,9 @@ func (v alertsView) Search(ctx context.Context, q store.Query, fn func(store.Row
 
 func (v alertsView) Close() error { return nil }
 
+// Flush makes every added row searchable now, alerts and events alike.
+func (v alertsView) Flush() { v.st.Flush() }
+
 func (st *Store) add(tenant logstorage.TenantID, rows []store.Row) (err error) {
 	st.mu.Lock()
 	closed := st.closed
