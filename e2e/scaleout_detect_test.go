@@ -204,6 +204,12 @@ func waitReference(t *testing.T, ref *vigil, ips ...string) map[string]int {
 		}
 		return true
 	})
+	// Alerts raised together with those (brute-force-account with the
+	// second brute force) may not have been searchable yet: read again
+	// once the reference's detector and alert store writer have caught up
+	// (the writer's position counts searchable alerts only).
+	waitDetectorCaughtUp(t, ref)
+	got = alertsOf(t, ref)
 	t.Logf("reference alerts: %v", got)
 	return got
 }
